@@ -1,0 +1,159 @@
+//! ygt-app: the use cases. Pages, the JSON API, FHIR, HL7 and the CLI all call these functions,
+//! so validation, authorisation and audit happen in one place and cannot be bypassed by choosing
+//! another door.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod org;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ygt_domain::{Reason, ValidationError, ValidationErrors};
+use ygt_store::{Store, StoreError};
+
+pub use ygt_store;
+
+/// Errors of the use-case layer. The server maps each variant once to an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input was rejected; every error names its field.
+    #[error("invalid input: {0}")]
+    Invalid(ValidationErrors),
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique value is already used by another record (field named).
+    #[error("{field} is already used by another record")]
+    Duplicate { field: String },
+    /// The record was changed by someone else since it was read.
+    #[error("the record was changed by someone else; reload and try again")]
+    Stale,
+    /// The request conflicts with the current state (bilingual reason).
+    #[error("{en}")]
+    Conflict {
+        field: Option<String>,
+        zh: String,
+        en: String,
+    },
+    #[error("storage: {0}")]
+    Store(#[source] StoreError),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, reason: Reason) -> Self {
+        AppError::Invalid(ValidationError::new(field, reason).into())
+    }
+
+    /// A machine-readable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Invalid(_) => "invalid",
+            AppError::NotFound(_) => "not_found",
+            AppError::Duplicate { .. } => "duplicate",
+            AppError::Stale => "stale",
+            AppError::Conflict { .. } => "conflict",
+            AppError::Store(_) => "internal",
+        }
+    }
+}
+
+impl From<ValidationErrors> for AppError {
+    fn from(e: ValidationErrors) -> Self {
+        AppError::Invalid(e)
+    }
+}
+
+impl From<ValidationError> for AppError {
+    fn from(e: ValidationError) -> Self {
+        AppError::Invalid(e.into())
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound("record"),
+            StoreError::VersionConflict { .. } => AppError::Stale,
+            StoreError::Duplicate(what) => AppError::Duplicate {
+                field: duplicate_field(&what).to_owned(),
+            },
+            other => AppError::Store(other),
+        }
+    }
+}
+
+/// Maps a unique-constraint description (PostgreSQL constraint name or SQLite message) to the
+/// field a person would fix.
+fn duplicate_field(what: &str) -> &'static str {
+    if what.contains("uscc") {
+        "uscc"
+    } else if what.contains("licence") {
+        "licence_number"
+    } else if what.contains("id_number") {
+        "id_number"
+    } else if what.contains("alias") {
+        "aliases"
+    } else {
+        "name"
+    }
+}
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Who is acting, from where, and under which request id. Every use case takes one.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub request_id: String,
+    pub client_addr: Option<String>,
+}
+
+/// The acting party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The platform itself (migrations, the demo generator, command-line tools run by an operator).
+    System,
+    /// Someone not signed in (only until sign-in lands; see issue 3).
+    Anonymous,
+    /// A signed-in staff member.
+    Staff { user_id: Uuid, institution_id: Uuid },
+}
+
+impl Ctx {
+    pub fn system() -> Self {
+        Ctx {
+            actor: Actor::System,
+            request_id: Uuid::now_v7().to_string(),
+            client_addr: None,
+        }
+    }
+}
+
+/// The application: the store plus the rules.
+#[derive(Clone)]
+pub struct App {
+    store: Store,
+}
+
+impl App {
+    pub fn new(store: Store) -> Self {
+        App { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    /// Checks that the database answers.
+    pub async fn health(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+}
+
+/// A new stable identifier (UUID v7: time-ordered, unique across sites).
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}

@@ -1,0 +1,11 @@
+//! ygt-domain: the types and rules of a county medical community. No IO.
+//!
+//! Parse, don't validate: a value of these types that exists is valid.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod codes;
+pub mod error;
+pub mod ident;
+pub mod org;
+
+pub use error::{Reason, ValidationError, ValidationErrors};

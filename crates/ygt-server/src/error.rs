@@ -1,0 +1,193 @@
+//! The one mapping from use-case errors to HTTP. Handlers return [`WebError`]; a middleware
+//! that knows the request (its path and language) renders it as JSON
+//! (`{"error":{"code","message","field"}}`) for the API or as a page for people.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+use ygt_app::AppError;
+use ygt_domain::{Reason, ValidationError, ValidationErrors};
+
+use crate::i18n::Lang;
+use crate::pages::{Nav, render_error_page};
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct WebError(pub AppError);
+
+impl From<AppError> for WebError {
+    fn from(e: AppError) -> Self {
+        WebError(e)
+    }
+}
+
+impl From<ValidationErrors> for WebError {
+    fn from(e: ValidationErrors) -> Self {
+        WebError(AppError::Invalid(e))
+    }
+}
+
+impl From<ValidationError> for WebError {
+    fn from(e: ValidationError) -> Self {
+        WebError(AppError::Invalid(e.into()))
+    }
+}
+
+impl WebError {
+    pub fn not_found() -> Self {
+        WebError(AppError::NotFound("page"))
+    }
+
+    pub fn invalid(field: &str, reason: Reason) -> Self {
+        WebError(AppError::invalid(field, reason))
+    }
+}
+
+pub fn status_of(e: &AppError) -> StatusCode {
+    match e {
+        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Duplicate { .. } | AppError::Stale | AppError::Conflict { .. } => {
+            StatusCode::CONFLICT
+        }
+        AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Carries the error from the handler to [`render_errors`].
+#[derive(Clone)]
+struct Failure(Arc<AppError>);
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = status_of(&self.0);
+        let mut r = status.into_response();
+        r.extensions_mut().insert(Failure(Arc::new(self.0)));
+        r
+    }
+}
+
+/// One message per error in the language asked for, and the field it concerns.
+pub fn describe(e: &AppError, lang: Lang) -> (String, Option<String>, Vec<(String, String)>) {
+    let en = lang.is_en();
+    match e {
+        AppError::Invalid(errs) => {
+            let details: Vec<(String, String)> = errs
+                .0
+                .iter()
+                .map(|v| {
+                    let m = if en {
+                        v.reason.message_en()
+                    } else {
+                        v.reason.message_zh()
+                    };
+                    (v.field.clone(), m)
+                })
+                .collect();
+            let first = errs.first();
+            let message = match first {
+                Some(v) if en => format!("{} {}", v.field, v.reason.message_en()),
+                Some(v) => format!("{}：{}", v.field, v.reason.message_zh()),
+                None => lang.t("error.title").to_owned(),
+            };
+            (message, first.map(|v| v.field.clone()), details)
+        }
+        AppError::NotFound(what) => (
+            if en {
+                format!("{what} not found")
+            } else {
+                lang.t("error.not_found").to_owned()
+            },
+            None,
+            Vec::new(),
+        ),
+        AppError::Duplicate { field } => (
+            if en {
+                format!("{field} is already used by another record")
+            } else {
+                format!("{field}：已被其他记录使用")
+            },
+            Some(field.clone()),
+            Vec::new(),
+        ),
+        AppError::Stale => (
+            lang.t("error.stale").to_owned(),
+            Some("version".into()),
+            Vec::new(),
+        ),
+        AppError::Conflict { field, zh, en: e } => (
+            if en { e.clone() } else { zh.clone() },
+            field.clone(),
+            Vec::new(),
+        ),
+        AppError::Store(_) => (
+            if en {
+                "internal error; the request id identifies it in the server log".to_owned()
+            } else {
+                "服务器内部错误，请凭请求编号联系管理员".to_owned()
+            },
+            None,
+            Vec::new(),
+        ),
+    }
+}
+
+/// Whether a path is answered in JSON.
+pub fn is_machine_path(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/healthz" || path == "/metrics"
+}
+
+/// Renders every [`WebError`] of a response for the request it answers.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let lang = Lang::from_parts(&parts);
+    let path = parts.uri.path().to_owned();
+    let nav = Nav::from_uri(&parts.uri, "");
+    let request_id = parts
+        .extensions
+        .get::<crate::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let mut resp = next.run(Request::from_parts(parts, body)).await;
+    let Some(Failure(err)) = resp.extensions_mut().remove::<Failure>() else {
+        return resp;
+    };
+    let status = resp.status();
+    if let AppError::Store(e) = err.as_ref() {
+        tracing::error!(request_id = %request_id, error = %e, "request failed");
+    }
+    let (message, field, details) = describe(&err, lang);
+    let mut out = if is_machine_path(&path) {
+        let details: Vec<_> = details
+            .iter()
+            .map(|(f, m)| json!({"field": f, "message": m}))
+            .collect();
+        let body = json!({"error": {
+            "code": err.code(),
+            "message": message,
+            "field": field,
+            "details": details,
+            "request_id": request_id,
+        }});
+        (status, axum::Json(body)).into_response()
+    } else {
+        let details: Vec<String> = details
+            .into_iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .collect();
+        match render_error_page(lang, nav, &message, &details) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, message).into_response(),
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        out.headers_mut().insert("x-request-id", v);
+    }
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out
+}

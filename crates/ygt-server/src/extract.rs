@@ -1,0 +1,228 @@
+//! Extractors that turn bad input into errors naming the field, never into a bare 400 or 500.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+use ygt_app::{Actor, Ctx};
+use ygt_domain::{Reason, ValidationError};
+
+use crate::error::WebError;
+use crate::{ClientAddr, RequestId};
+
+/// The largest request body accepted by the JSON and form extractors.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+fn format_error(field: &str, en: &str, zh: &str) -> WebError {
+    WebError::from(ValidationError::new(
+        field,
+        Reason::Other {
+            zh: zh.to_owned(),
+            en: en.to_owned(),
+        },
+    ))
+}
+
+/// Parses a path segment as a UUID; the error names `id` (or the segment).
+pub fn parse_id(field: &str, s: &str) -> Result<Uuid, WebError> {
+    Uuid::parse_str(s).map_err(|_| {
+        WebError::from(ValidationError::new(
+            field,
+            Reason::Format {
+                expected: "a UUID",
+                expected_zh: "UUID",
+            },
+        ))
+    })
+}
+
+/// A JSON body; syntax and type errors name the offending field path.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ct = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if !ct.starts_with("application/json") && !ct.contains("+json") {
+            return Err(format_error(
+                "body",
+                "expected Content-Type: application/json",
+                "请求体应为 JSON（Content-Type: application/json）",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                format_error(
+                    "body",
+                    "the body could not be read or is too large",
+                    "请求体无法读取或过大",
+                )
+            })?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(v) => Ok(JsonBody(v)),
+            Err(e) => {
+                let path = e.path().to_string();
+                let field = if path.is_empty() || path == "." {
+                    "body".to_owned()
+                } else {
+                    path
+                };
+                let inner = e.into_inner();
+                let en = inner.to_string();
+                Err(WebError::from(ValidationError::new(
+                    field,
+                    Reason::Other {
+                        zh: format!("JSON 无法解析：{en}"),
+                        en: format!("could not be read: {en}"),
+                    },
+                )))
+            }
+        }
+    }
+}
+
+/// A urlencoded form or query string as an ordered multi-map (checkbox groups repeat a name).
+#[derive(Debug, Clone, Default)]
+pub struct FormData(pub Vec<(String, String)>);
+
+impl FormData {
+    pub fn parse(bytes: &[u8]) -> FormData {
+        FormData(
+            form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value, or the empty string.
+    pub fn text(&self, k: &str) -> String {
+        self.get(k).unwrap_or("").to_owned()
+    }
+
+    /// The value when it is not blank.
+    pub fn opt(&self, k: &str) -> Option<String> {
+        self.get(k)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
+    pub fn all(&self, k: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// An optional whole number; the error names the field.
+    pub fn int(&self, k: &str) -> Result<Option<i64>, WebError> {
+        match self.opt(k) {
+            None => Ok(None),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                WebError::from(ValidationError::new(
+                    k,
+                    Reason::Format {
+                        expected: "a whole number",
+                        expected_zh: "整数",
+                    },
+                ))
+            }),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormData {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                format_error(
+                    "body",
+                    "the form could not be read or is too large",
+                    "表单无法读取或过大",
+                )
+            })?;
+        Ok(FormData::parse(&bytes))
+    }
+}
+
+/// The query string as a multi-map.
+pub struct QueryData(pub FormData);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryData {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(QueryData(FormData::parse(
+            parts.uri.query().unwrap_or("").as_bytes(),
+        )))
+    }
+}
+
+/// Typed query parameters; a wrong value names its parameter.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+        serde_path_to_error::deserialize::<_, T>(de)
+            .map(Query)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let en = e.into_inner().to_string();
+                WebError::from(ValidationError::new(
+                    if field.is_empty() || field == "." {
+                        "query".to_owned()
+                    } else {
+                        field
+                    },
+                    Reason::Other {
+                        zh: format!("查询参数无效：{en}"),
+                        en: format!("is not valid: {en}"),
+                    },
+                ))
+            })
+    }
+}
+
+/// The use-case context of this request.
+pub struct ReqCtx(pub Ctx);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReqCtx {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let client_addr = parts.extensions.get::<ClientAddr>().map(|c| c.0.clone());
+        Ok(ReqCtx(Ctx {
+            actor: Actor::Anonymous,
+            request_id,
+            client_addr,
+        }))
+    }
+}

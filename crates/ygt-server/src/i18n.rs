@@ -1,0 +1,311 @@
+//! Chinese first, English selectable, chosen per request (query `?lang=`, then the `ygt_lang`
+//! cookie, then Chinese). Never global state.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use std::convert::Infallible;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn html_lang(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn is_en(self) -> bool {
+        self == Lang::En
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "zh" | "zh-cn" | "zh-hans" | "cn" => Some(Lang::Zh),
+            "en" | "en-us" | "en-gb" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// From the request: `?lang=`, then the cookie, then Chinese.
+    pub fn from_parts(parts: &Parts) -> Lang {
+        if let Some(q) = parts.uri.query() {
+            for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+                if k == "lang"
+                    && let Some(l) = Lang::parse(&v) {
+                        return l;
+                    }
+            }
+        }
+        if let Some(v) = cookie(parts, LANG_COOKIE).and_then(|c| Lang::parse(&c)) {
+            return v;
+        }
+        Lang::Zh
+    }
+
+    /// The translated text of `key`; the key itself when it is unknown (a test forbids that).
+    pub fn t(self, key: &str) -> &'static str {
+        match MESSAGES.binary_search_by(|(k, _, _)| (*k).cmp(key)) {
+            Ok(i) => match MESSAGES.get(i) {
+                Some((_, zh, en)) => match self {
+                    Lang::Zh => zh,
+                    Lang::En => en,
+                },
+                None => "?",
+            },
+            Err(_) => "?",
+        }
+    }
+
+    /// A coded value's label in this language.
+    pub fn label<T: Labelled>(self, v: T) -> &'static str {
+        v.label(self.is_en())
+    }
+}
+
+/// Coded values with bilingual labels (every `code_enum!`).
+pub trait Labelled: Copy {
+    fn label(self, english: bool) -> &'static str;
+}
+
+macro_rules! labelled {
+    ($($t:ty),*) => { $( impl Labelled for $t { fn label(self, e: bool) -> &'static str { <$t>::label(self, e) } } )* };
+}
+use ygt_domain::ident::Sex;
+use ygt_domain::org::{AllianceForm, InstitutionType, ProfessionalTitle, ServiceKind, Tier};
+labelled!(
+    AllianceForm,
+    InstitutionType,
+    ProfessionalTitle,
+    ServiceKind,
+    Tier
+);
+
+impl Labelled for Sex {
+    fn label(self, english: bool) -> &'static str {
+        if english {
+            self.label_en()
+        } else {
+            self.label_zh()
+        }
+    }
+}
+
+impl<T: Labelled> Labelled for &T {
+    fn label(self, english: bool) -> &'static str {
+        (*self).label(english)
+    }
+}
+
+pub const LANG_COOKIE: &str = "ygt_lang";
+
+/// Reads one cookie of the request.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    for v in parts.headers.get_all(axum::http::header::COOKIE) {
+        let Ok(s) = v.to_str() else { continue };
+        for pair in s.split(';') {
+            if let Some((k, val)) = pair.trim().split_once('=')
+                && k == name {
+                    return Some(val.to_owned());
+                }
+        }
+    }
+    None
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Lang::from_parts(parts))
+    }
+}
+
+/// (key, Chinese, English), sorted by key (a test checks the order and that every key used
+/// in a template exists).
+pub static MESSAGES: &[(&str, &str, &str)] = &[
+    ("action.activate", "启用", "Reactivate"),
+    ("action.add", "添加", "Add"),
+    ("action.cancel", "取消", "Cancel"),
+    ("action.deactivate", "停用", "Deactivate"),
+    ("action.edit", "编辑", "Edit"),
+    ("action.new_community", "新建医联体", "New community"),
+    ("action.new_department", "新增科室", "New department"),
+    ("action.new_institution", "新增机构", "New institution"),
+    ("action.new_staff", "新增人员", "New staff member"),
+    ("action.remove", "移除", "Remove"),
+    ("action.save", "保存", "Save"),
+    ("action.search", "搜索", "Search"),
+    (
+        "app.name",
+        "医共体平台",
+        "County Medical Community Platform",
+    ),
+    (
+        "app.tagline",
+        "县域医共体信息平台",
+        "Information platform of the county medical community",
+    ),
+    ("common.active", "在用", "Active"),
+    ("common.all", "全部", "All"),
+    ("common.inactive", "已停用", "Deactivated"),
+    ("common.none", "无", "None"),
+    ("common.total", "共", "Total"),
+    ("community.add_member", "添加成员单位", "Add a member"),
+    ("community.form", "联合体形式", "Form"),
+    ("community.lead", "牵头机构", "Lead institution"),
+    ("community.members", "成员单位", "Members"),
+    ("department.beds", "床位", "Beds"),
+    ("department.code", "科室代码", "Code"),
+    ("department.name", "科室名称", "Department"),
+    ("error.back", "返回", "Go back"),
+    (
+        "error.fix_fields",
+        "请修改以下内容后再提交：",
+        "Please correct the following and submit again:",
+    ),
+    (
+        "error.not_found",
+        "未找到该页面或记录",
+        "The page or record was not found",
+    ),
+    (
+        "error.stale",
+        "该记录已被他人修改，请刷新后重试",
+        "The record was changed by someone else; reload and try again",
+    ),
+    ("error.title", "出错了", "Something went wrong"),
+    ("field.address", "地址", "Address"),
+    (
+        "field.aliases",
+        "别名（每行一个，如“县人民医院某某分院”）",
+        "Aliases (one per line)",
+    ),
+    ("field.description", "说明", "Description"),
+    ("field.division_code", "行政区划代码", "Division code"),
+    ("field.id_number", "身份证号", "ID number"),
+    ("field.kind", "机构类型", "Type"),
+    ("field.licence_number", "执业证书编号", "Licence number"),
+    ("field.name", "名称", "Name"),
+    ("field.parent", "上级机构", "Parent institution"),
+    ("field.person_name", "姓名", "Name"),
+    ("field.phone", "电话", "Phone"),
+    ("field.services", "服务项目", "Services"),
+    ("field.sex", "性别", "Sex"),
+    ("field.tier", "层级", "Tier"),
+    ("field.title", "职称", "Title"),
+    (
+        "field.uscc",
+        "统一社会信用代码",
+        "Unified social credit code",
+    ),
+    ("home.beds", "开放床位", "Beds"),
+    ("home.communities", "医联体", "Communities"),
+    ("home.county", "县级机构", "County institutions"),
+    ("home.staff", "在岗人员", "Staff"),
+    (
+        "home.township",
+        "乡镇卫生院 / 社区中心",
+        "Township & community centres",
+    ),
+    (
+        "home.village",
+        "村卫生室 / 社区站",
+        "Village clinics & stations",
+    ),
+    (
+        "home.welcome",
+        "欢迎使用医共体平台",
+        "Welcome to the community platform",
+    ),
+    ("institution.children", "下级机构", "Institutions below"),
+    ("institution.communities", "所属医联体", "Communities"),
+    ("institution.departments", "科室", "Departments"),
+    ("institution.staff", "人员", "Staff"),
+    ("institution.staff_count", "人员数", "Staff"),
+    ("institution.tree", "机构树", "Institution tree"),
+    (
+        "institution.tree_hint",
+        "县级医院为龙头，乡镇卫生院为枢纽，村卫生室为网底。",
+        "The county hospital leads, township centres are the hub, village clinics the base.",
+    ),
+    ("lang.switch", "English", "中文"),
+    ("nav.api", "接口文档", "API"),
+    ("nav.communities", "医联体", "Communities"),
+    ("nav.home", "首页", "Home"),
+    ("nav.institutions", "机构", "Institutions"),
+    ("nav.search", "搜索", "Search"),
+    ("nav.staff", "人员", "Staff"),
+    ("search.no_results", "没有找到匹配的结果", "Nothing matched"),
+    (
+        "search.placeholder",
+        "机构名称、别名、人员姓名或执业证号",
+        "Institution, alias, staff name or licence number",
+    ),
+    ("staff.department", "科室", "Department"),
+    ("staff.institution", "所在机构", "Institution"),
+    ("staff.list", "人员名录", "Staff directory"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_sorted_and_unique() {
+        for w in MESSAGES.windows(2) {
+            assert!(w[0].0 < w[1].0, "{} must sort before {}", w[0].0, w[1].0);
+        }
+    }
+
+    #[test]
+    fn every_key_used_in_templates_exists() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for part in text.split("t(\"").skip(1) {
+                let key = part.split('"').next().unwrap();
+                if MESSAGES
+                    .binary_search_by(|(k, _, _)| (*k).cmp(key))
+                    .is_err()
+                {
+                    missing.push(format!("{}: {key}", path.display()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "missing translations: {missing:?}");
+    }
+
+    #[test]
+    fn language_from_query_then_cookie() {
+        let req = axum::http::Request::builder()
+            .uri("/x?lang=en")
+            .body(())
+            .unwrap();
+        let (parts, _) = req.into_parts();
+        assert_eq!(Lang::from_parts(&parts), Lang::En);
+        let req = axum::http::Request::builder()
+            .uri("/x")
+            .header("cookie", "a=b; ygt_lang=en")
+            .body(())
+            .unwrap();
+        let (parts, _) = req.into_parts();
+        assert_eq!(Lang::from_parts(&parts), Lang::En);
+        let req = axum::http::Request::builder().uri("/x").body(()).unwrap();
+        let (parts, _) = req.into_parts();
+        assert_eq!(Lang::from_parts(&parts), Lang::Zh);
+    }
+}

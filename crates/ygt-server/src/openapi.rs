@@ -1,0 +1,465 @@
+//! The OpenAPI 3.1 document of the JSON API, built from the router's own route list: a route
+//! without documentation here fails a test.
+
+use serde_json::{Map, Value, json};
+use ygt_domain::ident::Sex;
+use ygt_domain::org::{AllianceForm, InstitutionType, ProfessionalTitle, ServiceKind, Tier};
+
+/// Documentation of one operation: (method, path, tag, summary, request schema, response schema, query parameters).
+type Op = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    &'static [(&'static str, &'static str, &'static str)],
+);
+
+const LIST_INST: &[(&str, &str, &str)] = &[
+    ("tier", "string", "county | township | village"),
+    ("kind", "string", "institution type code"),
+    ("parent_id", "string", "only institutions under this one"),
+    ("community_id", "string", "only members of this community"),
+    ("q", "string", "part of the name or an alias"),
+    ("include_inactive", "boolean", "also deactivated ones"),
+    ("limit", "integer", "1..500, default 100"),
+    ("offset", "integer", "default 0"),
+];
+const LIST_STAFF: &[(&str, &str, &str)] = &[
+    ("institution_id", "string", "staff of this institution"),
+    ("department_id", "string", "staff of this department"),
+    ("title", "string", "professional title code"),
+    ("q", "string", "part of the name or licence number"),
+    ("include_inactive", "boolean", "also deactivated ones"),
+    ("limit", "integer", "1..500, default 100"),
+    ("offset", "integer", "default 0"),
+];
+const INCLUDE_INACTIVE: &[(&str, &str, &str)] =
+    &[("include_inactive", "boolean", "also deactivated ones")];
+
+pub const OPERATIONS: &[Op] = &[
+    (
+        "GET",
+        "/api/v1/communities",
+        "communities",
+        "List communities",
+        None,
+        "CommunityPage",
+        INCLUDE_INACTIVE,
+    ),
+    (
+        "POST",
+        "/api/v1/communities",
+        "communities",
+        "Create a community",
+        Some("CommunityDraft"),
+        "Community",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/communities/{id}",
+        "communities",
+        "Read a community",
+        None,
+        "Community",
+        &[],
+    ),
+    (
+        "PUT",
+        "/api/v1/communities/{id}",
+        "communities",
+        "Replace a community (If-Match: version)",
+        Some("CommunityDraft"),
+        "Community",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/communities/{id}/deactivate",
+        "communities",
+        "Deactivate a community",
+        None,
+        "Community",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/communities/{id}/activate",
+        "communities",
+        "Reactivate a community",
+        None,
+        "Community",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/communities/{id}/members",
+        "communities",
+        "List member institutions",
+        None,
+        "InstitutionPage",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/communities/{id}/members",
+        "communities",
+        "Add a member institution",
+        Some("MemberBody"),
+        "CommunityDetail",
+        &[],
+    ),
+    (
+        "DELETE",
+        "/api/v1/communities/{id}/members/{institution_id}",
+        "communities",
+        "Record that a member left (kept in history)",
+        None,
+        "CommunityDetail",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/institutions",
+        "institutions",
+        "List institutions",
+        None,
+        "InstitutionPage",
+        LIST_INST,
+    ),
+    (
+        "POST",
+        "/api/v1/institutions",
+        "institutions",
+        "Create an institution",
+        Some("InstitutionDraft"),
+        "Institution",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/institutions/{id}",
+        "institutions",
+        "Read an institution",
+        None,
+        "Institution",
+        &[],
+    ),
+    (
+        "PUT",
+        "/api/v1/institutions/{id}",
+        "institutions",
+        "Replace an institution (If-Match: version)",
+        Some("InstitutionDraft"),
+        "Institution",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/institutions/{id}/deactivate",
+        "institutions",
+        "Deactivate an institution",
+        None,
+        "Institution",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/institutions/{id}/activate",
+        "institutions",
+        "Reactivate an institution",
+        None,
+        "Institution",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/institutions/{id}/departments",
+        "departments",
+        "List an institution's departments",
+        None,
+        "DepartmentPage",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/institutions/{id}/departments",
+        "departments",
+        "Create a department",
+        Some("DepartmentDraft"),
+        "Department",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/departments/{id}",
+        "departments",
+        "Read a department",
+        None,
+        "Department",
+        &[],
+    ),
+    (
+        "PUT",
+        "/api/v1/departments/{id}",
+        "departments",
+        "Replace a department (If-Match: version)",
+        Some("DepartmentDraft"),
+        "Department",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/departments/{id}/deactivate",
+        "departments",
+        "Deactivate a department",
+        None,
+        "Department",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/departments/{id}/activate",
+        "departments",
+        "Reactivate a department",
+        None,
+        "Department",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/staff",
+        "staff",
+        "List staff",
+        None,
+        "StaffPage",
+        LIST_STAFF,
+    ),
+    (
+        "POST",
+        "/api/v1/staff",
+        "staff",
+        "Create a staff member",
+        Some("StaffDraft"),
+        "Staff",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/staff/{id}",
+        "staff",
+        "Read a staff member",
+        None,
+        "Staff",
+        &[],
+    ),
+    (
+        "PUT",
+        "/api/v1/staff/{id}",
+        "staff",
+        "Replace a staff member (If-Match: version)",
+        Some("StaffDraft"),
+        "Staff",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/staff/{id}/deactivate",
+        "staff",
+        "Deactivate a staff member",
+        None,
+        "Staff",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/staff/{id}/activate",
+        "staff",
+        "Reactivate a staff member",
+        None,
+        "Staff",
+        &[],
+    ),
+];
+
+fn codes(all: Vec<&'static str>) -> Value {
+    json!({"type": "string", "enum": all})
+}
+
+fn r(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn page(item: &str) -> Value {
+    json!({"type": "object", "required": ["items", "total", "limit", "offset"], "properties": {
+        "items": {"type": "array", "items": r(item)},
+        "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"}}})
+}
+
+fn schemas() -> Value {
+    let uuid = json!({"type": "string", "format": "uuid"});
+    let uuid_n = json!({"type": ["string", "null"], "format": "uuid"});
+    let text_n = json!({"type": ["string", "null"]});
+    let ts = json!({"type": "string", "format": "date-time"});
+    let tier = codes(Tier::ALL.iter().map(|x| x.code()).collect());
+    let kind = codes(InstitutionType::ALL.iter().map(|x| x.code()).collect());
+    let service = codes(ServiceKind::ALL.iter().map(|x| x.code()).collect());
+    let form = codes(AllianceForm::ALL.iter().map(|x| x.code()).collect());
+    let title = codes(ProfessionalTitle::ALL.iter().map(|x| x.code()).collect());
+    let sex = codes(Sex::ALL.iter().map(|x| x.code()).collect());
+    json!({
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
+            "required": ["code", "message"], "properties": {
+            "code": {"type": "string", "examples": ["invalid", "not_found", "duplicate", "stale", "conflict"]},
+            "message": {"type": "string"}, "field": text_n,
+            "details": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+            "request_id": {"type": "string"}}}}},
+        "CommunityDraft": {"type": "object", "additionalProperties": false, "required": ["name", "form"], "properties": {
+            "name": {"type": "string", "maxLength": 100}, "form": form,
+            "lead_institution_id": uuid_n, "division_code": {"type": ["string", "null"], "description": "GB/T 2260, 6, 9 or 12 digits"},
+            "description": text_n}},
+        "Community": {"type": "object", "properties": {
+            "id": uuid, "name": {"type": "string"}, "form": form, "lead_institution_id": uuid_n,
+            "division_code": text_n, "description": text_n, "active": {"type": "boolean"},
+            "version": {"type": "integer"}, "created_at": ts, "updated_at": ts, "member_count": {"type": "integer"}}},
+        "CommunityDetail": {"type": "object", "properties": {
+            "community": r("Community"), "lead": {"oneOf": [r("Institution"), {"type": "null"}]},
+            "members": {"type": "array", "items": r("Institution")}}},
+        "MemberBody": {"type": "object", "additionalProperties": false, "required": ["institution_id"], "properties": {"institution_id": uuid}},
+        "InstitutionDraft": {"type": "object", "additionalProperties": false, "required": ["name", "kind", "division_code"], "properties": {
+            "name": {"type": "string", "maxLength": 100},
+            "aliases": {"type": "array", "items": {"type": "string"}, "description": "other names, e.g. the branch plaque of the county hospital"},
+            "kind": kind, "tier": {"type": ["string", "null"], "description": "empty: the usual tier of the kind"},
+            "parent_id": {"type": ["string", "null"], "format": "uuid", "description": "a village clinic's township centre; a township centre's county hospital"},
+            "uscc": {"type": ["string", "null"], "description": "unified social credit code (GB 32100), checked"},
+            "division_code": {"type": "string", "description": "GB/T 2260, 6, 9 or 12 digits"},
+            "address": text_n, "phone": text_n, "services": {"type": "array", "items": service}}},
+        "Institution": {"type": "object", "properties": {
+            "id": uuid, "name": {"type": "string"}, "aliases": {"type": "array", "items": {"type": "string"}},
+            "kind": kind, "tier": tier, "parent_id": uuid_n, "uscc": text_n, "division_code": {"type": "string"},
+            "address": text_n, "phone": text_n, "services": {"type": "array", "items": service},
+            "active": {"type": "boolean"}, "version": {"type": "integer"}, "created_at": ts, "updated_at": ts,
+            "staff_count": {"type": "integer"}, "children_count": {"type": "integer"}, "beds": {"type": "integer"}}},
+        "DepartmentDraft": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
+            "name": {"type": "string", "maxLength": 100}, "code": text_n,
+            "beds": {"type": ["integer", "null"], "minimum": 0, "maximum": 5000}, "phone": text_n}},
+        "Department": {"type": "object", "properties": {
+            "id": uuid, "institution_id": uuid, "name": {"type": "string"}, "code": text_n, "beds": {"type": "integer"},
+            "phone": text_n, "active": {"type": "boolean"}, "version": {"type": "integer"}, "created_at": ts, "updated_at": ts,
+            "staff_count": {"type": "integer"}}},
+        "StaffDraft": {"type": "object", "additionalProperties": false, "required": ["name", "sex", "title", "institution_id"], "properties": {
+            "name": {"type": "string", "maxLength": 100}, "sex": {"type": "string", "description": "GB/T 2261.1 code, M/F or 男/女"},
+            "title": title, "institution_id": uuid, "department_id": uuid_n,
+            "licence_number": text_n, "id_number": {"type": ["string", "null"], "description": "GB 11643, 18 digits (15-digit legacy numbers are converted)"},
+            "phone": text_n}},
+        "Staff": {"type": "object", "properties": {
+            "id": uuid, "institution_id": uuid, "institution_name": {"type": "string"}, "department_id": uuid_n,
+            "department_name": text_n, "name": {"type": "string"}, "sex": sex, "title": title, "licence_number": text_n,
+            "id_number_masked": text_n, "phone_masked": text_n, "active": {"type": "boolean"}, "version": {"type": "integer"},
+            "created_at": ts, "updated_at": ts}},
+        "CommunityPage": page("Community"),
+        "InstitutionPage": page("Institution"),
+        "DepartmentPage": page("Department"),
+        "StaffPage": page("Staff"),
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for (method, path, tag, summary, req, resp, query) in OPERATIONS {
+        let mut params: Vec<Value> = Vec::new();
+        for seg in path.split('/') {
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                params.push(json!({"name": name, "in": "path", "required": true,
+                    "schema": {"type": "string", "format": "uuid"}}));
+            }
+        }
+        for (name, ty, desc) in *query {
+            params.push(json!({"name": name, "in": "query", "required": false,
+                "description": desc, "schema": {"type": ty}}));
+        }
+        if *method == "PUT" {
+            params.push(json!({"name": "If-Match", "in": "header", "required": false,
+                "description": "the version from the ETag of a GET; refused with 409 when it changed",
+                "schema": {"type": "string"}}));
+        }
+        let ok = if *method == "POST" && req.is_some() && !path.ends_with("/members") {
+            "201"
+        } else {
+            "200"
+        };
+        let err = json!({"description": "error", "content": {"application/json": {"schema": r("Error")}}});
+        let mut op = json!({
+            "tags": [tag],
+            "summary": summary,
+            "operationId": format!("{}{}", method.to_lowercase(), path.replace(['/', '{', '}'], "_")),
+            "parameters": params,
+            "responses": {
+                ok: {"description": "success", "content": {"application/json": {"schema": r(resp)}}},
+                "404": err.clone(), "409": err.clone(), "422": err,
+            }
+        });
+        if let (Some(req), Some(obj)) = (req, op.as_object_mut()) {
+            obj.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": {"application/json": {"schema": r(req)}}}),
+            );
+        }
+        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
+        if let Some(obj) = entry.as_object_mut() {
+            obj.insert(method.to_lowercase(), op);
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ygt API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "JSON API of ygt, the county medical community platform (医共体平台). \
+                Errors are {\"error\":{\"code\",\"message\",\"field\"}}; messages follow ?lang=zh|en."
+        },
+        "paths": paths,
+        "components": {"schemas": schemas()},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_route_is_documented_and_nothing_else() {
+        let routes: Vec<(String, String)> = crate::route_list()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/api/v1/"))
+            .map(|r| (r.method.to_owned(), r.path.to_owned()))
+            .collect();
+        let documented: Vec<(String, String)> = OPERATIONS
+            .iter()
+            .map(|o| (o.0.to_owned(), o.1.to_owned()))
+            .collect();
+        for r in &routes {
+            assert!(documented.contains(r), "route {r:?} has no OpenAPI entry");
+        }
+        for d in &documented {
+            assert!(
+                routes.contains(d),
+                "OpenAPI documents {d:?}, which is not routed"
+            );
+        }
+    }
+
+    #[test]
+    fn every_schema_reference_resolves() {
+        let doc = document();
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for part in text.split("#/components/schemas/").skip(1) {
+            let name = part.split('"').next().unwrap();
+            assert!(schemas.contains_key(name), "missing schema {name}");
+        }
+    }
+}

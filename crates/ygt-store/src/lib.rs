@@ -1,0 +1,400 @@
+//! ygt-store: the one place where SQL lives.
+//!
+//! A [`Store`] is either an embedded SQLite database or a PostgreSQL server. All queries are
+//! written once with the [`Sql`] builder in the portable subset of SQL both understand, and run
+//! through the same methods; only the migrations differ per backend (native types on PostgreSQL:
+//! UUID, TIMESTAMPTZ, DATE, BOOLEAN).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod migrations;
+pub mod org;
+mod sql;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+pub use sql::{Arg, Sql};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint was violated; the string names the constraint or field.
+    #[error("already exists: {0}")]
+    Duplicate(String),
+    /// The row was changed by someone else since it was read (optimistic concurrency).
+    #[error("the record was changed by someone else (expected version {expected})")]
+    VersionConflict { expected: i64 },
+    /// A reference to a row that does not exist.
+    #[error("a referenced record does not exist: {0}")]
+    BadReference(String),
+    #[error("the database URL is not valid: {0}")]
+    BadUrl(String),
+    /// Stored data that does not parse (should never happen; names the column).
+    #[error("stored value of {0} is not valid")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(
+                format!("{} {}", db.constraint().unwrap_or(""), db.message()),
+            ),
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::BadReference(
+                format!("{} {}", db.constraint().unwrap_or(""), db.message()),
+            ),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A row type that decodes on both backends.
+pub trait Row:
+    for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+impl<T> Row for T where
+    T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database of ygt. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+/// Pool figures for monitoring.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Store> {
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if rest.is_empty() {
+                return Err(StoreError::BadUrl("sqlite URL has no path".into()));
+            }
+            let opts = SqliteConnectOptions::from_str(&format!("sqlite://{rest}"))
+                .map_err(|e| StoreError::BadUrl(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await?;
+            Ok(Store {
+                pool: Pool::Sqlite(pool),
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts =
+                PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Ok(Store {
+                pool: Pool::Postgres(pool),
+            })
+        } else {
+            Err(StoreError::BadUrl(
+                "expected sqlite://PATH or postgres://USER@HOST/DB".into(),
+            ))
+        }
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Store> {
+        let s = Store::connect(url).await?;
+        s.migrate().await?;
+        Ok(s)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies every pending migration of this backend.
+    pub async fn migrate(&self) -> Result<()> {
+        let m = migrations::migrator(self.backend());
+        match &self.pool {
+            Pool::Sqlite(p) => m.run(p).await?,
+            Pool::Postgres(p) => m.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        let _: (i64,) = self.fetch_one(Sql::new("SELECT CAST(1 AS BIGINT)")).await?;
+        Ok(())
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        match &self.pool {
+            Pool::Sqlite(p) => PoolStats {
+                size: p.size(),
+                idle: p.num_idle(),
+                max: p.options().get_max_connections(),
+            },
+            Pool::Postgres(p) => PoolStats {
+                size: p.size(),
+                idle: p.num_idle(),
+                max: p.options().get_max_connections(),
+            },
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Starts a transaction. Every write of ygt goes through one.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    fn conn(&self) -> Conn<'_> {
+        match &self.pool {
+            Pool::Sqlite(p) => Conn::SqlitePool(p),
+            Pool::Postgres(p) => Conn::PgPool(p),
+        }
+    }
+
+    pub async fn fetch_all<T: Row>(&self, q: Sql) -> Result<Vec<T>> {
+        self.conn().fetch_all(q).await
+    }
+
+    pub async fn fetch_optional<T: Row>(&self, q: Sql) -> Result<Option<T>> {
+        self.conn().fetch_optional(q).await
+    }
+
+    pub async fn fetch_one<T: Row>(&self, q: Sql) -> Result<T> {
+        self.conn()
+            .fetch_optional(q)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+/// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Tx::Sqlite(t) => Conn::SqliteTx(t),
+            Tx::Postgres(t) => Conn::PgTx(t),
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn fetch_all<T: Row>(&mut self, q: Sql) -> Result<Vec<T>> {
+        self.conn().fetch_all(q).await
+    }
+
+    pub async fn fetch_optional<T: Row>(&mut self, q: Sql) -> Result<Option<T>> {
+        self.conn().fetch_optional(q).await
+    }
+
+    pub async fn fetch_one<T: Row>(&mut self, q: Sql) -> Result<T> {
+        self.conn()
+            .fetch_optional(q)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Runs a statement; returns the number of rows it affected.
+    pub async fn execute(&mut self, q: Sql) -> Result<u64> {
+        self.conn().execute(q).await
+    }
+}
+
+enum Conn<'a> {
+    SqlitePool(&'a SqlitePool),
+    PgPool(&'a PgPool),
+    SqliteTx(&'a mut SqliteConnection),
+    PgTx(&'a mut PgConnection),
+}
+
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Text(v) => q.bind(v),
+                Arg::I64(v) => q.bind(v),
+                Arg::F64(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Uuid(v) => q.bind(v),
+                Arg::Ts(v) => q.bind(v),
+                Arg::Date(v) => q.bind(v),
+                Arg::Bytes(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+macro_rules! dispatch_as {
+    ($conn:expr, $q:expr, $T:ty, $method:ident) => {{
+        let (text, args) = $q.into_parts();
+        match $conn {
+            Conn::SqlitePool(p) => {
+                bind_args!(
+                    sqlx::query_as::<Sqlite, $T>(sqlx::AssertSqlSafe(text)),
+                    args
+                )
+                .$method(p)
+                .await
+            }
+            Conn::SqliteTx(c) => {
+                bind_args!(
+                    sqlx::query_as::<Sqlite, $T>(sqlx::AssertSqlSafe(text)),
+                    args
+                )
+                .$method(&mut *c)
+                .await
+            }
+            Conn::PgPool(p) => {
+                bind_args!(
+                    sqlx::query_as::<Postgres, $T>(sqlx::AssertSqlSafe(sql::to_postgres(&text))),
+                    args
+                )
+                .$method(p)
+                .await
+            }
+            Conn::PgTx(c) => {
+                bind_args!(
+                    sqlx::query_as::<Postgres, $T>(sqlx::AssertSqlSafe(sql::to_postgres(&text))),
+                    args
+                )
+                .$method(&mut *c)
+                .await
+            }
+        }
+    }};
+}
+
+impl Conn<'_> {
+    async fn fetch_all<T: Row>(self, q: Sql) -> Result<Vec<T>> {
+        Ok(dispatch_as!(self, q, T, fetch_all)?)
+    }
+
+    async fn fetch_optional<T: Row>(self, q: Sql) -> Result<Option<T>> {
+        Ok(dispatch_as!(self, q, T, fetch_optional)?)
+    }
+
+    async fn execute(self, q: Sql) -> Result<u64> {
+        let (text, args) = q.into_parts();
+        Ok(match self {
+            Conn::SqlitePool(p) => {
+                bind_args!(sqlx::query::<Sqlite>(sqlx::AssertSqlSafe(text)), args)
+                    .execute(p)
+                    .await?
+                    .rows_affected()
+            }
+            Conn::SqliteTx(c) => bind_args!(sqlx::query::<Sqlite>(sqlx::AssertSqlSafe(text)), args)
+                .execute(&mut *c)
+                .await?
+                .rows_affected(),
+            Conn::PgPool(p) => bind_args!(
+                sqlx::query::<Postgres>(sqlx::AssertSqlSafe(sql::to_postgres(&text))),
+                args
+            )
+            .execute(p)
+            .await?
+            .rows_affected(),
+            Conn::PgTx(c) => bind_args!(
+                sqlx::query::<Postgres>(sqlx::AssertSqlSafe(sql::to_postgres(&text))),
+                args
+            )
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+        })
+    }
+}

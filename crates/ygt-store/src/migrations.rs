@@ -1,0 +1,36 @@
+//! Migrations per backend, embedded in the binary.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::Backend;
+
+/// (version, description, SQLite script, PostgreSQL script). Append only; never edit a released one.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "organisation registry",
+    include_str!("../migrations/sqlite/0001_org.sql"),
+    include_str!("../migrations/postgres/0001_org.sql"),
+)];
+
+pub(crate) fn migrator(backend: Backend) -> Migrator {
+    let ms = MIGRATIONS
+        .iter()
+        .map(|(v, d, lite, pg)| {
+            let sql: &'static str = match backend {
+                Backend::Sqlite => lite,
+                Backend::Postgres => pg,
+            };
+            Migration::new(
+                *v,
+                Cow::Borrowed(*d),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(ms)
+}

@@ -1,0 +1,365 @@
+//! The store's scenario suite: every test runs on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ygt_domain::org::{
+    CommunityDraft, DepartmentDraft, InstitutionData, InstitutionDraft, StaffDraft, Tier,
+};
+use ygt_store::org::{InstitutionFilter, Registry, StaffFilter};
+use ygt_store::{Backend, Sql, Store, StoreError};
+use ygt_testkit::{TestDb, both_backends};
+
+async fn open(db: &TestDb) -> Store {
+    let s = Store::open(&db.url).await.expect("open");
+    let expected = match db.backend {
+        ygt_testkit::Backend::Sqlite => Backend::Sqlite,
+        ygt_testkit::Backend::Postgres => Backend::Postgres,
+    };
+    assert_eq!(s.backend(), expected);
+    s
+}
+
+fn county() -> InstitutionData {
+    InstitutionDraft {
+        name: "云溪县人民医院".into(),
+        aliases: vec!["云溪县医共体总医院".into()],
+        kind: "county_general_hospital".into(),
+        division_code: "341890".into(),
+        services: vec!["ct".into(), "mri".into(), "lab".into()],
+        uscc: Some("91350100M000100Y43".into()),
+        ..Default::default()
+    }
+    .parse()
+    .unwrap()
+}
+
+fn township(name: &str, parent: Uuid) -> InstitutionData {
+    InstitutionDraft {
+        name: name.into(),
+        aliases: vec![format!("云溪县人民医院{}分院", name.trim_end_matches("卫生院"))],
+        kind: "township_health_centre".into(),
+        parent_id: Some(parent.to_string()),
+        division_code: "341890100".into(),
+        services: vec!["ecg".into()],
+        ..Default::default()
+    }
+    .parse()
+    .unwrap()
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+async fn migrations_are_idempotent(db: TestDb) {
+    let s = open(&db).await;
+    s.migrate().await.unwrap();
+    s.migrate().await.unwrap();
+    s.ping().await.unwrap();
+    let st = s.pool_stats();
+    assert!(st.max >= 1);
+}
+both_backends!(migrations_are_idempotent, migrations_are_idempotent);
+
+async fn institutions_round_trip(db: TestDb) {
+    let s = open(&db).await;
+    let hid = Uuid::now_v7();
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_institution(hid, &county(), now()).await.unwrap();
+    let tid = Uuid::now_v7();
+    tx.insert_institution(tid, &township("柳河镇卫生院", hid), now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let h = s.institution(hid).await.unwrap().unwrap();
+    assert_eq!(h.name, "云溪县人民医院");
+    assert_eq!(h.aliases, vec!["云溪县医共体总医院".to_string()]);
+    assert_eq!(h.tier, Tier::County);
+    assert_eq!(h.services.len(), 3);
+    assert_eq!(h.children_count, 1);
+    assert_eq!(h.version, 1);
+    assert_eq!(h.uscc.as_deref(), Some("91350100M000100Y43"));
+
+    // Search by alias, case-insensitively and with LIKE wildcards taken literally.
+    let by_alias = s
+        .list_institutions(&InstitutionFilter {
+            q: Some("柳河镇分院".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_alias.len(), 1);
+    assert_eq!(by_alias[0].id, tid);
+    let wildcard = s
+        .list_institutions(&InstitutionFilter {
+            q: Some("%".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(wildcard.is_empty(), "a % in the search text is not a wildcard");
+
+    // Filters and counts agree; county tier sorts first.
+    let all = s
+        .list_institutions(&InstitutionFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.iter().map(|i| i.id).collect::<Vec<_>>(), vec![hid, tid]);
+    let f = InstitutionFilter {
+        tier: Some(Tier::Township),
+        ..Default::default()
+    };
+    assert_eq!(s.count_institutions(&f).await.unwrap(), 1);
+    let f = InstitutionFilter {
+        parent_id: Some(hid),
+        limit: Some(10),
+        ..Default::default()
+    };
+    assert_eq!(s.list_institutions(&f).await.unwrap().len(), 1);
+}
+both_backends!(institutions_round_trip, institutions_round_trip);
+
+async fn optimistic_concurrency_and_deactivation(db: TestDb) {
+    let s = open(&db).await;
+    let id = Uuid::now_v7();
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_institution(id, &county(), now()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut d = county();
+    d.name = "云溪县第一人民医院".into();
+    d.aliases = vec![];
+    let mut tx = s.begin().await.unwrap();
+    let v = tx.update_institution(id, &d, Some(1), now()).await.unwrap();
+    assert_eq!(v, 2);
+    tx.commit().await.unwrap();
+
+    // A stale writer is refused and nothing changes.
+    let mut tx = s.begin().await.unwrap();
+    let err = tx.update_institution(id, &county(), Some(1), now()).await;
+    assert!(matches!(err, Err(StoreError::VersionConflict { expected: 1 })));
+    drop(tx);
+    let i = s.institution(id).await.unwrap().unwrap();
+    assert_eq!(i.name, "云溪县第一人民医院");
+    assert!(i.aliases.is_empty());
+
+    // Unknown id.
+    let mut tx = s.begin().await.unwrap();
+    let err = tx
+        .update_institution(Uuid::now_v7(), &county(), None, now())
+        .await;
+    assert!(matches!(err, Err(StoreError::NotFound)));
+    drop(tx);
+
+    // Deactivated, never deleted.
+    let mut tx = s.begin().await.unwrap();
+    tx.set_active(Registry::Institution, id, false, now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        s.list_institutions(&InstitutionFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let with_inactive = s
+        .list_institutions(&InstitutionFilter {
+            include_inactive: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(with_inactive.len(), 1);
+    assert!(!with_inactive[0].active);
+}
+both_backends!(
+    optimistic_concurrency_and_deactivation,
+    optimistic_concurrency_and_deactivation
+);
+
+async fn constraints_and_rollback(db: TestDb) {
+    let s = open(&db).await;
+    let id = Uuid::now_v7();
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_institution(id, &county(), now()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Same credit code twice.
+    let mut tx = s.begin().await.unwrap();
+    let err = tx.insert_institution(Uuid::now_v7(), &county(), now()).await;
+    match err {
+        Err(StoreError::Duplicate(what)) => assert!(what.contains("uscc"), "{what}"),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    drop(tx);
+
+    // A parent that does not exist.
+    let mut tx = s.begin().await.unwrap();
+    let err = tx
+        .insert_institution(Uuid::now_v7(), &township("石桥乡卫生院", Uuid::now_v7()), now())
+        .await;
+    assert!(matches!(err, Err(StoreError::BadReference(_))), "{err:?}");
+    drop(tx);
+
+    // A transaction dropped half-way leaves nothing behind.
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_institution(Uuid::now_v7(), &township("白沙镇卫生院", id), now())
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(
+        s.count_institutions(&InstitutionFilter::default())
+            .await
+            .unwrap(),
+        1
+    );
+}
+both_backends!(constraints_and_rollback, constraints_and_rollback);
+
+async fn departments_staff_and_communities(db: TestDb) {
+    let s = open(&db).await;
+    let hid = Uuid::now_v7();
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_institution(hid, &county(), now()).await.unwrap();
+    let dep = Uuid::now_v7();
+    let dd = DepartmentDraft {
+        name: "心血管内科".into(),
+        code: Some("cardiology".into()),
+        beds: Some(45),
+        phone: None,
+    }
+    .parse()
+    .unwrap();
+    tx.insert_department(dep, hid, &dd, now()).await.unwrap();
+    let err = tx.insert_department(Uuid::now_v7(), hid, &dd, now()).await;
+    assert!(matches!(err, Err(StoreError::Duplicate(_))), "{err:?}");
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_institution(hid, &county(), now()).await.unwrap();
+    tx.insert_department(dep, hid, &dd, now()).await.unwrap();
+    let sid = Uuid::now_v7();
+    let sd = StaffDraft {
+        name: "张建国".into(),
+        sex: "1".into(),
+        title: "chief_physician".into(),
+        institution_id: hid.to_string(),
+        department_id: Some(dep.to_string()),
+        licence_number: Some("110341970000001".into()),
+        id_number: Some("11010519491231002X".into()),
+        phone: Some("13800138000".into()),
+    };
+    let err = sd.parse();
+    assert!(err.is_err(), "sex 1 contradicts the ID number (female)");
+    let sd = StaffDraft {
+        sex: "2".into(),
+        ..sd
+    }
+    .parse()
+    .unwrap();
+    tx.insert_staff(sid, &sd, now()).await.unwrap();
+    let cid = Uuid::now_v7();
+    let cd = CommunityDraft {
+        name: "云溪县县域医共体".into(),
+        form: "county_community".into(),
+        lead_institution_id: Some(hid.to_string()),
+        division_code: Some("341890".into()),
+        description: None,
+    }
+    .parse()
+    .unwrap();
+    tx.insert_community(cid, &cd, now()).await.unwrap();
+    tx.add_member(cid, hid, now()).await.unwrap();
+    tx.add_member(cid, hid, now()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let st = s.staff_member(sid).await.unwrap().unwrap();
+    assert_eq!(st.institution_name, "云溪县人民医院");
+    assert_eq!(st.department_name.as_deref(), Some("心血管内科"));
+    let found = s
+        .list_staff(&StaffFilter {
+            q: Some("建国".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let h = s.institution(hid).await.unwrap().unwrap();
+    assert_eq!((h.staff_count, h.beds), (1, 45));
+    let deps = s.departments(hid, false).await.unwrap();
+    assert_eq!(deps[0].staff_count, 1);
+
+    let c = s.community(cid).await.unwrap().unwrap();
+    assert_eq!(c.member_count, 1);
+    assert_eq!(s.communities_of(hid).await.unwrap().len(), 1);
+    let mut tx = s.begin().await.unwrap();
+    assert!(tx.remove_member(cid, hid, now()).await.unwrap());
+    assert!(!tx.remove_member(cid, hid, now()).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(s.community(cid).await.unwrap().unwrap().member_count, 0);
+    let mut tx = s.begin().await.unwrap();
+    tx.add_member(cid, hid, now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(s.community(cid).await.unwrap().unwrap().member_count, 1);
+
+    let o = s.overview().await.unwrap();
+    assert_eq!((o.communities, o.county, o.staff, o.beds), (1, 1, 1, 45));
+}
+both_backends!(
+    departments_staff_and_communities,
+    departments_staff_and_communities
+);
+
+async fn concurrent_writers_do_not_lose_rows(db: TestDb) {
+    let s = open(&db).await;
+    let hid = Uuid::now_v7();
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_institution(hid, &county(), now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let d = DepartmentDraft {
+                name: format!("科室{i}"),
+                code: None,
+                beds: Some(i),
+                phone: None,
+            }
+            .parse()
+            .unwrap();
+            let mut tx = s.begin().await.unwrap();
+            tx.insert_department(Uuid::now_v7(), hid, &d, now())
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(s.departments(hid, false).await.unwrap().len(), 16);
+    let (n,): (i64,) = s
+        .fetch_one(Sql::new("SELECT COUNT(*) FROM departments"))
+        .await
+        .unwrap();
+    assert_eq!(n, 16);
+}
+both_backends!(
+    concurrent_writers_do_not_lose_rows,
+    concurrent_writers_do_not_lose_rows
+);
+
+#[tokio::test]
+async fn bad_urls_are_refused_with_a_reason() {
+    for url in ["mysql://x", "", "sqlite://"] {
+        match Store::connect(url).await {
+            Err(StoreError::BadUrl(m)) => assert!(!m.is_empty()),
+            Err(e) => panic!("{url}: unexpected {e}"),
+            Ok(_) => panic!("{url}: accepted"),
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! ygt-synth: a synthetic county medical community, the same for the same seed forever.
+//!
+//! The generator writes through the use cases of `ygt-app` (never around them), so that what it
+//! makes passes every rule a person's input must pass. Each kind of data draws from its own
+//! forked random stream: adding a new kind later leaves the existing ones unchanged.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod names;
+pub mod rng;
+
+use std::collections::HashSet;
+
+use time::{Date, Month};
+use uuid::Uuid;
+use ygt_app::{App, AppError, Ctx};
+use ygt_domain::ident::{IdNumber, Uscc};
+use ygt_domain::org::{
+    AllianceForm, CommunityDraft, DepartmentDraft, InstitutionDraft, InstitutionType,
+    ProfessionalTitle, ServiceKind, StaffDraft,
+};
+
+use rng::Rng;
+
+/// How big a county to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// The demo: county, TCM and MCH hospitals, 8 township centres, 40 village clinics, ~300 staff.
+    Small,
+    /// For benchmarks: 20 township centres, 300 village clinics, ~3,000 staff.
+    County,
+}
+
+impl Scale {
+    pub fn parse(s: &str) -> Option<Scale> {
+        match s {
+            "small" => Some(Scale::Small),
+            "county" => Some(Scale::County),
+            _ => None,
+        }
+    }
+
+    fn townships(self) -> usize {
+        match self {
+            Scale::Small => 8,
+            Scale::County => 20,
+        }
+    }
+
+    fn villages_per_township(self) -> usize {
+        match self {
+            Scale::Small => 5,
+            Scale::County => 15,
+        }
+    }
+
+    /// Staff of (county hospital, TCM hospital, MCH hospital, each township centre).
+    fn staff(self) -> (usize, usize, usize, usize) {
+        match self {
+            Scale::Small => (110, 30, 25, 12),
+            Scale::County => (600, 200, 150, 60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error("the database already holds institutions; generate writes into an empty database only")]
+    NotEmpty,
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+/// What was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub communities: usize,
+    pub institutions: usize,
+    pub departments: usize,
+    pub staff: usize,
+}
+
+/// Progress callback: (steps done, steps in all).
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// The fictional county: 云溪县, 临江市, 安徽省 (division code 341890).
+pub const COUNTY_DIVISION: &str = "341890";
+
+struct Gen<'a> {
+    app: &'a App,
+    ctx: Ctx,
+    rng: Rng,
+    ids: HashSet<String>,
+    licence_seq: u64,
+    summary: Summary,
+    done: u64,
+    total: u64,
+    progress: Progress<'a>,
+}
+
+/// Writes a synthetic county into an empty database.
+pub async fn generate(
+    app: &App,
+    seed: u64,
+    scale: Scale,
+    progress: Progress<'_>,
+) -> Result<Summary, GenerateError> {
+    let o = app.store().overview().await.map_err(AppError::from)?;
+    if o.county + o.township + o.village > 0 {
+        return Err(GenerateError::NotEmpty);
+    }
+    let (c, t, m, per_town) = scale.staff();
+    let towns = scale.townships();
+    let villages = towns * scale.villages_per_township();
+    let total =
+        (3 + towns + villages) as u64 + (c + t + m + per_town * towns) as u64 + villages as u64 * 2;
+    let mut g = Gen {
+        app,
+        ctx: Ctx::system(),
+        rng: Rng::new(seed),
+        ids: HashSet::new(),
+        licence_seq: 0,
+        summary: Summary::default(),
+        done: 0,
+        total,
+        progress,
+    };
+    g.run(scale).await?;
+    (g.progress)(g.total, g.total);
+    Ok(g.summary)
+}
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+fn services(list: &[ServiceKind]) -> Vec<String> {
+    list.iter().map(|x| x.code().to_owned()).collect()
+}
+
+impl Gen<'_> {
+    fn tick(&mut self) {
+        self.done += 1;
+        if self.done.is_multiple_of(25) {
+            (self.progress)(self.done.min(self.total), self.total);
+        }
+    }
+
+    fn uscc(&mut self, rng: &mut Rng, division: &str) -> Option<String> {
+        // 12 = public institution (事业单位), 2 = category; then division code and a 9-char body.
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+        let mut body = format!("12{}", division.get(..6).unwrap_or(division));
+        for _ in 0..9 {
+            let i = rng.below(ALPHABET.len() as u64) as usize;
+            body.push(char::from(ALPHABET.get(i).copied().unwrap_or(b'0')));
+        }
+        Uscc::from_body(&body).ok().map(|u| u.as_str().to_owned())
+    }
+
+    fn phone(rng: &mut Rng) -> String {
+        let prefixes = [
+            "138", "139", "136", "150", "151", "152", "158", "187", "188", "177", "181", "199",
+        ];
+        let p = rng.pick(&prefixes).copied().unwrap_or("138");
+        format!("{p}{:08}", rng.below(100_000_000))
+    }
+
+    fn landline(rng: &mut Rng) -> String {
+        format!("0563-{}", 2_000_000 + rng.below(7_000_000))
+    }
+
+    async fn institution(&mut self, d: InstitutionDraft) -> Result<Uuid, GenerateError> {
+        let i = self.app.create_institution(&self.ctx, &d).await?;
+        self.summary.institutions += 1;
+        self.tick();
+        Ok(i.id)
+    }
+
+    async fn departments(
+        &mut self,
+        inst: Uuid,
+        table: &[names::Department],
+    ) -> Result<Vec<Uuid>, GenerateError> {
+        let mut out = Vec::new();
+        for (name, code, beds) in table {
+            let d = self
+                .app
+                .create_department(
+                    &self.ctx,
+                    inst,
+                    &DepartmentDraft {
+                        name: s(name),
+                        code: Some(s(code)),
+                        beds: Some(i64::from(*beds)),
+                        phone: None,
+                    },
+                )
+                .await?;
+            self.summary.departments += 1;
+            out.push(d.id);
+        }
+        Ok(out)
+    }
+
+    fn title_for(rng: &mut Rng, kind: InstitutionType) -> ProfessionalTitle {
+        use ProfessionalTitle::*;
+        match kind {
+            InstitutionType::VillageClinic => {
+                if rng.chance(0.8) {
+                    VillageDoctor
+                } else {
+                    AssistantPhysician
+                }
+            }
+            InstitutionType::TownshipHealthCentre => {
+                let w = [2, 10, 22, 8, 0, 8, 4, 22, 4, 6, 4, 10];
+                pick_title(rng, &w)
+            }
+            _ => {
+                let w = [6, 10, 18, 14, 2, 0, 2, 5, 12, 15, 3, 13];
+                pick_title(rng, &w)
+            }
+        }
+    }
+
+    async fn staff(
+        &mut self,
+        inst: Uuid,
+        kind: InstitutionType,
+        departments: &[Uuid],
+        n: usize,
+        rng: &mut Rng,
+    ) -> Result<(), GenerateError> {
+        for _ in 0..n {
+            let title = Self::title_for(rng, kind);
+            let nurse = matches!(
+                title,
+                ProfessionalTitle::Nurse
+                    | ProfessionalTitle::NursePractitioner
+                    | ProfessionalTitle::SupervisorNurse
+                    | ProfessionalTitle::AssociateChiefNurse
+                    | ProfessionalTitle::ChiefNurse
+            );
+            let female = if nurse {
+                rng.chance(0.95)
+            } else {
+                rng.chance(0.45)
+            };
+            let age = match title {
+                ProfessionalTitle::ChiefPhysician | ProfessionalTitle::ChiefNurse => {
+                    rng.range(45, 60)
+                }
+                ProfessionalTitle::AssociateChiefPhysician
+                | ProfessionalTitle::AssociateChiefNurse => rng.range(38, 58),
+                ProfessionalTitle::AttendingPhysician | ProfessionalTitle::SupervisorNurse => {
+                    rng.range(30, 55)
+                }
+                ProfessionalTitle::VillageDoctor => rng.range(35, 68),
+                _ => rng.range(23, 50),
+            };
+            let year = 2026 - age;
+            let year_i32 = i32::try_from(year).unwrap_or(1980);
+            let name = names::person_name(rng, female, year_i32);
+            let birth = Date::from_calendar_date(
+                year_i32,
+                Month::try_from(u8::try_from(rng.range(1, 12)).unwrap_or(1))
+                    .unwrap_or(Month::January),
+                u8::try_from(rng.range(1, 28)).unwrap_or(1),
+            )
+            .unwrap_or(Date::MIN);
+            let id_number = loop {
+                let mut seq = u16::try_from(rng.below(500)).unwrap_or(0) * 2;
+                if !female {
+                    seq += 1;
+                }
+                match IdNumber::from_parts(COUNTY_DIVISION, birth, seq) {
+                    Ok(id) if self.ids.insert(id.as_str().to_owned()) => break Some(id),
+                    Ok(_) => continue,
+                    Err(_) => break None,
+                }
+            };
+            self.licence_seq += 1;
+            let licence = match title {
+                ProfessionalTitle::VillageDoctor => format!("V341890{:08}", self.licence_seq),
+                t if nurse || t == ProfessionalTitle::Nurse => {
+                    format!("{year}34{:06}", self.licence_seq)
+                }
+                _ => format!("1{:02}34{year}{:06}", rng.below(100), self.licence_seq),
+            };
+            let department = if departments.is_empty() {
+                None
+            } else {
+                rng.pick(departments).map(Uuid::to_string)
+            };
+            self.app
+                .create_staff(
+                    &self.ctx,
+                    &StaffDraft {
+                        name,
+                        sex: if female { s("2") } else { s("1") },
+                        title: title.code().to_owned(),
+                        institution_id: inst.to_string(),
+                        department_id: department,
+                        licence_number: Some(licence),
+                        id_number: id_number.map(|i| i.as_str().to_owned()),
+                        phone: Some(Self::phone(rng)),
+                    },
+                )
+                .await?;
+            self.summary.staff += 1;
+            self.tick();
+        }
+        Ok(())
+    }
+
+    async fn run(&mut self, scale: Scale) -> Result<(), GenerateError> {
+        use ServiceKind::*;
+        let mut places = self.rng.fork(1);
+        let mut inst_rng = self.rng.fork(2);
+        let mut staff_rng = self.rng.fork(3);
+        let county = names::county_name();
+        let seat = names::county_seat_town();
+        let (n_county, n_tcm, n_mch, n_town) = scale.staff();
+
+        // The county hospital leads; TCM and MCH hospitals are members at county level.
+        let uscc = self.uscc(&mut inst_rng, COUNTY_DIVISION);
+        let address = names::address(&mut places, seat, None);
+        let hospital = self
+            .institution(InstitutionDraft {
+                name: format!("{county}人民医院"),
+                aliases: vec![format!("{county}医共体总医院")],
+                kind: s("county_general_hospital"),
+                tier: None,
+                parent_id: None,
+                uscc,
+                division_code: s(COUNTY_DIVISION),
+                address: Some(address),
+                phone: Some(Self::landline(&mut inst_rng)),
+                services: services(&[
+                    Outpatient,
+                    Emergency,
+                    Inpatient,
+                    Ct,
+                    Mri,
+                    Dr,
+                    Ultrasound,
+                    Ecg,
+                    Lab,
+                    Pathology,
+                    Endoscopy,
+                    Dialysis,
+                    Surgery,
+                    Obstetrics,
+                    Rehabilitation,
+                    Pharmacy,
+                    Sterilisation,
+                    Telemedicine,
+                ]),
+            })
+            .await?;
+        let deps = self
+            .departments(hospital, names::HOSPITAL_DEPARTMENTS)
+            .await?;
+        self.staff(
+            hospital,
+            InstitutionType::CountyGeneralHospital,
+            &deps,
+            n_county,
+            &mut staff_rng,
+        )
+        .await?;
+
+        let uscc = self.uscc(&mut inst_rng, COUNTY_DIVISION);
+        let address = names::address(&mut places, seat, None);
+        let tcm = self
+            .institution(InstitutionDraft {
+                name: format!("{county}中医医院"),
+                aliases: Vec::new(),
+                kind: s("tcm_hospital"),
+                tier: None,
+                parent_id: None,
+                uscc,
+                division_code: s(COUNTY_DIVISION),
+                address: Some(address),
+                phone: Some(Self::landline(&mut inst_rng)),
+                services: services(&[
+                    Outpatient,
+                    Emergency,
+                    Inpatient,
+                    Dr,
+                    Ultrasound,
+                    Ecg,
+                    Lab,
+                    Tcm,
+                    Rehabilitation,
+                    Pharmacy,
+                ]),
+            })
+            .await?;
+        let deps = self.departments(tcm, names::TCM_DEPARTMENTS).await?;
+        self.staff(
+            tcm,
+            InstitutionType::TcmHospital,
+            &deps,
+            n_tcm,
+            &mut staff_rng,
+        )
+        .await?;
+
+        let uscc = self.uscc(&mut inst_rng, COUNTY_DIVISION);
+        let address = names::address(&mut places, seat, None);
+        let mch = self
+            .institution(InstitutionDraft {
+                name: format!("{county}妇幼保健院"),
+                aliases: Vec::new(),
+                kind: s("mch_hospital"),
+                tier: None,
+                parent_id: None,
+                uscc,
+                division_code: s(COUNTY_DIVISION),
+                address: Some(address),
+                phone: Some(Self::landline(&mut inst_rng)),
+                services: services(&[
+                    Outpatient,
+                    Inpatient,
+                    Ultrasound,
+                    Lab,
+                    Obstetrics,
+                    Vaccination,
+                    PublicHealth,
+                    Pharmacy,
+                ]),
+            })
+            .await?;
+        let deps = self.departments(mch, names::MCH_DEPARTMENTS).await?;
+        self.staff(
+            mch,
+            InstitutionType::MchHospital,
+            &deps,
+            n_mch,
+            &mut staff_rng,
+        )
+        .await?;
+
+        let mut members = vec![hospital, tcm, mch];
+        let towns = names::township_names(&mut places, scale.townships());
+        for (ti, town) in towns.iter().enumerate() {
+            let tdiv = format!("{COUNTY_DIVISION}{:03}", 100 + ti);
+            let short = town.trim_end_matches(['镇', '乡']);
+            let mut svc = vec![
+                Outpatient,
+                Inpatient,
+                Dr,
+                Ultrasound,
+                Ecg,
+                Lab,
+                Tcm,
+                Vaccination,
+                PublicHealth,
+                FamilyDoctor,
+                Pharmacy,
+                Telemedicine,
+            ];
+            if inst_rng.chance(0.25) {
+                svc.push(Ct);
+            }
+            let uscc = self.uscc(&mut inst_rng, COUNTY_DIVISION);
+            let address = names::address(&mut places, town, None);
+            let centre = self
+                .institution(InstitutionDraft {
+                    name: format!("{town}卫生院"),
+                    aliases: vec![format!("{county}人民医院{short}分院")],
+                    kind: s("township_health_centre"),
+                    tier: None,
+                    parent_id: Some(hospital.to_string()),
+                    uscc,
+                    division_code: tdiv.clone(),
+                    address: Some(address),
+                    phone: Some(Self::landline(&mut inst_rng)),
+                    services: services(&svc),
+                })
+                .await?;
+            members.push(centre);
+            let deps = self
+                .departments(centre, names::TOWNSHIP_DEPARTMENTS)
+                .await?;
+            self.staff(
+                centre,
+                InstitutionType::TownshipHealthCentre,
+                &deps,
+                n_town,
+                &mut staff_rng,
+            )
+            .await?;
+            let villages = names::village_names(&mut places, scale.villages_per_township());
+            for (vi, village) in villages.iter().enumerate() {
+                let vdiv = format!("{tdiv}{:03}", 200 + vi);
+                let mut svc = vec![Outpatient, PublicHealth, FamilyDoctor, Pharmacy];
+                if inst_rng.chance(0.6) {
+                    svc.push(Ecg);
+                }
+                if inst_rng.chance(0.3) {
+                    svc.push(Tcm);
+                }
+                let address = names::address(&mut places, town, Some(village));
+                let clinic = self
+                    .institution(InstitutionDraft {
+                        name: format!("{town}{village}卫生室"),
+                        aliases: Vec::new(),
+                        kind: s("village_clinic"),
+                        tier: None,
+                        parent_id: Some(centre.to_string()),
+                        uscc: None,
+                        division_code: vdiv,
+                        address: Some(address),
+                        phone: Some(Self::phone(&mut inst_rng)),
+                        services: services(&svc),
+                    })
+                    .await?;
+                members.push(clinic);
+                let deps = self.departments(clinic, names::VILLAGE_DEPARTMENTS).await?;
+                let n = match scale {
+                    Scale::Small => 1 + usize::from(staff_rng.chance(0.2)),
+                    Scale::County => 2 + usize::from(staff_rng.chance(0.5)),
+                };
+                self.staff(
+                    clinic,
+                    InstitutionType::VillageClinic,
+                    &deps,
+                    n,
+                    &mut staff_rng,
+                )
+                .await?;
+            }
+        }
+
+        let community = self
+            .app
+            .create_community(
+                &self.ctx,
+                &CommunityDraft {
+                    name: format!("{county}县域医共体"),
+                    form: AllianceForm::CountyCommunity.code().to_owned(),
+                    lead_institution_id: Some(hospital.to_string()),
+                    division_code: Some(s(COUNTY_DIVISION)),
+                    description: Some(format!(
+                        "以{county}人民医院为龙头、乡镇卫生院为枢纽、村卫生室为网底的紧密型县域医共体。"
+                    )),
+                },
+            )
+            .await?;
+        for m in members {
+            self.app
+                .add_community_member(&self.ctx, community.id, m)
+                .await?;
+        }
+        self.summary.communities += 1;
+        Ok(())
+    }
+}
+
+fn pick_title(rng: &mut Rng, w: &[u32; 12]) -> ProfessionalTitle {
+    use ProfessionalTitle::*;
+    const ORDER: [ProfessionalTitle; 12] = [
+        ChiefPhysician,
+        AssociateChiefPhysician,
+        AttendingPhysician,
+        Physician,
+        AssistantPhysician,
+        PublicHealthPhysician,
+        SupervisorNurse,
+        Nurse,
+        NursePractitioner,
+        Pharmacist,
+        Technician,
+        NursePractitioner,
+    ];
+    ORDER
+        .get(rng.weighted_index(w))
+        .copied()
+        .unwrap_or(Physician)
+}
