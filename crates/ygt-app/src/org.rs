@@ -160,19 +160,19 @@ impl App {
             ));
         }
         if let Some(id) = id
-            && tx.is_ancestor_or_self(id, parent).await? {
-                return Err(AppError::Invalid(
-                    ValidationError::new(
-                        "parent_id",
-                        Reason::Other {
-                            zh: "上级机构不能是自身或下级机构".into(),
-                            en: "the parent cannot be the institution itself or one below it"
-                                .into(),
-                        },
-                    )
-                    .into(),
-                ));
-            }
+            && tx.is_ancestor_or_self(id, parent).await?
+        {
+            return Err(AppError::Invalid(
+                ValidationError::new(
+                    "parent_id",
+                    Reason::Other {
+                        zh: "上级机构不能是自身或下级机构".into(),
+                        en: "the parent cannot be the institution itself or one below it".into(),
+                    },
+                )
+                .into(),
+            ));
+        }
         Ok(())
     }
 

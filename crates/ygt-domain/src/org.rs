@@ -270,9 +270,11 @@ impl InstitutionDraft {
                 continue;
             }
             if let Some(a) = errs.check(ident::text(&format!("aliases[{i}]"), a, NAME_MAX))
-                && !aliases.contains(&a) && Some(&a) != name.as_ref() {
-                    aliases.push(a);
-                }
+                && !aliases.contains(&a)
+                && Some(&a) != name.as_ref()
+            {
+                aliases.push(a);
+            }
         }
         let kind = errs.check(InstitutionType::parse("kind", &self.kind));
         let tier = match (kind, self.tier.as_deref().map(str::trim)) {
@@ -316,9 +318,10 @@ impl InstitutionDraft {
         let mut services = Vec::new();
         for (i, s) in self.services.iter().enumerate() {
             if let Some(s) = errs.check(ServiceKind::parse(&format!("services[{i}]"), s))
-                && !services.contains(&s) {
-                    services.push(s);
-                }
+                && !services.contains(&s)
+            {
+                services.push(s);
+            }
         }
         services.sort();
         if !errs.is_empty() {
@@ -474,15 +477,17 @@ impl StaffDraft {
             Phone::parse("phone", v)
         }));
         if let (Some(Some(id)), Some(sex)) = (&id_number, sex)
-            && matches!(sex, Sex::Male | Sex::Female) && id.sex() != sex {
-                errs.push(ValidationError::new(
-                    "sex",
-                    Reason::Other {
-                        zh: "与身份证号中的性别不一致".into(),
-                        en: "does not match the sex encoded in the ID number".into(),
-                    },
-                ));
-            }
+            && matches!(sex, Sex::Male | Sex::Female)
+            && id.sex() != sex
+        {
+            errs.push(ValidationError::new(
+                "sex",
+                Reason::Other {
+                    zh: "与身份证号中的性别不一致".into(),
+                    en: "does not match the sex encoded in the ID number".into(),
+                },
+            ));
+        }
         if !errs.is_empty() {
             return Err(errs);
         }

@@ -44,9 +44,10 @@ impl Lang {
         if let Some(q) = parts.uri.query() {
             for (k, v) in form_urlencoded::parse(q.as_bytes()) {
                 if k == "lang"
-                    && let Some(l) = Lang::parse(&v) {
-                        return l;
-                    }
+                    && let Some(l) = Lang::parse(&v)
+                {
+                    return l;
+                }
             }
         }
         if let Some(v) = cookie(parts, LANG_COOKIE).and_then(|c| Lang::parse(&c)) {
@@ -117,9 +118,10 @@ pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
         let Ok(s) = v.to_str() else { continue };
         for pair in s.split(';') {
             if let Some((k, val)) = pair.trim().split_once('=')
-                && k == name {
-                    return Some(val.to_owned());
-                }
+                && k == name
+            {
+                return Some(val.to_owned());
+            }
         }
     }
     None
@@ -187,10 +189,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("error.title", "出错了", "Something went wrong"),
     ("field.address", "地址", "Address"),
+    ("field.aliases", "别名", "Aliases"),
     (
-        "field.aliases",
-        "别名（每行一个，如“县人民医院某某分院”）",
-        "Aliases (one per line)",
+        "field.aliases_hint",
+        "每行一个，如“县人民医院某某分院”",
+        "One per line, such as the branch plaque name",
     ),
     ("field.description", "说明", "Description"),
     ("field.division_code", "行政区划代码", "Division code"),

@@ -39,9 +39,10 @@ impl Metrics {
         s.sum += seconds;
         for (i, b) in BUCKETS.iter().enumerate() {
             if seconds <= *b
-                && let Some(c) = s.buckets.get_mut(i) {
-                    *c += 1;
-                }
+                && let Some(c) = s.buckets.get_mut(i)
+            {
+                *c += 1;
+            }
         }
     }
 

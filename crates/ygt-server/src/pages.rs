@@ -175,13 +175,47 @@ impl FormState {
                     self.errors
                         .push((field.unwrap_or_else(|| "form".into()), message));
                 } else {
-                    self.errors.extend(details);
+                    for (f, m) in details {
+                        let label = field_label(&f, lang);
+                        let sep = if lang.is_en() { ": " } else { "：" };
+                        self.errors.push((f, format!("{label}{sep}{m}")));
+                    }
                 }
                 Ok(())
             }
             _ => Err(WebError(e)),
         }
     }
+}
+
+/// The label people see for a form field (`aliases[2]` is labelled as `aliases`).
+fn field_label(field: &str, lang: Lang) -> String {
+    let base = field.split(['[', '.']).next().unwrap_or(field);
+    let key = match base {
+        "name" => "field.name",
+        "aliases" => "field.aliases",
+        "kind" => "field.kind",
+        "tier" => "field.tier",
+        "parent_id" => "field.parent",
+        "uscc" => "field.uscc",
+        "division_code" => "field.division_code",
+        "address" => "field.address",
+        "phone" => "field.phone",
+        "services" => "field.services",
+        "sex" => "field.sex",
+        "title" => "field.title",
+        "institution_id" => "staff.institution",
+        "department_id" => "staff.department",
+        "licence_number" => "field.licence_number",
+        "id_number" => "field.id_number",
+        "form" => "community.form",
+        "lead_institution_id" => "community.lead",
+        "description" => "field.description",
+        "beds" => "department.beds",
+        "code" => "department.code",
+        _ => return base.to_owned(),
+    };
+    lang.t(key).to_owned()
 }
 
 fn render<T: Template>(t: &T) -> Result<Response, WebError> {

@@ -37,7 +37,10 @@ fn county() -> InstitutionData {
 fn township(name: &str, parent: Uuid) -> InstitutionData {
     InstitutionDraft {
         name: name.into(),
-        aliases: vec![format!("云溪县人民医院{}分院", name.trim_end_matches("卫生院"))],
+        aliases: vec![format!(
+            "云溪县人民医院{}分院",
+            name.trim_end_matches("卫生院")
+        )],
         kind: "township_health_centre".into(),
         parent_id: Some(parent.to_string()),
         division_code: "341890100".into(),
@@ -99,7 +102,10 @@ async fn institutions_round_trip(db: TestDb) {
         })
         .await
         .unwrap();
-    assert!(wildcard.is_empty(), "a % in the search text is not a wildcard");
+    assert!(
+        wildcard.is_empty(),
+        "a % in the search text is not a wildcard"
+    );
 
     // Filters and counts agree; county tier sorts first.
     let all = s
@@ -139,7 +145,10 @@ async fn optimistic_concurrency_and_deactivation(db: TestDb) {
     // A stale writer is refused and nothing changes.
     let mut tx = s.begin().await.unwrap();
     let err = tx.update_institution(id, &county(), Some(1), now()).await;
-    assert!(matches!(err, Err(StoreError::VersionConflict { expected: 1 })));
+    assert!(matches!(
+        err,
+        Err(StoreError::VersionConflict { expected: 1 })
+    ));
     drop(tx);
     let i = s.institution(id).await.unwrap().unwrap();
     assert_eq!(i.name, "云溪县第一人民医院");
@@ -189,7 +198,9 @@ async fn constraints_and_rollback(db: TestDb) {
 
     // Same credit code twice.
     let mut tx = s.begin().await.unwrap();
-    let err = tx.insert_institution(Uuid::now_v7(), &county(), now()).await;
+    let err = tx
+        .insert_institution(Uuid::now_v7(), &county(), now())
+        .await;
     match err {
         Err(StoreError::Duplicate(what)) => assert!(what.contains("uscc"), "{what}"),
         other => panic!("expected a duplicate, got {other:?}"),
@@ -199,7 +210,11 @@ async fn constraints_and_rollback(db: TestDb) {
     // A parent that does not exist.
     let mut tx = s.begin().await.unwrap();
     let err = tx
-        .insert_institution(Uuid::now_v7(), &township("石桥乡卫生院", Uuid::now_v7()), now())
+        .insert_institution(
+            Uuid::now_v7(),
+            &township("石桥乡卫生院", Uuid::now_v7()),
+            now(),
+        )
         .await;
     assert!(matches!(err, Err(StoreError::BadReference(_))), "{err:?}");
     drop(tx);

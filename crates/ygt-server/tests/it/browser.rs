@@ -1,0 +1,87 @@
+//! Real-browser journeys in headless Chromium.
+
+use std::time::Duration;
+
+use ygt_testkit::{Browser, TestDb};
+
+use crate::TestServer;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Opens the demo's institution tree, follows a link to a township centre, checks what the page
+/// shows, edits it with a bad phone number (error beside the field), then switches to English.
+#[tokio::test]
+async fn institution_tree_to_township_and_back() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let s = TestServer::start(TestDb::sqlite(), true).await;
+    let result = journey(&browser, &s).await;
+    if result.is_err() {
+        let _ = browser.save_screenshot("target/browser-failure.png").await;
+    }
+    browser.quit().await;
+    result.unwrap();
+}
+
+async fn journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    b.goto(&s.url("/institutions")).await?;
+    b.wait_for("#institution-tree", WAIT).await?;
+    assert!(b.title().await?.contains("机构树"));
+    let towns = b
+        .find_all(".tier-township > details > summary a.node-name")
+        .await?;
+    assert_eq!(
+        towns.len(),
+        8,
+        "eight township centres under the county hospital"
+    );
+    let name = towns[0].text().await?;
+    assert!(name.ends_with("卫生院"), "{name}");
+    towns[0].click().await?;
+
+    let h1 = b.wait_for_text("#institution-name", &name, WAIT).await?;
+    assert!(h1.text().await?.contains(&name));
+    assert_eq!(
+        b.find("#institution-kind").await?.text().await?,
+        "乡镇卫生院"
+    );
+    assert!(
+        b.find("#institution-aliases")
+            .await?
+            .text()
+            .await?
+            .contains("分院")
+    );
+    let villages = b.find_all("#children tbody tr").await?;
+    assert_eq!(villages.len(), 5, "five village clinics");
+    assert!(villages[0].text().await?.contains("卫生室"));
+    assert!(!b.find_all("#departments tbody tr").await?.is_empty());
+
+    // Edit with a bad phone: the form comes back with the error beside the field.
+    b.find("a[href$='/edit']").await?.click().await?;
+    let phone = b.wait_for("input[name=phone]", WAIT).await?;
+    phone.clear().await?;
+    phone.send_keys("12345").await?;
+    b.find("form.stack button[type=submit]")
+        .await?
+        .click()
+        .await?;
+    b.wait_for_text("#form-errors li[data-field=phone]", "电话", WAIT)
+        .await?;
+    let invalid = b.find("input[name=phone]").await?;
+    assert_eq!(invalid.attr("aria-invalid").await?.as_deref(), Some("true"));
+
+    // Switch to English.
+    b.goto(&s.url("/institutions")).await?;
+    b.find(".lang a").await?.click().await?;
+    b.wait_for_text("h1", "Institution tree", WAIT).await?;
+    assert!(
+        b.find("nav.main")
+            .await?
+            .text()
+            .await?
+            .contains("Institutions")
+    );
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Server-rendered pages: what people see, forms with errors beside the fields.
+
+use reqwest::StatusCode;
+use ygt_app::ygt_store::org::{InstitutionFilter, StaffFilter};
+use ygt_domain::org::Tier;
+use ygt_testkit::{TestDb, both_backends};
+
+use crate::{TestServer, client};
+
+async fn get_html(s: &TestServer, path: &str) -> (StatusCode, String) {
+    let r = client().get(s.url(path)).send().await.unwrap();
+    let status = r.status();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{path} is a page"
+    );
+    (status, r.text().await.unwrap())
+}
+
+async fn demo_pages(db: TestDb) {
+    let s = TestServer::start(db, true).await;
+    let (st, home) = get_html(&s, "/").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(home.contains("欢迎使用医共体平台"));
+    assert!(home.contains(r#"<html lang="zh-CN">"#));
+    assert!(
+        home.contains(r#"data-stat="village">40<"#),
+        "40 village clinics on the home page"
+    );
+
+    let (st, tree) = get_html(&s, "/institutions").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(tree.contains("云溪县人民医院"));
+    assert!(tree.contains("分院"), "aliases shown in the tree");
+    assert!(tree.contains("卫生室"));
+
+    let (_, en) = get_html(&s, "/institutions?lang=en").await;
+    assert!(en.contains("Institution tree"));
+    assert!(en.contains(r#"<html lang="en">"#));
+
+    let (_, list) = get_html(&s, "/institutions?tier=village").await;
+    assert_eq!(list.matches("卫生室</a>").count(), 40);
+
+    let ctx = ygt_app::Ctx::system();
+    let (towns, _) = s
+        .app
+        .list_institutions(
+            &ctx,
+            &InstitutionFilter {
+                tier: Some(Tier::Township),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let town = &towns[0];
+    let (st, page) = get_html(&s, &format!("/institutions/{}", town.id)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains(&town.name));
+    assert_eq!(
+        page.matches("村卫生室</a>").count() + page.matches("卫生室</a>").count() > 0,
+        true
+    );
+    assert!(page.contains("全科医学科"), "departments listed");
+
+    let (staff, _) = s
+        .app
+        .list_staff(
+            &ctx,
+            &StaffFilter {
+                limit: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (st, sp) = get_html(&s, &format!("/staff/{}", staff[0].id)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(sp.contains(&staff[0].name));
+    let full_id = staff[0].id_number.clone().unwrap();
+    assert!(
+        !sp.contains(&full_id),
+        "ID numbers are masked on the staff page"
+    );
+
+    let (st, search) = get_html(&s, "/search?q=%E5%88%86%E9%99%A2").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        search.contains("卫生院"),
+        "search by alias finds township centres"
+    );
+
+    let (st, nf) = get_html(&s, "/no/such/page").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert!(nf.contains("未找到"));
+    let (st, bad) = get_html(&s, "/institutions/xyz").await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.contains("UUID"));
+
+    for path in [
+        "/communities",
+        "/staff",
+        "/staff?q=%E7%8E%8B&page=2",
+        "/institutions/new",
+        "/staff/new",
+        "/communities/new",
+    ] {
+        let (st, _) = get_html(&s, path).await;
+        assert_eq!(st, StatusCode::OK, "{path}");
+    }
+}
+both_backends!(demo_pages, demo_pages);
+
+async fn forms_show_errors_and_store_nothing(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    let c = client();
+    // An invalid form: the page comes back with the errors beside the fields.
+    let r = c
+        .post(s.url("/institutions"))
+        .form(&[
+            ("name", "新卫生院"),
+            ("kind", "township_health_centre"),
+            ("division_code", "12"),
+            ("phone", "12345"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"data-field="division_code""#), "{html}");
+    assert!(html.contains(r#"data-field="phone""#));
+    assert!(
+        html.contains(r#"value="新卫生院""#),
+        "what was typed is kept"
+    );
+    let ctx = ygt_app::Ctx::system();
+    let (_, n) = s
+        .app
+        .list_institutions(&ctx, &InstitutionFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+
+    // A valid form redirects to the new institution.
+    let r = c
+        .post(s.url("/institutions"))
+        .form(&[
+            ("name", "云溪县人民医院"),
+            ("kind", "county_general_hospital"),
+            ("division_code", "341890"),
+            ("aliases", "云溪县医共体总医院\n县医院"),
+            ("services", "ct"),
+            ("services", "mri"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let (st, page) = get_html(&s, &to).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("县医院"));
+    assert!(page.contains("磁共振"));
+
+    // Language switch sets a cookie and returns to the page.
+    let r = c
+        .get(s.url("/lang/en?next=/institutions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/institutions");
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("ygt_lang=en")
+    );
+    let r = c
+        .get(s.url("/lang/en?next=//evil.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/", "no open redirect");
+}
+both_backends!(
+    forms_show_errors_and_store_nothing,
+    forms_show_errors_and_store_nothing
+);
