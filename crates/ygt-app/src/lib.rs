@@ -3,6 +3,9 @@
 //! another door.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod access;
+pub mod account;
+pub mod audit;
 pub mod org;
 
 use time::OffsetDateTime;
@@ -34,6 +37,21 @@ pub enum AppError {
         zh: String,
         en: String,
     },
+    /// Nobody is signed in.
+    #[error("sign-in required")]
+    Unauthenticated,
+    /// Signed in, but not allowed to do this (the reason is bilingual).
+    #[error("{en}")]
+    Forbidden { zh: String, en: String },
+    /// The account must change its initial password first.
+    #[error("the password must be changed first")]
+    PasswordChangeRequired,
+    /// Wrong user name or password (deliberately not saying which).
+    #[error("wrong user name or password")]
+    BadCredentials,
+    /// Too many failed attempts; try again later.
+    #[error("too many failed attempts; try again after {until}")]
+    Locked { until: String },
     #[error("storage: {0}")]
     Store(#[source] StoreError),
 }
@@ -51,6 +69,11 @@ impl AppError {
             AppError::Duplicate { .. } => "duplicate",
             AppError::Stale => "stale",
             AppError::Conflict { .. } => "conflict",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Forbidden { .. } => "forbidden",
+            AppError::PasswordChangeRequired => "password_change_required",
+            AppError::BadCredentials => "bad_credentials",
+            AppError::Locked { .. } => "locked",
             AppError::Store(_) => "internal",
         }
     }
@@ -112,13 +135,28 @@ pub struct Ctx {
 pub enum Actor {
     /// The platform itself (migrations, the demo generator, command-line tools run by an operator).
     System,
-    /// Someone not signed in (only until sign-in lands; see issue 3).
+    /// Nobody signed in.
     Anonymous,
-    /// A signed-in staff member.
-    Staff { user_id: Uuid, institution_id: Uuid },
+    /// A signed-in user or an API token.
+    User(Box<access::Principal>),
 }
 
 impl Ctx {
+    pub fn principal(&self) -> Option<&access::Principal> {
+        match &self.actor {
+            Actor::User(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn anonymous(request_id: String, client_addr: Option<String>) -> Self {
+        Ctx {
+            actor: Actor::Anonymous,
+            request_id,
+            client_addr,
+        }
+    }
+
     pub fn system() -> Self {
         Ctx {
             actor: Actor::System,
@@ -128,15 +166,67 @@ impl Ctx {
     }
 }
 
+/// Settings of sign-in, sessions and the audit log.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A session ends after this much inactivity.
+    pub idle_timeout: time::Duration,
+    /// A session ends this long after sign-in, whatever happens.
+    pub absolute_timeout: time::Duration,
+    /// Failed sign-ins on one account within `failure_window` that lock it.
+    pub account_failures: i64,
+    /// Failed sign-ins from one client address within `failure_window` that block it.
+    pub address_failures: i64,
+    pub failure_window: time::Duration,
+    /// First lock-out; doubles with every further failure while locked out.
+    pub lockout: time::Duration,
+    /// How long a break-glass grant lasts.
+    pub break_glass_for: time::Duration,
+    /// Hash of the audit chain: SHA-256 (default) or SM3.
+    pub audit_alg: ygt_domain::audit::HashAlg,
+    pub password_policy: ygt_domain::password::PasswordPolicy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            idle_timeout: time::Duration::minutes(30),
+            absolute_timeout: time::Duration::hours(12),
+            account_failures: 5,
+            address_failures: 20,
+            failure_window: time::Duration::minutes(15),
+            lockout: time::Duration::minutes(15),
+            break_glass_for: time::Duration::hours(4),
+            audit_alg: ygt_domain::audit::HashAlg::Sha256,
+            password_policy: ygt_domain::password::PasswordPolicy::default(),
+        }
+    }
+}
+
 /// The application: the store plus the rules.
 #[derive(Clone)]
 pub struct App {
     store: Store,
+    settings: std::sync::Arc<Settings>,
 }
 
 impl App {
     pub fn new(store: Store) -> Self {
-        App { store }
+        App {
+            store,
+            settings: std::sync::Arc::new(Settings::default()),
+        }
+    }
+
+    pub fn with_settings(store: Store, settings: Settings) -> Self {
+        App {
+            store,
+            settings: std::sync::Arc::new(settings),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     pub fn store(&self) -> &Store {

@@ -10,7 +10,19 @@ use ygt_store::org::{
     Community, Department, Institution, InstitutionFilter, Overview, Registry, Staff, StaffFilter,
 };
 
+use ygt_domain::access::Permission;
+use ygt_domain::audit::Outcome;
+
+use crate::access::Event;
 use crate::{App, AppError, Ctx, Result, new_id};
+
+fn ev(action: &'static str, kind: &'static str, id: impl ToString) -> Event<'static> {
+    Event::new(action, kind, Some(id.to_string()))
+}
+
+fn read_event() -> Event<'static> {
+    Event::new("registry.read", "registry", None)
+}
 
 /// Everything the institution page shows.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -60,21 +72,27 @@ fn not_found_ref(field: &str) -> AppError {
 impl App {
     // ------------------------------------------------------------ reads
 
-    pub async fn overview(&self, _ctx: &Ctx) -> Result<Overview> {
+    pub async fn overview(&self, ctx: &Ctx) -> Result<Overview> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         Ok(self.store().overview().await?)
     }
 
     pub async fn list_institutions(
         &self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         f: &InstitutionFilter,
     ) -> Result<(Vec<Institution>, i64)> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         let total = self.store().count_institutions(f).await?;
         let items = self.store().list_institutions(f).await?;
         Ok((items, total))
     }
 
-    pub async fn institution(&self, _ctx: &Ctx, id: Uuid) -> Result<Institution> {
+    pub async fn institution(&self, ctx: &Ctx, id: Uuid) -> Result<Institution> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         self.store()
             .institution(id)
             .await?
@@ -114,7 +132,9 @@ impl App {
     }
 
     /// The active institutions as a forest: roots are those without an (active) parent.
-    pub async fn institution_tree(&self, _ctx: &Ctx) -> Result<Vec<TreeNode>> {
+    pub async fn institution_tree(&self, ctx: &Ctx) -> Result<Vec<TreeNode>> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         let all = self
             .store()
             .list_institutions(&InstitutionFilter::default())
@@ -123,6 +143,22 @@ impl App {
     }
 
     // ------------------------------------------------------------ institution writes
+
+    /// Writing about `institution` needs registry.write over it, or registry.write_all.
+    async fn can_write(&self, ctx: &Ctx, institution: Option<Uuid>, e: Event<'_>) -> Result<()> {
+        self.require_for(
+            ctx,
+            Permission::RegistryWrite,
+            Permission::RegistryWriteAll,
+            institution,
+            e,
+        )
+        .await
+    }
+
+    async fn can_write_all(&self, ctx: &Ctx, e: Event<'_>) -> Result<()> {
+        self.require(ctx, Permission::RegistryWriteAll, e).await
+    }
 
     async fn check_parent(&self, tx: &mut Tx, id: Option<Uuid>, d: &InstitutionData) -> Result<()> {
         let Some(parent) = d.parent_id else {
@@ -182,10 +218,28 @@ impl App {
         draft: &InstitutionDraft,
     ) -> Result<Institution> {
         let d = draft.parse()?;
+        let e = || {
+            Event::new(
+                "registry.institution.create",
+                "institution",
+                Some(d.name.clone()),
+            )
+        };
+        match d.parent_id {
+            Some(p) => self.can_write(ctx, Some(p), e()).await?,
+            None => self.can_write_all(ctx, e()).await?,
+        }
         let mut tx = self.store().begin().await?;
         self.check_parent(&mut tx, None, &d).await?;
         let id = new_id();
         tx.insert_institution(id, &d, self.now()).await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.institution.create", "institution", id).detail(d.name.clone()),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.institution(ctx, id).await
     }
@@ -198,13 +252,40 @@ impl App {
         expected_version: Option<i64>,
     ) -> Result<Institution> {
         let d = draft.parse()?;
-        let mut tx = self.store().begin().await?;
-        if tx.institution_tier(id).await?.is_none() {
-            return Err(AppError::NotFound("institution"));
+        let before = self.institution(ctx, id).await?;
+        self.can_write(
+            ctx,
+            Some(id),
+            ev("registry.institution.update", "institution", id),
+        )
+        .await?;
+        if d.parent_id != before.parent_id {
+            match d.parent_id {
+                Some(p) => {
+                    self.can_write(
+                        ctx,
+                        Some(p),
+                        ev("registry.institution.update", "institution", id),
+                    )
+                    .await?
+                }
+                None => {
+                    self.can_write_all(ctx, ev("registry.institution.update", "institution", id))
+                        .await?
+                }
+            }
         }
+        let mut tx = self.store().begin().await?;
         self.check_parent(&mut tx, Some(id), &d).await?;
         tx.update_institution(id, &d, expected_version, self.now())
             .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.institution.update", "institution", id),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.institution(ctx, id).await
     }
@@ -212,6 +293,12 @@ impl App {
     /// Deactivates an institution; refused while active institutions still report to it.
     pub async fn deactivate_institution(&self, ctx: &Ctx, id: Uuid) -> Result<Institution> {
         let inst = self.institution(ctx, id).await?;
+        self.can_write(
+            ctx,
+            Some(id),
+            ev("registry.institution.deactivate", "institution", id),
+        )
+        .await?;
         if inst.children_count > 0 {
             return Err(conflict(
                 None,
@@ -228,14 +315,34 @@ impl App {
         let mut tx = self.store().begin().await?;
         tx.set_active(Registry::Institution, id, false, self.now())
             .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.institution.deactivate", "institution", id),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.institution(ctx, id).await
     }
 
     pub async fn reactivate_institution(&self, ctx: &Ctx, id: Uuid) -> Result<Institution> {
+        self.can_write(
+            ctx,
+            Some(id),
+            ev("registry.institution.activate", "institution", id),
+        )
+        .await?;
         let mut tx = self.store().begin().await?;
         tx.set_active(Registry::Institution, id, true, self.now())
             .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.institution.activate", "institution", id),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.institution(ctx, id).await
     }
@@ -244,13 +351,17 @@ impl App {
 
     pub async fn list_communities(
         &self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         include_inactive: bool,
     ) -> Result<Vec<Community>> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         Ok(self.store().list_communities(include_inactive).await?)
     }
 
-    pub async fn community(&self, _ctx: &Ctx, id: Uuid) -> Result<Community> {
+    pub async fn community(&self, ctx: &Ctx, id: Uuid) -> Result<Community> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         self.store()
             .community(id)
             .await?
@@ -289,6 +400,15 @@ impl App {
 
     pub async fn create_community(&self, ctx: &Ctx, draft: &CommunityDraft) -> Result<Community> {
         let d = draft.parse()?;
+        self.can_write_all(
+            ctx,
+            Event::new(
+                "registry.community.create",
+                "community",
+                Some(d.name.clone()),
+            ),
+        )
+        .await?;
         let mut tx = self.store().begin().await?;
         self.check_lead(&mut tx, d.lead_institution_id).await?;
         let id = new_id();
@@ -297,6 +417,13 @@ impl App {
         if let Some(l) = d.lead_institution_id {
             tx.add_member(id, l, now).await?;
         }
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.community.create", "community", id).detail(d.name.clone()),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.community(ctx, id).await
     }
@@ -310,6 +437,8 @@ impl App {
     ) -> Result<Community> {
         let d = draft.parse()?;
         self.community(ctx, id).await?;
+        self.can_write_all(ctx, ev("registry.community.update", "community", id))
+            .await?;
         let mut tx = self.store().begin().await?;
         self.check_lead(&mut tx, d.lead_institution_id).await?;
         let now = self.now();
@@ -317,6 +446,13 @@ impl App {
         if let Some(l) = d.lead_institution_id {
             tx.add_member(id, l, now).await?;
         }
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.community.update", "community", id),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.community(ctx, id).await
     }
@@ -327,8 +463,16 @@ impl App {
         id: Uuid,
         active: bool,
     ) -> Result<Community> {
+        let action = if active {
+            "registry.community.activate"
+        } else {
+            "registry.community.deactivate"
+        };
+        self.can_write_all(ctx, ev(action, "community", id)).await?;
         let mut tx = self.store().begin().await?;
         tx.set_active(Registry::Community, id, active, self.now())
+            .await?;
+        self.audit_in(&mut tx, ctx, ev(action, "community", id), Outcome::Allowed)
             .await?;
         tx.commit().await?;
         self.community(ctx, id).await
@@ -341,6 +485,11 @@ impl App {
         institution_id: Uuid,
     ) -> Result<CommunityDetail> {
         self.community(ctx, community_id).await?;
+        self.can_write_all(
+            ctx,
+            ev("registry.community.add_member", "community", community_id),
+        )
+        .await?;
         let mut tx = self.store().begin().await?;
         match tx.institution_tier(institution_id).await? {
             Some((_, true)) => {}
@@ -348,6 +497,14 @@ impl App {
         }
         tx.add_member(community_id, institution_id, self.now())
             .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.community.add_member", "community", community_id)
+                .detail(institution_id.to_string()),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.community_detail(ctx, community_id).await
     }
@@ -359,6 +516,15 @@ impl App {
         institution_id: Uuid,
     ) -> Result<CommunityDetail> {
         let c = self.community(ctx, community_id).await?;
+        self.can_write_all(
+            ctx,
+            ev(
+                "registry.community.remove_member",
+                "community",
+                community_id,
+            ),
+        )
+        .await?;
         if c.lead_institution_id == Some(institution_id) {
             return Err(conflict(
                 Some("institution_id"),
@@ -373,13 +539,27 @@ impl App {
         {
             return Err(AppError::NotFound("membership"));
         }
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev(
+                "registry.community.remove_member",
+                "community",
+                community_id,
+            )
+            .detail(institution_id.to_string()),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.community_detail(ctx, community_id).await
     }
 
     // ------------------------------------------------------------ departments
 
-    pub async fn department(&self, _ctx: &Ctx, id: Uuid) -> Result<Department> {
+    pub async fn department(&self, ctx: &Ctx, id: Uuid) -> Result<Department> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         self.store()
             .department(id)
             .await?
@@ -398,6 +578,12 @@ impl App {
         draft: &DepartmentDraft,
     ) -> Result<Department> {
         let d = draft.parse()?;
+        self.can_write(
+            ctx,
+            Some(institution_id),
+            ev("registry.department.create", "institution", institution_id),
+        )
+        .await?;
         let mut tx = self.store().begin().await?;
         match tx.institution_tier(institution_id).await? {
             Some((_, true)) => {}
@@ -413,6 +599,13 @@ impl App {
         let id = new_id();
         tx.insert_department(id, institution_id, &d, self.now())
             .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.department.create", "department", id).detail(d.name.clone()),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.department(ctx, id).await
     }
@@ -425,9 +618,23 @@ impl App {
         expected_version: Option<i64>,
     ) -> Result<Department> {
         let d = draft.parse()?;
+        let dep = self.department(ctx, id).await?;
+        self.can_write(
+            ctx,
+            Some(dep.institution_id),
+            ev("registry.department.update", "department", id),
+        )
+        .await?;
         let mut tx = self.store().begin().await?;
         tx.update_department(id, &d, expected_version, self.now())
             .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.department.update", "department", id),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.department(ctx, id).await
     }
@@ -439,6 +646,13 @@ impl App {
         active: bool,
     ) -> Result<Department> {
         let dep = self.department(ctx, id).await?;
+        let action = if active {
+            "registry.department.activate"
+        } else {
+            "registry.department.deactivate"
+        };
+        self.can_write(ctx, Some(dep.institution_id), ev(action, "department", id))
+            .await?;
         if !active && dep.staff_count > 0 {
             return Err(conflict(
                 None,
@@ -452,20 +666,26 @@ impl App {
         let mut tx = self.store().begin().await?;
         tx.set_active(Registry::Department, id, active, self.now())
             .await?;
+        self.audit_in(&mut tx, ctx, ev(action, "department", id), Outcome::Allowed)
+            .await?;
         tx.commit().await?;
         self.department(ctx, id).await
     }
 
     // ------------------------------------------------------------ staff
 
-    pub async fn staff_member(&self, _ctx: &Ctx, id: Uuid) -> Result<Staff> {
+    pub async fn staff_member(&self, ctx: &Ctx, id: Uuid) -> Result<Staff> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         self.store()
             .staff_member(id)
             .await?
             .ok_or(AppError::NotFound("staff"))
     }
 
-    pub async fn list_staff(&self, _ctx: &Ctx, f: &StaffFilter) -> Result<(Vec<Staff>, i64)> {
+    pub async fn list_staff(&self, ctx: &Ctx, f: &StaffFilter) -> Result<(Vec<Staff>, i64)> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         let total = self.store().count_staff(f).await?;
         Ok((self.store().list_staff(f).await?, total))
     }
@@ -503,11 +723,24 @@ impl App {
 
     pub async fn create_staff(&self, ctx: &Ctx, draft: &StaffDraft) -> Result<Staff> {
         let d = draft.parse()?;
+        self.can_write(
+            ctx,
+            Some(d.institution_id),
+            ev("registry.staff.create", "institution", d.institution_id),
+        )
+        .await?;
         let mut tx = self.store().begin().await?;
         self.check_staff_refs(&mut tx, d.institution_id, d.department_id)
             .await?;
         let id = new_id();
         tx.insert_staff(id, &d, self.now()).await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.staff.create", "staff", id),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.staff_member(ctx, id).await
     }
@@ -520,18 +753,40 @@ impl App {
         expected_version: Option<i64>,
     ) -> Result<Staff> {
         let d = draft.parse()?;
+        let before = self.staff_member(ctx, id).await?;
+        for inst in [before.institution_id, d.institution_id] {
+            self.can_write(ctx, Some(inst), ev("registry.staff.update", "staff", id))
+                .await?;
+        }
         let mut tx = self.store().begin().await?;
         self.check_staff_refs(&mut tx, d.institution_id, d.department_id)
             .await?;
         tx.update_staff(id, &d, expected_version, self.now())
             .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            ev("registry.staff.update", "staff", id),
+            Outcome::Allowed,
+        )
+        .await?;
         tx.commit().await?;
         self.staff_member(ctx, id).await
     }
 
     pub async fn set_staff_active(&self, ctx: &Ctx, id: Uuid, active: bool) -> Result<Staff> {
+        let before = self.staff_member(ctx, id).await?;
+        let action = if active {
+            "registry.staff.activate"
+        } else {
+            "registry.staff.deactivate"
+        };
+        self.can_write(ctx, Some(before.institution_id), ev(action, "staff", id))
+            .await?;
         let mut tx = self.store().begin().await?;
         tx.set_active(Registry::Staff, id, active, self.now())
+            .await?;
+        self.audit_in(&mut tx, ctx, ev(action, "staff", id), Outcome::Allowed)
             .await?;
         tx.commit().await?;
         self.staff_member(ctx, id).await
@@ -540,7 +795,9 @@ impl App {
     // ------------------------------------------------------------ search
 
     /// Institutions by name or alias, staff by name or licence number.
-    pub async fn search(&self, _ctx: &Ctx, text: &str, limit: i64) -> Result<SearchResults> {
+    pub async fn search(&self, ctx: &Ctx, text: &str, limit: i64) -> Result<SearchResults> {
+        self.require(ctx, Permission::RegistryRead, read_event())
+            .await?;
         let text = text.trim();
         if text.is_empty() {
             return Ok(SearchResults::default());

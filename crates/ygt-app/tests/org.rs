@@ -134,6 +134,13 @@ fn duplicate_field<T: Debug>(r: Result<T, AppError>) -> String {
     }
 }
 
+fn assert_stale<T: Debug>(r: Result<T, AppError>) {
+    assert!(
+        matches!(r, Err(AppError::Stale)),
+        "expected AppError::Stale, got {r:?}"
+    );
+}
+
 fn assert_conflict<T: Debug>(r: Result<T, AppError>) {
     match r {
         Err(AppError::Conflict { zh, en, .. }) => {
@@ -699,7 +706,7 @@ async fn optimistic_concurrency(db: TestDb) {
     let mut stale = county_draft();
     stale.name = "旧名字医院".into();
     let r = app.update_institution(&ctx, h.id, &stale, Some(1)).await;
-    assert!(matches!(r, Err(AppError::Stale)), "{r:?}");
+    assert_stale(r);
     let stored = app.institution(&ctx, h.id).await.unwrap();
     assert_eq!(stored.name, "云溪县第一人民医院");
     assert_eq!(stored.aliases, vec!["县一院".to_string()]);
@@ -708,7 +715,7 @@ async fn optimistic_concurrency(db: TestDb) {
     assert_eq!(stored.updated_at, h2.updated_at);
     // A version from the future is stale too.
     let r = app.update_institution(&ctx, h.id, &stale, Some(9)).await;
-    assert!(matches!(r, Err(AppError::Stale)), "{r:?}");
+    assert_stale(r);
 
     // Without a version the update is unconditional.
     let h3 = app.update_institution(&ctx, h.id, &d, None).await.unwrap();
@@ -725,7 +732,7 @@ async fn optimistic_concurrency(db: TestDb) {
     let r = app
         .update_department(&ctx, dep.id, &department_draft("大内科", 40), Some(2))
         .await;
-    assert!(matches!(r, Err(AppError::Stale)), "{r:?}");
+    assert_stale(r);
     let dep2 = app
         .update_department(&ctx, dep.id, &department_draft("大内科", 50), Some(1))
         .await
@@ -742,7 +749,7 @@ async fn optimistic_concurrency(db: TestDb) {
     let r = app
         .update_staff(&ctx, s.id, &staff_draft("赵敏敏", "2", h.id, None), Some(2))
         .await;
-    assert!(matches!(r, Err(AppError::Stale)), "{r:?}");
+    assert_stale(r);
     assert_eq!(app.staff_member(&ctx, s.id).await.unwrap().name, "赵敏");
     let s2 = app
         .update_staff(&ctx, s.id, &staff_draft("赵敏敏", "2", h.id, None), Some(1))
@@ -760,7 +767,7 @@ async fn optimistic_concurrency(db: TestDb) {
     let r = app
         .update_community(&ctx, c.id, &community_draft("新名字", Some(h.id)), Some(5))
         .await;
-    assert!(matches!(r, Err(AppError::Stale)), "{r:?}");
+    assert_stale(r);
     assert_eq!(
         app.community(&ctx, c.id).await.unwrap().name,
         "云溪县县域医共体"
@@ -1306,3 +1313,39 @@ async fn overview_counts(db: TestDb) {
     app.health().await.unwrap();
 }
 both_backends!(overview_counts, overview_counts);
+
+// ------------------------------------------------------------------ concurrent writers
+
+/// Twelve requests create township centres at the same time: every one must succeed. On SQLite
+/// the writers have to queue for the write lock (busy timeout) rather than fail with "database is
+/// locked", which is what a DEFERRED transaction that reads before it writes does.
+async fn concurrent_writes(db: TestDb) {
+    let (app, ctx) = open(&db).await;
+    let h = app.create_institution(&ctx, &county_draft()).await.unwrap();
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let (app, ctx) = (app.clone(), ctx.clone());
+            tokio::spawn(async move {
+                app.create_institution(&ctx, &township_draft(&format!("第{i}镇卫生院"), h.id))
+                    .await
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for task in tasks {
+        if let Err(e) = task.await.unwrap() {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 12 writes failed: {failures:?}",
+        failures.len()
+    );
+    assert_eq!(institution_count(&app, &ctx).await, 13);
+    assert_eq!(
+        app.institution(&ctx, h.id).await.unwrap().children_count,
+        12
+    );
+}
+both_backends!(concurrent_writes, concurrent_writes);

@@ -3,9 +3,12 @@
 //! Parse, don't validate: a value of these types that exists is valid.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod access;
+pub mod audit;
 pub mod codes;
 pub mod error;
 pub mod ident;
 pub mod org;
+pub mod password;
 
 pub use error::{Reason, ValidationError, ValidationErrors};

@@ -54,6 +54,9 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Duplicate { .. } | AppError::Stale | AppError::Conflict { .. } => {
             StatusCode::CONFLICT
         }
+        AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden { .. } | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
+        AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -124,6 +127,45 @@ pub fn describe(e: &AppError, lang: Lang) -> (String, Option<String>, Vec<(Strin
             field.clone(),
             Vec::new(),
         ),
+        AppError::Unauthenticated => (
+            if en {
+                "sign-in required".to_owned()
+            } else {
+                "请先登录".to_owned()
+            },
+            None,
+            Vec::new(),
+        ),
+        AppError::Forbidden { zh, en: e } => {
+            (if en { e.clone() } else { zh.clone() }, None, Vec::new())
+        }
+        AppError::PasswordChangeRequired => (
+            if en {
+                "change your initial password first".to_owned()
+            } else {
+                "请先修改初始密码".to_owned()
+            },
+            None,
+            Vec::new(),
+        ),
+        AppError::BadCredentials => (
+            if en {
+                "wrong user name or password".to_owned()
+            } else {
+                "用户名或密码错误".to_owned()
+            },
+            None,
+            Vec::new(),
+        ),
+        AppError::Locked { until } => (
+            if en {
+                format!("too many failed attempts; locked until {until}")
+            } else {
+                format!("失败次数过多，已锁定至 {until}")
+            },
+            None,
+            Vec::new(),
+        ),
         AppError::Store(_) => (
             if en {
                 "internal error; the request id identifies it in the server log".to_owned()
@@ -146,7 +188,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let lang = Lang::from_parts(&parts);
     let path = parts.uri.path().to_owned();
-    let nav = Nav::from_uri(&parts.uri, "");
+    let uri = parts.uri.clone();
     let request_id = parts
         .extensions
         .get::<crate::RequestId>()
@@ -160,6 +202,8 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     if let AppError::Store(e) = err.as_ref() {
         tracing::error!(request_id = %request_id, error = %e, "request failed");
     }
+    let auth = resp.extensions().get::<crate::auth::Auth>().cloned();
+    let nav = Nav::new(&uri, "", auth.as_ref());
     let (message, field, details) = describe(&err, lang);
     let mut out = if is_machine_path(&path) {
         let details: Vec<_> = details

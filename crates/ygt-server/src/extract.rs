@@ -219,8 +219,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ReqCtx {
             .map(|r| r.0.clone())
             .unwrap_or_default();
         let client_addr = parts.extensions.get::<ClientAddr>().map(|c| c.0.clone());
+        let actor = match parts.extensions.get::<crate::auth::Auth>() {
+            Some(a) => Actor::User(Box::new(a.principal.clone())),
+            None => Actor::Anonymous,
+        };
         Ok(ReqCtx(Ctx {
-            actor: Actor::Anonymous,
+            actor,
             request_id,
             client_addr,
         }))

@@ -84,6 +84,7 @@ pub trait Labelled: Copy {
 macro_rules! labelled {
     ($($t:ty),*) => { $( impl Labelled for $t { fn label(self, e: bool) -> &'static str { <$t>::label(self, e) } } )* };
 }
+use ygt_domain::access::{Permission, Role};
 use ygt_domain::ident::Sex;
 use ygt_domain::org::{AllianceForm, InstitutionType, ProfessionalTitle, ServiceKind, Tier};
 labelled!(
@@ -91,7 +92,9 @@ labelled!(
     InstitutionType,
     ProfessionalTitle,
     ServiceKind,
-    Tier
+    Tier,
+    Role,
+    Permission
 );
 
 impl Labelled for Sex {
@@ -158,6 +161,107 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "app.tagline",
         "县域医共体信息平台",
         "Information platform of the county medical community",
+    ),
+    ("audit.action", "操作", "Action"),
+    (
+        "audit.break_glass_queue",
+        "紧急访问审核",
+        "Break-glass review",
+    ),
+    ("audit.detail", "详情", "Detail"),
+    ("audit.from", "开始日期", "From"),
+    ("audit.justified", "合理", "Justified"),
+    ("audit.note", "审核意见", "Review note"),
+    ("audit.outcome", "结果", "Outcome"),
+    (
+        "audit.queue_empty",
+        "没有待审核的紧急访问",
+        "Nothing to review",
+    ),
+    ("audit.reason", "理由", "Reason"),
+    ("audit.resident", "居民", "Resident"),
+    ("audit.resource", "对象", "Resource"),
+    ("audit.time", "时间", "Time"),
+    ("audit.to", "结束日期", "To"),
+    ("audit.unjustified", "不合理", "Unjustified"),
+    ("audit.unreviewed", "待审核", "Unreviewed"),
+    ("audit.user", "操作人", "User"),
+    ("auth.account_created", "已创建账号", "Account created"),
+    (
+        "auth.bad_credentials",
+        "用户名或密码错误",
+        "Wrong user name or password",
+    ),
+    ("auth.change_password", "修改密码", "Change password"),
+    ("auth.current_password", "当前密码", "Current password"),
+    (
+        "auth.form_expired",
+        "登录页面已过期，请重新登录",
+        "The sign-in page expired; please try again",
+    ),
+    ("auth.last_used", "最近使用", "Last used"),
+    (
+        "auth.locked",
+        "尝试次数过多，账号或地址已被暂时锁定，请稍后再试",
+        "Too many attempts; the account or address is locked for a while",
+    ),
+    (
+        "auth.must_change",
+        "首次登录请先修改初始密码",
+        "Please change your initial password first",
+    ),
+    ("auth.my_account", "我的账号", "My account"),
+    ("auth.new_account", "新建账号", "New account"),
+    ("auth.new_password", "新密码", "New password"),
+    (
+        "auth.new_password_again",
+        "再次输入新密码",
+        "New password again",
+    ),
+    ("auth.new_token", "新建令牌", "New token"),
+    ("auth.password", "密码", "Password"),
+    (
+        "auth.password_changed",
+        "密码已修改",
+        "Your password was changed",
+    ),
+    (
+        "auth.password_rules",
+        "至少10位，包含大写、小写、数字、符号中的三类，不能含用户名或常见弱口令",
+        "At least 10 characters of three kinds; not your user name nor a common password",
+    ),
+    ("auth.permissions", "权限", "Permissions"),
+    ("auth.reset_password", "重置密码", "Reset password"),
+    ("auth.revoke", "吊销", "Revoke"),
+    ("auth.revoked", "已吊销", "Revoked"),
+    ("auth.roles", "角色", "Roles"),
+    ("auth.sign_in", "登录", "Sign in"),
+    ("auth.sign_out", "退出", "Sign out"),
+    (
+        "auth.sign_out_everywhere",
+        "退出所有设备",
+        "Sign out everywhere",
+    ),
+    (
+        "auth.signed_out_everywhere",
+        "已退出所有设备",
+        "Signed out everywhere",
+    ),
+    (
+        "auth.temporary_password",
+        "临时密码（仅显示一次）：",
+        "Temporary password (shown once):",
+    ),
+    (
+        "auth.token_once",
+        "令牌只显示这一次，请立即复制保存：",
+        "This token is shown only once; copy it now:",
+    ),
+    ("auth.username", "用户名", "User name"),
+    (
+        "auth.valid_days",
+        "有效天数（留空为长期）",
+        "Valid for days (empty: no expiry)",
     ),
     ("common.active", "在用", "Active"),
     ("common.all", "全部", "All"),
@@ -244,12 +348,16 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "The county hospital leads, township centres are the hub, village clinics the base.",
     ),
     ("lang.switch", "English", "中文"),
+    ("nav.accounts", "账号", "Accounts"),
     ("nav.api", "接口文档", "API"),
+    ("nav.audit", "审计", "Audit"),
     ("nav.communities", "医联体", "Communities"),
     ("nav.home", "首页", "Home"),
     ("nav.institutions", "机构", "Institutions"),
+    ("nav.roles", "角色权限", "Roles"),
     ("nav.search", "搜索", "Search"),
     ("nav.staff", "人员", "Staff"),
+    ("nav.tokens", "接口令牌", "API tokens"),
     ("search.no_results", "没有找到匹配的结果", "Nothing matched"),
     (
         "search.placeholder",

@@ -2,8 +2,10 @@
 //! OpenAPI document, health and metrics. Handlers are thin: parse, call a use case, render.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod admin;
 mod api;
 mod assets;
+pub mod auth;
 pub mod error;
 mod extract;
 pub mod i18n;
@@ -105,6 +107,7 @@ pub fn routes() -> Routes {
         .get("/api/openapi.json", openapi_json)
         .get("/api/docs", api_docs);
     let r = pages::routes(r);
+    let r = admin::routes(r);
     api::routes(r)
 }
 
@@ -120,12 +123,16 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            metrics::track,
+            auth::authenticate,
         ))
         .layer(middleware::from_fn(error::render_errors))
         .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
 

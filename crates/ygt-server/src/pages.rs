@@ -66,15 +66,53 @@ pub fn routes(r: Routes) -> Routes {
 
 // ---------------------------------------------------------------- shared pieces
 
-/// What the layout needs: the current section, the search text, the current URL.
+/// The signed-in user as the layout shows them.
+pub struct NavUser {
+    pub display_name: String,
+    pub accounts: bool,
+    pub roles: bool,
+    pub tokens: bool,
+    pub audit: bool,
+}
+
+/// What a page handler knows of the request: the URL and who is signed in.
+pub struct PageInfo {
+    uri: Uri,
+    auth: Option<crate::auth::Auth>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PageInfo {
+            uri: parts.uri.clone(),
+            auth: parts.extensions.get::<crate::auth::Auth>().cloned(),
+        })
+    }
+}
+
+impl PageInfo {
+    pub fn nav(&self, section: &'static str) -> Nav {
+        Nav::new(&self.uri, section, self.auth.as_ref())
+    }
+}
+
+/// What the layout needs: the current section, the search text, the current URL, the user.
 pub struct Nav {
     pub section: &'static str,
     pub q: String,
     path: String,
+    pub csrf: String,
+    pub user: Option<NavUser>,
 }
 
 impl Nav {
-    pub fn from_uri(uri: &Uri, section: &'static str) -> Nav {
+    pub fn new(uri: &Uri, section: &'static str, auth: Option<&crate::auth::Auth>) -> Nav {
+        use ygt_domain::access::Permission as P;
         let mut q = String::new();
         let mut kept: Vec<(String, String)> = Vec::new();
         if let Some(query) = uri.query() {
@@ -103,6 +141,17 @@ impl Nav {
                 String::new()
             },
             path,
+            csrf: auth.and_then(|a| a.csrf.clone()).unwrap_or_default(),
+            user: auth.map(|a| {
+                let p = &a.principal;
+                NavUser {
+                    display_name: p.display_name.clone(),
+                    accounts: p.can(P::AccountManage) || p.can(P::AccountManageAll),
+                    roles: p.can(P::RoleManage),
+                    tokens: p.can(P::TokenManage),
+                    audit: p.can(P::AuditRead),
+                }
+            }),
         }
     }
 
@@ -121,7 +170,7 @@ pub struct FormState {
 }
 
 impl FormState {
-    fn from_pairs(values: Vec<(String, String)>) -> Self {
+    pub fn from_pairs(values: Vec<(String, String)>) -> Self {
         FormState {
             values,
             errors: Vec::new(),
@@ -164,7 +213,7 @@ impl FormState {
 
     /// Turns a use-case error into messages on the form; errors that are not about input
     /// (not found, internal) are passed on.
-    fn absorb(&mut self, e: AppError, lang: Lang) -> Result<(), WebError> {
+    pub fn absorb(&mut self, e: AppError, lang: Lang) -> Result<(), WebError> {
         match &e {
             AppError::Invalid(_)
             | AppError::Duplicate { .. }
@@ -279,14 +328,14 @@ struct HomePage {
 async fn home(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
 ) -> Result<Response, WebError> {
     let o = s.app.overview(&ctx).await?;
     let communities = s.app.list_communities(&ctx, false).await?;
     render(&HomePage {
         t,
-        nav: Nav::from_uri(&uri, "home"),
+        nav: uri.nav("home"),
         o,
         communities,
     })
@@ -322,7 +371,7 @@ struct SearchPage {
 async fn search(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
@@ -330,7 +379,7 @@ async fn search(
     let r = s.app.search(&ctx, &text, 50).await?;
     render(&SearchPage {
         t,
-        nav: Nav::from_uri(&uri, "search"),
+        nav: uri.nav("search"),
         q: text,
         r,
     })
@@ -352,7 +401,7 @@ struct InstitutionsPage {
 async fn institutions(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
@@ -378,7 +427,7 @@ async fn institutions(
     };
     render(&InstitutionsPage {
         t,
-        nav: Nav::from_uri(&uri, "institutions"),
+        nav: uri.nav("institutions"),
         tiers: Tier::ALL,
         tier: tier.map(|x| x.code().to_owned()).unwrap_or_default(),
         tree,
@@ -397,7 +446,7 @@ struct InstitutionPage {
 async fn institution_page(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
@@ -405,7 +454,7 @@ async fn institution_page(
     let d = s.app.institution_detail(&ctx, id).await?;
     render(&InstitutionPage {
         t,
-        nav: Nav::from_uri(&uri, "institutions"),
+        nav: uri.nav("institutions"),
         d,
     })
 }
@@ -431,7 +480,7 @@ impl InstitutionForm {
         s: &AppState,
         ctx: &ygt_app::Ctx,
         t: Lang,
-        uri: &Uri,
+        uri: &PageInfo,
         heading: String,
         action: String,
         cancel: String,
@@ -447,7 +496,7 @@ impl InstitutionForm {
             .collect();
         Ok(InstitutionForm {
             t,
-            nav: Nav::from_uri(uri, "institutions"),
+            nav: uri.nav("institutions"),
             heading,
             action,
             cancel,
@@ -505,7 +554,7 @@ fn institution_form_state(i: &Institution) -> FormState {
 async fn institution_new(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
@@ -538,7 +587,7 @@ async fn institution_new(
 async fn institution_create(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     form: FormData,
 ) -> Result<Response, WebError> {
@@ -570,7 +619,7 @@ async fn institution_create(
 async fn institution_edit(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
@@ -593,7 +642,7 @@ async fn institution_edit(
 async fn institution_update(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
     form: FormData,
@@ -671,7 +720,7 @@ fn department_draft(f: &FormData) -> Result<DepartmentDraft, WebError> {
 async fn department_new(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
@@ -679,7 +728,7 @@ async fn department_new(
     let institution = s.app.institution(&ctx, id).await?;
     render(&DepartmentForm {
         t,
-        nav: Nav::from_uri(&uri, "institutions"),
+        nav: uri.nav("institutions"),
         heading: t.t("action.new_department").to_owned(),
         action: format!("/institutions/{id}/departments"),
         form: FormState::default(),
@@ -691,7 +740,7 @@ async fn department_new(
 async fn department_create(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
     form: FormData,
@@ -710,7 +759,7 @@ async fn department_create(
             render_status(
                 &DepartmentForm {
                     t,
-                    nav: Nav::from_uri(&uri, "institutions"),
+                    nav: uri.nav("institutions"),
                     heading: t.t("action.new_department").to_owned(),
                     action: format!("/institutions/{id}/departments"),
                     form: state,
@@ -726,7 +775,7 @@ async fn department_create(
 async fn department_edit(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
@@ -741,7 +790,7 @@ async fn department_edit(
     form.set("version", dep.version.to_string());
     render(&DepartmentForm {
         t,
-        nav: Nav::from_uri(&uri, "institutions"),
+        nav: uri.nav("institutions"),
         heading: format!("{} · {}", t.t("action.edit"), dep.name),
         action: format!("/departments/{id}"),
         form,
@@ -753,7 +802,7 @@ async fn department_edit(
 async fn department_update(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
     form: FormData,
@@ -773,7 +822,7 @@ async fn department_update(
             render_status(
                 &DepartmentForm {
                     t,
-                    nav: Nav::from_uri(&uri, "institutions"),
+                    nav: uri.nav("institutions"),
                     heading: format!("{} · {}", t.t("action.edit"), dep.name),
                     action: format!("/departments/{id}"),
                     form: state,
@@ -828,7 +877,7 @@ struct StaffListPage {
 async fn staff_list(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
@@ -867,7 +916,7 @@ async fn staff_list(
     };
     render(&StaffListPage {
         t,
-        nav: Nav::from_uri(&uri, "staff"),
+        nav: uri.nav("staff"),
         title: title.map(|x| x.code().to_owned()).unwrap_or_default(),
         titles: ProfessionalTitle::ALL,
         prev: (page > 1).then(|| link(page - 1)),
@@ -910,7 +959,7 @@ fn mask_phone(v: Option<&str>) -> String {
 async fn staff_page(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
@@ -918,7 +967,7 @@ async fn staff_page(
     let st = s.app.staff_member(&ctx, id).await?;
     render(&StaffPage {
         t,
-        nav: Nav::from_uri(&uri, "staff"),
+        nav: uri.nav("staff"),
         id_masked: mask_id(st.id_number.as_deref()),
         phone_masked: mask_phone(st.phone.as_deref()),
         s: st,
@@ -954,7 +1003,7 @@ impl StaffForm {
         s: &AppState,
         ctx: &ygt_app::Ctx,
         t: Lang,
-        uri: &Uri,
+        uri: &PageInfo,
         heading: String,
         action: String,
         cancel: String,
@@ -970,7 +1019,7 @@ impl StaffForm {
         };
         Ok(StaffForm {
             t,
-            nav: Nav::from_uri(uri, "staff"),
+            nav: uri.nav("staff"),
             heading,
             action,
             cancel,
@@ -1020,7 +1069,7 @@ async fn department_options(
 async fn staff_new(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
@@ -1049,7 +1098,7 @@ async fn staff_new(
 async fn staff_create(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     form: FormData,
 ) -> Result<Response, WebError> {
@@ -1077,7 +1126,7 @@ async fn staff_create(
 async fn staff_edit(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
@@ -1116,7 +1165,7 @@ async fn staff_edit(
 async fn staff_update(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
     form: FormData,
@@ -1180,13 +1229,13 @@ struct CommunitiesPage {
 async fn communities(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
 ) -> Result<Response, WebError> {
     let communities = s.app.list_communities(&ctx, true).await?;
     render(&CommunitiesPage {
         t,
-        nav: Nav::from_uri(&uri, "communities"),
+        nav: uri.nav("communities"),
         communities,
     })
 }
@@ -1211,7 +1260,7 @@ async fn community_view(
     s: &AppState,
     ctx: &ygt_app::Ctx,
     t: Lang,
-    uri: &Uri,
+    uri: &PageInfo,
     id: Uuid,
     form: FormState,
     status: StatusCode,
@@ -1228,7 +1277,7 @@ async fn community_view(
     render_status(
         &CommunityPage {
             t,
-            nav: Nav::from_uri(uri, "communities"),
+            nav: uri.nav("communities"),
             d,
             candidates,
             form,
@@ -1240,7 +1289,7 @@ async fn community_view(
 async fn community_page(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
@@ -1267,7 +1316,7 @@ impl CommunityForm {
         s: &AppState,
         ctx: &ygt_app::Ctx,
         t: Lang,
-        uri: &Uri,
+        uri: &PageInfo,
         heading: String,
         action: String,
         cancel: String,
@@ -1279,7 +1328,7 @@ impl CommunityForm {
             .await?;
         Ok(CommunityForm {
             t,
-            nav: Nav::from_uri(uri, "communities"),
+            nav: uri.nav("communities"),
             heading,
             action,
             cancel,
@@ -1303,7 +1352,7 @@ fn community_draft(f: &FormData) -> CommunityDraft {
 async fn community_new(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
 ) -> Result<Response, WebError> {
     let page = CommunityForm::new(
@@ -1323,7 +1372,7 @@ async fn community_new(
 async fn community_create(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     form: FormData,
 ) -> Result<Response, WebError> {
@@ -1351,7 +1400,7 @@ async fn community_create(
 async fn community_edit(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
@@ -1386,7 +1435,7 @@ async fn community_edit(
 async fn community_update(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
     form: FormData,
@@ -1444,7 +1493,7 @@ async fn community_activate(
 async fn community_add_member(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
     form: FormData,
@@ -1482,7 +1531,7 @@ async fn community_add_member(
 async fn community_remove_member(
     State(s): State<AppState>,
     t: Lang,
-    uri: Uri,
+    uri: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path((id, iid)): Path<(String, String)>,
 ) -> Result<Response, WebError> {

@@ -6,6 +6,7 @@
 //! UUID, TIMESTAMPTZ, DATE, BOOLEAN).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod access;
 mod migrations;
 pub mod org;
 mod sql;
@@ -173,7 +174,7 @@ impl Store {
             Pool::Sqlite(p) => m.run(p).await?,
             Pool::Postgres(p) => m.run(p).await?,
         }
-        Ok(())
+        self.seed_role_permissions().await
     }
 
     /// Checks that the database answers.
@@ -207,7 +208,9 @@ impl Store {
     /// Starts a transaction. Every write of ygt goes through one.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            // IMMEDIATE takes the write lock at once: writers queue (busy timeout) instead of
+            // failing when two transactions that read first both try to write.
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }

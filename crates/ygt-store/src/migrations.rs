@@ -8,12 +8,20 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use crate::Backend;
 
 /// (version, description, SQLite script, PostgreSQL script). Append only; never edit a released one.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "organisation registry",
-    include_str!("../migrations/sqlite/0001_org.sql"),
-    include_str!("../migrations/postgres/0001_org.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "organisation registry",
+        include_str!("../migrations/sqlite/0001_org.sql"),
+        include_str!("../migrations/postgres/0001_org.sql"),
+    ),
+    (
+        2,
+        "identity, access control and audit log",
+        include_str!("../migrations/sqlite/0002_access.sql"),
+        include_str!("../migrations/postgres/0002_access.sql"),
+    ),
+];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {
     let ms = MIGRATIONS

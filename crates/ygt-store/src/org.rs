@@ -992,3 +992,26 @@ impl Store {
         Ok(o)
     }
 }
+
+impl Store {
+    /// An institution and every institution below it (active or not), for data scope.
+    pub async fn institution_and_descendants(&self, root: Uuid) -> Result<Vec<Uuid>> {
+        let mut all = vec![root];
+        let mut frontier = vec![root];
+        for _ in 0..8 {
+            if frontier.is_empty() {
+                break;
+            }
+            let mut q = Sql::new("SELECT id FROM institutions WHERE parent_id IN ");
+            q.bind_list(frontier.iter().copied());
+            let rows: Vec<(Uuid,)> = self.fetch_all(q).await?;
+            frontier = rows
+                .into_iter()
+                .map(|(id,)| id)
+                .filter(|id| !all.contains(id))
+                .collect();
+            all.extend(frontier.iter().copied());
+        }
+        Ok(all)
+    }
+}

@@ -12,7 +12,9 @@ use std::collections::HashSet;
 
 use time::{Date, Month};
 use uuid::Uuid;
+use ygt_app::account::AccountDraft;
 use ygt_app::{App, AppError, Ctx};
+use ygt_domain::access::Role;
 use ygt_domain::ident::{IdNumber, Uscc};
 use ygt_domain::org::{
     AllianceForm, CommunityDraft, DepartmentDraft, InstitutionDraft, InstitutionType,
@@ -77,7 +79,30 @@ pub struct Summary {
     pub institutions: usize,
     pub departments: usize,
     pub staff: usize,
+    /// One demo account per role: (user name, role, institution name).
+    pub accounts: Vec<(String, Role, String)>,
 }
+
+/// The demo accounts: user name and role (one per role).
+pub const DEMO_ACCOUNTS: &[(&str, Role)] = &[
+    ("admin", Role::SystemAdmin),
+    ("community", Role::CommunityAdmin),
+    ("hospital.admin", Role::InstitutionAdmin),
+    ("township.admin", Role::InstitutionAdmin),
+    ("doctor", Role::Doctor),
+    ("township.doctor", Role::Doctor),
+    ("nurse", Role::Nurse),
+    ("village", Role::VillageDoctor),
+    ("publichealth", Role::PublicHealth),
+    ("referral", Role::ReferralCoordinator),
+    ("reader", Role::SharingReader),
+    ("pharmacist", Role::Pharmacist),
+    ("finance", Role::Finance),
+    ("auditor", Role::Auditor),
+];
+
+/// The password of every demo account (printed by `ygt demo`; never use the demo in production).
+pub const DEMO_PASSWORD: &str = "Yunxi@2026";
 
 /// Progress callback: (steps done, steps in all).
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
@@ -442,6 +467,8 @@ impl Gen<'_> {
         .await?;
 
         let mut members = vec![hospital, tcm, mch];
+        let mut first_town: Option<(Uuid, String)> = None;
+        let mut first_village: Option<(Uuid, String)> = None;
         let towns = names::township_names(&mut places, scale.townships());
         for (ti, town) in towns.iter().enumerate() {
             let tdiv = format!("{COUNTY_DIVISION}{:03}", 100 + ti);
@@ -480,6 +507,9 @@ impl Gen<'_> {
                 })
                 .await?;
             members.push(centre);
+            if first_town.is_none() {
+                first_town = Some((centre, format!("{town}卫生院")));
+            }
             let deps = self
                 .departments(centre, names::TOWNSHIP_DEPARTMENTS)
                 .await?;
@@ -517,6 +547,9 @@ impl Gen<'_> {
                     })
                     .await?;
                 members.push(clinic);
+                if first_village.is_none() {
+                    first_village = Some((clinic, format!("{town}{village}卫生室")));
+                }
                 let deps = self.departments(clinic, names::VILLAGE_DEPARTMENTS).await?;
                 let n = match scale {
                     Scale::Small => 1 + usize::from(staff_rng.chance(0.2)),
@@ -554,6 +587,53 @@ impl Gen<'_> {
                 .await?;
         }
         self.summary.communities += 1;
+
+        let county_name = format!("{county}人民医院");
+        let h = (hospital, county_name);
+        let t = first_town.unwrap_or_else(|| h.clone());
+        let v = first_village.unwrap_or_else(|| t.clone());
+        let plan: [(&str, &str, Role, &(Uuid, String)); 14] = [
+            ("admin", "系统管理员", Role::SystemAdmin, &h),
+            ("community", "医共体管理办公室", Role::CommunityAdmin, &h),
+            ("hospital.admin", "县医院信息科", Role::InstitutionAdmin, &h),
+            ("township.admin", "卫生院管理员", Role::InstitutionAdmin, &t),
+            ("doctor", "", Role::Doctor, &h),
+            ("township.doctor", "", Role::Doctor, &t),
+            ("nurse", "", Role::Nurse, &h),
+            ("village", "", Role::VillageDoctor, &v),
+            ("publichealth", "", Role::PublicHealth, &t),
+            ("referral", "", Role::ReferralCoordinator, &h),
+            ("reader", "", Role::SharingReader, &h),
+            ("pharmacist", "", Role::Pharmacist, &h),
+            ("finance", "", Role::Finance, &h),
+            ("auditor", "", Role::Auditor, &h),
+        ];
+        let mut people = self.rng.fork(4);
+        for (username, label, role, (inst, inst_name)) in plan {
+            let display = if label.is_empty() {
+                let female = people.chance(0.5);
+                names::person_name(&mut people, female, 1980)
+            } else {
+                label.to_owned()
+            };
+            self.app
+                .create_account(
+                    &self.ctx,
+                    &AccountDraft {
+                        username: username.to_owned(),
+                        display_name: display,
+                        institution_id: Some(inst.to_string()),
+                        staff_id: None,
+                        roles: vec![role.code().to_owned()],
+                        password: Some(DEMO_PASSWORD.to_owned()),
+                        must_change_password: Some(false),
+                    },
+                )
+                .await?;
+            self.summary
+                .accounts
+                .push((username.to_owned(), role, inst_name.clone()));
+        }
         Ok(())
     }
 }

@@ -84,7 +84,12 @@ async fn small_county(db: TestDb) {
             InstitutionType::VillageClinic => {
                 assert_eq!(i.tier, Tier::Village);
                 let parent = by_id[&i.parent_id.expect("a village clinic has a parent")];
-                assert_eq!(parent.kind, InstitutionType::TownshipHealthCentre, "{}", i.name);
+                assert_eq!(
+                    parent.kind,
+                    InstitutionType::TownshipHealthCentre,
+                    "{}",
+                    i.name
+                );
             }
             InstitutionType::TownshipHealthCentre => {
                 assert_eq!(i.tier, Tier::Township);
@@ -122,7 +127,12 @@ async fn small_county(db: TestDb) {
         let id = IdNumber::parse("id_number", raw)
             .unwrap_or_else(|e| panic!("{} has an invalid ID number {raw}: {e}", s.name));
         assert_eq!(id.as_str(), raw, "stored in canonical form");
-        assert_eq!(id.sex(), s.sex, "{}: sex differs from the ID number", s.name);
+        assert_eq!(
+            id.sex(),
+            s.sex,
+            "{}: sex differs from the ID number",
+            s.name
+        );
         assert!(id_numbers.insert(raw.to_owned()), "duplicate ID number");
         assert!(by_id.contains_key(&s.institution_id));
         assert!(s.active);
@@ -164,7 +174,9 @@ async fn snapshot(seed: u64) -> (Vec<String>, Vec<String>, Vec<String>) {
     let db = TestDb::sqlite();
     let app = open(&db).await;
     let ctx = Ctx::system();
-    generate(&app, seed, Scale::Small, &|_, _| {}).await.unwrap();
+    generate(&app, seed, Scale::Small, &|_, _| {})
+        .await
+        .unwrap();
     let (insts, _) = app.list_institutions(&ctx, &everything()).await.unwrap();
     let (staff, _) = app.list_staff(&ctx, &all_staff()).await.unwrap();
     let mut institution_names: Vec<String> = insts.iter().map(|i| i.name.clone()).collect();

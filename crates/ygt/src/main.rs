@@ -56,6 +56,11 @@ enum Command {
         #[arg(long, env = "YGT_DATABASE_URL")]
         database: Option<String>,
     },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Write a synthetic county into an empty database.
     Generate {
         #[arg(long, env = "YGT_DATABASE_URL")]
@@ -65,6 +70,15 @@ enum Command {
         /// small (the demo) or county (for benchmarks)
         #[arg(long, default_value = "small")]
         scale: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; exit status 0 only when it is intact.
+    Verify {
+        #[arg(long, env = "YGT_DATABASE_URL")]
+        database: Option<String>,
     },
 }
 
@@ -163,7 +177,24 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let listen = listen
                 .or(cfg.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-            serve(app, &listen).await
+            serve(app, &listen, true).await
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { database },
+        } => {
+            let url = database_url(database, &cfg)?;
+            let store = Store::connect(&url)
+                .await
+                .context("connecting to the database")?;
+            let app = App::new(store);
+            let report = app.verify_audit_chain().await?;
+            match report.problem {
+                None => {
+                    println!("audit chain intact: {} events verified", report.verified);
+                    Ok(())
+                }
+                Some(p) => bail!("audit chain broken: {p}"),
+            }
         }
         Command::Serve { database, listen } => {
             let url = database_url(database, &cfg)?;
@@ -171,7 +202,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let listen = listen
                 .or(cfg.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-            serve(App::new(store), &listen).await
+            serve(App::new(store), &listen, false).await
         }
         Command::Migrate { database } => {
             let url = database_url(database, &cfg)?;
@@ -203,6 +234,13 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
     }
 }
 
+fn print_demo_accounts() {
+    println!("Demo accounts (password {}):", ygt_synth::DEMO_PASSWORD);
+    for (name, role) in ygt_synth::DEMO_ACCOUNTS {
+        println!("  {name:<16} {} / {}", role.label_zh(), role.label_en());
+    }
+}
+
 async fn generate(app: &App, seed: u64, scale: Scale) -> Result<ygt_synth::Summary> {
     let bar = ProgressBar::new(1);
     if let Ok(style) =
@@ -224,7 +262,7 @@ async fn generate(app: &App, seed: u64, scale: Scale) -> Result<ygt_synth::Summa
     Ok(result?)
 }
 
-async fn serve(app: App, listen: &str) -> Result<()> {
+async fn serve(app: App, listen: &str, demo: bool) -> Result<()> {
     let addr: SocketAddr = listen
         .parse()
         .with_context(|| format!("--listen {listen:?} is not an address such as 127.0.0.1:8080"))?;
@@ -235,6 +273,9 @@ async fn serve(app: App, listen: &str) -> Result<()> {
     let backend = app.store().backend().name();
     println!("ygt is running on {backend}: http://{local}/");
     println!("  API documentation: http://{local}/api/docs");
+    if demo {
+        print_demo_accounts();
+    }
     println!("Press Ctrl-C to stop.");
     let store = app.store().clone();
     ygt_server::serve(listener, AppState::new(app), shutdown_signal()).await?;

@@ -14,8 +14,15 @@ fn ygt() -> Command {
 }
 
 async fn migrate_and_generate(db: TestDb) {
-    let out = ygt().args(["migrate", "--database", &db.url]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ygt()
+        .args(["migrate", "--database", &db.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The database may also come from the environment.
     let out = ygt()
         .args(["generate", "--seed", "3", "--scale", "small"])
@@ -40,7 +47,10 @@ fn errors_are_clear() {
     let out = ygt().args(["migrate"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no database given"));
-    let out = ygt().args(["migrate", "--database", "mysql://x"]).output().unwrap();
+    let out = ygt()
+        .args(["migrate", "--database", "mysql://x"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite://PATH or postgres://"));
     let db = TestDb::sqlite();
@@ -52,7 +62,10 @@ fn errors_are_clear() {
     let dir = ygt_testkit::fresh_temp_dir("ygt-cli");
     let cfg = dir.join("ygt.toml");
     std::fs::write(&cfg, "databse = \"sqlite://x\"\n").unwrap();
-    let out = ygt().args(["--config", cfg.to_str().unwrap(), "migrate"]).output().unwrap();
+    let out = ygt()
+        .args(["--config", cfg.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("ygt.toml") && err.contains("databse"), "{err}");
@@ -81,7 +94,12 @@ fn serve_from_config_and_stop_gracefully() {
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains("running on sqlite"), "{first}");
-    let url = first.split_whitespace().last().unwrap().trim_end_matches('/').to_owned();
+    let url = first
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
     let body = http_get(&format!("{url}/healthz"));
     assert!(body.contains(r#""status":"ok""#), "{body}");
 
@@ -106,7 +124,15 @@ fn demo_keeps_its_data() {
     let dir = ygt_testkit::fresh_temp_dir("ygt-demo");
     for round in 0..2 {
         let mut child = ygt()
-            .args(["demo", "--data", dir.to_str().unwrap(), "--listen", "127.0.0.1:0", "--seed", "5"])
+            .args([
+                "demo",
+                "--data",
+                dir.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--seed",
+                "5",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -114,10 +140,20 @@ fn demo_keeps_its_data() {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let first = lines.next().unwrap().unwrap();
-        let url = first.split_whitespace().last().unwrap().trim_end_matches('/').to_owned();
-        let body = http_get(&format!("{url}/api/v1/institutions?limit=1"));
-        assert!(body.contains(r#""total":51"#), "round {round}: {body}");
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let url = first
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        let body = http_get(&format!("{url}/healthz"));
+        assert!(body.contains(r#""status":"ok""#), "round {round}: {body}");
+        let login = http_get(&format!("{url}/login"));
+        assert!(login.starts_with("HTTP/1.1 200"), "round {round}: {login}");
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         if round == 0 {
@@ -126,6 +162,15 @@ fn demo_keeps_its_data() {
             assert!(err.contains("Using the existing demo database"), "{err}");
         }
     }
+    // The data of the first run is there: 51 institutions refuse a second generate, and the
+    // audit chain written by both runs is intact.
+    let url = format!("sqlite://{}/ygt.db", dir.display());
+    let out = ygt().args(["generate", "--database", &url]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty database"));
+    let out = ygt().args(["audit", "verify", "--database", &url]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("audit chain intact"), "{text}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -133,10 +178,17 @@ fn demo_keeps_its_data() {
 fn http_get(url: &str) -> String {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
     let mut s = std::net::TcpStream::connect(host).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out

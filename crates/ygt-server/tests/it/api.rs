@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use ygt_testkit::{TestDb, both_backends};
 
-use crate::{TestServer, client};
+use crate::TestServer;
 
 async fn json(r: reqwest::Response) -> Value {
     let text = r.text().await.unwrap();
@@ -41,7 +41,7 @@ async fn health_metrics_and_docs(db: TestDb) {
         ygt_testkit::Backend::Postgres => "postgres",
     };
     let s = TestServer::start(db, false).await;
-    let c = client();
+    let c = s.admin().await;
     let r = c.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(json(r).await, json!({"status": "ok", "database": backend}));
@@ -115,7 +115,7 @@ both_backends!(health_metrics_and_docs, health_metrics_and_docs);
 
 async fn institution_lifecycle(db: TestDb) {
     let s = TestServer::start(db, false).await;
-    let c = client();
+    let c = s.admin().await;
     let r = c
         .post(s.url("/api/v1/institutions"))
         .json(&json!({
@@ -388,7 +388,7 @@ both_backends!(institution_lifecycle, institution_lifecycle);
 
 async fn bad_input_is_named_never_a_500(db: TestDb) {
     let s = TestServer::start(db, false).await;
-    let c = client();
+    let c = s.admin().await;
     let post = |body: &'static str| {
         c.post(s.url("/api/v1/institutions"))
             .header("content-type", "application/json")

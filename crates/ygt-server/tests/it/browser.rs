@@ -24,8 +24,27 @@ async fn institution_tree_to_township_and_back() {
     result.unwrap();
 }
 
+/// Signs in through the login form (the browser is sent there first).
+async fn sign_in(
+    b: &Browser,
+    s: &TestServer,
+    path: &str,
+    user: &str,
+) -> Result<(), ygt_testkit::BrowserError> {
+    b.goto(&s.url(path)).await?;
+    let name = b.wait_for("input[name=username]", WAIT).await?;
+    name.send_keys(user).await?;
+    b.find("input[name=password]")
+        .await?
+        .send_keys(crate::PASSWORD)
+        .await?;
+    b.find("#sign-in").await?.click().await?;
+    b.wait_for("#current-user", WAIT).await?;
+    Ok(())
+}
+
 async fn journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
-    b.goto(&s.url("/institutions")).await?;
+    sign_in(b, s, "/institutions", "admin").await?;
     b.wait_for("#institution-tree", WAIT).await?;
     assert!(b.title().await?.contains("机构树"));
     let towns = b
@@ -83,5 +102,62 @@ async fn journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::Browser
             .await?
             .contains("Institutions")
     );
+    Ok(())
+}
+
+/// A village doctor signs in, sees the registry but none of the administration, is refused an
+/// administration page, and signs out.
+#[tokio::test]
+async fn village_doctor_sees_only_what_the_role_may() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let s = TestServer::start(TestDb::sqlite(), true).await;
+    let result = village_journey(&browser, &s).await;
+    if result.is_err() {
+        let _ = browser
+            .save_screenshot("target/browser-failure-village.png")
+            .await;
+    }
+    browser.quit().await;
+    result.unwrap();
+}
+
+async fn village_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    // A wrong password first: the error is shown, nobody is signed in.
+    b.goto(&s.url("/")).await?;
+    b.wait_for("input[name=username]", WAIT)
+        .await?
+        .send_keys("village")
+        .await?;
+    b.find("input[name=password]")
+        .await?
+        .send_keys("wrong-password")
+        .await?;
+    b.find("#sign-in").await?.click().await?;
+    b.wait_for_text("#login-error", "用户名或密码错误", WAIT)
+        .await?;
+
+    sign_in(b, s, "/", "village").await?;
+    let nav = b.find("nav.main").await?.text().await?;
+    assert!(nav.contains("机构"), "{nav}");
+    for hidden in ["账号", "角色权限", "接口令牌", "审计"] {
+        assert!(
+            !nav.contains(hidden),
+            "a village doctor sees no {hidden}: {nav}"
+        );
+    }
+    b.find("#current-user").await?.click().await?;
+    b.wait_for_text("#my-roles", "乡村医生", WAIT).await?;
+
+    // The institution page has no edit rights: the edit form is refused.
+    b.goto(&s.url("/admin/accounts")).await?;
+    b.wait_for_text("main", "没有权限", WAIT).await?;
+
+    b.find("#sign-out").await?.click().await?;
+    b.wait_for("input[name=username]", WAIT).await?;
+    b.goto(&s.url("/institutions")).await?;
+    b.wait_for("input[name=username]", WAIT).await?;
+    assert!(b.current_url().await?.contains("/login?next="));
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! One integration test binary: the real server on port 0 with a fresh database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod api;
 mod browser;
 mod pages;
@@ -8,8 +9,11 @@ mod pages;
 use std::sync::OnceLock;
 
 use tokio::sync::oneshot;
-use ygt_app::App;
+use uuid::Uuid;
+use ygt_app::account::AccountDraft;
 use ygt_app::ygt_store::Store;
+use ygt_app::{App, Ctx};
+use ygt_domain::access::Role;
 use ygt_server::AppState;
 use ygt_testkit::TestDb;
 
@@ -52,6 +56,66 @@ impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
+
+    /// Creates an account with `roles` at `institution`, signs it in, and returns a client that
+    /// sends its session cookie and CSRF token.
+    pub async fn client_as(
+        &self,
+        username: &str,
+        roles: &[Role],
+        institution: Option<Uuid>,
+    ) -> reqwest::Client {
+        let ctx = Ctx::system();
+        self.app
+            .create_account(
+                &ctx,
+                &AccountDraft {
+                    username: username.into(),
+                    display_name: format!("测试{username}"),
+                    institution_id: institution.map(|i| i.to_string()),
+                    staff_id: None,
+                    roles: roles.iter().map(|r| r.code().to_owned()).collect(),
+                    password: Some(PASSWORD.into()),
+                    must_change_password: Some(false),
+                },
+            )
+            .await
+            .expect("create account");
+        self.signed_in(username).await
+    }
+
+    /// A client signed in as an existing account (password [`PASSWORD`]).
+    pub async fn signed_in(&self, username: &str) -> reqwest::Client {
+        let signed = self
+            .app
+            .sign_in(&Ctx::system(), username, PASSWORD, None)
+            .await
+            .expect("sign in");
+        session_client(&signed.session_token, &signed.csrf_token)
+    }
+
+    /// A system administrator's client.
+    pub async fn admin(&self) -> reqwest::Client {
+        self.client_as("root.admin", &[Role::SystemAdmin], None)
+            .await
+    }
+}
+
+pub const PASSWORD: &str = "Yunxi@2026";
+
+/// A client that sends a session cookie and its CSRF token, and does not follow redirects.
+pub fn session_client(token: &str, csrf: &str) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::COOKIE,
+        format!("ygt_session={token}").parse().unwrap(),
+    );
+    h.insert("x-csrf-token", csrf.parse().unwrap());
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(h)
+        .build()
+        .unwrap()
 }
 
 impl Drop for TestServer {

@@ -5,10 +5,10 @@ use ygt_app::ygt_store::org::{InstitutionFilter, StaffFilter};
 use ygt_domain::org::Tier;
 use ygt_testkit::{TestDb, both_backends};
 
-use crate::{TestServer, client};
+use crate::TestServer;
 
-async fn get_html(s: &TestServer, path: &str) -> (StatusCode, String) {
-    let r = client().get(s.url(path)).send().await.unwrap();
+async fn get_html(c: &reqwest::Client, s: &TestServer, path: &str) -> (StatusCode, String) {
+    let r = c.get(s.url(path)).send().await.unwrap();
     let status = r.status();
     assert!(
         r.headers()["content-type"]
@@ -22,7 +22,8 @@ async fn get_html(s: &TestServer, path: &str) -> (StatusCode, String) {
 
 async fn demo_pages(db: TestDb) {
     let s = TestServer::start(db, true).await;
-    let (st, home) = get_html(&s, "/").await;
+    let c = s.signed_in("admin").await;
+    let (st, home) = get_html(&c, &s, "/").await;
     assert_eq!(st, StatusCode::OK);
     assert!(home.contains("欢迎使用医共体平台"));
     assert!(home.contains(r#"<html lang="zh-CN">"#));
@@ -31,17 +32,17 @@ async fn demo_pages(db: TestDb) {
         "40 village clinics on the home page"
     );
 
-    let (st, tree) = get_html(&s, "/institutions").await;
+    let (st, tree) = get_html(&c, &s, "/institutions").await;
     assert_eq!(st, StatusCode::OK);
     assert!(tree.contains("云溪县人民医院"));
     assert!(tree.contains("分院"), "aliases shown in the tree");
     assert!(tree.contains("卫生室"));
 
-    let (_, en) = get_html(&s, "/institutions?lang=en").await;
+    let (_, en) = get_html(&c, &s, "/institutions?lang=en").await;
     assert!(en.contains("Institution tree"));
     assert!(en.contains(r#"<html lang="en">"#));
 
-    let (_, list) = get_html(&s, "/institutions?tier=village").await;
+    let (_, list) = get_html(&c, &s, "/institutions?tier=village").await;
     assert_eq!(list.matches("卫生室</a>").count(), 40);
 
     let ctx = ygt_app::Ctx::system();
@@ -57,13 +58,10 @@ async fn demo_pages(db: TestDb) {
         .await
         .unwrap();
     let town = &towns[0];
-    let (st, page) = get_html(&s, &format!("/institutions/{}", town.id)).await;
+    let (st, page) = get_html(&c, &s, &format!("/institutions/{}", town.id)).await;
     assert_eq!(st, StatusCode::OK);
     assert!(page.contains(&town.name));
-    assert_eq!(
-        page.matches("村卫生室</a>").count() + page.matches("卫生室</a>").count() > 0,
-        true
-    );
+    assert!(page.matches("村卫生室</a>").count() + page.matches("卫生室</a>").count() > 0);
     assert!(page.contains("全科医学科"), "departments listed");
 
     let (staff, _) = s
@@ -77,7 +75,7 @@ async fn demo_pages(db: TestDb) {
         )
         .await
         .unwrap();
-    let (st, sp) = get_html(&s, &format!("/staff/{}", staff[0].id)).await;
+    let (st, sp) = get_html(&c, &s, &format!("/staff/{}", staff[0].id)).await;
     assert_eq!(st, StatusCode::OK);
     assert!(sp.contains(&staff[0].name));
     let full_id = staff[0].id_number.clone().unwrap();
@@ -86,17 +84,17 @@ async fn demo_pages(db: TestDb) {
         "ID numbers are masked on the staff page"
     );
 
-    let (st, search) = get_html(&s, "/search?q=%E5%88%86%E9%99%A2").await;
+    let (st, search) = get_html(&c, &s, "/search?q=%E5%88%86%E9%99%A2").await;
     assert_eq!(st, StatusCode::OK);
     assert!(
         search.contains("卫生院"),
         "search by alias finds township centres"
     );
 
-    let (st, nf) = get_html(&s, "/no/such/page").await;
+    let (st, nf) = get_html(&c, &s, "/no/such/page").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(nf.contains("未找到"));
-    let (st, bad) = get_html(&s, "/institutions/xyz").await;
+    let (st, bad) = get_html(&c, &s, "/institutions/xyz").await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.contains("UUID"));
 
@@ -108,7 +106,7 @@ async fn demo_pages(db: TestDb) {
         "/staff/new",
         "/communities/new",
     ] {
-        let (st, _) = get_html(&s, path).await;
+        let (st, _) = get_html(&c, &s, path).await;
         assert_eq!(st, StatusCode::OK, "{path}");
     }
 }
@@ -116,7 +114,7 @@ both_backends!(demo_pages, demo_pages);
 
 async fn forms_show_errors_and_store_nothing(db: TestDb) {
     let s = TestServer::start(db, false).await;
-    let c = client();
+    let c = s.admin().await;
     // An invalid form: the page comes back with the errors beside the fields.
     let r = c
         .post(s.url("/institutions"))
@@ -161,7 +159,7 @@ async fn forms_show_errors_and_store_nothing(db: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = r.headers()["location"].to_str().unwrap().to_owned();
-    let (st, page) = get_html(&s, &to).await;
+    let (st, page) = get_html(&c, &s, &to).await;
     assert_eq!(st, StatusCode::OK);
     assert!(page.contains("县医院"));
     assert!(page.contains("磁共振"));

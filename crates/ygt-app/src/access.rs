@@ -1,0 +1,297 @@
+//! Who may do what, and over which data. Every use case checks here; nothing else decides.
+
+use std::collections::BTreeSet;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ygt_domain::access::{Permission, Role, ScopeKind};
+use ygt_domain::audit::Outcome;
+use ygt_store::Tx;
+use ygt_store::access::AuditEntry;
+
+use crate::{Actor, App, AppError, Ctx, Result};
+
+/// How the principal proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    Session { session_id: Uuid },
+    Token { token_id: Uuid },
+}
+
+/// A signed-in user (or an integration's API token) with what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The account; None for an API token.
+    pub user_id: Option<Uuid>,
+    /// User name, or `token:<name>`.
+    pub name: String,
+    pub display_name: String,
+    pub institution_id: Option<Uuid>,
+    pub roles: Vec<Role>,
+    pub permissions: BTreeSet<Permission>,
+    /// The user's institution and every institution below it (its data scope).
+    pub scope: BTreeSet<Uuid>,
+    pub via: Via,
+    pub must_change_password: bool,
+}
+
+impl Principal {
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+
+    /// Whether `institution` is the principal's own institution or one below it.
+    pub fn covers(&self, institution: Uuid) -> bool {
+        self.scope.contains(&institution)
+    }
+}
+
+/// Names of the actor for the audit log.
+pub(crate) fn actor_fields(ctx: &Ctx) -> (Option<Uuid>, String, Option<Uuid>) {
+    match &ctx.actor {
+        Actor::System => (None, "system".to_owned(), None),
+        Actor::Anonymous => (None, "anonymous".to_owned(), None),
+        Actor::User(p) => (p.user_id, p.name.clone(), p.institution_id),
+    }
+}
+
+/// What an audit event is about.
+pub struct Event<'a> {
+    pub action: &'a str,
+    pub resource_type: &'a str,
+    pub resource_id: Option<String>,
+    pub resident_id: Option<Uuid>,
+    pub purpose: Option<&'a str>,
+    pub detail: Option<String>,
+}
+
+impl<'a> Event<'a> {
+    pub fn new(action: &'a str, resource_type: &'a str, resource_id: Option<String>) -> Self {
+        Event {
+            action,
+            resource_type,
+            resource_id,
+            resident_id: None,
+            purpose: None,
+            detail: None,
+        }
+    }
+
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+
+    pub fn resident(mut self, r: Uuid) -> Self {
+        self.resident_id = Some(r);
+        self
+    }
+
+    pub fn purpose(mut self, p: &'a str) -> Self {
+        self.purpose = Some(p);
+        self
+    }
+}
+
+fn forbidden(p: Permission) -> AppError {
+    AppError::Forbidden {
+        zh: format!("没有权限：{}", p.label_zh()),
+        en: format!("not allowed: {}", p.label_en()),
+    }
+}
+
+impl App {
+    pub(crate) fn entry(&self, ctx: &Ctx, e: &Event<'_>, outcome: Outcome) -> AuditEntry {
+        let (actor_user_id, actor_name, actor_institution_id) = actor_fields(ctx);
+        AuditEntry {
+            actor_user_id,
+            actor_name,
+            actor_institution_id,
+            action: e.action.to_owned(),
+            resource_type: e.resource_type.to_owned(),
+            resource_id: e.resource_id.clone(),
+            resident_id: e.resident_id,
+            purpose: e.purpose.map(str::to_owned),
+            outcome,
+            client_addr: ctx.client_addr.clone(),
+            request_id: ctx.request_id.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+
+    /// Appends an event inside the caller's transaction (commits with the change it records).
+    pub(crate) async fn audit_in(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        e: Event<'_>,
+        outcome: Outcome,
+    ) -> Result<()> {
+        let entry = self.entry(ctx, &e, outcome);
+        tx.append_audit(&entry, self.settings().audit_alg, self.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Appends an event in a transaction of its own (sign-in failures, denials, reads).
+    pub(crate) async fn audit(&self, ctx: &Ctx, e: Event<'_>, outcome: Outcome) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        self.audit_in(&mut tx, ctx, e, outcome).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a refusal and returns the error to give.
+    pub(crate) async fn deny(&self, ctx: &Ctx, e: Event<'_>, err: AppError) -> AppError {
+        if let Err(audit_err) = self.audit(ctx, e, Outcome::Denied).await {
+            tracing::error!(error = %audit_err, "could not audit a denial");
+        }
+        err
+    }
+
+    /// Requires a permission (the system actor has all).
+    pub async fn require(&self, ctx: &Ctx, p: Permission, e: Event<'_>) -> Result<()> {
+        match &ctx.actor {
+            Actor::System => Ok(()),
+            Actor::Anonymous => Err(AppError::Unauthenticated),
+            Actor::User(u) if u.must_change_password => Err(AppError::PasswordChangeRequired),
+            Actor::User(u) if u.can(p) => Ok(()),
+            Actor::User(_) => Err(self.deny(ctx, e, forbidden(p)).await),
+        }
+    }
+
+    /// Requires `all` anywhere, or `local` for an institution in the principal's scope.
+    pub async fn require_for(
+        &self,
+        ctx: &Ctx,
+        local: Permission,
+        all: Permission,
+        institution: Option<Uuid>,
+        e: Event<'_>,
+    ) -> Result<()> {
+        match &ctx.actor {
+            Actor::System => Ok(()),
+            Actor::Anonymous => Err(AppError::Unauthenticated),
+            Actor::User(u) if u.must_change_password => Err(AppError::PasswordChangeRequired),
+            Actor::User(u) if u.can(all) => Ok(()),
+            Actor::User(u) if u.can(local) && institution.is_some_and(|i| u.covers(i)) => Ok(()),
+            Actor::User(u) => {
+                let err = if u.can(local) {
+                    AppError::Forbidden {
+                        zh: "该机构不在您的管理范围内".into(),
+                        en: "that institution is outside your scope".into(),
+                    }
+                } else {
+                    forbidden(local)
+                };
+                Err(self.deny(ctx, e, err).await)
+            }
+        }
+    }
+
+    /// Decides whether the actor may see a resident's data, and why; audits the decision.
+    /// `purpose` says what for (treatment, follow-up, referral, ...).
+    pub async fn resident_access(
+        &self,
+        ctx: &Ctx,
+        resident_id: Uuid,
+        action: &str,
+        purpose: &str,
+    ) -> Result<ScopeKind> {
+        let event = || {
+            Event::new(action, "resident", Some(resident_id.to_string()))
+                .resident(resident_id)
+                .purpose(purpose)
+        };
+        let p = match &ctx.actor {
+            Actor::System => return Ok(ScopeKind::CommunityWide),
+            Actor::Anonymous => return Err(AppError::Unauthenticated),
+            Actor::User(p) if p.must_change_password => {
+                return Err(AppError::PasswordChangeRequired);
+            }
+            Actor::User(p) => p.clone(),
+        };
+        if !p.can(Permission::PatientRead) {
+            return Err(self
+                .deny(ctx, event(), forbidden(Permission::PatientRead))
+                .await);
+        }
+        let now = self.now();
+        let decision = self.scope_of(&p, resident_id, now).await?;
+        match decision {
+            Some(kind) => {
+                self.audit(ctx, event().detail(format!("scope={}", kind.code())), Outcome::Allowed)
+                    .await?;
+                Ok(kind)
+            }
+            None => Err(self
+                .deny(
+                    ctx,
+                    event(),
+                    AppError::Forbidden {
+                        zh: "该居民不在您的服务范围内；紧急情况下可申请紧急授权访问".into(),
+                        en: "this resident is outside your scope; in an emergency use break-glass access".into(),
+                    },
+                )
+                .await),
+        }
+    }
+
+    async fn scope_of(
+        &self,
+        p: &Principal,
+        resident_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<ScopeKind>> {
+        if p.can(Permission::CommunityWide) {
+            return Ok(Some(ScopeKind::CommunityWide));
+        }
+        let links = self.store().care_links(resident_id, now).await?;
+        let mut best: Option<ScopeKind> = None;
+        let rank = |k: ScopeKind| match k {
+            ScopeKind::OwnInstitution => 0,
+            ScopeKind::Subordinate => 1,
+            ScopeKind::CareLink => 2,
+            ScopeKind::Authorised => 3,
+            ScopeKind::CommunityWide => 4,
+            ScopeKind::BreakGlass => 5,
+        };
+        for l in &links {
+            let for_me = l.user_id.is_some() && l.user_id == p.user_id;
+            let inst = l.institution_id;
+            let kind = match l.kind.as_str() {
+                "registered" | "care" => match inst {
+                    Some(i) if Some(i) == p.institution_id => Some(ScopeKind::OwnInstitution),
+                    Some(i) if p.covers(i) => Some(ScopeKind::Subordinate),
+                    _ if for_me => Some(ScopeKind::CareLink),
+                    _ => None,
+                },
+                "referral" | "consultation" | "contract" => {
+                    (for_me || inst.is_some_and(|i| p.covers(i))).then_some(ScopeKind::CareLink)
+                }
+                "authorisation" => {
+                    (for_me || inst.is_some_and(|i| p.covers(i))).then_some(ScopeKind::Authorised)
+                }
+                _ => None,
+            };
+            if let Some(k) = kind
+                && best.is_none_or(|b| rank(k) < rank(b))
+            {
+                best = Some(k);
+            }
+        }
+        if best.is_some() {
+            return Ok(best);
+        }
+        if let Some(user) = p.user_id
+            && self
+                .store()
+                .active_break_glass(user, resident_id, now)
+                .await?
+                .is_some()
+        {
+            return Ok(Some(ScopeKind::BreakGlass));
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,978 @@
+//! Accounts, sign-in, sessions, API tokens and the role → permission table.
+
+use std::collections::BTreeSet;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ygt_domain::access::{Permission, Role};
+use ygt_domain::audit::Outcome;
+use ygt_domain::{Reason, ValidationError, ValidationErrors, ident, password};
+use ygt_store::access::{ApiToken, NewUser, User, UserFilter};
+
+use crate::access::{Event, Principal, Via};
+use crate::{Actor, App, AppError, Ctx, Result, new_id};
+
+/// Random bytes, base64url without padding.
+fn random_token(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| AppError::Conflict {
+        field: None,
+        zh: format!("系统随机数不可用：{e}"),
+        en: format!("the system random source failed: {e}"),
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// SHA-256 of a secret, hex. Sessions and tokens are stored only as this.
+pub fn secret_hash(secret: &str) -> String {
+    let d = Sha256::digest(secret.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_password(pw: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AppError::Conflict {
+        field: None,
+        zh: format!("系统随机数不可用：{e}"),
+        en: format!("the system random source failed: {e}"),
+    })?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Conflict {
+        field: None,
+        zh: format!("密码加密失败：{e}"),
+        en: format!("hashing the password failed: {e}"),
+    })?;
+    Argon2::default()
+        .hash_password(pw.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Conflict {
+            field: None,
+            zh: format!("密码加密失败：{e}"),
+            en: format!("hashing the password failed: {e}"),
+        })
+}
+
+fn verify_password(pw: &str, hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(h) => Argon2::default().verify_password(pw.as_bytes(), &h).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A real hash to verify against for unknown user names.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("not-a-real-password-0").unwrap_or_default())
+}
+
+/// A generated temporary password that satisfies the policy.
+fn temporary_password() -> Result<String> {
+    let r = random_token(9)?;
+    Ok(format!("Ygt-{r}-7a"))
+}
+
+/// The outcome of a successful sign-in: the secret for the cookie and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session_token: String,
+    pub csrf_token: String,
+    pub must_change_password: bool,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What a request carries after authentication.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub principal: Principal,
+    pub csrf_token: String,
+}
+
+/// A new account, as submitted.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDraft {
+    pub username: String,
+    pub display_name: String,
+    pub institution_id: Option<String>,
+    pub staff_id: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Empty: a temporary password is generated.
+    pub password: Option<String>,
+    /// Require a change at first sign-in (default true).
+    pub must_change_password: Option<bool>,
+}
+
+/// A created account and, when one was generated, its temporary password (shown once).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CreatedAccount {
+    pub user: User,
+    pub roles: Vec<Role>,
+    pub temporary_password: Option<String>,
+}
+
+/// A created API token: the secret is shown once and never stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CreatedToken {
+    pub token: ApiToken,
+    pub secret: String,
+}
+
+/// Roles only holders of `account.manage_all` may grant.
+const GUARDED_ROLES: &[Role] = &[Role::SystemAdmin, Role::CommunityAdmin, Role::Auditor];
+
+fn parse_username(s: &str) -> std::result::Result<String, ValidationError> {
+    let t = s.trim().to_lowercase();
+    if t.is_empty() {
+        return Err(ValidationError::new("username", Reason::Required));
+    }
+    if t.chars().count() < 3 || t.chars().count() > 40 {
+        return Err(ValidationError::new(
+            "username",
+            Reason::Range { min: 3, max: 40 },
+        ));
+    }
+    if !t
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(ValidationError::new(
+            "username",
+            Reason::Format {
+                expected: "letters, digits, '.', '_' or '-'",
+                expected_zh: "字母、数字、'.'、'_'或'-'",
+            },
+        ));
+    }
+    Ok(t)
+}
+
+impl App {
+    // ------------------------------------------------------------ principals
+
+    /// Builds the principal of an account (roles, permissions, scope).
+    async fn principal_of(&self, user: &User, via: Via) -> Result<Principal> {
+        let roles = self.store().roles_of(user.id).await?;
+        let permissions: BTreeSet<Permission> = self
+            .store()
+            .permissions_of(&roles)
+            .await?
+            .into_iter()
+            .collect();
+        let scope = match user.institution_id {
+            Some(i) => self
+                .store()
+                .institution_and_descendants(i)
+                .await?
+                .into_iter()
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        Ok(Principal {
+            user_id: Some(user.id),
+            name: user.username.clone(),
+            display_name: user.display_name.clone(),
+            institution_id: user.institution_id,
+            roles,
+            permissions,
+            scope,
+            via,
+            must_change_password: user.must_change_password,
+        })
+    }
+
+    /// Resolves a session cookie. Expired (idle or absolute), revoked or unknown: None.
+    pub async fn session_principal(&self, token: &str) -> Result<Option<SessionInfo>> {
+        let hash = secret_hash(token);
+        let Some(s) = self.store().session(&hash).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if s.revoked_at.is_some() || s.expires_at <= now {
+            return Ok(None);
+        }
+        if now - s.last_seen_at > self.settings().idle_timeout {
+            let mut tx = self.store().begin().await?;
+            tx.revoke_session(&hash, now).await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let Some(user) = self.store().user(s.user_id).await? else {
+            return Ok(None);
+        };
+        if !user.active {
+            return Ok(None);
+        }
+        if now - s.last_seen_at > time::Duration::seconds(30) {
+            let mut tx = self.store().begin().await?;
+            tx.touch_session(&hash, now).await?;
+            tx.commit().await?;
+        }
+        let principal = self
+            .principal_of(&user, Via::Session { session_id: s.id })
+            .await?;
+        Ok(Some(SessionInfo {
+            principal,
+            csrf_token: s.csrf_token,
+        }))
+    }
+
+    /// Resolves an API token (`Authorization: Bearer ygt_…`).
+    pub async fn token_principal(&self, secret: &str) -> Result<Option<Principal>> {
+        let Some(t) = self.store().token_by_hash(&secret_hash(secret)).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
+            return Ok(None);
+        }
+        if t.last_used_at
+            .is_none_or(|l| now - l > time::Duration::seconds(30))
+        {
+            let mut tx = self.store().begin().await?;
+            tx.touch_token(t.id, now).await?;
+            tx.commit().await?;
+        }
+        let scope = self
+            .store()
+            .institution_and_descendants(t.institution_id)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(Some(Principal {
+            user_id: None,
+            name: format!("token:{}", t.name),
+            display_name: t.name.clone(),
+            institution_id: Some(t.institution_id),
+            roles: Vec::new(),
+            permissions: t.permission_list().into_iter().collect(),
+            scope,
+            via: Via::Token { token_id: t.id },
+            must_change_password: false,
+        }))
+    }
+
+    // ------------------------------------------------------------ sign-in
+
+    /// Signs in with user name and password. Every failure is audited; repeated failures lock
+    /// the account (with a growing lock) and block the client address.
+    pub async fn sign_in(
+        &self,
+        ctx: &Ctx,
+        username: &str,
+        password: &str,
+        user_agent: Option<&str>,
+    ) -> Result<SignedIn> {
+        let now = self.now();
+        let st = self.settings().clone();
+        let username = username.trim().to_lowercase();
+        let user_key = format!("user:{username}");
+        let addr_key = ctx.client_addr.as_ref().map(|a| format!("addr:{a}"));
+        let event = |detail: &str| {
+            Event::new("auth.sign_in", "account", Some(username.clone())).detail(detail.to_owned())
+        };
+        if let Some(k) = &addr_key
+            && self
+                .store()
+                .count_failures(k, now - st.failure_window)
+                .await?
+                >= st.address_failures
+        {
+            self.audit(
+                ctx,
+                event("client address blocked after repeated failures"),
+                Outcome::Denied,
+            )
+            .await?;
+            return Err(AppError::Locked {
+                until: (now + st.failure_window).to_string(),
+            });
+        }
+        let user = self.store().user_by_username(&username).await?;
+        let fail = |reason: &'static str, lock: Option<OffsetDateTime>| {
+            let user_key = user_key.clone();
+            let addr_key = addr_key.clone();
+            let uid = user.as_ref().map(|u| u.id);
+            async move {
+                let mut tx = self.store().begin().await?;
+                tx.add_failure(&user_key, now).await?;
+                if let Some(k) = &addr_key {
+                    tx.add_failure(k, now).await?;
+                }
+                if let Some(id) = uid {
+                    tx.record_user_failure(id, lock).await?;
+                }
+                self.audit_in(&mut tx, ctx, event(reason), Outcome::Failed)
+                    .await?;
+                tx.commit().await?;
+                Ok::<(), AppError>(())
+            }
+        };
+        let Some(user) = user.clone() else {
+            // Spend the same time as a real check, so timing does not reveal user names.
+            let _ = verify_password(password, dummy_hash());
+            fail("unknown user name", None).await?;
+            return Err(AppError::BadCredentials);
+        };
+        if let Some(until) = user.locked_until.filter(|u| *u > now) {
+            fail("account locked", None).await?;
+            return Err(AppError::Locked {
+                until: until.to_string(),
+            });
+        }
+        if !verify_password(password, &user.password_hash) {
+            let recent = self
+                .store()
+                .count_failures(&user_key, now - st.failure_window)
+                .await?
+                + 1;
+            let lock = if recent >= st.account_failures {
+                let extra = u32::try_from((recent - st.account_failures).clamp(0, 6)).unwrap_or(6);
+                Some(now + st.lockout * 2i32.pow(extra))
+            } else {
+                None
+            };
+            fail("wrong password", lock).await?;
+            return Err(match lock {
+                Some(l) => AppError::Locked {
+                    until: l.to_string(),
+                },
+                None => AppError::BadCredentials,
+            });
+        }
+        if !user.active {
+            fail("account deactivated", None).await?;
+            return Err(AppError::BadCredentials);
+        }
+        let token = random_token(32)?;
+        let csrf = random_token(24)?;
+        let expires_at = now + st.absolute_timeout;
+        let mut tx = self.store().begin().await?;
+        tx.insert_session(
+            &secret_hash(&token),
+            new_id(),
+            user.id,
+            &csrf,
+            now,
+            expires_at,
+            ctx.client_addr.as_deref(),
+            user_agent,
+        )
+        .await?;
+        tx.record_sign_in(user.id, now).await?;
+        tx.clear_failures(&user_key).await?;
+        let signed_in = Ctx {
+            actor: Actor::User(Box::new(
+                self.principal_of(
+                    &user,
+                    Via::Session {
+                        session_id: Uuid::nil(),
+                    },
+                )
+                .await?,
+            )),
+            ..ctx.clone()
+        };
+        self.audit_in(
+            &mut tx,
+            &signed_in,
+            Event::new("auth.sign_in", "account", Some(user.id.to_string())),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(SignedIn {
+            session_token: token,
+            csrf_token: csrf,
+            must_change_password: user.must_change_password,
+            expires_at,
+        })
+    }
+
+    pub async fn sign_out(&self, ctx: &Ctx, session_token: &str) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        tx.revoke_session(&secret_hash(session_token), self.now())
+            .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("auth.sign_out", "session", None),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends every session of the signed-in user.
+    pub async fn sign_out_everywhere(&self, ctx: &Ctx) -> Result<u64> {
+        let Some(uid) = ctx.principal().and_then(|p| p.user_id) else {
+            return Err(AppError::Unauthenticated);
+        };
+        let mut tx = self.store().begin().await?;
+        let n = tx.revoke_user_sessions(uid, self.now()).await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("auth.sign_out_everywhere", "account", Some(uid.to_string()))
+                .detail(format!("{n} sessions ended")),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// The signed-in user changes their own password.
+    pub async fn change_password(&self, ctx: &Ctx, current: &str, new: &str) -> Result<()> {
+        let Some(p) = ctx.principal() else {
+            return Err(AppError::Unauthenticated);
+        };
+        let Some(uid) = p.user_id else {
+            return Err(AppError::Unauthenticated);
+        };
+        let user = self
+            .store()
+            .user(uid)
+            .await?
+            .ok_or(AppError::NotFound("account"))?;
+        if !verify_password(current, &user.password_hash) {
+            self.audit(
+                ctx,
+                Event::new("account.password_change", "account", Some(uid.to_string()))
+                    .detail("wrong current password"),
+                Outcome::Failed,
+            )
+            .await?;
+            return Err(AppError::invalid(
+                "current_password",
+                Reason::Other {
+                    zh: "当前密码不正确".into(),
+                    en: "is not your current password".into(),
+                },
+            ));
+        }
+        password::check(
+            &self.settings().password_policy,
+            "new_password",
+            new,
+            &user.username,
+            Some(&user.display_name),
+        )?;
+        if verify_password(new, &user.password_hash) {
+            return Err(AppError::invalid(
+                "new_password",
+                Reason::Other {
+                    zh: "新密码不能与当前密码相同".into(),
+                    en: "must differ from the current password".into(),
+                },
+            ));
+        }
+        let hash = hash_password(new)?;
+        let mut tx = self.store().begin().await?;
+        tx.set_password(uid, &hash, false, self.now()).await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("account.password_change", "account", Some(uid.to_string())),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ accounts
+
+    /// The institutions whose accounts the actor manages (None: all).
+    fn managed(&self, ctx: &Ctx) -> Option<Vec<Uuid>> {
+        match ctx.principal() {
+            Some(p) if !p.can(Permission::AccountManageAll) => {
+                Some(p.scope.iter().copied().collect())
+            }
+            _ => None,
+        }
+    }
+
+    async fn require_account_manage(
+        &self,
+        ctx: &Ctx,
+        institution: Option<Uuid>,
+        e: Event<'_>,
+    ) -> Result<()> {
+        self.require_for(
+            ctx,
+            Permission::AccountManage,
+            Permission::AccountManageAll,
+            institution,
+            e,
+        )
+        .await
+    }
+
+    fn check_grantable(&self, ctx: &Ctx, roles: &[Role]) -> Result<()> {
+        if let Some(p) = ctx.principal()
+            && !p.can(Permission::AccountManageAll)
+            && let Some(r) = roles.iter().find(|r| GUARDED_ROLES.contains(r))
+        {
+            return Err(AppError::Forbidden {
+                zh: format!("只有全局账号管理员可以授予“{}”角色", r.label_zh()),
+                en: format!(
+                    "only a global account administrator may grant the role {}",
+                    r.code()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn list_accounts(
+        &self,
+        ctx: &Ctx,
+        q: Option<String>,
+    ) -> Result<Vec<(User, Vec<Role>)>> {
+        self.require_account_manage(
+            ctx,
+            ctx.principal().and_then(|p| p.institution_id),
+            Event::new("account.list", "account", None),
+        )
+        .await?;
+        let users = self
+            .store()
+            .list_users(&UserFilter {
+                institutions: self.managed(ctx),
+                q,
+                include_inactive: true,
+                limit: Some(500),
+            })
+            .await?;
+        let mut out = Vec::with_capacity(users.len());
+        for u in users {
+            let roles = self.store().roles_of(u.id).await?;
+            out.push((u, roles));
+        }
+        Ok(out)
+    }
+
+    pub async fn account(&self, ctx: &Ctx, id: Uuid) -> Result<(User, Vec<Role>)> {
+        let user = self
+            .store()
+            .user(id)
+            .await?
+            .ok_or(AppError::NotFound("account"))?;
+        self.require_account_manage(
+            ctx,
+            user.institution_id,
+            Event::new("account.read", "account", Some(id.to_string())),
+        )
+        .await?;
+        let roles = self.store().roles_of(id).await?;
+        Ok((user, roles))
+    }
+
+    pub async fn create_account(&self, ctx: &Ctx, d: &AccountDraft) -> Result<CreatedAccount> {
+        let mut errs = ValidationErrors::default();
+        let username = errs.check(parse_username(&d.username));
+        let display = errs.check(ident::text("display_name", &d.display_name, 100));
+        let institution = match d
+            .institution_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => errs.check(Uuid::parse_str(s).map(Some).map_err(|_| {
+                ValidationError::new(
+                    "institution_id",
+                    Reason::Format {
+                        expected: "a UUID",
+                        expected_zh: "UUID",
+                    },
+                )
+            })),
+            None => Some(None),
+        };
+        let staff_id = match d
+            .staff_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => errs.check(Uuid::parse_str(s).map(Some).map_err(|_| {
+                ValidationError::new(
+                    "staff_id",
+                    Reason::Format {
+                        expected: "a UUID",
+                        expected_zh: "UUID",
+                    },
+                )
+            })),
+            None => Some(None),
+        };
+        let mut roles = Vec::new();
+        for (i, r) in d.roles.iter().enumerate() {
+            if let Some(r) = errs.check(Role::parse(&format!("roles[{i}]"), r))
+                && !roles.contains(&r)
+            {
+                roles.push(r);
+            }
+        }
+        if d.roles.is_empty() {
+            errs.push(ValidationError::new("roles", Reason::Required));
+        }
+        let (Some(username), Some(display), Some(institution), Some(staff_id)) =
+            (username, display, institution, staff_id)
+        else {
+            return Err(AppError::Invalid(errs));
+        };
+        let generated = d
+            .password
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .is_none();
+        let password = match d.password.as_deref().filter(|p| !p.trim().is_empty()) {
+            Some(p) => {
+                if let Err(e) = password::check(
+                    &self.settings().password_policy,
+                    "password",
+                    p,
+                    &username,
+                    Some(&display),
+                ) {
+                    errs.push(e);
+                }
+                p.to_owned()
+            }
+            None => temporary_password()?,
+        };
+        errs.into_result()?;
+        self.require_account_manage(
+            ctx,
+            institution,
+            Event::new("account.create", "account", Some(username.clone())),
+        )
+        .await?;
+        self.check_grantable(ctx, &roles)?;
+        let hash = hash_password(&password)?;
+        let id = new_id();
+        let mut tx = self.store().begin().await?;
+        if let Some(i) = institution
+            && tx.institution_tier(i).await?.is_none()
+        {
+            return Err(AppError::invalid("institution_id", Reason::NotFound));
+        }
+        tx.insert_user(
+            &NewUser {
+                id,
+                username: &username,
+                display_name: &display,
+                kind: "staff",
+                staff_id,
+                institution_id: institution,
+                password_hash: &hash,
+                must_change_password: d.must_change_password.unwrap_or(true),
+            },
+            self.now(),
+        )
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::Duplicate { .. } => AppError::Duplicate {
+                field: "username".into(),
+            },
+            other => other,
+        })?;
+        tx.set_roles(id, &roles).await?;
+        let codes: Vec<&str> = roles.iter().map(|r| r.code()).collect();
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("account.create", "account", Some(id.to_string()))
+                .detail(format!("username={username} roles={}", codes.join(","))),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        let user = self
+            .store()
+            .user(id)
+            .await?
+            .ok_or(AppError::NotFound("account"))?;
+        Ok(CreatedAccount {
+            user,
+            roles,
+            temporary_password: generated.then_some(password),
+        })
+    }
+
+    /// Changes an account's name, institution, roles and active flag.
+    pub async fn update_account(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        display_name: &str,
+        institution_id: Option<Uuid>,
+        roles: &[String],
+        active: bool,
+    ) -> Result<(User, Vec<Role>)> {
+        let (before, old_roles) = self.account(ctx, id).await?;
+        let mut errs = ValidationErrors::default();
+        let display = errs.check(ident::text("display_name", display_name, 100));
+        let mut parsed = Vec::new();
+        for (i, r) in roles.iter().enumerate() {
+            if let Some(r) = errs.check(Role::parse(&format!("roles[{i}]"), r))
+                && !parsed.contains(&r)
+            {
+                parsed.push(r);
+            }
+        }
+        if roles.is_empty() {
+            errs.push(ValidationError::new("roles", Reason::Required));
+        }
+        errs.into_result()?;
+        let display = display.unwrap_or(before.display_name.clone());
+        self.require_account_manage(
+            ctx,
+            institution_id,
+            Event::new("account.update", "account", Some(id.to_string())),
+        )
+        .await?;
+        let added: Vec<Role> = parsed
+            .iter()
+            .filter(|r| !old_roles.contains(r))
+            .copied()
+            .collect();
+        self.check_grantable(ctx, &added)?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        tx.update_user_profile(id, &display, institution_id, active, now)
+            .await?;
+        tx.set_roles(id, &parsed).await?;
+        if !active {
+            tx.revoke_user_sessions(id, now).await?;
+        }
+        let codes: Vec<&str> = parsed.iter().map(|r| r.code()).collect();
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("account.update", "account", Some(id.to_string())).detail(format!(
+                "roles={} active={active} institution={}",
+                codes.join(","),
+                institution_id.map(|i| i.to_string()).unwrap_or_default()
+            )),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        self.account(ctx, id).await
+    }
+
+    /// An administrator resets a password: a temporary one, changed at next sign-in; every
+    /// session of the account ends.
+    pub async fn reset_password(&self, ctx: &Ctx, id: Uuid) -> Result<String> {
+        let (user, _) = self.account(ctx, id).await?;
+        let temp = temporary_password()?;
+        let hash = hash_password(&temp)?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        tx.set_password(user.id, &hash, true, now).await?;
+        tx.revoke_user_sessions(user.id, now).await?;
+        tx.clear_failures(&format!("user:{}", user.username))
+            .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("account.password_reset", "account", Some(id.to_string())),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(temp)
+    }
+
+    // ------------------------------------------------------------ roles and permissions
+
+    pub async fn role_permissions(&self, ctx: &Ctx) -> Result<Vec<(Role, Permission)>> {
+        self.require(
+            ctx,
+            Permission::RoleManage,
+            Event::new("role.read", "role", None),
+        )
+        .await?;
+        Ok(self.store().role_permissions().await?)
+    }
+
+    pub async fn set_role_permissions(
+        &self,
+        ctx: &Ctx,
+        role: Role,
+        perms: &[Permission],
+    ) -> Result<()> {
+        self.require(
+            ctx,
+            Permission::RoleManage,
+            Event::new("role.update", "role", Some(role.code().into())),
+        )
+        .await?;
+        if role == Role::SystemAdmin && !perms.contains(&Permission::RoleManage) {
+            return Err(AppError::Conflict {
+                field: Some("permissions".into()),
+                zh: "系统管理员必须保留“配置角色权限”，否则无人能再修改权限".into(),
+                en: "the system administrator must keep role.manage, or nobody could change permissions again".into(),
+            });
+        }
+        let mut tx = self.store().begin().await?;
+        tx.set_role_permissions(role, perms).await?;
+        let codes: Vec<&str> = perms.iter().map(|p| p.code()).collect();
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("role.update", "role", Some(role.code().into())).detail(codes.join(",")),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ API tokens
+
+    pub async fn list_tokens(&self, ctx: &Ctx) -> Result<Vec<ApiToken>> {
+        self.require(
+            ctx,
+            Permission::TokenManage,
+            Event::new("token.list", "token", None),
+        )
+        .await?;
+        let scope = self.managed(ctx);
+        Ok(self.store().list_tokens(scope.as_deref()).await?)
+    }
+
+    /// Creates a token for an integration, scoped to an institution and to permissions the
+    /// creator holds. The secret is returned once.
+    pub async fn create_token(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        institution_id: Uuid,
+        permissions: &[String],
+        valid_days: Option<i64>,
+    ) -> Result<CreatedToken> {
+        let mut errs = ValidationErrors::default();
+        let name = errs.check(ident::text("name", name, 100));
+        let mut perms = Vec::new();
+        for (i, p) in permissions.iter().enumerate() {
+            if let Some(p) = errs.check(Permission::parse(&format!("permissions[{i}]"), p))
+                && !perms.contains(&p)
+            {
+                perms.push(p);
+            }
+        }
+        if permissions.is_empty() {
+            errs.push(ValidationError::new("permissions", Reason::Required));
+        }
+        if let Some(d) = valid_days
+            && !(1..=3650).contains(&d)
+        {
+            errs.push(ValidationError::new(
+                "valid_days",
+                Reason::Range { min: 1, max: 3650 },
+            ));
+        }
+        errs.into_result()?;
+        let name = name.unwrap_or_default();
+        self.require_for(
+            ctx,
+            Permission::TokenManage,
+            Permission::AccountManageAll,
+            Some(institution_id),
+            Event::new("token.create", "token", Some(name.clone())),
+        )
+        .await?;
+        if let Some(p) = ctx.principal() {
+            if !p.can(Permission::TokenManage) {
+                return Err(AppError::Forbidden {
+                    zh: "没有权限：管理接口令牌".into(),
+                    en: "not allowed: manage API tokens".into(),
+                });
+            }
+            if let Some(extra) = perms.iter().find(|x| !p.can(**x)) {
+                return Err(AppError::Forbidden {
+                    zh: format!("不能授予自己没有的权限：{}", extra.label_zh()),
+                    en: format!(
+                        "cannot grant a permission you do not hold: {}",
+                        extra.code()
+                    ),
+                });
+            }
+        }
+        let secret = format!("ygt_{}", random_token(32)?);
+        let prefix: String = secret.chars().take(12).collect();
+        let id = new_id();
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        if tx.institution_tier(institution_id).await?.is_none() {
+            return Err(AppError::invalid("institution_id", Reason::NotFound));
+        }
+        tx.insert_token(
+            id,
+            &name,
+            &prefix,
+            &secret_hash(&secret),
+            institution_id,
+            &perms,
+            ctx.principal().and_then(|p| p.user_id),
+            valid_days.map(|d| now + time::Duration::days(d)),
+            now,
+        )
+        .await?;
+        let codes: Vec<&str> = perms.iter().map(|p| p.code()).collect();
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("token.create", "token", Some(id.to_string()))
+                .detail(format!("name={name} permissions={}", codes.join(","))),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        let token = self
+            .store()
+            .token(id)
+            .await?
+            .ok_or(AppError::NotFound("token"))?;
+        Ok(CreatedToken { token, secret })
+    }
+
+    pub async fn revoke_token(&self, ctx: &Ctx, id: Uuid) -> Result<ApiToken> {
+        let t = self
+            .store()
+            .token(id)
+            .await?
+            .ok_or(AppError::NotFound("token"))?;
+        self.require_for(
+            ctx,
+            Permission::TokenManage,
+            Permission::AccountManageAll,
+            Some(t.institution_id),
+            Event::new("token.revoke", "token", Some(id.to_string())),
+        )
+        .await?;
+        let mut tx = self.store().begin().await?;
+        tx.revoke_token(id, self.now()).await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("token.revoke", "token", Some(id.to_string())),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        self.store()
+            .token(id)
+            .await?
+            .ok_or(AppError::NotFound("token"))
+    }
+}

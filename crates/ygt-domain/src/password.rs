@@ -1,0 +1,660 @@
+//! Password policy: length, character classes, and no guessable passwords.
+//!
+//! [`check`] rejects, in this order and with the first reason that applies:
+//!
+//! 1. an empty password (`Required`);
+//! 2. one shorter than [`PasswordPolicy::min_len`] (`TooShort`) — measured in *strength units*:
+//!    an ASCII character counts one, any other character (a Chinese character, say) two, since
+//!    it is drawn from a far larger alphabet;
+//! 3. one longer than [`PasswordPolicy::max_len`] characters (`TooLong`);
+//! 4. fewer than [`PasswordPolicy::min_classes`] of the classes ASCII lower-case, ASCII
+//!    upper-case, ASCII digit, anything else (symbols, spaces, non-ASCII letters);
+//! 5. containing the user name (case-insensitive, names of 3 or more characters);
+//! 6. containing the person's name (case-insensitive, with or without its spaces, names of 2
+//!    or more characters);
+//! 7. a well-known weak password from [`WEAK`] (case-insensitive, ignoring trailing `!`, and
+//!    ignoring a trailing run of digits and `!` after a base of 4 or more characters, so that
+//!    `Password2026!` counts as `password`);
+//! 8. a trivial pattern: repeated characters or blocks, alphabetical or numerical sequences,
+//!    keyboard walks (`qwertyuiop`, `1qaz2wsx`, `1q2w3e4r`, `zaq12wsx`), or combinations of a
+//!    few of them.
+//!
+//! Messages are bilingual (`Reason::Other { zh, en }`).
+
+use crate::error::{Reason, ValidationError};
+
+/// What a password must satisfy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PasswordPolicy {
+    /// Minimum length in strength units (ASCII 1, other characters 2). Default 10.
+    pub min_len: usize,
+    /// Maximum length in characters. Default 128.
+    pub max_len: usize,
+    /// How many of the four character classes must appear. Default 3.
+    pub min_classes: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_len: 10,
+            max_len: 128,
+            min_classes: 3,
+        }
+    }
+}
+
+/// Fewer unpredictable steps than this make a password trivial (see [`surprises`]); a policy
+/// with a `min_len` below 10 asks for `min_len / 2`.
+const MIN_SURPRISES: usize = 5;
+
+/// Checks `password` for the account `username` of the person `full_name`; the error names
+/// `field`.
+pub fn check(
+    policy: &PasswordPolicy,
+    field: &str,
+    password: &str,
+    username: &str,
+    full_name: Option<&str>,
+) -> Result<(), ValidationError> {
+    let err = |reason: Reason| Err(ValidationError::new(field, reason));
+    let other = |zh: String, en: String| Err(ValidationError::new(field, Reason::Other { zh, en }));
+
+    if password.is_empty() {
+        return err(Reason::Required);
+    }
+    let units: usize = password
+        .chars()
+        .map(|c| if c.is_ascii() { 1 } else { 2 })
+        .sum();
+    if units < policy.min_len {
+        return err(Reason::TooShort {
+            min: policy.min_len,
+        });
+    }
+    if password.chars().count() > policy.max_len {
+        return err(Reason::TooLong {
+            max: policy.max_len,
+        });
+    }
+
+    let classes = classes(password);
+    if classes < policy.min_classes {
+        let n = policy.min_classes;
+        return other(
+            format!("须至少包含小写字母、大写字母、数字、其他字符（符号、汉字等）中的 {n} 类"),
+            format!(
+                "must contain at least {n} of: lower-case letters, upper-case letters, digits, \
+                 other characters (symbols, Chinese characters)"
+            ),
+        );
+    }
+
+    let lower = password.to_lowercase();
+    let user = username.trim().to_lowercase();
+    if user.chars().count() >= 3 && lower.contains(&user) {
+        return other(
+            "不能包含用户名".into(),
+            "must not contain the user name".into(),
+        );
+    }
+    if let Some(name) = full_name {
+        let name = name.trim().to_lowercase();
+        let compact: String = name.chars().filter(|c| !c.is_whitespace()).collect();
+        let hit = |n: &str| n.chars().count() >= 2 && lower.contains(n);
+        if hit(&name) || hit(&compact) {
+            return other("不能包含姓名".into(), "must not contain your name".into());
+        }
+    }
+
+    if is_weak(&lower) {
+        return other(
+            "过于常见，容易被猜中".into(),
+            "is a common password and easily guessed".into(),
+        );
+    }
+    if surprises(&lower) < (policy.min_len / 2).clamp(1, MIN_SURPRISES) {
+        return other(
+            "过于简单（重复字符、连续序列或键盘路径）".into(),
+            "is too predictable (repeated characters, sequences or keyboard patterns)".into(),
+        );
+    }
+    Ok(())
+}
+
+/// How many of: ASCII lower-case, ASCII upper-case, ASCII digit, anything else.
+fn classes(p: &str) -> usize {
+    let mut seen = [false; 4];
+    for c in p.chars() {
+        let i = if c.is_ascii_lowercase() {
+            0
+        } else if c.is_ascii_uppercase() {
+            1
+        } else if c.is_ascii_digit() {
+            2
+        } else {
+            3
+        };
+        seen[i] = true;
+    }
+    seen.iter().filter(|s| **s).count()
+}
+
+/// The text without a trailing run of digits and `!`.
+fn base(s: &str) -> &str {
+    s.trim_end_matches(|c: char| c.is_ascii_digit() || c == '!')
+}
+
+/// Whether the lower-cased password is (a variant of) a listed weak password.
+fn is_weak(lower: &str) -> bool {
+    let bang = lower.trim_end_matches('!');
+    let b = base(lower);
+    let b = (b.chars().count() >= 4).then_some(b);
+    WEAK.iter()
+        .any(|w| *w == lower || *w == bang || b.is_some_and(|b| b == base(w)))
+}
+
+/// Keyboard rows (US layout, unshifted) and their horizontal offsets in quarter keys.
+const ROWS: [(&str, i32); 4] = [
+    ("`1234567890-=", 0),
+    ("qwertyuiop[]\\", 6),
+    ("asdfghjkl;'", 7),
+    ("zxcvbnm,./", 9),
+];
+
+/// The unshifted key of a shifted symbol; other characters unchanged.
+fn unshift(c: char) -> char {
+    const SHIFTED: &str = "~!@#$%^&*()_+{}|:\"<>?";
+    const PLAIN: &str = "`1234567890-=[]\\;',./";
+    SHIFTED
+        .chars()
+        .position(|s| s == c)
+        .and_then(|i| PLAIN.chars().nth(i))
+        .unwrap_or(c)
+}
+
+/// Row and horizontal position (in quarter keys) of a key.
+fn key_pos(c: char) -> Option<(i32, i32)> {
+    ROWS.iter().enumerate().find_map(|(row, (keys, offset))| {
+        keys.chars()
+            .position(|k| k == c)
+            .and_then(|i| i32::try_from(i).ok())
+            .and_then(|i| i32::try_from(row).ok().map(|r| (r, offset + 4 * i)))
+    })
+}
+
+/// Whether `b` follows `a` without surprise: the same character, the next or previous letter
+/// or digit, or a neighbouring key (in the same row or the row above or below).
+fn predictable(a: char, b: char) -> bool {
+    if a == b {
+        return true;
+    }
+    let adjacent = |x: char, y: char| {
+        (x.is_ascii_lowercase() && y.is_ascii_lowercase()
+            || x.is_ascii_digit() && y.is_ascii_digit())
+            && (u32::from(x)).abs_diff(u32::from(y)) == 1
+    };
+    if adjacent(a, b) {
+        return true;
+    }
+    match (key_pos(a), key_pos(b)) {
+        (Some((ra, xa)), Some((rb, xb))) => (ra - rb).abs() <= 1 && (xa - xb).abs() <= 4,
+        _ => false,
+    }
+}
+
+/// A rough measure of how much a password surprises: the number of steps that are neither
+/// predictable from the previous character nor a repeat (3 or more characters) of an earlier
+/// part. Works on the lower-cased, unshifted characters.
+fn surprises(lower: &str) -> usize {
+    let c: Vec<char> = lower.chars().map(unshift).collect();
+    let n = c.len();
+    let mut count = 0;
+    let mut i = 0;
+    while i < n {
+        if i > 0 && predictable(c[i - 1], c[i]) {
+            i += 1;
+            continue;
+        }
+        let repeat = (0..i)
+            .map(|j| (0..n - i).take_while(|&k| c[j + k] == c[i + k]).count())
+            .max()
+            .unwrap_or(0);
+        count += 1;
+        i += if repeat >= 3 { repeat } else { 1 };
+    }
+    count
+}
+
+/// Well-known weak passwords, lower-case. Compared after lower-casing (see [`check`]).
+pub static WEAK: &[&str] = &[
+    // International favourites.
+    "password",
+    "password1",
+    "password123",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "pa55word",
+    "pass1234",
+    "passwd",
+    "123456",
+    "1234567",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "0123456789",
+    "987654321",
+    "0987654321",
+    "123123",
+    "123321",
+    "12341234",
+    "112233",
+    "11223344",
+    "654321",
+    "000000",
+    "111111",
+    "11111111",
+    "121212",
+    "123qwe",
+    "qwe123",
+    "qweasd",
+    "qweasdzxc",
+    "qwerty",
+    "qwerty123",
+    "qwertyuiop",
+    "qwer1234",
+    "asdf1234",
+    "asdfgh",
+    "asdfghjkl",
+    "zxcvbn",
+    "zxcvbnm",
+    "1qaz2wsx",
+    "1qaz2wsx3edc",
+    "1qazxsw2",
+    "zaq12wsx",
+    "qazwsx",
+    "qazwsxedc",
+    "1q2w3e",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "q1w2e3r4",
+    "abc123",
+    "abcd1234",
+    "abc12345",
+    "abcdef",
+    "abcdefg",
+    "a1b2c3",
+    "a1b2c3d4",
+    "aa123456",
+    "a123456",
+    "a12345678",
+    "letmein",
+    "welcome",
+    "welcome1",
+    "iloveyou",
+    "admin",
+    "admin123",
+    "admin888",
+    "administrator",
+    "root",
+    "root123",
+    "toor",
+    "test",
+    "test123",
+    "guest",
+    "user",
+    "login",
+    "changeme",
+    "default",
+    "secret",
+    "master",
+    "monkey",
+    "dragon",
+    "football",
+    "baseball",
+    "basketball",
+    "soccer",
+    "superman",
+    "batman",
+    "sunshine",
+    "princess",
+    "shadow",
+    "michael",
+    "jennifer",
+    "jordan",
+    "hello",
+    "hello123",
+    "freedom",
+    "whatever",
+    "trustno1",
+    "starwars",
+    "computer",
+    "internet",
+    "charlie",
+    "mustang",
+    "access",
+    "flower",
+    "hunter",
+    "killer",
+    "lovely",
+    "qwertyui",
+    "google",
+    "samsung",
+    "apple",
+    "microsoft",
+    "windows",
+    "linux",
+    "system",
+    "server",
+    "oracle",
+    "database",
+    "manager",
+    "summer",
+    "winter",
+    "spring",
+    "autumn",
+    "doctor",
+    "nurse",
+    "hospital",
+    "medical",
+    "health",
+    "clinic",
+    // Chinese favourites: love numbers, lucky numbers, pinyin, brands, institutions.
+    "woaini",
+    "woaini1314",
+    "woaini520",
+    "woaini521",
+    "woaiwojia",
+    "wolaiye",
+    "aini1314",
+    "5201314",
+    "1314520",
+    "520520",
+    "520521",
+    "521521",
+    "5211314",
+    "13145200",
+    "888888",
+    "88888888",
+    "666666",
+    "66666666",
+    "168168",
+    "518518",
+    "789456",
+    "456789",
+    "147258",
+    "147258369",
+    "147852",
+    "147852369",
+    "159357",
+    "159753",
+    "258369",
+    "369258",
+    "741852963",
+    "qq123456",
+    "qq5201314",
+    "wang123",
+    "wang123456",
+    "zhang123",
+    "zhang123456",
+    "li123456",
+    "liu123456",
+    "chen123456",
+    "yang123456",
+    "zhao123456",
+    "huang123456",
+    "wangwei",
+    "zhangwei",
+    "lilei",
+    "hanmeimei",
+    "nihao",
+    "nihao123",
+    "woshishui",
+    "zhongguo",
+    "china",
+    "china123",
+    "beijing",
+    "shanghai",
+    "huawei",
+    "huawei123",
+    "xiaomi",
+    "baidu",
+    "baidu123",
+    "taobao",
+    "alibaba",
+    "tencent",
+    "weixin",
+    "wechat",
+    "zhifubao",
+    "jingdong",
+    "yiyuan",
+    "yiyuan123",
+    "yiyuan666",
+    "yigongti",
+    "yigongti123",
+    "yilianti",
+    "weishengyuan",
+    "weishengshi",
+    "weijianwei",
+    "zhensuo",
+    "yisheng",
+    "hushi",
+    "renmin",
+    "renminyiyuan",
+    "zhongyiyuan",
+    "xianyiyuan",
+    "fuyou",
+    "jiankang",
+    "pingan",
+    "kuaile",
+    "xingfu",
+    "aaaaaa",
+    "aa112233",
+    "abc123456",
+    "qwe123456",
+    "asd123456",
+    "zxc123456",
+    "a1234567",
+    "admin@123",
+    "admin1234",
+    "root1234",
+    "sa123456",
+    "test1234",
+    "ygt123456",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(p: &str) -> Result<(), ValidationError> {
+        check(
+            &PasswordPolicy::default(),
+            "password",
+            p,
+            "zhangsan",
+            Some("张三"),
+        )
+    }
+
+    fn reason(p: &str) -> Reason {
+        ok(p).unwrap_err().reason
+    }
+
+    fn en(p: &str) -> String {
+        reason(p).message_en()
+    }
+
+    #[test]
+    fn good_passwords_pass() {
+        for p in [
+            "Yunxi-2026!clinic",
+            "春风十里Abc9",
+            "Tq8#mVz2Lp",
+            "correct Horse battery staple 7",
+            "县医共体Xq7!",
+            "My cat eats 3 lemons!",
+        ] {
+            assert_eq!(ok(p), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn length() {
+        assert_eq!(reason(""), Reason::Required);
+        assert_eq!(reason("Ab1!xyz"), Reason::TooShort { min: 10 });
+        // A Chinese character counts two: 3 + 3 = 6 units is still short, 4 + 4 = 8 too.
+        assert_eq!(reason("春风十Ab9"), Reason::TooShort { min: 10 });
+        // Characters, not bytes: 5 Chinese characters are 15 bytes but 10 units.
+        assert_eq!(ok("春风十里路Q7"), Ok(()));
+        let long = format!("Aa1!{}", "x7Kq".repeat(32));
+        assert_eq!(reason(&long), Reason::TooLong { max: 128 });
+        let policy = PasswordPolicy {
+            min_len: 4,
+            max_len: 8,
+            min_classes: 2,
+        };
+        assert!(check(&policy, "p", "Zq7!", "user", None).is_ok());
+        let e = check(&policy, "p", "Zq7!Zr8@x", "user", None).unwrap_err();
+        assert_eq!(e.field, "p");
+        assert_eq!(e.reason, Reason::TooLong { max: 8 });
+    }
+
+    #[test]
+    fn classes_are_required() {
+        assert!(en("tqmvzlpkxw").contains("at least 3 of"));
+        assert!(en("tqmvzlpk82").contains("at least 3 of"));
+        assert!(reason("TQMVZLPK82").message_zh().contains("3 类"));
+        assert_eq!(classes("aA1!"), 4);
+        assert_eq!(classes("春a"), 2);
+        assert_eq!(classes("é"), 1);
+        // Three classes suffice.
+        assert_eq!(ok("tqmvzlpk82!"), Ok(()));
+    }
+
+    #[test]
+    fn username_and_name() {
+        assert_eq!(en("Zhangsan-2026!"), "must not contain the user name");
+        assert_eq!(en("xxZHANGSANxx9!"), "must not contain the user name");
+        // Short user names are not checked.
+        assert_eq!(
+            check(&PasswordPolicy::default(), "p", "Tq8#mVz2Lp", "tq", None),
+            Ok(())
+        );
+        assert_eq!(en("我是张三Qx7!vb"), "must not contain your name");
+        let e = check(
+            &PasswordPolicy::default(),
+            "p",
+            "Li Hua7!mqzv",
+            "u001",
+            Some("li hua"),
+        );
+        assert!(e.is_err());
+        let e = check(
+            &PasswordPolicy::default(),
+            "p",
+            "LiHua7!mqzv",
+            "u001",
+            Some("Li Hua"),
+        );
+        assert_eq!(e.unwrap_err().reason.message_zh(), "不能包含姓名");
+        // A one-character name is not checked.
+        assert_eq!(
+            check(
+                &PasswordPolicy::default(),
+                "p",
+                "Tq8#mVz2Lp",
+                "u001",
+                Some("T")
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn weak_passwords() {
+        let weak = "is a common password and easily guessed";
+        for p in [
+            "Password123!",
+            "P@ssw0rd2026",
+            "Woaini1314!",
+            "Woaini520!!",
+            "Yiyuan123!",
+            "Weishengyuan2026!",
+            "Admin@123",
+            "1qaz2wsx!QAZ",
+            "Huawei2026!",
+        ] {
+            let r = ok(p);
+            // Some are short or lack classes; those that get that far are weak.
+            if let Err(e) = r {
+                if !matches!(e.reason, Reason::TooShort { .. }) && !en(p).contains("at least 3 of")
+                {
+                    assert!(
+                        e.reason.message_en() == weak
+                            || e.reason.message_en().starts_with("is too predictable"),
+                        "{p}: {}",
+                        e.reason.message_en()
+                    );
+                }
+            } else {
+                panic!("{p} accepted");
+            }
+        }
+        assert_eq!(en("Password123!"), weak);
+        assert_eq!(en("Woaini1314!"), weak);
+        assert_eq!(en("Weishengyuan2026!"), weak);
+        assert_eq!(en("P@ssw0rd2026"), weak);
+        assert_eq!(en("Yigongti2026!"), weak);
+        assert!(is_weak("5201314!"));
+        assert!(is_weak("147258369"));
+        // A short base with digits is only weak when listed exactly.
+        assert!(is_weak("aa123456"));
+        assert!(!is_weak("aa98127634"));
+        assert!(WEAK.len() >= 200, "{}", WEAK.len());
+        assert!(WEAK.iter().all(|w| *w == w.to_lowercase()));
+    }
+
+    #[test]
+    fn trivial_patterns() {
+        let trivial = "is too predictable (repeated characters, sequences or keyboard patterns)";
+        for p in [
+            "Aaaaaaaaaa1!",
+            "Abcdefghij1!",
+            "Aa1!Aa1!Aa1!",
+            "!QAZ2wsx3edc",
+            "Mnbvcxz987!",
+            "Zaq!2wsXcde3",
+            "Xy7!Xy7!Xy7!Xy7!",
+            "Qwertzuiop1!",
+            "Abc123!Abc123",
+        ] {
+            assert_eq!(en(p), trivial, "{p}");
+        }
+        assert_eq!(surprises("1q2w3e4r"), 1);
+        assert_eq!(surprises("zaq12wsx"), 1);
+        assert_eq!(surprises("qwertyuiop"), 1);
+        assert_eq!(surprises("1234567890"), 1);
+        assert_eq!(surprises("aaaaaaaaaa"), 1);
+        assert!(surprises("yunxi-2026!clinic") >= MIN_SURPRISES);
+        assert!(surprises("tq8#mvz2lp") >= MIN_SURPRISES);
+    }
+
+    #[test]
+    fn keyboard_model() {
+        assert!(predictable('q', 'w'));
+        assert!(predictable('1', 'q'));
+        assert!(predictable('q', 'a'));
+        assert!(predictable('a', 'z'));
+        assert!(predictable('9', '0'));
+        assert!(predictable('c', 'b'));
+        assert!(!predictable('q', 'm'));
+        assert!(!predictable('1', 'a'));
+        assert!(!predictable('春', '风'));
+        assert_eq!(unshift('!'), '1');
+        assert_eq!(unshift('?'), '/');
+        assert_eq!(unshift('a'), 'a');
+    }
+}

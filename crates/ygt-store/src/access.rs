@@ -1,0 +1,983 @@
+//! Storage of accounts, sessions, API tokens, care links, break-glass grants and the audit log.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ygt_domain::access::{Permission, Role, default_permissions};
+use ygt_domain::audit::{AuditRecord, HashAlg, Outcome, compute_hash, truncate_to_micros};
+
+use crate::{Result, Sql, Store, StoreError, Tx};
+
+// ---------------------------------------------------------------- users
+
+/// A stored account.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub kind: String,
+    pub staff_id: Option<Uuid>,
+    pub institution_id: Option<Uuid>,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub must_change_password: bool,
+    pub failed_count: i64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub locked_until: Option<OffsetDateTime>,
+    pub active: bool,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_sign_in_at: Option<OffsetDateTime>,
+}
+
+const USER_COLUMNS: &str = "SELECT id, username, display_name, kind, staff_id, institution_id, \
+    password_hash, must_change_password, failed_count, locked_until, active, version, created_at, \
+    last_sign_in_at FROM users";
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub kind: &'a str,
+    pub staff_id: Option<Uuid>,
+    pub institution_id: Option<Uuid>,
+    pub password_hash: &'a str,
+    pub must_change_password: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Only accounts of these institutions (None: all).
+    pub institutions: Option<Vec<Uuid>>,
+    pub q: Option<String>,
+    pub include_inactive: bool,
+    pub limit: Option<i64>,
+}
+
+fn parse_roles(rows: Vec<(String,)>) -> Vec<Role> {
+    rows.into_iter()
+        .filter_map(|(r,)| Role::parse("role", &r).ok())
+        .collect()
+}
+
+impl Store {
+    pub async fn user(&self, id: Uuid) -> Result<Option<User>> {
+        self.fetch_optional(Sql::new(&format!("{USER_COLUMNS} WHERE id = ?")).arg(id))
+            .await
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        self.fetch_optional(Sql::new(&format!("{USER_COLUMNS} WHERE username = ?")).arg(username))
+            .await
+    }
+
+    pub async fn list_users(&self, f: &UserFilter) -> Result<Vec<User>> {
+        let mut q = Sql::new(USER_COLUMNS);
+        q.push(" WHERE 1 = 1");
+        if !f.include_inactive {
+            q.push(" AND active = TRUE");
+        }
+        if let Some(ids) = &f.institutions {
+            q.push(" AND institution_id IN ")
+                .bind_list(ids.iter().copied());
+        }
+        if let Some(text) = f.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let pat = crate::org::like_pattern(text);
+            q.push(" AND (LOWER(username) LIKE ")
+                .bind(pat.clone())
+                .push(" ESCAPE '\\' OR LOWER(display_name) LIKE ")
+                .bind(pat)
+                .push(" ESCAPE '\\')");
+        }
+        q.push(" ORDER BY username");
+        if let Some(l) = f.limit {
+            q.push(" LIMIT ").bind(l);
+        }
+        self.fetch_all(q).await
+    }
+
+    pub async fn roles_of(&self, user_id: Uuid) -> Result<Vec<Role>> {
+        let rows = self
+            .fetch_all(
+                Sql::new("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role")
+                    .arg(user_id),
+            )
+            .await?;
+        Ok(parse_roles(rows))
+    }
+
+    /// The configured role → permission table.
+    pub async fn role_permissions(&self) -> Result<Vec<(Role, Permission)>> {
+        let rows: Vec<(String, String)> = self
+            .fetch_all(Sql::new(
+                "SELECT role, permission FROM role_permissions ORDER BY role, permission",
+            ))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(r, p)| {
+                Some((
+                    Role::parse("role", &r).ok()?,
+                    Permission::parse("permission", &p).ok()?,
+                ))
+            })
+            .collect())
+    }
+
+    /// The permissions of a set of roles.
+    pub async fn permissions_of(&self, roles: &[Role]) -> Result<Vec<Permission>> {
+        let mut q = Sql::new("SELECT DISTINCT permission FROM role_permissions WHERE role IN ");
+        q.bind_list(roles.iter().map(|r| r.code()));
+        let rows: Vec<(String,)> = self.fetch_all(q).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(p,)| Permission::parse("permission", &p).ok())
+            .collect())
+    }
+
+    /// Fills the role → permission table from the domain defaults when it is empty.
+    pub(crate) async fn seed_role_permissions(&self) -> Result<()> {
+        let (n,): (i64,) = self
+            .fetch_one(Sql::new("SELECT COUNT(*) FROM role_permissions"))
+            .await?;
+        if n > 0 {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for role in Role::ALL {
+            for p in default_permissions(*role) {
+                tx.execute(
+                    Sql::new("INSERT INTO role_permissions (role, permission) VALUES (?, ?)")
+                        .arg(role.code())
+                        .arg(p.code()),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    /// Failed sign-ins under `key` since `since`.
+    pub async fn count_failures(&self, key: &str, since: OffsetDateTime) -> Result<i64> {
+        let (n,): (i64,) = self
+            .fetch_one(
+                Sql::new("SELECT COUNT(*) FROM auth_failures WHERE key = ? AND at >= ?")
+                    .arg(key)
+                    .arg(since),
+            )
+            .await?;
+        Ok(n)
+    }
+}
+
+impl Tx {
+    pub async fn insert_user(&mut self, u: &NewUser<'_>, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO users (id, username, display_name, kind, staff_id, institution_id, \
+                 password_hash, must_change_password, failed_count, active, version, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, TRUE, 1, ?, ?)",
+            )
+            .arg(u.id)
+            .arg(u.username)
+            .arg(u.display_name)
+            .arg(u.kind)
+            .arg(u.staff_id)
+            .arg(u.institution_id)
+            .arg(u.password_hash)
+            .arg(u.must_change_password)
+            .arg(now)
+            .arg(now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_roles(&mut self, user_id: Uuid, roles: &[Role]) -> Result<()> {
+        self.execute(Sql::new("DELETE FROM user_roles WHERE user_id = ?").arg(user_id))
+            .await?;
+        for r in roles {
+            self.execute(
+                Sql::new("INSERT INTO user_roles (user_id, role) VALUES (?, ?)")
+                    .arg(user_id)
+                    .arg(r.code()),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn update_user_profile(
+        &mut self,
+        id: Uuid,
+        display_name: &str,
+        institution_id: Option<Uuid>,
+        active: bool,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let n = self
+            .execute(
+                Sql::new(
+                    "UPDATE users SET display_name = ?, institution_id = ?, active = ?, \
+                     version = version + 1, updated_at = ? WHERE id = ?",
+                )
+                .arg(display_name)
+                .arg(institution_id)
+                .arg(active)
+                .arg(now)
+                .arg(id),
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn set_password(
+        &mut self,
+        id: Uuid,
+        hash: &str,
+        must_change: bool,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let n = self
+            .execute(
+                Sql::new(
+                    "UPDATE users SET password_hash = ?, must_change_password = ?, failed_count = 0, \
+                     locked_until = NULL, version = version + 1, updated_at = ? WHERE id = ?",
+                )
+                .arg(hash)
+                .arg(must_change)
+                .arg(now)
+                .arg(id),
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Counts a failed sign-in on the account; locks it until `lock_until` when given.
+    pub async fn record_user_failure(
+        &mut self,
+        id: Uuid,
+        lock_until: Option<OffsetDateTime>,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "UPDATE users SET failed_count = failed_count + 1, \
+                 locked_until = COALESCE(?, locked_until) WHERE id = ?",
+            )
+            .arg(lock_until)
+            .arg(id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_sign_in(&mut self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "UPDATE users SET failed_count = 0, locked_until = NULL, last_sign_in_at = ? WHERE id = ?",
+            )
+            .arg(now)
+            .arg(id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn add_failure(&mut self, key: &str, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new("INSERT INTO auth_failures (id, key, at) VALUES (?, ?, ?)")
+                .arg(Uuid::now_v7())
+                .arg(key)
+                .arg(now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn clear_failures(&mut self, key: &str) -> Result<()> {
+        self.execute(Sql::new("DELETE FROM auth_failures WHERE key = ?").arg(key))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_role_permissions(&mut self, role: Role, perms: &[Permission]) -> Result<()> {
+        self.execute(Sql::new("DELETE FROM role_permissions WHERE role = ?").arg(role.code()))
+            .await?;
+        for p in perms {
+            self.execute(
+                Sql::new("INSERT INTO role_permissions (role, permission) VALUES (?, ?)")
+                    .arg(role.code())
+                    .arg(p.code()),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- sessions
+
+/// A session with what the request needs of its user.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl Store {
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
+        self.fetch_optional(
+            Sql::new(
+                "SELECT id, user_id, csrf_token, created_at, last_seen_at, expires_at, revoked_at \
+                 FROM sessions WHERE token_hash = ?",
+            )
+            .arg(token_hash),
+        )
+        .await
+    }
+
+    /// Sessions of a user that are neither revoked nor expired.
+    pub async fn live_sessions(&self, user_id: Uuid, now: OffsetDateTime) -> Result<i64> {
+        let (n,): (i64,) = self
+            .fetch_one(
+                Sql::new(
+                    "SELECT COUNT(*) FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+                )
+                .arg(user_id)
+                .arg(now),
+            )
+            .await?;
+        Ok(n)
+    }
+}
+
+impl Tx {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_session(
+        &mut self,
+        token_hash: &str,
+        id: Uuid,
+        user_id: Uuid,
+        csrf: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        client_addr: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO sessions (token_hash, id, user_id, csrf_token, created_at, last_seen_at, \
+                 expires_at, client_addr, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .arg(token_hash)
+            .arg(id)
+            .arg(user_id)
+            .arg(csrf)
+            .arg(now)
+            .arg(now)
+            .arg(expires_at)
+            .arg(client_addr)
+            .arg(user_agent),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn touch_session(&mut self, token_hash: &str, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
+                .arg(now)
+                .arg(token_hash),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_session(&mut self, token_hash: &str, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+            )
+            .arg(now)
+            .arg(token_hash),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Signs a user out everywhere. Returns how many sessions ended.
+    pub async fn revoke_user_sessions(
+        &mut self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        self.execute(
+            Sql::new("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+                .arg(now)
+                .arg(user_id),
+        )
+        .await
+    }
+}
+
+// ---------------------------------------------------------------- API tokens
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub institution_id: Uuid,
+    pub permissions: String,
+    pub created_by: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl ApiToken {
+    pub fn permission_list(&self) -> Vec<Permission> {
+        self.permissions
+            .split_whitespace()
+            .filter_map(|p| Permission::parse("permission", p).ok())
+            .collect()
+    }
+}
+
+const TOKEN_COLUMNS: &str = "SELECT id, name, prefix, institution_id, permissions, created_by, \
+    created_at, expires_at, last_used_at, revoked_at FROM api_tokens";
+
+impl Store {
+    pub async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        self.fetch_optional(Sql::new(&format!("{TOKEN_COLUMNS} WHERE token_hash = ?")).arg(hash))
+            .await
+    }
+
+    pub async fn token(&self, id: Uuid) -> Result<Option<ApiToken>> {
+        self.fetch_optional(Sql::new(&format!("{TOKEN_COLUMNS} WHERE id = ?")).arg(id))
+            .await
+    }
+
+    pub async fn list_tokens(&self, institutions: Option<&[Uuid]>) -> Result<Vec<ApiToken>> {
+        let mut q = Sql::new(TOKEN_COLUMNS);
+        if let Some(ids) = institutions {
+            q.push(" WHERE institution_id IN ")
+                .bind_list(ids.iter().copied());
+        }
+        q.push(" ORDER BY created_at DESC");
+        self.fetch_all(q).await
+    }
+}
+
+impl Tx {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_token(
+        &mut self,
+        id: Uuid,
+        name: &str,
+        prefix: &str,
+        hash: &str,
+        institution_id: Uuid,
+        permissions: &[Permission],
+        created_by: Option<Uuid>,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let perms: Vec<&str> = permissions.iter().map(|p| p.code()).collect();
+        self.execute(
+            Sql::new(
+                "INSERT INTO api_tokens (id, name, prefix, token_hash, institution_id, permissions, \
+                 created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .arg(id)
+            .arg(name)
+            .arg(prefix)
+            .arg(hash)
+            .arg(institution_id)
+            .arg(perms.join(" "))
+            .arg(created_by)
+            .arg(now)
+            .arg(expires_at),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_token(&mut self, id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        let n = self
+            .execute(
+                Sql::new(
+                    "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                )
+                .arg(now)
+                .arg(id),
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn touch_token(&mut self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+                .arg(now)
+                .arg(id),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- care links and break-glass
+
+/// One reason a resident is in someone's scope.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CareLink {
+    pub id: Uuid,
+    pub resident_id: Uuid,
+    pub institution_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub kind: String,
+    pub source_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub valid_until: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct BreakGlass {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub institution_id: Option<Uuid>,
+    pub resident_id: Uuid,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub reviewed_by: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub reviewed_at: Option<OffsetDateTime>,
+    pub review_note: Option<String>,
+    pub review_outcome: Option<String>,
+}
+
+const BREAK_GLASS_COLUMNS: &str = "SELECT id, user_id, institution_id, resident_id, reason, \
+    started_at, expires_at, reviewed_by, reviewed_at, review_note, review_outcome FROM break_glass";
+
+impl Store {
+    /// The links of a resident valid at `now`.
+    pub async fn care_links(
+        &self,
+        resident_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CareLink>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until \
+                 FROM care_links WHERE resident_id = ? AND valid_from <= ? \
+                 AND (valid_until IS NULL OR valid_until > ?)",
+            )
+            .arg(resident_id)
+            .arg(now)
+            .arg(now),
+        )
+        .await
+    }
+
+    /// A break-glass grant of this user for this resident still running at `now`.
+    pub async fn active_break_glass(
+        &self,
+        user_id: Uuid,
+        resident_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<BreakGlass>> {
+        self.fetch_optional(
+            Sql::new(&format!(
+                "{BREAK_GLASS_COLUMNS} WHERE user_id = ? AND resident_id = ? AND expires_at > ? \
+                 ORDER BY started_at DESC LIMIT 1"
+            ))
+            .arg(user_id)
+            .arg(resident_id)
+            .arg(now),
+        )
+        .await
+    }
+
+    pub async fn break_glass(&self, id: Uuid) -> Result<Option<BreakGlass>> {
+        self.fetch_optional(Sql::new(&format!("{BREAK_GLASS_COLUMNS} WHERE id = ?")).arg(id))
+            .await
+    }
+
+    /// Break-glass grants, the unreviewed first.
+    pub async fn list_break_glass(
+        &self,
+        only_unreviewed: bool,
+        limit: i64,
+    ) -> Result<Vec<BreakGlass>> {
+        let mut q = Sql::new(BREAK_GLASS_COLUMNS);
+        if only_unreviewed {
+            q.push(" WHERE reviewed_at IS NULL");
+        }
+        q.push(" ORDER BY started_at DESC LIMIT ").bind(limit);
+        self.fetch_all(q).await
+    }
+}
+
+impl Tx {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_care_link(
+        &mut self,
+        id: Uuid,
+        resident_id: Uuid,
+        institution_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+        kind: &str,
+        source_id: Option<&str>,
+        valid_from: OffsetDateTime,
+        valid_until: Option<OffsetDateTime>,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO care_links (id, resident_id, institution_id, user_id, kind, source_id, \
+                 valid_from, valid_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .arg(id)
+            .arg(resident_id)
+            .arg(institution_id)
+            .arg(user_id)
+            .arg(kind)
+            .arg(source_id)
+            .arg(valid_from)
+            .arg(valid_until),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Ends the links that came from one source (a referral closed, a contract ended).
+    pub async fn end_care_links(
+        &mut self,
+        kind: &str,
+        source_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        self.execute(
+            Sql::new(
+                "UPDATE care_links SET valid_until = ? WHERE kind = ? AND source_id = ? \
+                 AND (valid_until IS NULL OR valid_until > ?)",
+            )
+            .arg(now)
+            .arg(kind)
+            .arg(source_id)
+            .arg(now),
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_break_glass(
+        &mut self,
+        id: Uuid,
+        user_id: Uuid,
+        institution_id: Option<Uuid>,
+        resident_id: Uuid,
+        reason: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO break_glass (id, user_id, institution_id, resident_id, reason, started_at, \
+                 expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .arg(id)
+            .arg(user_id)
+            .arg(institution_id)
+            .arg(resident_id)
+            .arg(reason)
+            .arg(now)
+            .arg(expires_at),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn review_break_glass(
+        &mut self,
+        id: Uuid,
+        reviewer: Uuid,
+        outcome: &str,
+        note: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = self
+            .execute(
+                Sql::new(
+                    "UPDATE break_glass SET reviewed_by = ?, reviewed_at = ?, review_outcome = ?, \
+                     review_note = ? WHERE id = ? AND reviewed_at IS NULL",
+                )
+                .arg(reviewer)
+                .arg(now)
+                .arg(outcome)
+                .arg(note)
+                .arg(id),
+            )
+            .await?;
+        Ok(n > 0)
+    }
+}
+
+// ---------------------------------------------------------------- audit log
+
+/// An event to append; the store numbers, chains and seals it.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub actor_user_id: Option<Uuid>,
+    pub actor_name: String,
+    pub actor_institution_id: Option<Uuid>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub resident_id: Option<Uuid>,
+    pub purpose: Option<String>,
+    pub outcome: Outcome,
+    pub client_addr: Option<String>,
+    pub request_id: String,
+    pub detail: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    seq: i64,
+    id: Uuid,
+    at: OffsetDateTime,
+    actor_user_id: Option<Uuid>,
+    actor_name: String,
+    actor_institution_id: Option<Uuid>,
+    action: String,
+    resource_type: String,
+    resource_id: Option<String>,
+    resident_id: Option<Uuid>,
+    purpose: Option<String>,
+    outcome: String,
+    client_addr: Option<String>,
+    request_id: String,
+    detail: Option<String>,
+    alg: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self> {
+        Ok(AuditRecord {
+            outcome: Outcome::parse("outcome", &r.outcome).map_err(|_| {
+                StoreError::Corrupt(format!("audit_events.outcome at seq {}", r.seq))
+            })?,
+            alg: HashAlg::parse("alg", &r.alg)
+                .map_err(|_| StoreError::Corrupt(format!("audit_events.alg at seq {}", r.seq)))?,
+            seq: r.seq,
+            id: r.id,
+            at: r.at,
+            actor_user_id: r.actor_user_id,
+            actor_name: r.actor_name,
+            actor_institution_id: r.actor_institution_id,
+            action: r.action,
+            resource_type: r.resource_type,
+            resource_id: r.resource_id,
+            resident_id: r.resident_id,
+            purpose: r.purpose,
+            client_addr: r.client_addr,
+            request_id: r.request_id,
+            detail: r.detail,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        })
+    }
+}
+
+const AUDIT_COLUMNS: &str = "SELECT seq, id, at, actor_user_id, actor_name, actor_institution_id, \
+    action, resource_type, resource_id, resident_id, purpose, outcome, client_addr, request_id, \
+    detail, alg, prev_hash, hash FROM audit_events";
+
+/// Search over the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub resident_id: Option<Uuid>,
+    pub actor_user_id: Option<Uuid>,
+    pub institution_id: Option<Uuid>,
+    /// Prefix of the action, such as `auth.` or `registry.institution`.
+    pub action: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Store {
+    /// The head of the chain: (last seq, last hash).
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        self.fetch_optional(Sql::new("SELECT seq, hash FROM audit_head WHERE id = 1"))
+            .await
+    }
+
+    /// Records with seq > `after`, ascending, at most `limit` (for verification in batches).
+    pub async fn audit_batch(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows: Vec<AuditRow> = self
+            .fetch_all(
+                Sql::new(&format!(
+                    "{AUDIT_COLUMNS} WHERE seq > ? ORDER BY seq LIMIT ?"
+                ))
+                .arg(after)
+                .arg(limit),
+            )
+            .await?;
+        rows.into_iter().map(AuditRecord::try_from).collect()
+    }
+
+    /// Newest first.
+    pub async fn search_audit(&self, f: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)> {
+        let mut w = Sql::new(" WHERE 1 = 1");
+        if let Some(r) = f.resident_id {
+            w.push(" AND resident_id = ").bind(r);
+        }
+        if let Some(u) = f.actor_user_id {
+            w.push(" AND actor_user_id = ").bind(u);
+        }
+        if let Some(i) = f.institution_id {
+            w.push(" AND actor_institution_id = ").bind(i);
+        }
+        if let Some(a) = f.action.as_deref().filter(|a| !a.is_empty()) {
+            let mut pat = String::new();
+            for c in a.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    pat.push('\\');
+                }
+                pat.push(c);
+            }
+            pat.push('%');
+            w.push(" AND action LIKE ").bind(pat).push(" ESCAPE '\\'");
+        }
+        if let Some(o) = f.outcome {
+            w.push(" AND outcome = ").bind(o.code());
+        }
+        if let Some(t) = f.from {
+            w.push(" AND at >= ").bind(t);
+        }
+        if let Some(t) = f.to {
+            w.push(" AND at < ").bind(t);
+        }
+        let mut count = Sql::new("SELECT COUNT(*) FROM audit_events");
+        let mut q = Sql::new(AUDIT_COLUMNS);
+        let (text, args) = w.into_parts();
+        count.push(&text);
+        q.push(&text);
+        for a in &args {
+            count = count.arg(a.clone());
+            q = q.arg(a.clone());
+        }
+        q.push(" ORDER BY seq DESC LIMIT ")
+            .bind(f.limit)
+            .push(" OFFSET ")
+            .bind(f.offset);
+        let (total,): (i64,) = self.fetch_one(count).await?;
+        let rows: Vec<AuditRow> = self.fetch_all(q).await?;
+        let items = rows
+            .into_iter()
+            .map(AuditRecord::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, total))
+    }
+}
+
+impl Tx {
+    /// Appends one event to the chain inside this transaction. Taking the head row first (an
+    /// UPDATE) serialises appends: the chain order is the commit order on both backends.
+    pub async fn append_audit(
+        &mut self,
+        e: &AuditEntry,
+        alg: HashAlg,
+        now: OffsetDateTime,
+    ) -> Result<AuditRecord> {
+        let (seq, prev): (i64, String) = self
+            .fetch_one(Sql::new(
+                "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+            ))
+            .await?;
+        let mut r = AuditRecord {
+            seq,
+            id: Uuid::now_v7(),
+            at: truncate_to_micros(now),
+            actor_user_id: e.actor_user_id,
+            actor_name: e.actor_name.clone(),
+            actor_institution_id: e.actor_institution_id,
+            action: e.action.clone(),
+            resource_type: e.resource_type.clone(),
+            resource_id: e.resource_id.clone(),
+            resident_id: e.resident_id,
+            purpose: e.purpose.clone(),
+            outcome: e.outcome,
+            client_addr: e.client_addr.clone(),
+            request_id: e.request_id.clone(),
+            detail: e.detail.clone(),
+            alg,
+            prev_hash: prev,
+            hash: String::new(),
+        };
+        r.hash = compute_hash(&r);
+        self.execute(
+            Sql::new(
+                "INSERT INTO audit_events (seq, id, at, actor_user_id, actor_name, actor_institution_id, \
+                 action, resource_type, resource_id, resident_id, purpose, outcome, client_addr, \
+                 request_id, detail, alg, prev_hash, hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .arg(r.seq)
+            .arg(r.id)
+            .arg(r.at)
+            .arg(r.actor_user_id)
+            .arg(r.actor_name.as_str())
+            .arg(r.actor_institution_id)
+            .arg(r.action.as_str())
+            .arg(r.resource_type.as_str())
+            .arg(r.resource_id.as_deref())
+            .arg(r.resident_id)
+            .arg(r.purpose.as_deref())
+            .arg(r.outcome.code())
+            .arg(r.client_addr.as_deref())
+            .arg(r.request_id.as_str())
+            .arg(r.detail.as_deref())
+            .arg(r.alg.code())
+            .arg(r.prev_hash.as_str())
+            .arg(r.hash.as_str()),
+        )
+        .await?;
+        self.execute(Sql::new("UPDATE audit_head SET hash = ? WHERE id = 1").arg(r.hash.as_str()))
+            .await?;
+        Ok(r)
+    }
+}
