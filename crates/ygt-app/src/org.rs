@@ -259,6 +259,24 @@ impl App {
             ev("registry.institution.update", "institution", id),
         )
         .await?;
+        if d.tier != before.tier && before.children_count > 0 {
+            return Err(AppError::Invalid(
+                ValidationError::new(
+                    "tier",
+                    Reason::Other {
+                        zh: format!(
+                            "仍有 {} 个下级机构隶属于本机构，不能改变层级",
+                            before.children_count
+                        ),
+                        en: format!(
+                            "{} institutions report to it; its tier cannot change",
+                            before.children_count
+                        ),
+                    },
+                )
+                .into(),
+            ));
+        }
         if d.parent_id != before.parent_id {
             match d.parent_id {
                 Some(p) => {
@@ -299,6 +317,21 @@ impl App {
             ev("registry.institution.deactivate", "institution", id),
         )
         .await?;
+        let led: Vec<String> = self
+            .store()
+            .list_communities(false)
+            .await?
+            .into_iter()
+            .filter(|c| c.lead_institution_id == Some(id))
+            .map(|c| c.name)
+            .collect();
+        if !led.is_empty() {
+            return Err(conflict(
+                None,
+                format!("本机构是“{}”的牵头机构，请先更换牵头机构", led.join("、")),
+                format!("it leads {}; choose another lead first", led.join(", ")),
+            ));
+        }
         if inst.children_count > 0 {
             return Err(conflict(
                 None,
@@ -333,6 +366,23 @@ impl App {
             ev("registry.institution.activate", "institution", id),
         )
         .await?;
+        let inst = self.institution(ctx, id).await?;
+        if let Some(p) = inst.parent_id {
+            let parent = self.institution(ctx, p).await?;
+            if !parent.active {
+                return Err(conflict(
+                    Some("parent_id"),
+                    format!(
+                        "上级机构“{}”已停用，请先启用上级机构或调整隶属关系",
+                        parent.name
+                    ),
+                    format!(
+                        "its parent {} is deactivated; reactivate the parent or move it first",
+                        parent.name
+                    ),
+                ));
+            }
+        }
         let mut tx = self.store().begin().await?;
         tx.set_active(Registry::Institution, id, true, self.now())
             .await?;

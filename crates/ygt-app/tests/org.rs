@@ -1349,3 +1349,65 @@ async fn concurrent_writes(db: TestDb) {
     );
 }
 both_backends!(concurrent_writes, concurrent_writes);
+
+// ------------------------------------------------------------------ regressions
+
+/// Reactivating below an inactive parent, changing the tier of an institution with children,
+/// deactivating a community's lead: all refused.
+async fn hierarchy_stays_consistent(db: TestDb) {
+    let (app, ctx) = open(&db).await;
+    let h = app.create_institution(&ctx, &county_draft()).await.unwrap();
+    let t = app
+        .create_institution(&ctx, &township_draft("柳河镇卫生院", h.id))
+        .await
+        .unwrap();
+    let v = app
+        .create_institution(&ctx, &village_draft("柳河镇张庄村卫生室", t.id))
+        .await
+        .unwrap();
+    app.deactivate_institution(&ctx, v.id).await.unwrap();
+    app.deactivate_institution(&ctx, t.id).await.unwrap();
+    let err = app.reactivate_institution(&ctx, v.id).await.unwrap_err();
+    assert!(
+        matches!(&err, AppError::Conflict { field: Some(f), .. } if f == "parent_id"),
+        "{err:?}"
+    );
+    app.reactivate_institution(&ctx, t.id).await.unwrap();
+    app.reactivate_institution(&ctx, v.id).await.unwrap();
+
+    let t2 = app
+        .create_institution(&ctx, &township_draft("石桥乡卫生院", h.id))
+        .await
+        .unwrap();
+    let mut to_village = draft("柳河镇卫生院", "other", Some(t2.id), "341890100");
+    to_village.tier = Some("village".into());
+    let err = app
+        .update_institution(&ctx, t.id, &to_village, None)
+        .await
+        .unwrap_err();
+    match err {
+        AppError::Invalid(e) => assert_eq!(e.first().unwrap().field, "tier"),
+        other => panic!("{other:?}"),
+    }
+
+    app.create_community(
+        &ctx,
+        &CommunityDraft {
+            name: "云溪县县域医共体".into(),
+            form: "county_community".into(),
+            lead_institution_id: Some(h.id.to_string()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.deactivate_institution(&ctx, t2.id).await.unwrap();
+    app.deactivate_institution(&ctx, v.id).await.unwrap();
+    app.deactivate_institution(&ctx, t.id).await.unwrap();
+    let err = app.deactivate_institution(&ctx, h.id).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::Conflict { .. }),
+        "the lead of a community stays active"
+    );
+}
+both_backends!(hierarchy_stays_consistent, hierarchy_stays_consistent);

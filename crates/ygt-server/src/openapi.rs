@@ -359,6 +359,21 @@ fn schemas() -> Value {
             "department_name": text_n, "name": {"type": "string"}, "sex": sex, "title": title, "licence_number": text_n,
             "id_number_masked": text_n, "phone_masked": text_n, "active": {"type": "boolean"}, "version": {"type": "integer"},
             "created_at": ts, "updated_at": ts}},
+        "Me": {"type": "object", "properties": {"user_id": uuid_n, "name": {"type": "string"},
+            "display_name": {"type": "string"}, "institution_id": uuid_n,
+            "roles": {"type": "array", "items": {"type": "string"}}, "permissions": {"type": "array", "items": {"type": "string"}}}},
+        "AuditEvent": {"type": "object", "properties": {"seq": {"type": "integer"}, "id": uuid, "at": ts,
+            "actor_user_id": uuid_n, "actor_name": {"type": "string"}, "actor_institution_id": uuid_n,
+            "action": {"type": "string"}, "resource_type": {"type": "string"}, "resource_id": text_n,
+            "resident_id": uuid_n, "purpose": text_n, "outcome": {"type": "string", "enum": ["allowed", "denied", "failed"]},
+            "client_addr": text_n, "request_id": {"type": "string"}, "detail": text_n, "hash": {"type": "string"}}},
+        "AuditPage": page("AuditEvent"),
+        "AccessDecision": {"type": "object", "properties": {"resident_id": uuid, "allowed": {"type": "boolean"},
+            "scope": {"type": "string", "enum": ["own_institution", "subordinate", "care_link", "community_wide", "authorised", "break_glass"]}}},
+        "BreakGlassBody": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 10}}},
+        "BreakGlass": {"type": "object", "properties": {"id": uuid, "user_id": uuid, "institution_id": uuid_n, "resident_id": uuid,
+            "reason": {"type": "string"}, "started_at": ts, "expires_at": ts, "reviewed_by": uuid_n, "reviewed_at": {"type": ["string", "null"]},
+            "review_note": text_n, "review_outcome": text_n}},
         "CommunityPage": page("Community"),
         "InstitutionPage": page("Institution"),
         "DepartmentPage": page("Department"),
@@ -387,6 +402,7 @@ pub fn document() -> Value {
                 "schema": {"type": "string"}}));
         }
         let ok = if *method == "POST" && req.is_some() && !path.ends_with("/members") {
+            // creations answer 201
             "201"
         } else {
             "200"
@@ -399,7 +415,7 @@ pub fn document() -> Value {
             "parameters": params,
             "responses": {
                 ok: {"description": "success", "content": {"application/json": {"schema": r(resp)}}},
-                "404": err.clone(), "409": err.clone(), "422": err,
+                "401": err.clone(), "403": err.clone(), "404": err.clone(), "409": err.clone(), "422": err,
             }
         });
         if let (Some(req), Some(obj)) = (req, op.as_object_mut()) {
@@ -422,7 +438,16 @@ pub fn document() -> Value {
                 Errors are {\"error\":{\"code\",\"message\",\"field\"}}; messages follow ?lang=zh|en."
         },
         "paths": paths,
-        "components": {"schemas": schemas()},
+        "security": [{"session": []}, {"token": []}],
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "ygt_session",
+                    "description": "the session of a signed-in user; state-changing requests also send X-CSRF-Token"},
+                "token": {"type": "http", "scheme": "bearer",
+                    "description": "an API token (ygt_…) scoped to an institution and permissions"}
+            }
+        },
     })
 }
 

@@ -129,8 +129,15 @@ pub async fn generate(
     scale: Scale,
     progress: Progress<'_>,
 ) -> Result<Summary, GenerateError> {
-    let o = app.store().overview().await.map_err(AppError::from)?;
-    if o.county + o.township + o.village > 0 {
+    let existing = app
+        .store()
+        .count_institutions(&ygt_app::ygt_store::org::InstitutionFilter {
+            include_inactive: true,
+            ..Default::default()
+        })
+        .await
+        .map_err(AppError::from)?;
+    if existing > 0 {
         return Err(GenerateError::NotEmpty);
     }
     let (c, t, m, per_town) = scale.staff();

@@ -165,9 +165,15 @@ fn demo_keeps_its_data() {
     // The data of the first run is there: 51 institutions refuse a second generate, and the
     // audit chain written by both runs is intact.
     let url = format!("sqlite://{}/ygt.db", dir.display());
-    let out = ygt().args(["generate", "--database", &url]).output().unwrap();
+    let out = ygt()
+        .args(["generate", "--database", &url])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("empty database"));
-    let out = ygt().args(["audit", "verify", "--database", &url]).output().unwrap();
+    let out = ygt()
+        .args(["audit", "verify", "--database", &url])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("audit chain intact"), "{text}");
@@ -193,3 +199,168 @@ fn http_get(url: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+/// Makes a database with a few audited actions; returns the store.
+async fn audited_db(db: &TestDb) -> ygt_app::ygt_store::Store {
+    use ygt_app::{App, Ctx};
+    use ygt_domain::org::InstitutionDraft;
+    let store = ygt_app::ygt_store::Store::open(&db.url).await.unwrap();
+    let app = App::new(store.clone());
+    let ctx = Ctx::system();
+    let h = app
+        .create_institution(
+            &ctx,
+            &InstitutionDraft {
+                name: "云溪县人民医院".into(),
+                kind: "county_general_hospital".into(),
+                division_code: "341890".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for i in 0..5 {
+        app.create_department(
+            &ctx,
+            h.id,
+            &ygt_domain::org::DepartmentDraft {
+                name: format!("科室{i}"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let out = ygt()
+        .args(["audit", "verify", "--database", &db.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("6 events verified"));
+    store
+}
+
+/// Runs `ygt audit verify` and returns (success, stderr).
+fn verify(db: &TestDb) -> (bool, String) {
+    let out = ygt()
+        .args(["audit", "verify", "--database", &db.url])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn tamper(store: &ygt_app::ygt_store::Store, sql: &str) {
+    let mut tx = store.begin().await.unwrap();
+    tx.execute(ygt_app::ygt_store::Sql::new(sql)).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn tamper_edit(db: TestDb) {
+    let store = audited_db(&db).await;
+    tamper(
+        &store,
+        "UPDATE audit_events SET detail = 'nothing happened' WHERE seq = 3",
+    )
+    .await;
+    let (ok, err) = verify(&db);
+    assert!(!ok);
+    assert!(
+        err.contains("3") && err.to_lowercase().contains("modif"),
+        "{err}"
+    );
+}
+both_backends!(tamper_edit, tamper_edit);
+
+async fn tamper_delete(db: TestDb) {
+    let store = audited_db(&db).await;
+    tamper(&store, "DELETE FROM audit_events WHERE seq = 4").await;
+    let (ok, err) = verify(&db);
+    assert!(!ok);
+    assert!(
+        err.contains("4") && err.to_lowercase().contains("delet"),
+        "{err}"
+    );
+}
+both_backends!(tamper_delete, tamper_delete);
+
+async fn tamper_insert(db: TestDb) {
+    let store = audited_db(&db).await;
+    // A forged event appended after the last one (the head row is not updated).
+    tamper(
+        &store,
+        "INSERT INTO audit_events (seq, id, at, actor_user_id, actor_name, actor_institution_id, action, \
+         resource_type, resource_id, resident_id, purpose, outcome, client_addr, request_id, detail, alg, \
+         prev_hash, hash) SELECT seq + 1, id, at, actor_user_id, 'intruder', actor_institution_id, action, \
+         resource_type, resource_id, resident_id, purpose, outcome, client_addr, request_id, detail, alg, \
+         hash, hash FROM audit_events WHERE seq = 6",
+    )
+    .await;
+    let (ok, err) = verify(&db);
+    assert!(!ok);
+    assert!(
+        err.contains("7") && err.to_lowercase().contains("insert"),
+        "{err}"
+    );
+}
+both_backends!(tamper_insert, tamper_insert);
+
+async fn tamper_swap(db: TestDb) {
+    let store = audited_db(&db).await;
+    // Swap the contents of events 2 and 3 (keeping their sequence numbers).
+    tamper(&store, "UPDATE audit_events SET seq = -2 WHERE seq = 2").await;
+    tamper(&store, "UPDATE audit_events SET seq = 2 WHERE seq = 3").await;
+    tamper(&store, "UPDATE audit_events SET seq = 3 WHERE seq = -2").await;
+    let (ok, err) = verify(&db);
+    assert!(!ok);
+    assert!(
+        err.contains("audit chain broken") && err.contains('2'),
+        "{err}"
+    );
+}
+both_backends!(tamper_swap, tamper_swap);
+
+/// Appends from many tasks at once stay one unbroken chain on both backends.
+async fn concurrent_appends_stay_ordered(db: TestDb) {
+    use ygt_app::{App, Ctx};
+    let store = audited_db(&db).await;
+    let app = App::new(store);
+    let h = app
+        .list_institutions(&Ctx::system(), &Default::default())
+        .await
+        .unwrap()
+        .0[0]
+        .id;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.create_department(
+                &Ctx::system(),
+                h,
+                &ygt_domain::org::DepartmentDraft {
+                    name: format!("并发科室{i}"),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let report = app.verify_audit_chain().await.unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.verified, 30);
+}
+both_backends!(
+    concurrent_appends_stay_ordered,
+    concurrent_appends_stay_ordered
+);

@@ -1,1 +1,606 @@
+//! The access matrix: every role × every route × (own institution, subordinate village, other
+//! institution; resident linked by referral or not linked), asserting allow or deny. The route
+//! list comes from the router itself: a new route without a decision here fails the test.
 
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use uuid::Uuid;
+use ygt_app::Ctx as AppCtx;
+use ygt_app::account::AccountDraft;
+use ygt_app::ygt_store::org::{InstitutionFilter, StaffFilter};
+use ygt_domain::access::{Permission as P, Role, default_permissions};
+use ygt_domain::org::Tier;
+use ygt_testkit::TestDb;
+
+use crate::{PASSWORD, TestServer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Where {
+    /// The route names no institution or resident.
+    Nowhere,
+    /// The actor's own institution (a township centre).
+    Own,
+    /// A village clinic under the actor's institution.
+    Sub,
+    /// Another township centre.
+    Other,
+    /// A resident linked to the actor's institution by a referral.
+    Linked,
+    /// A resident with no link to the actor.
+    NotLinked,
+}
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    Public,
+    AnyUser,
+    Perm(P),
+    /// `local` over the institution in question, or `all` anywhere.
+    Scoped(P, P),
+    /// Token creation: token.manage, and the institution in scope or account.manage_all.
+    TokenCreate,
+    /// Reading a resident's data: patient.read and (community-wide or linked).
+    Resident,
+}
+
+fn rule(method: &str, path: &str) -> Option<Rule> {
+    use Rule::*;
+    let write = Scoped(P::RegistryWrite, P::RegistryWriteAll);
+    Some(match (method, path) {
+        (_, "/healthz" | "/login" | "/lang/{code}" | "/static/{*path}") => Public,
+        (_, "/metrics" | "/api/openapi.json" | "/api/docs" | "/api/v1/me") => AnyUser,
+        (_, "/logout" | "/account" | "/account/password" | "/account/sign-out-everywhere") => {
+            AnyUser
+        }
+        ("GET", "/institutions/new" | "/staff/new" | "/communities/new") => Perm(P::RegistryRead),
+        ("GET", p) if p.ends_with("/edit") || p.ends_with("/departments/new") => {
+            Perm(P::RegistryRead)
+        }
+        ("GET", p) if p.starts_with("/admin/accounts") => {
+            Scoped(P::AccountManage, P::AccountManageAll)
+        }
+        ("POST", p) if p.starts_with("/admin/accounts") => {
+            Scoped(P::AccountManage, P::AccountManageAll)
+        }
+        (_, p) if p.starts_with("/admin/roles") => Perm(P::RoleManage),
+        ("GET", "/admin/tokens") => Perm(P::TokenManage),
+        ("POST", "/admin/tokens") => TokenCreate,
+        ("POST", "/admin/tokens/{id}/revoke") => Scoped(P::TokenManage, P::AccountManageAll),
+        (_, "/audit" | "/audit/export.csv" | "/api/v1/audit") => Perm(P::AuditRead),
+        (_, p) if p.starts_with("/audit/break-glass") => Perm(P::AuditReview),
+        ("GET", "/api/v1/residents/{id}/access") => Resident,
+        ("POST", "/api/v1/residents/{id}/break-glass") => Perm(P::BreakGlass),
+        ("GET", _) => Perm(P::RegistryRead),
+        (_, p) if p.contains("communities") => Perm(P::RegistryWriteAll),
+        (_, p)
+            if p.contains("institutions") || p.contains("departments") || p.contains("staff") =>
+        {
+            write
+        }
+        _ => return None,
+    })
+}
+
+fn wheres(method: &str, path: &str) -> Vec<Where> {
+    use Where::*;
+    if method == "GET"
+        && matches!(
+            path,
+            "/institutions"
+                | "/api/v1/institutions"
+                | "/staff"
+                | "/api/v1/staff"
+                | "/admin/accounts"
+                | "/admin/tokens"
+        )
+    {
+        // Lists: what they show is filtered by scope; nothing to refuse.
+        return vec![Nowhere];
+    }
+    let inst = [
+        "/institutions/{id}",
+        "/api/v1/institutions/{id}",
+        "/departments/{id}",
+        "/api/v1/departments/{id}",
+        "/staff/{id}",
+        "/api/v1/staff/{id}",
+        "/admin/accounts/{id}",
+        "/admin/tokens/{id}",
+    ];
+    if path.starts_with("/api/v1/residents/") {
+        vec![Linked, NotLinked]
+    } else if inst.iter().any(|p| path.starts_with(p))
+        || matches!(
+            path,
+            "/institutions"
+                | "/api/v1/institutions"
+                | "/staff"
+                | "/api/v1/staff"
+                | "/admin/accounts"
+                | "/admin/tokens"
+        )
+    {
+        vec![Own, Sub, Other]
+    } else {
+        vec![Nowhere]
+    }
+}
+
+fn expected(r: Rule, role: Role, w: Where) -> bool {
+    let perms: BTreeSet<P> = default_permissions(role).iter().copied().collect();
+    let has = |p: P| perms.contains(&p);
+    let in_scope = matches!(w, Where::Own | Where::Sub | Where::Nowhere);
+    match r {
+        Rule::Public | Rule::AnyUser => true,
+        Rule::Perm(p) => has(p),
+        Rule::Scoped(local, all) => has(all) || (has(local) && in_scope),
+        Rule::TokenCreate => has(P::TokenManage) && (has(P::AccountManageAll) || in_scope),
+        Rule::Resident => has(P::PatientRead) && (has(P::CommunityWide) || w == Where::Linked),
+    }
+}
+
+struct Fixture {
+    own: Uuid,
+    sub: Uuid,
+    other: Uuid,
+    community: Uuid,
+    departments: [Uuid; 3],
+    staff: [Uuid; 3],
+    accounts: [Uuid; 3],
+    tokens: [Uuid; 3],
+    break_glass: Uuid,
+    linked: Uuid,
+    not_linked: Uuid,
+}
+
+impl Fixture {
+    fn idx(w: Where) -> usize {
+        match w {
+            Where::Sub => 1,
+            Where::Other => 2,
+            _ => 0,
+        }
+    }
+
+    fn institution(&self, w: Where) -> Uuid {
+        [self.own, self.sub, self.other][Self::idx(w)]
+    }
+
+    fn path(&self, template: &str, w: Where) -> String {
+        let i = Self::idx(w);
+        let id = if template.starts_with("/departments")
+            || template.starts_with("/api/v1/departments")
+        {
+            self.departments[i]
+        } else if template.starts_with("/staff/") || template.starts_with("/api/v1/staff/") {
+            self.staff[i]
+        } else if template.starts_with("/admin/accounts/") {
+            self.accounts[i]
+        } else if template.starts_with("/admin/tokens/") {
+            self.tokens[i]
+        } else if template.starts_with("/audit/break-glass/") {
+            self.break_glass
+        } else if template.contains("communities/{id}") {
+            self.community
+        } else if template.starts_with("/api/v1/residents/") {
+            if w == Where::Linked {
+                self.linked
+            } else {
+                self.not_linked
+            }
+        } else {
+            self.institution(w)
+        };
+        template
+            .replace("{id}", &id.to_string())
+            .replace("{institution_id}", &self.other.to_string())
+            .replace("{code}", "en")
+            .replace("{role}", "finance")
+            .replace("{*path}", "app.css")
+    }
+}
+
+async fn build_fixture(s: &TestServer) -> Fixture {
+    let ctx = AppCtx::system();
+    let app = &s.app;
+    let (towns, _) = app
+        .list_institutions(
+            &ctx,
+            &InstitutionFilter {
+                tier: Some(Tier::Township),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let own = towns[0].id;
+    let other = towns[1].id;
+    let (villages, _) = app
+        .list_institutions(
+            &ctx,
+            &InstitutionFilter {
+                parent_id: Some(own),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let sub = villages[0].id;
+    let insts = [own, sub, other];
+    let mut departments = [Uuid::nil(); 3];
+    let mut staff = [Uuid::nil(); 3];
+    let mut accounts = [Uuid::nil(); 3];
+    let mut tokens = [Uuid::nil(); 3];
+    for (i, inst) in insts.iter().enumerate() {
+        departments[i] = app.departments(&ctx, *inst).await.unwrap()[0].id;
+        let (st, _) = app
+            .list_staff(
+                &ctx,
+                &StaffFilter {
+                    institution_id: Some(*inst),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        staff[i] = st[0].id;
+        accounts[i] = app
+            .create_account(
+                &ctx,
+                &AccountDraft {
+                    username: format!("victim{i}"),
+                    display_name: format!("被管理账号{i}"),
+                    institution_id: Some(inst.to_string()),
+                    roles: vec!["nurse".into()],
+                    password: Some(PASSWORD.into()),
+                    must_change_password: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .user
+            .id;
+        tokens[i] = app
+            .create_token(
+                &ctx,
+                &format!("lis{i}"),
+                *inst,
+                &["registry.read".into()],
+                None,
+            )
+            .await
+            .unwrap()
+            .token
+            .id;
+    }
+    let community = app.list_communities(&ctx, false).await.unwrap()[0].id;
+    let linked = Uuid::now_v7();
+    let not_linked = Uuid::now_v7();
+    app.link_resident(
+        &ctx,
+        linked,
+        Some(own),
+        None,
+        "referral",
+        Some("ref-1"),
+        None,
+    )
+    .await
+    .unwrap();
+    // A break-glass grant to review, by a demo doctor.
+    let doctor = ygt_app::Ctx {
+        actor: ygt_app::Actor::User(Box::new(
+            app.session_principal(
+                &app.sign_in(&ctx, "doctor", PASSWORD, None)
+                    .await
+                    .unwrap()
+                    .session_token,
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .principal,
+        )),
+        ..AppCtx::system()
+    };
+    let break_glass = app
+        .break_glass(&doctor, not_linked, "急诊昏迷患者，需查看既往史")
+        .await
+        .unwrap()
+        .id;
+    Fixture {
+        own,
+        sub,
+        other,
+        community,
+        departments,
+        staff,
+        accounts,
+        tokens,
+        break_glass,
+        linked,
+        not_linked,
+    }
+}
+
+/// A body that passes input checks, so that only the access decision can refuse it.
+async fn body(
+    s: &TestServer,
+    fx: &Fixture,
+    method: &str,
+    template: &str,
+    w: Where,
+) -> Option<(bool, String)> {
+    let ctx = AppCtx::system();
+    let inst = fx.institution(w);
+    let form = |pairs: Vec<(&str, String)>| {
+        let enc: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        Some((false, enc))
+    };
+    let institution_json = |i: &ygt_app::ygt_store::org::Institution| {
+        json!({"name": i.name, "aliases": i.aliases, "kind": i.kind.code(), "tier": i.tier.code(),
+            "parent_id": i.parent_id, "division_code": i.division_code,
+            "services": i.services.iter().map(|x| x.code()).collect::<Vec<_>>()})
+    };
+    match (method, template) {
+        ("POST", "/login") => form(vec![("username", "x".into()), ("password", "y".into())]),
+        ("POST", "/institutions") => form(vec![
+            ("name", "矩阵村卫生室".into()),
+            ("kind", "village_clinic".into()),
+            ("parent_id", inst.to_string()),
+            ("division_code", "341890100201".into()),
+        ]),
+        ("POST", "/api/v1/institutions") => Some((
+            true,
+            json!({"name": "矩阵村卫生室", "kind": "village_clinic",
+            "parent_id": inst, "division_code": "341890100201"})
+            .to_string(),
+        )),
+        ("POST", "/institutions/{id}") => {
+            let i = s.app.institution(&ctx, inst).await.unwrap();
+            let mut pairs = vec![
+                ("name", i.name.clone()),
+                ("kind", i.kind.code().into()),
+                ("tier", i.tier.code().into()),
+                (
+                    "parent_id",
+                    i.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+                ),
+                ("division_code", i.division_code.clone()),
+            ];
+            for sv in &i.services {
+                pairs.push(("services", sv.code().into()));
+            }
+            form(pairs)
+        }
+        ("PUT", "/api/v1/institutions/{id}") => {
+            let i = s.app.institution(&ctx, inst).await.unwrap();
+            Some((true, institution_json(&i).to_string()))
+        }
+        ("POST", "/institutions/{id}/departments") => {
+            form(vec![("name", format!("矩阵科{}", Uuid::now_v7()))])
+        }
+        ("POST", "/api/v1/institutions/{id}/departments") => Some((
+            true,
+            json!({"name": format!("矩阵科{}", Uuid::now_v7())}).to_string(),
+        )),
+        ("POST", "/departments/{id}") => form(vec![("name", format!("矩阵科{}", Uuid::now_v7()))]),
+        ("PUT", "/api/v1/departments/{id}") => Some((
+            true,
+            json!({"name": format!("矩阵科{}", Uuid::now_v7())}).to_string(),
+        )),
+        ("POST", "/staff")
+        | ("POST", "/api/v1/staff")
+        | ("POST", "/staff/{id}")
+        | ("PUT", "/api/v1/staff/{id}") => {
+            let d = json!({"name": "矩阵医生", "sex": "1", "title": "physician", "institution_id": inst});
+            if method == "PUT" || template.starts_with("/api") {
+                Some((true, d.to_string()))
+            } else {
+                form(vec![
+                    ("name", "矩阵医生".into()),
+                    ("sex", "1".into()),
+                    ("title", "physician".into()),
+                    ("institution_id", inst.to_string()),
+                ])
+            }
+        }
+        ("POST", "/communities") => form(vec![
+            ("name", "矩阵联盟".into()),
+            ("form", "specialist_alliance".into()),
+        ]),
+        ("POST", "/api/v1/communities") => Some((
+            true,
+            json!({"name": "矩阵联盟", "form": "specialist_alliance"}).to_string(),
+        )),
+        ("POST", "/communities/{id}") => {
+            let c = s.app.community(&ctx, fx.community).await.unwrap();
+            form(vec![
+                ("name", c.name.clone()),
+                ("form", c.form.code().into()),
+                (
+                    "lead_institution_id",
+                    c.lead_institution_id
+                        .map(|x| x.to_string())
+                        .unwrap_or_default(),
+                ),
+            ])
+        }
+        ("PUT", "/api/v1/communities/{id}") => {
+            let c = s.app.community(&ctx, fx.community).await.unwrap();
+            Some((true, json!({"name": c.name, "form": c.form.code(), "lead_institution_id": c.lead_institution_id}).to_string()))
+        }
+        ("POST", "/communities/{id}/members") => {
+            form(vec![("institution_id", fx.other.to_string())])
+        }
+        ("POST", "/api/v1/communities/{id}/members") => {
+            Some((true, json!({"institution_id": fx.other}).to_string()))
+        }
+        ("POST", "/admin/accounts") => form(vec![
+            (
+                "username",
+                format!("m{}", &Uuid::now_v7().simple().to_string()[20..]),
+            ),
+            ("display_name", "矩阵账号".into()),
+            ("institution_id", inst.to_string()),
+            ("roles", "nurse".into()),
+        ]),
+        ("POST", "/admin/accounts/{id}") => form(vec![
+            ("display_name", "被管理账号".into()),
+            ("institution_id", inst.to_string()),
+            ("roles", "nurse".into()),
+            ("active", "on".into()),
+        ]),
+        ("POST", "/admin/roles/{role}") => {
+            let mut pairs = Vec::new();
+            for p in default_permissions(Role::Finance) {
+                pairs.push(("permissions", p.code().to_owned()));
+            }
+            form(pairs)
+        }
+        ("POST", "/admin/tokens") => form(vec![
+            ("name", "矩阵令牌".into()),
+            ("institution_id", inst.to_string()),
+            ("permissions", "registry.read".into()),
+        ]),
+        ("POST", "/audit/break-glass/{id}/review") => form(vec![("outcome", "justified".into())]),
+        ("POST", "/api/v1/residents/{id}/break-glass") => Some((
+            true,
+            json!({"reason": "急诊昏迷患者，需查看既往史"}).to_string(),
+        )),
+        ("POST", "/account/password") => form(vec![
+            ("current_password", "wrong".into()),
+            ("new_password", "x".into()),
+            ("new_password_again", "x".into()),
+        ]),
+        _ => None,
+    }
+}
+
+/// Routes that end the actor's own session; run last, then sign in again.
+fn ends_session(path: &str) -> bool {
+    matches!(path, "/logout" | "/account/sign-out-everywhere")
+}
+
+#[tokio::test]
+async fn every_role_on_every_route() {
+    let s = TestServer::start(TestDb::sqlite(), true).await;
+    let fx = build_fixture(&s).await;
+    let mut routes = ygt_server::route_list();
+    routes.sort_by_key(|r| ends_session(r.path));
+    let mut missing = Vec::new();
+    for r in &routes {
+        if rule(r.method, r.path).is_none() {
+            missing.push(format!("{} {}", r.method, r.path));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes without an access decision: {missing:?}"
+    );
+
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for role in Role::ALL {
+        let name = format!("matrix.{}", role.code().replace('_', "-"));
+        let mut client = s.client_as(&name, &[*role], Some(fx.own)).await;
+        for r in &routes {
+            let Some(rule) = rule(r.method, r.path) else {
+                continue;
+            };
+            if matches!(rule, Rule::Public) {
+                continue;
+            }
+            for w in wheres(r.method, r.path) {
+                let url = s.url(&fx.path(r.path, w));
+                let method = Method::from_bytes(r.method.as_bytes()).unwrap();
+                let mut req = client.request(method, &url);
+                if let Some((is_json, b)) = body(&s, &fx, r.method, r.path, w).await {
+                    req = req
+                        .header(
+                            "content-type",
+                            if is_json {
+                                "application/json"
+                            } else {
+                                "application/x-www-form-urlencoded"
+                            },
+                        )
+                        .body(b);
+                } else if r.method != "GET" && r.path.starts_with("/api/") {
+                    req = req.header("content-type", "application/json").body("{}");
+                }
+                let status = req.send().await.unwrap().status();
+                checked += 1;
+                let allow = expected(rule, *role, w);
+                let ok = if allow {
+                    status != StatusCode::FORBIDDEN
+                        && status != StatusCode::UNAUTHORIZED
+                        && !status.is_server_error()
+                } else {
+                    status == StatusCode::FORBIDDEN
+                };
+                if !ok {
+                    wrong.push(format!(
+                        "{} {} {} {:?}: expected {}, got {status}",
+                        role.code(),
+                        r.method,
+                        r.path,
+                        w,
+                        if allow { "allow" } else { "deny" }
+                    ));
+                }
+                if ends_session(r.path) {
+                    client = s.signed_in(&name).await;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} checks");
+    assert!(
+        wrong.is_empty(),
+        "{} wrong decisions:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// Nobody signed in: pages send to the sign-in page, the API answers 401, public routes work.
+#[tokio::test]
+async fn anonymous_requests_are_refused() {
+    let s = TestServer::start(TestDb::sqlite(), false).await;
+    let c = crate::client();
+    for r in ygt_server::route_list() {
+        let path = r
+            .path
+            .replace("{id}", &Uuid::now_v7().to_string())
+            .replace("{institution_id}", &Uuid::now_v7().to_string())
+            .replace("{code}", "en")
+            .replace("{role}", "doctor")
+            .replace("{*path}", "app.css");
+        let method = Method::from_bytes(r.method.as_bytes()).unwrap();
+        let status = c
+            .request(method, s.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        match rule(r.method, r.path) {
+            // A sign-in without the form's token is refused as an expired form.
+            Some(Rule::Public) => assert!(
+                status.is_success() || status.is_redirection() || status == StatusCode::FORBIDDEN,
+                "{} {path}: {status}",
+                r.method
+            ),
+            _ if r.method == "GET" && !r.path.starts_with("/api/") && r.path != "/metrics" => {
+                assert_eq!(status, StatusCode::SEE_OTHER, "{} {path}", r.method)
+            }
+            _ => assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {path}", r.method),
+        }
+    }
+}

@@ -18,7 +18,9 @@ async fn institution_tree_to_township_and_back() {
     let s = TestServer::start(TestDb::sqlite(), true).await;
     let result = journey(&browser, &s).await;
     if result.is_err() {
-        let _ = browser.save_screenshot("target/browser-failure.png").await;
+        let _ = browser
+            .save_screenshot(concat!(env!("CARGO_TARGET_TMPDIR"), "/browser-failure.png"))
+            .await;
     }
     browser.quit().await;
     result.unwrap();
@@ -116,7 +118,10 @@ async fn village_doctor_sees_only_what_the_role_may() {
     let result = village_journey(&browser, &s).await;
     if result.is_err() {
         let _ = browser
-            .save_screenshot("target/browser-failure-village.png")
+            .save_screenshot(concat!(
+                env!("CARGO_TARGET_TMPDIR"),
+                "/browser-failure-village.png"
+            ))
             .await;
     }
     browser.quit().await;

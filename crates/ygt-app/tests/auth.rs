@@ -1,0 +1,1313 @@
+//! Sign-in, sessions, API tokens, accounts, role permissions and resident scope
+//! (crates/ygt-app/src/{access,account,audit}.rs), each scenario on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt::Debug;
+use std::time::Duration as StdDuration;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ygt_app::access::{Principal, Via};
+use ygt_app::account::{AccountDraft, SignedIn, secret_hash};
+use ygt_app::ygt_store::Store;
+use ygt_app::ygt_store::access::AuditFilter;
+use ygt_app::{Actor, App, AppError, Ctx, Settings};
+use ygt_domain::access::{Permission, Role, ScopeKind, default_permissions};
+use ygt_domain::audit::{AuditRecord, Outcome};
+use ygt_domain::org::InstitutionDraft;
+use ygt_domain::{Reason, ValidationErrors};
+use ygt_testkit::{TestDb, both_backends};
+
+// ------------------------------------------------------------------ helpers
+
+const PASSWORD: &str = "Yunxi@2026";
+const ADDR: &str = "10.0.0.1";
+const REASON: &str = "急诊昏迷患者，需查看既往史";
+
+/// A county hospital H, two townships T and T2 below it, and a village clinic V below T.
+struct World {
+    app: App,
+    sys: Ctx,
+    hospital: Uuid,
+    town: Uuid,
+    town2: Uuid,
+    village: Uuid,
+}
+
+async fn world(db: &TestDb, settings: Settings) -> World {
+    let store = Store::open(&db.url).await.unwrap();
+    let app = App::with_settings(store, settings);
+    let sys = Ctx::system();
+    let hospital = app
+        .create_institution(
+            &sys,
+            &InstitutionDraft {
+                name: "云溪县人民医院".into(),
+                kind: "county_general_hospital".into(),
+                division_code: "341890".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let township = |name: &str, alias: &str| InstitutionDraft {
+        name: name.into(),
+        aliases: vec![alias.into()],
+        kind: "township_health_centre".into(),
+        parent_id: Some(hospital.to_string()),
+        division_code: "341890100".into(),
+        ..Default::default()
+    };
+    let town = app
+        .create_institution(&sys, &township("柳河镇卫生院", "云溪县人民医院柳河分院"))
+        .await
+        .unwrap()
+        .id;
+    let town2 = app
+        .create_institution(&sys, &township("石桥镇卫生院", "云溪县人民医院石桥分院"))
+        .await
+        .unwrap()
+        .id;
+    let village = app
+        .create_institution(
+            &sys,
+            &InstitutionDraft {
+                name: "柳河镇东村卫生室".into(),
+                kind: "village_clinic".into(),
+                parent_id: Some(town.to_string()),
+                division_code: "341890100200".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    World {
+        app,
+        sys,
+        hospital,
+        town,
+        town2,
+        village,
+    }
+}
+
+fn draft(name: &str, institution: Option<Uuid>, role: &str, must_change: bool) -> AccountDraft {
+    AccountDraft {
+        username: name.into(),
+        display_name: format!("测试{name}"),
+        institution_id: institution.map(|i| i.to_string()),
+        roles: vec![role.into()],
+        password: Some(PASSWORD.into()),
+        must_change_password: Some(must_change),
+        ..Default::default()
+    }
+}
+
+/// Creates an account with the system actor; returns its id.
+async fn account(w: &World, name: &str, institution: Option<Uuid>, role: &str) -> Uuid {
+    w.app
+        .create_account(&w.sys, &draft(name, institution, role, false))
+        .await
+        .unwrap()
+        .user
+        .id
+}
+
+fn anon(addr: &str) -> Ctx {
+    Ctx::anonymous("t".into(), Some(addr.into()))
+}
+
+fn user_ctx(p: Principal) -> Ctx {
+    Ctx {
+        actor: Actor::User(Box::new(p)),
+        request_id: "t".into(),
+        client_addr: Some(ADDR.into()),
+    }
+}
+
+/// Signs in from [`ADDR`] and returns the context of the session and its sign-in.
+async fn sign_in_as(app: &App, name: &str, password: &str) -> (Ctx, SignedIn) {
+    let signed = app
+        .sign_in(&anon(ADDR), name, password, None)
+        .await
+        .unwrap();
+    let info = app
+        .session_principal(&signed.session_token)
+        .await
+        .unwrap()
+        .unwrap();
+    (user_ctx(info.principal), signed)
+}
+
+async fn ctx_of(app: &App, name: &str) -> Ctx {
+    sign_in_as(app, name, PASSWORD).await.0
+}
+
+async fn audit(app: &App, f: AuditFilter) -> Vec<AuditRecord> {
+    let (items, total) = app
+        .store()
+        .search_audit(&AuditFilter { limit: 1000, ..f })
+        .await
+        .unwrap();
+    assert_eq!(items.len() as i64, total);
+    items
+}
+
+async fn sign_in_events(app: &App) -> Vec<AuditRecord> {
+    audit(
+        app,
+        AuditFilter {
+            action: Some("auth.sign_in".into()),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn chain_ok(app: &App) {
+    let report = app.verify_audit_chain().await.unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert!(report.verified > 0);
+}
+
+fn invalid<T: Debug>(r: Result<T, AppError>) -> ValidationErrors {
+    match r {
+        Err(AppError::Invalid(e)) => e,
+        other => panic!("expected AppError::Invalid, got {other:?}"),
+    }
+}
+
+fn assert_invalid_field<T: Debug>(r: Result<T, AppError>, field: &str) -> Reason {
+    let e = invalid(r);
+    let hit = e.0.iter().find(|v| v.field == field);
+    match hit {
+        Some(v) => v.reason.clone(),
+        None => panic!("expected an error on {field}, got {e:?}"),
+    }
+}
+
+fn forbidden<T: Debug>(r: Result<T, AppError>) {
+    match r {
+        Err(AppError::Forbidden { zh, en }) => {
+            assert!(!zh.is_empty() && !en.is_empty());
+        }
+        other => panic!("expected AppError::Forbidden, got {other:?}"),
+    }
+}
+
+fn locked<T: Debug>(r: Result<T, AppError>) {
+    match r {
+        Err(AppError::Locked { until }) => assert!(!until.is_empty()),
+        other => panic!("expected AppError::Locked, got {other:?}"),
+    }
+}
+
+fn bad_credentials<T: Debug>(r: Result<T, AppError>) {
+    match r {
+        Err(AppError::BadCredentials) => {}
+        other => panic!("expected AppError::BadCredentials, got {other:?}"),
+    }
+}
+
+fn conflict<T: Debug>(r: Result<T, AppError>) {
+    match r {
+        Err(AppError::Conflict { .. }) => {}
+        other => panic!("expected AppError::Conflict, got {other:?}"),
+    }
+}
+
+async fn locked_until(app: &App, name: &str) -> Option<OffsetDateTime> {
+    app.store()
+        .user_by_username(name)
+        .await
+        .unwrap()
+        .unwrap()
+        .locked_until
+}
+
+async fn sleep_ms(ms: u64) {
+    tokio::time::sleep(StdDuration::from_millis(ms)).await;
+}
+
+// ------------------------------------------------------------------ 1. lock-out
+
+async fn lockout_after_five_failures(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    let uid = account(&w, "doc1", Some(w.town), "doctor").await;
+
+    for _ in 0..4 {
+        bad_credentials(
+            app.sign_in(&anon(ADDR), "doc1", "Wrong#Pass2026", None)
+                .await,
+        );
+        assert!(locked_until(app, "doc1").await.is_none());
+    }
+    let before = OffsetDateTime::now_utc();
+    locked(
+        app.sign_in(&anon(ADDR), "doc1", "Wrong#Pass2026", None)
+            .await,
+    );
+    let until = locked_until(app, "doc1")
+        .await
+        .expect("the account is locked");
+    // The first lock-out lasts `Settings::lockout` (15 minutes).
+    let len = until - before;
+    assert!(
+        len > time::Duration::minutes(14) && len <= time::Duration::minutes(15),
+        "{len}"
+    );
+    let user = app.store().user(uid).await.unwrap().unwrap();
+    assert_eq!(user.failed_count, 5);
+
+    // The right password does not open a locked account, and the lock does not move.
+    locked(app.sign_in(&anon(ADDR), "DOC1", PASSWORD, None).await);
+    assert_eq!(locked_until(app, "doc1").await, Some(until));
+    assert!(user.last_sign_in_at.is_none());
+
+    let events = sign_in_events(app).await;
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e.outcome == Outcome::Failed && e.resource_id.as_deref() == Some("doc1"))
+        .collect();
+    assert!(failed.len() >= 6, "{failed:?}");
+    assert_eq!(
+        failed
+            .iter()
+            .filter(|e| e.detail.as_deref() == Some("wrong password"))
+            .count(),
+        5
+    );
+    assert_eq!(
+        failed
+            .iter()
+            .filter(|e| e.detail.as_deref() == Some("account locked"))
+            .count(),
+        1
+    );
+    for e in &failed {
+        assert_eq!(e.actor_name, "anonymous");
+        assert_eq!(e.client_addr.as_deref(), Some(ADDR));
+    }
+    assert!(!events.iter().any(|e| e.outcome == Outcome::Allowed));
+
+    // An unknown user name: the same answer as a wrong password, and audited.
+    bad_credentials(app.sign_in(&anon(ADDR), "nobody", PASSWORD, None).await);
+    let events = sign_in_events(app).await;
+    let unknown = events
+        .iter()
+        .find(|e| e.resource_id.as_deref() == Some("nobody"))
+        .expect("the unknown user name is audited");
+    assert_eq!(unknown.outcome, Outcome::Failed);
+    assert_eq!(unknown.detail.as_deref(), Some("unknown user name"));
+    chain_ok(app).await;
+}
+both_backends!(lockout_after_five_failures, lockout_after_five_failures);
+
+// ------------------------------------------------------------------ 2. growing lock
+
+async fn lock_expires_grows_and_success_clears(db: TestDb) {
+    let w = world(
+        &db,
+        Settings {
+            lockout: time::Duration::seconds(1),
+            account_failures: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    let app = &w.app;
+    account(&w, "doc1", Some(w.town), "doctor").await;
+
+    bad_credentials(
+        app.sign_in(&anon(ADDR), "doc1", "Wrong#Pass2026", None)
+            .await,
+    );
+    locked(
+        app.sign_in(&anon(ADDR), "doc1", "Wrong#Pass2026", None)
+            .await,
+    );
+    locked(app.sign_in(&anon(ADDR), "doc1", PASSWORD, None).await);
+    sleep_ms(1200).await;
+
+    // The lock is over: the right password works and clears the failures.
+    let signed = app
+        .sign_in(&anon(ADDR), "doc1", PASSWORD, None)
+        .await
+        .unwrap();
+    assert!(!signed.must_change_password);
+    assert!(locked_until(app, "doc1").await.is_none());
+    let user = app.store().user_by_username("doc1").await.unwrap().unwrap();
+    assert_eq!(user.failed_count, 0);
+    assert!(user.last_sign_in_at.is_some());
+    // One wrong password after a success is not a lock-out.
+    bad_credentials(
+        app.sign_in(&anon(ADDR), "doc1", "Wrong#Pass2026", None)
+            .await,
+    );
+
+    // Second lock-out (1 s), one attempt while locked, then a failure after it ends: the
+    // lock grows (2 ^ (4 - 2) = 4 s).
+    let t0 = OffsetDateTime::now_utc();
+    locked(
+        app.sign_in(&anon(ADDR), "doc1", "Wrong#Pass2026", None)
+            .await,
+    );
+    let first = locked_until(app, "doc1").await.unwrap();
+    assert!(first - t0 <= time::Duration::seconds(1) + time::Duration::milliseconds(200));
+    locked(app.sign_in(&anon(ADDR), "doc1", PASSWORD, None).await);
+    assert_eq!(locked_until(app, "doc1").await, Some(first));
+    sleep_ms(1200).await;
+    let t1 = OffsetDateTime::now_utc();
+    locked(
+        app.sign_in(&anon(ADDR), "doc1", "Wrong#Pass2026", None)
+            .await,
+    );
+    let grown = locked_until(app, "doc1").await.unwrap() - t1;
+    assert!(
+        grown > time::Duration::seconds(3) && grown <= time::Duration::seconds(4),
+        "{grown}"
+    );
+    let events = sign_in_events(app).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.outcome == Outcome::Allowed)
+            .count(),
+        1
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.outcome == Outcome::Failed)
+            .count(),
+        7
+    );
+    chain_ok(app).await;
+}
+both_backends!(
+    lock_expires_grows_and_success_clears,
+    lock_expires_grows_and_success_clears
+);
+
+// ------------------------------------------------------------------ 3. address blocking
+
+async fn client_address_is_blocked(db: TestDb) {
+    let w = world(
+        &db,
+        Settings {
+            address_failures: 3,
+            ..Default::default()
+        },
+    )
+    .await;
+    let app = &w.app;
+    account(&w, "doc1", Some(w.town), "doctor").await;
+    account(&w, "doc2", Some(w.town), "doctor").await;
+    let bad = "10.9.9.9";
+
+    bad_credentials(app.sign_in(&anon(bad), "ghost1", PASSWORD, None).await);
+    bad_credentials(app.sign_in(&anon(bad), "ghost2", PASSWORD, None).await);
+    bad_credentials(
+        app.sign_in(&anon(bad), "doc2", "Wrong#Pass2026", None)
+            .await,
+    );
+    // No account reached its own limit...
+    assert!(locked_until(app, "doc1").await.is_none());
+    assert!(locked_until(app, "doc2").await.is_none());
+    // ...but the address is blocked, even for a right password.
+    locked(app.sign_in(&anon(bad), "doc1", PASSWORD, None).await);
+    locked(app.sign_in(&anon(bad), "doc1", PASSWORD, None).await);
+    // The account itself is not affected: another address gets in.
+    let signed = app
+        .sign_in(&anon("10.0.0.2"), "doc1", PASSWORD, None)
+        .await
+        .unwrap();
+    assert!(
+        app.session_principal(&signed.session_token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // An attempt with no known client address is not blocked either.
+    app.sign_in(&Ctx::anonymous("t".into(), None), "doc1", PASSWORD, None)
+        .await
+        .unwrap();
+
+    let events = sign_in_events(app).await;
+    let blocked: Vec<_> = events
+        .iter()
+        .filter(|e| e.outcome == Outcome::Denied)
+        .collect();
+    assert_eq!(blocked.len(), 2);
+    for e in blocked {
+        assert_eq!(e.client_addr.as_deref(), Some(bad));
+        assert!(
+            e.detail.as_deref().unwrap_or("").contains("blocked"),
+            "{e:?}"
+        );
+    }
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.outcome == Outcome::Failed)
+            .count(),
+        3
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.outcome == Outcome::Allowed)
+            .count(),
+        2
+    );
+    chain_ok(app).await;
+}
+both_backends!(client_address_is_blocked, client_address_is_blocked);
+
+// ------------------------------------------------------------------ 4. session expiry
+
+async fn session_idle_expiry(db: TestDb) {
+    let w = world(
+        &db,
+        Settings {
+            idle_timeout: time::Duration::seconds(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let app = &w.app;
+    let uid = account(&w, "doc1", Some(w.town), "doctor").await;
+    let signed = app
+        .sign_in(&anon(ADDR), "doc1", PASSWORD, None)
+        .await
+        .unwrap();
+    let info = app
+        .session_principal(&signed.session_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.principal.user_id, Some(uid));
+    assert_eq!(info.csrf_token, signed.csrf_token);
+    assert!(matches!(info.principal.via, Via::Session { .. }));
+    assert!(
+        app.session_principal("not-a-token")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    sleep_ms(1300).await;
+    assert!(
+        app.session_principal(&signed.session_token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The idle session is ended for good.
+    let row = app
+        .store()
+        .session(&secret_hash(&signed.session_token))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.revoked_at.is_some());
+    chain_ok(app).await;
+}
+both_backends!(session_idle_expiry, session_idle_expiry);
+
+async fn session_absolute_expiry(db: TestDb) {
+    let w = world(
+        &db,
+        Settings {
+            absolute_timeout: time::Duration::seconds(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let app = &w.app;
+    account(&w, "doc1", Some(w.town), "doctor").await;
+    let signed = app
+        .sign_in(&anon(ADDR), "doc1", PASSWORD, None)
+        .await
+        .unwrap();
+    assert!(signed.expires_at - OffsetDateTime::now_utc() <= time::Duration::seconds(1));
+    sleep_ms(500).await;
+    assert!(
+        app.session_principal(&signed.session_token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    sleep_ms(800).await;
+    assert!(
+        app.session_principal(&signed.session_token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A new sign-in gives a new session.
+    let again = app
+        .sign_in(&anon(ADDR), "doc1", PASSWORD, None)
+        .await
+        .unwrap();
+    assert_ne!(again.session_token, signed.session_token);
+    assert!(
+        app.session_principal(&again.session_token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    chain_ok(app).await;
+}
+both_backends!(session_absolute_expiry, session_absolute_expiry);
+
+// ------------------------------------------------------------------ 5. sign-out
+
+async fn sign_out_and_everywhere(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    let uid = account(&w, "doc1", Some(w.town), "doctor").await;
+    account(&w, "doc2", Some(w.town), "doctor").await;
+    let (ctx1, s1) = sign_in_as(app, "doc1", PASSWORD).await;
+    let (ctx2, s2) = sign_in_as(app, "doc1", PASSWORD).await;
+    let (_, s3) = sign_in_as(app, "doc1", PASSWORD).await;
+    let (_, other) = sign_in_as(app, "doc2", PASSWORD).await;
+    assert_ne!(s1.session_token, s2.session_token);
+    assert_eq!(
+        app.store()
+            .live_sessions(uid, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        3
+    );
+
+    app.sign_out(&ctx1, &s1.session_token).await.unwrap();
+    let live = |t: String| async move { app.session_principal(&t).await.unwrap().is_some() };
+    assert!(!live(s1.session_token.clone()).await);
+    assert!(live(s2.session_token.clone()).await);
+    assert!(live(s3.session_token.clone()).await);
+
+    let n = app.sign_out_everywhere(&ctx2).await.unwrap();
+    assert_eq!(n, 2);
+    assert!(!live(s2.session_token.clone()).await);
+    assert!(!live(s3.session_token.clone()).await);
+    // Another user's session is untouched.
+    assert!(live(other.session_token.clone()).await);
+    assert_eq!(
+        app.store()
+            .live_sessions(uid, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        0
+    );
+    // Nobody signed in: nothing to end.
+    assert!(matches!(
+        app.sign_out_everywhere(&anon(ADDR)).await,
+        Err(AppError::Unauthenticated)
+    ));
+
+    let outs = audit(
+        app,
+        AuditFilter {
+            action: Some("auth.sign_out".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(outs.len(), 2);
+    assert!(outs.iter().all(|e| e.actor_user_id == Some(uid)));
+    assert!(outs.iter().any(|e| e.action == "auth.sign_out_everywhere"
+        && e.detail.as_deref() == Some("2 sessions ended")));
+    chain_ok(app).await;
+}
+both_backends!(sign_out_and_everywhere, sign_out_and_everywhere);
+
+// ------------------------------------------------------------------ 6. must change password
+
+async fn initial_password_must_be_changed(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    let created = app
+        .create_account(&w.sys, &draft("nurse1", Some(w.town), "nurse", true))
+        .await
+        .unwrap();
+    assert!(created.user.must_change_password);
+    assert!(created.temporary_password.is_none());
+
+    let (ctx, signed) = sign_in_as(app, "nurse1", PASSWORD).await;
+    assert!(signed.must_change_password);
+    assert!(ctx.principal().unwrap().must_change_password);
+    assert!(matches!(
+        app.list_institutions(&ctx, &Default::default()).await,
+        Err(AppError::PasswordChangeRequired)
+    ));
+    assert!(matches!(
+        app.resident_access(&ctx, Uuid::now_v7(), "resident.read", "treatment")
+            .await,
+        Err(AppError::PasswordChangeRequired)
+    ));
+
+    let r = assert_invalid_field(
+        app.change_password(&ctx, "Wrong#Pass2026", "Qingshan#2027x")
+            .await,
+        "current_password",
+    );
+    assert!(matches!(r, Reason::Other { .. }));
+    let fails = audit(
+        app,
+        AuditFilter {
+            action: Some("account.password_change".into()),
+            outcome: Some(Outcome::Failed),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(fails.len(), 1);
+
+    assert_invalid_field(
+        app.change_password(&ctx, PASSWORD, "password123").await,
+        "new_password",
+    );
+    assert_invalid_field(
+        app.change_password(&ctx, PASSWORD, PASSWORD).await,
+        "new_password",
+    );
+    // Nothing changed so far.
+    assert!(
+        app.store()
+            .user_by_username("nurse1")
+            .await
+            .unwrap()
+            .unwrap()
+            .must_change_password
+    );
+
+    app.change_password(&ctx, PASSWORD, "Qingshan#2027x")
+        .await
+        .unwrap();
+    // The running session is released at once (the principal is read per request).
+    let info = app
+        .session_principal(&signed.session_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!info.principal.must_change_password);
+    // The old password is gone, the new one works and needs no change.
+    bad_credentials(app.sign_in(&anon(ADDR), "nurse1", PASSWORD, None).await);
+    let (ctx, signed) = sign_in_as(app, "nurse1", "Qingshan#2027x").await;
+    assert!(!signed.must_change_password);
+    assert!(!ctx.principal().unwrap().must_change_password);
+    let (items, _) = app
+        .list_institutions(&ctx, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 4);
+    chain_ok(app).await;
+}
+both_backends!(
+    initial_password_must_be_changed,
+    initial_password_must_be_changed
+);
+
+// ------------------------------------------------------------------ 7. API tokens
+
+async fn api_tokens(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    let created = app
+        .create_token(
+            &w.sys,
+            "lis-bridge",
+            w.town,
+            &["registry.read".into()],
+            Some(30),
+        )
+        .await
+        .unwrap();
+    assert!(created.secret.starts_with("ygt_"), "{}", created.secret);
+    assert!(created.secret.len() > 40);
+    assert_eq!(created.token.prefix, created.secret[..12]);
+    assert_eq!(created.token.institution_id, w.town);
+    assert!(created.token.expires_at.is_some());
+    assert!(created.token.created_by.is_none());
+
+    let p = app.token_principal(&created.secret).await.unwrap().unwrap();
+    assert!(p.name.starts_with("token:"), "{}", p.name);
+    assert_eq!(p.name, "token:lis-bridge");
+    assert_eq!(p.user_id, None);
+    assert_eq!(p.institution_id, Some(w.town));
+    assert_eq!(
+        p.via,
+        Via::Token {
+            token_id: created.token.id
+        }
+    );
+    assert!(p.can(Permission::RegistryRead));
+    assert_eq!(p.permissions.len(), 1);
+    assert!(p.covers(w.town) && p.covers(w.village));
+    assert!(!p.covers(w.hospital) && !p.covers(w.town2));
+    assert!(app.token_principal("ygt_nope").await.unwrap().is_none());
+
+    let tctx = user_ctx(p);
+    let (items, _) = app
+        .list_institutions(&tctx, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 4);
+    forbidden(
+        app.create_institution(
+            &tctx,
+            &InstitutionDraft {
+                name: "云溪县中医院".into(),
+                kind: "county_general_hospital".into(),
+                division_code: "341890".into(),
+                ..Default::default()
+            },
+        )
+        .await,
+    );
+    forbidden(
+        app.create_institution(
+            &tctx,
+            &InstitutionDraft {
+                name: "柳河镇西村卫生室".into(),
+                kind: "village_clinic".into(),
+                parent_id: Some(w.town.to_string()),
+                division_code: "341890100201".into(),
+                ..Default::default()
+            },
+        )
+        .await,
+    );
+    // A token cannot break the glass: it has no such permission.
+    forbidden(app.break_glass(&tctx, Uuid::now_v7(), REASON).await);
+
+    let revoked = app.revoke_token(&w.sys, created.token.id).await.unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert!(
+        app.token_principal(&created.secret)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // An institution administrator of T.
+    account(&w, "tadmin", Some(w.town), "institution_admin").await;
+    let admin = ctx_of(app, "tadmin").await;
+    forbidden(
+        app.create_token(&admin, "x", w.town2, &["registry.read".into()], None)
+            .await,
+    );
+    forbidden(
+        app.create_token(&admin, "x", w.hospital, &["registry.read".into()], None)
+            .await,
+    );
+    forbidden(
+        app.create_token(&admin, "x", w.town, &["audit.read".into()], None)
+            .await,
+    );
+    forbidden(
+        app.create_token(
+            &admin,
+            "x",
+            w.town,
+            &["registry.read".into(), "patient.read".into()],
+            None,
+        )
+        .await,
+    );
+    assert_invalid_field(
+        app.create_token(&admin, "x", w.town, &["registry.reed".into()], None)
+            .await,
+        "permissions[0]",
+    );
+    assert_invalid_field(
+        app.create_token(&admin, "x", w.town, &[], None).await,
+        "permissions",
+    );
+    assert_invalid_field(
+        app.create_token(&admin, "x", w.town, &["registry.read".into()], Some(0))
+            .await,
+        "valid_days",
+    );
+    // Within its own institutions and permissions it may.
+    let own = app
+        .create_token(
+            &admin,
+            "his-sync",
+            w.village,
+            &["registry.read".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(own.token.created_by.is_some());
+    assert!(app.token_principal(&own.secret).await.unwrap().is_some());
+    // A doctor (no token.manage) may not, even at its own institution.
+    account(&w, "doc1", Some(w.town), "doctor").await;
+    let doc = ctx_of(app, "doc1").await;
+    forbidden(
+        app.create_token(&doc, "x", w.town, &["registry.read".into()], None)
+            .await,
+    );
+    // Every refusal above was audited as denied.
+    let denied = audit(
+        app,
+        AuditFilter {
+            action: Some("token.create".into()),
+            outcome: Some(Outcome::Denied),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(denied.len() >= 3, "{denied:?}");
+    chain_ok(app).await;
+}
+both_backends!(api_tokens, api_tokens);
+
+// ------------------------------------------------------------------ 8. privilege escalation
+
+async fn institution_admin_cannot_escalate(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    account(&w, "tadmin", Some(w.town), "institution_admin").await;
+    let admin = ctx_of(app, "tadmin").await;
+
+    for role in ["system_admin", "community_admin", "auditor"] {
+        forbidden(
+            app.create_account(
+                &admin,
+                &draft(&format!("x-{role}"), Some(w.town), role, false),
+            )
+            .await,
+        );
+        let mut d = draft(&format!("y-{role}"), Some(w.town), "doctor", false);
+        d.roles.push(role.into());
+        forbidden(app.create_account(&admin, &d).await);
+        assert!(
+            app.store()
+                .user_by_username(&format!("x-{role}"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    // Own institution and the village below it: fine. Another township, the county hospital or
+    // no institution: refused.
+    let doc = app
+        .create_account(&admin, &draft("doc1", Some(w.town), "doctor", false))
+        .await
+        .unwrap();
+    assert_eq!(doc.roles, vec![Role::Doctor]);
+    app.create_account(
+        &admin,
+        &draft("vdoc1", Some(w.village), "village_doctor", false),
+    )
+    .await
+    .unwrap();
+    forbidden(
+        app.create_account(&admin, &draft("doc2", Some(w.town2), "doctor", false))
+            .await,
+    );
+    forbidden(
+        app.create_account(&admin, &draft("doc3", Some(w.hospital), "doctor", false))
+            .await,
+    );
+    forbidden(
+        app.create_account(&admin, &draft("doc4", None, "doctor", false))
+            .await,
+    );
+    assert!(
+        app.store()
+            .user_by_username("doc2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Nor may it promote an account of its own institution to a guarded role.
+    forbidden(
+        app.update_account(
+            &admin,
+            doc.user.id,
+            "测试doc1",
+            Some(w.town),
+            &["doctor".into(), "auditor".into()],
+            true,
+        )
+        .await,
+    );
+    assert_eq!(
+        app.store().roles_of(doc.user.id).await.unwrap(),
+        vec![Role::Doctor]
+    );
+
+    // Password reset: a temporary password that signs in and must be changed; the doctor's
+    // sessions end.
+    let (_, doc_session) = sign_in_as(app, "doc1", PASSWORD).await;
+    let temp = app.reset_password(&admin, doc.user.id).await.unwrap();
+    assert_ne!(temp, PASSWORD);
+    assert!(
+        app.session_principal(&doc_session.session_token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    bad_credentials(app.sign_in(&anon(ADDR), "doc1", PASSWORD, None).await);
+    let (doc_ctx, signed) = sign_in_as(app, "doc1", &temp).await;
+    assert!(signed.must_change_password);
+    assert!(matches!(
+        app.list_institutions(&doc_ctx, &Default::default()).await,
+        Err(AppError::PasswordChangeRequired)
+    ));
+    app.change_password(&doc_ctx, &temp, "Qingshan#2027x")
+        .await
+        .unwrap();
+    // Not for an account of another township.
+    let other = account(&w, "doc5", Some(w.town2), "doctor").await;
+    forbidden(app.reset_password(&admin, other).await);
+    app.sign_in(&anon(ADDR), "doc5", PASSWORD, None)
+        .await
+        .unwrap();
+
+    let resets = audit(
+        app,
+        AuditFilter {
+            action: Some("account.password_reset".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(resets.len(), 1);
+    assert_eq!(resets[0].actor_name, "tadmin");
+    chain_ok(app).await;
+}
+both_backends!(
+    institution_admin_cannot_escalate,
+    institution_admin_cannot_escalate
+);
+
+// ------------------------------------------------------------------ 9. role permissions
+
+async fn role_permissions_are_configurable(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    account(&w, "root", None, "system_admin").await;
+    account(&w, "nurse1", Some(w.town), "nurse").await;
+    account(&w, "doc1", Some(w.town), "doctor").await;
+    let root = ctx_of(app, "root").await;
+
+    let table = app.role_permissions(&root).await.unwrap();
+    let nurse: Vec<Permission> = table
+        .iter()
+        .filter(|(r, _)| *r == Role::Nurse)
+        .map(|(_, p)| *p)
+        .collect();
+    let mut expected = default_permissions(Role::Nurse).to_vec();
+    expected.sort_by_key(|p| p.code());
+    assert_eq!(nurse, expected);
+
+    let before = ctx_of(app, "nurse1").await;
+    app.list_institutions(&before, &Default::default())
+        .await
+        .unwrap();
+
+    app.set_role_permissions(
+        &root,
+        Role::Nurse,
+        &[Permission::PatientRead, Permission::PatientWrite],
+    )
+    .await
+    .unwrap();
+    let after = ctx_of(app, "nurse1").await;
+    assert!(!after.principal().unwrap().can(Permission::RegistryRead));
+    assert!(after.principal().unwrap().can(Permission::PatientRead));
+    forbidden(app.list_institutions(&after, &Default::default()).await);
+    // Doctors are unaffected.
+    let doc = ctx_of(app, "doc1").await;
+    app.list_institutions(&doc, &Default::default())
+        .await
+        .unwrap();
+
+    // The system administrator must keep role.manage.
+    conflict(
+        app.set_role_permissions(&root, Role::SystemAdmin, &[Permission::RegistryRead])
+            .await,
+    );
+    let root_again = ctx_of(app, "root").await;
+    assert!(root_again.principal().unwrap().can(Permission::RoleManage));
+    // A doctor may neither change nor read the table.
+    forbidden(
+        app.set_role_permissions(&doc, Role::Doctor, Permission::ALL)
+            .await,
+    );
+    forbidden(app.role_permissions(&doc).await);
+    let doc_again = ctx_of(app, "doc1").await;
+    assert!(!doc_again.principal().unwrap().can(Permission::AuditRead));
+
+    let updates = audit(
+        app,
+        AuditFilter {
+            action: Some("role.update".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        updates
+            .iter()
+            .filter(|e| e.outcome == Outcome::Allowed)
+            .count(),
+        1
+    );
+    assert_eq!(
+        updates
+            .iter()
+            .filter(|e| e.outcome == Outcome::Denied)
+            .count(),
+        1
+    );
+    chain_ok(app).await;
+}
+both_backends!(
+    role_permissions_are_configurable,
+    role_permissions_are_configurable
+);
+
+// ------------------------------------------------------------------ 10. resident scope
+
+async fn resident_scope_and_break_glass(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    let sys = &w.sys;
+    let doc_id = account(&w, "doc1", Some(w.town), "doctor").await;
+    account(&w, "doc2", Some(w.town2), "doctor").await;
+    account(&w, "nurse1", Some(w.town), "nurse").await;
+    account(&w, "ca", Some(w.hospital), "community_admin").await;
+    account(&w, "aud", Some(w.hospital), "auditor").await;
+    let doc = ctx_of(app, "doc1").await;
+    let doc2 = ctx_of(app, "doc2").await;
+    let nurse = ctx_of(app, "nurse1").await;
+    let ca = ctx_of(app, "ca").await;
+    let aud = ctx_of(app, "aud").await;
+
+    let own = Uuid::now_v7();
+    let sub = Uuid::now_v7();
+    let referred = Uuid::now_v7();
+    let mine = Uuid::now_v7();
+    let expired = Uuid::now_v7();
+    let stranger = Uuid::now_v7();
+    app.link_resident(sys, own, Some(w.town), None, "registered", None, None)
+        .await
+        .unwrap();
+    app.link_resident(sys, sub, Some(w.village), None, "registered", None, None)
+        .await
+        .unwrap();
+    app.link_resident(sys, referred, Some(w.town2), None, "registered", None, None)
+        .await
+        .unwrap();
+    app.link_resident(
+        sys,
+        referred,
+        Some(w.town),
+        None,
+        "referral",
+        Some("ref-1"),
+        None,
+    )
+    .await
+    .unwrap();
+    app.link_resident(
+        sys,
+        mine,
+        Some(w.town2),
+        Some(doc_id),
+        "contract",
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    app.link_resident(
+        sys,
+        expired,
+        Some(w.town),
+        None,
+        "registered",
+        None,
+        Some(OffsetDateTime::now_utc() - time::Duration::days(1)),
+    )
+    .await
+    .unwrap();
+    assert_invalid_field(
+        app.link_resident(sys, stranger, Some(w.town), None, "friend", None, None)
+            .await,
+        "kind",
+    );
+
+    let access = |ctx: &Ctx, r: Uuid| {
+        let ctx = ctx.clone();
+        async move {
+            app.resident_access(&ctx, r, "resident.read", "treatment")
+                .await
+        }
+    };
+    assert_eq!(access(&doc, own).await.unwrap(), ScopeKind::OwnInstitution);
+    assert_eq!(access(&doc, sub).await.unwrap(), ScopeKind::Subordinate);
+    assert_eq!(access(&doc, referred).await.unwrap(), ScopeKind::CareLink);
+    assert_eq!(access(&doc, mine).await.unwrap(), ScopeKind::CareLink);
+    // The other township's doctor sees its own registrations, not T's.
+    assert_eq!(
+        access(&doc2, referred).await.unwrap(),
+        ScopeKind::OwnInstitution
+    );
+    forbidden(access(&doc2, own).await);
+    forbidden(access(&doc2, sub).await);
+    forbidden(access(&doc, expired).await);
+    forbidden(access(&doc, stranger).await);
+    assert!(matches!(
+        app.resident_access(&anon(ADDR), own, "resident.read", "treatment")
+            .await,
+        Err(AppError::Unauthenticated)
+    ));
+
+    let denied = audit(
+        app,
+        AuditFilter {
+            resident_id: Some(stranger),
+            outcome: Some(Outcome::Denied),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0].resident_id, Some(stranger));
+    assert_eq!(denied[0].actor_user_id, Some(doc_id));
+    assert_eq!(denied[0].action, "resident.read");
+    assert_eq!(denied[0].purpose.as_deref(), Some("treatment"));
+    let allowed = audit(
+        app,
+        AuditFilter {
+            resident_id: Some(own),
+            outcome: Some(Outcome::Allowed),
+            action: Some("resident.read".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(allowed.len(), 1);
+    assert_eq!(allowed[0].detail.as_deref(), Some("scope=own_institution"));
+
+    // Break-glass.
+    let r = assert_invalid_field(app.break_glass(&doc, stranger, "急诊").await, "reason");
+    assert_eq!(r, Reason::TooShort { min: 10 });
+    assert_invalid_field(app.break_glass(&doc, stranger, "   ").await, "reason");
+    forbidden(app.break_glass(&nurse, stranger, REASON).await);
+    forbidden(access(&doc, stranger).await);
+    let grant = app.break_glass(&doc, stranger, REASON).await.unwrap();
+    assert_eq!(grant.user_id, doc_id);
+    assert_eq!(grant.resident_id, stranger);
+    assert_eq!(grant.institution_id, Some(w.town));
+    assert_eq!(grant.reason, REASON);
+    assert!(grant.expires_at > grant.started_at);
+    assert!(grant.reviewed_at.is_none());
+    assert_eq!(access(&doc, stranger).await.unwrap(), ScopeKind::BreakGlass);
+    // The grant is the doctor's alone.
+    forbidden(access(&doc2, stranger).await);
+    forbidden(access(&nurse, stranger).await);
+    // Existing links still win over break-glass.
+    app.break_glass(&doc, own, REASON).await.unwrap();
+    assert_eq!(access(&doc, own).await.unwrap(), ScopeKind::OwnInstitution);
+
+    assert_eq!(
+        access(&ca, stranger).await.unwrap(),
+        ScopeKind::CommunityWide
+    );
+    assert_eq!(access(&ca, own).await.unwrap(), ScopeKind::CommunityWide);
+    forbidden(access(&aud, own).await);
+    forbidden(access(&aud, stranger).await);
+
+    // Review by an auditor; doctors may not see the queue.
+    forbidden(app.break_glass_queue(&doc, true).await);
+    forbidden(
+        app.review_break_glass(&doc, grant.id, "justified", None)
+            .await,
+    );
+    let queue = app.break_glass_queue(&aud, true).await.unwrap();
+    assert_eq!(queue.len(), 2);
+    assert!(queue.iter().any(|g| g.id == grant.id));
+    assert_invalid_field(
+        app.review_break_glass(&aud, grant.id, "fine", None).await,
+        "outcome",
+    );
+    let reviewed = app
+        .review_break_glass(&aud, grant.id, "justified", Some("急诊记录已核对"))
+        .await
+        .unwrap();
+    assert_eq!(reviewed.review_outcome.as_deref(), Some("justified"));
+    assert_eq!(reviewed.review_note.as_deref(), Some("急诊记录已核对"));
+    assert!(reviewed.reviewed_at.is_some());
+    assert_eq!(
+        reviewed.reviewed_by,
+        aud.principal().and_then(|p| p.user_id)
+    );
+    conflict(
+        app.review_break_glass(&aud, grant.id, "unjustified", None)
+            .await,
+    );
+    conflict(
+        app.review_break_glass(&aud, Uuid::now_v7(), "justified", None)
+            .await,
+    );
+    let queue = app.break_glass_queue(&aud, true).await.unwrap();
+    assert!(!queue.iter().any(|g| g.id == grant.id));
+    assert_eq!(queue.len(), 1);
+    let all = app.break_glass_queue(&aud, false).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        app.store()
+            .break_glass(grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .review_outcome
+            .as_deref(),
+        Some("justified")
+    );
+
+    let bg = audit(
+        app,
+        AuditFilter {
+            action: Some("resident.break_glass".into()),
+            resident_id: Some(stranger),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        bg.iter().filter(|e| e.outcome == Outcome::Allowed).count(),
+        1
+    );
+    assert_eq!(
+        bg.iter().filter(|e| e.outcome == Outcome::Denied).count(),
+        1
+    );
+    assert!(bg.iter().all(|e| e.purpose.as_deref() == Some("emergency")));
+    let reviews = audit(
+        app,
+        AuditFilter {
+            action: Some("audit.break_glass_review".into()),
+            outcome: Some(Outcome::Allowed),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(reviews.len(), 1);
+    chain_ok(app).await;
+}
+both_backends!(
+    resident_scope_and_break_glass,
+    resident_scope_and_break_glass
+);
