@@ -1,0 +1,286 @@
+//! Sign-in over HTTP: cookies, CSRF, lock-out, bearer tokens.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use ygt_app::Ctx;
+use ygt_domain::access::Role;
+use ygt_testkit::TestDb;
+
+use crate::{PASSWORD, TestServer, client};
+
+/// The login form's token and its cookie.
+async fn login_form(s: &TestServer) -> (String, String) {
+    let r = client().get(s.url("/login")).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("ygt_login_csrf=")
+        .to_owned();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&token),
+        "the form carries the token of its cookie"
+    );
+    let cookie = format!("ygt_login_csrf={token}");
+    (token, cookie)
+}
+
+async fn post_login(s: &TestServer, user: &str, password: &str) -> reqwest::Response {
+    let (token, cookie) = login_form(s).await;
+    client()
+        .post(s.url("/login"))
+        .header("cookie", cookie)
+        .form(&[
+            ("login_csrf", token.as_str()),
+            ("username", user),
+            ("password", password),
+            ("next", "/institutions"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_cookie_and_csrf_guards_writes() {
+    let s = TestServer::start(TestDb::sqlite(), false).await;
+    s.client_as("chief", &[Role::SystemAdmin], None).await;
+    let r = post_login(&s, "chief", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/institutions");
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("ygt_session="))
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    assert!(
+        !set.contains("Secure"),
+        "plain HTTP here; Secure behind TLS"
+    );
+    let session = set.split(';').next().unwrap().to_owned();
+
+    // The page carries the CSRF token for htmx; a write without it is refused.
+    let html = client()
+        .get(s.url("/institutions"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = html
+        .split("X-CSRF-Token\": \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body = [
+        ("name", "新医院"),
+        ("kind", "cdc"),
+        ("division_code", "341890"),
+    ];
+    let r = client()
+        .post(s.url("/institutions"))
+        .header("cookie", &session)
+        .form(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("CSRF"));
+    let r = client()
+        .post(s.url("/institutions"))
+        .header("cookie", &session)
+        .header("x-csrf-token", "forged")
+        .form(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let mut with_field = body.to_vec();
+    with_field.push(("csrf", csrf.as_str()));
+    let r = client()
+        .post(s.url("/institutions"))
+        .header("cookie", &session)
+        .form(&with_field)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the hidden form field is accepted"
+    );
+    let r = client()
+        .post(s.url("/api/v1/institutions"))
+        .header("cookie", &session)
+        .json(&json!({"name": "疾控中心", "kind": "cdc", "division_code": "341890"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a cookie-carried API write needs the header too"
+    );
+
+    // Sign out: the cookie no longer works.
+    let r = client()
+        .post(s.url("/logout"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = client()
+        .get(s.url("/api/v1/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_and_are_audited() {
+    let s = TestServer::start(TestDb::sqlite(), false).await;
+    s.client_as("clerk", &[Role::Nurse], None).await;
+    for _ in 0..4 {
+        let r = post_login(&s, "clerk", "wrong-password-1").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.text().await.unwrap().contains("用户名或密码错误"));
+    }
+    let r = post_login(&s, "clerk", "wrong-password-1").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let r = post_login(&s, "clerk", PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked even with the right password"
+    );
+    let (events, _) = s
+        .app
+        .store()
+        .search_audit(&ygt_app::ygt_store::access::AuditFilter {
+            action: Some("auth.sign_in".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let failed = events
+        .iter()
+        .filter(|e| e.outcome.code() == "failed")
+        .count();
+    assert!(failed >= 6, "{failed} failures audited");
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.outcome.code() == "failed")
+            .all(|e| e.client_addr.as_deref() == Some("127.0.0.1")),
+        "each failure names the client address"
+    );
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_scoped_and_revocable() {
+    let s = TestServer::start(TestDb::sqlite(), true).await;
+    let ctx = Ctx::system();
+    let (towns, _) = s
+        .app
+        .list_institutions(
+            &ctx,
+            &ygt_app::ygt_store::org::InstitutionFilter {
+                tier: Some(ygt_domain::org::Tier::Township),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let created = s
+        .app
+        .create_token(
+            &ctx,
+            "检验系统",
+            towns[0].id,
+            &["registry.read".into(), "registry.write".into()],
+            Some(30),
+        )
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", created.secret);
+    let me: Value = client()
+        .get(s.url("/api/v1/me"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "token:检验系统");
+    // A token needs no CSRF header; it may write in its own institution, not elsewhere.
+    let dep = |inst: uuid::Uuid| {
+        client()
+            .post(s.url(&format!("/api/v1/institutions/{inst}/departments")))
+            .header("authorization", &bearer)
+            .json(&json!({"name": "检验接口科"}))
+            .send()
+    };
+    assert_eq!(
+        dep(towns[0].id).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        dep(towns[1].id).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = client()
+        .get(s.url("/api/v1/audit"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "no audit.read in the token"
+    );
+
+    s.app.revoke_token(&ctx, created.token.id).await.unwrap();
+    let r = client()
+        .get(s.url("/api/v1/me"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = client()
+        .get(s.url("/api/v1/me"))
+        .header("authorization", "Bearer ygt_nonsense")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let stored = s
+        .app
+        .store()
+        .token(created.token.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.last_used_at.is_some());
+    assert!(stored.revoked_at.is_some());
+}
