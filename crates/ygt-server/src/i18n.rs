@@ -150,6 +150,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("action.new_institution", "新增机构", "New institution"),
     ("action.new_staff", "新增人员", "New staff member"),
     ("action.remove", "移除", "Remove"),
+    ("action.reveal", "显示完整号码", "Show full numbers"),
     ("action.save", "保存", "Save"),
     ("action.search", "搜索", "Search"),
     (
@@ -367,6 +368,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("staff.department", "科室", "Department"),
     ("staff.institution", "所在机构", "Institution"),
     ("staff.list", "人员名录", "Staff directory"),
+    (
+        "staff.reveal_hint",
+        "查看将记入审计日志",
+        "Viewing is recorded in the audit log",
+    ),
 ];
 
 #[cfg(test)]

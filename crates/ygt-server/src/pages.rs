@@ -49,6 +49,7 @@ pub fn routes(r: Routes) -> Routes {
         .get("/staff/{id}/edit", staff_edit)
         .post("/staff/{id}/deactivate", staff_deactivate)
         .post("/staff/{id}/activate", staff_activate)
+        .post("/staff/{id}/reveal", staff_reveal)
         .get("/communities", communities)
         .get("/communities/new", community_new)
         .post("/communities", community_create)
@@ -936,6 +937,7 @@ struct StaffPage {
     s: Staff,
     id_masked: String,
     phone_masked: String,
+    revealed: bool,
 }
 
 fn mask_id(v: Option<&str>) -> String {
@@ -970,6 +972,7 @@ async fn staff_page(
         nav: uri.nav("staff"),
         id_masked: mask_id(st.id_number.as_deref()),
         phone_masked: mask_phone(st.phone.as_deref()),
+        revealed: false,
         s: st,
     })
 }
@@ -1131,7 +1134,8 @@ async fn staff_edit(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let id = parse_id("id", &id)?;
-    let st = s.app.staff_member(&ctx, id).await?;
+    // The form shows the full numbers: only for those who may change them (audited).
+    let st = s.app.reveal_staff(&ctx, id).await?;
     let mut form = FormState::default();
     form.set("name", st.name.clone());
     form.set("sex", st.sex.code());
@@ -1194,6 +1198,25 @@ async fn staff_update(
             render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
+}
+
+async fn staff_reveal(
+    State(s): State<AppState>,
+    t: Lang,
+    uri: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let st = s.app.reveal_staff(&ctx, id).await?;
+    render(&StaffPage {
+        t,
+        nav: uri.nav("staff"),
+        id_masked: st.id_number.clone().unwrap_or_else(|| "—".into()),
+        phone_masked: st.phone.clone().unwrap_or_else(|| "—".into()),
+        revealed: true,
+        s: st,
+    })
 }
 
 async fn staff_deactivate(

@@ -56,6 +56,7 @@ fn rule(method: &str, path: &str) -> Option<Rule> {
             AnyUser
         }
         ("GET", "/institutions/new" | "/staff/new" | "/communities/new") => Perm(P::RegistryRead),
+        ("GET", "/staff/{id}/edit") => write,
         ("GET", p) if p.ends_with("/edit") || p.ends_with("/departments/new") => {
             Perm(P::RegistryRead)
         }

@@ -83,6 +83,29 @@ async fn demo_pages(db: TestDb) {
         !sp.contains(&full_id),
         "ID numbers are masked on the staff page"
     );
+    // The full numbers on demand, for someone who maintains the record, and audited.
+    let r = c
+        .post(s.url(&format!("/staff/{}/reveal", staff[0].id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains(&full_id));
+    let (events, _) = s
+        .app
+        .store()
+        .search_audit(&ygt_app::ygt_store::access::AuditFilter {
+            action: Some("registry.staff.reveal".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].resource_id.as_deref(),
+        Some(staff[0].id.to_string().as_str())
+    );
 
     let (st, search) = get_html(&c, &s, "/search?q=%E5%88%86%E9%99%A2").await;
     assert_eq!(st, StatusCode::OK);
