@@ -535,14 +535,18 @@ async fn session_absolute_expiry(db: TestDb) {
         .await
         .unwrap();
     assert!(signed.expires_at - OffsetDateTime::now_utc() <= time::Duration::seconds(1));
-    sleep_ms(500).await;
+    // Used half-way through its life (the sign-in's clock started before the password check,
+    // so wait relative to `expires_at`, not to the return of sign_in).
+    let half = (signed.expires_at - OffsetDateTime::now_utc()) / 2i32;
+    sleep_ms(u64::try_from(half.whole_milliseconds()).unwrap_or(0)).await;
     assert!(
         app.session_principal(&signed.session_token)
             .await
             .unwrap()
             .is_some()
     );
-    sleep_ms(800).await;
+    let left = signed.expires_at - OffsetDateTime::now_utc() + time::Duration::milliseconds(200);
+    sleep_ms(u64::try_from(left.whole_milliseconds()).unwrap_or(0)).await;
     assert!(
         app.session_principal(&signed.session_token)
             .await

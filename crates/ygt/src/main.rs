@@ -89,6 +89,35 @@ struct Config {
     database: Option<String>,
     listen: Option<String>,
     log: Option<String>,
+    /// Hash of the audit chain for new events: "sha256" (default) or "sm3".
+    audit_hash: Option<String>,
+    /// Minutes of inactivity that end a session (default 30).
+    session_idle_minutes: Option<i64>,
+    /// Hours after sign-in that end a session (default 12).
+    session_hours: Option<i64>,
+}
+
+impl Config {
+    fn settings(&self) -> Result<ygt_app::Settings> {
+        let mut s = ygt_app::Settings::default();
+        if let Some(h) = &self.audit_hash {
+            s.audit_alg = ygt_domain::audit::HashAlg::parse("audit_hash", h)
+                .map_err(|e| anyhow::anyhow!("config: {e}"))?;
+        }
+        if let Some(m) = self.session_idle_minutes {
+            if !(1..=24 * 60).contains(&m) {
+                bail!("config: session_idle_minutes must be between 1 and 1440");
+            }
+            s.idle_timeout = time::Duration::minutes(m);
+        }
+        if let Some(h) = self.session_hours {
+            if !(1..=24 * 7).contains(&h) {
+                bail!("config: session_hours must be between 1 and 168");
+            }
+            s.absolute_timeout = time::Duration::hours(h);
+        }
+        Ok(s)
+    }
 }
 
 impl Config {
@@ -162,7 +191,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let store = Store::open(&url)
                 .await
                 .context("opening the demo database")?;
-            let app = App::new(store);
+            let app = App::with_settings(store, cfg.settings()?);
             let o = app.store().overview().await?;
             if o.county + o.township + o.village == 0 {
                 eprintln!("Generating the demo county (seed {seed}) ...");
@@ -175,7 +204,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                 eprintln!("Using the existing demo database {}", path.display());
             }
             let listen = listen
-                .or(cfg.listen)
+                .or(cfg.listen.clone())
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
             serve(app, &listen, true).await
         }
@@ -186,7 +215,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let store = Store::connect(&url)
                 .await
                 .context("connecting to the database")?;
-            let app = App::new(store);
+            let app = App::with_settings(store, cfg.settings()?);
             let report = app.verify_audit_chain().await?;
             match report.problem {
                 None => {
@@ -200,9 +229,9 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let url = database_url(database, &cfg)?;
             let store = Store::open(&url).await.context("opening the database")?;
             let listen = listen
-                .or(cfg.listen)
+                .or(cfg.listen.clone())
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-            serve(App::new(store), &listen, false).await
+            serve(App::with_settings(store, cfg.settings()?), &listen, false).await
         }
         Command::Migrate { database } => {
             let url = database_url(database, &cfg)?;
@@ -223,7 +252,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                 bail!("--scale must be small or county, not {scale:?}");
             };
             let store = Store::open(&url).await.context("opening the database")?;
-            let app = App::new(store);
+            let app = App::with_settings(store, cfg.settings()?);
             let s = generate(&app, seed, scale).await?;
             eprintln!(
                 "Made {} institutions, {} departments and {} staff in {} community.",

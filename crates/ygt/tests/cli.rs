@@ -364,3 +364,59 @@ both_backends!(
     concurrent_appends_stay_ordered,
     concurrent_appends_stay_ordered
 );
+
+/// `audit_hash = "sm3"` in the config file: new events are chained with SM3 and verify.
+async fn sm3_chain(db: TestDb) {
+    let dir = ygt_testkit::fresh_temp_dir("ygt-sm3");
+    let cfg = dir.join("ygt.toml");
+    std::fs::write(
+        &cfg,
+        format!("database = \"{}\"\naudit_hash = \"sm3\"\n", db.url),
+    )
+    .unwrap();
+    let out = ygt()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "generate",
+            "--scale",
+            "small",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ygt()
+        .args(["--config", cfg.to_str().unwrap(), "audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = ygt_app::ygt_store::Store::connect(&db.url).await.unwrap();
+    let algs: Vec<(String,)> = store
+        .fetch_all(ygt_app::ygt_store::Sql::new(
+            "SELECT DISTINCT alg FROM audit_events",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(algs, vec![("sm3".to_owned(),)]);
+    std::fs::write(
+        &cfg,
+        format!("database = \"{}\"\naudit_hash = \"md5\"\n", db.url),
+    )
+    .unwrap();
+    let out = ygt()
+        .args(["--config", cfg.to_str().unwrap(), "audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("audit_hash"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+both_backends!(sm3_chain, sm3_chain);
