@@ -206,7 +206,12 @@ impl App {
         if !user.active {
             return Ok(None);
         }
-        if now - s.last_seen_at > time::Duration::seconds(30) {
+        // Record activity often enough that an active session never looks idle.
+        let touch_after = std::cmp::min(
+            time::Duration::seconds(30),
+            self.settings().idle_timeout / 4,
+        );
+        if now - s.last_seen_at > touch_after {
             let mut tx = self.store().begin().await?;
             tx.touch_session(&hash, now).await?;
             tx.commit().await?;
@@ -314,7 +319,19 @@ impl App {
         let Some(user) = user.clone() else {
             // Spend the same time as a real check, so timing does not reveal user names.
             let _ = verify_password(password, dummy_hash());
+            // Answer exactly as for a real account, locks included, so that the answers do
+            // not reveal which user names exist.
+            let recent = self
+                .store()
+                .count_failures(&user_key, now - st.failure_window)
+                .await?
+                + 1;
             fail("unknown user name", None).await?;
+            if recent >= st.account_failures {
+                return Err(AppError::Locked {
+                    until: (now + st.lockout).to_string(),
+                });
+            }
             return Err(AppError::BadCredentials);
         };
         if let Some(until) = user.locked_until.filter(|u| *u > now) {
@@ -474,6 +491,12 @@ impl App {
         let hash = hash_password(new)?;
         let mut tx = self.store().begin().await?;
         tx.set_password(uid, &hash, false, self.now()).await?;
+        // Whoever knew the old password is signed out; this session stays.
+        let keep = match p.via {
+            Via::Session { session_id } => Some(session_id),
+            Via::Token { .. } => None,
+        };
+        tx.revoke_other_sessions(uid, keep, self.now()).await?;
         self.audit_in(
             &mut tx,
             ctx,
@@ -718,6 +741,8 @@ impl App {
         active: bool,
     ) -> Result<(User, Vec<Role>)> {
         let (before, old_roles) = self.account(ctx, id).await?;
+        // Accounts holding guarded roles are managed only by global account administrators.
+        self.check_grantable(ctx, &old_roles)?;
         let mut errs = ValidationErrors::default();
         let display = errs.check(ident::text("display_name", display_name, 100));
         let mut parsed = Vec::new();
@@ -772,7 +797,8 @@ impl App {
     /// An administrator resets a password: a temporary one, changed at next sign-in; every
     /// session of the account ends.
     pub async fn reset_password(&self, ctx: &Ctx, id: Uuid) -> Result<String> {
-        let (user, _) = self.account(ctx, id).await?;
+        let (user, roles) = self.account(ctx, id).await?;
+        self.check_grantable(ctx, &roles)?;
         let temp = temporary_password()?;
         let hash = hash_password(&temp)?;
         let now = self.now();
@@ -899,6 +925,11 @@ impl App {
                 });
             }
             if let Some(extra) = perms.iter().find(|x| !p.can(**x)) {
+                let e = Event::new("token.create", "token", Some(name.clone()))
+                    .detail(format!("permission not held: {}", extra.code()));
+                if let Err(audit_err) = self.audit(ctx, e, Outcome::Denied).await {
+                    tracing::error!(error = %audit_err, "could not audit a denial");
+                }
                 return Err(AppError::Forbidden {
                     zh: format!("不能授予自己没有的权限：{}", extra.label_zh()),
                     en: format!(

@@ -1324,3 +1324,71 @@ both_backends!(
     resident_scope_and_break_glass,
     resident_scope_and_break_glass
 );
+
+// ------------------------------------------------------------------ regressions
+
+/// An institution administrator cannot reset or change an account that holds a role only global
+/// account administrators grant (that would hand it the auditor's or administrator's powers).
+async fn guarded_accounts_are_out_of_local_reach(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let auditor = account(&w, "aud1", Some(w.town), "auditor").await;
+    account(&w, "tadmin", Some(w.town), "institution_admin").await;
+    let admin = ctx_of(&w.app, "tadmin").await;
+    forbidden(w.app.reset_password(&admin, auditor).await);
+    forbidden(
+        w.app
+            .update_account(
+                &admin,
+                auditor,
+                "审计员",
+                Some(w.town),
+                &["auditor".into()],
+                false,
+            )
+            .await,
+    );
+    let (user, _) = w.app.account(&w.sys, auditor).await.unwrap();
+    assert!(user.active, "the refused update changed nothing");
+    chain_ok(&w.app).await;
+}
+both_backends!(
+    guarded_accounts_are_out_of_local_reach,
+    guarded_accounts_are_out_of_local_reach
+);
+
+/// A password change ends the user's other sessions, not the one that made the change; an
+/// unknown user name gets locked like a real one.
+async fn password_change_ends_other_sessions(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    account(&w, "doc", Some(w.town), "doctor").await;
+    let (ctx1, s1) = sign_in_as(&w.app, "doc", PASSWORD).await;
+    let (_, s2) = sign_in_as(&w.app, "doc", PASSWORD).await;
+    w.app
+        .change_password(&ctx1, PASSWORD, "Qingshan#2027x")
+        .await
+        .unwrap();
+    assert!(
+        w.app
+            .session_principal(&s1.session_token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        w.app
+            .session_principal(&s2.session_token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    for _ in 0..4 {
+        bad_credentials(w.app.sign_in(&anon("10.0.0.9"), "nobody", "x", None).await);
+    }
+    locked(w.app.sign_in(&anon("10.0.0.9"), "nobody", "x", None).await);
+    chain_ok(&w.app).await;
+}
+both_backends!(
+    password_change_ends_other_sessions,
+    password_change_ends_other_sessions
+);

@@ -423,11 +423,12 @@ async fn no_parent_cycles(db: TestDb) {
     // p becomes a village-tier institution under t, which is under p: a cycle.
     let mut d = draft("云溪仁爱医院", "private_hospital", Some(t.id), "341890");
     d.tier = Some("village".into());
+    // Refused: an institution with children keeps its tier (which also rules the cycle out).
     let e = assert_invalid_field(
         app.update_institution(&ctx, p.id, &d, Some(1)).await,
-        "parent_id",
+        "tier",
     );
-    assert!(e.0[0].reason.message_en().contains("itself"), "{e:?}");
+    assert!(e.0[0].reason.message_en().contains("report to it"), "{e:?}");
     let stored = app.institution(&ctx, p.id).await.unwrap();
     assert_eq!(
         (stored.tier, stored.parent_id, stored.version),

@@ -282,6 +282,56 @@ pub const OPERATIONS: &[Op] = &[
         "Staff",
         &[],
     ),
+    (
+        "GET",
+        "/api/v1/me",
+        "access",
+        "The signed-in user or token: roles and permissions",
+        None,
+        "Me",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/audit",
+        "audit",
+        "Search the audit log (newest first; the search is audited)",
+        None,
+        "AuditPage",
+        AUDIT_QUERY,
+    ),
+    (
+        "GET",
+        "/api/v1/residents/{id}/access",
+        "access",
+        "May the caller see this resident's data, and why (audited)",
+        None,
+        "AccessDecision",
+        &[("purpose", "string", "treatment, follow_up, referral, ...")],
+    ),
+    (
+        "POST",
+        "/api/v1/residents/{id}/break-glass",
+        "access",
+        "Emergency access with a stated reason; flagged for review",
+        Some("BreakGlassBody"),
+        "BreakGlass",
+        &[],
+    ),
+];
+
+const AUDIT_QUERY: &[(&str, &str, &str)] = &[
+    ("resident_id", "string", "events about this resident"),
+    ("user_id", "string", "events by this account"),
+    (
+        "institution_id",
+        "string",
+        "events by users of this institution",
+    ),
+    ("action", "string", "prefix of the action, such as auth."),
+    ("outcome", "string", "allowed | denied | failed"),
+    ("limit", "integer", "1..500, default 100"),
+    ("offset", "integer", "default 0"),
 ];
 
 fn codes(all: Vec<&'static str>) -> Value {

@@ -421,6 +421,24 @@ impl Tx {
         Ok(())
     }
 
+    /// Ends every session of a user but one (after a password change). Returns how many ended.
+    pub async fn revoke_other_sessions(
+        &mut self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        let mut q = Sql::new("UPDATE sessions SET revoked_at = ");
+        q.bind(now)
+            .push(" WHERE user_id = ")
+            .bind(user_id)
+            .push(" AND revoked_at IS NULL");
+        if let Some(k) = keep {
+            q.push(" AND id <> ").bind(k);
+        }
+        self.execute(q).await
+    }
+
     /// Signs a user out everywhere. Returns how many sessions ended.
     pub async fn revoke_user_sessions(
         &mut self,
