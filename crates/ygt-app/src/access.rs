@@ -29,8 +29,12 @@ pub struct Principal {
     pub institution_id: Option<Uuid>,
     pub roles: Vec<Role>,
     pub permissions: BTreeSet<Permission>,
-    /// The user's institution and every institution below it (its data scope).
+    /// The user's institution and every institution below it (what it administers).
     pub scope: BTreeSet<Uuid>,
+    /// Institutions whose residents' data it may see: its own, and for a township centre also
+    /// its village clinics (乡村一体化). A county hospital sees other members' patients through
+    /// referrals, consultations and other care links, not wholesale.
+    pub patient_scope: BTreeSet<Uuid>,
     pub via: Via,
     pub must_change_password: bool,
 }
@@ -43,6 +47,11 @@ impl Principal {
     /// Whether `institution` is the principal's own institution or one below it.
     pub fn covers(&self, institution: Uuid) -> bool {
         self.scope.contains(&institution)
+    }
+
+    /// Whether the residents of `institution` are in the principal's data scope.
+    pub fn covers_patients(&self, institution: Uuid) -> bool {
+        self.patient_scope.contains(&institution)
     }
 }
 
@@ -189,6 +198,33 @@ impl App {
         }
     }
 
+    /// Requires a permission over an institution in the principal's scope (no global variant).
+    pub async fn require_scoped(
+        &self,
+        ctx: &Ctx,
+        p: Permission,
+        institution: Uuid,
+        e: Event<'_>,
+    ) -> Result<()> {
+        match &ctx.actor {
+            Actor::System => Ok(()),
+            Actor::Anonymous => Err(AppError::Unauthenticated),
+            Actor::User(u) if u.must_change_password => Err(AppError::PasswordChangeRequired),
+            Actor::User(u) if u.can(p) && u.covers_patients(institution) => Ok(()),
+            Actor::User(u) => {
+                let err = if u.can(p) {
+                    AppError::Forbidden {
+                        zh: "该机构不在您的服务范围内".into(),
+                        en: "that institution is outside your scope".into(),
+                    }
+                } else {
+                    forbidden(p)
+                };
+                Err(self.deny(ctx, e, err).await)
+            }
+        }
+    }
+
     /// Decides whether the actor may see a resident's data, and why; audits the decision.
     /// `purpose` says what for (treatment, follow-up, referral, ...).
     pub async fn resident_access(
@@ -262,16 +298,15 @@ impl App {
             let kind = match l.kind.as_str() {
                 "registered" | "care" => match inst {
                     Some(i) if Some(i) == p.institution_id => Some(ScopeKind::OwnInstitution),
-                    Some(i) if p.covers(i) => Some(ScopeKind::Subordinate),
+                    Some(i) if p.covers_patients(i) => Some(ScopeKind::Subordinate),
                     _ if for_me => Some(ScopeKind::CareLink),
                     _ => None,
                 },
-                "referral" | "consultation" | "contract" => {
-                    (for_me || inst.is_some_and(|i| p.covers(i))).then_some(ScopeKind::CareLink)
-                }
-                "authorisation" => {
-                    (for_me || inst.is_some_and(|i| p.covers(i))).then_some(ScopeKind::Authorised)
-                }
+                "referral" | "consultation" | "contract" => (for_me
+                    || inst.is_some_and(|i| p.covers_patients(i)))
+                .then_some(ScopeKind::CareLink),
+                "authorisation" => (for_me || inst.is_some_and(|i| p.covers_patients(i)))
+                    .then_some(ScopeKind::Authorised),
                 _ => None,
             };
             if let Some(k) = kind

@@ -162,14 +162,9 @@ impl App {
             .await?
             .into_iter()
             .collect();
-        let scope = match user.institution_id {
-            Some(i) => self
-                .store()
-                .institution_and_descendants(i)
-                .await?
-                .into_iter()
-                .collect(),
-            None => BTreeSet::new(),
+        let (scope, patient_scope) = match user.institution_id {
+            Some(i) => self.scopes_of(i).await?,
+            None => (BTreeSet::new(), BTreeSet::new()),
         };
         Ok(Principal {
             user_id: Some(user.id),
@@ -179,9 +174,31 @@ impl App {
             roles,
             permissions,
             scope,
+            patient_scope,
             via,
             must_change_password: user.must_change_password,
         })
+    }
+
+    /// (administration scope, patient-data scope) of an institution.
+    async fn scopes_of(&self, institution: Uuid) -> Result<(BTreeSet<Uuid>, BTreeSet<Uuid>)> {
+        let scope: BTreeSet<Uuid> = self
+            .store()
+            .institution_and_descendants(institution)
+            .await?
+            .into_iter()
+            .collect();
+        let township = self
+            .store()
+            .institution(institution)
+            .await?
+            .is_some_and(|i| i.tier == ygt_domain::org::Tier::Township);
+        let patient_scope = if township {
+            scope.clone()
+        } else {
+            BTreeSet::from([institution])
+        };
+        Ok((scope, patient_scope))
     }
 
     /// Resolves a session cookie. Expired (idle or absolute), revoked or unknown: None.
@@ -241,12 +258,7 @@ impl App {
             tx.touch_token(t.id, now).await?;
             tx.commit().await?;
         }
-        let scope = self
-            .store()
-            .institution_and_descendants(t.institution_id)
-            .await?
-            .into_iter()
-            .collect();
+        let (scope, patient_scope) = self.scopes_of(t.institution_id).await?;
         Ok(Some(Principal {
             user_id: None,
             name: format!("token:{}", t.name),
@@ -255,6 +267,7 @@ impl App {
             roles: Vec::new(),
             permissions: t.permission_list().into_iter().collect(),
             scope,
+            patient_scope,
             via: Via::Token { token_id: t.id },
             must_change_password: false,
         }))

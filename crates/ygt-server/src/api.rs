@@ -56,6 +56,14 @@ pub fn routes(r: Routes) -> Routes {
         .post("/api/v1/staff/{id}/activate", activate_staff)
         .get("/api/v1/me", me)
         .get("/api/v1/audit", search_audit)
+        .get("/api/v1/residents", search_residents)
+        .post("/api/v1/residents", register_resident)
+        .get("/api/v1/residents/{id}", get_resident)
+        .post("/api/v1/residents/{id}/merge", merge_resident)
+        .post("/api/v1/registrations/{id}/unmerge", unmerge_registration)
+        .get("/api/v1/mpi/tasks", mpi_tasks)
+        .post("/api/v1/mpi/tasks/{id}/link", mpi_link)
+        .post("/api/v1/mpi/tasks/{id}/not-same", mpi_not_same)
         .get("/api/v1/residents/{id}/access", resident_access)
         .post("/api/v1/residents/{id}/break-glass", break_glass)
 }
@@ -754,4 +762,208 @@ async fn activate_staff(
         .set_staff_active(&ctx, parse_id("id", &id)?, true)
         .await?;
     Ok(staff_response(StatusCode::OK, st))
+}
+
+// ---------------------------------------------------------------- master patient index
+
+/// A person as lists show it: identifiers masked.
+#[derive(Serialize)]
+struct PersonOut {
+    id: Uuid,
+    name: String,
+    sex: String,
+    birth_date: Option<time::Date>,
+    id_number_masked: Option<String>,
+    phone_masked: Option<String>,
+    address: Option<String>,
+    registrations: i64,
+    active: bool,
+    merged_into: Option<Uuid>,
+}
+
+impl From<&ygt_app::ygt_store::mpi::Person> for PersonOut {
+    fn from(p: &ygt_app::ygt_store::mpi::Person) -> Self {
+        PersonOut {
+            id: p.id,
+            name: p.name.clone(),
+            sex: p.sex.clone(),
+            birth_date: p.birth_date,
+            id_number_masked: p
+                .id_number
+                .as_deref()
+                .map(|v| crate::mpi_pages::mask_id_text(Some(v))),
+            phone_masked: p
+                .phone
+                .as_deref()
+                .map(|v| crate::mpi_pages::mask_phone_text(Some(v))),
+            address: p.address.clone(),
+            registrations: p.registrations,
+            active: p.active,
+            merged_into: p.merged_into,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RegistrationOut {
+    id: Uuid,
+    person_id: Uuid,
+    institution_id: Uuid,
+    institution_name: String,
+    record_id: Option<String>,
+    name: String,
+    sex: String,
+    birth_date: Option<time::Date>,
+    id_number_masked: Option<String>,
+    id_number_valid: bool,
+    phone_masked: Option<String>,
+    address: Option<String>,
+}
+
+impl From<&ygt_app::ygt_store::mpi::Registration> for RegistrationOut {
+    fn from(r: &ygt_app::ygt_store::mpi::Registration) -> Self {
+        RegistrationOut {
+            id: r.id,
+            person_id: r.person_id,
+            institution_id: r.institution_id,
+            institution_name: r.institution_name.clone(),
+            record_id: r.record_id.clone(),
+            name: r.name.clone(),
+            sex: r.sex.clone(),
+            birth_date: r.birth_date,
+            id_number_masked: r
+                .id_number
+                .as_deref()
+                .or(r.id_number_raw.as_deref())
+                .map(|v| crate::mpi_pages::mask_id_text(Some(v))),
+            id_number_valid: r.id_number.is_some(),
+            phone_masked: r
+                .phone
+                .as_deref()
+                .map(|v| crate::mpi_pages::mask_phone_text(Some(v))),
+            address: r.address.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn search_residents(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, WebError> {
+    let (limit, _) = paging(q.limit, None)?;
+    let found = s
+        .app
+        .search_residents(&ctx, q.q.as_deref().unwrap_or(""), limit)
+        .await?;
+    let items: Vec<PersonOut> = found.iter().map(PersonOut::from).collect();
+    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    Ok(Json(Page {
+        items,
+        total,
+        limit,
+        offset: 0,
+    })
+    .into_response())
+}
+
+async fn register_resident(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    JsonBody(d): JsonBody<ygt_app::mpi::ResidentDraft>,
+) -> Result<Response, WebError> {
+    let r = s.app.register_resident(&ctx, &d).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}
+
+async fn get_resident(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let d = s
+        .app
+        .person_detail(&ctx, parse_id("id", &id)?, "treatment")
+        .await?;
+    Ok(Json(serde_json::json!({
+        "person": PersonOut::from(&d.person),
+        "registrations": d.registrations.iter().map(RegistrationOut::from).collect::<Vec<_>>(),
+        "history": d.history,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeBody {
+    into: String,
+}
+
+async fn merge_resident(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<MergeBody>,
+) -> Result<Response, WebError> {
+    let from = parse_id("id", &id)?;
+    let into = parse_id("into", &b.into)?;
+    s.app.merge_persons(&ctx, from, into).await?;
+    Ok(Json(serde_json::json!({"merged": from, "into": into})).into_response())
+}
+
+async fn unmerge_registration(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let person = s.app.unmerge(&ctx, parse_id("id", &id)?).await?;
+    Ok(Json(serde_json::json!({"person_id": person})).into_response())
+}
+
+async fn mpi_tasks(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
+    let tasks = s.app.review_queue(&ctx, 100).await?;
+    let items: Vec<serde_json::Value> = tasks
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.task.id,
+                "weight": t.task.weight,
+                "registration": RegistrationOut::from(&t.registration),
+                "candidate": PersonOut::from(&t.candidate),
+                "explanation": t.explanation,
+            })
+        })
+        .collect();
+    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    Ok(Json(Page {
+        items,
+        total,
+        limit: 100,
+        offset: 0,
+    })
+    .into_response())
+}
+
+async fn mpi_link(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let person = s.app.confirm_match(&ctx, parse_id("id", &id)?).await?;
+    Ok(Json(serde_json::json!({"person_id": person})).into_response())
+}
+
+async fn mpi_not_same(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    s.app.reject_match(&ctx, parse_id("id", &id)?).await?;
+    Ok(Json(serde_json::json!({"status": "not_same"})).into_response())
 }

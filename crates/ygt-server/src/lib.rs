@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 pub mod i18n;
 mod metrics;
+mod mpi_pages;
 pub mod openapi;
 mod pages;
 
@@ -108,6 +109,7 @@ pub fn routes() -> Routes {
         .get("/api/docs", api_docs);
     let r = pages::routes(r);
     let r = admin::routes(r);
+    let r = mpi_pages::routes(r);
     api::routes(r)
 }
 

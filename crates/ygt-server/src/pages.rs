@@ -74,6 +74,7 @@ pub struct NavUser {
     pub roles: bool,
     pub tokens: bool,
     pub audit: bool,
+    pub residents: bool,
 }
 
 /// What a page handler knows of the request: the URL and who is signed in.
@@ -151,6 +152,7 @@ impl Nav {
                     roles: p.can(P::RoleManage),
                     tokens: p.can(P::TokenManage),
                     audit: p.can(P::AuditRead),
+                    residents: p.can(P::PatientRead),
                 }
             }),
         }
@@ -263,6 +265,16 @@ fn field_label(field: &str, lang: Lang) -> String {
         "description" => "field.description",
         "beds" => "department.beds",
         "code" => "department.code",
+        "birth_date" => "resident.birth_date",
+        "record_id" => "resident.record_id",
+        "insurance_number" => "resident.insurance_number",
+        "current_password" => "auth.current_password",
+        "new_password" => "auth.new_password",
+        "new_password_again" => "auth.new_password_again",
+        "username" => "auth.username",
+        "display_name" => "field.person_name",
+        "roles" => "auth.roles",
+        "permissions" => "auth.permissions",
         _ => return base.to_owned(),
     };
     lang.t(key).to_owned()

@@ -694,6 +694,39 @@ impl Tx {
         Ok(())
     }
 
+    /// Gives resident `to` every current link of resident `from` (after a merge or a move, so
+    /// that whoever cared for the registrations keeps seeing them).
+    pub async fn copy_care_links(
+        &mut self,
+        from: Uuid,
+        to: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let links: Vec<CareLink> = self
+            .fetch_all(
+                Sql::new(
+                    "SELECT id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until                      FROM care_links WHERE resident_id = ? AND (valid_until IS NULL OR valid_until > ?)",
+                )
+                .arg(from)
+                .arg(now),
+            )
+            .await?;
+        for l in links {
+            self.insert_care_link(
+                Uuid::now_v7(),
+                to,
+                l.institution_id,
+                l.user_id,
+                &l.kind,
+                l.source_id.as_deref(),
+                now,
+                l.valid_until,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Ends the links that came from one source (a referral closed, a contract ended).
     pub async fn end_care_links(
         &mut self,

@@ -8,6 +8,7 @@
 
 pub mod access;
 mod migrations;
+pub mod mpi;
 pub mod org;
 mod sql;
 

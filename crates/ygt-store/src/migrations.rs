@@ -21,6 +21,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_access.sql"),
         include_str!("../migrations/postgres/0002_access.sql"),
     ),
+    (
+        3,
+        "master patient index",
+        include_str!("../migrations/sqlite/0003_mpi.sql"),
+        include_str!("../migrations/postgres/0003_mpi.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod names;
+pub mod residents;
 pub mod rng;
 
 use std::collections::HashSet;
@@ -665,4 +666,88 @@ fn pick_title(rng: &mut Rng, w: &[u32; 12]) -> ProfessionalTitle {
         .get(rng.weighted_index(w))
         .copied()
         .unwrap_or(Physician)
+}
+
+/// The institutions of a generated county as registration sites (county hospitals, township
+/// centres with their township, village clinics with their village).
+pub async fn sites(app: &App) -> Result<Vec<residents::Site>, GenerateError> {
+    use ygt_domain::org::Tier;
+    let ctx = Ctx::system();
+    let (all, _) = app
+        .list_institutions(&ctx, &ygt_app::ygt_store::org::InstitutionFilter::default())
+        .await?;
+    let town_of = |name: &str| name.trim_end_matches("卫生院").to_owned();
+    let mut out = Vec::new();
+    for i in &all {
+        let (tier, township, village) = match i.tier {
+            Tier::County => (
+                residents::SiteTier::County,
+                names::county_seat_town().to_owned(),
+                None,
+            ),
+            Tier::Township => (residents::SiteTier::Township, town_of(&i.name), None),
+            Tier::Village => {
+                let parent = all.iter().find(|p| Some(p.id) == i.parent_id);
+                let town = parent.map(|p| town_of(&p.name)).unwrap_or_default();
+                let village = i
+                    .name
+                    .trim_start_matches(town.as_str())
+                    .trim_end_matches("卫生室")
+                    .to_owned();
+                (residents::SiteTier::Village, town, Some(village))
+            }
+        };
+        out.push(residents::Site {
+            id: i.id.to_string(),
+            name: i.name.clone(),
+            tier,
+            township,
+            village,
+        });
+    }
+    Ok(out)
+}
+
+/// Registers `people` synthetic residents (about 2.2 registrations each) through the use case,
+/// so that every registration is matched by the master patient index as in real life.
+/// Returns (persons made, registrations).
+pub async fn generate_residents(
+    app: &App,
+    seed: u64,
+    people: usize,
+    progress: Progress<'_>,
+) -> Result<(i64, usize), GenerateError> {
+    let sites = sites(app).await?;
+    let mut rng = Rng::new(seed).fork(5);
+    let (_, regs) = residents::generate(&mut rng, people, &sites);
+    let ctx = Ctx::system();
+    let total = regs.len() as u64;
+    for (n, r) in regs.iter().enumerate() {
+        let Some(site) = sites.get(r.site) else {
+            continue;
+        };
+        let mut d = ygt_app::mpi::ResidentDraft {
+            institution_id: site.id.clone(),
+            record_id: Some(r.record_id.clone()),
+            name: r.name.clone(),
+            sex: r.sex.map(|s| s.code().to_owned()),
+            birth_date: r.birth_date.map(|b| b.to_string()),
+            id_number: r.id_number.clone(),
+            phone: r.phone.clone(),
+            address: r.address.clone(),
+            ..Default::default()
+        };
+        if let Err(AppError::Invalid(_)) = app.register_resident(&ctx, &d).await {
+            // A clerk would leave out what the form refuses (an impossible date, say).
+            d.birth_date = None;
+            d.phone = None;
+            app.register_resident(&ctx, &d).await?;
+        }
+        if n % 50 == 0 {
+            progress(n as u64, total);
+        }
+    }
+    progress(total, total);
+    let persons = app.store().count_persons().await.map_err(AppError::from)?;
+    Ok((persons, regs.len()))
 }

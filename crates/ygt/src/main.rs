@@ -41,6 +41,9 @@ enum Command {
         /// Seed of the synthetic county (the same seed makes the same county).
         #[arg(long, default_value_t = 20261124)]
         seed: u64,
+        /// Synthetic residents registered on the first run.
+        #[arg(long, default_value_t = 5_000)]
+        residents: usize,
     },
     /// Serve the web UI and APIs.
     Serve {
@@ -56,6 +59,20 @@ enum Command {
         #[arg(long, env = "YGT_DATABASE_URL")]
         database: Option<String>,
     },
+    /// Link a CSV file of registrations: which records are the same person (uses all cores).
+    Link {
+        /// Input: record_id,institution,name,sex,birth_date,id_number,phone,address
+        #[arg(long)]
+        input: PathBuf,
+        /// Output: record_id,person_id
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Bulk loading.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -70,6 +87,24 @@ enum Command {
         /// small (the demo) or county (for benchmarks)
         #[arg(long, default_value = "small")]
         scale: String,
+        /// Synthetic residents to register (default: 5,000 for small, none for county).
+        #[arg(long)]
+        residents: Option<usize>,
+        /// Instead of writing a database: write this many synthetic residents' registrations as
+        /// a `ygt link` input file (and FILE.truth.csv with the truth), for benchmarks.
+        #[arg(long, value_name = "FILE")]
+        residents_csv: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Register the residents of a CSV file (the `ygt link` input format) through the master
+    /// patient index; the institution column holds an institution's id or name.
+    Residents {
+        file: PathBuf,
+        #[arg(long, env = "YGT_DATABASE_URL")]
+        database: Option<String>,
     },
 }
 
@@ -183,7 +218,12 @@ fn init_logging(level: Option<&str>) {
 
 async fn run(cmd: Command, cfg: Config) -> Result<()> {
     match cmd {
-        Command::Demo { data, listen, seed } => {
+        Command::Demo {
+            data,
+            listen,
+            seed,
+            residents,
+        } => {
             std::fs::create_dir_all(&data)
                 .with_context(|| format!("creating the data directory {}", data.display()))?;
             let path = data.join("ygt.db");
@@ -200,6 +240,13 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                     "Made {} institutions, {} departments and {} staff in {} community.",
                     summary.institutions, summary.departments, summary.staff, summary.communities
                 );
+                if residents > 0 {
+                    eprintln!(
+                        "Registering {residents} synthetic residents through the master patient index ..."
+                    );
+                    let (persons, regs) = generate_residents(&app, seed, residents).await?;
+                    eprintln!("{regs} registrations, {persons} persons in the index.");
+                }
             } else {
                 eprintln!("Using the existing demo database {}", path.display());
             }
@@ -246,11 +293,20 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             database,
             seed,
             scale,
+            residents,
+            residents_csv,
         } => {
-            let url = database_url(database, &cfg)?;
             let Some(scale) = Scale::parse(&scale) else {
                 bail!("--scale must be small or county, not {scale:?}");
             };
+            let people = residents.unwrap_or(match scale {
+                Scale::Small => 5_000,
+                Scale::County => 0,
+            });
+            if let Some(path) = residents_csv {
+                return write_residents_csv(seed, scale, people, &path).await;
+            }
+            let url = database_url(database, &cfg)?;
             let store = Store::open(&url).await.context("opening the database")?;
             let app = App::with_settings(store, cfg.settings()?);
             let s = generate(&app, seed, scale).await?;
@@ -258,9 +314,172 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                 "Made {} institutions, {} departments and {} staff in {} community.",
                 s.institutions, s.departments, s.staff, s.communities
             );
+            if people > 0 {
+                let (persons, regs) = generate_residents(&app, seed, people).await?;
+                eprintln!(
+                    "Registered {regs} registrations of {people} residents: {persons} persons in the index."
+                );
+            }
             Ok(())
         }
+        Command::Link { input, output } => link(&input, &output),
+        Command::Import {
+            what: ImportCommand::Residents { file, database },
+        } => {
+            let url = database_url(database, &cfg)?;
+            let store = Store::open(&url).await.context("opening the database")?;
+            let app = App::with_settings(store, cfg.settings()?);
+            import_residents(&app, &file).await
+        }
     }
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn generate_residents(app: &App, seed: u64, people: usize) -> Result<(i64, usize)> {
+    let bar = Mutex::new(progress_bar(1));
+    let progress = |done: u64, total: u64| {
+        if let Ok(b) = bar.lock() {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let r = ygt_synth::generate_residents(app, seed, people, &progress).await;
+    if let Ok(b) = bar.lock() {
+        b.finish_and_clear();
+    }
+    Ok(r?)
+}
+
+/// Writes a benchmark file: the registrations of `people` synthetic residents of a county of
+/// the given scale, and the truth beside it.
+async fn write_residents_csv(seed: u64, scale: Scale, people: usize, path: &Path) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("ygt-sites-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("sites.db").display());
+    let result = async {
+        let app = App::new(Store::open(&url).await?);
+        ygt_synth::generate(&app, seed, scale, &|_, _| {}).await?;
+        let sites = ygt_synth::sites(&app).await?;
+        app.store().close().await;
+        let mut rng = ygt_synth::rng::Rng::new(seed).fork(5);
+        let (_, regs) = ygt_synth::residents::generate(&mut rng, people, &sites);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        ygt_synth::residents::write_link_csv(&regs, &sites, &mut out)?;
+        let truth_path = path.with_extension("truth.csv");
+        let mut truth = std::io::BufWriter::new(std::fs::File::create(&truth_path)?);
+        ygt_synth::residents::write_truth_csv(&regs, &mut truth)?;
+        eprintln!(
+            "Wrote {} registrations of {people} residents to {} (truth: {}).",
+            regs.len(),
+            path.display(),
+            truth_path.display()
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn link(input: &Path, output: &Path) -> Result<()> {
+    let start = std::time::Instant::now();
+    let file =
+        std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?;
+    let read = ygt_interop::link_csv::read(std::io::BufReader::new(file))?;
+    for p in &read.problems {
+        eprintln!("{}: {p}", input.display());
+    }
+    let bar = progress_bar(read.records.len() as u64);
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let clusters = ygt_empi::link_batch(&read.records, &ygt_empi::Config::default(), &progress);
+    bar.finish_and_clear();
+    let rows: Vec<(String, String)> = read
+        .records
+        .iter()
+        .zip(clusters.iter())
+        .map(|(r, c)| (r.record_id.clone(), format!("P{:08}", c + 1)))
+        .collect();
+    let persons = clusters
+        .iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let out =
+        std::fs::File::create(output).with_context(|| format!("creating {}", output.display()))?;
+    ygt_interop::link_csv::write(std::io::BufWriter::new(out), &rows)?;
+    eprintln!(
+        "Linked {} records into {persons} persons in {:.1} s; {} problem lines reported.",
+        rows.len(),
+        start.elapsed().as_secs_f64(),
+        read.problems.len()
+    );
+    Ok(())
+}
+
+async fn import_residents(app: &App, file: &Path) -> Result<()> {
+    let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let read = ygt_interop::link_csv::read(std::io::BufReader::new(f))?;
+    for p in &read.problems {
+        eprintln!("{}: {p}", file.display());
+    }
+    let ctx = ygt_app::Ctx::system();
+    let (institutions, _) = app.list_institutions(&ctx, &Default::default()).await?;
+    let bar = progress_bar(read.records.len() as u64);
+    let (mut ok, mut failed) = (0usize, 0usize);
+    for (r, line) in read.records.iter().zip(read.lines.iter()) {
+        bar.inc(1);
+        let inst = institutions.iter().find(|i| {
+            i.id.to_string() == r.institution
+                || i.name == r.institution
+                || i.aliases.contains(&r.institution)
+        });
+        let Some(inst) = inst else {
+            bar.suspend(|| {
+                eprintln!(
+                    "{}: line {line}: institution {:?} is not in the registry (record skipped)",
+                    file.display(),
+                    r.institution
+                )
+            });
+            failed += 1;
+            continue;
+        };
+        let d = ygt_app::mpi::ResidentDraft {
+            institution_id: inst.id.to_string(),
+            record_id: Some(r.record_id.clone()),
+            name: r.name.clone(),
+            sex: r.sex.map(|s| s.code().to_owned()),
+            birth_date: r.birth_date.map(|b| b.to_string()),
+            id_number: r.id_number.clone(),
+            phone: r.phone.clone(),
+            address: r.address.clone(),
+            ..Default::default()
+        };
+        match app.register_resident(&ctx, &d).await {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                bar.suspend(|| eprintln!("{}: line {line}: {e} (record skipped)", file.display()));
+                failed += 1;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "Imported {ok} registrations; {failed} skipped; {} persons in the index.",
+        app.store().count_persons().await?
+    );
+    Ok(())
 }
 
 fn print_demo_accounts() {

@@ -25,7 +25,15 @@ async fn migrate_and_generate(db: TestDb) {
     );
     // The database may also come from the environment.
     let out = ygt()
-        .args(["generate", "--seed", "3", "--scale", "small"])
+        .args([
+            "generate",
+            "--seed",
+            "3",
+            "--scale",
+            "small",
+            "--residents",
+            "30",
+        ])
         .env("YGT_DATABASE_URL", &db.url)
         .output()
         .unwrap();
@@ -132,6 +140,8 @@ fn demo_keeps_its_data() {
                 "127.0.0.1:0",
                 "--seed",
                 "5",
+                "--residents",
+                "40",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -381,6 +391,8 @@ async fn sm3_chain(db: TestDb) {
             "generate",
             "--scale",
             "small",
+            "--residents",
+            "0",
         ])
         .output()
         .unwrap();

@@ -44,6 +44,10 @@ enum Rule {
     TokenCreate,
     /// Reading a resident's data: patient.read and (community-wide or linked).
     Resident,
+    /// Full identifiers of a resident: patient.reveal on top of [`Rule::Resident`].
+    Reveal,
+    /// A patient permission over an institution in the actor's patient-data scope.
+    PatientScoped(P),
 }
 
 fn rule(method: &str, path: &str) -> Option<Rule> {
@@ -72,7 +76,21 @@ fn rule(method: &str, path: &str) -> Option<Rule> {
         ("POST", "/admin/tokens/{id}/revoke") => Scoped(P::TokenManage, P::AccountManageAll),
         (_, "/audit" | "/audit/export.csv" | "/api/v1/audit") => Perm(P::AuditRead),
         (_, p) if p.starts_with("/audit/break-glass") => Perm(P::AuditReview),
-        ("GET", "/api/v1/residents/{id}/access") => Resident,
+        ("GET", "/api/v1/residents/{id}/access" | "/residents/{id}" | "/api/v1/residents/{id}") => {
+            Resident
+        }
+        ("POST", "/residents/{id}/reveal") => Reveal,
+        ("GET", "/residents" | "/api/v1/residents") => Perm(P::PatientRead),
+        ("POST", "/residents" | "/api/v1/residents") => PatientScoped(P::PatientWrite),
+        ("GET", "/residents/new" | "/mpi/review" | "/api/v1/mpi/tasks") => Perm(P::PatientWrite),
+        (_, p)
+            if p.contains("/merge")
+                || p.contains("/unmerge")
+                || p.starts_with("/mpi/")
+                || p.starts_with("/api/v1/mpi/") =>
+        {
+            Perm(P::PatientWrite)
+        }
         ("POST", "/api/v1/residents/{id}/break-glass") => Perm(P::BreakGlass),
         ("GET", _) => Perm(P::RegistryRead),
         (_, p) if p.contains("communities") => Perm(P::RegistryWriteAll),
@@ -111,7 +129,17 @@ fn wheres(method: &str, path: &str) -> Vec<Where> {
         "/admin/accounts/{id}",
         "/admin/tokens/{id}",
     ];
-    if path.starts_with("/api/v1/residents/") {
+    if matches!(path, "/residents" | "/api/v1/residents") {
+        return if method == "POST" {
+            vec![Own, Sub, Other]
+        } else {
+            vec![Nowhere]
+        };
+    }
+    if path.contains("/merge") || path.contains("/unmerge") || path.contains("/mpi/") {
+        return vec![Nowhere];
+    }
+    if path.starts_with("/api/v1/residents/") || path.starts_with("/residents/{id}") {
         vec![Linked, NotLinked]
     } else if inst.iter().any(|p| path.starts_with(p))
         || matches!(
@@ -140,6 +168,12 @@ fn expected(r: Rule, role: Role, w: Where) -> bool {
         Rule::Scoped(local, all) => has(all) || (has(local) && in_scope),
         Rule::TokenCreate => has(P::TokenManage) && (has(P::AccountManageAll) || in_scope),
         Rule::Resident => has(P::PatientRead) && (has(P::CommunityWide) || w == Where::Linked),
+        Rule::Reveal => {
+            has(P::PatientReveal)
+                && has(P::PatientRead)
+                && (has(P::CommunityWide) || w == Where::Linked)
+        }
+        Rule::PatientScoped(p) => has(p) && in_scope,
     }
 }
 
@@ -155,6 +189,9 @@ struct Fixture {
     break_glass: Uuid,
     linked: Uuid,
     not_linked: Uuid,
+    merge_source: Uuid,
+    unmerge_registration: Uuid,
+    task: Uuid,
 }
 
 impl Fixture {
@@ -186,7 +223,14 @@ impl Fixture {
             self.break_glass
         } else if template.contains("communities/{id}") {
             self.community
-        } else if template.starts_with("/api/v1/residents/") {
+        } else if template.contains("/merge") {
+            self.merge_source
+        } else if template.contains("/unmerge") {
+            self.unmerge_registration
+        } else if template.contains("/mpi/tasks/") {
+            self.task
+        } else if template.starts_with("/api/v1/residents/") || template.starts_with("/residents/")
+        {
             if w == Where::Linked {
                 self.linked
             } else {
@@ -279,19 +323,43 @@ async fn build_fixture(s: &TestServer) -> Fixture {
             .id;
     }
     let community = app.list_communities(&ctx, false).await.unwrap()[0].id;
-    let linked = Uuid::now_v7();
-    let not_linked = Uuid::now_v7();
-    app.link_resident(
-        &ctx,
+    let register = |inst: Uuid, name: &str, id: &str| {
+        let d = ygt_app::mpi::ResidentDraft {
+            institution_id: inst.to_string(),
+            name: name.into(),
+            id_number: Some(id.into()),
+            ..Default::default()
+        };
+        let app = app.clone();
+        async move { app.register_resident(&AppCtx::system(), &d).await.unwrap() }
+    };
+    let linked = register(own, "张建华", "341890198001010010")
+        .await
+        .person_id;
+    let not_linked = register(other, "李秀兰", "341890197502020028")
+        .await
+        .person_id;
+    let merge_source = register(own, "王五", "341890196003030032").await.person_id;
+    register(own, "赵六", "341890199004040041").await;
+    let unmerge_registration = register(sub, "赵六", "341890199004040041")
+        .await
+        .registration_id;
+    let qian = register(own, "钱七", "341890198505050059")
+        .await
+        .registration_id;
+    let task = Uuid::now_v7();
+    let mut tx = app.store().begin().await.unwrap();
+    tx.insert_task(
+        task,
+        qian,
         linked,
-        Some(own),
-        None,
-        "referral",
-        Some("ref-1"),
-        None,
+        3.0,
+        "{}",
+        time::OffsetDateTime::now_utc(),
     )
     .await
     .unwrap();
+    tx.commit().await.unwrap();
     // A break-glass grant to review, by a demo doctor.
     let doctor = ygt_app::Ctx {
         actor: ygt_app::Actor::User(Box::new(
@@ -325,6 +393,9 @@ async fn build_fixture(s: &TestServer) -> Fixture {
         break_glass,
         linked,
         not_linked,
+        merge_source,
+        unmerge_registration,
+        task,
     }
 }
 
@@ -475,6 +546,18 @@ async fn body(
             true,
             json!({"reason": "急诊昏迷患者，需查看既往史"}).to_string(),
         )),
+        ("POST", "/residents") => form(vec![
+            ("institution_id", inst.to_string()),
+            ("name", "矩阵居民".into()),
+        ]),
+        ("POST", "/api/v1/residents") => Some((
+            true,
+            json!({"institution_id": inst, "name": "矩阵居民"}).to_string(),
+        )),
+        ("POST", "/residents/{id}/merge") => form(vec![("into", fx.linked.to_string())]),
+        ("POST", "/api/v1/residents/{id}/merge") => {
+            Some((true, json!({"into": fx.linked}).to_string()))
+        }
         ("POST", "/account/password") => form(vec![
             ("current_password", "wrong".into()),
             ("new_password", "x".into()),

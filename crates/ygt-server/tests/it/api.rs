@@ -452,15 +452,18 @@ async fn bad_input_is_named_never_a_500(db: TestDb) {
         .unwrap();
     expect_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("body")).await;
     let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(3 * 1024 * 1024));
-    // Its own client: the server stops reading the oversized body and closes that connection.
-    let r = reqwest::Client::new()
+    // Its own client: the server stops reading the oversized body and may close the connection
+    // before the client finished sending; either way it is refused, never a 500.
+    match reqwest::Client::new()
         .post(s.url("/api/v1/institutions"))
         .header("content-type", "application/json")
         .body(big)
         .send()
         .await
-        .unwrap();
-    assert!(r.status().is_client_error(), "{}", r.status());
+    {
+        Ok(r) => assert!(r.status().is_client_error(), "{}", r.status()),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
 
     let r = c
         .get(s.url("/api/v1/institutions/not-a-uuid"))

@@ -166,3 +166,103 @@ async fn village_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit:
     assert!(b.current_url().await?.contains("/login?next="));
     Ok(())
 }
+
+/// A township doctor registers a resident at the village clinic, finds them by pinyin, and
+/// decides a possible match in the review queue: the two registrations become one person.
+#[tokio::test]
+async fn review_queue_links_a_possible_match() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let s = TestServer::start(TestDb::sqlite(), true).await;
+    let result = review_journey(&browser, &s).await;
+    if result.is_err() {
+        let _ = browser
+            .save_screenshot(concat!(
+                env!("CARGO_TARGET_TMPDIR"),
+                "/browser-failure-review.png"
+            ))
+            .await;
+    }
+    browser.quit().await;
+    result.unwrap();
+}
+
+async fn review_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    use ygt_app::Ctx;
+    let ctx = Ctx::system();
+    sign_in(b, s, "/residents/new", "township.doctor").await?;
+    b.wait_for("input[name=name]", WAIT)
+        .await?
+        .send_keys("周明")
+        .await?;
+    // A date input types in the browser's locale; set the value as a person's picker would.
+    b.execute(
+        "document.querySelector('input[name=birth_date]').value = '1970-01-01'",
+        vec![],
+    )
+    .await?;
+    b.find("#register").await?.click().await?;
+    b.wait_for_text("#register-outcome", "新的居民档案", WAIT)
+        .await?;
+    let first_url = b.current_url().await?;
+    let first: uuid::Uuid = first_url
+        .split("/residents/")
+        .nth(1)
+        .and_then(|x| x.split('?').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // A second registration of the same man without details: a possible match for review.
+    let second = s
+        .app
+        .register_resident(
+            &ctx,
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: s
+                    .app
+                    .person_detail(&ctx, first, "treatment")
+                    .await
+                    .unwrap()
+                    .registrations[0]
+                    .institution_id
+                    .to_string(),
+                name: "周铭".into(),
+                birth_date: Some("1970-01-01".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    if second.person_id == first {
+        panic!("linked at once; the journey needs a possible match");
+    }
+    if second.tasks == 0 {
+        let mut tx = s.app.store().begin().await.unwrap();
+        tx.insert_task(
+            uuid::Uuid::now_v7(),
+            second.registration_id,
+            first,
+            4.0,
+            "{}",
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    b.goto(&s.url("/residents?q=zhouming")).await?;
+    b.wait_for_text("#resident-results", "周明", WAIT).await?;
+    b.goto(&s.url("/mpi/review")).await?;
+    b.wait_for(".task", WAIT).await?;
+    let task = b.find(".task").await?;
+    let text = task.text().await?;
+    assert!(text.contains("周铭") && text.contains("周明"), "{text}");
+    task.find("button.same").await?.click().await?;
+    b.wait_for("#queue-empty", WAIT).await?;
+    b.goto(&s.url(&format!("/residents/{first}"))).await?;
+    b.wait_for_text("#person-registrations", "2", WAIT).await?;
+    Ok(())
+}

@@ -1,0 +1,935 @@
+//! The master patient index: registering residents (matched at once), the golden record, search,
+//! and the review of possible matches (link, not the same person, merge, unmerge).
+//!
+//! A registration belongs to exactly one person at every moment (a NOT NULL column); every
+//! change of that belonging writes history and an audit event in the same transaction. Matching
+//! runs inside the write transaction after taking the platform's write lock, so two
+//! registrations of one person arriving together still find each other.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use time::Date;
+use uuid::Uuid;
+use ygt_domain::access::Permission;
+use ygt_domain::audit::Outcome;
+use ygt_domain::ident::{self, IdNumber, Phone, Sex};
+use ygt_domain::{Reason, ValidationError, ValidationErrors};
+use ygt_empi::{Decision, Explanation};
+use ygt_store::Tx;
+use ygt_store::mpi::{
+    Golden, HistoryEntry, MatchTask, NewRegistration, Person, PersonFilter, Registration,
+};
+
+use crate::access::{Event, actor_fields};
+use crate::{Actor, App, AppError, Ctx, Result, new_id};
+
+/// A registration as submitted by a form, the API, HL7 ADT or FHIR Patient.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResidentDraft {
+    pub institution_id: String,
+    /// The institution's own patient number.
+    pub record_id: Option<String>,
+    pub name: String,
+    pub sex: Option<String>,
+    /// YYYY-MM-DD
+    pub birth_date: Option<String>,
+    /// As typed; an invalid number is kept, flagged, and never used as an identifier.
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub insurance_number: Option<String>,
+    pub health_card_number: Option<String>,
+}
+
+/// What registering did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registered {
+    pub person_id: Uuid,
+    pub registration_id: Uuid,
+    /// `linked` to an existing person, `new` person, or `review` (new person plus possible
+    /// matches waiting for a decision).
+    pub outcome: &'static str,
+    pub id_number_valid: bool,
+    pub tasks: usize,
+}
+
+/// A person with everything the person page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonDetail {
+    pub person: Person,
+    pub registrations: Vec<Registration>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// A match task with both sides and the explanation, for the review page.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskDetail {
+    pub task: MatchTask,
+    pub registration: Registration,
+    pub candidate: Person,
+    pub candidate_registrations: Vec<Registration>,
+    pub explanation: serde_json::Value,
+}
+
+const NAME_MAX: usize = 50;
+
+struct Parsed {
+    institution_id: Uuid,
+    record_id: Option<String>,
+    name: String,
+    sex: Sex,
+    birth_date: Option<Date>,
+    id_raw: Option<String>,
+    id_number: Option<IdNumber>,
+    phone: Option<Phone>,
+    address: Option<String>,
+    insurance_number: Option<String>,
+    health_card_number: Option<String>,
+}
+
+fn parse_date(field: &str, s: &str, today: Date) -> std::result::Result<Date, ValidationError> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let d = Date::parse(s.trim(), &fmt).map_err(|_| {
+        ValidationError::new(
+            field,
+            Reason::Format {
+                expected: "a date YYYY-MM-DD",
+                expected_zh: "日期 YYYY-MM-DD",
+            },
+        )
+    })?;
+    if d > today || d.year() < 1890 {
+        return Err(ValidationError::new(field, Reason::Date));
+    }
+    Ok(d)
+}
+
+fn opt(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl ResidentDraft {
+    fn parse(&self, today: Date) -> std::result::Result<Parsed, ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        let institution_id =
+            errs.check(Uuid::parse_str(self.institution_id.trim()).map_err(|_| {
+                if self.institution_id.trim().is_empty() {
+                    ValidationError::new("institution_id", Reason::Required)
+                } else {
+                    ValidationError::new(
+                        "institution_id",
+                        Reason::Format {
+                            expected: "a UUID",
+                            expected_zh: "UUID",
+                        },
+                    )
+                }
+            }));
+        let name = errs.check(ident::text("name", &self.name, NAME_MAX));
+        let sex = match opt(&self.sex) {
+            None => Some(Sex::Unknown),
+            Some(v) => errs.check(Sex::parse("sex", v)),
+        };
+        let birth_date = match opt(&self.birth_date) {
+            None => Some(None),
+            Some(v) => errs.check(parse_date("birth_date", v, today).map(Some)),
+        };
+        let id_raw = opt(&self.id_number).map(str::to_owned);
+        let id_number = id_raw
+            .as_deref()
+            .and_then(|v| IdNumber::parse_at("id_number", v, today).ok());
+        let phone = match opt(&self.phone) {
+            None => Some(None),
+            Some(v) => errs.check(Phone::parse("phone", v).map(Some)),
+        };
+        let address = errs.check(ident::optional_text(
+            "address",
+            self.address.as_deref(),
+            200,
+        ));
+        let insurance_number = errs.check(ident::optional_text(
+            "insurance_number",
+            self.insurance_number.as_deref(),
+            40,
+        ));
+        let health_card_number = errs.check(ident::optional_text(
+            "health_card_number",
+            self.health_card_number.as_deref(),
+            40,
+        ));
+        let record_id = errs.check(ident::optional_text(
+            "record_id",
+            self.record_id.as_deref(),
+            60,
+        ));
+        match (
+            institution_id,
+            name,
+            sex,
+            birth_date,
+            phone,
+            address,
+            insurance_number,
+            health_card_number,
+            record_id,
+        ) {
+            (
+                Some(institution_id),
+                Some(name),
+                Some(sex),
+                Some(birth_date),
+                Some(phone),
+                Some(address),
+                Some(insurance_number),
+                Some(health_card_number),
+                Some(record_id),
+            ) if errs.is_empty() => Ok(Parsed {
+                institution_id,
+                record_id,
+                name,
+                sex,
+                birth_date,
+                id_raw,
+                id_number,
+                phone,
+                address,
+                insurance_number,
+                health_card_number,
+            }),
+            _ => Err(errs),
+        }
+    }
+}
+
+/// The engine's view of a stored registration.
+fn to_engine(r: &Registration) -> ygt_empi::Registration {
+    ygt_empi::Registration {
+        record_id: r.id.to_string(),
+        institution: r.institution_id.to_string(),
+        name: r.name.clone(),
+        sex: Sex::parse("sex", &r.sex)
+            .ok()
+            .filter(|s| *s != Sex::Unknown),
+        birth_date: r.birth_date,
+        id_number: r.id_number.clone().or_else(|| r.id_number_raw.clone()),
+        phone: r.phone.clone(),
+        address: r.address.clone(),
+        other_ids: r
+            .insurance_number
+            .iter()
+            .chain(r.health_card_number.iter())
+            .cloned()
+            .collect(),
+    }
+}
+
+/// The golden record of a person: the visible rule is "most registrations agree, the most
+/// recent breaks ties"; a valid ID number decides sex and birth date.
+pub const GOLDEN_RULE_ZH: &str = "姓名取多数登记一致的写法（并列时取最近一次）；身份证号取有效号码中多数一致者；性别和出生日期以有效身份证号为准，否则取最近一次登记；电话、地址取最近一次非空登记。";
+pub const GOLDEN_RULE_EN: &str = "Name: the spelling most registrations agree on (the most recent breaks ties); ID number: the valid number most registrations carry; sex and birth date: from that ID number, else the most recent registration; phone and address: the most recent non-empty value.";
+
+pub fn derive_golden(regs: &[Registration]) -> Golden {
+    fn majority<'a>(vals: impl Iterator<Item = &'a str>) -> Option<String> {
+        let mut count: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for (i, v) in vals.enumerate() {
+            let e = count.entry(v).or_insert((0, 0));
+            e.0 += 1;
+            e.1 = i;
+        }
+        count
+            .into_iter()
+            .max_by_key(|(_, (n, last))| (*n, *last))
+            .map(|(v, _)| v.to_owned())
+    }
+    // Registrations are ordered oldest first.
+    let name = majority(regs.iter().map(|r| r.name.as_str())).unwrap_or_default();
+    let id_number = majority(regs.iter().filter_map(|r| r.id_number.as_deref()));
+    let parsed = id_number
+        .as_deref()
+        .and_then(|v| IdNumber::parse("id_number", v).ok());
+    let sex = match &parsed {
+        Some(id) => id.sex().code().to_owned(),
+        None => regs
+            .iter()
+            .rev()
+            .map(|r| r.sex.as_str())
+            .find(|s| *s != "0")
+            .unwrap_or("0")
+            .to_owned(),
+    };
+    let birth_date = match &parsed {
+        Some(id) => Some(id.birth_date()),
+        None => regs.iter().rev().find_map(|r| r.birth_date),
+    };
+    Golden {
+        name,
+        sex,
+        birth_date,
+        id_number,
+        phone: regs.iter().rev().find_map(|r| r.phone.clone()),
+        address: regs.iter().rev().find_map(|r| r.address.clone()),
+        registrations: i64::try_from(regs.len()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The best explanation per candidate person.
+struct Scored {
+    person: Uuid,
+    explanation: Explanation,
+}
+
+impl App {
+    fn actor_label(ctx: &Ctx) -> String {
+        actor_fields(ctx).1
+    }
+
+    /// Recomputes and stores the golden record of a person from its registrations.
+    async fn refresh_golden(&self, tx: &mut Tx, person: Uuid) -> Result<Golden> {
+        let regs = tx.registrations_of(person).await?;
+        let g = derive_golden(&regs);
+        tx.update_golden(person, &g, self.now()).await?;
+        Ok(g)
+    }
+
+    /// Scores a registration against candidate registrations; best per person, excluding pairs
+    /// known not to be the same person.
+    async fn score_candidates(
+        &self,
+        tx: &mut Tx,
+        reg_id: Option<Uuid>,
+        engine_reg: &ygt_empi::Registration,
+    ) -> Result<Vec<Scored>> {
+        let prepared = ygt_empi::prepare(engine_reg);
+        let keys = ygt_empi::blocking_keys(&prepared);
+        let cands = tx.candidates_by_keys(&keys, 500).await?;
+        let mut ids: Vec<Uuid> = cands.iter().map(|c| c.id).collect();
+        if let Some(r) = reg_id {
+            ids.push(r);
+        }
+        let forbidden = tx.not_same_pairs(&ids).await?;
+        let model = ygt_empi::Model::default_chinese();
+        let cfg = ygt_empi::Config::default();
+        let mut best: HashMap<Uuid, Scored> = HashMap::new();
+        for c in &cands {
+            if Some(c.id) == reg_id {
+                continue;
+            }
+            if let Some(r) = reg_id {
+                let (a, b) = if r < c.id { (r, c.id) } else { (c.id, r) };
+                if forbidden.contains(&(a, b)) {
+                    continue;
+                }
+            }
+            let e = ygt_empi::score(&prepared, &ygt_empi::prepare(&to_engine(c)), &model, &cfg);
+            let better = best
+                .get(&c.person_id)
+                .is_none_or(|b| e.total > b.explanation.total);
+            if better {
+                best.insert(
+                    c.person_id,
+                    Scored {
+                        person: c.person_id,
+                        explanation: e,
+                    },
+                );
+            }
+        }
+        let mut out: Vec<Scored> = best.into_values().collect();
+        out.sort_by(|a, b| b.explanation.total.total_cmp(&a.explanation.total));
+        Ok(out)
+    }
+
+    /// Registers a resident at an institution and matches the registration at once: linked to
+    /// the one person it certainly belongs to, or kept as a new person with "possible match"
+    /// tasks for a person to decide.
+    pub async fn register_resident(&self, ctx: &Ctx, d: &ResidentDraft) -> Result<Registered> {
+        let today = self.now().date();
+        let p = d.parse(today)?;
+        self.require_scoped(
+            ctx,
+            Permission::PatientWrite,
+            p.institution_id,
+            Event::new("resident.register", "registration", None),
+        )
+        .await?;
+        let now = self.now();
+        let reg_id = new_id();
+        let mut row = NewRegistration {
+            id: reg_id,
+            person_id: Uuid::nil(),
+            institution_id: p.institution_id,
+            record_id: p.record_id.clone(),
+            name: p.name.clone(),
+            name_pinyin: String::new(),
+            sex: p.sex.code().to_owned(),
+            birth_date: p.birth_date,
+            id_number_raw: p.id_raw.clone(),
+            id_number: p.id_number.as_ref().map(|i| i.as_str().to_owned()),
+            phone: p.phone.as_ref().map(|x| x.as_str().to_owned()),
+            address: p.address.clone(),
+            insurance_number: p.insurance_number.clone(),
+            health_card_number: p.health_card_number.clone(),
+        };
+        let engine_reg = ygt_empi::Registration {
+            record_id: reg_id.to_string(),
+            institution: p.institution_id.to_string(),
+            name: p.name.clone(),
+            sex: Some(p.sex).filter(|s| *s != Sex::Unknown),
+            birth_date: p.birth_date,
+            id_number: row.id_number.clone().or_else(|| row.id_number_raw.clone()),
+            phone: row.phone.clone(),
+            address: row.address.clone(),
+            other_ids: row
+                .insurance_number
+                .iter()
+                .chain(row.health_card_number.iter())
+                .cloned()
+                .collect(),
+        };
+        let prepared = ygt_empi::prepare(&engine_reg);
+        // Every spelling (heteronyms included), so that search by pinyin finds any reading.
+        row.name_pinyin = prepared.name_spellings().join("|");
+        let mut tx = self.store().begin().await?;
+        if tx.institution_tier(p.institution_id).await?.is_none() {
+            return Err(AppError::invalid("institution_id", Reason::NotFound));
+        }
+        tx.lock_writes().await?;
+        let scored = self.score_candidates(&mut tx, None, &engine_reg).await?;
+        let links: Vec<&Scored> = scored
+            .iter()
+            .filter(|s| s.explanation.decision == Decision::Link)
+            .collect();
+        let actor = Self::actor_label(ctx);
+        let (person, outcome, tasks) = if links.len() == 1 {
+            let target = links[0].person;
+            (target, "linked", Vec::new())
+        } else {
+            // Several persons fit equally well, or only possibly: a new person, and a task per
+            // candidate for someone to decide.
+            let person = new_id();
+            tx.insert_person(person, &Golden::default(), now).await?;
+            let tasks: Vec<&Scored> = scored
+                .iter()
+                .filter(|s| s.explanation.decision != Decision::NoLink)
+                .take(5)
+                .collect();
+            let outcome = if tasks.is_empty() { "new" } else { "review" };
+            (person, outcome, tasks)
+        };
+        row.person_id = person;
+        tx.insert_registration(&row, now).await?;
+        let keys = ygt_empi::blocking_keys(&prepared);
+        tx.insert_keys(reg_id, &keys).await?;
+        if outcome != "linked" {
+            tx.add_history(person, Some(reg_id), "created", None, None, &actor, now)
+                .await?;
+        }
+        if outcome == "linked" {
+            let detail = serde_json::to_string(&links[0].explanation).unwrap_or_default();
+            tx.add_history(
+                person,
+                Some(reg_id),
+                "linked",
+                None,
+                Some(&detail),
+                &actor,
+                now,
+            )
+            .await?;
+        }
+        for t in &tasks {
+            let expl = serde_json::to_string(&t.explanation).unwrap_or_default();
+            tx.insert_task(new_id(), reg_id, t.person, t.explanation.total, &expl, now)
+                .await?;
+        }
+        self.refresh_golden(&mut tx, person).await?;
+        tx.insert_care_link(
+            new_id(),
+            person,
+            Some(p.institution_id),
+            None,
+            "registered",
+            Some(&reg_id.to_string()),
+            now,
+            None,
+        )
+        .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new(
+                "resident.register",
+                "registration",
+                Some(reg_id.to_string()),
+            )
+            .resident(person)
+            .detail(format!(
+                "outcome={outcome} id_number_valid={}",
+                p.id_number.is_some()
+            )),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Registered {
+            person_id: person,
+            registration_id: reg_id,
+            outcome,
+            id_number_valid: p.id_number.is_some(),
+            tasks: tasks.len(),
+        })
+    }
+
+    /// A person with registrations and history; allowed by data scope, audited.
+    pub async fn person_detail(&self, ctx: &Ctx, id: Uuid, purpose: &str) -> Result<PersonDetail> {
+        let person = self
+            .store()
+            .person(id)
+            .await?
+            .ok_or(AppError::NotFound("resident"))?;
+        self.resident_access(ctx, id, "resident.read", purpose)
+            .await?;
+        Ok(PersonDetail {
+            registrations: self.store().registrations_of(id).await?,
+            history: self.store().history_of(id).await?,
+            person,
+        })
+    }
+
+    /// Finds residents by name (characters or pinyin), ID number, phone or insurance number.
+    /// The caller gets masked identifiers; the search is audited.
+    pub async fn search_residents(&self, ctx: &Ctx, text: &str, limit: i64) -> Result<Vec<Person>> {
+        self.require(
+            ctx,
+            Permission::PatientRead,
+            Event::new("resident.search", "resident", None),
+        )
+        .await?;
+        let t = text.trim();
+        if t.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut f = PersonFilter {
+            limit,
+            ..Default::default()
+        };
+        let digits = t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        if let Ok(id) = IdNumber::parse("q", &digits) {
+            f.id_number = Some(id.as_str().to_owned());
+        } else if let Ok(ph) = Phone::parse("q", &digits) {
+            f.phone = Some(ph.as_str().to_owned());
+        } else if digits.chars().all(|c| c.is_ascii_alphanumeric())
+            && digits.chars().any(|c| c.is_ascii_digit())
+        {
+            f.insurance_number = Some(digits.clone());
+        } else if t
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c.is_whitespace())
+        {
+            f.pinyin = Some(t.to_lowercase().replace(' ', ""));
+        } else {
+            f.name = Some(t.to_owned());
+        }
+        let found = self.store().search_persons(&f).await?;
+        self.audit(
+            ctx,
+            Event::new("resident.search", "resident", None)
+                .detail(format!("results={}", found.len())),
+            Outcome::Allowed,
+        )
+        .await?;
+        Ok(found)
+    }
+
+    // ------------------------------------------------------------ review
+
+    fn task_scope(&self, ctx: &Ctx) -> Option<Vec<Uuid>> {
+        match &ctx.actor {
+            Actor::User(p) if !p.can(Permission::CommunityWide) => {
+                Some(p.patient_scope.iter().copied().collect())
+            }
+            _ => None,
+        }
+    }
+
+    /// Open possible matches whose registration was made in the reviewer's scope.
+    pub async fn review_queue(&self, ctx: &Ctx, limit: i64) -> Result<Vec<TaskDetail>> {
+        self.require(
+            ctx,
+            Permission::PatientWrite,
+            Event::new("mpi.review_queue", "match_task", None),
+        )
+        .await?;
+        let scope = self.task_scope(ctx);
+        let mut out = Vec::new();
+        for t in self.store().open_tasks(limit.clamp(1, 200) * 4).await? {
+            let d = self.task_detail_unchecked(t).await?;
+            if scope
+                .as_ref()
+                .is_none_or(|s| s.contains(&d.registration.institution_id))
+            {
+                out.push(d);
+            }
+            if out.len() as i64 >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn task_detail_unchecked(&self, task: MatchTask) -> Result<TaskDetail> {
+        let registration = self
+            .store()
+            .registration(task.registration_id)
+            .await?
+            .ok_or(AppError::NotFound("registration"))?;
+        let candidate = self
+            .store()
+            .person(task.candidate_person_id)
+            .await?
+            .ok_or(AppError::NotFound("resident"))?;
+        let candidate_registrations = self.store().registrations_of(candidate.id).await?;
+        let explanation =
+            serde_json::from_str(&task.explanation).unwrap_or(serde_json::Value::Null);
+        Ok(TaskDetail {
+            task,
+            registration,
+            candidate,
+            candidate_registrations,
+            explanation,
+        })
+    }
+
+    async fn require_steward(
+        &self,
+        ctx: &Ctx,
+        institution: Uuid,
+        action: &'static str,
+        id: Uuid,
+    ) -> Result<()> {
+        match &ctx.actor {
+            Actor::User(p)
+                if p.can(Permission::PatientWrite) && p.can(Permission::CommunityWide) =>
+            {
+                Ok(())
+            }
+            _ => {
+                self.require_scoped(
+                    ctx,
+                    Permission::PatientWrite,
+                    institution,
+                    Event::new(action, "match_task", Some(id.to_string())),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Moves a registration into another person (with its history); the person it leaves is
+    /// retired when it has no registration left.
+    async fn move_into(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        reg: Uuid,
+        from: Uuid,
+        to: Uuid,
+        action: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        let actor = Self::actor_label(ctx);
+        let target_regs = tx.registrations_of(to).await?;
+        let mut ids: Vec<Uuid> = target_regs.iter().map(|r| r.id).collect();
+        ids.push(reg);
+        let forbidden = tx.not_same_pairs(&ids).await?;
+        if target_regs.iter().any(|r| {
+            let (a, b) = if r.id < reg { (r.id, reg) } else { (reg, r.id) };
+            forbidden.contains(&(a, b))
+        }) {
+            return Err(AppError::Conflict {
+                field: None,
+                zh: "已有记录表明这两条登记不是同一人".into(),
+                en: "these registrations were recorded as not the same person".into(),
+            });
+        }
+        tx.move_registration(reg, to, now).await?;
+        tx.supersede_tasks(reg, to, now).await?;
+        tx.add_history(to, Some(reg), action, Some(from), None, &actor, now)
+            .await?;
+        tx.add_history(from, Some(reg), "moved_out", Some(to), None, &actor, now)
+            .await?;
+        let left = self.refresh_golden(tx, from).await?;
+        if left.registrations == 0 {
+            tx.set_merged_into(from, Some(to)).await?;
+        }
+        self.refresh_golden(tx, to).await?;
+        tx.copy_care_links(from, to, now).await?;
+        Ok(())
+    }
+
+    /// "Same person": the task's registration joins the candidate person.
+    pub async fn confirm_match(&self, ctx: &Ctx, task_id: Uuid) -> Result<Uuid> {
+        self.require(
+            ctx,
+            Permission::PatientWrite,
+            Event::new("mpi.link", "match_task", Some(task_id.to_string())),
+        )
+        .await?;
+        let task = self
+            .store()
+            .task(task_id)
+            .await?
+            .ok_or(AppError::NotFound("match task"))?;
+        let reg = self
+            .store()
+            .registration(task.registration_id)
+            .await?
+            .ok_or(AppError::NotFound("registration"))?;
+        self.require_steward(ctx, reg.institution_id, "mpi.link", task_id)
+            .await?;
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        if !tx
+            .resolve_task(
+                task_id,
+                "linked",
+                ctx.principal().and_then(|p| p.user_id),
+                self.now(),
+            )
+            .await?
+        {
+            return Err(already_decided());
+        }
+        self.move_into(
+            &mut tx,
+            ctx,
+            reg.id,
+            reg.person_id,
+            task.candidate_person_id,
+            "linked",
+        )
+        .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("mpi.link", "match_task", Some(task_id.to_string()))
+                .resident(task.candidate_person_id)
+                .detail(format!("registration={} from={}", reg.id, reg.person_id)),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(task.candidate_person_id)
+    }
+
+    /// "Not the same person": remembered for every registration of the candidate, never
+    /// proposed again.
+    pub async fn reject_match(&self, ctx: &Ctx, task_id: Uuid) -> Result<()> {
+        self.require(
+            ctx,
+            Permission::PatientWrite,
+            Event::new("mpi.not_same", "match_task", Some(task_id.to_string())),
+        )
+        .await?;
+        let task = self
+            .store()
+            .task(task_id)
+            .await?
+            .ok_or(AppError::NotFound("match task"))?;
+        let reg = self
+            .store()
+            .registration(task.registration_id)
+            .await?
+            .ok_or(AppError::NotFound("registration"))?;
+        self.require_steward(ctx, reg.institution_id, "mpi.not_same", task_id)
+            .await?;
+        let by = ctx.principal().and_then(|p| p.user_id);
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        if !tx.resolve_task(task_id, "not_same", by, now).await? {
+            return Err(already_decided());
+        }
+        for other in tx.registrations_of(task.candidate_person_id).await? {
+            tx.insert_not_same(reg.id, other.id, by, now).await?;
+        }
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("mpi.not_same", "match_task", Some(task_id.to_string()))
+                .resident(reg.person_id)
+                .detail(format!(
+                    "registration={} person={}",
+                    reg.id, task.candidate_person_id
+                )),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Merges person `from` into `into`: every registration moves, `from` is retired.
+    pub async fn merge_persons(&self, ctx: &Ctx, from: Uuid, into: Uuid) -> Result<()> {
+        if from == into {
+            return Err(AppError::invalid(
+                "into",
+                Reason::Other {
+                    zh: "不能与自身合并".into(),
+                    en: "cannot merge a person into itself".into(),
+                },
+            ));
+        }
+        self.require(
+            ctx,
+            Permission::PatientWrite,
+            Event::new("mpi.merge", "resident", Some(from.to_string())),
+        )
+        .await?;
+        let regs = self.store().registrations_of(from).await?;
+        let Some(first) = regs.first() else {
+            return Err(AppError::NotFound("resident"));
+        };
+        if self.store().person(into).await?.is_none_or(|p| !p.active) {
+            return Err(AppError::invalid("into", Reason::NotFound));
+        }
+        self.require_steward(ctx, first.institution_id, "mpi.merge", from)
+            .await?;
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        for r in &regs {
+            self.move_into(&mut tx, ctx, r.id, from, into, "merged")
+                .await?;
+        }
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("mpi.merge", "resident", Some(from.to_string()))
+                .resident(into)
+                .detail(format!(
+                    "from={from} into={into} registrations={}",
+                    regs.len()
+                )),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Splits a registration off into a new person of its own, remembering that it is not the
+    /// same person as the rest (so the next registration cannot undo the split).
+    pub async fn unmerge(&self, ctx: &Ctx, registration: Uuid) -> Result<Uuid> {
+        self.require(
+            ctx,
+            Permission::PatientWrite,
+            Event::new(
+                "mpi.unmerge",
+                "registration",
+                Some(registration.to_string()),
+            ),
+        )
+        .await?;
+        let reg = self
+            .store()
+            .registration(registration)
+            .await?
+            .ok_or(AppError::NotFound("registration"))?;
+        self.require_steward(ctx, reg.institution_id, "mpi.unmerge", registration)
+            .await?;
+        let now = self.now();
+        let by = ctx.principal().and_then(|p| p.user_id);
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        let rest: Vec<Registration> = tx
+            .registrations_of(reg.person_id)
+            .await?
+            .into_iter()
+            .filter(|r| r.id != registration)
+            .collect();
+        if rest.is_empty() {
+            return Err(AppError::Conflict {
+                field: None,
+                zh: "该居民只有这一条登记，无需拆分".into(),
+                en: "the person has no other registration to split from".into(),
+            });
+        }
+        let person = new_id();
+        tx.insert_person(person, &Golden::default(), now).await?;
+        for r in &rest {
+            tx.insert_not_same(registration, r.id, by, now).await?;
+        }
+        self.move_into(
+            &mut tx,
+            ctx,
+            registration,
+            reg.person_id,
+            person,
+            "unmerged",
+        )
+        .await?;
+        tx.insert_care_link(
+            new_id(),
+            person,
+            Some(reg.institution_id),
+            None,
+            "registered",
+            Some(&registration.to_string()),
+            now,
+            None,
+        )
+        .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new(
+                "mpi.unmerge",
+                "registration",
+                Some(registration.to_string()),
+            )
+            .resident(reg.person_id)
+            .detail(format!("new_person={person}")),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(person)
+    }
+
+    pub async fn count_open_tasks(&self) -> Result<i64> {
+        Ok(self.store().count_open_tasks().await?)
+    }
+}
+
+fn already_decided() -> AppError {
+    AppError::Conflict {
+        field: None,
+        zh: "该任务已处理".into(),
+        en: "this match was already decided".into(),
+    }
+}
+
+impl App {
+    /// The person with full ID and phone numbers: needs patient.reveal on top of data scope;
+    /// the reveal is audited.
+    pub async fn reveal_person(&self, ctx: &Ctx, id: Uuid) -> Result<PersonDetail> {
+        self.require(
+            ctx,
+            Permission::PatientReveal,
+            Event::new("resident.reveal", "resident", Some(id.to_string())).resident(id),
+        )
+        .await?;
+        let d = self.person_detail(ctx, id, "treatment").await?;
+        self.audit(
+            ctx,
+            Event::new("resident.reveal", "resident", Some(id.to_string()))
+                .resident(id)
+                .detail("id_number, phone"),
+            Outcome::Allowed,
+        )
+        .await?;
+        Ok(d)
+    }
+}

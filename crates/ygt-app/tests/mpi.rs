@@ -1,0 +1,456 @@
+//! The master patient index use cases, each scenario on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use uuid::Uuid;
+use ygt_app::mpi::ResidentDraft;
+use ygt_app::ygt_store::Store;
+use ygt_app::{App, AppError, Ctx};
+use ygt_domain::org::InstitutionDraft;
+use ygt_testkit::{TestDb, both_backends};
+
+struct County {
+    app: App,
+    ctx: Ctx,
+    hospital: Uuid,
+    town: Uuid,
+    village: Uuid,
+}
+
+async fn county(db: &TestDb) -> County {
+    let app = App::new(Store::open(&db.url).await.unwrap());
+    let ctx = Ctx::system();
+    let mk = |name: &str, kind: &str, parent: Option<Uuid>, div: &str| InstitutionDraft {
+        name: name.into(),
+        kind: kind.into(),
+        parent_id: parent.map(|p| p.to_string()),
+        division_code: div.into(),
+        ..Default::default()
+    };
+    let hospital = app
+        .create_institution(
+            &ctx,
+            &mk("云溪县人民医院", "county_general_hospital", None, "341890"),
+        )
+        .await
+        .unwrap()
+        .id;
+    let town = app
+        .create_institution(
+            &ctx,
+            &mk(
+                "柳河镇卫生院",
+                "township_health_centre",
+                Some(hospital),
+                "341890100",
+            ),
+        )
+        .await
+        .unwrap()
+        .id;
+    let village = app
+        .create_institution(
+            &ctx,
+            &mk(
+                "柳河镇张庄村卫生室",
+                "village_clinic",
+                Some(town),
+                "341890100200",
+            ),
+        )
+        .await
+        .unwrap()
+        .id;
+    County {
+        app,
+        ctx,
+        hospital,
+        town,
+        village,
+    }
+}
+
+fn draft(
+    inst: Uuid,
+    name: &str,
+    id: Option<&str>,
+    birth: Option<&str>,
+    phone: Option<&str>,
+    address: Option<&str>,
+) -> ResidentDraft {
+    ResidentDraft {
+        institution_id: inst.to_string(),
+        name: name.into(),
+        id_number: id.map(str::to_owned),
+        birth_date: birth.map(str::to_owned),
+        phone: phone.map(str::to_owned),
+        address: address.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+/// Three registrations of one resident at village, township and county, each a little
+/// different, become one person with three registrations.
+async fn one_resident_three_institutions(db: TestDb) {
+    let c = county(&db).await;
+    let a = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.village,
+                "王秀英",
+                Some("341890195507120029"),
+                Some("1955-07-12"),
+                Some("13955012345"),
+                Some("安徽省临江市云溪县柳河镇张庄村三组15号"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.outcome, "new");
+    let b = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.town,
+                "王秀瑛",
+                Some("341890195507120029"),
+                None,
+                Some("13955012345"),
+                Some("柳河镇张庄村"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(b.outcome, "linked", "homophone, same ID number");
+    assert_eq!(b.person_id, a.person_id);
+    let d = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.hospital,
+                "王秀英",
+                Some("341890550712002"),
+                Some("1955-07-12"),
+                Some("13800001111"),
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        d.person_id, a.person_id,
+        "legacy 15-digit ID number of the same person"
+    );
+    let detail = c
+        .app
+        .person_detail(&c.ctx, a.person_id, "treatment")
+        .await
+        .unwrap();
+    assert_eq!(detail.registrations.len(), 3);
+    assert_eq!(detail.person.registrations, 3);
+    assert_eq!(
+        detail.person.name, "王秀英",
+        "the spelling most registrations agree on"
+    );
+    assert_eq!(
+        detail.person.id_number.as_deref(),
+        Some("341890195507120029")
+    );
+    assert_eq!(detail.person.sex, "2");
+    assert_eq!(
+        detail.person.phone.as_deref(),
+        Some("13800001111"),
+        "the most recent phone"
+    );
+
+    // Search by characters, pinyin, ID number, phone.
+    for q in ["王秀", "wangxiuying", "341890195507120029", "13955012345"] {
+        let found = c.app.search_residents(&c.ctx, q, 10).await.unwrap();
+        assert_eq!(found.len(), 1, "{q}");
+        assert_eq!(found[0].id, a.person_id, "{q}");
+    }
+}
+both_backends!(
+    one_resident_three_institutions,
+    one_resident_three_institutions
+);
+
+/// Twins share address, phone and birth date but not names and ID numbers: two persons.
+/// A parent and a child sharing phone and address: two persons.
+async fn households_stay_apart(db: TestDb) {
+    let c = county(&db).await;
+    let addr = Some("安徽省临江市云溪县柳河镇张庄村三组15号");
+    let t1 = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.village,
+                "李子涵",
+                Some("34189020180315001X"),
+                Some("2018-03-15"),
+                Some("13955012345"),
+                addr,
+            ),
+        )
+        .await
+        .unwrap();
+    let t2 = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.village,
+                "李子轩",
+                Some("341890201803150036"),
+                Some("2018-03-15"),
+                Some("13955012345"),
+                addr,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_ne!(t1.person_id, t2.person_id);
+    let parent = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.village,
+                "李建国",
+                None,
+                Some("1985-06-01"),
+                Some("13955012345"),
+                addr,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_ne!(parent.person_id, t1.person_id);
+    assert_ne!(parent.person_id, t2.person_id);
+}
+both_backends!(households_stay_apart, households_stay_apart);
+
+/// An invalid ID number is kept as typed, flagged, and never used as an identifier.
+async fn invalid_id_numbers_are_kept_but_not_trusted(db: TestDb) {
+    let c = county(&db).await;
+    let r = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.town,
+                "张三",
+                Some("341890195507120021"),
+                Some("1955-07-12"),
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(!r.id_number_valid);
+    let d = c
+        .app
+        .person_detail(&c.ctx, r.person_id, "treatment")
+        .await
+        .unwrap();
+    assert_eq!(
+        d.registrations[0].id_number_raw.as_deref(),
+        Some("341890195507120021")
+    );
+    assert_eq!(d.registrations[0].id_number, None);
+    assert_eq!(d.person.id_number, None);
+    // Bad fields are refused with their names, nothing stored.
+    let err = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(c.town, "", None, Some("2099-01-01"), Some("12345"), None),
+        )
+        .await
+        .unwrap_err();
+    match err {
+        AppError::Invalid(e) => {
+            let fields: Vec<&str> = e.0.iter().map(|v| v.field.as_str()).collect();
+            assert_eq!(fields, vec!["name", "birth_date", "phone"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+both_backends!(
+    invalid_id_numbers_are_kept_but_not_trusted,
+    invalid_id_numbers_are_kept_but_not_trusted
+);
+
+/// Ten registrations of one resident at once: each belongs to exactly one person, and they
+/// all end up in the same one.
+async fn concurrent_registrations_find_each_other(db: TestDb) {
+    let c = county(&db).await;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let app = c.app.clone();
+        let d = draft(
+            if i % 2 == 0 { c.town } else { c.village },
+            "赵丽",
+            Some("341890198202020047"),
+            Some("1982-02-02"),
+            Some("13955099999"),
+            None,
+        );
+        tasks.push(tokio::spawn(async move {
+            app.register_resident(&Ctx::system(), &d).await.unwrap()
+        }));
+    }
+    let mut persons = std::collections::BTreeSet::new();
+    for t in tasks {
+        persons.insert(t.await.unwrap().person_id);
+    }
+    assert_eq!(persons.len(), 1, "{persons:?}");
+    let p = persons.into_iter().next().unwrap();
+    assert_eq!(
+        c.app
+            .person_detail(&c.ctx, p, "treatment")
+            .await
+            .unwrap()
+            .registrations
+            .len(),
+        10
+    );
+}
+both_backends!(
+    concurrent_registrations_find_each_other,
+    concurrent_registrations_find_each_other
+);
+
+/// Merge, unmerge (remembered, so merging back is refused), and review decisions.
+async fn merge_unmerge_and_review(db: TestDb) {
+    let c = county(&db).await;
+    let a = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.town,
+                "孙桂兰",
+                Some("341890194811110023"),
+                None,
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    let b = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.hospital,
+                "孙桂芝",
+                Some("341890194811120045"),
+                None,
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_ne!(a.person_id, b.person_id);
+    c.app
+        .merge_persons(&c.ctx, b.person_id, a.person_id)
+        .await
+        .unwrap();
+    let merged = c
+        .app
+        .person_detail(&c.ctx, a.person_id, "treatment")
+        .await
+        .unwrap();
+    assert_eq!(merged.registrations.len(), 2);
+    let old = c.app.store().person(b.person_id).await.unwrap().unwrap();
+    assert!(!old.active);
+    assert_eq!(old.merged_into, Some(a.person_id));
+    assert!(merged.history.iter().any(|h| h.action == "merged"));
+
+    let split = c.app.unmerge(&c.ctx, b.registration_id).await.unwrap();
+    let back = c
+        .app
+        .person_detail(&c.ctx, split, "treatment")
+        .await
+        .unwrap();
+    assert_eq!(back.registrations.len(), 1);
+    assert_eq!(
+        c.app
+            .person_detail(&c.ctx, a.person_id, "treatment")
+            .await
+            .unwrap()
+            .registrations
+            .len(),
+        1
+    );
+    let err = c
+        .app
+        .merge_persons(&c.ctx, split, a.person_id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Conflict { .. }),
+        "the split is remembered: {err:?}"
+    );
+
+    // A task decided "same person" moves the registration; "not the same" is remembered.
+    let x = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(c.village, "周明", None, Some("1970-01-01"), None, None),
+        )
+        .await
+        .unwrap();
+    let y = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(c.town, "周铭", None, Some("1970-01-01"), None, None),
+        )
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let (t1, t2) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut tx = c.app.store().begin().await.unwrap();
+    tx.insert_task(t1, y.registration_id, x.person_id, 4.0, "{}", now)
+        .await
+        .unwrap();
+    tx.insert_task(t2, b.registration_id, a.person_id, 1.0, "{}", now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(c.app.review_queue(&c.ctx, 10).await.unwrap().len() >= 2);
+    assert_eq!(c.app.confirm_match(&c.ctx, t1).await.unwrap(), x.person_id);
+    assert_eq!(
+        c.app
+            .person_detail(&c.ctx, x.person_id, "treatment")
+            .await
+            .unwrap()
+            .registrations
+            .len(),
+        2
+    );
+    assert!(
+        matches!(
+            c.app.confirm_match(&c.ctx, t1).await,
+            Err(AppError::Conflict { .. })
+        ),
+        "decided once"
+    );
+    let err = c.app.confirm_match(&c.ctx, t2).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::Conflict { .. }),
+        "not-same memory blocks the link: {err:?}"
+    );
+    assert!(c.app.verify_audit_chain().await.unwrap().problem.is_none());
+}
+both_backends!(merge_unmerge_and_review, merge_unmerge_and_review);

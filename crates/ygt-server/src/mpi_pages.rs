@@ -1,0 +1,434 @@
+//! Pages of the master patient index: search, registration, the person, the review queue.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use ygt_app::mpi::{GOLDEN_RULE_EN, GOLDEN_RULE_ZH, PersonDetail, ResidentDraft, TaskDetail};
+use ygt_app::ygt_store::mpi::{Person, Registration};
+use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
+use ygt_domain::access::Permission;
+use ygt_domain::ident::{IdNumber, Phone, Sex};
+
+use crate::error::WebError;
+use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
+use crate::i18n::Lang;
+use crate::pages::{FormState, Nav, PageInfo};
+use crate::{AppState, Routes};
+
+pub fn routes(r: Routes) -> Routes {
+    r.get("/residents", residents)
+        .get("/residents/new", resident_new)
+        .post("/residents", resident_create)
+        .get("/residents/{id}", resident_page)
+        .post("/residents/{id}/reveal", resident_reveal)
+        .post("/residents/{id}/merge", resident_merge)
+        .post("/registrations/{id}/unmerge", registration_unmerge)
+        .get("/mpi/review", review)
+        .post("/mpi/tasks/{id}/link", task_link)
+        .post("/mpi/tasks/{id}/not-same", task_not_same)
+}
+
+fn render<T: Template>(t: &T, status: StatusCode) -> Result<Response, WebError> {
+    match t.render() {
+        Ok(html) => Ok((status, axum::response::Html(html)).into_response()),
+        Err(e) => Err(WebError(ygt_app::AppError::Conflict {
+            field: None,
+            zh: format!("页面渲染失败：{e}"),
+            en: format!("the page could not be rendered: {e}"),
+        })),
+    }
+}
+
+pub fn mask_id_text(v: Option<&str>) -> String {
+    match v {
+        Some(v) => IdNumber::parse("id", v)
+            .map(|i| i.masked())
+            .unwrap_or_else(|_| {
+                let n = v.chars().count();
+                if n <= 4 {
+                    "****".into()
+                } else {
+                    format!("{}****", v.chars().take(2).collect::<String>())
+                }
+            }),
+        None => "—".into(),
+    }
+}
+
+pub fn mask_phone_text(v: Option<&str>) -> String {
+    match v {
+        Some(v) => Phone::parse("phone", v)
+            .map(|p| p.masked())
+            .unwrap_or_else(|_| "****".into()),
+        None => "—".into(),
+    }
+}
+
+fn sex_label(code: &str, t: Lang) -> String {
+    Sex::parse("sex", code)
+        .map(|s| t.label(s).to_owned())
+        .unwrap_or_default()
+}
+
+fn masked_reg(r: &Registration) -> String {
+    mask_id_text(r.id_number.as_deref().or(r.id_number_raw.as_deref()))
+}
+
+// ---------------------------------------------------------------- search
+
+#[derive(Template)]
+#[template(path = "residents.html")]
+struct ResidentsPage {
+    t: Lang,
+    nav: Nav,
+    q: String,
+    /// (person, sex, birth date, masked id, masked phone)
+    people: Vec<(Person, String, String, String, String)>,
+    open_tasks: i64,
+}
+
+async fn residents(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let text = q.text("q");
+    let found = s.app.search_residents(&ctx, &text, 100).await?;
+    let people = found
+        .into_iter()
+        .map(|p| {
+            let sex = sex_label(&p.sex, t);
+            let birth = p.birth_date.map(|d| d.to_string()).unwrap_or_default();
+            let id = mask_id_text(p.id_number.as_deref());
+            let phone = mask_phone_text(p.phone.as_deref());
+            (p, sex, birth, id, phone)
+        })
+        .collect();
+    render(
+        &ResidentsPage {
+            t,
+            nav: page.nav("residents"),
+            q: text,
+            people,
+            open_tasks: s.app.count_open_tasks().await.unwrap_or(0),
+        },
+        StatusCode::OK,
+    )
+}
+
+// ---------------------------------------------------------------- registration
+
+#[derive(Template)]
+#[template(path = "resident_new.html")]
+struct ResidentNew {
+    t: Lang,
+    nav: Nav,
+    form: FormState,
+    institutions: Vec<Institution>,
+    sexes: &'static [Sex],
+}
+
+async fn registration_form(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    t: Lang,
+    page: &PageInfo,
+    form: FormState,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let (all, _) = s
+        .app
+        .list_institutions(ctx, &InstitutionFilter::default())
+        .await?;
+    // Registering is done at an institution in the user's patient-data scope.
+    let institutions = match ctx.principal() {
+        Some(p) if !p.can(Permission::CommunityWide) => all
+            .into_iter()
+            .filter(|i| p.covers_patients(i.id))
+            .collect(),
+        _ => all,
+    };
+    render(
+        &ResidentNew {
+            t,
+            nav: page.nav("residents"),
+            form,
+            institutions,
+            sexes: &[Sex::Male, Sex::Female, Sex::Unstated],
+        },
+        status,
+    )
+}
+
+async fn resident_new(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+) -> Result<Response, WebError> {
+    s.app
+        .require(
+            &ctx,
+            Permission::PatientWrite,
+            ygt_app::access::Event::new("resident.register_form", "registration", None),
+        )
+        .await?;
+    registration_form(&s, &ctx, t, &page, FormState::default(), StatusCode::OK).await
+}
+
+fn resident_draft(f: &FormData) -> ResidentDraft {
+    ResidentDraft {
+        institution_id: f.text("institution_id"),
+        record_id: f.opt("record_id"),
+        name: f.text("name"),
+        sex: f.opt("sex"),
+        birth_date: f.opt("birth_date"),
+        id_number: f.opt("id_number"),
+        phone: f.opt("phone"),
+        address: f.opt("address"),
+        insurance_number: f.opt("insurance_number"),
+        health_card_number: f.opt("health_card_number"),
+    }
+}
+
+async fn resident_create(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    form: FormData,
+) -> Result<Response, WebError> {
+    match s.app.register_resident(&ctx, &resident_draft(&form)).await {
+        Ok(r) => Ok(Redirect::to(&format!(
+            "/residents/{}?registered={}",
+            r.person_id, r.outcome
+        ))
+        .into_response()),
+        Err(e) => {
+            let mut state = FormState::from_pairs(form.0);
+            state.absorb(e, t)?;
+            registration_form(&s, &ctx, t, &page, state, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the person
+
+#[derive(Template)]
+#[template(path = "resident.html")]
+struct ResidentPage {
+    t: Lang,
+    nav: Nav,
+    d: PersonDetail,
+    sex: String,
+    birth: String,
+    id_number: String,
+    phone: String,
+    revealed: bool,
+    rule: &'static str,
+    message: Option<String>,
+}
+
+impl ResidentPage {
+    fn masked_id(&self, r: &Registration) -> String {
+        if self.revealed {
+            r.id_number_raw.clone().unwrap_or_else(|| "—".into())
+        } else {
+            masked_reg(r)
+        }
+    }
+
+    fn when(&self, t: &time::OffsetDateTime) -> String {
+        let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        )
+    }
+}
+
+async fn person_view(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    t: Lang,
+    page: &PageInfo,
+    id: uuid::Uuid,
+    revealed: bool,
+    message: Option<String>,
+) -> Result<Response, WebError> {
+    let d = if revealed {
+        s.app.reveal_person(ctx, id).await?
+    } else {
+        s.app.person_detail(ctx, id, "treatment").await?
+    };
+    let p = &d.person;
+    let (id_number, phone) = if revealed {
+        (
+            p.id_number.clone().unwrap_or_else(|| "—".into()),
+            p.phone.clone().unwrap_or_else(|| "—".into()),
+        )
+    } else {
+        (
+            mask_id_text(p.id_number.as_deref()),
+            mask_phone_text(p.phone.as_deref()),
+        )
+    };
+    render(
+        &ResidentPage {
+            t,
+            nav: page.nav("residents"),
+            sex: sex_label(&p.sex, t),
+            birth: p
+                .birth_date
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "—".into()),
+            id_number,
+            phone,
+            revealed,
+            rule: if t.is_en() {
+                GOLDEN_RULE_EN
+            } else {
+                GOLDEN_RULE_ZH
+            },
+            message,
+            d,
+        },
+        StatusCode::OK,
+    )
+}
+
+async fn resident_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let message = q.get("registered").map(|o| match o {
+        "linked" => t.t("resident.outcome_linked").to_owned(),
+        "review" => t.t("resident.outcome_review").to_owned(),
+        _ => t.t("resident.outcome_new").to_owned(),
+    });
+    person_view(&s, &ctx, t, &page, id, false, message).await
+}
+
+async fn resident_reveal(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    person_view(&s, &ctx, t, &page, id, true, None).await
+}
+
+async fn resident_merge(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let into = parse_id("into", form.get("into").unwrap_or(""))?;
+    s.app.merge_persons(&ctx, id, into).await?;
+    Ok(Redirect::to(&format!("/residents/{into}")).into_response())
+}
+
+async fn registration_unmerge(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let person = s.app.unmerge(&ctx, id).await?;
+    Ok(Redirect::to(&format!("/residents/{person}")).into_response())
+}
+
+// ---------------------------------------------------------------- review
+
+#[derive(Template)]
+#[template(path = "review.html")]
+struct ReviewPage {
+    t: Lang,
+    nav: Nav,
+    tasks: Vec<TaskDetail>,
+}
+
+impl ReviewPage {
+    fn masked_id(&self, r: &Registration) -> String {
+        masked_reg(r)
+    }
+
+    /// (field, level, weight) rows of a task's explanation.
+    fn fields(&self, k: &TaskDetail) -> Vec<(String, String, String)> {
+        k.explanation["fields"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| {
+                        (
+                            f["field"].as_str().unwrap_or("").to_owned(),
+                            f["level"].as_str().unwrap_or("").to_owned(),
+                            format!("{:+.1}", f["weight"].as_f64().unwrap_or(0.0)),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn total(&self, k: &TaskDetail) -> String {
+        format!("{:+.1}", k.task.weight)
+    }
+
+    fn guard(&self, k: &TaskDetail) -> String {
+        k.explanation["guard"].as_str().unwrap_or("").to_owned()
+    }
+}
+
+async fn review(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+) -> Result<Response, WebError> {
+    let tasks = s.app.review_queue(&ctx, 50).await?;
+    render(
+        &ReviewPage {
+            t,
+            nav: page.nav("residents"),
+            tasks,
+        },
+        StatusCode::OK,
+    )
+}
+
+async fn task_link(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    s.app.confirm_match(&ctx, id).await?;
+    Ok(Redirect::to("/mpi/review").into_response())
+}
+
+async fn task_not_same(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    s.app.reject_match(&ctx, id).await?;
+    Ok(Redirect::to("/mpi/review").into_response())
+}

@@ -1,0 +1,529 @@
+//! Storage of the master patient index: persons, registrations, blocking keys, match tasks,
+//! "not the same person" memory and the history of links, merges and splits.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::{Result, Sql, Store, Tx};
+
+/// A person (golden record). Its fields are derived from its registrations.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Person {
+    pub id: Uuid,
+    pub name: String,
+    pub sex: String,
+    pub birth_date: Option<Date>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub registrations: i64,
+    pub merged_into: Option<Uuid>,
+    pub active: bool,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+const PERSON_COLUMNS: &str = "SELECT id, name, sex, birth_date, id_number, phone, address, \
+    registrations, merged_into, active, version, created_at, updated_at FROM persons";
+
+/// The derived fields of a person.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Golden {
+    pub name: String,
+    pub sex: String,
+    pub birth_date: Option<Date>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub registrations: i64,
+}
+
+/// A registration (source record) as it came from an institution.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Registration {
+    pub id: Uuid,
+    pub person_id: Uuid,
+    pub institution_id: Uuid,
+    pub institution_name: String,
+    pub record_id: Option<String>,
+    pub name: String,
+    pub name_pinyin: String,
+    pub sex: String,
+    pub birth_date: Option<Date>,
+    pub id_number_raw: Option<String>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub insurance_number: Option<String>,
+    pub health_card_number: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+const REGISTRATION_COLUMNS: &str = "SELECT r.id, r.person_id, r.institution_id, i.name AS institution_name, \
+    r.record_id, r.name, r.name_pinyin, r.sex, r.birth_date, r.id_number_raw, r.id_number, r.phone, \
+    r.address, r.insurance_number, r.health_card_number, r.registered_at, r.updated_at \
+    FROM registrations r JOIN institutions i ON i.id = r.institution_id";
+
+/// A new registration to store.
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    pub id: Uuid,
+    pub person_id: Uuid,
+    pub institution_id: Uuid,
+    pub record_id: Option<String>,
+    pub name: String,
+    pub name_pinyin: String,
+    pub sex: String,
+    pub birth_date: Option<Date>,
+    pub id_number_raw: Option<String>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub insurance_number: Option<String>,
+    pub health_card_number: Option<String>,
+}
+
+/// A possible match waiting for review.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct MatchTask {
+    pub id: Uuid,
+    pub registration_id: Uuid,
+    pub candidate_person_id: Uuid,
+    pub weight: f64,
+    pub explanation: String,
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub resolved_by: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub resolved_at: Option<OffsetDateTime>,
+}
+
+const TASK_COLUMNS: &str = "SELECT id, registration_id, candidate_person_id, weight, explanation, \
+    status, created_at, resolved_by, resolved_at FROM match_tasks";
+
+/// One line of a person's history.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct HistoryEntry {
+    pub id: Uuid,
+    pub person_id: Uuid,
+    pub registration_id: Option<Uuid>,
+    pub action: String,
+    pub other_person_id: Option<Uuid>,
+    pub detail: Option<String>,
+    pub actor: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// Search over persons.
+#[derive(Debug, Clone, Default)]
+pub struct PersonFilter {
+    /// Name characters (part of the name).
+    pub name: Option<String>,
+    /// Pinyin without tones or spaces (part of it).
+    pub pinyin: Option<String>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub insurance_number: Option<String>,
+    pub limit: i64,
+}
+
+impl Store {
+    pub async fn person(&self, id: Uuid) -> Result<Option<Person>> {
+        self.fetch_optional(Sql::new(&format!("{PERSON_COLUMNS} WHERE id = ?")).arg(id))
+            .await
+    }
+
+    pub async fn registrations_of(&self, person: Uuid) -> Result<Vec<Registration>> {
+        self.fetch_all(
+            Sql::new(&format!(
+                "{REGISTRATION_COLUMNS} WHERE r.person_id = ? ORDER BY r.registered_at, r.id"
+            ))
+            .arg(person),
+        )
+        .await
+    }
+
+    pub async fn registration(&self, id: Uuid) -> Result<Option<Registration>> {
+        self.fetch_optional(Sql::new(&format!("{REGISTRATION_COLUMNS} WHERE r.id = ?")).arg(id))
+            .await
+    }
+
+    /// Active persons matching every given criterion, by name.
+    pub async fn search_persons(&self, f: &PersonFilter) -> Result<Vec<Person>> {
+        let mut q = Sql::new(PERSON_COLUMNS);
+        q.push(
+            " WHERE active = TRUE AND id IN (SELECT r.person_id FROM registrations r WHERE 1 = 1",
+        );
+        if let Some(n) = f.name.as_deref().filter(|s| !s.is_empty()) {
+            q.push(" AND r.name LIKE ")
+                .bind(crate::org::like_pattern(n))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(p) = f.pinyin.as_deref().filter(|s| !s.is_empty()) {
+            q.push(" AND r.name_pinyin LIKE ")
+                .bind(crate::org::like_pattern(p))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(v) = f.id_number.as_deref().filter(|s| !s.is_empty()) {
+            q.push(" AND (r.id_number = ")
+                .bind(v)
+                .push(" OR r.id_number_raw = ")
+                .bind(v)
+                .push(")");
+        }
+        if let Some(v) = f.phone.as_deref().filter(|s| !s.is_empty()) {
+            q.push(" AND r.phone = ").bind(v);
+        }
+        if let Some(v) = f.insurance_number.as_deref().filter(|s| !s.is_empty()) {
+            q.push(" AND r.insurance_number = ").bind(v);
+        }
+        q.push(") ORDER BY name, id LIMIT ")
+            .bind(f.limit.clamp(1, 500));
+        self.fetch_all(q).await
+    }
+
+    pub async fn open_tasks(&self, limit: i64) -> Result<Vec<MatchTask>> {
+        self.fetch_all(
+            Sql::new(&format!(
+                "{TASK_COLUMNS} WHERE status = 'open' ORDER BY weight DESC, created_at LIMIT ?"
+            ))
+            .arg(limit),
+        )
+        .await
+    }
+
+    pub async fn count_open_tasks(&self) -> Result<i64> {
+        let (n,): (i64,) = self
+            .fetch_one(Sql::new(
+                "SELECT COUNT(*) FROM match_tasks WHERE status = 'open'",
+            ))
+            .await?;
+        Ok(n)
+    }
+
+    pub async fn task(&self, id: Uuid) -> Result<Option<MatchTask>> {
+        self.fetch_optional(Sql::new(&format!("{TASK_COLUMNS} WHERE id = ?")).arg(id))
+            .await
+    }
+
+    pub async fn history_of(&self, person: Uuid) -> Result<Vec<HistoryEntry>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT id, person_id, registration_id, action, other_person_id, detail, actor, at \
+                 FROM person_history WHERE person_id = ? ORDER BY at, id",
+            )
+            .arg(person),
+        )
+        .await
+    }
+
+    pub async fn count_persons(&self) -> Result<i64> {
+        let (n,): (i64,) = self
+            .fetch_one(Sql::new("SELECT COUNT(*) FROM persons WHERE active = TRUE"))
+            .await?;
+        Ok(n)
+    }
+}
+
+impl Tx {
+    /// Takes the platform's write lock (the audit head row) at the start of a transaction, so
+    /// that matching sees every registration committed before it, on both backends.
+    pub async fn lock_writes(&mut self) -> Result<()> {
+        self.execute(Sql::new("UPDATE audit_head SET seq = seq WHERE id = 1"))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_person(&mut self, id: Uuid, g: &Golden, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO persons (id, name, sex, birth_date, id_number, phone, address, registrations, \
+                 active, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, TRUE, 1, ?, ?)",
+            )
+            .arg(id)
+            .arg(g.name.as_str())
+            .arg(g.sex.as_str())
+            .arg(g.birth_date)
+            .arg(g.id_number.as_deref())
+            .arg(g.phone.as_deref())
+            .arg(g.address.as_deref())
+            .arg(g.registrations)
+            .arg(now)
+            .arg(now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_golden(&mut self, id: Uuid, g: &Golden, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "UPDATE persons SET name = ?, sex = ?, birth_date = ?, id_number = ?, phone = ?, address = ?, \
+                 registrations = ?, active = ?, version = version + 1, updated_at = ? WHERE id = ?",
+            )
+            .arg(g.name.as_str())
+            .arg(g.sex.as_str())
+            .arg(g.birth_date)
+            .arg(g.id_number.as_deref())
+            .arg(g.phone.as_deref())
+            .arg(g.address.as_deref())
+            .arg(g.registrations)
+            .arg(g.registrations > 0)
+            .arg(now)
+            .arg(id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_merged_into(&mut self, id: Uuid, into: Option<Uuid>) -> Result<()> {
+        self.execute(
+            Sql::new("UPDATE persons SET merged_into = ? WHERE id = ?")
+                .arg(into)
+                .arg(id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_registration(
+        &mut self,
+        r: &NewRegistration,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO registrations (id, person_id, institution_id, record_id, name, name_pinyin, sex, \
+                 birth_date, id_number_raw, id_number, phone, address, insurance_number, health_card_number, \
+                 registered_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            )
+            .arg(r.id)
+            .arg(r.person_id)
+            .arg(r.institution_id)
+            .arg(r.record_id.as_deref())
+            .arg(r.name.as_str())
+            .arg(r.name_pinyin.as_str())
+            .arg(r.sex.as_str())
+            .arg(r.birth_date)
+            .arg(r.id_number_raw.as_deref())
+            .arg(r.id_number.as_deref())
+            .arg(r.phone.as_deref())
+            .arg(r.address.as_deref())
+            .arg(r.insurance_number.as_deref())
+            .arg(r.health_card_number.as_deref())
+            .arg(now)
+            .arg(now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_keys(&mut self, registration: Uuid, keys: &[String]) -> Result<()> {
+        let mut seen = HashSet::new();
+        for k in keys {
+            if !seen.insert(k) {
+                continue;
+            }
+            self.execute(
+                Sql::new("INSERT INTO registration_keys (key, registration_id) VALUES (?, ?)")
+                    .arg(k.as_str())
+                    .arg(registration),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Registrations of active persons sharing a blocking key, at most `limit`.
+    pub async fn candidates_by_keys(
+        &mut self,
+        keys: &[String],
+        limit: i64,
+    ) -> Result<Vec<Registration>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(REGISTRATION_COLUMNS);
+        q.push(" WHERE r.id IN (SELECT k.registration_id FROM registration_keys k WHERE k.key IN ")
+            .bind_list(keys.iter().map(String::as_str))
+            .push(") ORDER BY r.registered_at DESC LIMIT ")
+            .bind(limit);
+        self.fetch_all(q).await
+    }
+
+    pub async fn registrations_of(&mut self, person: Uuid) -> Result<Vec<Registration>> {
+        self.fetch_all(
+            Sql::new(&format!(
+                "{REGISTRATION_COLUMNS} WHERE r.person_id = ? ORDER BY r.registered_at, r.id"
+            ))
+            .arg(person),
+        )
+        .await
+    }
+
+    pub async fn move_registration(
+        &mut self,
+        registration: Uuid,
+        to: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new("UPDATE registrations SET person_id = ?, version = version + 1, updated_at = ? WHERE id = ?")
+                .arg(to)
+                .arg(now)
+                .arg(registration),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Pairs of registrations known not to be the same person, among those touching `regs`.
+    pub async fn not_same_pairs(&mut self, regs: &[Uuid]) -> Result<HashSet<(Uuid, Uuid)>> {
+        if regs.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut q = Sql::new(
+            "SELECT registration_a, registration_b FROM not_same WHERE registration_a IN ",
+        );
+        q.bind_list(regs.iter().copied())
+            .push(" OR registration_b IN ")
+            .bind_list(regs.iter().copied());
+        let rows: Vec<(Uuid, Uuid)> = self.fetch_all(q).await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    pub async fn insert_not_same(
+        &mut self,
+        a: Uuid,
+        b: Uuid,
+        by: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let (a, b) = if a < b { (a, b) } else { (b, a) };
+        let exists: Option<(i64,)> = self
+            .fetch_optional(
+                Sql::new("SELECT CAST(1 AS BIGINT) FROM not_same WHERE registration_a = ? AND registration_b = ?")
+                    .arg(a)
+                    .arg(b),
+            )
+            .await?;
+        if exists.is_none() {
+            self.execute(
+                Sql::new("INSERT INTO not_same (registration_a, registration_b, decided_by, decided_at) VALUES (?, ?, ?, ?)")
+                    .arg(a)
+                    .arg(b)
+                    .arg(by)
+                    .arg(now),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn insert_task(
+        &mut self,
+        id: Uuid,
+        registration: Uuid,
+        person: Uuid,
+        weight: f64,
+        explanation: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO match_tasks (id, registration_id, candidate_person_id, weight, explanation, status, created_at) \
+                 VALUES (?, ?, ?, ?, ?, 'open', ?)",
+            )
+            .arg(id)
+            .arg(registration)
+            .arg(person)
+            .arg(weight)
+            .arg(explanation)
+            .arg(now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Closes an open task. Returns false when it was not open (already decided).
+    pub async fn resolve_task(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        by: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = self
+            .execute(
+                Sql::new(
+                    "UPDATE match_tasks SET status = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND status = 'open'",
+                )
+                .arg(status)
+                .arg(by)
+                .arg(now)
+                .arg(id),
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Closes every open task between a registration and a person (after a decision elsewhere).
+    pub async fn supersede_tasks(
+        &mut self,
+        registration: Uuid,
+        person: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "UPDATE match_tasks SET status = 'superseded', resolved_at = ? \
+                 WHERE status = 'open' AND registration_id = ? AND candidate_person_id = ?",
+            )
+            .arg(now)
+            .arg(registration)
+            .arg(person),
+        )
+        .await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_history(
+        &mut self,
+        person: Uuid,
+        registration: Option<Uuid>,
+        action: &str,
+        other: Option<Uuid>,
+        detail: Option<&str>,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO person_history (id, person_id, registration_id, action, other_person_id, detail, actor, at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .arg(Uuid::now_v7())
+            .arg(person)
+            .arg(registration)
+            .arg(action)
+            .arg(other)
+            .arg(detail)
+            .arg(actor)
+            .arg(now),
+        )
+        .await?;
+        Ok(())
+    }
+}
