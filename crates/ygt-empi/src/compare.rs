@@ -655,6 +655,14 @@ mod tests {
         assert_eq!(name_level("王秀英", "王 秀英"), "exact");
         assert_eq!(name_level("陳秀英", "陈秀英"), "exact");
         assert_eq!(name_level("王秀英", "王秀瑛"), "homophone");
+        // Heteronyms: 乐 reads le and yue.
+        assert_eq!(name_level("曾乐", "曾悦"), "homophone");
+        assert_eq!(name_level("曾乐", "曾勒"), "homophone");
+        // Surname readings: 单 as a surname is shan, not dan.
+        assert_eq!(name_level("单雄信", "善雄信"), "homophone");
+        assert_eq!(name_level("单雄信", "丹雄信"), "different");
+        assert_eq!(name_level("单雄信", "Shan Xiongxin"), "homophone");
+        assert_eq!(name_level("尉迟恭", "Yuchi Gong"), "homophone");
         assert_eq!(name_level("李明", "理明"), "homophone");
         assert_eq!(name_level("王秀英", "王英"), "missing_char");
         assert_eq!(name_level("王英", "王秀瑛"), "missing_char");
