@@ -209,6 +209,8 @@ impl Default for Settings {
 pub struct App {
     store: Store,
     settings: std::sync::Arc<Settings>,
+    /// Registrations in the index as this process knows it (-1: not read yet).
+    registrations_seen: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl App {
@@ -216,6 +218,7 @@ impl App {
         App {
             store,
             settings: std::sync::Arc::new(Settings::default()),
+            registrations_seen: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
         }
     }
 
@@ -223,6 +226,7 @@ impl App {
         App {
             store,
             settings: std::sync::Arc::new(settings),
+            registrations_seen: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
         }
     }
 

@@ -281,6 +281,22 @@ struct Scored {
 }
 
 impl App {
+    /// The weights for online matching, with the match prior set for the size of the index
+    /// (never below the 100,000 registrations the default weights assume: in a small index a
+    /// false link costs more than a review). The count is read once inside a write
+    /// transaction and then kept up to date by this process.
+    async fn online_model(&self, tx: &mut Tx) -> Result<ygt_empi::Model> {
+        use std::sync::atomic::Ordering;
+        let mut n = self.registrations_seen.load(Ordering::Relaxed);
+        if n < 0 {
+            n = tx.count_registrations().await?;
+            self.registrations_seen.store(n, Ordering::Relaxed);
+        }
+        self.registrations_seen.fetch_add(1, Ordering::Relaxed);
+        let n = u64::try_from(n.max(100_000)).unwrap_or(u64::MAX);
+        Ok(ygt_empi::Model::default_chinese().for_population(n))
+    }
+
     fn actor_label(ctx: &Ctx) -> String {
         actor_fields(ctx).1
     }
@@ -309,7 +325,7 @@ impl App {
             ids.push(r);
         }
         let forbidden = tx.not_same_pairs(&ids).await?;
-        let model = ygt_empi::Model::default_chinese();
+        let model = self.online_model(tx).await?;
         let cfg = ygt_empi::Config::default();
         let mut best: HashMap<Uuid, Scored> = HashMap::new();
         for c in &cands {
@@ -931,5 +947,170 @@ impl App {
         )
         .await?;
         Ok(d)
+    }
+}
+
+/// What a bulk load did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BulkReport {
+    pub persons: usize,
+    pub registrations: usize,
+    /// (index in the input, reason) of drafts that were refused.
+    pub skipped: Vec<(usize, String)>,
+}
+
+impl App {
+    /// Loads an initial index in one transaction: every draft is parsed like a single
+    /// registration, the whole set is linked by the same engine in batch (EM-trained weights,
+    /// all cores), and persons, registrations, blocking keys and care links are written
+    /// together; one audit event per institution records the load. Refused when the index
+    /// already has persons (use [`App::register_resident`] for additions).
+    pub async fn bulk_load_residents(
+        &self,
+        ctx: &Ctx,
+        drafts: &[ResidentDraft],
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<BulkReport> {
+        self.require(
+            ctx,
+            Permission::PatientWrite,
+            Event::new("resident.bulk_load", "registration", None),
+        )
+        .await?;
+        if self.store().count_persons().await? > 0 {
+            return Err(AppError::Conflict {
+                field: None,
+                zh: "主索引已有居民；批量装载只用于空索引，新增请逐条登记".into(),
+                en: "the index already has persons; bulk loading fills an empty index, add others one by one".into(),
+            });
+        }
+        let today = self.now().date();
+        let mut report = BulkReport::default();
+        let mut parsed = Vec::with_capacity(drafts.len());
+        for (i, d) in drafts.iter().enumerate() {
+            match d.parse(today) {
+                Ok(p) => parsed.push(p),
+                Err(e) => report.skipped.push((i, e.to_string())),
+            }
+        }
+        let mut institutions: Vec<Uuid> = parsed.iter().map(|p| p.institution_id).collect();
+        institutions.sort();
+        institutions.dedup();
+        for inst in &institutions {
+            self.require_scoped(
+                ctx,
+                Permission::PatientWrite,
+                *inst,
+                Event::new("resident.bulk_load", "registration", None),
+            )
+            .await?;
+        }
+        let engine: Vec<ygt_empi::Registration> = parsed
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ygt_empi::Registration {
+                record_id: i.to_string(),
+                institution: p.institution_id.to_string(),
+                name: p.name.clone(),
+                sex: Some(p.sex).filter(|s| *s != Sex::Unknown),
+                birth_date: p.birth_date,
+                id_number: p
+                    .id_number
+                    .as_ref()
+                    .map(|x| x.as_str().to_owned())
+                    .or_else(|| p.id_raw.clone()),
+                phone: p.phone.as_ref().map(|x| x.as_str().to_owned()),
+                address: p.address.clone(),
+                other_ids: p
+                    .insurance_number
+                    .iter()
+                    .chain(p.health_card_number.iter())
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        let clusters = ygt_empi::link_batch(&engine, &ygt_empi::Config::default(), progress);
+        let now = self.now();
+        let person_ids: Vec<Uuid> = {
+            let n = clusters.iter().copied().max().map_or(0, |m| m + 1);
+            (0..n).map(|_| new_id()).collect()
+        };
+        let mut rows = Vec::with_capacity(parsed.len());
+        let mut keys = Vec::new();
+        let mut links = Vec::with_capacity(parsed.len());
+        let mut by_person: HashMap<Uuid, Vec<Registration>> = HashMap::new();
+        for ((p, e), c) in parsed.iter().zip(engine.iter()).zip(clusters.iter()) {
+            let Some(person) = person_ids.get(*c).copied() else {
+                continue;
+            };
+            let prepared = ygt_empi::prepare(e);
+            let id = new_id();
+            let row = NewRegistration {
+                id,
+                person_id: person,
+                institution_id: p.institution_id,
+                record_id: p.record_id.clone(),
+                name: p.name.clone(),
+                name_pinyin: prepared.name_spellings().join("|"),
+                sex: p.sex.code().to_owned(),
+                birth_date: p.birth_date,
+                id_number_raw: p.id_raw.clone(),
+                id_number: p.id_number.as_ref().map(|x| x.as_str().to_owned()),
+                phone: p.phone.as_ref().map(|x| x.as_str().to_owned()),
+                address: p.address.clone(),
+                insurance_number: p.insurance_number.clone(),
+                health_card_number: p.health_card_number.clone(),
+            };
+            let mut ks = ygt_empi::blocking_keys(&prepared);
+            ks.sort();
+            ks.dedup();
+            keys.extend(ks.into_iter().map(|k| (k, id)));
+            links.push((person, p.institution_id, id.to_string()));
+            by_person.entry(person).or_default().push(Registration {
+                id,
+                person_id: person,
+                institution_id: p.institution_id,
+                institution_name: String::new(),
+                record_id: row.record_id.clone(),
+                name: row.name.clone(),
+                name_pinyin: String::new(),
+                sex: row.sex.clone(),
+                birth_date: row.birth_date,
+                id_number_raw: row.id_number_raw.clone(),
+                id_number: row.id_number.clone(),
+                phone: row.phone.clone(),
+                address: row.address.clone(),
+                insurance_number: None,
+                health_card_number: None,
+                registered_at: now,
+                updated_at: now,
+            });
+            rows.push(row);
+        }
+        let persons: Vec<(Uuid, Golden)> = person_ids
+            .iter()
+            .filter_map(|id| by_person.get(id).map(|regs| (*id, derive_golden(regs))))
+            .collect();
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        tx.bulk_insert_persons(&persons, now).await?;
+        tx.bulk_insert_registrations(&rows, now).await?;
+        tx.bulk_insert_keys(&keys).await?;
+        tx.bulk_insert_registered_links(&links, now).await?;
+        for inst in &institutions {
+            let n = rows.iter().filter(|r| r.institution_id == *inst).count();
+            self.audit_in(
+                &mut tx,
+                ctx,
+                Event::new("resident.bulk_load", "institution", Some(inst.to_string()))
+                    .detail(format!("registrations={n}")),
+                Outcome::Allowed,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        report.persons = persons.len();
+        report.registrations = rows.len();
+        Ok(report)
     }
 }

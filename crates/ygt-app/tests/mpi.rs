@@ -454,3 +454,93 @@ async fn merge_unmerge_and_review(db: TestDb) {
     assert!(c.app.verify_audit_chain().await.unwrap().problem.is_none());
 }
 both_backends!(merge_unmerge_and_review, merge_unmerge_and_review);
+
+/// Bulk loading an initial index: linked by the batch engine in one transaction; refused once
+/// the index has persons; later registrations match against what was loaded.
+async fn bulk_load_then_match(db: TestDb) {
+    let c = county(&db).await;
+    let mut drafts = vec![
+        draft(
+            c.village,
+            "王秀英",
+            Some("341890195507120029"),
+            Some("1955-07-12"),
+            Some("13955012345"),
+            None,
+        ),
+        draft(
+            c.town,
+            "王秀瑛",
+            Some("341890195507120029"),
+            None,
+            Some("13955012345"),
+            Some("柳河镇张庄村"),
+        ),
+        draft(
+            c.hospital,
+            "李子涵",
+            Some("34189020180315001X"),
+            Some("2018-03-15"),
+            None,
+            None,
+        ),
+        draft(
+            c.town,
+            "李子轩",
+            Some("341890201803150036"),
+            Some("2018-03-15"),
+            None,
+            None,
+        ),
+        draft(c.town, "", None, None, None, None),
+    ];
+    drafts.push(draft(
+        c.hospital,
+        "赵丽",
+        Some("341890198202020047"),
+        Some("1982-02-02"),
+        None,
+        None,
+    ));
+    let report = c
+        .app
+        .bulk_load_residents(&c.ctx, &drafts, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.registrations, 5);
+    assert_eq!(report.persons, 4, "王秀英 twice, two twins, 赵丽");
+    assert_eq!(report.skipped.len(), 1);
+    assert_eq!(report.skipped[0].0, 4);
+    let found = c
+        .app
+        .search_residents(&c.ctx, "341890195507120029", 5)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].registrations, 2);
+    let again = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.hospital,
+                "王秀英",
+                Some("341890195507120029"),
+                None,
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, "linked");
+    assert_eq!(again.person_id, found[0].id);
+    let err = c
+        .app
+        .bulk_load_residents(&c.ctx, &drafts, &|_, _| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Conflict { .. }));
+    assert!(c.app.verify_audit_chain().await.unwrap().problem.is_none());
+}
+both_backends!(bulk_load_then_match, bulk_load_then_match);

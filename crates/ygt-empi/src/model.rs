@@ -364,7 +364,7 @@ impl Model {
         let mut fields = Vec::with_capacity(NF + 1);
         fields.push(FieldScore {
             field: "prior",
-            level: "candidate_pair",
+            level: "match_prior",
             weight: self.prior_w,
         });
         for (f, &level) in p.iter().enumerate() {

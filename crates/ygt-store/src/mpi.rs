@@ -228,6 +228,13 @@ impl Store {
         .await
     }
 
+    pub async fn count_registrations(&self) -> Result<i64> {
+        let (n,): (i64,) = self
+            .fetch_one(Sql::new("SELECT COUNT(*) FROM registrations"))
+            .await?;
+        Ok(n)
+    }
+
     pub async fn count_persons(&self) -> Result<i64> {
         let (n,): (i64,) = self
             .fetch_one(Sql::new("SELECT COUNT(*) FROM persons WHERE active = TRUE"))
@@ -237,6 +244,13 @@ impl Store {
 }
 
 impl Tx {
+    pub async fn count_registrations(&mut self) -> Result<i64> {
+        let (n,): (i64,) = self
+            .fetch_one(Sql::new("SELECT COUNT(*) FROM registrations"))
+            .await?;
+        Ok(n)
+    }
+
     /// Takes the platform's write lock (the audit head row) at the start of a transaction, so
     /// that matching sees every registration committed before it, on both backends.
     pub async fn lock_writes(&mut self) -> Result<()> {
@@ -524,6 +538,154 @@ impl Tx {
             .arg(now),
         )
         .await?;
+        Ok(())
+    }
+}
+
+/// Rows per multi-row INSERT in bulk loading (parameters stay under both backends' limits).
+const BULK_ROWS: usize = 400;
+
+impl Tx {
+    /// Inserts many persons at once (bulk loading of an initial index).
+    pub async fn bulk_insert_persons(
+        &mut self,
+        rows: &[(Uuid, Golden)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        for chunk in rows.chunks(BULK_ROWS) {
+            let mut q = Sql::new(
+                "INSERT INTO persons (id, name, sex, birth_date, id_number, phone, address, registrations, \
+                 active, version, created_at, updated_at) VALUES ",
+            );
+            for (i, (id, g)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(*id)
+                    .push(", ")
+                    .bind(g.name.as_str())
+                    .push(", ")
+                    .bind(g.sex.as_str())
+                    .push(", ")
+                    .bind(g.birth_date)
+                    .push(", ")
+                    .bind(g.id_number.as_deref())
+                    .push(", ")
+                    .bind(g.phone.as_deref())
+                    .push(", ")
+                    .bind(g.address.as_deref())
+                    .push(", ")
+                    .bind(g.registrations)
+                    .push(", TRUE, 1, ")
+                    .bind(now)
+                    .push(", ")
+                    .bind(now)
+                    .push(")");
+            }
+            self.execute(q).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts many registrations at once.
+    pub async fn bulk_insert_registrations(
+        &mut self,
+        rows: &[NewRegistration],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        for chunk in rows.chunks(BULK_ROWS) {
+            let mut q = Sql::new(
+                "INSERT INTO registrations (id, person_id, institution_id, record_id, name, name_pinyin, sex, \
+                 birth_date, id_number_raw, id_number, phone, address, insurance_number, health_card_number, \
+                 registered_at, updated_at, version) VALUES ",
+            );
+            for (i, r) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(r.id)
+                    .push(", ")
+                    .bind(r.person_id)
+                    .push(", ")
+                    .bind(r.institution_id)
+                    .push(", ")
+                    .bind(r.record_id.as_deref())
+                    .push(", ")
+                    .bind(r.name.as_str())
+                    .push(", ")
+                    .bind(r.name_pinyin.as_str())
+                    .push(", ")
+                    .bind(r.sex.as_str())
+                    .push(", ")
+                    .bind(r.birth_date)
+                    .push(", ")
+                    .bind(r.id_number_raw.as_deref())
+                    .push(", ")
+                    .bind(r.id_number.as_deref())
+                    .push(", ")
+                    .bind(r.phone.as_deref())
+                    .push(", ")
+                    .bind(r.address.as_deref())
+                    .push(", ")
+                    .bind(r.insurance_number.as_deref())
+                    .push(", ")
+                    .bind(r.health_card_number.as_deref())
+                    .push(", ")
+                    .bind(now)
+                    .push(", ")
+                    .bind(now)
+                    .push(", 1)");
+            }
+            self.execute(q).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts many blocking keys at once (duplicates within the input must be removed first).
+    pub async fn bulk_insert_keys(&mut self, rows: &[(String, Uuid)]) -> Result<()> {
+        for chunk in rows.chunks(BULK_ROWS * 4) {
+            let mut q = Sql::new("INSERT INTO registration_keys (key, registration_id) VALUES ");
+            for (i, (k, r)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(").bind(k.as_str()).push(", ").bind(*r).push(")");
+            }
+            self.execute(q).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts many `registered` care links at once: (resident, institution, source).
+    pub async fn bulk_insert_registered_links(
+        &mut self,
+        rows: &[(Uuid, Uuid, String)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        for chunk in rows.chunks(BULK_ROWS) {
+            let mut q = Sql::new(
+                "INSERT INTO care_links (id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until) VALUES ",
+            );
+            for (i, (resident, inst, source)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(Uuid::now_v7())
+                    .push(", ")
+                    .bind(*resident)
+                    .push(", ")
+                    .bind(*inst)
+                    .push(", NULL, 'registered', ")
+                    .bind(source.as_str())
+                    .push(", ")
+                    .bind(now)
+                    .push(", NULL)");
+            }
+            self.execute(q).await?;
+        }
         Ok(())
     }
 }

@@ -67,6 +67,10 @@ enum Command {
         /// Output: record_id,person_id
         #[arg(long)]
         output: PathBuf,
+        /// Turn off the household guard (for data without households, such as FEBRL, where a
+        /// changed given name is a typo rather than a sibling).
+        #[arg(long)]
+        no_household_guard: bool,
     },
     /// Bulk loading.
     Import {
@@ -322,7 +326,11 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             }
             Ok(())
         }
-        Command::Link { input, output } => link(&input, &output),
+        Command::Link {
+            input,
+            output,
+            no_household_guard,
+        } => link(&input, &output, !no_household_guard),
         Command::Import {
             what: ImportCommand::Residents { file, database },
         } => {
@@ -368,7 +376,16 @@ async fn write_residents_csv(seed: u64, scale: Scale, people: usize, path: &Path
     let result = async {
         let app = App::new(Store::open(&url).await?);
         ygt_synth::generate(&app, seed, scale, &|_, _| {}).await?;
-        let sites = ygt_synth::sites(&app).await?;
+        // Institutions are named in the file (the same names for the same seed), so that the
+        // file can be imported into a county generated with that seed.
+        let sites: Vec<_> = ygt_synth::sites(&app)
+            .await?
+            .into_iter()
+            .map(|mut site| {
+                site.id = site.name.clone();
+                site
+            })
+            .collect();
         app.store().close().await;
         let mut rng = ygt_synth::rng::Rng::new(seed).fork(5);
         let (_, regs) = ygt_synth::residents::generate(&mut rng, people, &sites);
@@ -390,7 +407,7 @@ async fn write_residents_csv(seed: u64, scale: Scale, people: usize, path: &Path
     result
 }
 
-fn link(input: &Path, output: &Path) -> Result<()> {
+fn link(input: &Path, output: &Path, household_guard: bool) -> Result<()> {
     let start = std::time::Instant::now();
     let file =
         std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?;
@@ -403,7 +420,11 @@ fn link(input: &Path, output: &Path) -> Result<()> {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let clusters = ygt_empi::link_batch(&read.records, &ygt_empi::Config::default(), &progress);
+    let cfg = ygt_empi::Config {
+        household_guard,
+        ..ygt_empi::Config::default()
+    };
+    let clusters = ygt_empi::link_batch(&read.records, &cfg, &progress);
     bar.finish_and_clear();
     let rows: Vec<(String, String)> = read
         .records
@@ -427,6 +448,23 @@ fn link(input: &Path, output: &Path) -> Result<()> {
     Ok(())
 }
 
+fn resident_draft(
+    r: &ygt_empi::Registration,
+    institution: uuid::Uuid,
+) -> ygt_app::mpi::ResidentDraft {
+    ygt_app::mpi::ResidentDraft {
+        institution_id: institution.to_string(),
+        record_id: Some(r.record_id.clone()),
+        name: r.name.clone(),
+        sex: r.sex.map(|s| s.code().to_owned()),
+        birth_date: r.birth_date.map(|b| b.to_string()),
+        id_number: r.id_number.clone(),
+        phone: r.phone.clone(),
+        address: r.address.clone(),
+        ..Default::default()
+    }
+}
+
 async fn import_residents(app: &App, file: &Path) -> Result<()> {
     let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let read = ygt_interop::link_csv::read(std::io::BufReader::new(f))?;
@@ -435,15 +473,54 @@ async fn import_residents(app: &App, file: &Path) -> Result<()> {
     }
     let ctx = ygt_app::Ctx::system();
     let (institutions, _) = app.list_institutions(&ctx, &Default::default()).await?;
+    let find = |name: &str| {
+        institutions.iter().find(|i| {
+            i.id.to_string() == name || i.name == name || i.aliases.iter().any(|a| a == name)
+        })
+    };
+    if app.store().count_persons().await? == 0 {
+        // An empty index: load everything at once through the batch engine.
+        let mut drafts = Vec::with_capacity(read.records.len());
+        let mut lines = Vec::with_capacity(read.records.len());
+        for (r, line) in read.records.iter().zip(read.lines.iter()) {
+            let Some(inst) = find(&r.institution) else {
+                eprintln!(
+                    "{}: line {line}: institution {:?} is not in the registry (record skipped)",
+                    file.display(),
+                    r.institution
+                );
+                continue;
+            };
+            drafts.push(resident_draft(r, inst.id));
+            lines.push(*line);
+        }
+        let bar = progress_bar(drafts.len() as u64);
+        let progress = |done: u64, total: u64| {
+            bar.set_length(total);
+            bar.set_position(done);
+        };
+        let report = app.bulk_load_residents(&ctx, &drafts, &progress).await?;
+        bar.finish_and_clear();
+        for (i, reason) in &report.skipped {
+            eprintln!(
+                "{}: line {}: {reason} (record skipped)",
+                file.display(),
+                lines.get(*i).copied().unwrap_or(0)
+            );
+        }
+        eprintln!(
+            "Loaded {} registrations into an empty index: {} persons; {} skipped.",
+            report.registrations,
+            report.persons,
+            report.skipped.len()
+        );
+        return Ok(());
+    }
     let bar = progress_bar(read.records.len() as u64);
     let (mut ok, mut failed) = (0usize, 0usize);
     for (r, line) in read.records.iter().zip(read.lines.iter()) {
         bar.inc(1);
-        let inst = institutions.iter().find(|i| {
-            i.id.to_string() == r.institution
-                || i.name == r.institution
-                || i.aliases.contains(&r.institution)
-        });
+        let inst = find(&r.institution);
         let Some(inst) = inst else {
             bar.suspend(|| {
                 eprintln!(
@@ -455,17 +532,7 @@ async fn import_residents(app: &App, file: &Path) -> Result<()> {
             failed += 1;
             continue;
         };
-        let d = ygt_app::mpi::ResidentDraft {
-            institution_id: inst.id.to_string(),
-            record_id: Some(r.record_id.clone()),
-            name: r.name.clone(),
-            sex: r.sex.map(|s| s.code().to_owned()),
-            birth_date: r.birth_date.map(|b| b.to_string()),
-            id_number: r.id_number.clone(),
-            phone: r.phone.clone(),
-            address: r.address.clone(),
-            ..Default::default()
-        };
+        let d = resident_draft(r, inst.id);
         match app.register_resident(&ctx, &d).await {
             Ok(_) => ok += 1,
             Err(e) => {

@@ -432,3 +432,100 @@ async fn sm3_chain(db: TestDb) {
     let _ = std::fs::remove_dir_all(dir);
 }
 both_backends!(sm3_chain, sm3_chain);
+
+/// A benchmark file written by `ygt generate --residents-csv`, linked by `ygt link`, and
+/// imported twice: into the empty index (bulk) and then once more (one by one, all linked).
+async fn residents_file_link_and_import(db: TestDb) {
+    let dir = ygt_testkit::fresh_temp_dir("ygt-res");
+    let csv = dir.join("res.csv");
+    let out = ygt()
+        .args([
+            "generate",
+            "--residents-csv",
+            csv.to_str().unwrap(),
+            "--residents",
+            "120",
+            "--seed",
+            "9",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("record_id,institution,name,sex,birth_date,id_number,phone,address"));
+    let records = text.lines().count() - 1;
+    assert!(records > 120);
+
+    let linked = dir.join("out.csv");
+    let out = ygt()
+        .args([
+            "link",
+            "--input",
+            csv.to_str().unwrap(),
+            "--output",
+            linked.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = std::fs::read_to_string(&linked).unwrap();
+    assert_eq!(result.lines().count() - 1, records, "one row per record");
+    let persons: std::collections::HashSet<&str> = result
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1))
+        .collect();
+    assert!(
+        (110..=135).contains(&persons.len()),
+        "{} persons for 120 residents",
+        persons.len()
+    );
+
+    let out = ygt()
+        .args([
+            "generate",
+            "--database",
+            &db.url,
+            "--seed",
+            "9",
+            "--residents",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = ygt()
+        .args([
+            "import",
+            "residents",
+            csv.to_str().unwrap(),
+            "--database",
+            &db.url,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("Loaded {records} registrations")),
+        "{err}"
+    );
+    let out = ygt()
+        .args(["audit", "verify", "--database", &db.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let _ = std::fs::remove_dir_all(dir);
+}
+both_backends!(
+    residents_file_link_and_import,
+    residents_file_link_and_import
+);
