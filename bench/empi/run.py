@@ -15,7 +15,7 @@ both tools), seconds and peak RSS. Then PASS/FAIL against the targets of issue 4
 
 Usage (from the repository root, after `cargo build --release -p ygt`):
   bench/empi/.venv/bin/python bench/empi/run.py [--only febrl,cn,million] [--cn-residents 50000]
-      [--million-residents 455000] [--workdir /tmp/ygt-empi-bench] [--thresholds 0.9,0.99]
+      [--million-residents 456000] [--workdir /tmp/ygt-empi-bench] [--thresholds 0.9,0.99]
       [--engine-febrl]
 
 See bench/empi/README.md.
@@ -379,11 +379,15 @@ def splink_job(spec: dict) -> None:
     t = time.perf_counter()
     phases["read"] = t - t0
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
+    phases["train_prior"] = time.perf_counter() - t
+    t = time.perf_counter()
     linker.training.estimate_u_using_random_sampling(max_pairs=spec["u_max_pairs"], seed=1)
+    phases["train_u"] = time.perf_counter() - t
+    t = time.perf_counter()
     for rule in em_rules:
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True)
-    phases["train"] = time.perf_counter() - t
+    phases["train_em"] = time.perf_counter() - t
     t = time.perf_counter()
     pred = linker.inference.predict(threshold_match_probability=min(thresholds))
     phases["predict"] = time.perf_counter() - t
@@ -442,7 +446,7 @@ def machine() -> str:
         return platform.platform()
 
 
-def versions() -> dict:
+def versions(ygt: Path | None = None) -> dict:
     out = {"python": platform.python_version()}
     for m in ("splink", "duckdb", "recordlinkage", "pandas"):
         try:
@@ -451,14 +455,17 @@ def versions() -> dict:
         except ImportError:
             out[m] = "not installed"
     try:
-        out["ygt commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+        out["repo HEAD"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                                            capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "crates"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "crates"], cwd=REPO,
                                capture_output=True, text=True).stdout.strip()
         if dirty:
-            out["ygt commit"] += " (+ uncommitted changes in crates/)"
+            out["repo HEAD"] += " (+ uncommitted changes in crates/)"
     except OSError:
         pass
+    if ygt is not None and ygt.exists():
+        built = dt.datetime.fromtimestamp(ygt.stat().st_mtime).isoformat(timespec="seconds")
+        out["ygt binary"] = f"{ygt} (built {built})"
     return out
 
 
@@ -496,7 +503,7 @@ def main() -> None:
     ap.add_argument("--only", default="febrl,cn,million",
                     help="comma-separated subset of febrl, cn, million")
     ap.add_argument("--cn-residents", type=int, default=50_000)
-    ap.add_argument("--million-residents", type=int, default=455_000)
+    ap.add_argument("--million-residents", type=int, default=456_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--thresholds", default="0.9,0.99",
                     help="Splink match probabilities for clustering, comma-separated; the first is "
@@ -518,7 +525,7 @@ def main() -> None:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}")
-    vers = versions()
+    vers = versions(ygt)
     print("versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
     print(f"workdir: {work}\n", flush=True)
 
@@ -538,7 +545,7 @@ def main() -> None:
             if target is not None and m["f1"] < target:
                 diags.append(diagnose(f"{dataset} {tool}", read_rows(inp), truth,
                                       read_clusters(res["output"]), fields,
-                                      work / f"diag_{dataset}_{tool}.csv"))
+                                      work / f"diag_{dataset}_{tool.replace(' ', '').replace('--', '_')}.csv"))
         else:
             print(f"  {tool:28s} ERROR {res['error']}", flush=True)
         rows.append(row)
@@ -611,7 +618,7 @@ def main() -> None:
             f1 = r.get("metrics", {}).get("f1")
             checks.append((f"{r['dataset']}: {r['tool']} F1 >= {TARGET_F1[key]}",
                            f1 is not None and f1 >= TARGET_F1[key],
-                           "error" if f1 is None else f"{f1:.5f}"))
+                           "error" if f1 is None else f"{f1:.6f}"))
     if "cn" in only:
         checks.append((f"cn: ygt >= {TARGET_SPEEDUP:.0f}x faster than Splink@{thresholds[0]} on the same file",
                        cn_speed is not None and cn_speed >= TARGET_SPEEDUP,

@@ -319,14 +319,15 @@ impl App {
     ) -> Result<Vec<Scored>> {
         let prepared = ygt_empi::prepare(engine_reg);
         let keys = ygt_empi::blocking_keys(&prepared);
-        let cands = tx.candidates_by_keys(&keys, 500).await?;
+        let cfg = ygt_empi::Config::default();
+        let max_block = i64::try_from(cfg.max_block_size).unwrap_or(i64::MAX);
+        let cands = tx.candidates_by_keys(&keys, max_block, 300).await?;
         let mut ids: Vec<Uuid> = cands.iter().map(|c| c.id).collect();
         if let Some(r) = reg_id {
             ids.push(r);
         }
         let forbidden = tx.not_same_pairs(&ids).await?;
         let model = self.online_model(tx).await?;
-        let cfg = ygt_empi::Config::default();
         let mut best: HashMap<Uuid, Scored> = HashMap::new();
         for c in &cands {
             if Some(c.id) == reg_id {
@@ -1109,6 +1110,7 @@ impl App {
             .await?;
         }
         tx.commit().await?;
+        self.store().analyze().await?;
         report.persons = persons.len();
         report.registrations = rows.len();
         Ok(report)

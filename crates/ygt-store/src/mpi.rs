@@ -228,6 +228,14 @@ impl Store {
         .await
     }
 
+    /// Refreshes the query planner's statistics (after a bulk load, the planner would otherwise
+    /// plan for empty tables).
+    pub async fn analyze(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.execute(Sql::new("ANALYZE")).await?;
+        tx.commit().await
+    }
+
     pub async fn count_registrations(&self) -> Result<i64> {
         let (n,): (i64,) = self
             .fetch_one(Sql::new("SELECT COUNT(*) FROM registrations"))
@@ -359,18 +367,33 @@ impl Tx {
         Ok(())
     }
 
-    /// Registrations of active persons sharing a blocking key, at most `limit`.
+    /// Registrations sharing a blocking key, at most `limit`. Keys shared by more than
+    /// `max_block` registrations are skipped: they do not tell people apart (the batch engine
+    /// does the same).
     pub async fn candidates_by_keys(
         &mut self,
         keys: &[String],
+        max_block: i64,
         limit: i64,
     ) -> Result<Vec<Registration>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        let mut q = Sql::new("SELECT key, COUNT(*) FROM registration_keys WHERE key IN ");
+        q.bind_list(keys.iter().map(String::as_str))
+            .push(" GROUP BY key");
+        let counts: Vec<(String, i64)> = self.fetch_all(q).await?;
+        let keys: Vec<&str> = counts
+            .iter()
+            .filter(|(_, n)| *n <= max_block)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut q = Sql::new(REGISTRATION_COLUMNS);
         q.push(" WHERE r.id IN (SELECT k.registration_id FROM registration_keys k WHERE k.key IN ")
-            .bind_list(keys.iter().map(String::as_str))
+            .bind_list(keys.iter().copied())
             .push(") ORDER BY r.registered_at DESC LIMIT ")
             .bind(limit);
         self.fetch_all(q).await
