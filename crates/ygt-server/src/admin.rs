@@ -17,7 +17,7 @@ use crate::auth::{Auth, LOGIN_CSRF_COOKIE, clear_session_cookie, same_secret, se
 use crate::error::WebError;
 use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
 use crate::i18n::{Lang, cookie};
-use crate::pages::{FormState, Nav, PageInfo};
+use crate::pages::{FormState, Nav, PageInfo, render_status};
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {
@@ -42,17 +42,6 @@ pub fn routes(r: Routes) -> Routes {
         .get("/audit/export.csv", audit_export)
         .get("/audit/break-glass", break_glass_page)
         .post("/audit/break-glass/{id}/review", review_break_glass)
-}
-
-fn render<T: Template>(t: &T, status: StatusCode) -> Result<Response, WebError> {
-    match t.render() {
-        Ok(html) => Ok((status, axum::response::Html(html)).into_response()),
-        Err(e) => Err(WebError(AppError::Conflict {
-            field: None,
-            zh: format!("页面渲染失败：{e}"),
-            en: format!("the page could not be rendered: {e}"),
-        })),
-    }
 }
 
 fn fmt_time(t: time::OffsetDateTime) -> String {
@@ -105,7 +94,7 @@ struct LoginPage {
 }
 
 fn login_response(page: &LoginPage, status: StatusCode) -> Result<Response, WebError> {
-    let mut r = render(page, status)?;
+    let mut r = render_status(page, status)?;
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{LOGIN_CSRF_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict",
         page.login_csrf
@@ -256,7 +245,7 @@ async fn account_page(
         Some("everywhere") => Some(t.t("auth.signed_out_everywhere").to_owned()),
         _ => None,
     };
-    render(
+    render_status(
         &AccountPage {
             t,
             nav: page.nav("account"),
@@ -282,7 +271,7 @@ struct PasswordPage {
 
 async fn password_page(t: Lang, page: PageInfo, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
     let forced = ctx.principal().is_some_and(|p| p.must_change_password);
-    render(
+    render_status(
         &PasswordPage {
             t,
             nav: page.nav("account"),
@@ -320,7 +309,7 @@ async fn change_password(
             let mut state = FormState::default();
             state.absorb(e, t)?;
             let forced = ctx.principal().is_some_and(|p| p.must_change_password);
-            render(
+            render_status(
                 &PasswordPage {
                     t,
                     nav: page.nav("account"),
@@ -386,7 +375,7 @@ async fn accounts_view(
         .app
         .list_institutions(ctx, &InstitutionFilter::default())
         .await?;
-    render(
+    render_status(
         &AccountsPage {
             t,
             nav: page.nav("accounts"),
@@ -512,7 +501,7 @@ async fn account_edit_view(
         .app
         .list_institutions(ctx, &InstitutionFilter::default())
         .await?;
-    render(
+    render_status(
         &AccountEditPage {
             t,
             nav: page.nav("accounts"),
@@ -642,7 +631,7 @@ async fn roles_view(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let granted = s.app.role_permissions(ctx).await?;
-    render(
+    render_status(
         &RolesPage {
             t,
             nav: page.nav("roles"),
@@ -733,7 +722,7 @@ async fn tokens_view(
         Some(p) => p.permissions.iter().copied().collect(),
         None => Permission::ALL.to_vec(),
     };
-    render(
+    render_status(
         &TokensPage {
             t,
             nav: page.nav("tokens"),
@@ -923,7 +912,7 @@ async fn audit_page(
             .finish();
         format!("/audit?{q2}")
     });
-    render(
+    render_status(
         &AuditPage {
             t,
             nav: page.nav("audit"),
@@ -988,7 +977,7 @@ async fn break_glass_page(
 ) -> Result<Response, WebError> {
     let all = q.get("all") == Some("1");
     let items = s.app.break_glass_queue(&ctx, !all).await?;
-    render(
+    render_status(
         &BreakGlassPage {
             t,
             nav: page.nav("audit"),

@@ -13,7 +13,7 @@ use ygt_domain::ident::{IdNumber, Phone, Sex};
 use crate::error::WebError;
 use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
 use crate::i18n::Lang;
-use crate::pages::{FormState, Nav, PageInfo};
+use crate::pages::{FormState, Nav, PageInfo, render_status};
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {
@@ -27,17 +27,6 @@ pub fn routes(r: Routes) -> Routes {
         .get("/mpi/review", review)
         .post("/mpi/tasks/{id}/link", task_link)
         .post("/mpi/tasks/{id}/not-same", task_not_same)
-}
-
-fn render<T: Template>(t: &T, status: StatusCode) -> Result<Response, WebError> {
-    match t.render() {
-        Ok(html) => Ok((status, axum::response::Html(html)).into_response()),
-        Err(e) => Err(WebError(ygt_app::AppError::Conflict {
-            field: None,
-            zh: format!("页面渲染失败：{e}"),
-            en: format!("the page could not be rendered: {e}"),
-        })),
-    }
 }
 
 pub fn mask_id_text(v: Option<&str>) -> String {
@@ -107,7 +96,7 @@ async fn residents(
             (p, sex, birth, id, phone)
         })
         .collect();
-    render(
+    render_status(
         &ResidentsPage {
             t,
             nav: page.nav("residents"),
@@ -151,7 +140,7 @@ async fn registration_form(
             .collect(),
         _ => all,
     };
-    render(
+    render_status(
         &ResidentNew {
             t,
             nav: page.nav("residents"),
@@ -280,7 +269,7 @@ async fn person_view(
             mask_phone_text(p.phone.as_deref()),
         )
     };
-    render(
+    render_status(
         &ResidentPage {
             t,
             nav: page.nav("residents"),
@@ -403,7 +392,7 @@ async fn review(
     ReqCtx(ctx): ReqCtx,
 ) -> Result<Response, WebError> {
     let tasks = s.app.review_queue(&ctx, 50).await?;
-    render(
+    render_status(
         &ReviewPage {
             t,
             nav: page.nav("residents"),

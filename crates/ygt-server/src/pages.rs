@@ -284,7 +284,7 @@ fn render<T: Template>(t: &T) -> Result<Response, WebError> {
     render_status(t, StatusCode::OK)
 }
 
-fn render_status<T: Template>(t: &T, status: StatusCode) -> Result<Response, WebError> {
+pub(crate) fn render_status<T: Template>(t: &T, status: StatusCode) -> Result<Response, WebError> {
     match t.render() {
         Ok(html) => Ok((status, Html(html)).into_response()),
         Err(e) => Err(WebError(AppError::Conflict {
