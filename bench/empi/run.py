@@ -218,16 +218,15 @@ def prepare_febrl(work: Path) -> dict:
         path = work / f"{variant.replace('+', '_with_').replace('-', '_without_')}.csv"
         with open(path, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(YGT_HEADER)
+            w.writerow(YGT_HEADER + ["other_ids"])
             for r in df.itertuples(index=False):
                 name = " ".join(x for x in (r.given_name, r.surname) if x)
                 address = " ".join(x for x in (r.street_number, r.address_1, r.address_2, r.suburb,
                                                r.postcode, r.state) if x)
-                # soc_sec_id goes into `phone`: the only column of the ygt link CSV compared as an
-                # exact identifier string (id_number is parsed as a Chinese resident ID, and the
-                # CSV has no column for other identifiers). See README.md.
+                # soc_sec_id goes into the optional `other_ids` column (compared exact / near /
+                # different); id_number is a Chinese resident ID. See README.md.
                 w.writerow([r.rec_id, "febrl4" + r.source, name, "", febrl_date(r.date_of_birth),
-                            "", r.soc_sec_id if ssn else "", address])
+                            "", "", address, r.soc_sec_id if ssn else ""])
         files[variant] = path
     return {"raw": raw, "truth": truth, "ygt": files}
 

@@ -1,7 +1,8 @@
 //! The CSV format of `ygt link` and `ygt import residents`.
 //!
 //! Input header: `record_id,institution,name,sex,birth_date,id_number,phone,address` (in any
-//! order; extra columns are ignored). Sex `M`, `F`, `1`, `2` (or 男/女) or empty; birth_date
+//! order; extra columns are ignored), and optionally `other_ids`: further identifiers of the
+//! person (insurance number, health card number, a social security number), separated by `;`. Sex `M`, `F`, `1`, `2` (or 男/女) or empty; birth_date
 //! `YYYY-MM-DD` or empty; id_number as typed (18 or 15 characters, empty, or malformed).
 //! Output: `record_id,person_id`, one row per input record that has a record_id.
 
@@ -114,6 +115,9 @@ pub fn read<R: Read>(input: R) -> Result<ReadResult, LinkCsvError> {
             *slot = pos;
         }
     }
+    let other_col = headers
+        .iter()
+        .position(|h| h.trim().trim_start_matches('\u{feff}') == "other_ids");
     let mut out = ReadResult::default();
     let mut seen = HashSet::new();
     for (i, rec) in rdr.records().enumerate() {
@@ -192,7 +196,16 @@ pub fn read<R: Read>(input: R) -> Result<ReadResult, LinkCsvError> {
             id_number: opt(get(5)),
             phone: opt(get(6)),
             address: opt(get(7)),
-            other_ids: Vec::new(),
+            other_ids: other_col
+                .and_then(|c| rec.get(c))
+                .map(|v| {
+                    v.split(';')
+                        .map(str::trim)
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
         out.lines.push(line);
     }
@@ -251,6 +264,19 @@ mod tests {
             Some("不详"),
             "kept as typed for the engine"
         );
+    }
+
+    #[test]
+    fn other_identifiers_are_read_when_present() {
+        let text = "record_id,institution,name,sex,birth_date,id_number,phone,address,other_ids\n\
+             r1,A,john smith,M,,,,,3902079; 1234\n";
+        let r = read(text.as_bytes()).unwrap();
+        assert_eq!(
+            r.records[0].other_ids,
+            vec!["3902079".to_string(), "1234".to_string()]
+        );
+        let r = read(format!("{HEADER}r1,A,x,,,,,\n").as_bytes()).unwrap();
+        assert!(r.records[0].other_ids.is_empty());
     }
 
     #[test]
