@@ -280,6 +280,9 @@ struct Scored {
     explanation: Explanation,
 }
 
+/// Candidate registrations scored per online match: those sharing the most blocking keys.
+const ONLINE_CANDIDATES: usize = 200;
+
 impl App {
     /// The weights for online matching, with the match prior set for the size of the index
     /// (never below the 100,000 registrations the default weights assume: in a small index a
@@ -318,15 +321,21 @@ impl App {
         engine_reg: &ygt_empi::Registration,
     ) -> Result<Vec<Scored>> {
         let prepared = ygt_empi::prepare(engine_reg);
-        let keys = ygt_empi::blocking_keys(&prepared);
+        let keys = ygt_empi::blocking_hashes(&prepared);
         let cfg = ygt_empi::Config::default();
         let max_block = i64::try_from(cfg.max_block_size).unwrap_or(i64::MAX);
-        let cands = tx.candidates_by_keys(&keys, max_block, 300).await?;
-        let mut ids: Vec<Uuid> = cands.iter().map(|c| c.id).collect();
-        if let Some(r) = reg_id {
-            ids.push(r);
-        }
-        let forbidden = tx.not_same_pairs(&ids).await?;
+        let cands = tx
+            .candidates_by_keys(&keys, max_block, ONLINE_CANDIDATES)
+            .await?;
+        let forbidden = match reg_id {
+            Some(r) => {
+                let mut ids: Vec<Uuid> = cands.iter().map(|c| c.id).collect();
+                ids.push(r);
+                tx.not_same_pairs(&ids).await?
+            }
+            // A new registration has no "not the same person" decisions yet.
+            None => Default::default(),
+        };
         let model = self.online_model(tx).await?;
         let mut best: HashMap<Uuid, Scored> = HashMap::new();
         for c in &cands {
@@ -356,6 +365,44 @@ impl App {
         let mut out: Vec<Scored> = best.into_values().collect();
         out.sort_by(|a, b| b.explanation.total.total_cmp(&a.explanation.total));
         Ok(out)
+    }
+
+    /// Rebuilds the blocking index from the registrations when it is missing (after the
+    /// migration that changed its form); returns the number of registrations indexed.
+    pub async fn ensure_blocking_index(&self) -> Result<usize> {
+        self.index_blocks(false).await
+    }
+
+    /// Rebuilds the blocking index from the registrations (after a change of the blocking
+    /// keys); returns the number of registrations indexed.
+    pub async fn rebuild_blocking_index(&self) -> Result<usize> {
+        self.index_blocks(true).await
+    }
+
+    async fn index_blocks(&self, force: bool) -> Result<usize> {
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        if force {
+            tx.clear_blocking_index().await?;
+        } else if !tx.blocking_index_missing().await? {
+            return Ok(0);
+        }
+        let mut after = None;
+        let mut n = 0;
+        loop {
+            let page = tx.registrations_page(after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let mut rows = Vec::new();
+            for r in &page {
+                let p = ygt_empi::prepare(&to_engine(r));
+                rows.extend(ygt_empi::blocking_hashes(&p).into_iter().map(|k| (k, r.id)));
+            }
+            tx.bulk_insert_keys(&rows).await?;
+            n += page.len();
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Registers a resident at an institution and matches the registration at once: linked to
@@ -413,7 +460,9 @@ impl App {
             return Err(AppError::invalid("institution_id", Reason::NotFound));
         }
         tx.lock_writes().await?;
+        let started = std::time::Instant::now();
         let scored = self.score_candidates(&mut tx, None, &engine_reg).await?;
+        let match_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let links: Vec<&Scored> = scored
             .iter()
             .filter(|s| s.explanation.decision == Decision::Link)
@@ -437,8 +486,8 @@ impl App {
         };
         row.person_id = person;
         tx.insert_registration(&row, now).await?;
-        let keys = ygt_empi::blocking_keys(&prepared);
-        tx.insert_keys(reg_id, &keys).await?;
+        tx.insert_keys(reg_id, &ygt_empi::blocking_hashes(&prepared))
+            .await?;
         if outcome != "linked" {
             tx.add_history(person, Some(reg_id), "created", None, None, &actor, now)
                 .await?;
@@ -490,6 +539,13 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        tracing::debug!(
+            target: "ygt::mpi",
+            match_us,
+            candidates = scored.len(),
+            outcome,
+            "resident registered and matched"
+        );
         Ok(Registered {
             person_id: person,
             registration_id: reg_id,
@@ -1030,14 +1086,18 @@ impl App {
                     .collect(),
             })
             .collect();
+        let linking = std::time::Instant::now();
         let clusters = ygt_empi::link_batch(&engine, &ygt_empi::Config::default(), progress);
+        tracing::debug!(target: "ygt::mpi", ms = linking.elapsed().as_millis(), "bulk: linked");
         let now = self.now();
         let person_ids: Vec<Uuid> = {
             let n = clusters.iter().copied().max().map_or(0, |m| m + 1);
             (0..n).map(|_| new_id()).collect()
         };
         let mut rows = Vec::with_capacity(parsed.len());
-        let mut keys = Vec::new();
+        // Blocking-key hashes of every row, flat (row i's are hashes[offsets[i]..offsets[i + 1]]).
+        let mut hashes: Vec<i64> = Vec::new();
+        let mut offsets: Vec<usize> = vec![0];
         let mut links = Vec::with_capacity(parsed.len());
         let mut by_person: HashMap<Uuid, Vec<Registration>> = HashMap::new();
         for ((p, e), c) in parsed.iter().zip(engine.iter()).zip(clusters.iter()) {
@@ -1062,10 +1122,8 @@ impl App {
                 insurance_number: p.insurance_number.clone(),
                 health_card_number: p.health_card_number.clone(),
             };
-            let mut ks = ygt_empi::blocking_keys(&prepared);
-            ks.sort();
-            ks.dedup();
-            keys.extend(ks.into_iter().map(|k| (k, id)));
+            hashes.extend(ygt_empi::blocking_hashes(&prepared));
+            offsets.push(hashes.len());
             links.push((person, p.institution_id, id.to_string()));
             by_person.entry(person).or_default().push(Registration {
                 id,
@@ -1094,10 +1152,30 @@ impl App {
             .collect();
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
+        let started = std::time::Instant::now();
         tx.bulk_insert_persons(&persons, now).await?;
+        tracing::debug!(target: "ygt::mpi", ms = started.elapsed().as_millis(), "bulk: persons");
         tx.bulk_insert_registrations(&rows, now).await?;
-        tx.bulk_insert_keys(&keys).await?;
+        tracing::debug!(target: "ygt::mpi", ms = started.elapsed().as_millis(), "bulk: registrations");
+        // In key order: the index's B-tree then fills page after page instead of at random.
+        let mut order: Vec<(i64, u32)> = Vec::with_capacity(hashes.len());
+        for (i, w) in offsets.windows(2).enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            order.extend(hashes[w[0]..w[1]].iter().map(|&k| (k, i)));
+        }
+        drop(hashes);
+        order.sort_unstable();
+        for chunk in order.chunks(20_000) {
+            let keys: Vec<(i64, Uuid)> = chunk
+                .iter()
+                .filter_map(|&(k, i)| rows.get(i as usize).map(|r| (k, r.id)))
+                .collect();
+            tx.bulk_insert_keys(&keys).await?;
+        }
+        drop(order);
+        tracing::debug!(target: "ygt::mpi", ms = started.elapsed().as_millis(), "bulk: blocking index");
         tx.bulk_insert_registered_links(&links, now).await?;
+        tracing::debug!(target: "ygt::mpi", ms = started.elapsed().as_millis(), "bulk: care links");
         for inst in &institutions {
             let n = rows.iter().filter(|r| r.institution_id == *inst).count();
             self.audit_in(

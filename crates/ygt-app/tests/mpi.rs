@@ -535,6 +535,26 @@ async fn bulk_load_then_match(db: TestDb) {
         .unwrap();
     assert_eq!(again.outcome, "linked");
     assert_eq!(again.person_id, found[0].id);
+    // The blocking index is derived data: present after loading, rebuilt on demand, and
+    // matching works the same from the rebuilt index.
+    assert_eq!(c.app.ensure_blocking_index().await.unwrap(), 0);
+    assert_eq!(c.app.rebuild_blocking_index().await.unwrap(), 6);
+    let third = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.village,
+                "赵莉",
+                Some("341890198202020047"),
+                Some("1982-02-02"),
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(third.outcome, "linked");
     let err = c
         .app
         .bulk_load_residents(&c.ctx, &drafts, &|_, _| {})

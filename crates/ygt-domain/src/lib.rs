@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod clinical;
 pub mod codes;
 pub mod error;
 pub mod ident;

@@ -165,6 +165,20 @@ pub fn blocking_keys(p: &Prepared) -> Vec<String> {
     keys
 }
 
+/// The blocking keys of a registration as signed 64-bit hashes (FNV-1a of
+/// the key strings, the hash the batch engine blocks on), sorted and
+/// deduplicated: what a database stores so that online matching finds
+/// candidates through an integer index a fraction of the size of the keys.
+pub fn blocking_hashes(p: &Prepared) -> Vec<i64> {
+    let mut out: Vec<i64> = Vec::with_capacity(32);
+    visit_keys(p, &mut |k| {
+        out.push(i64::from_ne_bytes(fnv64(k.as_bytes()).to_ne_bytes()));
+    });
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 fn hi(h: u64) -> u32 {
     u32::try_from(h >> 32).unwrap_or(0)
 }

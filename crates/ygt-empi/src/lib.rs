@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use blocking::{blocking_keys, candidate_pairs};
+pub use blocking::{blocking_hashes, blocking_keys, candidate_pairs};
 pub use model::{LevelParams, Model};
 pub use prepare::{Prepared, prepare};
 pub use ygt_domain::ident::Sex;

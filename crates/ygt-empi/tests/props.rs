@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use time::Date;
-use ygt_empi::{Config, Model, Registration, Sex, blocking_keys, prepare, score};
+use ygt_empi::{Config, Model, Registration, Sex, blocking_hashes, blocking_keys, prepare, score};
 
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -88,8 +88,11 @@ proptest! {
         sorted.dedup();
         prop_assert_eq!(sorted, k1.clone());
         // Independent of the record id and institution.
+        let h = blocking_hashes(&prepare(&a));
         let other = Registration { record_id: "other".into(), institution: "elsewhere".into(), ..a };
-        prop_assert_eq!(blocking_keys(&prepare(&other)), k1);
+        prop_assert_eq!(blocking_keys(&prepare(&other)), k1.clone());
+        // One hash per distinct key (no collisions among one registration's keys).
+        prop_assert_eq!(h.len(), k1.len());
     }
 
     #[test]

@@ -27,6 +27,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_mpi.sql"),
         include_str!("../migrations/postgres/0003_mpi.sql"),
     ),
+    (
+        4,
+        "blocking keys as hashes",
+        include_str!("../migrations/sqlite/0004_blocking_hashes.sql"),
+        include_str!("../migrations/postgres/0004_blocking_hashes.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

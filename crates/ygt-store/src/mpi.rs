@@ -1,7 +1,7 @@
 //! Storage of the master patient index: persons, registrations, blocking keys, match tasks,
 //! "not the same person" memory and the history of links, merges and splits.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
@@ -351,51 +351,60 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn insert_keys(&mut self, registration: Uuid, keys: &[String]) -> Result<()> {
-        let mut seen = HashSet::new();
-        for k in keys {
-            if !seen.insert(k) {
-                continue;
-            }
-            self.execute(
-                Sql::new("INSERT INTO registration_keys (key, registration_id) VALUES (?, ?)")
-                    .arg(k.as_str())
-                    .arg(registration),
-            )
-            .await?;
-        }
-        Ok(())
+    /// Stores the blocking-key hashes of a registration (one statement).
+    pub async fn insert_keys(&mut self, registration: Uuid, keys: &[i64]) -> Result<()> {
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        let rows: Vec<(i64, Uuid)> = keys.into_iter().map(|k| (k, registration)).collect();
+        self.bulk_insert_keys(&rows).await
     }
 
-    /// Registrations sharing a blocking key, at most `limit`. Keys shared by more than
-    /// `max_block` registrations are skipped: they do not tell people apart (the batch engine
-    /// does the same).
+    /// Registrations sharing blocking keys with a registration, those sharing the most keys
+    /// first, at most `limit`. Keys shared by more than `max_block` registrations are skipped:
+    /// they do not tell people apart (the batch engine does the same). One round trip reads at
+    /// most `max_block + 1` index entries per key, however common the key, then one more
+    /// fetches the chosen rows.
     pub async fn candidates_by_keys(
         &mut self,
-        keys: &[String],
+        keys: &[i64],
         max_block: i64,
-        limit: i64,
+        limit: usize,
     ) -> Result<Vec<Registration>> {
-        if keys.is_empty() {
+        if keys.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let mut q = Sql::new("SELECT key, COUNT(*) FROM registration_keys WHERE key IN ");
-        q.bind_list(keys.iter().map(String::as_str))
-            .push(" GROUP BY key");
-        let counts: Vec<(String, i64)> = self.fetch_all(q).await?;
-        let keys: Vec<&str> = counts
-            .iter()
-            .filter(|(_, n)| *n <= max_block)
-            .map(|(k, _)| k.as_str())
-            .collect();
-        if keys.is_empty() {
+        let mut q = Sql::new("");
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            q.push("SELECT * FROM (SELECT key_hash, registration_id FROM registration_blocks WHERE key_hash = ")
+                .bind(*k)
+                .push(" LIMIT ")
+                .bind(max_block + 1)
+                .push(&format!(") b{i}"));
+        }
+        let entries: Vec<(i64, Uuid)> = self.fetch_all(q).await?;
+        let mut per_key: HashMap<i64, i64> = HashMap::new();
+        for (k, _) in &entries {
+            *per_key.entry(*k).or_default() += 1;
+        }
+        let mut shared: HashMap<Uuid, u32> = HashMap::new();
+        for (k, r) in &entries {
+            if per_key.get(k).copied().unwrap_or(0) <= max_block {
+                *shared.entry(*r).or_default() += 1;
+            }
+        }
+        let mut ranked: Vec<(u32, Uuid)> = shared.into_iter().map(|(r, n)| (n, r)).collect();
+        ranked.sort_unstable_by(|a, b| b.cmp(a));
+        ranked.truncate(limit);
+        if ranked.is_empty() {
             return Ok(Vec::new());
         }
         let mut q = Sql::new(REGISTRATION_COLUMNS);
-        q.push(" WHERE r.id IN (SELECT k.registration_id FROM registration_keys k WHERE k.key IN ")
-            .bind_list(keys.iter().copied())
-            .push(") ORDER BY r.registered_at DESC LIMIT ")
-            .bind(limit);
+        q.push(" WHERE r.id IN ")
+            .bind_list(ranked.iter().map(|(_, r)| *r));
         self.fetch_all(q).await
     }
 
@@ -666,19 +675,57 @@ impl Tx {
         Ok(())
     }
 
-    /// Inserts many blocking keys at once (duplicates within the input must be removed first).
-    pub async fn bulk_insert_keys(&mut self, rows: &[(String, Uuid)]) -> Result<()> {
+    /// Inserts many blocking-key hashes at once (duplicates within the input must be removed
+    /// first).
+    pub async fn bulk_insert_keys(&mut self, rows: &[(i64, Uuid)]) -> Result<()> {
         for chunk in rows.chunks(BULK_ROWS * 4) {
-            let mut q = Sql::new("INSERT INTO registration_keys (key, registration_id) VALUES ");
+            let mut q =
+                Sql::new("INSERT INTO registration_blocks (key_hash, registration_id) VALUES ");
             for (i, (k, r)) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
                 }
-                q.push("(").bind(k.as_str()).push(", ").bind(*r).push(")");
+                q.push("(").bind(*k).push(", ").bind(*r).push(")");
             }
             self.execute(q).await?;
         }
         Ok(())
+    }
+
+    /// Registrations in id order after `after`, at most `limit` (for rebuilding derived data).
+    pub async fn registrations_page(
+        &mut self,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Registration>> {
+        let mut q = Sql::new(REGISTRATION_COLUMNS);
+        if let Some(a) = after {
+            q.push(" WHERE r.id > ").bind(a);
+        }
+        q.push(" ORDER BY r.id LIMIT ").bind(limit);
+        self.fetch_all(q).await
+    }
+
+    /// Empties the blocking index (before rebuilding it).
+    pub async fn clear_blocking_index(&mut self) -> Result<u64> {
+        self.execute(Sql::new("DELETE FROM registration_blocks"))
+            .await
+    }
+
+    /// Whether there are registrations but no blocking index (after the migration that
+    /// changed its form, or a restore of the registrations alone).
+    pub async fn blocking_index_missing(&mut self) -> Result<bool> {
+        let regs: Option<(i64,)> = self
+            .fetch_optional(Sql::new(
+                "SELECT CAST(1 AS BIGINT) FROM registrations LIMIT 1",
+            ))
+            .await?;
+        let blocks: Option<(i64,)> = self
+            .fetch_optional(Sql::new(
+                "SELECT CAST(1 AS BIGINT) FROM registration_blocks LIMIT 1",
+            ))
+            .await?;
+        Ok(regs.is_some() && blocks.is_none())
     }
 
     /// Inserts many `registered` care links at once: (resident, institution, source).

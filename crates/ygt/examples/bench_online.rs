@@ -7,7 +7,11 @@
 //! (default 50000 people ≈ 110,000 registrations, 1000 probes, a temporary SQLite file).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use ygt_app::mpi::ResidentDraft;
 use ygt_app::ygt_store::Store;
@@ -29,8 +33,72 @@ fn draft(r: &residents::SyntheticRegistration, sites: &[residents::Site]) -> Res
     }
 }
 
+/// Collects the `match_us` field of the MPI's "registered and matched" events: the time of the
+/// matching step alone (candidate lookup through the blocking index, scoring, decision).
+#[derive(Clone, Default)]
+struct MatchTimes(Arc<Mutex<Vec<f64>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for MatchTimes {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        #[derive(Default)]
+        struct V {
+            match_us: Option<u64>,
+            ms: Option<u128>,
+            message: String,
+        }
+        impl tracing::field::Visit for V {
+            fn record_u64(&mut self, f: &tracing::field::Field, v: u64) {
+                if f.name() == "match_us" {
+                    self.match_us = Some(v);
+                }
+            }
+            fn record_u128(&mut self, f: &tracing::field::Field, v: u128) {
+                if f.name() == "ms" {
+                    self.ms = Some(v);
+                }
+            }
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                if f.name() == "message" {
+                    self.message = format!("{v:?}");
+                }
+            }
+        }
+        let mut v = V::default();
+        event.record(&mut v);
+        if let Some(us) = v.match_us {
+            self.0.lock().unwrap().push(us as f64 / 1000.0);
+        }
+        if let Some(ms) = v.ms {
+            eprintln!("  {} after {ms} ms", v.message);
+        }
+    }
+}
+
+fn percentiles(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    let pct = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
+    format!(
+        "p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(0.5),
+        pct(0.95),
+        pct(0.99),
+        v.last().copied().unwrap_or(0.0)
+    )
+}
+
 #[tokio::main]
 async fn main() {
+    let times = MatchTimes::default();
+    let filter =
+        tracing_subscriber::filter::Targets::new().with_target("ygt::mpi", tracing::Level::DEBUG);
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(times.clone().with_filter(filter)),
+    )
+    .unwrap();
     let args: Vec<String> = std::env::args().collect();
     let people: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(50_000);
     let probes: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1_000);
@@ -89,16 +157,16 @@ async fn main() {
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
         *outcomes.entry(out.outcome).or_insert(0usize) += 1;
     }
-    lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    let matching = std::mem::take(&mut *times.0.lock().unwrap());
     println!(
-        "online registration of {} residents ({} returning): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; outcomes {:?}",
-        lat.len(),
+        "matching ({} registrations, {} returning): {}",
+        matching.len(),
         returning.len(),
-        pct(0.5),
-        pct(0.95),
-        pct(0.99),
-        lat.last().copied().unwrap_or(0.0),
+        percentiles(matching)
+    );
+    println!(
+        "whole registration incl. commit and audit: {}; outcomes {:?}",
+        percentiles(lat),
         outcomes
     );
     app.store().close().await;

@@ -290,6 +290,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                 .await
                 .context("connecting to the database")?;
             store.migrate().await.context("migrating")?;
+            reindex(&App::with_settings(store.clone(), cfg.settings()?)).await?;
             eprintln!("The {} database is up to date.", store.backend().name());
             Ok(())
         }
@@ -577,7 +578,20 @@ async fn generate(app: &App, seed: u64, scale: Scale) -> Result<ygt_synth::Summa
     Ok(result?)
 }
 
+/// Rebuilds derived indexes a migration left empty.
+async fn reindex(app: &App) -> Result<()> {
+    let n = app
+        .ensure_blocking_index()
+        .await
+        .context("rebuilding the blocking index of the master patient index")?;
+    if n > 0 {
+        eprintln!("Rebuilt the blocking index of {n} registrations.");
+    }
+    Ok(())
+}
+
 async fn serve(app: App, listen: &str, demo: bool) -> Result<()> {
+    reindex(&app).await?;
     let addr: SocketAddr = listen
         .parse()
         .with_context(|| format!("--listen {listen:?} is not an address such as 127.0.0.1:8080"))?;
