@@ -8,6 +8,7 @@ pub mod account;
 pub mod audit;
 pub mod mpi;
 pub mod org;
+pub mod record;
 
 use time::OffsetDateTime;
 use uuid::Uuid;

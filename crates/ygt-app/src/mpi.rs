@@ -618,6 +618,11 @@ impl App {
 
     // ------------------------------------------------------------ review
 
+    /// The institutions whose patients the actor may see, or `None` for all of them.
+    pub(crate) async fn institution_scope(&self, ctx: &Ctx) -> Result<Option<Vec<Uuid>>> {
+        Ok(self.task_scope(ctx))
+    }
+
     fn task_scope(&self, ctx: &Ctx) -> Option<Vec<Uuid>> {
         match &ctx.actor {
             Actor::User(p) if !p.can(Permission::CommunityWide) => {
@@ -714,6 +719,11 @@ impl App {
         let now = self.now();
         let actor = Self::actor_label(ctx);
         let target_regs = tx.registrations_of(to).await?;
+        let moving = tx
+            .registrations_of(from)
+            .await?
+            .into_iter()
+            .find(|r| r.id == reg);
         let mut ids: Vec<Uuid> = target_regs.iter().map(|r| r.id).collect();
         ids.push(reg);
         let forbidden = tx.not_same_pairs(&ids).await?;
@@ -736,6 +746,13 @@ impl App {
         let left = self.refresh_golden(tx, from).await?;
         if left.registrations == 0 {
             tx.set_merged_into(from, Some(to)).await?;
+            tx.move_items(from, to).await?;
+        } else if let Some(r) = &moving
+            && let Some(rec) = r.record_id.as_deref()
+        {
+            // The clinical items that came under this registration's patient number follow it.
+            tx.move_registration_items(from, to, r.institution_id, rec)
+                .await?;
         }
         self.refresh_golden(tx, to).await?;
         tx.copy_care_links(from, to, now).await?;

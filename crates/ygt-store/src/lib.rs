@@ -10,6 +10,7 @@ pub mod access;
 mod migrations;
 pub mod mpi;
 pub mod org;
+pub mod record;
 mod sql;
 
 use std::str::FromStr;
@@ -233,7 +234,13 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite(p) => {
+                // Leave a small log behind: copy it into the database file and truncate it.
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(p)
+                    .await;
+                p.close().await
+            }
             Pool::Postgres(p) => p.close().await,
         }
     }

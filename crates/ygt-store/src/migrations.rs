@@ -33,6 +33,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_blocking_hashes.sql"),
         include_str!("../migrations/postgres/0004_blocking_hashes.sql"),
     ),
+    (
+        5,
+        "shared health record",
+        include_str!("../migrations/sqlite/0005_record.sql"),
+        include_str!("../migrations/postgres/0005_record.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -711,6 +711,9 @@ pub async fn sites(app: &App) -> Result<Vec<residents::Site>, GenerateError> {
 /// Registers `people` synthetic residents (about 2.2 registrations each) through the use case,
 /// so that every registration is matched by the master patient index as in real life.
 /// Returns (persons made, registrations).
+/// From this many registrations on, an empty index is filled through the bulk path.
+const BULK_FROM: usize = 50_000;
+
 pub async fn generate_residents(
     app: &App,
     seed: u64,
@@ -722,11 +725,8 @@ pub async fn generate_residents(
     let (_, regs) = residents::generate(&mut rng, people, &sites);
     let ctx = Ctx::system();
     let total = regs.len() as u64;
-    for (n, r) in regs.iter().enumerate() {
-        let Some(site) = sites.get(r.site) else {
-            continue;
-        };
-        let mut d = ygt_app::mpi::ResidentDraft {
+    let draft = |r: &residents::SyntheticRegistration| {
+        sites.get(r.site).map(|site| ygt_app::mpi::ResidentDraft {
             institution_id: site.id.clone(),
             record_id: Some(r.record_id.clone()),
             name: r.name.clone(),
@@ -736,15 +736,37 @@ pub async fn generate_residents(
             phone: r.phone.clone(),
             address: r.address.clone(),
             ..Default::default()
-        };
-        if let Err(AppError::Invalid(_)) = app.register_resident(&ctx, &d).await {
-            // A clerk would leave out what the form refuses (an impossible date, say).
-            d.birth_date = None;
-            d.phone = None;
-            app.register_resident(&ctx, &d).await?;
+        })
+    };
+    // A clerk would leave out what the form refuses (an impossible date, say).
+    let clerk_fix = |d: &mut ygt_app::mpi::ResidentDraft| {
+        d.birth_date = None;
+        d.phone = None;
+    };
+    let empty = app.store().count_persons().await.map_err(AppError::from)? == 0;
+    if empty && regs.len() >= BULK_FROM {
+        // A county-scale index: loaded through the batch engine in one transaction (the path
+        // of `ygt import residents`), then the refused drafts registered one by one.
+        let drafts: Vec<ygt_app::mpi::ResidentDraft> = regs.iter().filter_map(draft).collect();
+        let report = app.bulk_load_residents(&ctx, &drafts, progress).await?;
+        for (i, _) in report.skipped {
+            if let Some(mut d) = drafts.get(i).cloned() {
+                clerk_fix(&mut d);
+                app.register_resident(&ctx, &d).await?;
+            }
         }
-        if n % 50 == 0 {
-            progress(n as u64, total);
+    } else {
+        for (n, r) in regs.iter().enumerate() {
+            let Some(mut d) = draft(r) else {
+                continue;
+            };
+            if let Err(AppError::Invalid(_)) = app.register_resident(&ctx, &d).await {
+                clerk_fix(&mut d);
+                app.register_resident(&ctx, &d).await?;
+            }
+            if n % 50 == 0 {
+                progress(n as u64, total);
+            }
         }
     }
     progress(total, total);

@@ -1,0 +1,1131 @@
+//! The shared health record: one use case for every door (FHIR, HL7 v2, CSV, JSON API) that
+//! records clinical items, and the reads behind the patient 360 page.
+//!
+//! Recording is idempotent per source identity (source system, original identifier, kind): the
+//! same item sent twice is stored once; a changed item replaces the stored one and the earlier
+//! version is kept. Items whose patient the index cannot identify wait in the unmatched queue.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use time::macros::offset;
+use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time};
+use uuid::Uuid;
+use ygt_domain::access::Permission;
+use ygt_domain::clinical::{
+    Abnormal, DiagnosisRole, DocumentType, EncounterClass, Fen, Icd10Code, ItemKind, ItemStatus,
+    Modality, RefRange,
+};
+use ygt_domain::ident::{IdNumber, Sex};
+use ygt_domain::{Reason, ValidationError, ValidationErrors};
+use ygt_store::Tx;
+use ygt_store::record::{
+    Item, ItemHead, ItemVersion, NewItem, NewObservation, Observation, Problem, RecognisedItem,
+    TimelineFilter,
+};
+
+use crate::access::Event;
+use crate::{App, AppError, Ctx, Result, new_id};
+use ygt_domain::audit::Outcome;
+
+/// Who an item is about, as the sender identifies them. The first that identifies one person
+/// wins: the ygt person id, the institution's own patient number, a valid resident ID number.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct PatientRef {
+    pub person_id: Option<String>,
+    pub record_id: Option<String>,
+    pub id_number: Option<String>,
+    pub name: Option<String>,
+    pub sex: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+/// One result or measurement value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ResultDraft {
+    pub code: String,
+    pub name: Option<String>,
+    pub value: String,
+    pub unit: Option<String>,
+    pub ref_range: Option<String>,
+    pub abnormal: Option<String>,
+    pub effective_at: Option<String>,
+}
+
+/// One medication of a prescription or order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct MedicationDraft {
+    pub name: String,
+    pub code: Option<String>,
+    pub dose: Option<String>,
+    pub route: Option<String>,
+    pub frequency: Option<String>,
+    pub days: Option<String>,
+    pub quantity: Option<String>,
+}
+
+/// A clinical item as any door hands it over (text, parsed here).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ItemDraft {
+    pub kind: String,
+    pub institution_id: String,
+    pub source_system: String,
+    pub source_id: String,
+    pub patient: PatientRef,
+    pub occurred_at: String,
+    pub ended_at: Option<String>,
+    pub status: Option<String>,
+    pub code: Option<String>,
+    pub code_system: Option<String>,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub doctor: Option<String>,
+    pub encounter_ref: Option<String>,
+    /// Encounters: outpatient, emergency, inpatient, home_visit, public_health.
+    pub class: Option<String>,
+    pub chief_complaint: Option<String>,
+    /// Encounter costs in yuan: total, paid by the insurance fund, paid by the patient.
+    pub cost_total: Option<String>,
+    pub cost_fund: Option<String>,
+    pub cost_personal: Option<String>,
+    /// Diagnoses: primary or secondary (the ICD-10 code goes in `code`).
+    pub role: Option<String>,
+    /// Reports and measurements.
+    pub results: Vec<ResultDraft>,
+    pub findings: Option<String>,
+    pub conclusion: Option<String>,
+    pub modality: Option<String>,
+    pub body_part: Option<String>,
+    pub study_uid: Option<String>,
+    /// Documents.
+    pub document_type: Option<String>,
+    pub text: Option<String>,
+    /// Prescriptions.
+    pub medications: Vec<MedicationDraft>,
+    /// Allergies.
+    pub substance: Option<String>,
+    pub reaction: Option<String>,
+    pub severity: Option<String>,
+}
+
+/// The structured content of an item (stored as JSON; only the fields of its kind are set).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Body {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<EncounterClass>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chief_complaint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_total_fen: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_fund_fen: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_personal_fen: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<DiagnosisRole>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<BodyResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modality: Option<Modality>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_part: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub study_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_type: Option<DocumentType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub medications: Vec<MedicationDraft>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub substance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BodyResult {
+    pub code: String,
+    pub name: String,
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ref_range: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abnormal: Option<Abnormal>,
+}
+
+/// A parsed item, ready to record.
+#[derive(Debug, Clone)]
+pub struct ParsedItem {
+    pub kind: ItemKind,
+    pub patient: PatientRef,
+    pub person_id: Option<Uuid>,
+    pub id_number: Option<IdNumber>,
+    pub item: NewItem,
+}
+
+fn opt(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn text(
+    field: &str,
+    s: &Option<String>,
+    max: usize,
+) -> std::result::Result<Option<String>, ValidationError> {
+    match opt(s) {
+        None => Ok(None),
+        Some(t) if t.chars().count() > max => {
+            Err(ValidationError::new(field, Reason::TooLong { max }))
+        }
+        Some(t) => Ok(Some(t.to_owned())),
+    }
+}
+
+fn required(field: &str, s: &str, max: usize) -> std::result::Result<String, ValidationError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(ValidationError::new(field, Reason::Required));
+    }
+    if t.chars().count() > max {
+        return Err(ValidationError::new(field, Reason::TooLong { max }));
+    }
+    Ok(t.to_owned())
+}
+
+/// China Standard Time: what clinical systems of the county mean by a time without offset.
+const CST: time::UtcOffset = offset!(+8);
+
+/// Parses a clinical time: RFC 3339 with an offset, or `YYYY-MM-DD[ HH:MM[:SS]]` (also with
+/// `T`) in China Standard Time. Not more than a day in the future.
+pub fn parse_time(
+    field: &str,
+    s: &str,
+    now: OffsetDateTime,
+) -> std::result::Result<OffsetDateTime, ValidationError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(ValidationError::new(field, Reason::Required));
+    }
+    let bad = || {
+        ValidationError::new(
+            field,
+            Reason::Format {
+                expected: "a time such as 2026-03-05 14:30, 2026-03-05 or 2026-03-05T14:30:00+08:00",
+                expected_zh: "时间，如 2026-03-05 14:30、2026-03-05 或 2026-03-05T14:30:00+08:00",
+            },
+        )
+    };
+    let parsed =
+        if let Ok(v) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
+            v
+        } else {
+            let norm = t.replacen('T', " ", 1);
+            let (d, tm) = norm.split_once(' ').unwrap_or((norm.as_str(), ""));
+            let date = Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+                .map_err(|_| bad())?;
+            let time = match tm.trim() {
+                "" => Time::MIDNIGHT,
+                x => Time::parse(
+                    x,
+                    time::macros::format_description!("[hour]:[minute]:[second]"),
+                )
+                .or_else(|_| Time::parse(x, time::macros::format_description!("[hour]:[minute]")))
+                .map_err(|_| bad())?,
+            };
+            PrimitiveDateTime::new(date, time).assume_offset(CST)
+        };
+    if parsed > now + Duration::days(1) {
+        return Err(ValidationError::new(
+            field,
+            Reason::Other {
+                zh: "时间晚于当前时间".into(),
+                en: "is in the future".into(),
+            },
+        ));
+    }
+    if parsed.year() < 1900 {
+        return Err(ValidationError::new(field, Reason::Date));
+    }
+    Ok(parsed)
+}
+
+fn parse_uuid(field: &str, s: &str) -> std::result::Result<Uuid, ValidationError> {
+    Uuid::parse_str(s.trim()).map_err(|_| {
+        ValidationError::new(
+            field,
+            Reason::Format {
+                expected: "an identifier (UUID)",
+                expected_zh: "标识符（UUID）",
+            },
+        )
+    })
+}
+
+impl ItemDraft {
+    /// Parses the draft; every error names its field (`results[2].value`).
+    pub fn parse(&self, now: OffsetDateTime) -> std::result::Result<ParsedItem, ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        let kind = errs.check(ItemKind::parse("kind", &self.kind));
+        let institution = errs.check(parse_uuid("institution_id", &self.institution_id));
+        let source_system = errs.check(required("source_system", &self.source_system, 100));
+        let source_id = errs.check(required("source_id", &self.source_id, 200));
+        let occurred_at = errs.check(parse_time("occurred_at", &self.occurred_at, now));
+        let ended_at = match opt(&self.ended_at) {
+            None => None,
+            Some(t) => errs.check(parse_time("ended_at", t, now)),
+        };
+        if let (Some(a), Some(b)) = (occurred_at, ended_at)
+            && b < a
+        {
+            errs.push(ValidationError::new(
+                "ended_at",
+                Reason::Other {
+                    zh: "早于开始时间".into(),
+                    en: "is before the start".into(),
+                },
+            ));
+        }
+        let status = match opt(&self.status) {
+            None => Some(ItemStatus::Final),
+            Some(s) => errs.check(ItemStatus::parse("status", s)),
+        };
+        let person_id = match opt(&self.patient.person_id) {
+            None => None,
+            Some(p) => errs.check(parse_uuid("patient.person_id", p)),
+        };
+        let id_number =
+            opt(&self.patient.id_number).and_then(|s| IdNumber::parse("patient.id_number", s).ok());
+        if let Some(s) = opt(&self.patient.sex) {
+            errs.check(Sex::parse("patient.sex", s));
+        }
+        if person_id.is_none()
+            && opt(&self.patient.record_id).is_none()
+            && opt(&self.patient.id_number).is_none()
+            && opt(&self.patient.name).is_none()
+        {
+            errs.push(ValidationError::new(
+                "patient",
+                Reason::Other {
+                    zh: "需要居民标识：主索引编号、本机构病历号、身份证号或姓名".into(),
+                    en: "needs a person id, the institution's patient number, an ID number or a name".into(),
+                },
+            ));
+        }
+        let mut code = errs.check(text("code", &self.code, 64)).flatten();
+        let code_system = errs
+            .check(text("code_system", &self.code_system, 100))
+            .flatten();
+        let mut title = errs.check(text("title", &self.title, 200)).flatten();
+        let department = errs
+            .check(text("department", &self.department, 100))
+            .flatten();
+        let doctor = errs.check(text("doctor", &self.doctor, 100)).flatten();
+        let encounter_ref = errs
+            .check(text("encounter_ref", &self.encounter_ref, 200))
+            .flatten();
+        let mut body = Body::default();
+        let mut observations = Vec::new();
+        let mut summary: Option<String> = None;
+        let mut abnormal = false;
+        let when = occurred_at.unwrap_or(now);
+        match kind {
+            Some(ItemKind::Encounter) => {
+                body.class = match opt(&self.class) {
+                    None => {
+                        errs.push(ValidationError::new("class", Reason::Required));
+                        None
+                    }
+                    Some(c) => errs.check(EncounterClass::parse("class", c)),
+                };
+                body.chief_complaint = errs
+                    .check(text("chief_complaint", &self.chief_complaint, 500))
+                    .flatten();
+                let money = |errs: &mut ValidationErrors, f: &str, v: &Option<String>| {
+                    opt(v)
+                        .and_then(|s| errs.check(Fen::parse_yuan(f, s)))
+                        .map(|x| x.0)
+                };
+                body.cost_total_fen = money(&mut errs, "cost_total", &self.cost_total);
+                body.cost_fund_fen = money(&mut errs, "cost_fund", &self.cost_fund);
+                body.cost_personal_fen = money(&mut errs, "cost_personal", &self.cost_personal);
+                if let (Some(t), Some(f), Some(p)) = (
+                    body.cost_total_fen,
+                    body.cost_fund_fen,
+                    body.cost_personal_fen,
+                ) && f + p != t
+                {
+                    errs.push(ValidationError::new(
+                        "cost_total",
+                        Reason::Other {
+                            zh: "不等于统筹支付与个人支付之和".into(),
+                            en: "is not the sum of the fund and personal parts".into(),
+                        },
+                    ));
+                }
+                if title.is_none() {
+                    title = body.class.map(|c| c.label_zh().to_owned());
+                }
+                summary = body.chief_complaint.clone();
+            }
+            Some(ItemKind::Diagnosis) => {
+                match opt(&self.code) {
+                    None => errs.push(ValidationError::new("code", Reason::Required)),
+                    Some(c) => {
+                        if let Some(icd) = errs.check(Icd10Code::parse("code", c)) {
+                            code = Some(icd.as_str().to_owned());
+                        }
+                    }
+                }
+                body.role = match opt(&self.role) {
+                    None => Some(DiagnosisRole::Primary),
+                    Some(r) => errs.check(DiagnosisRole::parse("role", r)),
+                };
+                if title.is_none() {
+                    errs.push(ValidationError::new("title", Reason::Required));
+                }
+            }
+            Some(
+                k @ (ItemKind::LabReport
+                | ItemKind::ImagingReport
+                | ItemKind::EcgReport
+                | ItemKind::PathologyReport
+                | ItemKind::Measurement),
+            ) => {
+                for (i, r) in self.results.iter().enumerate() {
+                    let f = |x: &str| format!("results[{i}].{x}");
+                    let Some(rcode) = errs.check(required(&f("code"), &r.code, 64)) else {
+                        continue;
+                    };
+                    let name = errs
+                        .check(text(&f("name"), &r.name, 100))
+                        .flatten()
+                        .unwrap_or_else(|| rcode.clone());
+                    let Some(value) = errs.check(required(&f("value"), &r.value, 2000)) else {
+                        continue;
+                    };
+                    let num = value.parse::<f64>().ok().filter(|v| v.is_finite());
+                    let unit = errs.check(text(&f("unit"), &r.unit, 30)).flatten();
+                    let range = errs
+                        .check(text(&f("ref_range"), &r.ref_range, 60))
+                        .flatten();
+                    let flag = match opt(&r.abnormal) {
+                        Some(a) => errs.check(Abnormal::parse(&f("abnormal"), a)),
+                        None => match (num, range.as_deref().and_then(RefRange::parse)) {
+                            (Some(v), Some(rr)) => Some(rr.classify(v)),
+                            _ => None,
+                        },
+                    };
+                    let effective = match opt(&r.effective_at) {
+                        None => Some(when),
+                        Some(t) => errs.check(parse_time(&f("effective_at"), t, now)),
+                    };
+                    abnormal |= flag.is_some_and(Abnormal::is_abnormal);
+                    observations.push(NewObservation {
+                        code: rcode.clone(),
+                        name: name.clone(),
+                        value_num: num,
+                        value_text: if num.is_some() {
+                            None
+                        } else {
+                            Some(value.clone())
+                        },
+                        unit: unit.clone(),
+                        ref_range: range.clone(),
+                        abnormal: flag.map(|a| a.code().to_owned()),
+                        effective_at: effective.unwrap_or(when),
+                    });
+                    body.results.push(BodyResult {
+                        code: rcode,
+                        name,
+                        value,
+                        unit,
+                        ref_range: range,
+                        abnormal: flag,
+                    });
+                }
+                body.findings = errs
+                    .check(text("findings", &self.findings, 20_000))
+                    .flatten();
+                body.conclusion = errs
+                    .check(text("conclusion", &self.conclusion, 5_000))
+                    .flatten();
+                body.modality = match opt(&self.modality) {
+                    None => None,
+                    Some(m) => errs.check(Modality::parse("modality", m)),
+                };
+                body.body_part = errs.check(text("body_part", &self.body_part, 60)).flatten();
+                body.study_uid = match opt(&self.study_uid) {
+                    None => None,
+                    Some(u)
+                        if u.len() <= 64 && u.bytes().all(|b| b.is_ascii_digit() || b == b'.') =>
+                    {
+                        Some(u.to_owned())
+                    }
+                    Some(_) => {
+                        errs.push(ValidationError::new(
+                            "study_uid",
+                            Reason::Format {
+                                expected: "a DICOM UID (digits and dots, at most 64)",
+                                expected_zh: "DICOM UID（数字和点，最长 64 位）",
+                            },
+                        ));
+                        None
+                    }
+                };
+                if k == ItemKind::ImagingReport
+                    && code.is_none()
+                    && let (Some(m), Some(p)) = (body.modality, &body.body_part)
+                {
+                    // Imaging is recognised by modality and body part.
+                    code = Some(format!("{}:{p}", m.code()));
+                }
+                let needs_results = matches!(k, ItemKind::LabReport | ItemKind::Measurement);
+                if needs_results && self.results.is_empty() {
+                    errs.push(ValidationError::new("results", Reason::Required));
+                }
+                if !needs_results
+                    && body.conclusion.is_none()
+                    && body.findings.is_none()
+                    && self.results.is_empty()
+                {
+                    errs.push(ValidationError::new("conclusion", Reason::Required));
+                }
+                if title.is_none() {
+                    title = match (k, body.modality, &body.body_part) {
+                        (ItemKind::ImagingReport, Some(m), Some(p)) => {
+                            Some(format!("{p}{}", m.label_zh()))
+                        }
+                        (ItemKind::Measurement, _, _) if body.results.len() == 1 => {
+                            body.results.first().map(|r| r.name.clone())
+                        }
+                        _ => Some(k.label_zh().to_owned()),
+                    };
+                }
+                summary = body.conclusion.clone().or_else(|| {
+                    let parts: Vec<String> = body
+                        .results
+                        .iter()
+                        .take(4)
+                        .map(|r| {
+                            let flag = match r.abnormal {
+                                Some(Abnormal::High | Abnormal::CriticalHigh) => "↑",
+                                Some(Abnormal::Low | Abnormal::CriticalLow) => "↓",
+                                _ => "",
+                            };
+                            format!(
+                                "{} {}{}{flag}",
+                                r.name,
+                                r.value,
+                                r.unit.as_deref().unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    (!parts.is_empty()).then(|| parts.join("，"))
+                });
+            }
+            Some(ItemKind::Document) => {
+                body.document_type = match opt(&self.document_type) {
+                    None => {
+                        errs.push(ValidationError::new("document_type", Reason::Required));
+                        None
+                    }
+                    Some(d) => errs.check(DocumentType::parse("document_type", d)),
+                };
+                body.text = errs.check(text("text", &self.text, 200_000)).flatten();
+                if body.text.is_none() {
+                    errs.push(ValidationError::new("text", Reason::Required));
+                }
+                if title.is_none() {
+                    title = body.document_type.map(|d| d.label_zh().to_owned());
+                }
+                summary = body.text.as_deref().map(|t| t.chars().take(120).collect());
+            }
+            Some(ItemKind::Prescription) => {
+                if self.medications.is_empty() {
+                    errs.push(ValidationError::new("medications", Reason::Required));
+                }
+                for (i, m) in self.medications.iter().enumerate() {
+                    if let Some(n) =
+                        errs.check(required(&format!("medications[{i}].name"), &m.name, 100))
+                    {
+                        let mut m = m.clone();
+                        m.name = n;
+                        body.medications.push(m);
+                    }
+                }
+                if title.is_none() {
+                    title = Some("处方".to_owned());
+                }
+                summary = Some(
+                    body.medications
+                        .iter()
+                        .map(|m| {
+                            [
+                                Some(m.name.as_str()),
+                                m.dose.as_deref(),
+                                m.frequency.as_deref(),
+                            ]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                        })
+                        .collect::<Vec<_>>()
+                        .join("；"),
+                );
+            }
+            Some(ItemKind::Allergy) => {
+                body.substance = errs
+                    .check(text("substance", &self.substance, 100))
+                    .flatten();
+                if body.substance.is_none() {
+                    errs.push(ValidationError::new("substance", Reason::Required));
+                }
+                body.reaction = errs.check(text("reaction", &self.reaction, 200)).flatten();
+                body.severity = errs.check(text("severity", &self.severity, 30)).flatten();
+                if title.is_none() {
+                    title = body.substance.as_ref().map(|s| format!("{s}过敏"));
+                }
+                summary = body.reaction.clone();
+            }
+            None => {}
+        }
+        if !errs.0.is_empty() {
+            return Err(errs);
+        }
+        let (
+            Some(kind),
+            Some(institution_id),
+            Some(source_system),
+            Some(source_id),
+            Some(occurred_at),
+            Some(status),
+        ) = (
+            kind,
+            institution,
+            source_system,
+            source_id,
+            occurred_at,
+            status,
+        )
+        else {
+            return Err(errs);
+        };
+        let body = serde_json::to_string(&body).unwrap_or_else(|_| "{}".into());
+        let patient_ref = serde_json::to_string(&self.patient).unwrap_or_else(|_| "{}".into());
+        Ok(ParsedItem {
+            kind,
+            patient: self.patient.clone(),
+            person_id,
+            id_number,
+            item: NewItem {
+                person_id: None,
+                kind: kind.code().to_owned(),
+                institution_id,
+                source_system,
+                source_id,
+                encounter_ref,
+                occurred_at,
+                ended_at,
+                status: status.code().to_owned(),
+                code,
+                code_system,
+                title: title.unwrap_or_else(|| kind.label_zh().to_owned()),
+                summary,
+                department,
+                doctor,
+                abnormal,
+                body,
+                patient_ref,
+                record_id: opt(&self.patient.record_id).map(str::to_owned),
+                observations,
+            },
+        })
+    }
+}
+
+/// What became of one recorded item.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Recorded {
+    pub item_id: Uuid,
+    pub person_id: Option<Uuid>,
+    /// created, updated (a new version), unchanged (sent before)
+    pub outcome: &'static str,
+    pub version: i64,
+}
+
+impl App {
+    /// Records clinical items in one transaction (all or nothing): authorised per institution
+    /// (`patient.write`), linked to persons through the index or held as unmatched, idempotent
+    /// per source identity, audited per item.
+    pub async fn record_items(
+        &self,
+        ctx: &Ctx,
+        items: &[ParsedItem],
+        channel: &str,
+    ) -> Result<Vec<Recorded>> {
+        let institutions: BTreeSet<Uuid> = items.iter().map(|p| p.item.institution_id).collect();
+        for inst in &institutions {
+            self.require_scoped(
+                ctx,
+                Permission::PatientWrite,
+                *inst,
+                Event::new("record.write", "institution", Some(inst.to_string())),
+            )
+            .await?;
+        }
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        for inst in &institutions {
+            if tx.institution_tier(*inst).await?.is_none() {
+                return Err(AppError::invalid("institution_id", Reason::NotFound));
+            }
+        }
+        let mut out = Vec::with_capacity(items.len());
+        let mut linked: BTreeSet<(Uuid, Uuid)> = BTreeSet::new();
+        for (i, p) in items.iter().enumerate() {
+            let person = self.resolve_patient(&mut tx, p, i, items.len()).await?;
+            let head = tx
+                .item_by_source(&p.item.source_system, &p.item.source_id, &p.item.kind)
+                .await?;
+            let mut it = p.item.clone();
+            let (id, outcome, version) = match head {
+                None => {
+                    it.person_id = person;
+                    let id = new_id();
+                    tx.insert_item(id, &it, now).await?;
+                    (id, "created", 1)
+                }
+                Some(h) => {
+                    // Never un-match: an item once linked stays with its person.
+                    it.person_id = person.or(h.person_id);
+                    if same_content(&h, &it) {
+                        (h.id, "unchanged", h.version)
+                    } else {
+                        tx.replace_item(&h, &it, now).await?;
+                        (h.id, "updated", h.version + 1)
+                    }
+                }
+            };
+            if let Some(person) = it.person_id
+                && outcome != "unchanged"
+                && linked.insert((person, it.institution_id))
+            {
+                tx.ensure_care_link(new_id(), person, it.institution_id, now)
+                    .await?;
+            }
+            if outcome != "unchanged" {
+                let mut e =
+                    Event::new("record.write", &it.kind, Some(id.to_string())).detail(format!(
+                        "outcome={outcome} channel={channel} source={}:{}{}",
+                        it.source_system,
+                        it.source_id,
+                        if it.person_id.is_none() {
+                            " unmatched"
+                        } else {
+                            ""
+                        }
+                    ));
+                if let Some(person) = it.person_id {
+                    e = e.resident(person);
+                }
+                self.audit_in(&mut tx, ctx, e, Outcome::Allowed).await?;
+            }
+            out.push(Recorded {
+                item_id: id,
+                person_id: it.person_id,
+                outcome,
+                version,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The person an item is about, or none (unmatched).
+    async fn resolve_patient(
+        &self,
+        tx: &mut Tx,
+        p: &ParsedItem,
+        index: usize,
+        count: usize,
+    ) -> Result<Option<Uuid>> {
+        let field = |f: &str| {
+            if count > 1 {
+                format!("items[{index}].patient.{f}")
+            } else {
+                format!("patient.{f}")
+            }
+        };
+        if let Some(id) = p.person_id {
+            return match tx.current_person(id).await? {
+                Some(person) => Ok(Some(person)),
+                None => Err(AppError::Invalid(ValidationErrors(vec![
+                    ValidationError::new(field("person_id"), Reason::NotFound),
+                ]))),
+            };
+        }
+        if let Some(rec) = opt(&p.patient.record_id)
+            && let Some(person) = tx.person_by_record(p.item.institution_id, rec).await?
+        {
+            return Ok(Some(person));
+        }
+        if let Some(idn) = &p.id_number {
+            let found = tx.persons_by_id_number(idn.as_str()).await?;
+            if found.len() == 1 {
+                return Ok(found.first().copied());
+            }
+        }
+        Ok(None)
+    }
+
+    /// Items waiting for a person, in the actor's institutions.
+    pub async fn unmatched_items(&self, ctx: &Ctx, limit: i64) -> Result<Vec<Item>> {
+        self.require(
+            ctx,
+            Permission::PatientWrite,
+            Event::new("record.unmatched", "queue", None),
+        )
+        .await?;
+        let scope = self.institution_scope(ctx).await?;
+        Ok(self
+            .store()
+            .unmatched_items(scope.as_deref(), limit)
+            .await?)
+    }
+
+    /// Assigns an unmatched item to a person (after a look at both).
+    pub async fn assign_unmatched(&self, ctx: &Ctx, item_id: Uuid, person_id: Uuid) -> Result<()> {
+        let item = self
+            .store()
+            .item(item_id)
+            .await?
+            .ok_or(AppError::NotFound("item"))?;
+        self.require_scoped(
+            ctx,
+            Permission::PatientWrite,
+            item.institution_id,
+            Event::new("record.assign", &item.kind, Some(item_id.to_string())),
+        )
+        .await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        let Some(person) = tx.current_person(person_id).await? else {
+            return Err(AppError::invalid("person_id", Reason::NotFound));
+        };
+        if tx.assign_item(item_id, person, now).await? == 0 {
+            return Err(AppError::Conflict {
+                field: None,
+                zh: "该条目已归档到居民".into(),
+                en: "the item already belongs to a resident".into(),
+            });
+        }
+        tx.ensure_care_link(new_id(), person, item.institution_id, now)
+            .await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("record.assign", &item.kind, Some(item_id.to_string())).resident(person),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn same_content(h: &ItemHead, it: &NewItem) -> bool {
+    h.body == it.body
+        && h.title == it.title
+        && h.status == it.status
+        && h.occurred_at == it.occurred_at
+        && h.person_id == it.person_id
+}
+
+/// How many items a page of the timeline shows.
+pub const TIMELINE_PAGE: i64 = 50;
+
+/// Codes of the trend charts on the 360 page: (chart, codes, unit).
+pub const TRENDS: &[(&str, &str, &[&str], &str)] = &[
+    ("bp", "血压", &["SBP", "DBP"], "mmHg"),
+    ("glu", "空腹血糖", &["GLU"], "mmol/L"),
+    ("hba1c", "糖化血红蛋白", &["HBA1C"], "%"),
+    ("crea", "肌酐", &["CREA"], "μmol/L"),
+];
+
+/// Everything the patient 360 page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatientRecord {
+    pub person: ygt_store::mpi::Person,
+    pub problems: Vec<Problem>,
+    pub allergies: Vec<Item>,
+    pub medications: Vec<Item>,
+    pub counts: BTreeMap<String, i64>,
+    pub timeline: Vec<Item>,
+    /// Cursor of the next page (occurred_at RFC 3339 and id), if there is one.
+    pub next: Option<String>,
+    pub trends: Vec<Trend>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Trend {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub unit: &'static str,
+    pub points: Vec<Observation>,
+}
+
+/// A result of the recognition catalogue that is still valid.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecognisedResult {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub valid_days: i64,
+    pub item_id: Uuid,
+    pub value: Option<String>,
+    pub unit: Option<String>,
+    pub abnormal: Option<String>,
+    pub institution: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub performed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_until: OffsetDateTime,
+}
+
+/// Parses a timeline cursor `RFC3339~uuid`.
+pub fn parse_cursor(s: &str) -> Option<(OffsetDateTime, Uuid)> {
+    let (t, id) = s.rsplit_once('~')?;
+    let t = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((t, Uuid::parse_str(id).ok()?))
+}
+
+fn cursor(it: &Item) -> String {
+    let t = it
+        .occurred_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    format!("{t}~{}", it.id)
+}
+
+impl App {
+    /// The patient 360 view: authorised by data scope and audited like every read of a
+    /// resident's data.
+    pub async fn patient_record(
+        &self,
+        ctx: &Ctx,
+        person_id: Uuid,
+        filter: &TimelineFilter,
+        purpose: &str,
+    ) -> Result<PatientRecord> {
+        let person = self
+            .store()
+            .person(person_id)
+            .await?
+            .ok_or(AppError::NotFound("resident"))?;
+        self.resident_access(ctx, person_id, "record.read", purpose)
+            .await?;
+        let store = self.store();
+        let now = self.now();
+        let mut timeline = store.timeline(person_id, filter, TIMELINE_PAGE + 1).await?;
+        let next = if timeline.len() > usize::try_from(TIMELINE_PAGE).unwrap_or(50) {
+            timeline.truncate(usize::try_from(TIMELINE_PAGE).unwrap_or(50));
+            timeline.last().map(cursor)
+        } else {
+            None
+        };
+        let mut trends = Vec::new();
+        for (key, title, codes, unit) in TRENDS {
+            let points = store
+                .series(person_id, codes, now - Duration::days(365 * 5))
+                .await?;
+            if !points.is_empty() {
+                trends.push(Trend {
+                    key,
+                    title,
+                    unit,
+                    points,
+                });
+            }
+        }
+        Ok(PatientRecord {
+            problems: store.problems(person_id).await?,
+            allergies: store.items_of_kind(person_id, "allergy", None, 20).await?,
+            medications: store
+                .items_of_kind(
+                    person_id,
+                    "prescription",
+                    Some(now - Duration::days(90)),
+                    10,
+                )
+                .await?,
+            counts: store.item_counts(person_id).await?.into_iter().collect(),
+            timeline,
+            next,
+            trends,
+            person,
+        })
+    }
+
+    /// One item with its values and earlier versions; authorised through its person.
+    pub async fn record_item(
+        &self,
+        ctx: &Ctx,
+        item_id: Uuid,
+    ) -> Result<(Item, Vec<Observation>, Vec<ItemVersion>)> {
+        let item = self
+            .store()
+            .item(item_id)
+            .await?
+            .ok_or(AppError::NotFound("item"))?;
+        match item.person_id {
+            Some(p) => {
+                self.resident_access(ctx, p, "record.read_item", "treatment")
+                    .await?;
+            }
+            None => {
+                self.require_scoped(
+                    ctx,
+                    Permission::PatientWrite,
+                    item.institution_id,
+                    Event::new("record.read_item", &item.kind, Some(item_id.to_string())),
+                )
+                .await?;
+                self.audit(
+                    ctx,
+                    Event::new("record.read_item", &item.kind, Some(item_id.to_string())),
+                    Outcome::Allowed,
+                )
+                .await?;
+            }
+        }
+        let obs = self.store().item_observations(item_id).await?;
+        let versions = self.store().item_versions(item_id).await?;
+        Ok((item, obs, versions))
+    }
+
+    /// Results from any member that are still valid under the mutual-recognition catalogue.
+    pub async fn recognised_results(
+        &self,
+        ctx: &Ctx,
+        person_id: Uuid,
+    ) -> Result<Vec<RecognisedResult>> {
+        self.store()
+            .person(person_id)
+            .await?
+            .ok_or(AppError::NotFound("resident"))?;
+        self.resident_access(ctx, person_id, "record.recognised_results", "treatment")
+            .await?;
+        let now = self.now();
+        let catalogue = self.store().recognised_catalogue().await?;
+        let mut out = Vec::new();
+        for c in catalogue.iter().filter(|c| c.active) {
+            let since = now - Duration::days(c.valid_days);
+            if c.kind == "lab_report" || c.kind == "measurement" {
+                let obs = self
+                    .store()
+                    .latest_observations(person_id, &[(c.code.clone(), since)])
+                    .await?;
+                for o in obs {
+                    out.push(RecognisedResult {
+                        code: c.code.clone(),
+                        name: c.name.clone(),
+                        kind: c.kind.clone(),
+                        valid_days: c.valid_days,
+                        item_id: o.item_id,
+                        value: o.value_num.map(fmt_num).or(o.value_text.clone()),
+                        unit: o.unit.clone(),
+                        abnormal: o.abnormal.clone(),
+                        institution: o.institution_name.clone(),
+                        performed_at: o.effective_at,
+                        valid_until: o.effective_at + Duration::days(c.valid_days),
+                    });
+                }
+            } else if let Some(it) = self
+                .store()
+                .latest_item_with_code(person_id, &c.code, since)
+                .await?
+            {
+                out.push(RecognisedResult {
+                    code: c.code.clone(),
+                    name: c.name.clone(),
+                    kind: c.kind.clone(),
+                    valid_days: c.valid_days,
+                    item_id: it.id,
+                    value: it.summary.clone(),
+                    unit: None,
+                    abnormal: it.abnormal.then(|| "A".to_owned()),
+                    institution: it.institution_name.clone(),
+                    performed_at: it.occurred_at,
+                    valid_until: it.occurred_at + Duration::days(c.valid_days),
+                });
+            }
+        }
+        out.sort_by_key(|r| std::cmp::Reverse(r.performed_at));
+        Ok(out)
+    }
+
+    /// The mutual-recognition catalogue (anyone signed in may read it).
+    pub async fn recognition_catalogue(&self) -> Result<Vec<RecognisedItem>> {
+        Ok(self.store().recognised_catalogue().await?)
+    }
+
+    /// Adds or changes a catalogue entry (community administrators).
+    pub async fn set_recognised_item(&self, ctx: &Ctx, item: &RecognisedItem) -> Result<()> {
+        self.require(
+            ctx,
+            Permission::RegistryWriteAll,
+            Event::new("record.recognition", "catalogue", Some(item.code.clone())),
+        )
+        .await?;
+        let mut errs = ValidationErrors::default();
+        errs.check(required("code", &item.code, 64));
+        errs.check(required("name", &item.name, 100));
+        errs.check(ItemKind::parse("kind", &item.kind));
+        if !(1..=3650).contains(&item.valid_days) {
+            errs.push(ValidationError::new(
+                "valid_days",
+                Reason::Range { min: 1, max: 3650 },
+            ));
+        }
+        if !errs.0.is_empty() {
+            return Err(AppError::Invalid(errs));
+        }
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        tx.upsert_recognised(item, now).await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("record.recognition", "catalogue", Some(item.code.clone())),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A number as people write it (no trailing zeros).
+pub fn fmt_num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}

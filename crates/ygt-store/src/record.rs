@@ -1,0 +1,748 @@
+//! The shared health record: clinical items, their versions, observations, the unmatched
+//! queue and the catalogue of mutually recognised results.
+//!
+//! Times are stored in UTC so that text ordering (SQLite) and time ordering agree.
+
+use serde::Serialize;
+use time::{OffsetDateTime, UtcOffset};
+use uuid::Uuid;
+
+use crate::{Result, Sql, Store, Tx};
+
+/// A clinical item as stored (the timeline's row; `body` holds the structured content).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Item {
+    pub id: Uuid,
+    pub person_id: Option<Uuid>,
+    pub kind: String,
+    pub institution_id: Uuid,
+    pub institution_name: String,
+    pub source_system: String,
+    pub source_id: String,
+    pub encounter_ref: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+    pub status: String,
+    pub code: Option<String>,
+    pub code_system: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub department: Option<String>,
+    pub doctor: Option<String>,
+    pub abnormal: bool,
+    pub body: String,
+    pub patient_ref: String,
+    pub record_id: Option<String>,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+const ITEM_COLUMNS: &str = "SELECT c.id, c.person_id, c.kind, c.institution_id, i.name AS institution_name, \
+    c.source_system, c.source_id, c.encounter_ref, c.occurred_at, c.ended_at, c.status, c.code, \
+    c.code_system, c.title, c.summary, c.department, c.doctor, c.abnormal, c.body, c.patient_ref, \
+    c.record_id, c.version, c.received_at, c.updated_at FROM clinical_items c JOIN institutions i ON i.id = c.institution_id";
+
+/// A new item or a new version of one.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub person_id: Option<Uuid>,
+    pub kind: String,
+    pub institution_id: Uuid,
+    pub source_system: String,
+    pub source_id: String,
+    pub encounter_ref: Option<String>,
+    pub occurred_at: OffsetDateTime,
+    pub ended_at: Option<OffsetDateTime>,
+    pub status: String,
+    pub code: Option<String>,
+    pub code_system: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub department: Option<String>,
+    pub doctor: Option<String>,
+    pub abnormal: bool,
+    pub body: String,
+    pub patient_ref: String,
+    pub record_id: Option<String>,
+    pub observations: Vec<NewObservation>,
+}
+
+/// One value of a result or measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewObservation {
+    pub code: String,
+    pub name: String,
+    pub value_num: Option<f64>,
+    pub value_text: Option<String>,
+    pub unit: Option<String>,
+    pub ref_range: Option<String>,
+    pub abnormal: Option<String>,
+    pub effective_at: OffsetDateTime,
+}
+
+/// A stored observation (trend points, recognised results).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Observation {
+    pub item_id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub value_num: Option<f64>,
+    pub value_text: Option<String>,
+    pub unit: Option<String>,
+    pub ref_range: Option<String>,
+    pub abnormal: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub effective_at: OffsetDateTime,
+    pub institution_name: String,
+}
+
+/// An earlier version of a corrected item.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ItemVersion {
+    pub version: i64,
+    pub status: String,
+    pub title: String,
+    pub body: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub replaced_at: OffsetDateTime,
+}
+
+/// What an item with a given source identity looks like now (for idempotent ingest).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemHead {
+    pub id: Uuid,
+    pub person_id: Option<Uuid>,
+    pub version: i64,
+    pub status: String,
+    pub title: String,
+    pub body: String,
+    pub occurred_at: OffsetDateTime,
+    pub received_at: OffsetDateTime,
+}
+
+/// A diagnosis code of a person with its first and last time.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Problem {
+    pub code: String,
+    pub title: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_at: OffsetDateTime,
+    pub times: i64,
+}
+
+/// Filters of a person's timeline.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineFilter {
+    pub kinds: Vec<String>,
+    pub institution: Option<Uuid>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    /// Keyset cursor: items strictly before this (occurred_at, id), newest first.
+    pub before: Option<(OffsetDateTime, Uuid)>,
+}
+
+/// An entry of the mutual-recognition catalogue.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct RecognisedItem {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub valid_days: i64,
+    pub active: bool,
+}
+
+pub fn utc(t: OffsetDateTime) -> OffsetDateTime {
+    t.to_offset(UtcOffset::UTC)
+}
+
+impl Tx {
+    /// The current state of the item a source sent under this identity, if any.
+    pub async fn item_by_source(
+        &mut self,
+        source_system: &str,
+        source_id: &str,
+        kind: &str,
+    ) -> Result<Option<ItemHead>> {
+        self.fetch_optional(
+            Sql::new(
+                "SELECT id, person_id, version, status, title, body, occurred_at, received_at FROM clinical_items \
+                 WHERE source_system = ? AND source_id = ? AND kind = ?",
+            )
+            .arg(source_system)
+            .arg(source_id)
+            .arg(kind),
+        )
+        .await
+    }
+
+    /// Stores a new item and its observations.
+    pub async fn insert_item(&mut self, id: Uuid, it: &NewItem, now: OffsetDateTime) -> Result<()> {
+        let mut q = Sql::new(
+            "INSERT INTO clinical_items (id, person_id, kind, institution_id, source_system, source_id, \
+             encounter_ref, occurred_at, ended_at, status, code, code_system, title, summary, department, \
+             doctor, abnormal, body, patient_ref, record_id, version, received_at, updated_at) VALUES (",
+        );
+        q.bind(id).push(", ");
+        push_item_values(&mut q, it);
+        q.push(", 1, ")
+            .bind(utc(now))
+            .push(", ")
+            .bind(utc(now))
+            .push(")");
+        self.execute(q).await?;
+        self.insert_observations(id, it.person_id, &it.observations)
+            .await
+    }
+
+    /// Replaces an item by a corrected version; the current version goes to the history.
+    pub async fn replace_item(
+        &mut self,
+        head: &ItemHead,
+        it: &NewItem,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO clinical_item_versions (item_id, version, status, title, body, received_at, replaced_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .arg(head.id)
+            .arg(head.version)
+            .arg(head.status.as_str())
+            .arg(head.title.as_str())
+            .arg(head.body.as_str())
+            .arg(utc(head.received_at))
+            .arg(utc(now)),
+        )
+        .await?;
+        let mut q = Sql::new("UPDATE clinical_items SET person_id = ");
+        q.bind(it.person_id)
+            .push(", encounter_ref = ")
+            .bind(it.encounter_ref.as_deref())
+            .push(", occurred_at = ")
+            .bind(utc(it.occurred_at))
+            .push(", ended_at = ")
+            .bind(it.ended_at.map(utc))
+            .push(", status = ")
+            .bind(it.status.as_str())
+            .push(", code = ")
+            .bind(it.code.as_deref())
+            .push(", code_system = ")
+            .bind(it.code_system.as_deref())
+            .push(", title = ")
+            .bind(it.title.as_str())
+            .push(", summary = ")
+            .bind(it.summary.as_deref())
+            .push(", department = ")
+            .bind(it.department.as_deref())
+            .push(", doctor = ")
+            .bind(it.doctor.as_deref())
+            .push(", abnormal = ")
+            .bind(it.abnormal)
+            .push(", body = ")
+            .bind(it.body.as_str())
+            .push(", patient_ref = ")
+            .bind(it.patient_ref.as_str())
+            .push(", record_id = ")
+            .bind(it.record_id.as_deref())
+            .push(", version = version + 1, received_at = ")
+            .bind(utc(now))
+            .push(", updated_at = ")
+            .bind(utc(now))
+            .push(" WHERE id = ")
+            .bind(head.id);
+        self.execute(q).await?;
+        self.execute(Sql::new("DELETE FROM observations WHERE item_id = ?").arg(head.id))
+            .await?;
+        self.insert_observations(head.id, it.person_id, &it.observations)
+            .await
+    }
+
+    async fn insert_observations(
+        &mut self,
+        item: Uuid,
+        person: Option<Uuid>,
+        obs: &[NewObservation],
+    ) -> Result<()> {
+        for (c, chunk) in obs.chunks(200).enumerate() {
+            let mut q = Sql::new(
+                "INSERT INTO observations (item_id, seq, person_id, code, name, value_num, value_text, unit, \
+                 ref_range, abnormal, effective_at) VALUES ",
+            );
+            for (j, o) in chunk.iter().enumerate() {
+                if j > 0 {
+                    q.push(", ");
+                }
+                let seq = i64::try_from(c * 200 + j).unwrap_or(i64::MAX);
+                q.push("(")
+                    .bind(item)
+                    .push(", ")
+                    .bind(seq)
+                    .push(", ")
+                    .bind(person)
+                    .push(", ")
+                    .bind(o.code.as_str())
+                    .push(", ")
+                    .bind(o.name.as_str())
+                    .push(", ")
+                    .bind(o.value_num)
+                    .push(", ")
+                    .bind(o.value_text.as_deref())
+                    .push(", ")
+                    .bind(o.unit.as_deref())
+                    .push(", ")
+                    .bind(o.ref_range.as_deref())
+                    .push(", ")
+                    .bind(o.abnormal.as_deref())
+                    .push(", ")
+                    .bind(utc(o.effective_at))
+                    .push(")");
+            }
+            self.execute(q).await?;
+        }
+        Ok(())
+    }
+
+    /// The active person a person id stands for now (following merges), if any.
+    pub async fn current_person(&mut self, id: Uuid) -> Result<Option<Uuid>> {
+        let mut id = id;
+        for _ in 0..16 {
+            let row: Option<(Option<Uuid>, bool)> = self
+                .fetch_optional(
+                    Sql::new("SELECT merged_into, active FROM persons WHERE id = ?").arg(id),
+                )
+                .await?;
+            match row {
+                None => return Ok(None),
+                Some((Some(next), _)) => id = next,
+                Some((None, active)) => return Ok(active.then_some(id)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The person of an institution's own patient number.
+    pub async fn person_by_record(
+        &mut self,
+        institution: Uuid,
+        record_id: &str,
+    ) -> Result<Option<Uuid>> {
+        let rows: Vec<(Uuid,)> = self
+            .fetch_all(
+                Sql::new(
+                    "SELECT DISTINCT person_id FROM registrations WHERE institution_id = ? AND record_id = ?",
+                )
+                .arg(institution)
+                .arg(record_id),
+            )
+            .await?;
+        Ok(match rows.as_slice() {
+            [(p,)] => Some(*p),
+            _ => None,
+        })
+    }
+
+    /// Active persons whose registrations carry a valid ID number.
+    pub async fn persons_by_id_number(&mut self, id_number: &str) -> Result<Vec<Uuid>> {
+        let rows: Vec<(Uuid,)> = self
+            .fetch_all(
+                Sql::new(
+                    "SELECT DISTINCT r.person_id FROM registrations r JOIN persons p ON p.id = r.person_id \
+                     WHERE r.id_number = ? AND p.active = TRUE",
+                )
+                .arg(id_number),
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(p,)| p).collect())
+    }
+
+    /// Gives an institution a `care` link to a person unless it has one (it sent their data).
+    pub async fn ensure_care_link(
+        &mut self,
+        id: Uuid,
+        person: Uuid,
+        institution: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO care_links (id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until) \
+                 SELECT ?, ?, ?, NULL, 'care', NULL, ?, NULL WHERE NOT EXISTS (SELECT 1 FROM care_links \
+                 WHERE resident_id = ? AND institution_id = ? AND kind IN ('registered', 'care') AND valid_until IS NULL)",
+            )
+            .arg(id)
+            .arg(person)
+            .arg(institution)
+            .arg(now)
+            .arg(person)
+            .arg(institution),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Links an unmatched item (and its observations) to a person.
+    pub async fn assign_item(
+        &mut self,
+        item: Uuid,
+        person: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        let n = self
+            .execute(
+                Sql::new(
+                    "UPDATE clinical_items SET person_id = ?, updated_at = ? WHERE id = ? AND person_id IS NULL",
+                )
+                .arg(person)
+                .arg(utc(now))
+                .arg(item),
+            )
+            .await?;
+        self.execute(
+            Sql::new("UPDATE observations SET person_id = ? WHERE item_id = ?")
+                .arg(person)
+                .arg(item),
+        )
+        .await?;
+        Ok(n)
+    }
+
+    /// Moves the items one institution sent under one patient number from one person to
+    /// another (a registration moved between persons).
+    pub async fn move_registration_items(
+        &mut self,
+        from: Uuid,
+        to: Uuid,
+        institution: Uuid,
+        record_id: &str,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "UPDATE observations SET person_id = ? WHERE person_id = ? AND item_id IN \
+                 (SELECT id FROM clinical_items WHERE person_id = ? AND institution_id = ? AND record_id = ?)",
+            )
+            .arg(to)
+            .arg(from)
+            .arg(from)
+            .arg(institution)
+            .arg(record_id),
+        )
+        .await?;
+        self.execute(
+            Sql::new(
+                "UPDATE clinical_items SET person_id = ? WHERE person_id = ? AND institution_id = ? AND record_id = ?",
+            )
+            .arg(to)
+            .arg(from)
+            .arg(institution)
+            .arg(record_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Moves every item of one person to another (after a merge of persons).
+    pub async fn move_items(&mut self, from: Uuid, to: Uuid) -> Result<()> {
+        self.execute(
+            Sql::new("UPDATE clinical_items SET person_id = ? WHERE person_id = ?")
+                .arg(to)
+                .arg(from),
+        )
+        .await?;
+        self.execute(
+            Sql::new("UPDATE observations SET person_id = ? WHERE person_id = ?")
+                .arg(to)
+                .arg(from),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn upsert_recognised(
+        &mut self,
+        r: &RecognisedItem,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO recognised_items (code, name, kind, valid_days, active, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+                 valid_days = excluded.valid_days, active = excluded.active, updated_at = excluded.updated_at",
+            )
+            .arg(r.code.as_str())
+            .arg(r.name.as_str())
+            .arg(r.kind.as_str())
+            .arg(r.valid_days)
+            .arg(r.active)
+            .arg(utc(now)),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn push_item_values(q: &mut Sql, it: &NewItem) {
+    q.bind(it.person_id)
+        .push(", ")
+        .bind(it.kind.as_str())
+        .push(", ")
+        .bind(it.institution_id)
+        .push(", ")
+        .bind(it.source_system.as_str())
+        .push(", ")
+        .bind(it.source_id.as_str())
+        .push(", ")
+        .bind(it.encounter_ref.as_deref())
+        .push(", ")
+        .bind(utc(it.occurred_at))
+        .push(", ")
+        .bind(it.ended_at.map(utc))
+        .push(", ")
+        .bind(it.status.as_str())
+        .push(", ")
+        .bind(it.code.as_deref())
+        .push(", ")
+        .bind(it.code_system.as_deref())
+        .push(", ")
+        .bind(it.title.as_str())
+        .push(", ")
+        .bind(it.summary.as_deref())
+        .push(", ")
+        .bind(it.department.as_deref())
+        .push(", ")
+        .bind(it.doctor.as_deref())
+        .push(", ")
+        .bind(it.abnormal)
+        .push(", ")
+        .bind(it.body.as_str())
+        .push(", ")
+        .bind(it.patient_ref.as_str())
+        .push(", ")
+        .bind(it.record_id.as_deref());
+}
+
+impl Store {
+    /// A person's items, newest first, filtered, at most `limit` (keyset paging).
+    pub async fn timeline(
+        &self,
+        person: Uuid,
+        f: &TimelineFilter,
+        limit: i64,
+    ) -> Result<Vec<Item>> {
+        let mut q = Sql::new(ITEM_COLUMNS);
+        q.push(" WHERE c.person_id = ").bind(person);
+        if !f.kinds.is_empty() {
+            q.push(" AND c.kind IN ")
+                .bind_list(f.kinds.iter().map(String::as_str));
+        }
+        if let Some(i) = f.institution {
+            q.push(" AND c.institution_id = ").bind(i);
+        }
+        if let Some(t) = f.from {
+            q.push(" AND c.occurred_at >= ").bind(utc(t));
+        }
+        if let Some(t) = f.to {
+            q.push(" AND c.occurred_at < ").bind(utc(t));
+        }
+        if let Some((t, id)) = f.before {
+            q.push(" AND (c.occurred_at < ")
+                .bind(utc(t))
+                .push(" OR (c.occurred_at = ")
+                .bind(utc(t))
+                .push(" AND c.id < ")
+                .bind(id)
+                .push("))");
+        }
+        q.push(" ORDER BY c.occurred_at DESC, c.id DESC LIMIT ")
+            .bind(limit);
+        self.fetch_all(q).await
+    }
+
+    /// Number of a person's items per kind.
+    pub async fn item_counts(&self, person: Uuid) -> Result<Vec<(String, i64)>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT kind, COUNT(*) FROM clinical_items WHERE person_id = ? GROUP BY kind ORDER BY kind",
+            )
+            .arg(person),
+        )
+        .await
+    }
+
+    pub async fn item(&self, id: Uuid) -> Result<Option<Item>> {
+        self.fetch_optional(Sql::new(&format!("{ITEM_COLUMNS} WHERE c.id = ?")).arg(id))
+            .await
+    }
+
+    pub async fn item_versions(&self, id: Uuid) -> Result<Vec<ItemVersion>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT version, status, title, body, received_at, replaced_at FROM clinical_item_versions \
+                 WHERE item_id = ? ORDER BY version DESC",
+            )
+            .arg(id),
+        )
+        .await
+    }
+
+    pub async fn item_observations(&self, id: Uuid) -> Result<Vec<Observation>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
+                 o.effective_at, i.name AS institution_name FROM observations o \
+                 JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+                 WHERE o.item_id = ? ORDER BY o.seq",
+            )
+            .arg(id),
+        )
+        .await
+    }
+
+    /// Values of the given codes for a person since a time, oldest first (trend charts).
+    pub async fn series(
+        &self,
+        person: Uuid,
+        codes: &[&str],
+        since: OffsetDateTime,
+    ) -> Result<Vec<Observation>> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
+             o.effective_at, i.name AS institution_name FROM observations o \
+             JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+             WHERE o.person_id = ",
+        );
+        q.bind(person)
+            .push(" AND o.code IN ")
+            .bind_list(codes.iter().copied())
+            .push(" AND o.effective_at >= ")
+            .bind(utc(since))
+            .push(" AND c.status <> 'entered_in_error' ORDER BY o.effective_at, o.seq");
+        self.fetch_all(q).await
+    }
+
+    /// A person's diagnoses grouped by code, most recent first.
+    pub async fn problems(&self, person: Uuid) -> Result<Vec<Problem>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT code, MAX(title) AS title, MIN(occurred_at) AS first_at, MAX(occurred_at) AS last_at, \
+                 COUNT(*) AS times FROM clinical_items \
+                 WHERE person_id = ? AND kind = 'diagnosis' AND status <> 'entered_in_error' AND code IS NOT NULL \
+                 GROUP BY code ORDER BY MAX(occurred_at) DESC",
+            )
+            .arg(person),
+        )
+        .await
+    }
+
+    /// A person's items of one kind since a time, newest first (allergies, current medication).
+    pub async fn items_of_kind(
+        &self,
+        person: Uuid,
+        kind: &str,
+        since: Option<OffsetDateTime>,
+        limit: i64,
+    ) -> Result<Vec<Item>> {
+        let mut q = Sql::new(ITEM_COLUMNS);
+        q.push(" WHERE c.person_id = ")
+            .bind(person)
+            .push(" AND c.kind = ")
+            .bind(kind)
+            .push(" AND c.status <> 'entered_in_error'");
+        if let Some(t) = since {
+            q.push(" AND c.occurred_at >= ").bind(utc(t));
+        }
+        q.push(" ORDER BY c.occurred_at DESC, c.id DESC LIMIT ")
+            .bind(limit);
+        self.fetch_all(q).await
+    }
+
+    /// Items waiting for a person (the unmatched queue), oldest first.
+    pub async fn unmatched_items(
+        &self,
+        institutions: Option<&[Uuid]>,
+        limit: i64,
+    ) -> Result<Vec<Item>> {
+        let mut q = Sql::new(ITEM_COLUMNS);
+        q.push(" WHERE c.person_id IS NULL");
+        if let Some(list) = institutions {
+            if list.is_empty() {
+                return Ok(Vec::new());
+            }
+            q.push(" AND c.institution_id IN ")
+                .bind_list(list.iter().copied());
+        }
+        q.push(" ORDER BY c.received_at, c.id LIMIT ").bind(limit);
+        self.fetch_all(q).await
+    }
+
+    pub async fn count_unmatched(&self) -> Result<i64> {
+        let (n,): (i64,) = self
+            .fetch_one(Sql::new(
+                "SELECT COUNT(*) FROM clinical_items WHERE person_id IS NULL",
+            ))
+            .await?;
+        Ok(n)
+    }
+
+    pub async fn recognised_catalogue(&self) -> Result<Vec<RecognisedItem>> {
+        self.fetch_all(Sql::new(
+            "SELECT code, name, kind, valid_days, active FROM recognised_items ORDER BY kind, code",
+        ))
+        .await
+    }
+
+    /// The latest observation of each code for a person since the given time per code.
+    pub async fn latest_observations(
+        &self,
+        person: Uuid,
+        codes: &[(String, OffsetDateTime)],
+    ) -> Result<Vec<Observation>> {
+        let mut out = Vec::new();
+        for (code, since) in codes {
+            let mut q = Sql::new(
+                "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
+                 o.effective_at, i.name AS institution_name FROM observations o \
+                 JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+                 WHERE o.person_id = ",
+            );
+            q.bind(person)
+                .push(" AND o.code = ")
+                .bind(code.as_str())
+                .push(" AND o.effective_at >= ")
+                .bind(utc(*since))
+                .push(" AND c.status <> 'entered_in_error' ORDER BY o.effective_at DESC LIMIT 1");
+            out.extend(self.fetch_optional::<Observation>(q).await?);
+        }
+        Ok(out)
+    }
+
+    /// The latest item with a given code (reports recognised as a whole: imaging, ECG).
+    pub async fn latest_item_with_code(
+        &self,
+        person: Uuid,
+        code: &str,
+        since: OffsetDateTime,
+    ) -> Result<Option<Item>> {
+        let mut q = Sql::new(ITEM_COLUMNS);
+        q.push(" WHERE c.person_id = ")
+            .bind(person)
+            .push(" AND c.code = ")
+            .bind(code)
+            .push(" AND c.occurred_at >= ")
+            .bind(utc(since))
+            .push(" AND c.status <> 'entered_in_error' ORDER BY c.occurred_at DESC LIMIT 1");
+        self.fetch_optional(q).await
+    }
+}
