@@ -689,6 +689,16 @@ impl App {
             )
             .await?;
         }
+        // Naming a person directly attaches data (and a care link) to them: only for persons
+        // the actor may already see. Patient numbers and ID numbers are what a caring
+        // institution holds anyway.
+        let named: BTreeSet<Uuid> = items.iter().filter_map(|p| p.person_id).collect();
+        for person in named {
+            if self.store().person(person).await?.is_some() {
+                self.resident_access(ctx, person, "record.write", "treatment")
+                    .await?;
+            }
+        }
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
@@ -758,6 +768,47 @@ impl App {
         Ok(out)
     }
 
+    /// Parses and records drafts as one batch (all or nothing); errors name the item
+    /// (`items[2].results[0].value`) when there are several.
+    pub async fn record_drafts(
+        &self,
+        ctx: &Ctx,
+        drafts: &[ItemDraft],
+        channel: &str,
+    ) -> Result<Vec<Recorded>> {
+        if drafts.is_empty() {
+            return Err(AppError::invalid("items", Reason::Required));
+        }
+        if drafts.len() > 1000 {
+            return Err(AppError::invalid(
+                "items",
+                Reason::Range { min: 1, max: 1000 },
+            ));
+        }
+        let now = self.now();
+        let mut errs = ValidationErrors::default();
+        let mut parsed = Vec::with_capacity(drafts.len());
+        for (i, d) in drafts.iter().enumerate() {
+            match d.parse(now) {
+                Ok(p) => parsed.push(p),
+                Err(e) => {
+                    for x in e.0 {
+                        let f = if drafts.len() > 1 {
+                            format!("items[{i}].{}", x.field)
+                        } else {
+                            x.field.clone()
+                        };
+                        errs.push(x.at(f));
+                    }
+                }
+            }
+        }
+        if !errs.0.is_empty() {
+            return Err(AppError::Invalid(errs));
+        }
+        self.record_items(ctx, &parsed, channel).await
+    }
+
     /// The person an item is about, or none (unmatched).
     async fn resolve_patient(
         &self,
@@ -824,6 +875,10 @@ impl App {
             Event::new("record.assign", &item.kind, Some(item_id.to_string())),
         )
         .await?;
+        // Attaching data gives the institution a care link to the person: only for a person
+        // the actor may already see (register them at the institution first otherwise).
+        self.resident_access(ctx, person_id, "record.assign", "treatment")
+            .await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;

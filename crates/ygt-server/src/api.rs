@@ -768,7 +768,7 @@ async fn activate_staff(
 
 /// A person as lists show it: identifiers masked.
 #[derive(Serialize)]
-struct PersonOut {
+pub(crate) struct PersonOut {
     id: Uuid,
     name: String,
     sex: String,

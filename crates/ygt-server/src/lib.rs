@@ -13,6 +13,8 @@ mod metrics;
 mod mpi_pages;
 pub mod openapi;
 mod pages;
+mod record_api;
+mod record_pages;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -110,6 +112,8 @@ pub fn routes() -> Routes {
     let r = pages::routes(r);
     let r = admin::routes(r);
     let r = mpi_pages::routes(r);
+    let r = record_pages::routes(r);
+    let r = record_api::routes(r);
     api::routes(r)
 }
 

@@ -393,6 +393,66 @@ pub const OPERATIONS: &[Op] = &[
         "BreakGlass",
         &[],
     ),
+    (
+        "POST",
+        "/api/v1/clinical-items",
+        "record",
+        "Record clinical items (all or nothing; idempotent per source system, source id and kind; a changed item becomes a new version)",
+        Some("RecordBody"),
+        "RecordResult",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/clinical-items/{id}",
+        "record",
+        "One clinical item with its values and earlier versions (data scope; audited)",
+        None,
+        "ItemDetail",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/residents/{id}/record",
+        "record",
+        "The patient 360 record: problems, allergies, medication, counts, a page of the timeline, trends (data scope; audited)",
+        None,
+        "PatientRecord",
+        &[
+            ("kind", "string", "comma-separated item kinds"),
+            ("from", "string", "items at or after this time"),
+            ("to", "string", "items before this time"),
+            ("before", "string", "the `next` cursor of the previous page"),
+            ("purpose", "string", "treatment, follow_up, referral, ..."),
+        ],
+    ),
+    (
+        "GET",
+        "/api/v1/patients/{id}/recognised-results",
+        "record",
+        "Results from any member still valid under mutual recognition (检查检验结果互认)",
+        None,
+        "RecognisedResults",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/unmatched-items",
+        "record",
+        "Items whose patient the index could not identify, in the caller's institutions",
+        None,
+        "UnmatchedItems",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/unmatched-items/{id}/assign",
+        "record",
+        "Assign an unmatched item to a resident",
+        Some("AssignBody"),
+        "AssignResult",
+        &[],
+    ),
 ];
 
 const AUDIT_QUERY: &[(&str, &str, &str)] = &[
@@ -434,7 +494,7 @@ fn schemas() -> Value {
     let form = codes(AllianceForm::ALL.iter().map(|x| x.code()).collect());
     let title = codes(ProfessionalTitle::ALL.iter().map(|x| x.code()).collect());
     let sex = codes(Sex::ALL.iter().map(|x| x.code()).collect());
-    json!({
+    let mut v = json!({
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
             "required": ["code", "message"], "properties": {
             "code": {"type": "string", "examples": ["invalid", "not_found", "duplicate", "stale", "conflict"]},
@@ -522,6 +582,56 @@ fn schemas() -> Value {
         "InstitutionPage": page("Institution"),
         "DepartmentPage": page("Department"),
         "StaffPage": page("Staff"),
+    });
+    if let (Some(all), Value::Object(more)) = (v.as_object_mut(), record_schemas()) {
+        all.extend(more);
+    }
+    v
+}
+
+/// Schemas of the shared health record.
+fn record_schemas() -> Value {
+    let uuid = json!({"type": "string", "format": "uuid"});
+    let uuid_n = json!({"type": ["string", "null"], "format": "uuid"});
+    let text_n = json!({"type": ["string", "null"]});
+    let ts = json!({"type": "string", "format": "date-time"});
+    let item_kind = codes(
+        ygt_domain::clinical::ItemKind::ALL
+            .iter()
+            .map(|x| x.code())
+            .collect(),
+    );
+    json!({
+        "PatientRef": {"type": "object", "additionalProperties": false, "description": "who the item is about: the first that identifies one person wins (person_id, record_id at the item's institution, a valid id_number); else the item waits in the unmatched queue",
+            "properties": {"person_id": uuid_n, "record_id": text_n, "id_number": text_n, "name": text_n, "sex": text_n, "birth_date": text_n}},
+        "ResultDraft": {"type": "object", "additionalProperties": false, "required": ["code", "value"], "properties": {
+            "code": {"type": "string"}, "name": text_n, "value": {"type": "string"}, "unit": text_n, "ref_range": text_n,
+            "abnormal": {"type": ["string", "null"], "enum": ["N", "H", "L", "HH", "LL", "A", null]}, "effective_at": text_n}},
+        "ItemDraft": {"type": "object", "additionalProperties": false, "required": ["kind", "institution_id", "source_system", "source_id", "patient", "occurred_at"], "properties": {
+            "kind": item_kind, "institution_id": uuid, "source_system": {"type": "string"}, "source_id": {"type": "string"},
+            "patient": r("PatientRef"), "occurred_at": {"type": "string", "description": "RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in China Standard Time"},
+            "ended_at": text_n, "status": {"type": ["string", "null"], "enum": ["final", "amended", "preliminary", "entered_in_error", null]},
+            "code": text_n, "code_system": text_n, "title": text_n, "department": text_n, "doctor": text_n, "encounter_ref": text_n,
+            "class": text_n, "chief_complaint": text_n, "cost_total": text_n, "cost_fund": text_n, "cost_personal": text_n, "role": text_n,
+            "results": {"type": "array", "items": r("ResultDraft")}, "findings": text_n, "conclusion": text_n, "modality": text_n,
+            "body_part": text_n, "study_uid": text_n, "document_type": text_n, "text": text_n,
+            "medications": {"type": "array", "items": {"type": "object"}}, "substance": text_n, "reaction": text_n, "severity": text_n}},
+        "RecordBody": {"type": "object", "additionalProperties": false, "required": ["items"], "properties": {"items": {"type": "array", "minItems": 1, "maxItems": 1000, "items": r("ItemDraft")}}},
+        "RecordResult": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+            "item_id": uuid, "person_id": uuid_n, "outcome": {"type": "string", "enum": ["created", "updated", "unchanged"]}, "version": {"type": "integer"}}}}}},
+        "ClinicalItem": {"type": "object", "properties": {"id": uuid, "person_id": uuid_n, "kind": item_kind, "institution_id": uuid, "institution_name": {"type": "string"},
+            "source_system": {"type": "string"}, "source_id": {"type": "string"}, "occurred_at": ts, "status": {"type": "string"}, "code": text_n,
+            "title": {"type": "string"}, "summary": text_n, "abnormal": {"type": "boolean"}, "body": {"type": "object"}, "version": {"type": "integer"}}},
+        "ItemDetail": {"type": "object", "properties": {"item": r("ClinicalItem"), "observations": {"type": "array", "items": {"type": "object"}}, "versions": {"type": "array", "items": {"type": "object"}}}},
+        "PatientRecord": {"type": "object", "properties": {"person": r("Person"), "problems": {"type": "array", "items": {"type": "object"}},
+            "allergies": {"type": "array", "items": r("ClinicalItem")}, "medications": {"type": "array", "items": r("ClinicalItem")},
+            "counts": {"type": "object"}, "timeline": {"type": "array", "items": r("ClinicalItem")}, "next": text_n, "trends": {"type": "array", "items": {"type": "object"}}}},
+        "RecognisedResults": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+            "code": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"}, "valid_days": {"type": "integer"}, "item_id": uuid,
+            "value": text_n, "unit": text_n, "abnormal": text_n, "institution": {"type": "string"}, "performed_at": ts, "valid_until": ts}}}}},
+        "UnmatchedItems": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {"item": r("ClinicalItem"), "sent_as": {"type": "object"}}}}}},
+        "AssignBody": {"type": "object", "additionalProperties": false, "required": ["person_id"], "properties": {"person_id": uuid}},
+        "AssignResult": {"type": "object", "properties": {"item_id": uuid, "person_id": uuid}},
     })
 }
 

@@ -80,6 +80,19 @@ fn rule(method: &str, path: &str) -> Option<Rule> {
             Resident
         }
         ("POST", "/residents/{id}/reveal") => Reveal,
+        (
+            "GET",
+            "/residents/{id}/record"
+            | "/api/v1/residents/{id}/record"
+            | "/api/v1/patients/{id}/recognised-results"
+            | "/records/items/{id}"
+            | "/api/v1/clinical-items/{id}",
+        ) => Resident,
+        ("POST", "/api/v1/clinical-items") => PatientScoped(P::PatientWrite),
+        ("GET", "/records/unmatched" | "/api/v1/unmatched-items") => Perm(P::PatientWrite),
+        ("POST", "/records/unmatched/{id}/assign" | "/api/v1/unmatched-items/{id}/assign") => {
+            PatientScoped(P::PatientWrite)
+        }
         ("GET", "/residents" | "/api/v1/residents") => Perm(P::PatientRead),
         ("POST", "/residents" | "/api/v1/residents") => PatientScoped(P::PatientWrite),
         ("GET", "/residents/new" | "/mpi/review" | "/api/v1/mpi/tasks") => Perm(P::PatientWrite),
@@ -129,6 +142,17 @@ fn wheres(method: &str, path: &str) -> Vec<Where> {
         "/admin/accounts/{id}",
         "/admin/tokens/{id}",
     ];
+    if matches!(
+        (method, path),
+        ("POST", "/api/v1/clinical-items")
+            | ("POST", "/records/unmatched/{id}/assign")
+            | ("POST", "/api/v1/unmatched-items/{id}/assign")
+    ) {
+        return vec![Own, Sub, Other];
+    }
+    if matches!(path, "/records/unmatched" | "/api/v1/unmatched-items") {
+        return vec![Nowhere];
+    }
     if matches!(path, "/residents" | "/api/v1/residents") {
         return if method == "POST" {
             vec![Own, Sub, Other]
@@ -139,7 +163,12 @@ fn wheres(method: &str, path: &str) -> Vec<Where> {
     if path.contains("/merge") || path.contains("/unmerge") || path.contains("/mpi/") {
         return vec![Nowhere];
     }
-    if path.starts_with("/api/v1/residents/") || path.starts_with("/residents/{id}") {
+    if path.starts_with("/api/v1/residents/")
+        || path.starts_with("/residents/{id}")
+        || path.starts_with("/api/v1/patients/")
+        || path.starts_with("/api/v1/clinical-items/")
+        || path.starts_with("/records/items/")
+    {
         vec![Linked, NotLinked]
     } else if inst.iter().any(|p| path.starts_with(p))
         || matches!(
@@ -192,6 +221,10 @@ struct Fixture {
     merge_source: Uuid,
     unmerge_registration: Uuid,
     task: Uuid,
+    /// Clinical items of the linked and the not-linked resident.
+    items: [Uuid; 2],
+    /// Unmatched items at own, sub and other.
+    unmatched: [Uuid; 3],
 }
 
 impl Fixture {
@@ -229,7 +262,17 @@ impl Fixture {
             self.unmerge_registration
         } else if template.contains("/mpi/tasks/") {
             self.task
-        } else if template.starts_with("/api/v1/residents/") || template.starts_with("/residents/")
+        } else if template.starts_with("/records/items/")
+            || template.starts_with("/api/v1/clinical-items/")
+        {
+            self.items[usize::from(w != Where::Linked)]
+        } else if template.contains("/assign") {
+            // One unmatched item per institution: its second assignment is a conflict, never
+            // a 403 for an allowed actor.
+            self.unmatched[i]
+        } else if template.starts_with("/api/v1/residents/")
+            || template.starts_with("/residents/")
+            || template.starts_with("/api/v1/patients/")
         {
             if w == Where::Linked {
                 self.linked
@@ -381,7 +424,49 @@ async fn build_fixture(s: &TestServer) -> Fixture {
         .await
         .unwrap()
         .id;
+    let item = |inst: Uuid, patient: ygt_app::record::PatientRef, source: &str| {
+        let d = ygt_app::record::ItemDraft {
+            kind: "lab_report".into(),
+            institution_id: inst.to_string(),
+            source_system: "LIS".into(),
+            source_id: source.into(),
+            patient,
+            occurred_at: "2026-11-01 08:00".into(),
+            results: vec![ygt_app::record::ResultDraft {
+                code: "GLU".into(),
+                value: "6.1".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let app = app.clone();
+        async move {
+            app.record_drafts(&AppCtx::system(), &[d], "test")
+                .await
+                .unwrap()[0]
+                .item_id
+        }
+    };
+    let of = |p: Uuid| ygt_app::record::PatientRef {
+        person_id: Some(p.to_string()),
+        ..Default::default()
+    };
+    let nobody = || ygt_app::record::PatientRef {
+        name: Some("无名氏".into()),
+        ..Default::default()
+    };
+    let items = [
+        item(own, of(linked), "L-1").await,
+        item(other, of(not_linked), "L-2").await,
+    ];
+    let unmatched = [
+        item(own, nobody(), "U-0").await,
+        item(sub, nobody(), "U-1").await,
+        item(other, nobody(), "U-2").await,
+    ];
     Fixture {
+        items,
+        unmatched,
         own,
         sub,
         other,
@@ -555,6 +640,19 @@ async fn body(
             json!({"institution_id": inst, "name": "矩阵居民"}).to_string(),
         )),
         ("POST", "/residents/{id}/merge") => form(vec![("into", fx.linked.to_string())]),
+        ("POST", "/api/v1/clinical-items") => Some((
+            true,
+            json!({"items": [{"kind": "measurement", "institution_id": inst, "source_system": "matrix",
+                "source_id": Uuid::now_v7().to_string(), "patient": {"name": "矩阵居民"},
+                "occurred_at": "2026-11-01 09:00", "results": [{"code": "SBP", "value": "128"}]}]})
+            .to_string(),
+        )),
+        ("POST", "/records/unmatched/{id}/assign") => {
+            form(vec![("person_id", fx.linked.to_string())])
+        }
+        ("POST", "/api/v1/unmatched-items/{id}/assign") => {
+            Some((true, json!({"person_id": fx.linked}).to_string()))
+        }
         ("POST", "/api/v1/residents/{id}/merge") => {
             Some((true, json!({"into": fx.linked}).to_string()))
         }

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod browser;
 mod pages;
+mod record;
 
 use std::sync::OnceLock;
 

@@ -1,0 +1,520 @@
+//! Pages of the shared health record: the patient 360 page (健康档案调阅), one item, the
+//! unmatched queue.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use time::{Duration, OffsetDateTime};
+use ygt_app::record::{PatientRecord, RecognisedResult, Trend, fmt_num, parse_cursor};
+use ygt_app::ygt_store::record::{Item, ItemVersion, Observation, TimelineFilter};
+use ygt_domain::clinical::ItemKind;
+
+use crate::error::WebError;
+use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
+use crate::i18n::Lang;
+use crate::mpi_pages::mask_id_text;
+use crate::pages::{Nav, PageInfo, render_status};
+use crate::{AppState, Routes};
+
+pub fn routes(r: Routes) -> Routes {
+    r.get("/residents/{id}/record", record_page)
+        .get("/records/items/{id}", item_page)
+        .get("/records/unmatched", unmatched_page)
+        .post("/records/unmatched/{id}/assign", unmatched_assign)
+}
+
+/// China Standard Time, in which the county reads its clocks.
+const CST: time::UtcOffset = time::macros::offset!(+8);
+
+pub fn local(t: OffsetDateTime) -> String {
+    let t = t.to_offset(CST);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+fn kind_label(code: &str, t: Lang) -> &'static str {
+    ItemKind::parse("kind", code)
+        .map(|k| k.label(t.is_en()))
+        .unwrap_or("?")
+}
+
+// ---------------------------------------------------------------- trend charts
+
+/// A small line chart as SVG, drawn on the server: one polyline per code, a point per value
+/// (abnormal ones marked), dashed lines at the given thresholds, dates at both ends.
+pub fn trend_svg(tr: &Trend, thresholds: &[f64], t: Lang) -> String {
+    use std::fmt::Write as _;
+    const W: f64 = 320.0;
+    const H: f64 = 130.0;
+    const L: f64 = 34.0;
+    const R: f64 = 8.0;
+    const TOP: f64 = 8.0;
+    const B: f64 = 22.0;
+    let pts: Vec<(&Observation, f64)> = tr
+        .points
+        .iter()
+        .filter_map(|o| o.value_num.map(|v| (o, v)))
+        .collect();
+    let mut svg = String::new();
+    let title = format!("{} ({})", tr.title, tr.unit);
+    let _ = write!(
+        svg,
+        r#"<svg class="trend" viewBox="0 0 {W} {H}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        askama_escape(&title)
+    );
+    if pts.is_empty() {
+        svg.push_str("</svg>");
+        return svg;
+    }
+    let t0 = pts
+        .iter()
+        .map(|(o, _)| o.effective_at)
+        .min()
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let t1 = pts.iter().map(|(o, _)| o.effective_at).max().unwrap_or(t0);
+    let span = (t1 - t0).as_seconds_f64().max(1.0);
+    let mut lo = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let mut hi = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    for th in thresholds {
+        lo = lo.min(*th);
+        hi = hi.max(*th);
+    }
+    let pad = ((hi - lo) * 0.1).max(0.5);
+    lo -= pad;
+    hi += pad;
+    let x = |at: OffsetDateTime| {
+        if pts.len() == 1 {
+            L + (W - L - R) / 2.0
+        } else {
+            L + (at - t0).as_seconds_f64() / span * (W - L - R)
+        }
+    };
+    let y = |v: f64| TOP + (hi - v) / (hi - lo) * (H - TOP - B);
+    // Axis labels: the range of values and the first and last date.
+    let _ = write!(
+        svg,
+        r#"<text x="2" y="{:.1}" class="axis">{}</text><text x="2" y="{:.1}" class="axis">{}</text>"#,
+        y(hi - pad) + 4.0,
+        fmt_num(hi - pad),
+        y(lo + pad) + 4.0,
+        fmt_num(lo + pad)
+    );
+    let _ = write!(
+        svg,
+        r#"<text x="{L}" y="{:.1}" class="axis">{}</text><text x="{:.1}" y="{:.1}" class="axis" text-anchor="end">{}</text>"#,
+        H - 6.0,
+        &local(t0)[..10],
+        W - R,
+        H - 6.0,
+        &local(t1)[..10]
+    );
+    for th in thresholds {
+        let _ = write!(
+            svg,
+            r#"<line x1="{L}" x2="{:.1}" y1="{:.1}" y2="{:.1}" class="threshold"/>"#,
+            W - R,
+            y(*th),
+            y(*th)
+        );
+    }
+    let mut codes: Vec<&str> = pts.iter().map(|(o, _)| o.code.as_str()).collect();
+    codes.dedup();
+    codes.sort_unstable();
+    codes.dedup();
+    for (i, code) in codes.iter().enumerate() {
+        let series: Vec<&(&Observation, f64)> =
+            pts.iter().filter(|(o, _)| o.code == *code).collect();
+        let line: Vec<String> = series
+            .iter()
+            .map(|(o, v)| format!("{:.1},{:.1}", x(o.effective_at), y(*v)))
+            .collect();
+        let _ = write!(
+            svg,
+            r#"<polyline points="{}" class="series s{i}"/>"#,
+            line.join(" ")
+        );
+        for (o, v) in series {
+            let abnormal = o.abnormal.as_deref().is_some_and(|a| a != "N");
+            let _ = write!(
+                svg,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="2.6" class="pt s{i}{}"><title>{} {} {}{}</title></circle>"#,
+                x(o.effective_at),
+                y(*v),
+                if abnormal { " abnormal" } else { "" },
+                &local(o.effective_at)[..10],
+                askama_escape(&o.name),
+                fmt_num(*v),
+                askama_escape(o.unit.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    let _ = t;
+    svg.push_str("</svg>");
+    svg
+}
+
+fn askama_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Control thresholds drawn on each chart (national rules: < 140/90 mmHg, fasting glucose
+/// < 7.0 mmol/L, HbA1c < 7 %).
+fn thresholds(key: &str) -> &'static [f64] {
+    match key {
+        "bp" => &[140.0, 90.0],
+        "glu" => &[7.0],
+        "hba1c" => &[7.0],
+        _ => &[],
+    }
+}
+
+// ---------------------------------------------------------------- 360 page
+
+#[derive(Template)]
+#[template(path = "record.html")]
+struct RecordPage {
+    t: Lang,
+    nav: Nav,
+    r: PatientRecord,
+    id_number: String,
+    charts: Vec<(String, String)>,
+    recognised: Vec<RecognisedResult>,
+    kinds: Vec<(&'static str, &'static str, i64, bool)>,
+    filter_query: String,
+    from: String,
+    to: String,
+    is_fragment: bool,
+}
+
+#[derive(Template)]
+#[template(path = "record_rows.html")]
+struct RecordRows {
+    t: Lang,
+    r: PatientRecord,
+    filter_query: String,
+    is_fragment: bool,
+}
+
+impl RecordPage {
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn kind(&self, code: &str) -> &'static str {
+        kind_label(code, self.t)
+    }
+}
+
+impl RecordRows {
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn kind(&self, code: &str) -> &'static str {
+        kind_label(code, self.t)
+    }
+}
+
+fn parse_day(field: &str, s: &str) -> Result<Option<OffsetDateTime>, WebError> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    let d = time::Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| {
+        WebError(ygt_app::AppError::invalid(
+            field,
+            ygt_domain::Reason::Format {
+                expected: "a date such as 2026-03-05",
+                expected_zh: "日期，如 2026-03-05",
+            },
+        ))
+    })?;
+    Ok(Some(d.midnight().assume_offset(CST)))
+}
+
+async fn record_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    headers: HeaderMap,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let kinds: Vec<String> = q
+        .all("kind")
+        .into_iter()
+        .filter(|k| ItemKind::parse("kind", k).is_ok())
+        .collect();
+    let from = q.text("from");
+    let to = q.text("to");
+    let before = match q.get("before") {
+        Some(c) if !c.is_empty() => Some(parse_cursor(c).ok_or_else(|| {
+            WebError(ygt_app::AppError::invalid(
+                "before",
+                ygt_domain::Reason::Format {
+                    expected: "a cursor from the previous page",
+                    expected_zh: "上一页给出的位置",
+                },
+            ))
+        })?),
+        _ => None,
+    };
+    let filter = TimelineFilter {
+        kinds: kinds.clone(),
+        institution: None,
+        from: parse_day("from", &from)?,
+        to: parse_day("to", &to)?.map(|d| d + Duration::days(1)),
+        before,
+    };
+    let r = s.app.patient_record(&ctx, id, &filter, "treatment").await?;
+    let mut fq: Vec<String> = kinds.iter().map(|k| format!("kind={k}")).collect();
+    if !from.is_empty() {
+        fq.push(format!("from={from}"));
+    }
+    if !to.is_empty() {
+        fq.push(format!("to={to}"));
+    }
+    let filter_query = fq.join("&");
+    if before.is_some() && headers.contains_key("hx-request") {
+        // The next page of the timeline, appended by htmx.
+        return render_status(
+            &RecordRows {
+                t,
+                r,
+                filter_query,
+                is_fragment: true,
+            },
+            StatusCode::OK,
+        );
+    }
+    let recognised = s.app.recognised_results(&ctx, id).await?;
+    let charts = r
+        .trends
+        .iter()
+        .map(|tr| (tr.title.to_owned(), trend_svg(tr, thresholds(tr.key), t)))
+        .collect();
+    let kinds = ItemKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.code(),
+                k.label(t.is_en()),
+                r.counts.get(k.code()).copied().unwrap_or(0),
+                filter.kinds.iter().any(|x| x == k.code()),
+            )
+        })
+        .collect();
+    let id_number = mask_id_text(r.person.id_number.as_deref());
+    render_status(
+        &RecordPage {
+            t,
+            nav: page.nav("residents"),
+            r,
+            id_number,
+            charts,
+            recognised,
+            kinds,
+            filter_query,
+            from,
+            to,
+            is_fragment: false,
+        },
+        StatusCode::OK,
+    )
+}
+
+// ---------------------------------------------------------------- one item
+
+#[derive(Template)]
+#[template(path = "record_item.html")]
+struct ItemPage {
+    t: Lang,
+    nav: Nav,
+    item: Item,
+    body: ygt_app::record::Body,
+    obs: Vec<Observation>,
+    versions: Vec<ItemVersion>,
+}
+
+impl ItemPage {
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn kind(&self, code: &str) -> &'static str {
+        kind_label(code, self.t)
+    }
+    fn value(&self, o: &Observation) -> String {
+        o.value_num
+            .map(fmt_num)
+            .or_else(|| o.value_text.clone())
+            .unwrap_or_default()
+    }
+    fn arrow(&self, o: &Observation) -> &'static str {
+        match o.abnormal.as_deref() {
+            Some("H" | "HH") => "↑",
+            Some("L" | "LL") => "↓",
+            Some("A") => "*",
+            _ => "",
+        }
+    }
+}
+
+async fn item_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let (item, obs, versions) = s.app.record_item(&ctx, id).await?;
+    let body = serde_json::from_str(&item.body).unwrap_or_default();
+    render_status(
+        &ItemPage {
+            t,
+            nav: page.nav("residents"),
+            item,
+            body,
+            obs,
+            versions,
+        },
+        StatusCode::OK,
+    )
+}
+
+// ---------------------------------------------------------------- unmatched queue
+
+#[derive(Template)]
+#[template(path = "unmatched.html")]
+struct UnmatchedPage {
+    t: Lang,
+    nav: Nav,
+    /// (item, who the sender said: name, masked ID number, patient number)
+    items: Vec<(Item, String, String, String)>,
+    error: Option<String>,
+}
+
+impl UnmatchedPage {
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn kind(&self, code: &str) -> &'static str {
+        kind_label(code, self.t)
+    }
+}
+
+async fn unmatched_view(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    t: Lang,
+    page: &PageInfo,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let items = s
+        .app
+        .unmatched_items(ctx, 200)
+        .await?
+        .into_iter()
+        .map(|it| {
+            let p: ygt_app::record::PatientRef =
+                serde_json::from_str(&it.patient_ref).unwrap_or_default();
+            let name = p.name.clone().unwrap_or_else(|| "—".into());
+            let idn = if p.id_number.is_some() {
+                mask_id_text(p.id_number.as_deref())
+            } else {
+                "—".into()
+            };
+            let rec = p.record_id.clone().unwrap_or_else(|| "—".into());
+            (it, name, idn, rec)
+        })
+        .collect();
+    render_status(
+        &UnmatchedPage {
+            t,
+            nav: page.nav("residents"),
+            items,
+            error,
+        },
+        status,
+    )
+}
+
+async fn unmatched_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+) -> Result<Response, WebError> {
+    unmatched_view(&s, &ctx, t, &page, None, StatusCode::OK).await
+}
+
+async fn unmatched_assign(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let person = f.text("person_id");
+    let person = match uuid::Uuid::parse_str(person.trim()) {
+        Ok(p) => p,
+        Err(_) => {
+            let msg = t.t("record.person_id_hint").to_owned();
+            return unmatched_view(
+                &s,
+                &ctx,
+                t,
+                &page,
+                Some(msg),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match s.app.assign_unmatched(&ctx, id, person).await {
+        Ok(()) => Ok(Redirect::to(&format!("/residents/{person}/record")).into_response()),
+        Err(ygt_app::AppError::Invalid(e)) => {
+            let msg =
+                e.0.iter()
+                    .map(|x| {
+                        format!(
+                            "{}: {}",
+                            x.field,
+                            if t.is_en() {
+                                x.reason.message_en()
+                            } else {
+                                x.reason.message_zh()
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+            unmatched_view(
+                &s,
+                &ctx,
+                t,
+                &page,
+                Some(msg),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(WebError(e)),
+    }
+}
