@@ -659,6 +659,16 @@ impl ItemDraft {
     }
 }
 
+/// What a bulk import did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct BulkRecordReport {
+    pub created: usize,
+    /// Already stored (same source identity), or repeated in the input.
+    pub skipped: usize,
+    /// Stored without a person: in the unmatched queue.
+    pub unmatched: usize,
+}
+
 /// What became of one recorded item.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Recorded {
@@ -844,6 +854,117 @@ impl App {
             }
         }
         Ok(None)
+    }
+
+    /// Records many new items at once (migration of history, generated data): authorised
+    /// per institution, persons resolved as for single items, items already stored (same
+    /// source identity) skipped, one transaction, one audit event per institution. Corrections
+    /// of stored items go through [`App::record_items`].
+    pub async fn bulk_record(
+        &self,
+        ctx: &Ctx,
+        items: &[ParsedItem],
+        channel: &str,
+    ) -> Result<BulkRecordReport> {
+        let institutions: BTreeSet<Uuid> = items.iter().map(|p| p.item.institution_id).collect();
+        for inst in &institutions {
+            self.require_scoped(
+                ctx,
+                Permission::PatientWrite,
+                *inst,
+                Event::new("record.bulk_import", "institution", Some(inst.to_string())),
+            )
+            .await?;
+        }
+        let named: BTreeSet<Uuid> = items.iter().filter_map(|p| p.person_id).collect();
+        if !matches!(ctx.actor, crate::Actor::System) {
+            for person in &named {
+                self.resident_access(ctx, *person, "record.bulk_import", "treatment")
+                    .await?;
+            }
+        }
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        for inst in &institutions {
+            if tx.institution_tier(*inst).await?.is_none() {
+                return Err(AppError::invalid("institution_id", Reason::NotFound));
+            }
+        }
+        let keys: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|p| {
+                (
+                    p.item.source_system.as_str(),
+                    p.item.source_id.as_str(),
+                    p.item.kind.as_str(),
+                )
+            })
+            .collect();
+        let existing = tx.existing_sources(&keys).await?;
+        let mut report = BulkRecordReport::default();
+        let mut cache: std::collections::HashMap<String, Option<Uuid>> =
+            std::collections::HashMap::new();
+        let mut rows: Vec<(Uuid, NewItem)> = Vec::with_capacity(items.len());
+        let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
+        for (i, p) in items.iter().enumerate() {
+            let key = (
+                p.item.source_system.clone(),
+                p.item.source_id.clone(),
+                p.item.kind.clone(),
+            );
+            if existing.contains(&key) || !seen.insert(key) {
+                report.skipped += 1;
+                continue;
+            }
+            let ck = format!(
+                "{:?}|{}|{:?}|{:?}",
+                p.person_id,
+                p.item.institution_id,
+                opt(&p.patient.record_id),
+                p.id_number.as_ref().map(IdNumber::as_str)
+            );
+            let person = match cache.get(&ck) {
+                Some(x) => *x,
+                None => {
+                    let x = self.resolve_patient(&mut tx, p, i, items.len()).await?;
+                    cache.insert(ck, x);
+                    x
+                }
+            };
+            let mut it = p.item.clone();
+            it.person_id = person;
+            if person.is_none() {
+                report.unmatched += 1;
+            }
+            rows.push((new_id(), it));
+        }
+        let refs: Vec<(Uuid, &NewItem)> = rows.iter().map(|(id, it)| (*id, it)).collect();
+        tx.bulk_insert_items(&refs, now).await?;
+        let links: BTreeSet<(Uuid, Uuid)> = rows
+            .iter()
+            .filter_map(|(_, it)| it.person_id.map(|p| (p, it.institution_id)))
+            .collect();
+        for (person, inst) in &links {
+            tx.ensure_care_link(new_id(), *person, *inst, now).await?;
+        }
+        for inst in &institutions {
+            let n = rows
+                .iter()
+                .filter(|(_, it)| it.institution_id == *inst)
+                .count();
+            self.audit_in(
+                &mut tx,
+                ctx,
+                Event::new("record.bulk_import", "institution", Some(inst.to_string()))
+                    .detail(format!("channel={channel} items={n}")),
+                Outcome::Allowed,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        report.created = rows.len();
+        Ok(report)
     }
 
     /// Items waiting for a person, in the actor's institutions.

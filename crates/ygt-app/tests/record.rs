@@ -294,3 +294,72 @@ async fn bad_input_stores_nothing(db: TestDb) {
     assert!(c.app.unmatched_items(&c.ctx, 10).await.unwrap().is_empty());
 }
 both_backends!(bad_input_stores_nothing, bad_input_stores_nothing);
+
+/// Bulk import: new items stored with their persons, repeats skipped, unknown patients held.
+async fn bulk_import_is_idempotent(db: TestDb) {
+    let c = county(&db).await;
+    let reg = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &ResidentDraft {
+                institution_id: c.town.to_string(),
+                record_id: Some("T-1".into()),
+                name: "孙立军".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let mut items: Vec<ParsedItem> = (0..250)
+        .map(|i| {
+            glucose(c.town, &format!("B-{i}"), Some("T-1"), "5.5")
+                .parse(now)
+                .unwrap()
+        })
+        .collect();
+    items.push(
+        glucose(c.town, "B-x", Some("T-404"), "5.5")
+            .parse(now)
+            .unwrap(),
+    );
+    let r = c.app.bulk_record(&c.ctx, &items, "test").await.unwrap();
+    assert_eq!((r.created, r.skipped, r.unmatched), (251, 0, 1));
+    let again = c.app.bulk_record(&c.ctx, &items, "test").await.unwrap();
+    assert_eq!((again.created, again.skipped), (0, 251));
+    let rec = c
+        .app
+        .patient_record(
+            &c.ctx,
+            reg.person_id,
+            &TimelineFilter::default(),
+            "treatment",
+        )
+        .await
+        .unwrap();
+    assert_eq!(rec.counts.get("lab_report"), Some(&250));
+    assert_eq!(rec.timeline.len(), 50);
+    let next = ygt_app::record::parse_cursor(rec.next.as_deref().unwrap()).unwrap();
+    let page2 = c
+        .app
+        .patient_record(
+            &c.ctx,
+            reg.person_id,
+            &TimelineFilter {
+                before: Some(next),
+                ..Default::default()
+            },
+            "treatment",
+        )
+        .await
+        .unwrap();
+    assert_eq!(page2.timeline.len(), 50);
+    assert!(
+        page2
+            .timeline
+            .iter()
+            .all(|a| rec.timeline.iter().all(|b| a.id != b.id))
+    );
+}
+both_backends!(bulk_import_is_idempotent, bulk_import_is_idempotent);

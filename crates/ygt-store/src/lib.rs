@@ -116,6 +116,9 @@ pub struct PoolStats {
 /// Copies the SQLite write-ahead log into the database file twice a second. PASSIVE never
 /// blocks writers or readers; the log restarts from its beginning once it is fully copied, so
 /// it stays small. Ends when the pool is closed or the runtime shuts down.
+/// Pages of write-ahead log (4 KiB each) above which the checkpointer resets the log.
+const WAL_RESET_PAGES: i64 = 8192;
+
 fn spawn_checkpointer(pool: SqlitePool) {
     if tokio::runtime::Handle::try_current().is_err() {
         return;
@@ -128,14 +131,29 @@ fn spawn_checkpointer(pool: SqlitePool) {
             if pool.is_closed() {
                 break;
             }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
                 .await
             {
-                if pool.is_closed() {
-                    break;
+                // Under steady writes a passive checkpoint never catches up with the log, which
+                // then only grows: once it is large, reset it (a short wait for writers, every
+                // few thousand pages instead of in every few dozen commits).
+                Ok((_, log, _)) if log > WAL_RESET_PAGES => {
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .execute(&pool)
+                        .await
+                        && !pool.is_closed()
+                    {
+                        tracing::warn!(error = %e, "WAL reset failed");
+                    }
                 }
-                tracing::warn!(error = %e, "WAL checkpoint failed");
+                Ok(_) => {}
+                Err(e) => {
+                    if pool.is_closed() {
+                        break;
+                    }
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
             }
         }
     });

@@ -273,22 +273,34 @@ impl Tx {
         person: Option<Uuid>,
         obs: &[NewObservation],
     ) -> Result<()> {
-        for (c, chunk) in obs.chunks(200).enumerate() {
+        let rows: Vec<(Uuid, Option<Uuid>, i64, &NewObservation)> = obs
+            .iter()
+            .enumerate()
+            .map(|(j, o)| (item, person, i64::try_from(j).unwrap_or(i64::MAX), o))
+            .collect();
+        self.insert_observation_rows(&rows).await
+    }
+
+    /// Inserts observations: (item, person, sequence within the item, value).
+    async fn insert_observation_rows(
+        &mut self,
+        obs: &[(Uuid, Option<Uuid>, i64, &NewObservation)],
+    ) -> Result<()> {
+        for chunk in obs.chunks(400) {
             let mut q = Sql::new(
                 "INSERT INTO observations (item_id, seq, person_id, code, name, value_num, value_text, unit, \
                  ref_range, abnormal, effective_at) VALUES ",
             );
-            for (j, o) in chunk.iter().enumerate() {
+            for (j, (item, person, seq, o)) in chunk.iter().enumerate() {
                 if j > 0 {
                     q.push(", ");
                 }
-                let seq = i64::try_from(c * 200 + j).unwrap_or(i64::MAX);
                 q.push("(")
-                    .bind(item)
+                    .bind(*item)
                     .push(", ")
-                    .bind(seq)
+                    .bind(*seq)
                     .push(", ")
-                    .bind(person)
+                    .bind(*person)
                     .push(", ")
                     .bind(o.code.as_str())
                     .push(", ")
@@ -310,6 +322,59 @@ impl Tx {
             self.execute(q).await?;
         }
         Ok(())
+    }
+
+    /// Which of these source identities (system, id, kind) are already stored.
+    pub async fn existing_sources(
+        &mut self,
+        keys: &[(&str, &str, &str)],
+    ) -> Result<std::collections::HashSet<(String, String, String)>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in keys.chunks(500) {
+            let mut q = Sql::new(
+                "SELECT source_system, source_id, kind FROM clinical_items WHERE source_id IN ",
+            );
+            q.bind_list(chunk.iter().map(|k| k.1));
+            let rows: Vec<(String, String, String)> = self.fetch_all(q).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Inserts many new items and their observations (bulk import; ids given).
+    pub async fn bulk_insert_items(
+        &mut self,
+        items: &[(Uuid, &NewItem)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        const ROWS: usize = 200;
+        for chunk in items.chunks(ROWS) {
+            let mut q = Sql::new(
+                "INSERT INTO clinical_items (id, person_id, kind, institution_id, source_system, source_id, \
+                 encounter_ref, occurred_at, ended_at, status, code, code_system, title, summary, department, \
+                 doctor, abnormal, body, patient_ref, record_id, version, received_at, updated_at) VALUES ",
+            );
+            for (i, (id, it)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(").bind(*id).push(", ");
+                push_item_values(&mut q, it);
+                q.push(", 1, ")
+                    .bind(utc(now))
+                    .push(", ")
+                    .bind(utc(now))
+                    .push(")");
+            }
+            self.execute(q).await?;
+        }
+        let mut obs: Vec<(Uuid, Option<Uuid>, i64, &NewObservation)> = Vec::new();
+        for (id, it) in items {
+            for (j, o) in it.observations.iter().enumerate() {
+                obs.push((*id, it.person_id, i64::try_from(j).unwrap_or(i64::MAX), o));
+            }
+        }
+        self.insert_observation_rows(&obs).await
     }
 
     /// The active person a person id stands for now (following merges), if any.

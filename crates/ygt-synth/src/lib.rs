@@ -5,6 +5,7 @@
 //! forked random stream: adding a new kind later leaves the existing ones unchanged.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod clinical;
 pub mod names;
 pub mod residents;
 pub mod rng;
@@ -711,6 +712,90 @@ pub async fn sites(app: &App) -> Result<Vec<residents::Site>, GenerateError> {
 /// Registers `people` synthetic residents (about 2.2 registrations each) through the use case,
 /// so that every registration is matched by the master patient index as in real life.
 /// Returns (persons made, registrations).
+/// Generates five years of clinical history for every person in the index (see
+/// [`clinical::history`]) and records it through the bulk path, in batches. Returns the number
+/// of items recorded.
+pub async fn generate_history(
+    app: &App,
+    seed: u64,
+    progress: Progress<'_>,
+) -> Result<usize, GenerateError> {
+    use ygt_domain::org::Tier;
+    let ctx = Ctx::system();
+    let (all, _) = app
+        .list_institutions(&ctx, &ygt_app::ygt_store::org::InstitutionFilter::default())
+        .await?;
+    let Some(county) = all.iter().find(|i| i.tier == Tier::County).map(|i| i.id) else {
+        return Ok(0);
+    };
+    let tier_of: std::collections::HashMap<uuid::Uuid, Tier> =
+        all.iter().map(|i| (i.id, i.tier)).collect();
+    // Every registration, grouped by person (in id order, so the result is deterministic).
+    let mut regs = Vec::new();
+    {
+        let mut tx = app.store().begin().await.map_err(AppError::from)?;
+        let mut after = None;
+        loop {
+            let page = tx
+                .registrations_page(after, 10_000)
+                .await
+                .map_err(AppError::from)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            regs.extend(page);
+        }
+    }
+    let mut by_person: std::collections::BTreeMap<uuid::Uuid, Vec<_>> = Default::default();
+    for r in regs {
+        by_person.entry(r.person_id).or_default().push(r);
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let today = now.date();
+    let mut rng = Rng::new(seed).fork(11);
+    let total = by_person.len() as u64;
+    let mut batch = Vec::new();
+    let mut recorded = 0usize;
+    for (n, (person, rs)) in by_person.iter().enumerate() {
+        let primary = rs
+            .iter()
+            .find(|r| {
+                matches!(
+                    tier_of.get(&r.institution_id),
+                    Some(Tier::Village | Tier::Township)
+                )
+            })
+            .or(rs.first());
+        let Some(primary) = primary else { continue };
+        let birth = rs.iter().find_map(|r| r.birth_date);
+        let age = birth.map_or(45, |b| i64::from(today.year() - b.year()));
+        let p = clinical::Patient {
+            person: *person,
+            age,
+            female: rs.iter().any(|r| r.sex == "2"),
+            primary: primary.institution_id,
+            record_id: primary.record_id.clone(),
+        };
+        for d in clinical::history(&mut rng, &p, county, now) {
+            match d.parse(now) {
+                Ok(item) => batch.push(item),
+                Err(e) => {
+                    return Err(GenerateError::App(AppError::Invalid(e)));
+                }
+            }
+        }
+        if batch.len() >= 20_000 {
+            recorded += app.bulk_record(&ctx, &batch, "generator").await?.created;
+            batch.clear();
+            progress(n as u64, total);
+        }
+    }
+    if !batch.is_empty() {
+        recorded += app.bulk_record(&ctx, &batch, "generator").await?.created;
+    }
+    progress(total, total);
+    Ok(recorded)
+}
+
 /// From this many registrations on, an empty index is filled through the bulk path.
 const BULK_FROM: usize = 50_000;
 

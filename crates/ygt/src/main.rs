@@ -98,6 +98,9 @@ enum Command {
         /// a `ygt link` input file (and FILE.truth.csv with the truth), for benchmarks.
         #[arg(long, value_name = "FILE")]
         residents_csv: Option<PathBuf>,
+        /// Do not add the residents' five years of clinical history.
+        #[arg(long)]
+        no_history: bool,
     },
 }
 
@@ -250,6 +253,9 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                     );
                     let (persons, regs) = generate_residents(&app, seed, residents).await?;
                     eprintln!("{regs} registrations, {persons} persons in the index.");
+                    eprintln!("Recording five years of clinical history ...");
+                    let items = generate_history(&app, seed).await?;
+                    eprintln!("{items} clinical items in the shared health record.");
                 }
             } else {
                 eprintln!("Using the existing demo database {}", path.display());
@@ -300,6 +306,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             scale,
             residents,
             residents_csv,
+            no_history,
         } => {
             let Some(scale) = Scale::parse(&scale) else {
                 bail!("--scale must be small or county, not {scale:?}");
@@ -324,7 +331,12 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                 eprintln!(
                     "Registered {regs} registrations of {people} residents: {persons} persons in the index."
                 );
+                if !no_history {
+                    let items = generate_history(&app, seed).await?;
+                    eprintln!("Recorded {items} clinical items: five years of history.");
+                }
             }
+            app.store().close().await;
             Ok(())
         }
         Command::Link {
@@ -338,7 +350,9 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let url = database_url(database, &cfg)?;
             let store = Store::open(&url).await.context("opening the database")?;
             let app = App::with_settings(store, cfg.settings()?);
-            import_residents(&app, &file).await
+            let r = import_residents(&app, &file).await;
+            app.store().close().await;
+            r
         }
     }
 }
@@ -351,6 +365,21 @@ fn progress_bar(len: u64) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+async fn generate_history(app: &App, seed: u64) -> Result<usize> {
+    let bar = Mutex::new(progress_bar(1));
+    let progress = |done: u64, total: u64| {
+        if let Ok(b) = bar.lock() {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let r = ygt_synth::generate_history(app, seed, &progress).await;
+    if let Ok(b) = bar.lock() {
+        b.finish_and_clear();
+    }
+    Ok(r?)
 }
 
 async fn generate_residents(app: &App, seed: u64, people: usize) -> Result<(i64, usize)> {

@@ -266,3 +266,188 @@ async fn review_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::
     b.wait_for_text("#person-registrations", "2", WAIT).await?;
     Ok(())
 }
+
+/// A township doctor opens a resident's health record (健康档案) and sees a county-hospital CT
+/// report among the items of every member: trends drawn, more of the timeline loaded in place,
+/// filtered to imaging, the report opened.
+#[tokio::test]
+async fn township_doctor_sees_a_county_ct_report() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let s = TestServer::start(TestDb::sqlite(), true).await;
+    let result = record_journey(&browser, &s).await;
+    if result.is_err() {
+        let _ = browser
+            .save_screenshot(concat!(
+                env!("CARGO_TARGET_TMPDIR"),
+                "/browser-failure-record.png"
+            ))
+            .await;
+    }
+    browser.quit().await;
+    result.unwrap();
+}
+
+async fn record_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    use ygt_app::Ctx;
+    use ygt_app::record::{ItemDraft, PatientRef, ResultDraft};
+    use ygt_domain::org::Tier;
+    let ctx = Ctx::system();
+    let (all, _) = s
+        .app
+        .list_institutions(&ctx, &Default::default())
+        .await
+        .unwrap();
+    let county = all.iter().find(|i| i.tier == Tier::County).unwrap();
+    let town = all.iter().find(|i| i.tier == Tier::Township).unwrap();
+    let reg = s
+        .app
+        .register_resident(
+            &ctx,
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: town.id.to_string(),
+                record_id: Some("T-5001".into()),
+                name: "钱淑珍".into(),
+                id_number: Some("341890195507120029".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let patient = PatientRef {
+        record_id: Some("T-5001".into()),
+        ..Default::default()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let day = |d: i64| {
+        let t = now - time::Duration::days(d);
+        format!(
+            "{:04}-{:02}-{:02} 09:00",
+            t.year(),
+            u8::from(t.month()),
+            t.day()
+        )
+    };
+    // Quarterly blood pressure at the township, more than a page of them.
+    let mut items: Vec<ItemDraft> = (0..60)
+        .map(|q| ItemDraft {
+            kind: "measurement".into(),
+            institution_id: town.id.to_string(),
+            source_system: "PHS".into(),
+            source_id: format!("BP-{q}"),
+            patient: patient.clone(),
+            occurred_at: day(30 + q * 20),
+            title: Some("血压".into()),
+            results: vec![
+                ResultDraft {
+                    code: "SBP".into(),
+                    name: Some("收缩压".into()),
+                    value: format!("{}", 150 - q % 15),
+                    unit: Some("mmHg".into()),
+                    ref_range: Some("90-139".into()),
+                    ..Default::default()
+                },
+                ResultDraft {
+                    code: "DBP".into(),
+                    name: Some("舒张压".into()),
+                    value: "88".into(),
+                    unit: Some("mmHg".into()),
+                    ref_range: Some("60-89".into()),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        })
+        .collect();
+    let ct = ItemDraft {
+        kind: "imaging_report".into(),
+        institution_id: county.id.to_string(),
+        source_system: "PACS".into(),
+        source_id: "CT-9".into(),
+        patient: PatientRef {
+            id_number: Some("341890195507120029".into()),
+            ..Default::default()
+        },
+        occurred_at: day(5),
+        modality: Some("CT".into()),
+        body_part: Some("胸部".into()),
+        findings: Some("右肺上叶见一约 8mm 磨玻璃结节。".into()),
+        conclusion: Some("右肺上叶磨玻璃结节，建议 6 个月后复查。".into()),
+        department: Some("放射科".into()),
+        ..Default::default()
+    };
+    items.push(ct);
+    let out = s.app.record_drafts(&ctx, &items, "test").await.unwrap();
+    assert!(out.iter().all(|o| o.person_id == Some(reg.person_id)));
+    s.app
+        .create_account(
+            &ctx,
+            &ygt_app::account::AccountDraft {
+                username: "town.record".into(),
+                display_name: "乡镇医生".into(),
+                institution_id: Some(town.id.to_string()),
+                roles: vec!["doctor".into()],
+                password: Some(crate::PASSWORD.into()),
+                must_change_password: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    sign_in(
+        b,
+        s,
+        &format!("/residents/{}", reg.person_id),
+        "town.record",
+    )
+    .await?;
+    b.wait_for("#open-record", WAIT).await?.click().await?;
+    b.wait_for_text("#record-name", "钱淑珍", WAIT).await?;
+    assert!(b.title().await?.contains("健康档案"));
+    // The trend of blood pressure, drawn by the server.
+    let points = b.find_all("#trends svg circle").await?;
+    assert!(points.len() >= 100, "{} points", points.len());
+    // The newest item first: the county CT report, with the county hospital named.
+    let first = b.find("#timeline-body tr").await?.text().await?;
+    assert!(first.contains("胸部CT"), "{first}");
+    assert!(first.contains(&county.name), "{first}");
+    // The recognised results list the CT (valid for 180 days).
+    assert!(
+        b.find("#recognised")
+            .await?
+            .text()
+            .await?
+            .contains("胸部CT")
+    );
+    // A page is 50 items; htmx appends the rest in place.
+    assert_eq!(b.find_all("#timeline-body tr").await?.len(), 50);
+    b.find("#load-more").await?.click().await?;
+    b.wait_for_text("#timeline-more", "已显示全部记录", WAIT)
+        .await?;
+    assert_eq!(b.find_all("#timeline-body tr").await?.len(), 61);
+    // Only imaging.
+    b.find("input[name=kind][value=imaging_report]")
+        .await?
+        .click()
+        .await?;
+    b.find("#timeline-filter button[type=submit]")
+        .await?
+        .click()
+        .await?;
+    b.wait_for_text("#timeline-more", "已显示全部记录", WAIT)
+        .await?;
+    let rows = b.find_all("#timeline-body tr").await?;
+    assert_eq!(rows.len(), 1);
+    rows[0].find("a").await?.click().await?;
+    b.wait_for_text("#conclusion", "磨玻璃结节", WAIT).await?;
+    assert!(
+        b.find("#item-institution")
+            .await?
+            .text()
+            .await?
+            .contains(&county.name)
+    );
+    Ok(())
+}
