@@ -2,4 +2,5 @@
 //! field and keeps going; nothing is silently dropped.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod clinical_csv;
 pub mod link_csv;

@@ -1,6 +1,8 @@
 //! `ygt`: one binary runs everything.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod import_clinical;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -109,6 +111,13 @@ enum ImportCommand {
     /// Register the residents of a CSV file (the `ygt link` input format) through the master
     /// patient index; the institution column holds an institution's id or name.
     Residents {
+        file: PathBuf,
+        #[arg(long, env = "YGT_DATABASE_URL")]
+        database: Option<String>,
+    },
+    /// Record historical clinical data from a CSV file (see `ygt_interop::clinical_csv` for
+    /// the columns); the institution column holds an institution's id or name.
+    Clinical {
         file: PathBuf,
         #[arg(long, env = "YGT_DATABASE_URL")]
         database: Option<String>,
@@ -344,6 +353,16 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             output,
             no_household_guard,
         } => link(&input, &output, !no_household_guard),
+        Command::Import {
+            what: ImportCommand::Clinical { file, database },
+        } => {
+            let url = database_url(database, &cfg)?;
+            let store = Store::open(&url).await.context("opening the database")?;
+            let app = App::with_settings(store, cfg.settings()?);
+            let r = import_clinical::import(&app, &file).await;
+            app.store().close().await;
+            r
+        }
         Command::Import {
             what: ImportCommand::Residents { file, database },
         } => {

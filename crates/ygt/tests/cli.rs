@@ -529,3 +529,96 @@ both_backends!(
     residents_file_link_and_import,
     residents_file_link_and_import
 );
+
+/// `ygt import clinical`: rows grouped into items, bad rows and items named by line, the rest
+/// recorded; a second import of the same file stores nothing twice.
+async fn clinical_import(db: TestDb) {
+    let out = ygt()
+        .args(["generate", "--database", &db.url, "--residents", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = ygt_app::App::new(ygt_app::ygt_store::Store::open(&db.url).await.unwrap());
+    let ctx = ygt_app::Ctx::system();
+    let (all, _) = app
+        .list_institutions(&ctx, &Default::default())
+        .await
+        .unwrap();
+    let county = all
+        .iter()
+        .find(|i| i.tier == ygt_domain::org::Tier::County)
+        .unwrap();
+    let reg = app
+        .register_resident(
+            &ctx,
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: county.id.to_string(),
+                record_id: Some("H-1".into()),
+                name: "吴玉兰".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let name = &county.name;
+    let dir = ygt_testkit::fresh_temp_dir("ygt-clin");
+    let file = dir.join("clinical.csv");
+    let mut csv = format!(
+        "kind,institution,source_system,source_id,occurred_at,patient_record_id,patient_name,title,text,modality,body_part,result_code,result_name,value,unit,ref_range\n\
+         lab_report,{name},LIS,L-1,2025-06-01 08:10,H-1,吴玉兰,生化,,,,GLU,空腹血糖,7.9,mmol/L,3.9-6.1\n\
+         lab_report,{name},LIS,L-1,2025-06-01 08:10,H-1,吴玉兰,生化,,,,HBA1C,糖化血红蛋白,7.4,%,4.0-6.0\n\
+         imaging_report,{name},PACS,C-1,2025-06-02 10:00,H-1,吴玉兰,,未见异常,CT,胸部,,,,,\n\
+         lab_report,不存在的医院,LIS,L-2,2025-06-01,H-1,吴玉兰,,,,,GLU,,5.0,,\n\
+         lab_report,{name},LIS,L-3,2025-02-30,H-1,吴玉兰,,,,,GLU,,5.0,,\n\
+         lab_report,{name},LIS,L-4,2025-06-03,H-404,某某,,,,,GLU,,5.5,,\n"
+    )
+    .into_bytes();
+    csv.extend_from_slice(b"lab_report,x,LIS,L-5,2025-06-03,H-1,\xff,,,,,GLU,,5.5,,\n");
+    std::fs::write(&file, csv).unwrap();
+    let run = || {
+        ygt()
+            .args([
+                "import",
+                "clinical",
+                file.to_str().unwrap(),
+                "--database",
+                &db.url,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Imported 3 clinical items"), "{err}");
+    assert!(err.contains("(1 waiting in the unmatched queue)"), "{err}");
+    assert!(err.contains("line 5: institution"), "{err}");
+    assert!(err.contains("line 6: occurred_at"), "{err}");
+    assert!(err.contains("line 8: patient_name"), "{err}");
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("Imported 0 clinical items"), "{err}");
+    assert!(err.contains("3 already stored"), "{err}");
+    let rec = app
+        .patient_record(
+            &ctx,
+            reg.person_id,
+            &ygt_app::ygt_store::record::TimelineFilter::default(),
+            "treatment",
+        )
+        .await
+        .unwrap();
+    assert_eq!(rec.timeline.len(), 2);
+    let lab = rec
+        .timeline
+        .iter()
+        .find(|i| i.kind == "lab_report")
+        .unwrap();
+    assert!(lab.abnormal);
+    app.store().close().await;
+}
+both_backends!(clinical_import, clinical_import);
