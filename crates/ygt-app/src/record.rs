@@ -689,26 +689,7 @@ impl App {
         items: &[ParsedItem],
         channel: &str,
     ) -> Result<Vec<Recorded>> {
-        let institutions: BTreeSet<Uuid> = items.iter().map(|p| p.item.institution_id).collect();
-        for inst in &institutions {
-            self.require_scoped(
-                ctx,
-                Permission::PatientWrite,
-                *inst,
-                Event::new("record.write", "institution", Some(inst.to_string())),
-            )
-            .await?;
-        }
-        // Naming a person directly attaches data (and a care link) to them: only for persons
-        // the actor may already see. Patient numbers and ID numbers are what a caring
-        // institution holds anyway.
-        let named: BTreeSet<Uuid> = items.iter().filter_map(|p| p.person_id).collect();
-        for person in named {
-            if self.store().person(person).await?.is_some() {
-                self.resident_access(ctx, person, "record.write", "treatment")
-                    .await?;
-            }
-        }
+        let institutions = self.authorise_items(ctx, items, "record.write").await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
@@ -776,6 +757,42 @@ impl App {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// Checks `patient.write` over every institution the items come from, and, for items that
+    /// name a person directly, that the actor may see that person: data is a way into a
+    /// record (a care link follows), so only for persons the actor may already see. Patient
+    /// numbers and ID numbers are what a caring institution holds anyway. Returns the
+    /// institutions.
+    async fn authorise_items(
+        &self,
+        ctx: &Ctx,
+        items: &[ParsedItem],
+        action: &str,
+    ) -> Result<BTreeSet<Uuid>> {
+        let institutions: BTreeSet<Uuid> = items.iter().map(|p| p.item.institution_id).collect();
+        for inst in &institutions {
+            self.require_scoped(
+                ctx,
+                Permission::PatientWrite,
+                *inst,
+                Event::new(action, "institution", Some(inst.to_string())),
+            )
+            .await?;
+        }
+        let named: BTreeSet<Uuid> = if matches!(ctx.actor, crate::Actor::System) {
+            BTreeSet::new()
+        } else {
+            items.iter().filter_map(|p| p.person_id).collect()
+        };
+        for person in named {
+            // An unknown person is refused later, naming the field.
+            if self.store().person(person).await?.is_some() {
+                self.resident_access(ctx, person, action, "treatment")
+                    .await?;
+            }
+        }
+        Ok(institutions)
     }
 
     /// Parses and records drafts as one batch (all or nothing); errors name the item
@@ -866,23 +883,9 @@ impl App {
         items: &[ParsedItem],
         channel: &str,
     ) -> Result<BulkRecordReport> {
-        let institutions: BTreeSet<Uuid> = items.iter().map(|p| p.item.institution_id).collect();
-        for inst in &institutions {
-            self.require_scoped(
-                ctx,
-                Permission::PatientWrite,
-                *inst,
-                Event::new("record.bulk_import", "institution", Some(inst.to_string())),
-            )
+        let institutions = self
+            .authorise_items(ctx, items, "record.bulk_import")
             .await?;
-        }
-        let named: BTreeSet<Uuid> = items.iter().filter_map(|p| p.person_id).collect();
-        if !matches!(ctx.actor, crate::Actor::System) {
-            for person in &named {
-                self.resident_access(ctx, *person, "record.bulk_import", "treatment")
-                    .await?;
-            }
-        }
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;

@@ -330,13 +330,22 @@ impl Tx {
         keys: &[(&str, &str, &str)],
     ) -> Result<std::collections::HashSet<(String, String, String)>> {
         let mut out = std::collections::HashSet::new();
-        for chunk in keys.chunks(500) {
-            let mut q = Sql::new(
-                "SELECT source_system, source_id, kind FROM clinical_items WHERE source_id IN ",
-            );
-            q.bind_list(chunk.iter().map(|k| k.1));
-            let rows: Vec<(String, String, String)> = self.fetch_all(q).await?;
-            out.extend(rows);
+        // By source system, so that the unique index (source_system, source_id, kind) serves.
+        let mut by_system: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for k in keys {
+            by_system.entry(k.0).or_default().push(k.1);
+        }
+        for (system, ids) in by_system {
+            for chunk in ids.chunks(500) {
+                let mut q = Sql::new(
+                    "SELECT source_system, source_id, kind FROM clinical_items WHERE source_system = ",
+                );
+                q.bind(system)
+                    .push(" AND source_id IN ")
+                    .bind_list(chunk.iter().copied());
+                let rows: Vec<(String, String, String)> = self.fetch_all(q).await?;
+                out.extend(rows);
+            }
         }
         Ok(out)
     }
@@ -809,5 +818,132 @@ impl Store {
             .bind(utc(since))
             .push(" AND c.status <> 'entered_in_error' ORDER BY c.occurred_at DESC LIMIT 1");
         self.fetch_optional(q).await
+    }
+}
+
+/// Baselines for the benchmarks: what the database itself does, without ygt around it.
+impl Store {
+    /// Inserts `n` rows shaped like clinical items (same column count and types, the same
+    /// 200-row statements) into a scratch table with only a primary key, in one transaction,
+    /// then drops it: the raw batched-insert rate of this database on this machine.
+    pub async fn raw_insert_baseline(&self, n: usize) -> Result<std::time::Duration> {
+        let ddl = match self.backend() {
+            crate::Backend::Sqlite => {
+                "CREATE TABLE bench_raw_items (id BLOB PRIMARY KEY, person_id BLOB, kind TEXT, institution_id BLOB, \
+                 source_system TEXT, source_id TEXT, occurred_at TEXT, status TEXT, code TEXT, title TEXT, \
+                 summary TEXT, abnormal INTEGER, body TEXT, patient_ref TEXT, received_at TEXT)"
+            }
+            crate::Backend::Postgres => {
+                "CREATE TABLE bench_raw_items (id UUID PRIMARY KEY, person_id UUID, kind TEXT, institution_id UUID, \
+                 source_system TEXT, source_id TEXT, occurred_at TIMESTAMPTZ, status TEXT, code TEXT, title TEXT, \
+                 summary TEXT, abnormal BOOLEAN, body TEXT, patient_ref TEXT, received_at TIMESTAMPTZ)"
+            }
+        };
+        let mut tx = self.begin().await?;
+        tx.execute(Sql::new("DROP TABLE IF EXISTS bench_raw_items"))
+            .await?;
+        tx.execute(Sql::new(ddl)).await?;
+        tx.commit().await?;
+        let now = utc(OffsetDateTime::now_utc());
+        let person = Uuid::now_v7();
+        let inst = Uuid::now_v7();
+        let body = r#"{"results":[{"code":"GLU","name":"空腹血糖","value":"6.2","unit":"mmol/L","ref_range":"3.9-6.1","abnormal":"H"}]}"#;
+        let started = std::time::Instant::now();
+        let mut tx = self.begin().await?;
+        let mut done = 0;
+        while done < n {
+            let rows = (n - done).min(200);
+            let mut q = Sql::new(
+                "INSERT INTO bench_raw_items (id, person_id, kind, institution_id, source_system, source_id, \
+                 occurred_at, status, code, title, summary, abnormal, body, patient_ref, received_at) VALUES ",
+            );
+            for i in 0..rows {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(Uuid::now_v7())
+                    .push(", ")
+                    .bind(person)
+                    .push(", 'lab_report', ")
+                    .bind(inst)
+                    .push(", 'LIS', ")
+                    .bind(format!("RAW-{}", done + i))
+                    .push(", ")
+                    .bind(now)
+                    .push(", 'final', 'GLU', '空腹血糖', '空腹血糖 6.2mmol/L↑', TRUE, ")
+                    .bind(body)
+                    .push(", '{}', ")
+                    .bind(now)
+                    .push(")");
+            }
+            tx.execute(q).await?;
+            done += rows;
+        }
+        tx.commit().await?;
+        let elapsed = started.elapsed();
+        let mut tx = self.begin().await?;
+        tx.execute(Sql::new("DROP TABLE bench_raw_items")).await?;
+        tx.commit().await?;
+        Ok(elapsed)
+    }
+
+    /// The person with the most clinical items (benchmarks pick the heaviest record).
+    pub async fn busiest_person(&self) -> Result<Option<(Uuid, i64)>> {
+        self.fetch_optional(Sql::new(
+            "SELECT person_id, COUNT(*) AS n FROM clinical_items WHERE person_id IS NOT NULL \
+             GROUP BY person_id ORDER BY n DESC LIMIT 1",
+        ))
+        .await
+    }
+
+    /// The 360 page's reads as plain statements, in one read transaction, without ygt's
+    /// checks, audit or mapping: the hand-written baseline. Returns the rows read.
+    pub async fn raw_record_baseline(&self, person: Uuid, since: OffsetDateTime) -> Result<usize> {
+        let mut rows = 0;
+        let t: Vec<Item> = self
+            .fetch_all(
+                Sql::new(&format!(
+                    "{ITEM_COLUMNS} WHERE c.person_id = ? ORDER BY c.occurred_at DESC, c.id DESC LIMIT 51"
+                ))
+                .arg(person),
+            )
+            .await?;
+        rows += t.len();
+        let p: Vec<Problem> = self
+            .fetch_all(
+                Sql::new(
+                    "SELECT code, MAX(title) AS title, MIN(occurred_at) AS first_at, MAX(occurred_at) AS last_at, \
+                     COUNT(*) AS times FROM clinical_items WHERE person_id = ? AND kind = 'diagnosis' \
+                     AND status <> 'entered_in_error' AND code IS NOT NULL GROUP BY code ORDER BY MAX(occurred_at) DESC",
+                )
+                .arg(person),
+            )
+            .await?;
+        rows += p.len();
+        let c: Vec<(String, i64)> = self
+            .fetch_all(
+                Sql::new(
+                    "SELECT kind, COUNT(*) FROM clinical_items WHERE person_id = ? GROUP BY kind",
+                )
+                .arg(person),
+            )
+            .await?;
+        rows += c.len();
+        let o: Vec<Observation> = self
+            .fetch_all(
+                Sql::new(
+                    "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
+                     o.effective_at, i.name AS institution_name FROM observations o \
+                     JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+                     WHERE o.person_id = ? AND o.code IN ('SBP', 'DBP', 'GLU', 'HBA1C', 'CREA') AND o.effective_at >= ? \
+                     ORDER BY o.effective_at",
+                )
+                .arg(person)
+                .arg(utc(since)),
+            )
+            .await?;
+        rows += o.len();
+        Ok(rows)
     }
 }

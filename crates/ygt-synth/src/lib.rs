@@ -720,13 +720,34 @@ pub async fn generate_history(
     seed: u64,
     progress: Progress<'_>,
 ) -> Result<usize, GenerateError> {
+    let ctx = Ctx::system();
+    let mut recorded = 0usize;
+    history_batches(app, seed, 20_000, progress, &mut async |batch: Vec<
+        ygt_app::record::ParsedItem,
+    >| {
+        recorded += app.bulk_record(&ctx, &batch, "generator").await?.created;
+        Ok(())
+    })
+    .await?;
+    Ok(recorded)
+}
+
+/// The parsed items of every person's five-year history, handed over in batches of about
+/// `batch` items (generation apart from recording, for benchmarks).
+pub async fn history_batches(
+    app: &App,
+    seed: u64,
+    batch_size: usize,
+    progress: Progress<'_>,
+    sink: &mut impl AsyncFnMut(Vec<ygt_app::record::ParsedItem>) -> Result<(), GenerateError>,
+) -> Result<(), GenerateError> {
     use ygt_domain::org::Tier;
     let ctx = Ctx::system();
     let (all, _) = app
         .list_institutions(&ctx, &ygt_app::ygt_store::org::InstitutionFilter::default())
         .await?;
     let Some(county) = all.iter().find(|i| i.tier == Tier::County).map(|i| i.id) else {
-        return Ok(0);
+        return Ok(());
     };
     let tier_of: std::collections::HashMap<uuid::Uuid, Tier> =
         all.iter().map(|i| (i.id, i.tier)).collect();
@@ -754,7 +775,6 @@ pub async fn generate_history(
     let mut rng = Rng::new(seed).fork(11);
     let total = by_person.len() as u64;
     let mut batch = Vec::new();
-    let mut recorded = 0usize;
     for (n, (person, rs)) in by_person.iter().enumerate() {
         let primary = rs
             .iter()
@@ -783,17 +803,16 @@ pub async fn generate_history(
                 }
             }
         }
-        if batch.len() >= 20_000 {
-            recorded += app.bulk_record(&ctx, &batch, "generator").await?.created;
-            batch.clear();
+        if batch.len() >= batch_size {
+            sink(std::mem::take(&mut batch)).await?;
             progress(n as u64, total);
         }
     }
     if !batch.is_empty() {
-        recorded += app.bulk_record(&ctx, &batch, "generator").await?.created;
+        sink(batch).await?;
     }
     progress(total, total);
-    Ok(recorded)
+    Ok(())
 }
 
 /// From this many registrations on, an empty index is filled through the bulk path.
