@@ -41,6 +41,16 @@ pub struct ResidentDraft {
     pub address: Option<String>,
     pub insurance_number: Option<String>,
     pub health_card_number: Option<String>,
+    /// Address as a GB/T 2260 division code (6, 9 or 12 digits: county, township, village).
+    pub division_code: Option<String>,
+    /// The group (组) within the village, such as 3组.
+    pub village_group: Option<String>,
+    /// Household number (户号).
+    pub household_number: Option<String>,
+    /// GB/T 3304 code (01 汉族 …) or the name.
+    pub ethnicity: Option<String>,
+    /// GB/T 2659 three-letter code (CHN …).
+    pub nationality: Option<String>,
 }
 
 /// What registering did.
@@ -87,6 +97,66 @@ struct Parsed {
     address: Option<String>,
     insurance_number: Option<String>,
     health_card_number: Option<String>,
+    details: Details,
+}
+
+/// Address details, household, ethnicity and nationality as parsed.
+#[derive(Debug, Clone, Default)]
+struct Details {
+    division_code: Option<String>,
+    village_group: Option<String>,
+    household_number: Option<String>,
+    ethnicity: Option<String>,
+    nationality: Option<String>,
+}
+
+impl ResidentDraft {
+    fn parse_details(&self, errs: &mut ValidationErrors) -> Details {
+        let division_code = opt(&self.division_code).and_then(|v| {
+            errs.check(ygt_domain::ident::DivisionCode::parse("division_code", v))
+                .map(|d| d.into_string())
+        });
+        let village_group = errs
+            .check(ident::optional_text(
+                "village_group",
+                self.village_group.as_deref(),
+                20,
+            ))
+            .flatten();
+        let household_number = errs
+            .check(ident::optional_text(
+                "household_number",
+                self.household_number.as_deref(),
+                30,
+            ))
+            .flatten();
+        let ethnicity = opt(&self.ethnicity).and_then(|v| {
+            errs.check(ygt_domain::ident::Ethnicity::parse("ethnicity", v))
+                .map(|e| e.code().to_owned())
+        });
+        let nationality = opt(&self.nationality).and_then(|v| {
+            let up = v.to_ascii_uppercase();
+            if up.len() == 3 && up.bytes().all(|b| b.is_ascii_uppercase()) {
+                Some(up)
+            } else {
+                errs.push(ValidationError::new(
+                    "nationality",
+                    Reason::Format {
+                        expected: "a GB/T 2659 three-letter code such as CHN",
+                        expected_zh: "GB/T 2659 三字母代码，如 CHN",
+                    },
+                ));
+                None
+            }
+        });
+        Details {
+            division_code,
+            village_group,
+            household_number,
+            ethnicity,
+            nationality,
+        }
+    }
 }
 
 fn parse_date(field: &str, s: &str, today: Date) -> std::result::Result<Date, ValidationError> {
@@ -164,6 +234,7 @@ impl ResidentDraft {
             self.record_id.as_deref(),
             60,
         ));
+        let details = self.parse_details(&mut errs);
         match (
             institution_id,
             name,
@@ -197,6 +268,7 @@ impl ResidentDraft {
                 address,
                 insurance_number,
                 health_card_number,
+                details,
             }),
             _ => Err(errs),
         }
@@ -227,8 +299,8 @@ fn to_engine(r: &Registration) -> ygt_empi::Registration {
 
 /// The golden record of a person: the visible rule is "most registrations agree, the most
 /// recent breaks ties"; a valid ID number decides sex and birth date.
-pub const GOLDEN_RULE_ZH: &str = "姓名取多数登记一致的写法（并列时取最近一次）；身份证号取有效号码中多数一致者；性别和出生日期以有效身份证号为准，否则取最近一次登记；电话、地址取最近一次非空登记。";
-pub const GOLDEN_RULE_EN: &str = "Name: the spelling most registrations agree on (the most recent breaks ties); ID number: the valid number most registrations carry; sex and birth date: from that ID number, else the most recent registration; phone and address: the most recent non-empty value.";
+pub const GOLDEN_RULE_ZH: &str = "姓名取多数登记一致的写法（并列时取最近一次）；身份证号取有效号码中多数一致者；性别和出生日期以有效身份证号为准，否则取最近一次登记；电话、地址、行政区划、组、户号、国籍取最近一次非空登记；民族取多数登记一致者。";
+pub const GOLDEN_RULE_EN: &str = "Name: the spelling most registrations agree on (the most recent breaks ties); ID number: the valid number most registrations carry; sex and birth date: from that ID number, else the most recent registration; phone, address, division, group, household and nationality: the most recent non-empty value; ethnicity: what most registrations say.";
 
 pub fn derive_golden(regs: &[Registration]) -> Golden {
     fn majority<'a>(vals: impl Iterator<Item = &'a str>) -> Option<String> {
@@ -270,6 +342,11 @@ pub fn derive_golden(regs: &[Registration]) -> Golden {
         id_number,
         phone: regs.iter().rev().find_map(|r| r.phone.clone()),
         address: regs.iter().rev().find_map(|r| r.address.clone()),
+        division_code: regs.iter().rev().find_map(|r| r.division_code.clone()),
+        village_group: regs.iter().rev().find_map(|r| r.village_group.clone()),
+        household_number: regs.iter().rev().find_map(|r| r.household_number.clone()),
+        ethnicity: majority(regs.iter().filter_map(|r| r.ethnicity.as_deref())),
+        nationality: regs.iter().rev().find_map(|r| r.nationality.clone()),
         registrations: i64::try_from(regs.len()).unwrap_or(i64::MAX),
     }
 }
@@ -435,6 +512,11 @@ impl App {
             address: p.address.clone(),
             insurance_number: p.insurance_number.clone(),
             health_card_number: p.health_card_number.clone(),
+            division_code: p.details.division_code.clone(),
+            village_group: p.details.village_group.clone(),
+            household_number: p.details.household_number.clone(),
+            ethnicity: p.details.ethnicity.clone(),
+            nationality: p.details.nationality.clone(),
         };
         let engine_reg = ygt_empi::Registration {
             record_id: reg_id.to_string(),
@@ -1138,6 +1220,11 @@ impl App {
                 address: p.address.clone(),
                 insurance_number: p.insurance_number.clone(),
                 health_card_number: p.health_card_number.clone(),
+                division_code: p.details.division_code.clone(),
+                village_group: p.details.village_group.clone(),
+                household_number: p.details.household_number.clone(),
+                ethnicity: p.details.ethnicity.clone(),
+                nationality: p.details.nationality.clone(),
             };
             hashes.extend(ygt_empi::blocking_hashes(&prepared));
             offsets.push(hashes.len());
@@ -1158,6 +1245,11 @@ impl App {
                 address: row.address.clone(),
                 insurance_number: None,
                 health_card_number: None,
+                division_code: row.division_code.clone(),
+                village_group: row.village_group.clone(),
+                household_number: row.household_number.clone(),
+                ethnicity: row.ethnicity.clone(),
+                nationality: row.nationality.clone(),
                 registered_at: now,
                 updated_at: now,
             });

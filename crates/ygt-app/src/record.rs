@@ -1053,6 +1053,8 @@ pub const TRENDS: &[(&str, &str, &[&str], &str)] = &[
 #[derive(Debug, Clone, Serialize)]
 pub struct PatientRecord {
     pub person: ygt_store::mpi::Person,
+    /// Key populations (age and conditions).
+    pub tags: Vec<ygt_domain::clinical::KeyPopulation>,
     pub problems: Vec<Problem>,
     pub allergies: Vec<Item>,
     pub medications: Vec<Item>,
@@ -1144,8 +1146,23 @@ impl App {
                 });
             }
         }
+        let problems = store.problems(person_id).await?;
+        let age = person.birth_date.map(|b| {
+            let today = now.date();
+            let mut a = today.year() - b.year();
+            if (u8::from(today.month()), today.day()) < (u8::from(b.month()), b.day()) {
+                a -= 1;
+            }
+            a
+        });
+        let categories: Vec<&str> = problems
+            .iter()
+            .map(|p| p.code.get(..3).unwrap_or(&p.code))
+            .collect();
+        let tags = ygt_domain::clinical::KeyPopulation::of(age, &categories);
         Ok(PatientRecord {
-            problems: store.problems(person_id).await?,
+            tags,
+            problems,
             allergies: store.items_of_kind(person_id, "allergy", None, 20).await?,
             medications: store
                 .items_of_kind(

@@ -564,3 +564,48 @@ async fn bulk_load_then_match(db: TestDb) {
     assert!(c.app.verify_audit_chain().await.unwrap().problem.is_none());
 }
 both_backends!(bulk_load_then_match, bulk_load_then_match);
+
+/// Address division, group, household, ethnicity and nationality: checked, kept on the
+/// registration, derived onto the person.
+async fn resident_details(db: TestDb) {
+    let c = county(&db).await;
+    let mut d = draft(
+        c.village,
+        "马玉梅",
+        Some("341890195507120029"),
+        None,
+        None,
+        Some("柳河镇张庄村"),
+    );
+    d.division_code = Some("34189010".into());
+    d.ethnicity = Some("火星族".into());
+    d.nationality = Some("china".into());
+    let err = c.app.register_resident(&c.ctx, &d).await.unwrap_err();
+    match err {
+        AppError::Invalid(e) => {
+            let fields: Vec<&str> = e.0.iter().map(|x| x.field.as_str()).collect();
+            assert_eq!(fields, vec!["division_code", "ethnicity", "nationality"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    d.division_code = Some("341890100200".into());
+    d.ethnicity = Some("回族".into());
+    d.nationality = Some("chn".into());
+    d.village_group = Some("3组".into());
+    d.household_number = Some("3418901002000315".into());
+    let r = c.app.register_resident(&c.ctx, &d).await.unwrap();
+    let p = c
+        .app
+        .person_detail(&c.ctx, r.person_id, "treatment")
+        .await
+        .unwrap();
+    assert_eq!(p.person.ethnicity.as_deref(), Some("03"));
+    assert_eq!(p.person.nationality.as_deref(), Some("CHN"));
+    assert_eq!(p.person.division_code.as_deref(), Some("341890100200"));
+    assert_eq!(p.person.village_group.as_deref(), Some("3组"));
+    assert_eq!(
+        p.registrations[0].household_number.as_deref(),
+        Some("3418901002000315")
+    );
+}
+both_backends!(resident_details, resident_details);

@@ -99,6 +99,37 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// Key populations of basic public health services, computed from age and conditions.
+    pub enum KeyPopulation {
+        Child = ("child", "0–6岁儿童", "Child aged 0–6"),
+        Elderly = ("elderly", "65岁及以上老年人", "Aged 65 or over"),
+        Hypertension = ("hypertension", "高血压患者", "Hypertension"),
+        Diabetes = ("diabetes", "糖尿病患者", "Diabetes"),
+    }
+}
+
+impl KeyPopulation {
+    /// The key populations of a resident: age in whole years (if known) and the ICD-10
+    /// categories of their diagnoses (hypertensive diseases I10–I15, diabetes E10–E14).
+    pub fn of(age: Option<i32>, categories: &[&str]) -> Vec<KeyPopulation> {
+        let mut out = Vec::new();
+        match age {
+            Some(a) if a < 7 => out.push(KeyPopulation::Child),
+            Some(a) if a >= 65 => out.push(KeyPopulation::Elderly),
+            _ => {}
+        }
+        let any = |lo: &str, hi: &str| categories.iter().any(|c| *c >= lo && *c <= hi);
+        if any("I10", "I15") {
+            out.push(KeyPopulation::Hypertension);
+        }
+        if any("E10", "E14") {
+            out.push(KeyPopulation::Diabetes);
+        }
+        out
+    }
+}
+
 /// An ICD-10 code, as the national clinical version writes them: a letter, two digits and an
 /// optional extension after a dot (`I10`, `E11.900`, `I10.x00x002`). Stored with the letter
 /// in upper case and `x` placeholders in lower case.
@@ -290,6 +321,20 @@ mod tests {
         );
         let e = Icd10Code::parse("diagnoses[0].code", "X").unwrap_err();
         assert_eq!(e.field, "diagnoses[0].code");
+    }
+
+    #[test]
+    fn key_populations() {
+        assert_eq!(
+            KeyPopulation::of(Some(70), &["I10", "K29"]),
+            vec![KeyPopulation::Elderly, KeyPopulation::Hypertension]
+        );
+        assert_eq!(KeyPopulation::of(Some(3), &[]), vec![KeyPopulation::Child]);
+        assert_eq!(
+            KeyPopulation::of(None, &["E11"]),
+            vec![KeyPopulation::Diabetes]
+        );
+        assert!(KeyPopulation::of(Some(40), &["I20", "E15"]).is_empty());
     }
 
     #[test]

@@ -459,7 +459,10 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("record.versions", "历史版本", "Earlier versions"),
     ("record.when", "时间", "When"),
     ("resident.birth_date", "出生日期", "Date of birth"),
+    ("resident.division_code", "行政区划代码", "Division code"),
+    ("resident.ethnicity", "民族", "Ethnicity"),
     ("resident.history", "变更记录", "History"),
+    ("resident.household_number", "户号", "Household number"),
     (
         "resident.id_hint",
         "可填18位或15位；无效号码会保留但不作为身份标识",
@@ -496,6 +499,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "姓名、拼音、身份证号、电话或医保号",
         "Name, pinyin, ID number, phone or insurance number",
     ),
+    ("resident.village_group", "组", "Group (组)"),
     ("search.no_results", "没有找到匹配的结果", "Nothing matched"),
     (
         "search.placeholder",

@@ -118,6 +118,7 @@ struct ResidentNew {
     form: FormState,
     institutions: Vec<Institution>,
     sexes: &'static [Sex],
+    ethnicities: &'static [ygt_domain::ident::Ethnicity],
 }
 
 async fn registration_form(
@@ -147,6 +148,7 @@ async fn registration_form(
             form,
             institutions,
             sexes: &[Sex::Male, Sex::Female, Sex::Unstated],
+            ethnicities: ygt_domain::ident::Ethnicity::ALL,
         },
         status,
     )
@@ -180,6 +182,11 @@ fn resident_draft(f: &FormData) -> ResidentDraft {
         address: f.opt("address"),
         insurance_number: f.opt("insurance_number"),
         health_card_number: f.opt("health_card_number"),
+        division_code: f.opt("division_code"),
+        village_group: f.opt("village_group"),
+        household_number: f.opt("household_number"),
+        ethnicity: f.opt("ethnicity"),
+        nationality: f.opt("nationality"),
     }
 }
 
@@ -222,6 +229,15 @@ struct ResidentPage {
 }
 
 impl ResidentPage {
+    fn ethnicity(&self) -> Option<&'static str> {
+        self.d
+            .person
+            .ethnicity
+            .as_deref()
+            .and_then(|c| ygt_domain::ident::Ethnicity::parse("ethnicity", c).ok())
+            .map(|e| e.label(self.t.is_en()))
+    }
+
     fn masked_id(&self, r: &Registration) -> String {
         if self.revealed {
             r.id_number_raw.clone().unwrap_or_else(|| "—".into())

@@ -563,12 +563,6 @@ fn schemas() -> Value {
             "birth_date": {"type": ["string", "null"], "format": "date"}, "id_number_masked": text_n, "phone_masked": text_n,
             "address": text_n, "registrations": {"type": "integer"}, "active": {"type": "boolean"}, "merged_into": uuid_n}},
         "PersonPage": page("Person"),
-        "ResidentDraft": {"type": "object", "additionalProperties": false, "required": ["institution_id", "name"], "properties": {
-            "institution_id": uuid, "record_id": text_n, "name": {"type": "string", "maxLength": 50},
-            "sex": {"type": ["string", "null"], "description": "GB/T 2261.1 code, M/F or 男/女"},
-            "birth_date": {"type": ["string", "null"], "format": "date"},
-            "id_number": {"type": ["string", "null"], "description": "as typed; invalid numbers are kept, flagged and never used as identifiers"},
-            "phone": text_n, "address": text_n, "insurance_number": text_n, "health_card_number": text_n}},
         "Registered": {"type": "object", "properties": {"person_id": uuid, "registration_id": uuid,
             "outcome": {"type": "string", "enum": ["linked", "new", "review"]}, "id_number_valid": {"type": "boolean"}, "tasks": {"type": "integer"}}},
         "PersonDetail": {"type": "object", "properties": {"person": r("Person"), "registrations": {"type": "array", "items": {"type": "object"}},
@@ -589,7 +583,7 @@ fn schemas() -> Value {
     v
 }
 
-/// Schemas of the shared health record.
+/// Schemas of the master patient index's drafts and of the shared health record.
 fn record_schemas() -> Value {
     let uuid = json!({"type": "string", "format": "uuid"});
     let uuid_n = json!({"type": ["string", "null"], "format": "uuid"});
@@ -602,6 +596,15 @@ fn record_schemas() -> Value {
             .collect(),
     );
     json!({
+        "ResidentDraft": {"type": "object", "additionalProperties": false, "required": ["institution_id", "name"], "properties": {
+            "institution_id": uuid, "record_id": text_n, "name": {"type": "string", "maxLength": 50},
+            "sex": {"type": ["string", "null"], "description": "GB/T 2261.1 code, M/F or 男/女"},
+            "birth_date": {"type": ["string", "null"], "format": "date"},
+            "id_number": {"type": ["string", "null"], "description": "as typed; invalid numbers are kept, flagged and never used as identifiers"},
+            "phone": text_n, "address": text_n, "insurance_number": text_n, "health_card_number": text_n,
+            "division_code": {"type": ["string", "null"], "description": "GB/T 2260, 6, 9 or 12 digits"}, "village_group": text_n,
+            "household_number": text_n, "ethnicity": {"type": ["string", "null"], "description": "GB/T 3304 code or name"},
+            "nationality": {"type": ["string", "null"], "description": "GB/T 2659 alpha-3"}}},
         "PatientRef": {"type": "object", "additionalProperties": false, "description": "who the item is about: the first that identifies one person wins (person_id, record_id at the item's institution, a valid id_number); else the item waits in the unmatched queue",
             "properties": {"person_id": uuid_n, "record_id": text_n, "id_number": text_n, "name": text_n, "sex": text_n, "birth_date": text_n}},
         "ResultDraft": {"type": "object", "additionalProperties": false, "required": ["code", "value"], "properties": {

@@ -192,6 +192,7 @@ async fn get_record(
         .await?;
     Ok(Json(serde_json::json!({
         "person": PersonOut::from(&r.person),
+        "tags": r.tags,
         "problems": r.problems,
         "allergies": r.allergies.iter().map(ItemOut::from).collect::<Vec<_>>(),
         "medications": r.medications.iter().map(ItemOut::from).collect::<Vec<_>>(),

@@ -39,6 +39,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_record.sql"),
         include_str!("../migrations/postgres/0005_record.sql"),
     ),
+    (
+        6,
+        "resident details",
+        include_str!("../migrations/sqlite/0006_resident_details.sql"),
+        include_str!("../migrations/postgres/0006_resident_details.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -19,6 +19,11 @@ pub struct Person {
     pub id_number: Option<String>,
     pub phone: Option<String>,
     pub address: Option<String>,
+    pub division_code: Option<String>,
+    pub village_group: Option<String>,
+    pub household_number: Option<String>,
+    pub ethnicity: Option<String>,
+    pub nationality: Option<String>,
     pub registrations: i64,
     pub merged_into: Option<Uuid>,
     pub active: bool,
@@ -30,7 +35,7 @@ pub struct Person {
 }
 
 const PERSON_COLUMNS: &str = "SELECT id, name, sex, birth_date, id_number, phone, address, \
-    registrations, merged_into, active, version, created_at, updated_at FROM persons";
+    division_code, village_group, household_number, ethnicity, nationality, registrations, merged_into, active, version, created_at, updated_at FROM persons";
 
 /// The derived fields of a person.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -41,6 +46,11 @@ pub struct Golden {
     pub id_number: Option<String>,
     pub phone: Option<String>,
     pub address: Option<String>,
+    pub division_code: Option<String>,
+    pub village_group: Option<String>,
+    pub household_number: Option<String>,
+    pub ethnicity: Option<String>,
+    pub nationality: Option<String>,
     pub registrations: i64,
 }
 
@@ -62,6 +72,11 @@ pub struct Registration {
     pub address: Option<String>,
     pub insurance_number: Option<String>,
     pub health_card_number: Option<String>,
+    pub division_code: Option<String>,
+    pub village_group: Option<String>,
+    pub household_number: Option<String>,
+    pub ethnicity: Option<String>,
+    pub nationality: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -70,7 +85,8 @@ pub struct Registration {
 
 const REGISTRATION_COLUMNS: &str = "SELECT r.id, r.person_id, r.institution_id, i.name AS institution_name, \
     r.record_id, r.name, r.name_pinyin, r.sex, r.birth_date, r.id_number_raw, r.id_number, r.phone, \
-    r.address, r.insurance_number, r.health_card_number, r.registered_at, r.updated_at \
+    r.address, r.insurance_number, r.health_card_number, r.division_code, r.village_group, \
+    r.household_number, r.ethnicity, r.nationality, r.registered_at, r.updated_at \
     FROM registrations r JOIN institutions i ON i.id = r.institution_id";
 
 /// A new registration to store.
@@ -90,6 +106,11 @@ pub struct NewRegistration {
     pub address: Option<String>,
     pub insurance_number: Option<String>,
     pub health_card_number: Option<String>,
+    pub division_code: Option<String>,
+    pub village_group: Option<String>,
+    pub household_number: Option<String>,
+    pub ethnicity: Option<String>,
+    pub nationality: Option<String>,
 }
 
 /// A possible match waiting for review.
@@ -268,30 +289,14 @@ impl Tx {
     }
 
     pub async fn insert_person(&mut self, id: Uuid, g: &Golden, now: OffsetDateTime) -> Result<()> {
-        self.execute(
-            Sql::new(
-                "INSERT INTO persons (id, name, sex, birth_date, id_number, phone, address, registrations, \
-                 active, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, TRUE, 1, ?, ?)",
-            )
-            .arg(id)
-            .arg(g.name.as_str())
-            .arg(g.sex.as_str())
-            .arg(g.birth_date)
-            .arg(g.id_number.as_deref())
-            .arg(g.phone.as_deref())
-            .arg(g.address.as_deref())
-            .arg(g.registrations)
-            .arg(now)
-            .arg(now),
-        )
-        .await?;
-        Ok(())
+        self.bulk_insert_persons(&[(id, g.clone())], now).await
     }
 
     pub async fn update_golden(&mut self, id: Uuid, g: &Golden, now: OffsetDateTime) -> Result<()> {
         self.execute(
             Sql::new(
                 "UPDATE persons SET name = ?, sex = ?, birth_date = ?, id_number = ?, phone = ?, address = ?, \
+                 division_code = ?, village_group = ?, household_number = ?, ethnicity = ?, nationality = ?, \
                  registrations = ?, active = ?, version = version + 1, updated_at = ? WHERE id = ?",
             )
             .arg(g.name.as_str())
@@ -300,6 +305,11 @@ impl Tx {
             .arg(g.id_number.as_deref())
             .arg(g.phone.as_deref())
             .arg(g.address.as_deref())
+            .arg(g.division_code.as_deref())
+            .arg(g.village_group.as_deref())
+            .arg(g.household_number.as_deref())
+            .arg(g.ethnicity.as_deref())
+            .arg(g.nationality.as_deref())
             .arg(g.registrations)
             .arg(g.registrations > 0)
             .arg(now)
@@ -324,31 +334,8 @@ impl Tx {
         r: &NewRegistration,
         now: OffsetDateTime,
     ) -> Result<()> {
-        self.execute(
-            Sql::new(
-                "INSERT INTO registrations (id, person_id, institution_id, record_id, name, name_pinyin, sex, \
-                 birth_date, id_number_raw, id_number, phone, address, insurance_number, health_card_number, \
-                 registered_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-            )
-            .arg(r.id)
-            .arg(r.person_id)
-            .arg(r.institution_id)
-            .arg(r.record_id.as_deref())
-            .arg(r.name.as_str())
-            .arg(r.name_pinyin.as_str())
-            .arg(r.sex.as_str())
-            .arg(r.birth_date)
-            .arg(r.id_number_raw.as_deref())
-            .arg(r.id_number.as_deref())
-            .arg(r.phone.as_deref())
-            .arg(r.address.as_deref())
-            .arg(r.insurance_number.as_deref())
-            .arg(r.health_card_number.as_deref())
-            .arg(now)
-            .arg(now),
-        )
-        .await?;
-        Ok(())
+        self.bulk_insert_registrations(std::slice::from_ref(r), now)
+            .await
     }
 
     /// Stores the blocking-key hashes of a registration (one statement).
@@ -586,8 +573,9 @@ impl Tx {
     ) -> Result<()> {
         for chunk in rows.chunks(BULK_ROWS) {
             let mut q = Sql::new(
-                "INSERT INTO persons (id, name, sex, birth_date, id_number, phone, address, registrations, \
-                 active, version, created_at, updated_at) VALUES ",
+                "INSERT INTO persons (id, name, sex, birth_date, id_number, phone, address, division_code, \
+                 village_group, household_number, ethnicity, nationality, registrations, active, version, \
+                 created_at, updated_at) VALUES ",
             );
             for (i, (id, g)) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -607,6 +595,16 @@ impl Tx {
                     .bind(g.phone.as_deref())
                     .push(", ")
                     .bind(g.address.as_deref())
+                    .push(", ")
+                    .bind(g.division_code.as_deref())
+                    .push(", ")
+                    .bind(g.village_group.as_deref())
+                    .push(", ")
+                    .bind(g.household_number.as_deref())
+                    .push(", ")
+                    .bind(g.ethnicity.as_deref())
+                    .push(", ")
+                    .bind(g.nationality.as_deref())
                     .push(", ")
                     .bind(g.registrations)
                     .push(", TRUE, 1, ")
@@ -630,6 +628,7 @@ impl Tx {
             let mut q = Sql::new(
                 "INSERT INTO registrations (id, person_id, institution_id, record_id, name, name_pinyin, sex, \
                  birth_date, id_number_raw, id_number, phone, address, insurance_number, health_card_number, \
+                 division_code, village_group, household_number, ethnicity, nationality, \
                  registered_at, updated_at, version) VALUES ",
             );
             for (i, r) in chunk.iter().enumerate() {
@@ -664,6 +663,16 @@ impl Tx {
                     .bind(r.insurance_number.as_deref())
                     .push(", ")
                     .bind(r.health_card_number.as_deref())
+                    .push(", ")
+                    .bind(r.division_code.as_deref())
+                    .push(", ")
+                    .bind(r.village_group.as_deref())
+                    .push(", ")
+                    .bind(r.household_number.as_deref())
+                    .push(", ")
+                    .bind(r.ethnicity.as_deref())
+                    .push(", ")
+                    .bind(r.nationality.as_deref())
                     .push(", ")
                     .bind(now)
                     .push(", ")
