@@ -826,7 +826,9 @@ pub async fn generate_residents(
 ) -> Result<(i64, usize), GenerateError> {
     let sites = sites(app).await?;
     let mut rng = Rng::new(seed).fork(5);
-    let (_, regs) = residents::generate(&mut rng, people, &sites);
+    let (persons, regs) = residents::generate(&mut rng, people, &sites);
+    let household: std::collections::HashMap<u64, u64> =
+        persons.iter().map(|p| (p.truth, p.household)).collect();
     let ctx = Ctx::system();
     let total = regs.len() as u64;
     let draft = |r: &residents::SyntheticRegistration| {
@@ -839,6 +841,11 @@ pub async fn generate_residents(
             id_number: r.id_number.clone(),
             phone: r.phone.clone(),
             address: r.address.clone(),
+            // Primary care keeps the household (户号) of the public-health record.
+            household_number: match site.tier {
+                residents::SiteTier::County => None,
+                _ => household.get(&r.truth).map(|h| format!("34189{h:07}")),
+            },
             ..Default::default()
         })
     };
