@@ -1228,7 +1228,7 @@ impl App {
             };
             hashes.extend(ygt_empi::blocking_hashes(&prepared));
             offsets.push(hashes.len());
-            links.push((person, p.institution_id, id.to_string()));
+            links.push((person, p.institution_id, Some(id.to_string())));
             by_person.entry(person).or_default().push(Registration {
                 id,
                 person_id: person,
@@ -1283,7 +1283,7 @@ impl App {
         }
         drop(order);
         tracing::debug!(target: "ygt::mpi", ms = started.elapsed().as_millis(), "bulk: blocking index");
-        tx.bulk_insert_registered_links(&links, now).await?;
+        tx.bulk_insert_care_links("registered", &links, now).await?;
         tracing::debug!(target: "ygt::mpi", ms = started.elapsed().as_millis(), "bulk: care links");
         for inst in &institutions {
             let n = rows.iter().filter(|r| r.institution_id == *inst).count();

@@ -904,8 +904,25 @@ impl App {
                 )
             })
             .collect();
+        let t0 = std::time::Instant::now();
         let existing = tx.existing_sources(&keys).await?;
+        let t_existing = t0.elapsed();
         let mut report = BulkRecordReport::default();
+        // Persons named directly, resolved in one round trip (merged ones followed).
+        let named: Vec<Uuid> = items
+            .iter()
+            .filter_map(|p| p.person_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut current: std::collections::HashMap<Uuid, Option<Uuid>> = Default::default();
+        for (id, merged_into, active) in tx.persons_state(&named).await? {
+            let now_id = match merged_into {
+                Some(_) => tx.current_person(id).await?,
+                None => active.then_some(id),
+            };
+            current.insert(id, now_id);
+        }
         let mut cache: std::collections::HashMap<String, Option<Uuid>> =
             std::collections::HashMap::new();
         let mut rows: Vec<(Uuid, NewItem)> = Vec::with_capacity(items.len());
@@ -920,19 +937,35 @@ impl App {
                 report.skipped += 1;
                 continue;
             }
-            let ck = format!(
-                "{:?}|{}|{:?}|{:?}",
-                p.person_id,
-                p.item.institution_id,
-                opt(&p.patient.record_id),
-                p.id_number.as_ref().map(IdNumber::as_str)
-            );
-            let person = match cache.get(&ck) {
-                Some(x) => *x,
+            let person = match p.person_id {
+                Some(id) => match current.get(&id) {
+                    Some(Some(x)) => Some(*x),
+                    _ => {
+                        let f = if items.len() > 1 {
+                            format!("items[{i}].patient.person_id")
+                        } else {
+                            "patient.person_id".to_owned()
+                        };
+                        return Err(AppError::Invalid(ValidationErrors(vec![
+                            ValidationError::new(f, Reason::NotFound),
+                        ])));
+                    }
+                },
                 None => {
-                    let x = self.resolve_patient(&mut tx, p, i, items.len()).await?;
-                    cache.insert(ck, x);
-                    x
+                    let ck = format!(
+                        "{:?}|{}|{:?}|{:?}",
+                        p.person_id,
+                        p.item.institution_id,
+                        opt(&p.patient.record_id),
+                        p.id_number.as_ref().map(IdNumber::as_str)
+                    );
+                    if let Some(x) = cache.get(&ck) {
+                        *x
+                    } else {
+                        let x = self.resolve_patient(&mut tx, p, i, items.len()).await?;
+                        cache.insert(ck, x);
+                        x
+                    }
                 }
             };
             let mut it = p.item.clone();
@@ -943,14 +976,28 @@ impl App {
             rows.push((new_id(), it));
         }
         let refs: Vec<(Uuid, &NewItem)> = rows.iter().map(|(id, it)| (*id, it)).collect();
+        let t_resolve = t0.elapsed();
+        tx.bulk_cache(Some(256)).await?;
         tx.bulk_insert_items(&refs, now).await?;
+        tx.bulk_cache(None).await?;
+        let t_insert = t0.elapsed();
         let links: BTreeSet<(Uuid, Uuid)> = rows
             .iter()
             .filter_map(|(_, it)| it.person_id.map(|p| (p, it.institution_id)))
             .collect();
-        for (person, inst) in &links {
-            tx.ensure_care_link(new_id(), *person, *inst, now).await?;
-        }
+        let persons: Vec<Uuid> = links
+            .iter()
+            .map(|(p, _)| *p)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let have = tx.current_institution_links(&persons).await?;
+        let missing: Vec<(Uuid, Uuid, Option<String>)> = links
+            .iter()
+            .filter(|pair| !have.contains(pair))
+            .map(|(p, i)| (*p, *i, None))
+            .collect();
+        tx.bulk_insert_care_links("care", &missing, now).await?;
         for inst in &institutions {
             let n = rows
                 .iter()
@@ -965,7 +1012,18 @@ impl App {
             )
             .await?;
         }
+        let t_links = t0.elapsed();
         tx.commit().await?;
+        tracing::debug!(
+            target: "ygt::record",
+            existing_ms = t_existing.as_millis(),
+            resolve_ms = (t_resolve - t_existing).as_millis(),
+            insert_ms = (t_insert - t_resolve).as_millis(),
+            links_audit_ms = (t_links - t_insert).as_millis(),
+            commit_ms = (t0.elapsed() - t_links).as_millis(),
+            items = rows.len(),
+            "bulk record"
+        );
         report.created = rows.len();
         Ok(report)
     }
@@ -1037,6 +1095,9 @@ fn same_content(h: &ItemHead, it: &NewItem) -> bool {
         && h.occurred_at == it.occurred_at
         && h.person_id == it.person_id
 }
+
+/// The most recent values a trend chart shows, per code.
+pub const TREND_POINTS: i64 = 120;
 
 /// How many items a page of the timeline shows.
 pub const TIMELINE_PAGE: i64 = 50;
@@ -1135,7 +1196,12 @@ impl App {
         let mut trends = Vec::new();
         for (key, title, codes, unit) in TRENDS {
             let points = store
-                .series(person_id, codes, now - Duration::days(365 * 5))
+                .series(
+                    person_id,
+                    codes,
+                    now - Duration::days(365 * 5),
+                    TREND_POINTS,
+                )
                 .await?;
             if !points.is_empty() {
                 trends.push(Trend {

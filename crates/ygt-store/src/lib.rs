@@ -159,6 +159,58 @@ fn spawn_checkpointer(pool: SqlitePool) {
     });
 }
 
+/// Keeps PostgreSQL's planner statistics fresh when the server runs without autovacuum (as
+/// some installations do): without them a table that grew from empty keeps plans made for an
+/// empty table, and registration slows from milliseconds to tens of milliseconds. Every ten
+/// seconds, tables changed by more than autovacuum's own threshold (50 rows + 10 %) since
+/// their last analysis are analysed. Does nothing when autovacuum is on.
+fn spawn_statistics_keeper(pool: PgPool) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    tokio::spawn(async move {
+        let on: std::result::Result<(String,), _> =
+            sqlx::query_as("SELECT current_setting('autovacuum')")
+                .fetch_one(&pool)
+                .await;
+        if !matches!(on, Ok((ref v,)) if v == "off") {
+            return;
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            let stale: std::result::Result<Vec<(String,)>, _> = sqlx::query_as(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(relname) FROM pg_stat_user_tables \
+                 WHERE n_mod_since_analyze > 50 + 0.1 * GREATEST(n_live_tup, 0)",
+            )
+            .fetch_all(&pool)
+            .await;
+            match stale {
+                Ok(tables) => {
+                    for (t,) in tables {
+                        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {t}")))
+                            .execute(&pool)
+                            .await
+                        {
+                            tracing::warn!(error = %e, table = %t, "ANALYZE failed");
+                        }
+                    }
+                }
+                Err(e) => {
+                    if pool.is_closed() {
+                        break;
+                    }
+                    tracing::warn!(error = %e, "reading table statistics failed");
+                }
+            }
+        }
+    });
+}
+
 impl Store {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`. Does not migrate.
     pub async fn connect(url: &str) -> Result<Store> {
@@ -195,6 +247,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
+            spawn_statistics_keeper(pool.clone());
             Ok(Store {
                 pool: Pool::Postgres(pool),
             })
@@ -303,6 +356,18 @@ pub enum Tx {
 }
 
 impl Tx {
+    /// For a bulk write on SQLite: a page cache of `mib` MiB on this connection (the default
+    /// is 2 MiB, which makes index inserts into a large table read the same pages over and
+    /// over); `None` restores the default. Nothing on PostgreSQL (its cache is the server's).
+    pub async fn bulk_cache(&mut self, mib: Option<u32>) -> Result<()> {
+        if self.backend() == Backend::Sqlite {
+            let kib = mib.map_or(2000, |m| i64::from(m) * 1024);
+            self.execute(Sql::new(&format!("PRAGMA cache_size = -{kib}")))
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Tx::Sqlite(_) => Backend::Sqlite,

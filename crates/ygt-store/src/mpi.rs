@@ -737,10 +737,43 @@ impl Tx {
         Ok(regs.is_some() && blocks.is_none())
     }
 
-    /// Inserts many `registered` care links at once: (resident, institution, source).
-    pub async fn bulk_insert_registered_links(
+    /// (resident, institution) pairs among these residents that have a current `registered`
+    /// or `care` link.
+    pub async fn current_institution_links(
         &mut self,
-        rows: &[(Uuid, Uuid, String)],
+        residents: &[Uuid],
+    ) -> Result<HashSet<(Uuid, Uuid)>> {
+        let mut out = HashSet::new();
+        for chunk in residents.chunks(500) {
+            let mut q = Sql::new(
+                "SELECT resident_id, institution_id FROM care_links WHERE institution_id IS NOT NULL \
+                 AND kind IN ('registered', 'care') AND valid_until IS NULL AND resident_id IN ",
+            );
+            q.bind_list(chunk.iter().copied());
+            let rows: Vec<(Uuid, Uuid)> = self.fetch_all(q).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// (id, merged_into, active) of these persons.
+    pub async fn persons_state(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<Uuid>, bool)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut q = Sql::new("SELECT id, merged_into, active FROM persons WHERE id IN ");
+            q.bind_list(chunk.iter().copied());
+            let rows: Vec<(Uuid, Option<Uuid>, bool)> = self.fetch_all(q).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Inserts many institution care links of one kind (`registered`, `care`) at once:
+    /// (resident, institution, source).
+    pub async fn bulk_insert_care_links(
+        &mut self,
+        kind: &str,
+        rows: &[(Uuid, Uuid, Option<String>)],
         now: OffsetDateTime,
     ) -> Result<()> {
         for chunk in rows.chunks(BULK_ROWS) {
@@ -757,8 +790,10 @@ impl Tx {
                     .bind(*resident)
                     .push(", ")
                     .bind(*inst)
-                    .push(", NULL, 'registered', ")
-                    .bind(source.as_str())
+                    .push(", NULL, ")
+                    .bind(kind)
+                    .push(", ")
+                    .bind(source.as_deref())
                     .push(", ")
                     .bind(now)
                     .push(", NULL)");

@@ -681,29 +681,35 @@ impl Store {
         .await
     }
 
-    /// Values of the given codes for a person since a time, oldest first (trend charts).
+    /// The most recent values (at most `per_code` of each) of the given codes for a person
+    /// since a time, oldest first (trend charts: a chart needs no more points than it has
+    /// pixels, and a resident with years of results must not slow the page).
     pub async fn series(
         &self,
         person: Uuid,
         codes: &[&str],
         since: OffsetDateTime,
+        per_code: i64,
     ) -> Result<Vec<Observation>> {
-        if codes.is_empty() {
-            return Ok(Vec::new());
+        let mut out: Vec<Observation> = Vec::new();
+        for code in codes {
+            let mut q = Sql::new(
+                "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
+                 o.effective_at, i.name AS institution_name FROM observations o \
+                 JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+                 WHERE o.person_id = ",
+            );
+            q.bind(person)
+                .push(" AND o.code = ")
+                .bind(*code)
+                .push(" AND o.effective_at >= ")
+                .bind(utc(since))
+                .push(" AND c.status <> 'entered_in_error' ORDER BY o.effective_at DESC LIMIT ")
+                .bind(per_code);
+            out.extend(self.fetch_all::<Observation>(q).await?);
         }
-        let mut q = Sql::new(
-            "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
-             o.effective_at, i.name AS institution_name FROM observations o \
-             JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
-             WHERE o.person_id = ",
-        );
-        q.bind(person)
-            .push(" AND o.code IN ")
-            .bind_list(codes.iter().copied())
-            .push(" AND o.effective_at >= ")
-            .bind(utc(since))
-            .push(" AND c.status <> 'entered_in_error' ORDER BY o.effective_at, o.seq");
-        self.fetch_all(q).await
+        out.sort_by_key(|o| o.effective_at);
+        Ok(out)
     }
 
     /// A person's diagnoses grouped by code, most recent first.
@@ -897,10 +903,30 @@ impl Store {
         .await
     }
 
-    /// The 360 page's reads as plain statements, in one read transaction, without ygt's
-    /// checks, audit or mapping: the hand-written baseline. Returns the rows read.
+    /// The 360 page's reads (the person, allergies, recent prescriptions, the first timeline
+    /// page, problems, counts, trend series) as plain statements, without ygt's checks, audit
+    /// or mapping: the hand-written baseline. Returns the rows read.
     pub async fn raw_record_baseline(&self, person: Uuid, since: OffsetDateTime) -> Result<usize> {
         let mut rows = 0;
+        let person_row: Option<crate::mpi::Person> = self.person(person).await?;
+        rows += usize::from(person_row.is_some());
+        let recent = OffsetDateTime::now_utc() - time::Duration::days(90);
+        for (kind, since_kind, limit) in [("allergy", None, 20), ("prescription", Some(recent), 10)]
+        {
+            let mut q = Sql::new(ITEM_COLUMNS);
+            q.push(" WHERE c.person_id = ")
+                .bind(person)
+                .push(" AND c.kind = ")
+                .bind(kind)
+                .push(" AND c.status <> 'entered_in_error'");
+            if let Some(t) = since_kind {
+                q.push(" AND c.occurred_at >= ").bind(utc(t));
+            }
+            q.push(" ORDER BY c.occurred_at DESC, c.id DESC LIMIT ")
+                .bind(limit);
+            let v: Vec<Item> = self.fetch_all(q).await?;
+            rows += v.len();
+        }
         let t: Vec<Item> = self
             .fetch_all(
                 Sql::new(&format!(
@@ -930,20 +956,23 @@ impl Store {
             )
             .await?;
         rows += c.len();
-        let o: Vec<Observation> = self
-            .fetch_all(
-                Sql::new(
-                    "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
-                     o.effective_at, i.name AS institution_name FROM observations o \
-                     JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
-                     WHERE o.person_id = ? AND o.code IN ('SBP', 'DBP', 'GLU', 'HBA1C', 'CREA') AND o.effective_at >= ? \
-                     ORDER BY o.effective_at",
+        for code in ["SBP", "DBP", "GLU", "HBA1C", "CREA"] {
+            let o: Vec<Observation> = self
+                .fetch_all(
+                    Sql::new(
+                        "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
+                         o.effective_at, i.name AS institution_name FROM observations o \
+                         JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+                         WHERE o.person_id = ? AND o.code = ? AND o.effective_at >= ? \
+                         AND c.status <> 'entered_in_error' ORDER BY o.effective_at DESC LIMIT 120",
+                    )
+                    .arg(person)
+                    .arg(code)
+                    .arg(utc(since)),
                 )
-                .arg(person)
-                .arg(utc(since)),
-            )
-            .await?;
-        rows += o.len();
+                .await?;
+            rows += o.len();
+        }
         Ok(rows)
     }
 }

@@ -28,6 +28,11 @@ fn pct(mut v: Vec<f64>) -> (f64, f64, f64) {
 
 #[tokio::main]
 async fn main() {
+    if std::env::var_os("YGT_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("ygt::record=debug"))
+            .init();
+    }
     let args: Vec<String> = std::env::args().collect();
     let residents: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let dir = std::env::temp_dir().join(format!("ygt-bench-record-{}", std::process::id()));
