@@ -9,6 +9,7 @@ pub mod audit;
 pub mod mpi;
 pub mod org;
 pub mod record;
+pub mod submit;
 
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -59,7 +59,8 @@ pub struct Registered {
     pub person_id: Uuid,
     pub registration_id: Uuid,
     /// `linked` to an existing person, `new` person, or `review` (new person plus possible
-    /// matches waiting for a decision).
+    /// matches waiting for a decision); `updated` or `unchanged` when the institution already
+    /// kept a registration under the same patient number.
     pub outcome: &'static str,
     pub id_number_valid: bool,
     pub tasks: usize,
@@ -85,8 +86,8 @@ pub struct TaskDetail {
 
 const NAME_MAX: usize = 50;
 
-struct Parsed {
-    institution_id: Uuid,
+pub(crate) struct Parsed {
+    pub(crate) institution_id: Uuid,
     record_id: Option<String>,
     name: String,
     sex: Sex,
@@ -181,7 +182,7 @@ fn opt(s: &Option<String>) -> Option<&str> {
 }
 
 impl ResidentDraft {
-    fn parse(&self, today: Date) -> std::result::Result<Parsed, ValidationErrors> {
+    pub(crate) fn parse(&self, today: Date) -> std::result::Result<Parsed, ValidationErrors> {
         let mut errs = ValidationErrors::default();
         let institution_id =
             errs.check(Uuid::parse_str(self.institution_id.trim()).map_err(|_| {
@@ -495,6 +496,24 @@ impl App {
             Event::new("resident.register", "registration", None),
         )
         .await?;
+        let mut tx = self.store().begin().await?;
+        if tx.institution_tier(p.institution_id).await?.is_none() {
+            return Err(AppError::invalid("institution_id", Reason::NotFound));
+        }
+        tx.lock_writes().await?;
+        let out = self.register_in(&mut tx, ctx, &p).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Registers (or, when the institution already keeps this patient number, updates) a
+    /// parsed registration inside the caller's transaction, which holds the write lock.
+    pub(crate) async fn register_in(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        p: &Parsed,
+    ) -> Result<Registered> {
         let now = self.now();
         let reg_id = new_id();
         let mut row = NewRegistration {
@@ -537,13 +556,17 @@ impl App {
         let prepared = ygt_empi::prepare(&engine_reg);
         // Every spelling (heteronyms included), so that search by pinyin finds any reading.
         row.name_pinyin = prepared.name_spellings().join("|");
-        let mut tx = self.store().begin().await?;
-        if tx.institution_tier(p.institution_id).await?.is_none() {
-            return Err(AppError::invalid("institution_id", Reason::NotFound));
+        if let Some(rec) = p.record_id.as_deref()
+            && let Some(old) = tx.registration_by_record(p.institution_id, rec).await?
+        {
+            row.id = old.id;
+            row.person_id = old.person_id;
+            return self
+                .update_registration_in(tx, ctx, old, row, &ygt_empi::blocking_hashes(&prepared))
+                .await;
         }
-        tx.lock_writes().await?;
         let started = std::time::Instant::now();
-        let scored = self.score_candidates(&mut tx, None, &engine_reg).await?;
+        let scored = self.score_candidates(tx, None, &engine_reg).await?;
         let match_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let links: Vec<&Scored> = scored
             .iter()
@@ -592,7 +615,7 @@ impl App {
             tx.insert_task(new_id(), reg_id, t.person, t.explanation.total, &expl, now)
                 .await?;
         }
-        self.refresh_golden(&mut tx, person).await?;
+        self.refresh_golden(tx, person).await?;
         tx.insert_care_link(
             new_id(),
             person,
@@ -605,7 +628,7 @@ impl App {
         )
         .await?;
         self.audit_in(
-            &mut tx,
+            tx,
             ctx,
             Event::new(
                 "resident.register",
@@ -620,7 +643,6 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
-        tx.commit().await?;
         tracing::debug!(
             target: "ygt::mpi",
             match_us,
@@ -635,6 +657,63 @@ impl App {
             id_number_valid: p.id_number.is_some(),
             tasks: tasks.len(),
         })
+    }
+
+    /// A registration the institution sent again under the same patient number (HL7 ADT^A08,
+    /// FHIR Patient update, a second import): its fields are replaced, its blocking keys
+    /// recomputed and its person's golden record refreshed; the person stays (a changed
+    /// identity is a merge or unmerge decision for a person to take).
+    async fn update_registration_in(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        old: Registration,
+        row: NewRegistration,
+        keys: &[i64],
+    ) -> Result<Registered> {
+        let same = old.name == row.name
+            && old.sex == row.sex
+            && old.birth_date == row.birth_date
+            && old.id_number_raw == row.id_number_raw
+            && old.phone == row.phone
+            && old.address == row.address
+            && old.insurance_number == row.insurance_number
+            && old.health_card_number == row.health_card_number
+            && old.division_code == row.division_code
+            && old.village_group == row.village_group
+            && old.household_number == row.household_number
+            && old.ethnicity == row.ethnicity
+            && old.nationality == row.nationality;
+        let person = old.person_id;
+        let registered = |outcome| Registered {
+            person_id: person,
+            registration_id: old.id,
+            outcome,
+            id_number_valid: row.id_number.is_some(),
+            tasks: 0,
+        };
+        if same {
+            return Ok(registered("unchanged"));
+        }
+        let now = self.now();
+        let old_keys = ygt_empi::blocking_hashes(&ygt_empi::prepare(&to_engine(&old)));
+        tx.delete_keys(old.id, &old_keys).await?;
+        tx.update_registration(&row, now).await?;
+        tx.insert_keys(old.id, keys).await?;
+        let actor = Self::actor_label(ctx);
+        tx.add_history(person, Some(old.id), "updated", None, None, &actor, now)
+            .await?;
+        self.refresh_golden(tx, person).await?;
+        self.audit_in(
+            tx,
+            ctx,
+            Event::new("resident.update", "registration", Some(old.id.to_string()))
+                .resident(person)
+                .detail(format!("id_number_valid={}", row.id_number.is_some())),
+            Outcome::Allowed,
+        )
+        .await?;
+        Ok(registered("updated"))
     }
 
     /// A person with registrations and history; allowed by data scope, audited.

@@ -689,10 +689,24 @@ impl App {
         items: &[ParsedItem],
         channel: &str,
     ) -> Result<Vec<Recorded>> {
-        let institutions = self.authorise_items(ctx, items, "record.write").await?;
-        let now = self.now();
+        self.authorise_items(ctx, items, "record.write").await?;
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
+        let out = self.record_in(&mut tx, ctx, items, channel).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Records authorised items inside the caller's transaction, which holds the write lock.
+    pub(crate) async fn record_in(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        items: &[ParsedItem],
+        channel: &str,
+    ) -> Result<Vec<Recorded>> {
+        let now = self.now();
+        let institutions: BTreeSet<Uuid> = items.iter().map(|p| p.item.institution_id).collect();
         for inst in &institutions {
             if tx.institution_tier(*inst).await?.is_none() {
                 return Err(AppError::invalid("institution_id", Reason::NotFound));
@@ -701,7 +715,7 @@ impl App {
         let mut out = Vec::with_capacity(items.len());
         let mut linked: BTreeSet<(Uuid, Uuid)> = BTreeSet::new();
         for (i, p) in items.iter().enumerate() {
-            let person = self.resolve_patient(&mut tx, p, i, items.len()).await?;
+            let person = self.resolve_patient(tx, p, i, items.len()).await?;
             let head = tx
                 .item_by_source(&p.item.source_system, &p.item.source_id, &p.item.kind)
                 .await?;
@@ -746,7 +760,7 @@ impl App {
                 if let Some(person) = it.person_id {
                     e = e.resident(person);
                 }
-                self.audit_in(&mut tx, ctx, e, Outcome::Allowed).await?;
+                self.audit_in(tx, ctx, e, Outcome::Allowed).await?;
             }
             out.push(Recorded {
                 item_id: id,
@@ -755,7 +769,6 @@ impl App {
                 version,
             });
         }
-        tx.commit().await?;
         Ok(out)
     }
 
@@ -764,7 +777,7 @@ impl App {
     /// record (a care link follows), so only for persons the actor may already see. Patient
     /// numbers and ID numbers are what a caring institution holds anyway. Returns the
     /// institutions.
-    async fn authorise_items(
+    pub(crate) async fn authorise_items(
         &self,
         ctx: &Ctx,
         items: &[ParsedItem],
@@ -1244,6 +1257,52 @@ impl App {
             trends,
             person,
         })
+    }
+
+    /// An item as it stands right after the caller wrote it, for the response of that write
+    /// (the write was authorised and audited; reading back what one sent is not a new read).
+    pub async fn written_item(&self, recorded: &Recorded) -> Result<Item> {
+        self.store()
+            .item(recorded.item_id)
+            .await?
+            .ok_or(AppError::NotFound("item"))
+    }
+
+    /// The person a registration just written belongs to, for the response of that write.
+    pub async fn written_person(
+        &self,
+        registered: &crate::mpi::Registered,
+    ) -> Result<ygt_store::mpi::Person> {
+        self.store()
+            .person(registered.person_id)
+            .await?
+            .ok_or(AppError::NotFound("resident"))
+    }
+
+    /// A page of a resident's items for a search (FHIR search, integrations): authorised and
+    /// audited like the 360 page, newest first, at most 200, with the cursor of the next page.
+    pub async fn search_record(
+        &self,
+        ctx: &Ctx,
+        person_id: Uuid,
+        filter: &TimelineFilter,
+        limit: i64,
+    ) -> Result<(Vec<Item>, Option<String>)> {
+        self.store()
+            .person(person_id)
+            .await?
+            .ok_or(AppError::NotFound("resident"))?;
+        self.resident_access(ctx, person_id, "record.search", "treatment")
+            .await?;
+        let limit = limit.clamp(1, 200);
+        let mut items = self.store().timeline(person_id, filter, limit + 1).await?;
+        let next = if items.len() > usize::try_from(limit).unwrap_or(200) {
+            items.truncate(usize::try_from(limit).unwrap_or(200));
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Ok((items, next))
     }
 
     /// One item with its values and earlier versions; authorised through its person.

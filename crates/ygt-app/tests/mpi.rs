@@ -609,3 +609,53 @@ async fn resident_details(db: TestDb) {
     );
 }
 both_backends!(resident_details, resident_details);
+
+/// The same patient number sent again (HL7 ADT^A08, a FHIR Patient update): the registration
+/// is updated in place, not registered twice; the golden record and search follow.
+async fn same_patient_number_updates_the_registration(db: TestDb) {
+    let c = county(&db).await;
+    let mut d = draft(
+        c.town,
+        "王建军",
+        Some("341890197803150010"),
+        None,
+        Some("13905551234"),
+        Some("柳河镇"),
+    );
+    d.record_id = Some("ZY-1".into());
+    let first = c.app.register_resident(&c.ctx, &d).await.unwrap();
+    assert_eq!(first.outcome, "new");
+    let again = c.app.register_resident(&c.ctx, &d).await.unwrap();
+    assert_eq!(again.outcome, "unchanged");
+    assert_eq!(again.registration_id, first.registration_id);
+    d.phone = Some("13905559999".into());
+    d.address = Some("柳河镇张庄村 5 号".into());
+    let upd = c.app.register_resident(&c.ctx, &d).await.unwrap();
+    assert_eq!(upd.outcome, "updated");
+    assert_eq!(upd.person_id, first.person_id);
+    let p = c
+        .app
+        .person_detail(&c.ctx, first.person_id, "treatment")
+        .await
+        .unwrap();
+    assert_eq!(p.registrations.len(), 1);
+    assert_eq!(p.person.phone.as_deref(), Some("13905559999"));
+    assert!(p.history.iter().any(|h| h.action == "updated"));
+    let found = c
+        .app
+        .search_residents(&c.ctx, "13905559999", 10)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    // Matching still finds the resident through the new keys from another institution.
+    let mut elsewhere = d.clone();
+    elsewhere.institution_id = c.village.to_string();
+    elsewhere.record_id = Some("V-9".into());
+    let linked = c.app.register_resident(&c.ctx, &elsewhere).await.unwrap();
+    assert_eq!(linked.outcome, "linked");
+    assert_eq!(linked.person_id, first.person_id);
+}
+both_backends!(
+    same_patient_number_updates_the_registration,
+    same_patient_number_updates_the_registration
+);

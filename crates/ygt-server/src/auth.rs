@@ -32,6 +32,7 @@ pub struct Auth {
 /// Paths anyone may use without signing in.
 pub fn is_public(path: &str) -> bool {
     path == "/healthz"
+        || path == "/fhir/metadata"
         || path == "/login"
         || path.starts_with("/static/")
         || path.starts_with("/lang/")

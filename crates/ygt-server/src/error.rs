@@ -180,7 +180,42 @@ pub fn describe(e: &AppError, lang: Lang) -> (String, Option<String>, Vec<(Strin
 
 /// Whether a path is answered in JSON.
 pub fn is_machine_path(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/healthz" || path == "/metrics"
+    path.starts_with("/api/") || is_fhir_path(path) || path == "/healthz" || path == "/metrics"
+}
+
+/// Whether a path belongs to the FHIR API (errors are OperationOutcomes).
+pub fn is_fhir_path(path: &str) -> bool {
+    path == "/fhir" || path.starts_with("/fhir/")
+}
+
+/// An error as a FHIR OperationOutcome: one issue per problem, `expression` naming the element.
+pub fn operation_outcome(e: &AppError, lang: Lang) -> serde_json::Value {
+    let code = match e {
+        AppError::Invalid(_) => "invalid",
+        AppError::NotFound(_) => "not-found",
+        AppError::Duplicate { .. } => "duplicate",
+        AppError::Stale | AppError::Conflict { .. } => "conflict",
+        AppError::Unauthenticated | AppError::BadCredentials => "login",
+        AppError::Forbidden { .. } | AppError::PasswordChangeRequired => "forbidden",
+        AppError::Locked { .. } => "throttled",
+        AppError::Store(_) => "exception",
+    };
+    let (message, field, details) = describe(e, lang);
+    let issues: Vec<serde_json::Value> = if details.is_empty() {
+        let mut issue = json!({"severity": "error", "code": code, "diagnostics": message});
+        if let Some(f) = field {
+            issue["expression"] = json!([f]);
+        }
+        vec![issue]
+    } else {
+        details
+            .iter()
+            .map(|(f, m)| {
+                json!({"severity": "error", "code": code, "diagnostics": format!("{f}: {m}"), "expression": [f]})
+            })
+            .collect()
+    };
+    json!({"resourceType": "OperationOutcome", "issue": issues})
 }
 
 /// Renders every [`WebError`] of a response for the request it answers.
@@ -205,7 +240,14 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let auth = resp.extensions().get::<crate::auth::Auth>().cloned();
     let nav = Nav::new(&uri, "", auth.as_ref());
     let (message, field, details) = describe(&err, lang);
-    let mut out = if is_machine_path(&path) {
+    let mut out = if is_fhir_path(&path) {
+        let mut r = (status, operation_outcome(&err, lang).to_string()).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::fhir::FHIR_JSON),
+        );
+        r
+    } else if is_machine_path(&path) {
         let details: Vec<_> = details
             .iter()
             .map(|(f, m)| json!({"field": f, "message": m}))

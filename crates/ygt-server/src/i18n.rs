@@ -488,6 +488,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "New record created; possible matches were sent for review",
     ),
     (
+        "resident.outcome_updated",
+        "本机构已有该病案号的登记，已按新信息更新",
+        "This institution already had the patient number; its registration was updated",
+    ),
+    (
         "resident.record_id",
         "本机构病案号/门诊号",
         "Patient number at this institution",

@@ -8,6 +8,7 @@ mod assets;
 pub mod auth;
 pub mod error;
 mod extract;
+pub mod fhir;
 pub mod i18n;
 mod metrics;
 mod mpi_pages;
@@ -114,6 +115,7 @@ pub fn routes() -> Routes {
     let r = mpi_pages::routes(r);
     let r = record_pages::routes(r);
     let r = record_api::routes(r);
+    let r = fhir::routes(r);
     api::routes(r)
 }
 

@@ -321,6 +321,7 @@ async fn resident_page(
     let message = q.get("registered").map(|o| match o {
         "linked" => t.t("resident.outcome_linked").to_owned(),
         "review" => t.t("resident.outcome_review").to_owned(),
+        "updated" | "unchanged" => t.t("resident.outcome_updated").to_owned(),
         _ => t.t("resident.outcome_new").to_owned(),
     });
     person_view(&s, &ctx, t, &page, id, false, message).await

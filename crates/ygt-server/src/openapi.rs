@@ -564,7 +564,7 @@ fn schemas() -> Value {
             "address": text_n, "registrations": {"type": "integer"}, "active": {"type": "boolean"}, "merged_into": uuid_n}},
         "PersonPage": page("Person"),
         "Registered": {"type": "object", "properties": {"person_id": uuid, "registration_id": uuid,
-            "outcome": {"type": "string", "enum": ["linked", "new", "review"]}, "id_number_valid": {"type": "boolean"}, "tasks": {"type": "integer"}}},
+            "outcome": {"type": "string", "enum": ["linked", "new", "review", "updated", "unchanged"]}, "id_number_valid": {"type": "boolean"}, "tasks": {"type": "integer"}}},
         "PersonDetail": {"type": "object", "properties": {"person": r("Person"), "registrations": {"type": "array", "items": {"type": "object"}},
             "history": {"type": "array", "items": {"type": "object"}}}},
         "MergeBody": {"type": "object", "additionalProperties": false, "required": ["into"], "properties": {"into": uuid}},

@@ -184,6 +184,7 @@ async fn get_record(
         from: time_param("from", &q.from)?,
         to: time_param("to", &q.to)?,
         before,
+        code: None,
     };
     let purpose = q.purpose.as_deref().unwrap_or("treatment");
     let r: PatientRecord = s

@@ -278,6 +278,7 @@ async fn record_page(
         from: parse_day("from", &from)?,
         to: parse_day("to", &to)?.map(|d| d + Duration::days(1)),
         before,
+        code: None,
     };
     let r = s.app.patient_record(&ctx, id, &filter, "treatment").await?;
     let mut fq: Vec<String> = kinds.iter().map(|k| format!("kind={k}")).collect();

@@ -405,6 +405,74 @@ impl Tx {
         .await
     }
 
+    /// The registration an institution keeps under its own patient number (the earliest if
+    /// several were stored before numbers were checked).
+    pub async fn registration_by_record(
+        &mut self,
+        institution: Uuid,
+        record_id: &str,
+    ) -> Result<Option<Registration>> {
+        let rows: Vec<Registration> = self
+            .fetch_all(
+                Sql::new(&format!(
+                    "{REGISTRATION_COLUMNS} WHERE r.institution_id = ? AND r.record_id = ? \
+                     ORDER BY r.registered_at, r.id LIMIT 1"
+                ))
+                .arg(institution)
+                .arg(record_id),
+            )
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// Replaces the demographic fields of a registration (the sender corrected them); its
+    /// person stays.
+    pub async fn update_registration(
+        &mut self,
+        r: &NewRegistration,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "UPDATE registrations SET name = ?, name_pinyin = ?, sex = ?, birth_date = ?, \
+                 id_number_raw = ?, id_number = ?, phone = ?, address = ?, insurance_number = ?, \
+                 health_card_number = ?, division_code = ?, village_group = ?, household_number = ?, \
+                 ethnicity = ?, nationality = ?, version = version + 1, updated_at = ? WHERE id = ?",
+            )
+            .arg(r.name.as_str())
+            .arg(r.name_pinyin.as_str())
+            .arg(r.sex.as_str())
+            .arg(r.birth_date)
+            .arg(r.id_number_raw.as_deref())
+            .arg(r.id_number.as_deref())
+            .arg(r.phone.as_deref())
+            .arg(r.address.as_deref())
+            .arg(r.insurance_number.as_deref())
+            .arg(r.health_card_number.as_deref())
+            .arg(r.division_code.as_deref())
+            .arg(r.village_group.as_deref())
+            .arg(r.household_number.as_deref())
+            .arg(r.ethnicity.as_deref())
+            .arg(r.nationality.as_deref())
+            .arg(now)
+            .arg(r.id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Removes blocking-key hashes of a registration (its old keys, before storing new ones;
+    /// looked up by key, the table's primary key).
+    pub async fn delete_keys(&mut self, registration: Uuid, keys: &[i64]) -> Result<()> {
+        for chunk in keys.chunks(BULK_ROWS) {
+            let mut q = Sql::new("DELETE FROM registration_blocks WHERE registration_id = ?")
+                .arg(registration);
+            q.push(" AND key_hash IN ").bind_list(chunk.iter().copied());
+            self.execute(q).await?;
+        }
+        Ok(())
+    }
+
     pub async fn move_registration(
         &mut self,
         registration: Uuid,

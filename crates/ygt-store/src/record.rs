@@ -148,6 +148,8 @@ pub struct TimelineFilter {
     pub to: Option<OffsetDateTime>,
     /// Keyset cursor: items strictly before this (occurred_at, id), newest first.
     pub before: Option<(OffsetDateTime, Uuid)>,
+    /// The item's code (an ICD-10 code, a report's code), exactly.
+    pub code: Option<String>,
 }
 
 /// An entry of the mutual-recognition catalogue.
@@ -626,6 +628,9 @@ impl Store {
         }
         if let Some(t) = f.to {
             q.push(" AND c.occurred_at < ").bind(utc(t));
+        }
+        if let Some(code) = &f.code {
+            q.push(" AND c.code = ").bind(code.as_str());
         }
         if let Some((t, id)) = f.before {
             q.push(" AND (c.occurred_at < ")

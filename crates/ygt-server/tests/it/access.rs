@@ -48,13 +48,21 @@ enum Rule {
     Reveal,
     /// A patient permission over an institution in the actor's patient-data scope.
     PatientScoped(P),
+    /// Correcting a stored item: reading it ([`Rule::Resident`]) and writing for its
+    /// institution (the linked resident's item is at the actor's own institution).
+    ResidentWrite,
 }
 
 fn rule(method: &str, path: &str) -> Option<Rule> {
     use Rule::*;
     let write = Scoped(P::RegistryWrite, P::RegistryWriteAll);
     Some(match (method, path) {
-        (_, "/healthz" | "/login" | "/lang/{code}" | "/static/{*path}") => Public,
+        (_, "/healthz" | "/login" | "/lang/{code}" | "/static/{*path}" | "/fhir/metadata") => {
+            Public
+        }
+        ("GET", "/fhir/{rtype}" | "/fhir/{rtype}/{id}") => Resident,
+        ("PUT", "/fhir/{rtype}/{id}") => ResidentWrite,
+        ("POST", "/fhir" | "/fhir/{rtype}") => PatientScoped(P::PatientWrite),
         (_, "/metrics" | "/api/openapi.json" | "/api/docs" | "/api/v1/me") => AnyUser,
         (_, "/logout" | "/account" | "/account/password" | "/account/sign-out-everywhere") => {
             AnyUser
@@ -145,6 +153,8 @@ fn wheres(method: &str, path: &str) -> Vec<Where> {
     if matches!(
         (method, path),
         ("POST", "/api/v1/clinical-items")
+            | ("POST", "/fhir")
+            | ("POST", "/fhir/{rtype}")
             | ("POST", "/records/unmatched/{id}/assign")
             | ("POST", "/api/v1/unmatched-items/{id}/assign")
     ) {
@@ -168,6 +178,7 @@ fn wheres(method: &str, path: &str) -> Vec<Where> {
         || path.starts_with("/api/v1/patients/")
         || path.starts_with("/api/v1/clinical-items/")
         || path.starts_with("/records/items/")
+        || path.starts_with("/fhir/{rtype}")
     {
         vec![Linked, NotLinked]
     } else if inst.iter().any(|p| path.starts_with(p))
@@ -203,6 +214,7 @@ fn expected(r: Rule, role: Role, w: Where) -> bool {
                 && (has(P::CommunityWide) || w == Where::Linked)
         }
         Rule::PatientScoped(p) => has(p) && in_scope,
+        Rule::ResidentWrite => has(P::PatientRead) && has(P::PatientWrite) && w == Where::Linked,
     }
 }
 
@@ -264,6 +276,7 @@ impl Fixture {
             self.task
         } else if template.starts_with("/records/items/")
             || template.starts_with("/api/v1/clinical-items/")
+            || template == "/fhir/{rtype}/{id}"
         {
             self.items[usize::from(w != Where::Linked)]
         } else if template.contains("/assign") {
@@ -282,7 +295,15 @@ impl Fixture {
         } else {
             self.institution(w)
         };
+        if template == "/fhir/{rtype}" {
+            return match w {
+                Where::Linked => format!("/fhir/DiagnosticReport?patient={}", self.linked),
+                Where::NotLinked => format!("/fhir/DiagnosticReport?patient={}", self.not_linked),
+                _ => "/fhir/Observation".to_owned(),
+            };
+        }
         template
+            .replace("{rtype}", "DiagnosticReport")
             .replace("{id}", &id.to_string())
             .replace("{institution_id}", &self.other.to_string())
             .replace("{code}", "en")
@@ -650,6 +671,42 @@ async fn body(
         ("POST", "/records/unmatched/{id}/assign") => {
             form(vec![("person_id", fx.linked.to_string())])
         }
+        ("POST", "/fhir/{rtype}" | "/fhir") => {
+            let obs = json!({"resourceType": "Observation", "status": "final",
+                "identifier": [{"system": "matrix", "value": Uuid::now_v7().to_string()}],
+                "code": {"coding": [{"code": "SBP", "display": "收缩压"}]},
+                "subject": {"display": "矩阵居民"}, "effectiveDateTime": "2026-11-01T09:00:00+08:00",
+                "performer": [{"reference": format!("Organization/{inst}")}],
+                "valueQuantity": {"value": 128, "unit": "mmHg"}});
+            Some((
+                true,
+                if template == "/fhir" {
+                    json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+                        {"request": {"method": "POST", "url": "Observation"}, "resource": obs}]})
+                    .to_string()
+                } else {
+                    obs.to_string()
+                },
+            ))
+        }
+        ("PUT", "/fhir/{rtype}/{id}") => {
+            let person = if w == Where::Linked {
+                fx.linked
+            } else {
+                fx.not_linked
+            };
+            Some((
+                true,
+                json!({"resourceType": "DiagnosticReport", "status": "amended",
+                    "category": [{"coding": [{"code": "LAB"}]}], "code": {"text": "血糖"},
+                    "subject": {"reference": format!("Patient/{person}")},
+                    "effectiveDateTime": "2026-11-01T08:00:00+08:00",
+                    "contained": [{"resourceType": "Observation", "id": "r0", "status": "final",
+                        "code": {"coding": [{"code": "GLU"}]}, "valueQuantity": {"value": 6.2}}],
+                    "result": [{"reference": "#r0"}]})
+                .to_string(),
+            ))
+        }
         ("POST", "/api/v1/unmatched-items/{id}/assign") => {
             Some((true, json!({"person_id": fx.linked}).to_string()))
         }
@@ -761,6 +818,7 @@ async fn anonymous_requests_are_refused() {
         let path = r
             .path
             .replace("{id}", &Uuid::now_v7().to_string())
+            .replace("{rtype}", "Observation")
             .replace("{institution_id}", &Uuid::now_v7().to_string())
             .replace("{code}", "en")
             .replace("{role}", "doctor")
@@ -779,7 +837,11 @@ async fn anonymous_requests_are_refused() {
                 "{} {path}: {status}",
                 r.method
             ),
-            _ if r.method == "GET" && !r.path.starts_with("/api/") && r.path != "/metrics" => {
+            _ if r.method == "GET"
+                && !r.path.starts_with("/api/")
+                && !r.path.starts_with("/fhir")
+                && r.path != "/metrics" =>
+            {
                 assert_eq!(status, StatusCode::SEE_OTHER, "{} {path}", r.method)
             }
             _ => assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {path}", r.method),

