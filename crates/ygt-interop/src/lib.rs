@@ -3,4 +3,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod clinical_csv;
+pub mod hl7;
 pub mod link_csv;
+pub mod mllp;

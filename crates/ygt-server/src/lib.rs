@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 mod extract;
 pub mod fhir;
+pub mod hl7;
 pub mod i18n;
 mod metrics;
 mod mpi_pages;

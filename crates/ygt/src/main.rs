@@ -55,6 +55,13 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
+        /// Also receive HL7 v2 messages over MLLP on this address (such as 0.0.0.0:2575).
+        #[arg(long, requires = "mllp_token_file")]
+        mllp: Option<String>,
+        /// File holding the integration token the MLLP listener acts with (it needs
+        /// patient.write at its institution); create one under 管理 → API 令牌.
+        #[arg(long, env = "YGT_MLLP_TOKEN_FILE")]
+        mllp_token_file: Option<PathBuf>,
     },
     /// Bring the database schema up to date.
     Migrate {
@@ -291,13 +298,22 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                 Some(p) => bail!("audit chain broken: {p}"),
             }
         }
-        Command::Serve { database, listen } => {
+        Command::Serve {
+            database,
+            listen,
+            mllp,
+            mllp_token_file,
+        } => {
             let url = database_url(database, &cfg)?;
             let store = Store::open(&url).await.context("opening the database")?;
             let listen = listen
                 .or(cfg.listen.clone())
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-            serve(App::with_settings(store, cfg.settings()?), &listen, false).await
+            let app = App::with_settings(store, cfg.settings()?);
+            if let (Some(addr), Some(file)) = (mllp, mllp_token_file) {
+                start_mllp(&app, &addr, &file).await?;
+            }
+            serve(app, &listen, false).await
         }
         Command::Migrate { database } => {
             let url = database_url(database, &cfg)?;
@@ -635,6 +651,38 @@ async fn reindex(app: &App) -> Result<()> {
     if n > 0 {
         eprintln!("Rebuilt the blocking index of {n} registrations.");
     }
+    Ok(())
+}
+
+/// Starts the HL7 v2 listener beside the web server (it stops with the process).
+async fn start_mllp(app: &App, addr: &str, token_file: &std::path::Path) -> Result<()> {
+    let secret = std::fs::read_to_string(token_file)
+        .with_context(|| format!("reading the MLLP token file {}", token_file.display()))?
+        .trim()
+        .to_owned();
+    let door = std::sync::Arc::new(ygt_server::hl7::Hl7Door::new(app.clone(), secret));
+    let principal = door.check().await.map_err(|e| {
+        anyhow::anyhow!(
+            "the MLLP token in {} does not work: {e}",
+            token_file.display()
+        )
+    })?;
+    let sock: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("--mllp {addr:?} is not an address such as 0.0.0.0:2575"))?;
+    let listener = tokio::net::TcpListener::bind(sock)
+        .await
+        .with_context(|| format!("listening for MLLP on {sock}"))?;
+    println!(
+        "HL7 v2 (MLLP) on {} as {}",
+        listener.local_addr()?,
+        principal.display_name
+    );
+    tokio::spawn(async move {
+        if let Err(e) = door.serve(listener, shutdown_signal()).await {
+            tracing::error!(error = %e, "MLLP listener stopped");
+        }
+    });
     Ok(())
 }
 
