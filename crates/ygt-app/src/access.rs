@@ -129,6 +129,20 @@ impl App {
     }
 
     /// Appends an event inside the caller's transaction (commits with the change it records).
+    /// Audits several events of one transaction at once (same order as one by one).
+    pub(crate) async fn audit_many_in(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        events: &[Event<'_>],
+        outcome: Outcome,
+    ) -> Result<()> {
+        let entries: Vec<_> = events.iter().map(|e| self.entry(ctx, e, outcome)).collect();
+        tx.append_audits(&entries, self.settings().audit_alg, self.now())
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn audit_in(
         &self,
         tx: &mut Tx,

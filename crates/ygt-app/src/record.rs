@@ -5,7 +5,7 @@
 //! same item sent twice is stored once; a changed item replaces the stored one and the earlier
 //! version is kept. Items whose patient the index cannot identify wait in the unmatched queue.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use time::macros::offset;
@@ -713,6 +713,7 @@ impl App {
             }
         }
         let mut out = Vec::with_capacity(items.len());
+        let mut events = Vec::with_capacity(items.len());
         let mut linked: BTreeSet<(Uuid, Uuid)> = BTreeSet::new();
         for (i, p) in items.iter().enumerate() {
             let person = self.resolve_patient(tx, p, i, items.len()).await?;
@@ -747,7 +748,7 @@ impl App {
             }
             if outcome != "unchanged" {
                 let mut e =
-                    Event::new("record.write", &it.kind, Some(id.to_string())).detail(format!(
+                    Event::new("record.write", &p.item.kind, Some(id.to_string())).detail(format!(
                         "outcome={outcome} channel={channel} source={}:{}{}",
                         it.source_system,
                         it.source_id,
@@ -760,7 +761,7 @@ impl App {
                 if let Some(person) = it.person_id {
                     e = e.resident(person);
                 }
-                self.audit_in(tx, ctx, e, Outcome::Allowed).await?;
+                events.push(e);
             }
             out.push(Recorded {
                 item_id: id,
@@ -769,6 +770,8 @@ impl App {
                 version,
             });
         }
+        self.audit_many_in(tx, ctx, &events, Outcome::Allowed)
+            .await?;
         Ok(out)
     }
 
@@ -902,10 +905,10 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
-        for inst in &institutions {
-            if tx.institution_tier(*inst).await?.is_none() {
-                return Err(AppError::invalid("institution_id", Reason::NotFound));
-            }
+        let listed: Vec<Uuid> = institutions.iter().copied().collect();
+        let found = tx.existing_institutions(&listed).await?;
+        if listed.iter().any(|i| !found.contains(i)) {
+            return Err(AppError::invalid("institution_id", Reason::NotFound));
         }
         let keys: Vec<(&str, &str, &str)> = items
             .iter()
@@ -920,15 +923,29 @@ impl App {
         let t0 = std::time::Instant::now();
         let existing = tx.existing_sources(&keys).await?;
         let t_existing = t0.elapsed();
-        let mut report = BulkRecordReport::default();
-        // Persons named directly, resolved in one round trip (merged ones followed).
-        let named: Vec<Uuid> = items
+        let existing: HashSet<(&str, &str, &str)> = existing
             .iter()
-            .filter_map(|p| p.person_id)
+            .map(|(s, i, k)| (s.as_str(), i.as_str(), k.as_str()))
+            .collect();
+        let mut report = BulkRecordReport::default();
+        // The items to store: not stored yet, and the first of their source identity here.
+        let mut seen: HashSet<(&str, &str, &str)> = HashSet::with_capacity(items.len());
+        let fresh: Vec<(usize, &ParsedItem)> = items
+            .iter()
+            .zip(&keys)
+            .enumerate()
+            .filter(|(_, (_, key))| !existing.contains(*key) && seen.insert(**key))
+            .map(|(i, (p, _))| (i, p))
+            .collect();
+        report.skipped = items.len() - fresh.len();
+        // Persons named directly, resolved in one round trip (merged ones followed).
+        let named: Vec<Uuid> = fresh
+            .iter()
+            .filter_map(|(_, p)| p.person_id)
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut current: std::collections::HashMap<Uuid, Option<Uuid>> = Default::default();
+        let mut current: HashMap<Uuid, Option<Uuid>> = HashMap::with_capacity(named.len());
         for (id, merged_into, active) in tx.persons_state(&named).await? {
             let now_id = match merged_into {
                 Some(_) => tx.current_person(id).await?,
@@ -936,20 +953,43 @@ impl App {
             };
             current.insert(id, now_id);
         }
-        let mut cache: std::collections::HashMap<String, Option<Uuid>> =
-            std::collections::HashMap::new();
-        let mut rows: Vec<(Uuid, NewItem)> = Vec::with_capacity(items.len());
-        let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
-        for (i, p) in items.iter().enumerate() {
-            let key = (
-                p.item.source_system.clone(),
-                p.item.source_id.clone(),
-                p.item.kind.clone(),
-            );
-            if existing.contains(&key) || !seen.insert(key) {
-                report.skipped += 1;
-                continue;
-            }
+        // The others as `resolve_patient` finds them, each lookup made once for the batch:
+        // by the institution's patient number, then by the ID number.
+        let unnamed = || {
+            fresh
+                .iter()
+                .map(|(_, p)| *p)
+                .filter(|p| p.person_id.is_none())
+        };
+        let records: Vec<(Uuid, &str)> = unnamed()
+            .filter_map(|p| opt(&p.patient.record_id).map(|r| (p.item.institution_id, r)))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let by_record: HashMap<(Uuid, &str), Uuid> = records
+            .iter()
+            .copied()
+            .zip(tx.person_by_records(&records).await?)
+            .filter_map(|(k, person)| person.map(|person| (k, person)))
+            .collect();
+        let by_record_of = |p: &ParsedItem| {
+            opt(&p.patient.record_id)
+                .and_then(|r| by_record.get(&(p.item.institution_id, r)).copied())
+        };
+        let numbers: Vec<&str> = unnamed()
+            .filter(|p| by_record_of(p).is_none())
+            .filter_map(|p| p.id_number.as_ref().map(IdNumber::as_str))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let by_number: HashMap<&str, Uuid> = numbers
+            .iter()
+            .copied()
+            .zip(tx.person_by_id_numbers(&numbers).await?)
+            .filter_map(|(k, person)| person.map(|person| (k, person)))
+            .collect();
+        let mut rows: Vec<(Uuid, Option<Uuid>, &NewItem)> = Vec::with_capacity(fresh.len());
+        for (i, p) in &fresh {
             let person = match p.person_id {
                 Some(id) => match current.get(&id) {
                     Some(Some(x)) => Some(*x),
@@ -964,39 +1004,25 @@ impl App {
                         ])));
                     }
                 },
-                None => {
-                    let ck = format!(
-                        "{:?}|{}|{:?}|{:?}",
-                        p.person_id,
-                        p.item.institution_id,
-                        opt(&p.patient.record_id),
-                        p.id_number.as_ref().map(IdNumber::as_str)
-                    );
-                    if let Some(x) = cache.get(&ck) {
-                        *x
-                    } else {
-                        let x = self.resolve_patient(&mut tx, p, i, items.len()).await?;
-                        cache.insert(ck, x);
-                        x
-                    }
-                }
+                None => by_record_of(p).or_else(|| {
+                    p.id_number
+                        .as_ref()
+                        .and_then(|n| by_number.get(n.as_str()).copied())
+                }),
             };
-            let mut it = p.item.clone();
-            it.person_id = person;
             if person.is_none() {
                 report.unmatched += 1;
             }
-            rows.push((new_id(), it));
+            rows.push((new_id(), person, &p.item));
         }
-        let refs: Vec<(Uuid, &NewItem)> = rows.iter().map(|(id, it)| (*id, it)).collect();
         let t_resolve = t0.elapsed();
         tx.bulk_cache(Some(256)).await?;
-        tx.bulk_insert_items(&refs, now).await?;
+        tx.bulk_insert_items(&rows, now).await?;
         tx.bulk_cache(None).await?;
         let t_insert = t0.elapsed();
         let links: BTreeSet<(Uuid, Uuid)> = rows
             .iter()
-            .filter_map(|(_, it)| it.person_id.map(|p| (p, it.institution_id)))
+            .filter_map(|(_, person, it)| person.map(|p| (p, it.institution_id)))
             .collect();
         let persons: Vec<Uuid> = links
             .iter()
@@ -1011,20 +1037,21 @@ impl App {
             .map(|(p, i)| (*p, *i, None))
             .collect();
         tx.bulk_insert_care_links("care", &missing, now).await?;
-        for inst in &institutions {
-            let n = rows
-                .iter()
-                .filter(|(_, it)| it.institution_id == *inst)
-                .count();
-            self.audit_in(
-                &mut tx,
-                ctx,
-                Event::new("record.bulk_import", "institution", Some(inst.to_string()))
-                    .detail(format!("channel={channel} items={n}")),
-                Outcome::Allowed,
-            )
-            .await?;
+        let mut per_institution: HashMap<Uuid, usize> = HashMap::new();
+        for (_, _, it) in &rows {
+            *per_institution.entry(it.institution_id).or_default() += 1;
         }
+        // One event per institution, appended to the chain together.
+        let events: Vec<Event<'_>> = institutions
+            .iter()
+            .map(|inst| {
+                let n = per_institution.get(inst).copied().unwrap_or(0);
+                Event::new("record.bulk_import", "institution", Some(inst.to_string()))
+                    .detail(format!("channel={channel} items={n}"))
+            })
+            .collect();
+        self.audit_many_in(&mut tx, ctx, &events, Outcome::Allowed)
+            .await?;
         let t_links = t0.elapsed();
         tx.commit().await?;
         tracing::debug!(

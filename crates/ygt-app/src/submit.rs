@@ -32,6 +32,13 @@ pub enum Submitted {
     Item(Recorded),
 }
 
+/// A submission parsed and authorised, ready to write.
+pub struct Prepared {
+    residents: Vec<(usize, crate::mpi::Parsed)>,
+    items: Vec<(usize, ParsedItem, Option<usize>)>,
+    len: usize,
+}
+
 impl App {
     /// Registers and records every entry in one transaction: all are stored or none. Errors
     /// name the entry (`entry[2].results[0].value`). Residents are registered first, in order,
@@ -42,6 +49,109 @@ impl App {
         entries: &[Submission],
         channel: &str,
     ) -> Result<Vec<Submitted>> {
+        let prepared = self.prepare_submission(ctx, entries).await?;
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        let out = self.apply(&mut tx, ctx, &prepared, channel).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Several independent submissions (messages of several senders arriving together),
+    /// each already prepared by [`App::prepare_submission`], in one commit: each is written
+    /// under its own savepoint, so one that fails fails alone; the others are durable when
+    /// this returns.
+    pub async fn write_many(
+        &self,
+        batch: &[(Ctx, Prepared)],
+        channel: &str,
+    ) -> Vec<Result<Vec<Submitted>>> {
+        // Most batches are all good: write them as one (fewest statements); only when one
+        // is refused, write them again each under a savepoint.
+        match self.write_together(batch, channel).await {
+            Ok(Some(outs)) => return outs.into_iter().map(Ok).collect(),
+            Ok(None) => {}
+            Err(e) => return failed_batch(batch.len(), &e),
+        }
+        let written = async {
+            let mut tx = self.store().begin().await?;
+            tx.lock_writes().await?;
+            let mut outs = Vec::with_capacity(batch.len());
+            for (ctx, p) in batch {
+                tx.savepoint().await?;
+                match self.apply(&mut tx, ctx, p, channel).await {
+                    Ok(o) => {
+                        tx.release_savepoint().await?;
+                        outs.push(Ok(o));
+                    }
+                    Err(AppError::Store(e)) => return Err(AppError::Store(e)),
+                    Err(e) => {
+                        tx.rollback_to_savepoint().await?;
+                        outs.push(Err(e));
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, AppError>(outs)
+        }
+        .await;
+        match written {
+            Ok(outs) => outs,
+            Err(e) => failed_batch(batch.len(), &e),
+        }
+    }
+
+    /// The whole batch in one go: `None` when one of them was refused (nothing written).
+    async fn write_together(
+        &self,
+        batch: &[(Ctx, Prepared)],
+        channel: &str,
+    ) -> Result<Option<Vec<Vec<Submitted>>>> {
+        let mut tx = self.store().begin().await?;
+        tx.lock_writes().await?;
+        let same_actor = batch
+            .first()
+            .is_some_and(|(c0, _)| batch.iter().all(|(c, _)| c.actor == c0.actor));
+        let items_only = batch.iter().all(|(_, p)| p.residents.is_empty());
+        let mut outs = Vec::with_capacity(batch.len());
+        if same_actor
+            && items_only
+            && let Some((ctx, _)) = batch.first()
+        {
+            // One sender's results: one pass over all their items.
+            let all: Vec<ParsedItem> = batch
+                .iter()
+                .flat_map(|(_, p)| p.items.iter().map(|(_, it, _)| it.clone()))
+                .collect();
+            let mut recorded = match self.record_in(&mut tx, ctx, &all, channel).await {
+                Ok(r) => r.into_iter(),
+                Err(AppError::Store(e)) => return Err(AppError::Store(e)),
+                Err(_) => return Ok(None),
+            };
+            for (_, p) in batch {
+                outs.push(
+                    recorded
+                        .by_ref()
+                        .take(p.items.len())
+                        .map(Submitted::Item)
+                        .collect(),
+                );
+            }
+        } else {
+            for (ctx, p) in batch {
+                match self.apply(&mut tx, ctx, p, channel).await {
+                    Ok(o) => outs.push(o),
+                    Err(AppError::Store(e)) => return Err(AppError::Store(e)),
+                    Err(_) => return Ok(None),
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(outs))
+    }
+
+    /// Parses and authorises a submission (no write yet).
+    pub async fn prepare_submission(&self, ctx: &Ctx, entries: &[Submission]) -> Result<Prepared> {
         if entries.is_empty() {
             return Err(AppError::invalid("entry", Reason::Required));
         }
@@ -114,38 +224,60 @@ impl App {
         }
         let parsed: Vec<ParsedItem> = items.iter().map(|(_, p, _)| p.clone()).collect();
         self.authorise_items(ctx, &parsed, "record.write").await?;
+        Ok(Prepared {
+            residents,
+            items,
+            len: entries.len(),
+        })
+    }
 
-        let mut tx = self.store().begin().await?;
-        tx.lock_writes().await?;
-        let mut out: Vec<Option<Submitted>> = vec![None; entries.len()];
-        for (i, p) in &residents {
+    /// Writes a prepared submission inside the caller's transaction (which holds the write
+    /// lock).
+    async fn apply(
+        &self,
+        tx: &mut ygt_store::Tx,
+        ctx: &Ctx,
+        prepared: &Prepared,
+        channel: &str,
+    ) -> Result<Vec<Submitted>> {
+        let mut out: Vec<Option<Submitted>> = vec![None; prepared.len];
+        for (i, p) in &prepared.residents {
             if tx.institution_tier(p.institution_id).await?.is_none() {
                 return Err(AppError::invalid(
                     &format!("entry[{i}].institution_id"),
                     Reason::NotFound,
                 ));
             }
-            let r = self.register_in(&mut tx, ctx, p).await?;
+            let r = self.register_in(tx, ctx, p).await?;
             if let Some(slot) = out.get_mut(*i) {
                 *slot = Some(Submitted::Resident(r));
             }
         }
-        let mut batch = Vec::with_capacity(items.len());
-        for (_, mut p, patient_entry) in items.iter().cloned() {
+        let mut batch = Vec::with_capacity(prepared.items.len());
+        for (_, p, patient_entry) in &prepared.items {
+            let mut p = p.clone();
             if let Some(k) = patient_entry
-                && let Some(Some(Submitted::Resident(r))) = out.get(k)
+                && let Some(Some(Submitted::Resident(r))) = out.get(*k)
             {
                 p.person_id = Some(r.person_id);
             }
             batch.push(p);
         }
-        let recorded = self.record_in(&mut tx, ctx, &batch, channel).await?;
-        tx.commit().await?;
-        for ((i, _, _), r) in items.iter().zip(recorded) {
-            if let Some(slot) = out.get_mut(*i) {
-                *slot = Some(Submitted::Item(r));
+        if !batch.is_empty() {
+            let recorded = self.record_in(tx, ctx, &batch, channel).await?;
+            for ((i, _, _), r) in prepared.items.iter().zip(recorded) {
+                if let Some(slot) = out.get_mut(*i) {
+                    *slot = Some(Submitted::Item(r));
+                }
             }
         }
         Ok(out.into_iter().flatten().collect())
     }
+}
+
+fn failed_batch(n: usize, e: &AppError) -> Vec<Result<Vec<Submitted>>> {
+    let msg = e.to_string();
+    (0..n)
+        .map(|_| Err(AppError::Store(ygt_store::StoreError::Batch(msg.clone()))))
+        .collect()
 }

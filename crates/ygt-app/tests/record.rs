@@ -363,3 +363,203 @@ async fn bulk_import_is_idempotent(db: TestDb) {
     );
 }
 both_backends!(bulk_import_is_idempotent, bulk_import_is_idempotent);
+
+/// Bulk import stores every value exactly as one item at a time does (on PostgreSQL it
+/// streams rows with COPY, one item at a time inserts them): tabs, newlines, carriage
+/// returns, backslashes, quotes and Chinese text in every text column, empty text apart from
+/// NULL, a value of more than the part COPY sends at once, times to the microsecond, floats
+/// to the bit. Patients without a person id are found by patient number, then ID number.
+async fn bulk_import_keeps_values_exactly(db: TestDb) {
+    use ygt_app::ygt_store::record::NewObservation;
+    let c = county(&db).await;
+    let person = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &ResidentDraft {
+                institution_id: c.hospital.to_string(),
+                record_id: Some("MR-COPY".into()),
+                name: "李淑珍".into(),
+                id_number: Some("341890195507120029".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let texts = [
+        "tab\there",
+        "line\nbreak",
+        "cr\rlf\r\n",
+        r"back\slash \N \. \t \\ \x41",
+        "quotes ' \" ` ''",
+        "空腹血糖 6.2mmol/L↑ 心电图：窦性心律，ST 段压低",
+        "",
+        "\\",
+        "\t\n\r\\",
+        "emoji 😀 and μmol/L",
+        "comma, semi; pipe| braces {}",
+        "E'\\x41' $1 ?",
+    ];
+    let long: String = texts.concat().repeat(1 << 14);
+    assert!(long.len() > 1 << 20);
+    let now = time::OffsetDateTime::now_utc();
+    let base = glucose(c.hospital, "BASE", None, "5.5").parse(now).unwrap();
+    let at = |ns: i64| {
+        time::macros::datetime!(2026-11-20 08:30:01 +08:00) + time::Duration::nanoseconds(ns)
+    };
+    let nums = [
+        Some(0.1),
+        Some(-0.0),
+        Some(1e-300),
+        Some(f64::MAX),
+        None,
+        Some(-6.25),
+    ];
+    let item = |n: usize, prefix: &str| -> ParsedItem {
+        let s = texts[n % texts.len()];
+        let some = |v: &str| (n % 3 != 2).then(|| v.to_owned());
+        let mut p = base.clone();
+        p.person_id = Some(person);
+        let it = &mut p.item;
+        it.source_id = format!("{prefix}{n}\t{s}");
+        it.encounter_ref = some(s);
+        it.occurred_at = at(n as i64 * 123_456_789);
+        it.ended_at = n.is_multiple_of(2).then(|| at(999_999_999 + n as i64));
+        it.status = format!("final{s}");
+        it.code = some(s);
+        it.code_system = some(&format!("{s}\n系统"));
+        it.title = format!("{s}|{n}");
+        it.summary = some(s);
+        it.department = some("内科\t门诊");
+        it.doctor = some("王\\医生 \"主任\"");
+        it.abnormal = n % 2 == 1;
+        it.body = if n == 5 {
+            long.clone()
+        } else {
+            serde_json::json!({ "note": s, "n": n }).to_string()
+        };
+        it.patient_ref = serde_json::json!({ "record_id": s }).to_string();
+        it.record_id = some(s);
+        it.observations = (0..2)
+            .map(|k| NewObservation {
+                code: format!("C{k}{s}"),
+                name: format!("{s}名称"),
+                value_num: nums[(n + k) % nums.len()],
+                value_text: some(s),
+                unit: Some(s.to_owned()),
+                ref_range: (k == 0).then(String::new),
+                abnormal: some("H"),
+                effective_at: at(n as i64 * 7_000 + k as i64 * 1_001),
+            })
+            .collect();
+        p
+    };
+    let count = texts.len() * 2;
+    let bulk: Vec<ParsedItem> = (0..count).map(|n| item(n, "B")).collect();
+    let single: Vec<ParsedItem> = (0..count).map(|n| item(n, "S")).collect();
+    let r = c.app.bulk_record(&c.ctx, &bulk, "test").await.unwrap();
+    assert_eq!((r.created, r.skipped, r.unmatched), (count, 0, 0));
+    c.app.record_items(&c.ctx, &single, "test").await.unwrap();
+    let again = c.app.bulk_record(&c.ctx, &bulk, "test").await.unwrap();
+    assert_eq!((again.created, again.skipped), (0, count));
+
+    let store = c.app.store();
+    let stored = store
+        .timeline(person, &TimelineFilter::default(), 1000)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2 * count);
+    let find = |id: &str| stored.iter().find(|i| i.source_id == id).unwrap();
+    for n in 0..count {
+        let want = &bulk[n].item;
+        let b = find(&want.source_id);
+        let s = find(&single[n].item.source_id);
+        assert_eq!(b.person_id, Some(person));
+        assert_eq!(b.kind, want.kind);
+        assert_eq!(b.institution_id, want.institution_id);
+        assert_eq!(b.source_system, want.source_system);
+        assert_eq!(b.encounter_ref, want.encounter_ref);
+        assert_eq!(b.status, want.status);
+        assert_eq!(b.code, want.code);
+        assert_eq!(b.code_system, want.code_system);
+        assert_eq!(b.title, want.title);
+        assert_eq!(b.summary, want.summary);
+        assert_eq!(b.department, want.department);
+        assert_eq!(b.doctor, want.doctor);
+        assert_eq!(b.abnormal, want.abnormal);
+        assert_eq!(b.body, want.body, "body of item {n}");
+        assert_eq!(b.patient_ref, want.patient_ref);
+        assert_eq!(b.record_id, want.record_id);
+        assert_eq!(b.version, 1);
+        // Times as the one-by-one path stores them (PostgreSQL keeps microseconds).
+        assert_eq!(b.occurred_at, s.occurred_at, "occurred_at of item {n}");
+        assert_eq!(b.ended_at, s.ended_at, "ended_at of item {n}");
+        assert_eq!(b.received_at, b.updated_at);
+        let bo = store.item_observations(b.id).await.unwrap();
+        let so = store.item_observations(s.id).await.unwrap();
+        assert_eq!(bo.len(), 2);
+        assert_eq!(bo.len(), so.len());
+        for ((o, x), w) in bo.iter().zip(&so).zip(&want.observations) {
+            assert_eq!(o.code, w.code);
+            assert_eq!(o.name, w.name);
+            assert_eq!(o.value_text, w.value_text);
+            assert_eq!(o.unit, w.unit);
+            assert_eq!(o.ref_range, w.ref_range);
+            assert_eq!(o.abnormal, w.abnormal);
+            assert_eq!(o.value_num.map(f64::to_bits), x.value_num.map(f64::to_bits));
+            assert_eq!(o.effective_at, x.effective_at);
+        }
+    }
+
+    // Patients named by patient number or ID number, looked up for the whole batch.
+    let by = |source: &str, record: Option<&str>, id_number: Option<&str>, inst: Uuid| {
+        let mut d = glucose(inst, source, record, "5.5");
+        d.patient.id_number = id_number.map(str::to_owned);
+        d.parse(now).unwrap()
+    };
+    let found = [
+        by("R-1", Some("MR-COPY"), None, c.hospital),
+        by("R-2", Some("MR-COPY"), None, c.hospital),
+        by(
+            "R-3",
+            Some("MR-NONE"),
+            Some("341890195507120029"),
+            c.hospital,
+        ),
+        by("R-4", None, Some("341890195507120029"), c.town),
+        by("R-5", Some("MR-COPY"), None, c.town),
+        by(
+            "R-6",
+            Some("MR-NONE"),
+            Some("341890196503120026"),
+            c.hospital,
+        ),
+    ];
+    let r = c.app.bulk_record(&c.ctx, &found, "test").await.unwrap();
+    assert_eq!((r.created, r.skipped, r.unmatched), (6, 0, 2));
+    let stored = store
+        .timeline(person, &TimelineFilter::default(), 1000)
+        .await
+        .unwrap();
+    for id in ["R-1", "R-2", "R-3", "R-4"] {
+        assert!(
+            stored.iter().any(|i| i.source_id == id),
+            "{id} is the resident's"
+        );
+    }
+    let mut unmatched: Vec<String> = store
+        .unmatched_items(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.source_id)
+        .collect();
+    unmatched.sort();
+    assert_eq!(unmatched, ["R-5", "R-6"]);
+    assert!(c.app.verify_audit_chain().await.unwrap().problem.is_none());
+}
+both_backends!(
+    bulk_import_keeps_values_exactly,
+    bulk_import_keeps_values_exactly
+);

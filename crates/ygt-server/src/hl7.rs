@@ -16,7 +16,7 @@ use uuid::Uuid;
 use ygt_app::access::Principal;
 use ygt_app::mpi::ResidentDraft;
 use ygt_app::record::{ItemDraft, PatientRef, ResultDraft};
-use ygt_app::submit::{Submission, Submitted};
+use ygt_app::submit::{Prepared, Submission, Submitted};
 use ygt_app::{Actor, App, AppError, Ctx};
 use ygt_interop::hl7::{
     self, AckCode, ErrorCode, Header, Hl7Error, Message, PatientIdentity, Report,
@@ -37,11 +37,48 @@ pub struct Outcome {
     pub detail: String,
 }
 
-/// The HL7 door: the application and the token it acts with.
+/// Messages prepared by the connections, waiting for the writer.
+struct Job {
+    ctx: Ctx,
+    prepared: Prepared,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Submitted>, AppError>>,
+}
+
+/// At most this many messages share one commit.
+const GROUP_COMMIT: usize = 64;
+
+/// The HL7 door: the application and the token it acts with. Connections parse, map and
+/// authorise their messages concurrently; one writer commits what has arrived meanwhile in
+/// one transaction (a savepoint per message, so a refused message fails alone), and every
+/// message is acknowledged once the transaction holding it committed.
 pub struct Hl7Door {
     app: App,
     secret: String,
     principal: Mutex<Option<(Principal, Instant)>>,
+    jobs: tokio::sync::mpsc::Sender<Job>,
+    pending: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Job>>>,
+}
+
+async fn writer(app: App, mut rx: tokio::sync::mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_COMMIT {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut batch = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            replies.push(j.reply);
+            batch.push((j.ctx, j.prepared));
+        }
+        let results = app.write_many(&batch, "hl7").await;
+        for (reply, r) in replies.into_iter().zip(results) {
+            let _ = reply.send(r);
+        }
+    }
 }
 
 /// `2026-11-20 08:30:00` (or RFC 3339 when the time has an offset) from an HL7 TS
@@ -407,11 +444,39 @@ fn control_id() -> String {
 
 impl Hl7Door {
     pub fn new(app: App, token_secret: String) -> Self {
+        let (jobs, rx) = tokio::sync::mpsc::channel(1024);
         Hl7Door {
             app,
             secret: token_secret,
             principal: Mutex::new(None),
+            jobs,
+            pending: std::sync::Mutex::new(Some(rx)),
         }
+    }
+
+    /// Prepares a message's submissions here, then hands them to the writer (started on the
+    /// first message) and waits for the commit.
+    async fn write(&self, ctx: Ctx, subs: &[Submission]) -> Result<Vec<Submitted>, AppError> {
+        let prepared = self.app.prepare_submission(&ctx, subs).await?;
+        let rx = self.pending.lock().ok().and_then(|mut p| p.take());
+        if let Some(rx) = rx {
+            tokio::spawn(writer(self.app.clone(), rx));
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let gone = || {
+            AppError::Store(ygt_app::ygt_store::StoreError::Batch(
+                "the HL7 writer stopped".into(),
+            ))
+        };
+        self.jobs
+            .send(Job {
+                ctx,
+                prepared,
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     /// The token's principal (looked up again after [`PRINCIPAL_TTL`]).
@@ -525,7 +590,7 @@ impl Hl7Door {
             client_addr: peer,
         };
         let adt = h.message_code == "ADT";
-        match self.app.submit(&ctx, &subs, "hl7").await {
+        match self.write(ctx, &subs).await {
             Ok(done) => {
                 let text = summary(&done);
                 answer(AckCode::AA, Some(&text), None)

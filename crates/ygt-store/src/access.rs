@@ -966,6 +966,106 @@ impl Store {
 }
 
 impl Tx {
+    /// Appends several events to the chain in order, in three statements whatever their
+    /// number: the head advanced by n, the rows, the new head hash.
+    pub async fn append_audits(
+        &mut self,
+        entries: &[AuditEntry],
+        alg: HashAlg,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let n = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+        if n == 0 {
+            return Ok(());
+        }
+        let (last, mut prev): (i64, String) = self
+            .fetch_one(
+                Sql::new("UPDATE audit_head SET seq = seq + ? WHERE id = 1 RETURNING seq, hash")
+                    .arg(n),
+            )
+            .await?;
+        let at = truncate_to_micros(now);
+        let mut records = Vec::with_capacity(entries.len());
+        for (seq, e) in (last - n + 1..).zip(entries) {
+            let mut r = AuditRecord {
+                seq,
+                id: Uuid::now_v7(),
+                at,
+                actor_user_id: e.actor_user_id,
+                actor_name: e.actor_name.clone(),
+                actor_institution_id: e.actor_institution_id,
+                action: e.action.clone(),
+                resource_type: e.resource_type.clone(),
+                resource_id: e.resource_id.clone(),
+                resident_id: e.resident_id,
+                purpose: e.purpose.clone(),
+                outcome: e.outcome,
+                client_addr: e.client_addr.clone(),
+                request_id: e.request_id.clone(),
+                detail: e.detail.clone(),
+                alg,
+                prev_hash: prev,
+                hash: String::new(),
+            };
+            r.hash = compute_hash(&r);
+            prev = r.hash.clone();
+            records.push(r);
+        }
+        for chunk in records.chunks(200) {
+            let mut q = Sql::new(
+                "INSERT INTO audit_events (seq, id, at, actor_user_id, actor_name, actor_institution_id, \
+                 action, resource_type, resource_id, resident_id, purpose, outcome, client_addr, \
+                 request_id, detail, alg, prev_hash, hash) VALUES ",
+            );
+            for (i, r) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("(")
+                    .bind(r.seq)
+                    .push(", ")
+                    .bind(r.id)
+                    .push(", ")
+                    .bind(r.at)
+                    .push(", ")
+                    .bind(r.actor_user_id)
+                    .push(", ")
+                    .bind(r.actor_name.as_str())
+                    .push(", ")
+                    .bind(r.actor_institution_id)
+                    .push(", ")
+                    .bind(r.action.as_str())
+                    .push(", ")
+                    .bind(r.resource_type.as_str())
+                    .push(", ")
+                    .bind(r.resource_id.as_deref())
+                    .push(", ")
+                    .bind(r.resident_id)
+                    .push(", ")
+                    .bind(r.purpose.as_deref())
+                    .push(", ")
+                    .bind(r.outcome.code())
+                    .push(", ")
+                    .bind(r.client_addr.as_deref())
+                    .push(", ")
+                    .bind(r.request_id.as_str())
+                    .push(", ")
+                    .bind(r.detail.as_deref())
+                    .push(", ")
+                    .bind(r.alg.code())
+                    .push(", ")
+                    .bind(r.prev_hash.as_str())
+                    .push(", ")
+                    .bind(r.hash.as_str())
+                    .push(")");
+            }
+            self.execute(q).await?;
+        }
+        self.execute(Sql::new("UPDATE audit_head SET hash = ? WHERE id = 1").arg(prev.as_str()))
+            .await?;
+        Ok(())
+    }
+
     /// Appends one event to the chain inside this transaction. Taking the head row first (an
     /// UPDATE) serialises appends: the chain order is the commit order on both backends.
     pub async fn append_audit(

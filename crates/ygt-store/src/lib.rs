@@ -10,6 +10,7 @@ pub mod access;
 mod migrations;
 pub mod mpi;
 pub mod org;
+mod pgcopy;
 pub mod record;
 mod sql;
 
@@ -64,6 +65,9 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A shared transaction failed as a whole (the first error, as text).
+    #[error("the shared transaction failed: {0}")]
+    Batch(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -103,6 +107,9 @@ enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// SQLite has one writer at a time: writers of this process wait their turn here, in
+    /// order and woken at once, instead of polling the database lock (busy timeout).
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Pool figures for monitoring.
@@ -118,6 +125,9 @@ pub struct PoolStats {
 /// it stays small. Ends when the pool is closed or the runtime shuts down.
 /// Pages of write-ahead log (4 KiB each) above which the checkpointer resets the log.
 const WAL_RESET_PAGES: i64 = 8192;
+
+/// The page cache of each SQLite connection, in KiB.
+const SQLITE_CACHE_KIB: i64 = 8192;
 
 fn spawn_checkpointer(pool: SqlitePool) {
     if tokio::runtime::Handle::try_current().is_err() {
@@ -136,10 +146,12 @@ fn spawn_checkpointer(pool: SqlitePool) {
                 .await
             {
                 // Under steady writes a passive checkpoint never catches up with the log, which
-                // then only grows: once it is large, reset it (a short wait for writers, every
-                // few thousand pages instead of in every few dozen commits).
+                // then only grows: once it is large, restart it (a short wait for writers, every
+                // few thousand pages instead of in every few dozen commits). The file is kept
+                // (up to `journal_size_limit`) and written over: growing it again would make the
+                // file system allocate and zero its blocks.
                 Ok((_, log, _)) if log > WAL_RESET_PAGES => {
-                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
                         .execute(&pool)
                         .await
                         && !pool.is_closed()
@@ -230,7 +242,11 @@ impl Store {
                 .foreign_keys(true)
                 // Checkpoints run in the background (below), not in whichever request's commit
                 // happens to fill the log: that commit would wait for the database file's fsync.
-                .pragma("wal_autocheckpoint", "0");
+                .pragma("wal_autocheckpoint", "0")
+                .pragma("journal_size_limit", "67108864")
+                // 8 MiB of page cache per connection (the default 2 MiB makes every commit
+                // read index pages back from the operating system).
+                .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(opts)
@@ -238,6 +254,7 @@ impl Store {
             spawn_checkpointer(pool.clone());
             Ok(Store {
                 pool: Pool::Sqlite(pool),
+                writer: Default::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
@@ -250,6 +267,7 @@ impl Store {
             spawn_statistics_keeper(pool.clone());
             Ok(Store {
                 pool: Pool::Postgres(pool),
+                writer: Default::default(),
             })
         } else {
             Err(StoreError::BadUrl(
@@ -321,7 +339,10 @@ impl Store {
         Ok(match &self.pool {
             // IMMEDIATE takes the write lock at once: writers queue (busy timeout) instead of
             // failing when two transactions that read first both try to write.
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(p) => {
+                let turn = self.writer.clone().lock_owned().await;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -351,7 +372,11 @@ impl Store {
 
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    /// The transaction, and this process's writer turn (released with it).
+    Sqlite(
+        Transaction<'static, Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -361,7 +386,7 @@ impl Tx {
     /// over); `None` restores the default. Nothing on PostgreSQL (its cache is the server's).
     pub async fn bulk_cache(&mut self, mib: Option<u32>) -> Result<()> {
         if self.backend() == Backend::Sqlite {
-            let kib = mib.map_or(2000, |m| i64::from(m) * 1024);
+            let kib = mib.map_or(SQLITE_CACHE_KIB, |m| i64::from(m) * 1024);
             self.execute(Sql::new(&format!("PRAGMA cache_size = -{kib}")))
                 .await?;
         }
@@ -370,21 +395,42 @@ impl Tx {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Sqlite(..) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
 
     fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::SqliteTx(t),
+            Tx::Sqlite(t, _) => Conn::SqliteTx(t),
             Tx::Postgres(t) => Conn::PgTx(t),
         }
     }
 
+    /// Marks a point this transaction can roll back to (`SAVEPOINT`), so that several
+    /// independent writes can share one commit and fail alone.
+    pub async fn savepoint(&mut self) -> Result<()> {
+        self.execute(Sql::new("SAVEPOINT ygt_part")).await?;
+        Ok(())
+    }
+
+    /// Keeps what was written since [`Tx::savepoint`].
+    pub async fn release_savepoint(&mut self) -> Result<()> {
+        self.execute(Sql::new("RELEASE SAVEPOINT ygt_part")).await?;
+        Ok(())
+    }
+
+    /// Undoes what was written since [`Tx::savepoint`]; the transaction goes on.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.execute(Sql::new("ROLLBACK TO SAVEPOINT ygt_part"))
+            .await?;
+        self.execute(Sql::new("RELEASE SAVEPOINT ygt_part")).await?;
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _turn) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -392,7 +438,7 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Sqlite(t, _turn) => t.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())

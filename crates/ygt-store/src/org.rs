@@ -261,6 +261,21 @@ impl Tx {
         }
     }
 
+    /// Which of these institutions exist (to check the references of a bulk write at once).
+    pub async fn existing_institutions(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashSet<Uuid>> {
+        let mut out = std::collections::HashSet::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut q = Sql::new("SELECT id FROM institutions WHERE id IN ");
+            q.bind_list(chunk.iter().copied());
+            let rows: Vec<(Uuid,)> = self.fetch_all(q).await?;
+            out.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(out)
+    }
+
     /// Whether `ancestor` is `id` or above it in the parent chain (to refuse cycles).
     pub async fn is_ancestor_or_self(&mut self, ancestor: Uuid, id: Uuid) -> Result<bool> {
         let mut cur = Some(id);

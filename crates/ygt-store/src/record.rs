@@ -7,6 +7,7 @@ use serde::Serialize;
 use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
+use crate::pgcopy::copy_in;
 use crate::{Result, Sql, Store, Tx};
 
 /// A clinical item as stored (the timeline's row; `body` holds the structured content).
@@ -194,7 +195,7 @@ impl Tx {
              doctor, abnormal, body, patient_ref, record_id, version, received_at, updated_at) VALUES (",
         );
         q.bind(id).push(", ");
-        push_item_values(&mut q, it);
+        push_item_values(&mut q, it.person_id, it);
         q.push(", 1, ")
             .bind(utc(now))
             .push(", ")
@@ -337,6 +338,27 @@ impl Tx {
         for k in keys {
             by_system.entry(k.0).or_default().push(k.1);
         }
+        if let Tx::Postgres(t) = self {
+            // The ids as one array parameter: one statement text whatever their number, one
+            // cached plan, in which the unique index serves both conditions once the table
+            // has statistics (`copy_items` sees to that for a new database).
+            for (system, mut ids) in by_system {
+                ids.sort_unstable();
+                ids.dedup();
+                for chunk in ids.chunks(1000) {
+                    let rows: Vec<(String, String, String)> = sqlx::query_as(
+                        "SELECT source_system, source_id, kind FROM clinical_items \
+                         WHERE source_system = $1 AND source_id = ANY($2)",
+                    )
+                    .bind(system)
+                    .bind(chunk)
+                    .fetch_all(&mut **t)
+                    .await?;
+                    out.extend(rows);
+                }
+            }
+            return Ok(out);
+        }
         for (system, ids) in by_system {
             for chunk in ids.chunks(500) {
                 let mut q = Sql::new(
@@ -352,12 +374,16 @@ impl Tx {
         Ok(out)
     }
 
-    /// Inserts many new items and their observations (bulk import; ids given).
+    /// Inserts many new items and their observations (bulk import): (id, person, item), the
+    /// person stored in place of `item.person_id`.
     pub async fn bulk_insert_items(
         &mut self,
-        items: &[(Uuid, &NewItem)],
+        items: &[(Uuid, Option<Uuid>, &NewItem)],
         now: OffsetDateTime,
     ) -> Result<()> {
+        if let Tx::Postgres(t) = self {
+            return copy_items(t, items, now).await;
+        }
         const ROWS: usize = 200;
         for chunk in items.chunks(ROWS) {
             let mut q = Sql::new(
@@ -365,12 +391,12 @@ impl Tx {
                  encounter_ref, occurred_at, ended_at, status, code, code_system, title, summary, department, \
                  doctor, abnormal, body, patient_ref, record_id, version, received_at, updated_at) VALUES ",
             );
-            for (i, (id, it)) in chunk.iter().enumerate() {
+            for (i, (id, person, it)) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
                 }
                 q.push("(").bind(*id).push(", ");
-                push_item_values(&mut q, it);
+                push_item_values(&mut q, *person, it);
                 q.push(", 1, ")
                     .bind(utc(now))
                     .push(", ")
@@ -380,9 +406,9 @@ impl Tx {
             self.execute(q).await?;
         }
         let mut obs: Vec<(Uuid, Option<Uuid>, i64, &NewObservation)> = Vec::new();
-        for (id, it) in items {
+        for (id, person, it) in items {
             for (j, o) in it.observations.iter().enumerate() {
-                obs.push((*id, it.person_id, i64::try_from(j).unwrap_or(i64::MAX), o));
+                obs.push((*id, *person, i64::try_from(j).unwrap_or(i64::MAX), o));
             }
         }
         self.insert_observation_rows(&obs).await
@@ -439,6 +465,61 @@ impl Tx {
             )
             .await?;
         Ok(rows.into_iter().map(|(p,)| p).collect())
+    }
+
+    /// [`Tx::person_by_record`] for many patient numbers at once: the answers in the order
+    /// of `keys` (institution, record id).
+    pub async fn person_by_records(&mut self, keys: &[(Uuid, &str)]) -> Result<Vec<Option<Uuid>>> {
+        let Tx::Postgres(t) = self else {
+            // In process: a statement per number costs next to nothing.
+            let mut out = Vec::with_capacity(keys.len());
+            for (inst, rec) in keys {
+                out.push(self.person_by_record(*inst, rec).await?);
+            }
+            return Ok(out);
+        };
+        let mut found = vec![Vec::new(); keys.len()];
+        for (c, chunk) in keys.chunks(LOOKUPS).enumerate() {
+            let insts: Vec<Uuid> = chunk.iter().map(|k| k.0).collect();
+            let recs: Vec<&str> = chunk.iter().map(|k| k.1).collect();
+            // LATERAL: one index lookup per number, whatever the planner makes of the list.
+            let rows: Vec<(i64, Uuid)> = sqlx::query_as(
+                "SELECT k.n, r.person_id FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k (i, rec, n) \
+                 CROSS JOIN LATERAL (SELECT DISTINCT person_id FROM registrations \
+                 WHERE institution_id = k.i AND record_id = k.rec) r",
+            )
+            .bind(&insts)
+            .bind(&recs)
+            .fetch_all(&mut **t)
+            .await?;
+            collect_lookups(&mut found, c, rows);
+        }
+        Ok(found.into_iter().map(only_one).collect())
+    }
+
+    /// [`Tx::persons_by_id_number`] for many ID numbers at once: the person when exactly one
+    /// active person has the number, in the order of `numbers`.
+    pub async fn person_by_id_numbers(&mut self, numbers: &[&str]) -> Result<Vec<Option<Uuid>>> {
+        let Tx::Postgres(t) = self else {
+            let mut out = Vec::with_capacity(numbers.len());
+            for n in numbers {
+                out.push(only_one(self.persons_by_id_number(n).await?));
+            }
+            return Ok(out);
+        };
+        let mut found = vec![Vec::new(); numbers.len()];
+        for (c, chunk) in numbers.chunks(LOOKUPS).enumerate() {
+            let rows: Vec<(i64, Uuid)> = sqlx::query_as(
+                "SELECT k.n, x.person_id FROM unnest($1::text[]) WITH ORDINALITY AS k (idn, n) \
+                 CROSS JOIN LATERAL (SELECT DISTINCT r.person_id FROM registrations r \
+                 JOIN persons p ON p.id = r.person_id WHERE r.id_number = k.idn AND p.active = TRUE) x",
+            )
+            .bind(chunk)
+            .fetch_all(&mut **t)
+            .await?;
+            collect_lookups(&mut found, c, rows);
+        }
+        Ok(found.into_iter().map(only_one).collect())
     }
 
     /// Gives an institution a `care` link to a person unless it has one (it sent their data).
@@ -566,8 +647,129 @@ impl Tx {
     }
 }
 
-fn push_item_values(q: &mut Sql, it: &NewItem) {
-    q.bind(it.person_id)
+/// [`Tx::bulk_insert_items`] on PostgreSQL: one binary `COPY` per table, the same rows and
+/// values as the multi-row `INSERT`s.
+async fn copy_items(
+    conn: &mut sqlx::PgConnection,
+    items: &[(Uuid, Option<Uuid>, &NewItem)],
+    now: OffsetDateTime,
+) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let now = utc(now);
+    // Whether the table has statistics yet (-1: never analysed; 0: analysed while empty).
+    let (tuples,): (f32,) =
+        sqlx::query_as("SELECT reltuples FROM pg_class WHERE oid = 'clinical_items'::regclass")
+            .fetch_one(&mut *conn)
+            .await?;
+    copy_in(
+        conn,
+        "COPY clinical_items (id, person_id, kind, institution_id, source_system, source_id, \
+         encounter_ref, occurred_at, ended_at, status, code, code_system, title, summary, department, \
+         doctor, abnormal, body, patient_ref, record_id, version, received_at, updated_at) \
+         FROM STDIN WITH (FORMAT binary)",
+        items,
+        |r, (id, person, it)| {
+            r.row(23)
+                .uuid(*id)?
+                .opt_uuid(*person)?
+                .text(&it.kind)?
+                .uuid(it.institution_id)?
+                .text(&it.source_system)?
+                .text(&it.source_id)?
+                .opt_text(it.encounter_ref.as_deref())?
+                .ts(it.occurred_at)?
+                .opt_ts(it.ended_at)?
+                .text(&it.status)?
+                .opt_text(it.code.as_deref())?
+                .opt_text(it.code_system.as_deref())?
+                .text(&it.title)?
+                .opt_text(it.summary.as_deref())?
+                .opt_text(it.department.as_deref())?
+                .opt_text(it.doctor.as_deref())?
+                .bool(it.abnormal)?
+                .text(&it.body)?
+                .text(&it.patient_ref)?
+                .opt_text(it.record_id.as_deref())?
+                .i64(1)?
+                .ts(now)?
+                .ts(now)?;
+            Ok(())
+        },
+    )
+    .await?;
+    if tuples < 1.0 {
+        // The first rows of a new database: analyse the table now, in this transaction
+        // (which sees its own rows), rather than at the statistics keeper's next round.
+        // Without statistics the planner takes an id list to match most of the table, and
+        // a plan cached in that belief (the source lookups of the next chunks of an import)
+        // filters every row of a source system by the list: seconds per chunk, growing.
+        sqlx::query("ANALYZE clinical_items")
+            .execute(&mut *conn)
+            .await?;
+    }
+    if items.iter().all(|(_, _, it)| it.observations.is_empty()) {
+        return Ok(());
+    }
+    let obs = items.iter().flat_map(|(id, person, it)| {
+        it.observations
+            .iter()
+            .enumerate()
+            .map(move |(j, o)| (*id, *person, j, o))
+    });
+    copy_in(
+        conn,
+        "COPY observations (item_id, seq, person_id, code, name, value_num, value_text, unit, \
+         ref_range, abnormal, effective_at) FROM STDIN WITH (FORMAT binary)",
+        obs,
+        |r, (id, person, seq, o)| {
+            r.row(11)
+                .uuid(id)?
+                .i64(i64::try_from(seq).unwrap_or(i64::MAX))?
+                .opt_uuid(person)?
+                .text(&o.code)?
+                .text(&o.name)?
+                .opt_f64(o.value_num)?
+                .opt_text(o.value_text.as_deref())?
+                .opt_text(o.unit.as_deref())?
+                .opt_text(o.ref_range.as_deref())?
+                .opt_text(o.abnormal.as_deref())?
+                .ts(o.effective_at)?;
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Keys per statement of the batched person lookups.
+const LOOKUPS: usize = 1000;
+
+/// Files the persons a batched lookup found (1-based position within chunk `chunk`) under
+/// their key's position.
+fn collect_lookups(found: &mut [Vec<Uuid>], chunk: usize, rows: Vec<(i64, Uuid)>) {
+    for (n, person) in rows {
+        let at = usize::try_from(n - 1)
+            .ok()
+            .map(|n| chunk * LOOKUPS + n)
+            .and_then(|i| found.get_mut(i));
+        if let Some(persons) = at {
+            persons.push(person);
+        }
+    }
+}
+
+/// The person when exactly one was found.
+fn only_one(persons: Vec<Uuid>) -> Option<Uuid> {
+    match persons.as_slice() {
+        [p] => Some(*p),
+        _ => None,
+    }
+}
+
+fn push_item_values(q: &mut Sql, person: Option<Uuid>, it: &NewItem) {
+    q.bind(person)
         .push(", ")
         .bind(it.kind.as_str())
         .push(", ")
