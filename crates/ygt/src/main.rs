@@ -661,11 +661,15 @@ async fn start_mllp(app: &App, addr: &str, token_file: &std::path::Path) -> Resu
         .trim()
         .to_owned();
     let door = std::sync::Arc::new(ygt_server::hl7::Hl7Door::new(app.clone(), secret));
-    let principal = door.check().await.map_err(|e| {
-        anyhow::anyhow!(
+    let principal = door.check().await.map_err(|e| match e {
+        ygt_app::AppError::Unauthenticated => anyhow::anyhow!(
+            "the MLLP token in {} is unknown, revoked or expired",
+            token_file.display()
+        ),
+        e => anyhow::anyhow!(
             "the MLLP token in {} does not work: {e}",
             token_file.display()
-        )
+        ),
     })?;
     let sock: SocketAddr = addr
         .parse()
