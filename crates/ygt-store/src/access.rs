@@ -1073,62 +1073,7 @@ impl Tx {
         e: &AuditEntry,
         alg: HashAlg,
         now: OffsetDateTime,
-    ) -> Result<AuditRecord> {
-        let (seq, prev): (i64, String) = self
-            .fetch_one(Sql::new(
-                "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
-            ))
-            .await?;
-        let mut r = AuditRecord {
-            seq,
-            id: Uuid::now_v7(),
-            at: truncate_to_micros(now),
-            actor_user_id: e.actor_user_id,
-            actor_name: e.actor_name.clone(),
-            actor_institution_id: e.actor_institution_id,
-            action: e.action.clone(),
-            resource_type: e.resource_type.clone(),
-            resource_id: e.resource_id.clone(),
-            resident_id: e.resident_id,
-            purpose: e.purpose.clone(),
-            outcome: e.outcome,
-            client_addr: e.client_addr.clone(),
-            request_id: e.request_id.clone(),
-            detail: e.detail.clone(),
-            alg,
-            prev_hash: prev,
-            hash: String::new(),
-        };
-        r.hash = compute_hash(&r);
-        self.execute(
-            Sql::new(
-                "INSERT INTO audit_events (seq, id, at, actor_user_id, actor_name, actor_institution_id, \
-                 action, resource_type, resource_id, resident_id, purpose, outcome, client_addr, \
-                 request_id, detail, alg, prev_hash, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .arg(r.seq)
-            .arg(r.id)
-            .arg(r.at)
-            .arg(r.actor_user_id)
-            .arg(r.actor_name.as_str())
-            .arg(r.actor_institution_id)
-            .arg(r.action.as_str())
-            .arg(r.resource_type.as_str())
-            .arg(r.resource_id.as_deref())
-            .arg(r.resident_id)
-            .arg(r.purpose.as_deref())
-            .arg(r.outcome.code())
-            .arg(r.client_addr.as_deref())
-            .arg(r.request_id.as_str())
-            .arg(r.detail.as_deref())
-            .arg(r.alg.code())
-            .arg(r.prev_hash.as_str())
-            .arg(r.hash.as_str()),
-        )
-        .await?;
-        self.execute(Sql::new("UPDATE audit_head SET hash = ? WHERE id = 1").arg(r.hash.as_str()))
-            .await?;
-        Ok(r)
+    ) -> Result<()> {
+        self.append_audits(std::slice::from_ref(e), alg, now).await
     }
 }
