@@ -11,5 +11,6 @@ pub mod error;
 pub mod ident;
 pub mod org;
 pub mod password;
+pub mod referral;
 
 pub use error::{Reason, ValidationError, ValidationErrors};
