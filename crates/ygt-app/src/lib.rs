@@ -9,6 +9,7 @@ pub mod audit;
 pub mod mpi;
 pub mod org;
 pub mod record;
+pub mod referral;
 pub mod submit;
 
 use time::OffsetDateTime;
@@ -213,6 +214,8 @@ pub struct App {
     settings: std::sync::Arc<Settings>,
     /// Registrations in the index as this process knows it (-1: not read yet).
     registrations_seen: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// Live events for this process's connected clients (server-sent events).
+    events: tokio::sync::broadcast::Sender<referral::LiveEvent>,
 }
 
 impl App {
@@ -221,6 +224,7 @@ impl App {
             store,
             settings: std::sync::Arc::new(Settings::default()),
             registrations_seen: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
+            events: tokio::sync::broadcast::channel(256).0,
         }
     }
 
@@ -229,6 +233,7 @@ impl App {
             store,
             settings: std::sync::Arc::new(settings),
             registrations_seen: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
+            events: tokio::sync::broadcast::channel(256).0,
         }
     }
 
@@ -238,6 +243,12 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The live events of this process: subscribe to hear them, or send one that arrived from
+    /// another process (PostgreSQL LISTEN).
+    pub fn events(&self) -> &tokio::sync::broadcast::Sender<referral::LiveEvent> {
+        &self.events
     }
 
     fn now(&self) -> OffsetDateTime {

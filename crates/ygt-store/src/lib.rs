@@ -12,6 +12,7 @@ pub mod mpi;
 pub mod org;
 mod pgcopy;
 pub mod record;
+pub mod referral;
 mod sql;
 
 use std::str::FromStr;

@@ -45,6 +45,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_resident_details.sql"),
         include_str!("../migrations/postgres/0006_resident_details.sql"),
     ),
+    (
+        8,
+        "two-way referral",
+        include_str!("../migrations/sqlite/0008_referral.sql"),
+        include_str!("../migrations/postgres/0008_referral.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

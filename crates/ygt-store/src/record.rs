@@ -43,7 +43,7 @@ pub struct Item {
     pub updated_at: OffsetDateTime,
 }
 
-const ITEM_COLUMNS: &str = "SELECT c.id, c.person_id, c.kind, c.institution_id, i.name AS institution_name, \
+pub(crate) const ITEM_COLUMNS: &str = "SELECT c.id, c.person_id, c.kind, c.institution_id, i.name AS institution_name, \
     c.source_system, c.source_id, c.encounter_ref, c.occurred_at, c.ended_at, c.status, c.code, \
     c.code_system, c.title, c.summary, c.department, c.doctor, c.abnormal, c.body, c.patient_ref, \
     c.record_id, c.version, c.received_at, c.updated_at FROM clinical_items c JOIN institutions i ON i.id = c.institution_id";

@@ -1,0 +1,2293 @@
+//! Two-way referral use cases: create (with a booking), move through the states, hand over the
+//! treatment plan, close the loop, worklists, suggestions from the written criteria, calendars,
+//! the inbox and statistics. Pages, the JSON API and FHIR all call these.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, OffsetDateTime};
+use uuid::Uuid;
+use ygt_domain::access::Permission;
+use ygt_domain::audit::Outcome;
+use ygt_domain::clinical::Icd10Code;
+use ygt_domain::org::{ServiceKind, Tier};
+use ygt_domain::referral::{
+    Action, Catalogue, CatalogueEntry, CodeRange, Criterion, Direction, Evidence, OverdueRule,
+    OverdueRules, Reading, ResourceKind, Side, Status, Suggestion, Urgency, slip_number,
+};
+use ygt_domain::{Reason, ValidationError, ValidationErrors};
+use ygt_store::Tx;
+use ygt_store::referral::{
+    CareTask, NewCareTask, NewReferral, NewResource, Notification, Referral, ReferralEvent,
+    ReferralFilter, Resource, RuleRow, Slot,
+};
+
+use crate::access::{Event, Principal};
+use crate::{Actor, App, AppError, Ctx, Result, new_id};
+
+/// The channel live events travel on between ygt processes sharing one PostgreSQL.
+pub const EVENT_CHANNEL: &str = "ygt_events";
+
+/// Something a signed-in user should see at once (a server-sent event).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LiveEvent {
+    pub users: Vec<Uuid>,
+    pub referral_id: Option<Uuid>,
+    pub kind: String,
+    pub title_zh: String,
+    pub title_en: String,
+}
+
+/// A referral as written in a form or sent to the API (text, parsed here).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ReferralDraft {
+    pub direction: String,
+    pub person_id: String,
+    pub urgency: String,
+    pub from_department_id: Option<String>,
+    pub to_institution_id: String,
+    pub to_department_id: Option<String>,
+    pub to_staff_id: Option<String>,
+    pub diagnosis_code: Option<String>,
+    pub diagnosis_name: Option<String>,
+    pub reason: String,
+    pub criterion: Option<String>,
+    pub summary: Option<String>,
+    /// The resource kind wanted (ct, mri, ultrasound, specialist_clinic, bed).
+    pub needs: Option<String>,
+    /// A slot to book with the referral.
+    pub slot_id: Option<String>,
+    /// Record items to attach.
+    pub item_ids: Vec<String>,
+    /// The treatment plan of a down-referral.
+    pub plan: Option<PlanDraft>,
+    /// Submit at once; otherwise the referral stays a draft.
+    pub submit: bool,
+}
+
+/// The treatment plan handed over with a down-referral, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PlanDraft {
+    pub discharge_summary: String,
+    /// One medication per line (`苯磺酸氨氯地平片 5mg 每日一次`).
+    pub medications: String,
+    /// One follow-up per line: `YYYY-MM-DD what` or `+N what` (N days after acceptance).
+    pub follow_ups: String,
+    pub warning_signs: String,
+    pub rehab_goals: String,
+}
+
+/// A follow-up of the plan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FollowUp {
+    /// Days after acceptance, or a date.
+    pub after_days: Option<i64>,
+    pub on: Option<Date>,
+    pub title: String,
+}
+
+/// The treatment plan as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub discharge_summary: String,
+    pub medications: Vec<String>,
+    pub follow_ups: Vec<FollowUp>,
+    pub warning_signs: String,
+    pub rehab_goals: String,
+}
+
+/// What the receiving side reports back when it completes a referral.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ReferralOutcome {
+    pub diagnosis_code: Option<String>,
+    pub diagnosis_name: Option<String>,
+    pub treatment: String,
+    pub summary: String,
+}
+
+/// One step someone takes on a referral.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct StepDraft {
+    pub action: String,
+    /// The version the user saw (optional; a stale one is refused).
+    pub version: Option<i64>,
+    /// Why (rejection, redirection, cancellation; optional otherwise).
+    pub reason: Option<String>,
+    /// Redirect: the new target.
+    pub to_institution_id: Option<String>,
+    pub to_department_id: Option<String>,
+    /// Schedule: a slot of the calendar, or a time (RFC 3339 or `YYYY-MM-DDTHH:MM`, Beijing time).
+    pub slot_id: Option<String>,
+    pub appointment_at: Option<String>,
+    /// Complete: the outcome.
+    pub outcome: Option<ReferralOutcome>,
+}
+
+/// A referral with everything its page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferralView {
+    pub referral: Referral,
+    pub events: Vec<ReferralEvent>,
+    pub items: Vec<ygt_store::record::Item>,
+    pub plan: Option<Plan>,
+    pub outcome: Option<ReferralOutcome>,
+    pub slot: Option<Slot>,
+    pub resource: Option<Resource>,
+    pub tasks: Vec<CareTask>,
+    /// What the viewer may do now.
+    pub actions: Vec<Action>,
+    pub overdue: Option<ygt_domain::referral::Overdue>,
+}
+
+/// Which worklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worklist {
+    /// Sent by the user's institutions.
+    Outgoing,
+    /// Addressed to the user's institutions.
+    Incoming,
+    /// Open ones waiting too long, either side.
+    Overdue,
+    /// Down-referrals addressed to the user's institutions waiting for acceptance (handover).
+    Handover,
+    /// Everything the user's institutions are part of.
+    All,
+}
+
+impl Worklist {
+    pub fn parse(s: &str) -> Option<Worklist> {
+        Some(match s {
+            "outgoing" | "" => Worklist::Outgoing,
+            "incoming" => Worklist::Incoming,
+            "overdue" => Worklist::Overdue,
+            "handover" => Worklist::Handover,
+            "all" => Worklist::All,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Worklist::Outgoing => "outgoing",
+            Worklist::Incoming => "incoming",
+            Worklist::Overdue => "overdue",
+            Worklist::Handover => "handover",
+            Worklist::All => "all",
+        }
+    }
+
+    pub const ALL: [Worklist; 5] = [
+        Worklist::Outgoing,
+        Worklist::Incoming,
+        Worklist::Overdue,
+        Worklist::Handover,
+        Worklist::All,
+    ];
+}
+
+/// Filters of a worklist.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct WorklistQuery {
+    pub list: String,
+    pub status: Option<String>,
+    pub direction: Option<String>,
+    pub person_id: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// A page of a worklist.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorklistPage {
+    pub referrals: Vec<Referral>,
+    /// Overdue step of each referral, in the same order.
+    pub overdue: Vec<Option<ygt_domain::referral::Overdue>>,
+    pub next: Option<String>,
+}
+
+/// Counts of the worklists for the home page.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct WorklistCounts {
+    pub outgoing_open: i64,
+    pub incoming_waiting: i64,
+    pub overdue: i64,
+    pub handover: i64,
+    pub tasks_open: i64,
+    pub unread: i64,
+}
+
+pub const WORKLIST_PAGE: i64 = 50;
+
+fn conflict(field: Option<&str>, zh: impl Into<String>, en: impl Into<String>) -> AppError {
+    AppError::Conflict {
+        field: field.map(str::to_owned),
+        zh: zh.into(),
+        en: en.into(),
+    }
+}
+
+fn parse_id(field: &str, s: &str) -> std::result::Result<Uuid, ValidationError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(ValidationError::new(field, Reason::Required));
+    }
+    Uuid::parse_str(t).map_err(|_| {
+        ValidationError::new(
+            field,
+            Reason::Format {
+                expected: "an identifier (UUID)",
+                expected_zh: "标识符（UUID）",
+            },
+        )
+    })
+}
+
+fn opt_id(field: &str, s: Option<&String>) -> std::result::Result<Option<Uuid>, ValidationError> {
+    match s.map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(t) => parse_id(field, t).map(Some),
+    }
+}
+
+fn text(
+    field: &str,
+    s: &str,
+    max: usize,
+    required: bool,
+) -> std::result::Result<String, ValidationError> {
+    let t = s.trim();
+    if required && t.is_empty() {
+        return Err(ValidationError::new(field, Reason::Required));
+    }
+    if t.chars().count() > max {
+        return Err(ValidationError::new(field, Reason::TooLong { max }));
+    }
+    Ok(t.to_owned())
+}
+
+fn opt_text(
+    field: &str,
+    s: Option<&String>,
+    max: usize,
+) -> std::result::Result<Option<String>, ValidationError> {
+    match s.map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(t) => text(field, t, max, false).map(Some),
+    }
+}
+
+/// Beijing time, in which people write dates and times.
+fn beijing() -> time::UtcOffset {
+    time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)
+}
+
+/// Parses a time given as RFC 3339 or `YYYY-MM-DDTHH:MM` (Beijing time, as a form sends it).
+pub fn parse_local_time(
+    field: &str,
+    s: &str,
+) -> std::result::Result<OffsetDateTime, ValidationError> {
+    let t = s.trim();
+    if let Ok(v) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
+        return Ok(v.to_offset(time::UtcOffset::UTC));
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let fmt2 = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    time::PrimitiveDateTime::parse(t, &fmt)
+        .or_else(|_| time::PrimitiveDateTime::parse(t, &fmt2))
+        .map(|p| p.assume_offset(beijing()).to_offset(time::UtcOffset::UTC))
+        .map_err(|_| {
+            ValidationError::new(
+                field,
+                Reason::Format {
+                    expected: "a date and time such as 2026-12-01T09:30",
+                    expected_zh: "日期时间，如 2026-12-01T09:30",
+                },
+            )
+        })
+}
+
+/// Parses the plan of a down-referral; errors name `plan.<field>` (and the line).
+pub fn parse_plan(d: &PlanDraft) -> std::result::Result<Plan, ValidationErrors> {
+    let mut errs = ValidationErrors::default();
+    let discharge_summary = errs
+        .check(text(
+            "plan.discharge_summary",
+            &d.discharge_summary,
+            4000,
+            true,
+        ))
+        .unwrap_or_default();
+    let lines = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let medications = lines(&d.medications);
+    for (i, m) in medications.iter().enumerate() {
+        if m.chars().count() > 200 {
+            errs.push(ValidationError::new(
+                format!("plan.medications[{i}]"),
+                Reason::TooLong { max: 200 },
+            ));
+        }
+    }
+    let mut follow_ups = Vec::new();
+    let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
+    for (i, l) in lines(&d.follow_ups).iter().enumerate() {
+        let field = format!("plan.follow_ups[{i}]");
+        let (when, what) = l
+            .split_once(char::is_whitespace)
+            .unwrap_or((l.as_str(), ""));
+        let what = what.trim();
+        if what.is_empty() {
+            errs.push(ValidationError::new(
+                &field,
+                Reason::Other {
+                    zh: "每行写“日期 内容”或“+天数 内容”".into(),
+                    en: "write each line as `date what` or `+days what`".into(),
+                },
+            ));
+            continue;
+        }
+        let f = if let Some(n) = when.strip_prefix('+') {
+            match n.parse::<i64>() {
+                Ok(n) if (1..=730).contains(&n) => FollowUp {
+                    after_days: Some(n),
+                    on: None,
+                    title: what.to_owned(),
+                },
+                _ => {
+                    errs.push(ValidationError::new(
+                        &field,
+                        Reason::Range { min: 1, max: 730 },
+                    ));
+                    continue;
+                }
+            }
+        } else {
+            match Date::parse(when, &date_fmt) {
+                Ok(on) => FollowUp {
+                    after_days: None,
+                    on: Some(on),
+                    title: what.to_owned(),
+                },
+                Err(_) => {
+                    errs.push(ValidationError::new(&field, Reason::Date));
+                    continue;
+                }
+            }
+        };
+        follow_ups.push(f);
+    }
+    if follow_ups.is_empty()
+        && errs
+            .0
+            .iter()
+            .all(|e| !e.field.starts_with("plan.follow_ups"))
+    {
+        errs.push(ValidationError::new(
+            "plan.follow_ups",
+            Reason::Other {
+                zh: "下转须写明随访安排（至少一次）".into(),
+                en: "a down-referral needs at least one follow-up".into(),
+            },
+        ));
+    }
+    let warning_signs = errs
+        .check(text("plan.warning_signs", &d.warning_signs, 2000, false))
+        .unwrap_or_default();
+    let rehab_goals = errs
+        .check(text("plan.rehab_goals", &d.rehab_goals, 2000, false))
+        .unwrap_or_default();
+    errs.into_result()?;
+    Ok(Plan {
+        discharge_summary,
+        medications,
+        follow_ups,
+        warning_signs,
+        rehab_goals,
+    })
+}
+
+fn rules_from(rows: &[RuleRow]) -> OverdueRules {
+    let mut r = OverdueRules::default();
+    for row in rows {
+        let rule = OverdueRule {
+            accept_within: Duration::minutes(row.accept_minutes),
+            arrive_within: Duration::minutes(row.arrive_minutes),
+            appointment_grace: Duration::minutes(row.grace_minutes),
+            complete_within: Duration::minutes(row.complete_minutes),
+        };
+        match row.urgency.as_str() {
+            "routine" => r.routine = rule,
+            "urgent" => r.urgent = rule,
+            "emergency" => r.emergency = rule,
+            _ => {}
+        }
+    }
+    r
+}
+
+fn status_of(r: &Referral) -> Result<Status> {
+    Status::parse("status", &r.status)
+        .map_err(|_| AppError::Store(ygt_store::StoreError::Corrupt("referrals.status".into())))
+}
+
+fn urgency_of(r: &Referral) -> Urgency {
+    Urgency::parse("urgency", &r.urgency).unwrap_or(Urgency::Routine)
+}
+
+/// Tier order: village below township below county.
+fn rank(t: Tier) -> u8 {
+    match t {
+        Tier::Village => 0,
+        Tier::Township => 1,
+        Tier::County => 2,
+    }
+}
+
+/// Whether the principal acts for the institution in care: its own, and for a township
+/// centre also its village clinics (乡村一体化). A county hospital administers the townships
+/// but does not act for them in their referrals.
+fn acts_for(p: &Principal, institution: Uuid) -> bool {
+    p.covers_patients(institution)
+}
+
+/// The sides of a referral the actor stands on.
+fn sides(ctx: &Ctx, r: &Referral) -> (bool, bool) {
+    match &ctx.actor {
+        Actor::System => (true, true),
+        Actor::Anonymous => (false, false),
+        Actor::User(p) => (
+            acts_for(p, r.from_institution_id),
+            acts_for(p, r.to_institution_id),
+        ),
+    }
+}
+
+fn may_act(ctx: &Ctx) -> bool {
+    match &ctx.actor {
+        Actor::System => true,
+        Actor::Anonymous => false,
+        Actor::User(p) => p.can(Permission::PatientWrite) || p.can(Permission::ReferralManage),
+    }
+}
+
+fn actor_name(ctx: &Ctx) -> (Option<Uuid>, String, Option<Uuid>) {
+    crate::access::actor_fields(ctx)
+}
+
+impl App {
+    async fn overdue_rules(&self) -> Result<OverdueRules> {
+        Ok(rules_from(&self.store().referral_rules().await?))
+    }
+
+    /// The catalogue of a tier (empty for the county, which treats everything).
+    pub async fn catalogue(&self, tier: Tier) -> Result<Catalogue> {
+        let rows = self.store().catalogue(tier.code()).await?;
+        Ok(Catalogue {
+            entries: rows
+                .into_iter()
+                .filter_map(|r| {
+                    Some(CatalogueEntry {
+                        codes: CodeRange::parse("codes", &r.codes).ok()?,
+                        name: r.name,
+                        chronic: r.chronic,
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    fn require_actor(&self, ctx: &Ctx) -> Result<()> {
+        match &ctx.actor {
+            Actor::Anonymous => Err(AppError::Unauthenticated),
+            Actor::User(p) if p.must_change_password => Err(AppError::PasswordChangeRequired),
+            _ => Ok(()),
+        }
+    }
+
+    async fn refuse(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        r: Option<&Referral>,
+        zh: &str,
+        en: &str,
+    ) -> AppError {
+        let e = Event::new(action, "referral", r.map(|r| r.id.to_string()));
+        let e = match r {
+            Some(r) => e.resident(r.person_id),
+            None => e,
+        };
+        self.deny(
+            ctx,
+            e,
+            AppError::Forbidden {
+                zh: zh.into(),
+                en: en.into(),
+            },
+        )
+        .await
+    }
+
+    /// Creates a referral (a draft, or submitted at once), booking the slot given.
+    pub async fn create_referral(&self, ctx: &Ctx, d: &ReferralDraft) -> Result<Referral> {
+        self.require_actor(ctx)?;
+        if !may_act(ctx) {
+            return Err(self
+                .refuse(
+                    ctx,
+                    "referral.create",
+                    None,
+                    "没有权限：开具转诊",
+                    "not allowed: write referrals",
+                )
+                .await);
+        }
+        let mut errs = ValidationErrors::default();
+        let direction = errs.check(Direction::parse("direction", &d.direction));
+        let urgency = if d.urgency.trim().is_empty() {
+            Some(Urgency::Routine)
+        } else {
+            errs.check(Urgency::parse("urgency", &d.urgency))
+        };
+        let person_id = errs.check(parse_id("person_id", &d.person_id));
+        let to_institution_id = errs.check(parse_id("to_institution_id", &d.to_institution_id));
+        let to_department_id = errs
+            .check(opt_id("to_department_id", d.to_department_id.as_ref()))
+            .flatten();
+        let to_staff_id = errs
+            .check(opt_id("to_staff_id", d.to_staff_id.as_ref()))
+            .flatten();
+        let from_department_id = errs
+            .check(opt_id("from_department_id", d.from_department_id.as_ref()))
+            .flatten();
+        let slot_id = errs.check(opt_id("slot_id", d.slot_id.as_ref())).flatten();
+        let diagnosis_code = match d
+            .diagnosis_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(c) => errs.check(Icd10Code::parse("diagnosis_code", c)),
+            None => None,
+        };
+        let diagnosis_name = errs
+            .check(opt_text("diagnosis_name", d.diagnosis_name.as_ref(), 200))
+            .flatten();
+        let reason = errs.check(text("reason", &d.reason, 1000, true));
+        let criterion = match d
+            .criterion
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(c) => errs.check(Criterion::parse("criterion", c)),
+            None => None,
+        };
+        let summary = errs
+            .check(opt_text("summary", d.summary.as_ref(), 4000))
+            .flatten();
+        let needs = match d.needs.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(c) => errs.check(ResourceKind::parse("needs", c)),
+            None => None,
+        };
+        let mut items = Vec::new();
+        for (i, s) in d.item_ids.iter().enumerate() {
+            if s.trim().is_empty() {
+                continue;
+            }
+            if let Some(id) = errs.check(parse_id(&format!("item_ids[{i}]"), s)) {
+                items.push(id);
+            }
+        }
+        items.sort();
+        items.dedup();
+        let plan = match (direction, &d.plan) {
+            (Some(Direction::Down), Some(p)) => match parse_plan(p) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    errs.0.extend(e.0);
+                    None
+                }
+            },
+            (Some(Direction::Down), None) if d.submit => {
+                errs.push(ValidationError::new(
+                    "plan.discharge_summary",
+                    Reason::Required,
+                ));
+                None
+            }
+            _ => None,
+        };
+        errs.into_result()?;
+        let (
+            Some(direction),
+            Some(urgency),
+            Some(person_id),
+            Some(to_institution_id),
+            Some(reason),
+        ) = (direction, urgency, person_id, to_institution_id, reason)
+        else {
+            return Err(AppError::invalid("referral", Reason::Required));
+        };
+        let (user_id, actor, from_institution_id) = actor_name(ctx);
+        let Some(from_institution_id) = from_institution_id else {
+            return Err(conflict(
+                None,
+                "只有所属机构的人员可以开具转诊",
+                "only staff of an institution can write referrals",
+            ));
+        };
+        let store = self.store();
+        let from = store
+            .institution(from_institution_id)
+            .await?
+            .ok_or(AppError::NotFound("institution"))?;
+        let to = match store.institution(to_institution_id).await? {
+            Some(i) if i.active => i,
+            _ => return Err(AppError::invalid("to_institution_id", Reason::NotFound)),
+        };
+        if to.id == from.id {
+            return Err(AppError::invalid(
+                "to_institution_id",
+                Reason::Other {
+                    zh: "不能转诊给本机构".into(),
+                    en: "cannot refer to the own institution".into(),
+                },
+            ));
+        }
+        let ok_dir = match direction {
+            Direction::Up => rank(to.tier) > rank(from.tier),
+            Direction::Down => rank(to.tier) < rank(from.tier),
+        };
+        if !ok_dir {
+            return Err(AppError::invalid(
+                "to_institution_id",
+                Reason::Other {
+                    zh: format!(
+                        "{}应转往{}机构，{}为{}",
+                        direction.label_zh(),
+                        if direction == Direction::Up {
+                            "上级"
+                        } else {
+                            "下级"
+                        },
+                        to.name,
+                        to.tier.label_zh()
+                    ),
+                    en: format!(
+                        "an {} goes to a {} tier; {} is {}",
+                        direction.label_en().to_lowercase(),
+                        if direction == Direction::Up {
+                            "higher"
+                        } else {
+                            "lower"
+                        },
+                        to.name,
+                        to.tier.label_en()
+                    ),
+                },
+            ));
+        }
+        if let Some(dep) = to_department_id {
+            match store.department(dep).await? {
+                Some(dd) if dd.institution_id == to.id && dd.active => {}
+                _ => return Err(AppError::invalid("to_department_id", Reason::NotFound)),
+            }
+        }
+        if let Some(dep) = from_department_id {
+            match store.department(dep).await? {
+                Some(dd) if dd.institution_id == from.id => {}
+                _ => return Err(AppError::invalid("from_department_id", Reason::NotFound)),
+            }
+        }
+        if let Some(s) = to_staff_id {
+            match store.staff_member(s).await? {
+                Some(st) if st.institution_id == to.id && st.active => {}
+                _ => return Err(AppError::invalid("to_staff_id", Reason::NotFound)),
+            }
+        }
+        let Some(person) = store.person(person_id).await? else {
+            return Err(AppError::invalid("person_id", Reason::NotFound));
+        };
+        // Writing a referral reads the resident's record: the scope decides.
+        self.resident_access(ctx, person_id, "referral.create", "referral")
+            .await?;
+        for (i, item) in items.iter().enumerate() {
+            match store.item(*item).await? {
+                Some(it) if it.person_id == Some(person_id) => {}
+                _ => {
+                    return Err(AppError::invalid(
+                        &format!("item_ids[{i}]"),
+                        Reason::NotFound,
+                    ));
+                }
+            }
+        }
+        let slot = match slot_id {
+            Some(s) => {
+                let slot = store
+                    .slot(s)
+                    .await?
+                    .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
+                let res = store
+                    .booking_resource(slot.resource_id)
+                    .await?
+                    .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
+                if res.institution_id != to.id {
+                    return Err(AppError::invalid(
+                        "slot_id",
+                        Reason::Other {
+                            zh: "号源不属于转入机构".into(),
+                            en: "the slot belongs to another institution".into(),
+                        },
+                    ));
+                }
+                Some((slot, res))
+            }
+            None => None,
+        };
+        let now = self.now();
+        let status = if d.submit {
+            Status::Submitted
+        } else {
+            Status::Draft
+        };
+        let id = new_id();
+        let mut tx = store.begin().await?;
+        let day = now.to_offset(beijing()).date();
+        let seq = tx.next_referral_seq(&day.to_string()).await?;
+        let new = NewReferral {
+            id,
+            number: slip_number(day, seq),
+            direction: direction.code().into(),
+            status: status.code().into(),
+            urgency: urgency.code().into(),
+            person_id,
+            from_institution_id: from.id,
+            from_department_id,
+            from_user_id: user_id,
+            from_doctor: ctx
+                .principal()
+                .map_or(actor.clone(), |p| p.display_name.clone()),
+            to_institution_id: to.id,
+            to_department_id: to_department_id.or(slot.as_ref().and_then(|(_, r)| r.department_id)),
+            to_staff_id: to_staff_id.or(slot.as_ref().and_then(|(_, r)| r.staff_id)),
+            diagnosis_code: diagnosis_code.map(|c| c.as_str().to_owned()),
+            diagnosis_name,
+            reason,
+            criterion: criterion.map(|c| c.code().to_owned()),
+            summary,
+            needs: needs
+                .or(slot
+                    .as_ref()
+                    .and_then(|(_, r)| ResourceKind::parse("kind", &r.kind).ok()))
+                .map(|n| n.code().to_owned()),
+            plan: match &plan {
+                Some(p) => Some(
+                    serde_json::to_string(p)
+                        .map_err(|_| AppError::invalid("plan", Reason::Required))?,
+                ),
+                None => None,
+            },
+            submitted_at: d.submit.then_some(now),
+            now,
+        };
+        tx.insert_referral(&new).await?;
+        tx.insert_referral_event(
+            id,
+            "create",
+            None,
+            status.code(),
+            user_id,
+            &actor,
+            Some(from.id),
+            None,
+            now,
+        )
+        .await?;
+        tx.attach_referral_items(id, &items).await?;
+        if let Some((slot, res)) = &slot {
+            if !tx.book_slot(slot.id, id, user_id, now).await? {
+                return Err(conflict(
+                    Some("slot_id"),
+                    "该号源已被预约或已过期，请重新选择",
+                    "that slot is already booked or past; choose another",
+                ));
+            }
+            let mut r = tx
+                .referral_for_update(id)
+                .await?
+                .ok_or(AppError::NotFound("referral"))?;
+            r.appointment_at = Some(slot.starts_at);
+            tx.update_referral(&r).await?;
+            tx.insert_referral_event(
+                id,
+                "book",
+                Some(status.code()),
+                status.code(),
+                user_id,
+                &actor,
+                Some(from.id),
+                Some(&format!(
+                    "{} {}",
+                    res.name,
+                    slot.starts_at.to_offset(beijing())
+                )),
+                now,
+            )
+            .await?;
+        }
+        let mut events = vec![
+            Event::new("referral.create", "referral", Some(id.to_string()))
+                .resident(person_id)
+                .purpose("referral")
+                .detail(format!(
+                    "direction={direction} to={} status={status}",
+                    to.id
+                )),
+        ];
+        if let Some((slot, _)) = &slot {
+            events.push(
+                Event::new("slot.book", "slot", Some(slot.id.to_string()))
+                    .resident(person_id)
+                    .detail(format!("referral={id}")),
+            );
+        }
+        let mut live = None;
+        if status == Status::Submitted {
+            self.open_access(&mut tx, id, person_id, to.id, now).await?;
+            live = Some(
+                self.notify_receiving(
+                    &mut tx,
+                    &new_referral_view(&new, &person.name, &from.name),
+                    "submitted",
+                    now,
+                )
+                .await?,
+            );
+        }
+        self.audit_many_in(&mut tx, ctx, &events, Outcome::Allowed)
+            .await?;
+        tx.commit().await?;
+        if let Some(ev) = live {
+            self.publish(ev);
+        }
+        store
+            .referral(id)
+            .await?
+            .ok_or(AppError::NotFound("referral"))
+    }
+
+    async fn open_access(
+        &self,
+        tx: &mut Tx,
+        referral: Uuid,
+        person: Uuid,
+        institution: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        tx.insert_care_link(
+            new_id(),
+            person,
+            Some(institution),
+            None,
+            "referral",
+            Some(&referral.to_string()),
+            now,
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Recipients on the receiving side: the department's (or the institution's) staff and
+    /// the chosen specialist or family doctor.
+    async fn receiving_users(&self, r: &RefHead) -> Result<Vec<Uuid>> {
+        let mut users = self
+            .store()
+            .referral_recipients(r.to_institution_id, r.to_department_id)
+            .await?;
+        if let Some(s) = r.to_staff_id
+            && let Some(u) = self.store().user_of_staff(s).await?
+        {
+            users.push(u);
+        }
+        users.sort();
+        users.dedup();
+        Ok(users)
+    }
+
+    async fn notify_receiving(
+        &self,
+        tx: &mut Tx,
+        r: &RefHead,
+        kind: &str,
+        now: OffsetDateTime,
+    ) -> Result<LiveEvent> {
+        let users = self.receiving_users(r).await?;
+        let (zh, en) = (
+            format!(
+                "新{}：{}（{}），来自{}",
+                r.direction_zh(),
+                r.person_name,
+                r.number,
+                r.from_name
+            ),
+            format!(
+                "New {}: {} ({}) from {}",
+                r.direction_en(),
+                r.person_name,
+                r.number,
+                r.from_name
+            ),
+        );
+        self.notify_in(tx, users, Some(r.id), kind, zh, en, now)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn notify_in(
+        &self,
+        tx: &mut Tx,
+        users: Vec<Uuid>,
+        referral: Option<Uuid>,
+        kind: &str,
+        zh: String,
+        en: String,
+        now: OffsetDateTime,
+    ) -> Result<LiveEvent> {
+        tx.insert_notifications(&users, referral, kind, &zh, &en, now)
+            .await?;
+        let ev = LiveEvent {
+            users,
+            referral_id: referral,
+            kind: kind.to_owned(),
+            title_zh: zh,
+            title_en: en,
+        };
+        if let Ok(payload) = serde_json::to_string(&ev) {
+            tx.notify(EVENT_CHANNEL, &payload).await?;
+        }
+        Ok(ev)
+    }
+
+    /// Hands a committed event to this process's live clients (on PostgreSQL every process,
+    /// this one included, hears it through LISTEN instead).
+    fn publish(&self, ev: LiveEvent) {
+        if self.store().backend() == ygt_store::Backend::Sqlite {
+            let _ = self.events().send(ev);
+        }
+    }
+
+    /// A referral with its history, attachments, plan, booking and tasks: for the two sides,
+    /// community-wide roles and the system. Audited as a read of the resident's data.
+    pub async fn referral_view(&self, ctx: &Ctx, id: Uuid) -> Result<ReferralView> {
+        self.require_actor(ctx)?;
+        let store = self.store();
+        let r = store
+            .referral(id)
+            .await?
+            .ok_or(AppError::NotFound("referral"))?;
+        let (referring, receiving) = sides(ctx, &r);
+        let wide = ctx
+            .principal()
+            .is_some_and(|p| p.can(Permission::CommunityWide));
+        let reads = match &ctx.actor {
+            Actor::User(p) => p.can(Permission::PatientRead) || p.can(Permission::ReferralManage),
+            _ => true,
+        };
+        if !(reads && (referring || receiving || wide)) {
+            return Err(self
+                .refuse(
+                    ctx,
+                    "referral.read",
+                    Some(&r),
+                    "该转诊与您的机构无关",
+                    "this referral does not involve your institution",
+                )
+                .await);
+        }
+        let side = if referring {
+            "referring"
+        } else if receiving {
+            "receiving"
+        } else {
+            "community"
+        };
+        self.audit(
+            ctx,
+            Event::new("referral.read", "referral", Some(id.to_string()))
+                .resident(r.person_id)
+                .purpose("referral")
+                .detail(format!("side={side}")),
+            Outcome::Allowed,
+        )
+        .await?;
+        let status = status_of(&r)?;
+        let actions = if may_act(ctx) {
+            status
+                .actions()
+                .into_iter()
+                .filter(|a| match a.side() {
+                    Side::Referring => referring,
+                    Side::Receiving => receiving,
+                    Side::Either => referring || receiving,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let rules = self.overdue_rules().await?;
+        let overdue = rules.overdue(
+            status,
+            urgency_of(&r),
+            r.status_since,
+            r.appointment_at,
+            self.now(),
+        );
+        let slot = store.slot_of_referral(id).await?;
+        let resource = match &slot {
+            Some(s) => store.booking_resource(s.resource_id).await?,
+            None => None,
+        };
+        if let Some(u) = ctx.principal().and_then(|p| p.user_id) {
+            let mut tx = store.begin().await?;
+            tx.mark_read(u, Some(id), self.now()).await?;
+            tx.commit().await?;
+        }
+        Ok(ReferralView {
+            events: store.referral_events(id).await?,
+            items: store.referral_items(id).await?,
+            plan: r.plan.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+            outcome: r
+                .outcome
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok()),
+            tasks: store.care_tasks(&[], false, Some(id), 200).await?,
+            slot,
+            resource,
+            actions,
+            overdue,
+            referral: r,
+        })
+    }
+
+    /// Takes one step on a referral. Exactly one of two concurrent steps wins; the other is
+    /// told the referral changed.
+    pub async fn referral_step(&self, ctx: &Ctx, id: Uuid, d: &StepDraft) -> Result<Referral> {
+        self.require_actor(ctx)?;
+        let action = Action::parse("action", &d.action)?;
+        let store = self.store();
+        let mut errs = ValidationErrors::default();
+        let reason = errs
+            .check(opt_text("reason", d.reason.as_ref(), 1000))
+            .flatten();
+        if action.needs_reason() && reason.is_none() {
+            errs.push(ValidationError::new("reason", Reason::Required));
+        }
+        let new_to = errs
+            .check(opt_id("to_institution_id", d.to_institution_id.as_ref()))
+            .flatten();
+        let new_dep = errs
+            .check(opt_id("to_department_id", d.to_department_id.as_ref()))
+            .flatten();
+        let slot_id = errs.check(opt_id("slot_id", d.slot_id.as_ref())).flatten();
+        let at = match d
+            .appointment_at
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => errs.check(parse_local_time("appointment_at", s)),
+            None => None,
+        };
+        if action == Action::Redirect && new_to.is_none() {
+            errs.push(ValidationError::new("to_institution_id", Reason::Required));
+        }
+        if action == Action::Schedule && slot_id.is_none() && at.is_none() {
+            errs.push(ValidationError::new("appointment_at", Reason::Required));
+        }
+        let outcome = if action == Action::Complete {
+            let o = d.outcome.clone().unwrap_or_default();
+            let code = match o
+                .diagnosis_code
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                Some(c) => errs
+                    .check(Icd10Code::parse("outcome.diagnosis_code", c))
+                    .map(|c| c.as_str().to_owned()),
+                None => None,
+            };
+            let name = errs
+                .check(opt_text(
+                    "outcome.diagnosis_name",
+                    o.diagnosis_name.as_ref(),
+                    200,
+                ))
+                .flatten();
+            let treatment = errs
+                .check(text("outcome.treatment", &o.treatment, 4000, false))
+                .unwrap_or_default();
+            let summary = errs
+                .check(text("outcome.summary", &o.summary, 8000, true))
+                .unwrap_or_default();
+            Some(ReferralOutcome {
+                diagnosis_code: code,
+                diagnosis_name: name,
+                treatment,
+                summary,
+            })
+        } else {
+            None
+        };
+        let before = store
+            .referral(id)
+            .await?
+            .ok_or(AppError::NotFound("referral"))?;
+        let (referring, receiving) = sides(ctx, &before);
+        let side_ok = match action.side() {
+            Side::Referring => referring,
+            Side::Receiving => receiving,
+            Side::Either => referring || receiving,
+        };
+        let audit_action = format!("referral.{}", action.code());
+        if !may_act(ctx) || !side_ok {
+            let (zh, en) = match action.side() {
+                Side::Referring => (
+                    "只有转出机构可以执行此操作",
+                    "only the referring institution can do this",
+                ),
+                Side::Receiving => (
+                    "只有转入机构可以执行此操作",
+                    "only the receiving institution can do this",
+                ),
+                Side::Either => (
+                    "该转诊与您的机构无关",
+                    "this referral does not involve your institution",
+                ),
+            };
+            return Err(self.refuse(ctx, &audit_action, Some(&before), zh, en).await);
+        }
+        // A step the state does not allow is refused before its fields are checked.
+        status_of(&before)?
+            .next(action)
+            .map_err(|e| conflict(Some("action"), e.message_zh(), e.to_string()))?;
+        errs.into_result()?;
+        // Checks that need reads before the transaction.
+        let redirect_to = match (action, new_to) {
+            (Action::Redirect, Some(t)) => {
+                let inst = match store.institution(t).await? {
+                    Some(i) if i.active => i,
+                    _ => return Err(AppError::invalid("to_institution_id", Reason::NotFound)),
+                };
+                let from = store
+                    .institution(before.from_institution_id)
+                    .await?
+                    .ok_or(AppError::NotFound("institution"))?;
+                let dir = Direction::parse("direction", &before.direction)?;
+                let ok = inst.id != before.to_institution_id
+                    && inst.id != from.id
+                    && match dir {
+                        Direction::Up => rank(inst.tier) > rank(from.tier),
+                        Direction::Down => rank(inst.tier) < rank(from.tier),
+                    };
+                if !ok {
+                    return Err(AppError::invalid(
+                        "to_institution_id",
+                        Reason::Other {
+                            zh: "改派目标须为另一家同方向的机构".into(),
+                            en: "redirect to another institution of the referral's direction"
+                                .into(),
+                        },
+                    ));
+                }
+                if let Some(dep) = new_dep {
+                    match store.department(dep).await? {
+                        Some(dd) if dd.institution_id == inst.id && dd.active => {}
+                        _ => return Err(AppError::invalid("to_department_id", Reason::NotFound)),
+                    }
+                }
+                Some(inst)
+            }
+            _ => None,
+        };
+        let slot = match (action, slot_id) {
+            (Action::Schedule, Some(s)) => {
+                let slot = store
+                    .slot(s)
+                    .await?
+                    .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
+                let res = store
+                    .booking_resource(slot.resource_id)
+                    .await?
+                    .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
+                if res.institution_id != before.to_institution_id {
+                    return Err(AppError::invalid(
+                        "slot_id",
+                        Reason::Other {
+                            zh: "号源不属于转入机构".into(),
+                            en: "the slot belongs to another institution".into(),
+                        },
+                    ));
+                }
+                Some((slot, res))
+            }
+            _ => None,
+        };
+        let now = self.now();
+        let (user_id, actor, actor_inst) = actor_name(ctx);
+        let mut tx = store.begin().await?;
+        let mut r = tx
+            .referral_for_update(id)
+            .await?
+            .ok_or(AppError::NotFound("referral"))?;
+        if let Some(v) = d.version
+            && v != r.version
+        {
+            return Err(AppError::Stale);
+        }
+        let from_status = status_of(&r)?;
+        let mut to_status = from_status
+            .next(action)
+            .map_err(|e| conflict(Some("action"), e.message_zh(), e.to_string()))?;
+        let mut notes: Vec<(String, Option<String>)> = Vec::new();
+        let mut audit_events = vec![
+            Event::new(&audit_action, "referral", Some(id.to_string()))
+                .resident(r.person_id)
+                .purpose("referral")
+                .detail(format!("{from_status}→{to_status}")),
+        ];
+        match action {
+            Action::Submit => {
+                r.submitted_at = Some(now);
+            }
+            Action::Accept => {
+                r.accepted_at = Some(now);
+                if r.appointment_at.is_some() {
+                    notes.push(("accept".into(), reason.clone()));
+                    to_status = Status::Scheduled;
+                }
+            }
+            Action::Reject | Action::Cancel => {
+                r.closed_at = Some(now);
+                r.status_note = reason.clone();
+                r.appointment_at = None;
+            }
+            Action::Redirect => {
+                if let Some(inst) = &redirect_to {
+                    r.to_institution_id = inst.id;
+                    r.to_department_id = new_dep;
+                    r.to_staff_id = None;
+                    r.appointment_at = None;
+                }
+                r.status_note = reason.clone();
+            }
+            Action::Schedule => {
+                if let Some((slot, res)) = &slot {
+                    tx.release_slot(id).await?;
+                    if !tx.book_slot(slot.id, id, user_id, now).await? {
+                        return Err(conflict(
+                            Some("slot_id"),
+                            "该号源已被预约或已过期，请重新选择",
+                            "that slot is already booked or past; choose another",
+                        ));
+                    }
+                    r.appointment_at = Some(slot.starts_at);
+                    r.to_department_id = r.to_department_id.or(res.department_id);
+                    audit_events.push(
+                        Event::new("slot.book", "slot", Some(slot.id.to_string()))
+                            .resident(r.person_id)
+                            .detail(format!("referral={id}")),
+                    );
+                } else if let Some(t) = at {
+                    if t <= now {
+                        return Err(AppError::invalid(
+                            "appointment_at",
+                            Reason::Other {
+                                zh: "预约时间须晚于现在".into(),
+                                en: "the appointment must be in the future".into(),
+                            },
+                        ));
+                    }
+                    tx.release_slot(id).await?;
+                    r.appointment_at = Some(t);
+                }
+            }
+            Action::Arrive => {
+                r.arrived_at = Some(now);
+            }
+            Action::Complete => {
+                r.closed_at = Some(now);
+                r.outcome = match &outcome {
+                    Some(o) => serde_json::to_string(o).ok(),
+                    None => None,
+                };
+            }
+        }
+        r.status = to_status.code().to_owned();
+        r.status_since = now;
+        tx.update_referral(&r).await?;
+        let note = match action {
+            Action::Schedule => r.appointment_at.map(|t| t.to_offset(beijing()).to_string()),
+            Action::Redirect => redirect_to
+                .as_ref()
+                .map(|i| format!("{} — {}", i.name, reason.clone().unwrap_or_default())),
+            _ => reason.clone(),
+        };
+        let mid = if notes.is_empty() {
+            to_status
+        } else {
+            Status::Accepted
+        };
+        tx.insert_referral_event(
+            id,
+            action.code(),
+            Some(from_status.code()),
+            mid.code(),
+            user_id,
+            &actor,
+            actor_inst,
+            note.as_deref(),
+            now,
+        )
+        .await?;
+        if !notes.is_empty() {
+            tx.insert_referral_event(
+                id,
+                "schedule",
+                Some(Status::Accepted.code()),
+                to_status.code(),
+                user_id,
+                &actor,
+                actor_inst,
+                r.appointment_at
+                    .map(|t| t.to_offset(beijing()).to_string())
+                    .as_deref(),
+                now,
+            )
+            .await?;
+        }
+        // Access, slots and tasks follow the state.
+        let rid = id.to_string();
+        if from_status == Status::Draft && to_status == Status::Submitted {
+            self.open_access(&mut tx, id, r.person_id, r.to_institution_id, now)
+                .await?;
+        }
+        if action == Action::Redirect {
+            tx.end_care_links("referral", &rid, now).await?;
+            if tx.release_slot(id).await? > 0 {
+                audit_events.push(
+                    Event::new("slot.release", "referral", Some(rid.clone())).resident(r.person_id),
+                );
+            }
+            self.open_access(&mut tx, id, r.person_id, r.to_institution_id, now)
+                .await?;
+        }
+        if !to_status.is_open() {
+            tx.end_care_links("referral", &rid, now).await?;
+        }
+        if !to_status.holds_slot() && action != Action::Redirect && tx.release_slot(id).await? > 0 {
+            audit_events.push(
+                Event::new("slot.release", "referral", Some(rid.clone())).resident(r.person_id),
+            );
+        }
+        if action == Action::Cancel {
+            tx.drop_open_care_tasks(id).await?;
+        }
+        let direction = Direction::parse("direction", &r.direction)?;
+        if direction == Direction::Down && action == Action::Accept {
+            let plan: Plan = r
+                .plan
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_default();
+            let today = now.to_offset(beijing()).date();
+            let tasks: Vec<NewCareTask> = plan
+                .follow_ups
+                .iter()
+                .map(|f| NewCareTask {
+                    id: new_id(),
+                    referral_id: Some(id),
+                    person_id: r.person_id,
+                    institution_id: r.to_institution_id,
+                    staff_id: r.to_staff_id,
+                    kind: "follow_up".into(),
+                    title: f.title.clone(),
+                    due_on: f
+                        .on
+                        .unwrap_or(today + Duration::days(f.after_days.unwrap_or(14))),
+                    note: None,
+                })
+                .collect();
+            tx.insert_care_tasks(&tasks, now).await?;
+        }
+        if direction == Direction::Down && action == Action::Complete {
+            // The township now cares for the resident.
+            tx.ensure_care_link(new_id(), r.person_id, r.to_institution_id, now)
+                .await?;
+        }
+        // Tell the other side.
+        let head = RefHead::of(&r);
+        let (users, zh, en) = if matches!(action.side(), Side::Referring)
+            || (action == Action::Cancel && referring && !receiving)
+        {
+            let u = self.receiving_users(&head).await?;
+            (
+                u,
+                format!(
+                    "转诊{}：{}（{}）{}",
+                    to_status.label_zh(),
+                    r.person_name,
+                    r.number,
+                    action.label_zh()
+                ),
+                format!(
+                    "Referral {}: {} ({}) — {}",
+                    to_status.label_en().to_lowercase(),
+                    r.person_name,
+                    r.number,
+                    action.label_en().to_lowercase()
+                ),
+            )
+        } else {
+            let mut u: Vec<Uuid> = r.from_user_id.into_iter().collect();
+            if action == Action::Redirect {
+                u.extend(self.receiving_users(&head).await?);
+            }
+            u.sort();
+            u.dedup();
+            (
+                u,
+                format!(
+                    "转诊{}：{}（{}），{}",
+                    to_status.label_zh(),
+                    r.person_name,
+                    r.number,
+                    r.to_institution_name_after(&redirect_to)
+                ),
+                format!(
+                    "Referral {}: {} ({}), {}",
+                    to_status.label_en().to_lowercase(),
+                    r.person_name,
+                    r.number,
+                    r.to_institution_name_after(&redirect_to)
+                ),
+            )
+        };
+        let users: Vec<Uuid> = users.into_iter().filter(|u| Some(*u) != user_id).collect();
+        let live = if action == Action::Submit {
+            Some(
+                self.notify_receiving(&mut tx, &head, "submitted", now)
+                    .await?,
+            )
+        } else if users.is_empty() {
+            None
+        } else {
+            Some(
+                self.notify_in(&mut tx, users, Some(id), action.code(), zh, en, now)
+                    .await?,
+            )
+        };
+        self.audit_many_in(&mut tx, ctx, &audit_events, Outcome::Allowed)
+            .await?;
+        match tx.commit().await {
+            Ok(()) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(ev) = live {
+            self.publish(ev);
+        }
+        store
+            .referral(id)
+            .await?
+            .ok_or(AppError::NotFound("referral"))
+    }
+
+    /// A worklist of the actor's institutions.
+    pub async fn worklist(&self, ctx: &Ctx, q: &WorklistQuery) -> Result<WorklistPage> {
+        self.require_actor(ctx)?;
+        let list = Worklist::parse(&q.list).ok_or_else(|| {
+            AppError::invalid(
+                "list",
+                Reason::UnknownCode {
+                    allowed: "outgoing, incoming, overdue, handover, all".into(),
+                },
+            )
+        })?;
+        let mut f = self.scope_filter(ctx, list).await?;
+        if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
+            f.statuses = vec![Status::parse("status", s)?.code().to_owned()];
+        }
+        if let Some(s) = q.direction.as_deref().filter(|s| !s.is_empty()) {
+            f.direction = Some(Direction::parse("direction", s)?.code().to_owned());
+        }
+        if let Some(s) = q.person_id.as_deref().filter(|s| !s.is_empty()) {
+            f.person_id = Some(parse_id("person_id", s)?);
+        }
+        if let Some(c) = q.cursor.as_deref().filter(|s| !s.is_empty()) {
+            f.before = Some(crate::record::parse_cursor(c).ok_or_else(|| {
+                AppError::invalid(
+                    "cursor",
+                    Reason::Format {
+                        expected: "a cursor from the previous page",
+                        expected_zh: "上一页给出的游标",
+                    },
+                )
+            })?);
+        }
+        let mut rows = self.store().referrals(&f, WORKLIST_PAGE + 1).await?;
+        let next = if rows.len() > WORKLIST_PAGE as usize {
+            rows.truncate(WORKLIST_PAGE as usize);
+            rows.last().map(|r| {
+                format!(
+                    "{}~{}",
+                    r.status_since
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                    r.id
+                )
+            })
+        } else {
+            None
+        };
+        let rules = self.overdue_rules().await?;
+        let now = self.now();
+        let overdue = rows
+            .iter()
+            .map(|r| {
+                status_of(r).ok().and_then(|s| {
+                    rules.overdue(s, urgency_of(r), r.status_since, r.appointment_at, now)
+                })
+            })
+            .collect();
+        self.audit(
+            ctx,
+            Event::new("referral.list", "referral", None)
+                .purpose("referral")
+                .detail(format!("list={} n={}", list.code(), rows.len())),
+            Outcome::Allowed,
+        )
+        .await?;
+        Ok(WorklistPage {
+            referrals: rows,
+            overdue,
+            next,
+        })
+    }
+
+    /// The filter of a worklist over the actor's institutions (all for community-wide roles).
+    async fn scope_filter(&self, ctx: &Ctx, list: Worklist) -> Result<ReferralFilter> {
+        let scope: Option<Vec<Uuid>> = match &ctx.actor {
+            Actor::System => None,
+            Actor::Anonymous => return Err(AppError::Unauthenticated),
+            Actor::User(p) => {
+                if !(p.can(Permission::PatientRead) || p.can(Permission::ReferralManage)) {
+                    return Err(self
+                        .refuse(
+                            ctx,
+                            "referral.list",
+                            None,
+                            "没有权限：查看转诊",
+                            "not allowed: read referrals",
+                        )
+                        .await);
+                }
+                if p.can(Permission::CommunityWide) {
+                    None
+                } else {
+                    Some(p.patient_scope.iter().copied().collect())
+                }
+            }
+        };
+        let mut f = ReferralFilter::default();
+        let open: Vec<String> = Status::ALL
+            .iter()
+            .filter(|s| s.is_open() && **s != Status::Draft)
+            .map(|s| s.code().to_owned())
+            .collect();
+        match list {
+            Worklist::Outgoing => f.from = scope,
+            Worklist::Incoming => {
+                f.to = scope;
+                f.statuses = open.clone();
+            }
+            Worklist::Overdue => {
+                f.involving = scope;
+                let rules = self.overdue_rules().await?;
+                let now = self.now();
+                let mut o = ygt_store::referral::Overdue::default();
+                for u in Urgency::ALL {
+                    for s in [
+                        Status::Submitted,
+                        Status::Redirected,
+                        Status::Accepted,
+                        Status::Scheduled,
+                        Status::Arrived,
+                    ] {
+                        o.waiting.push((
+                            s.code().into(),
+                            u.code().into(),
+                            rules.cutoff(s, *u, now),
+                        ));
+                    }
+                    o.appointments
+                        .push((u.code().into(), now - rules.rule(*u).appointment_grace));
+                }
+                f.overdue = Some(o);
+            }
+            Worklist::Handover => {
+                f.to = scope;
+                f.direction = Some(Direction::Down.code().into());
+                f.statuses = vec![
+                    Status::Submitted.code().into(),
+                    Status::Redirected.code().into(),
+                ];
+            }
+            Worklist::All => f.involving = scope,
+        }
+        Ok(f)
+    }
+
+    /// Counts for the home page.
+    pub async fn worklist_counts(&self, ctx: &Ctx) -> Result<WorklistCounts> {
+        self.require_actor(ctx)?;
+        let store = self.store();
+        let mut c = WorklistCounts::default();
+        let open: Vec<String> = Status::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.code().to_owned())
+            .collect();
+        let mut f = self.scope_filter(ctx, Worklist::Outgoing).await?;
+        f.statuses = open;
+        c.outgoing_open = store.referral_count(&f).await?;
+        let mut f = self.scope_filter(ctx, Worklist::Incoming).await?;
+        f.statuses = vec![
+            Status::Submitted.code().into(),
+            Status::Redirected.code().into(),
+        ];
+        c.incoming_waiting = store.referral_count(&f).await?;
+        c.overdue = store
+            .referral_count(&self.scope_filter(ctx, Worklist::Overdue).await?)
+            .await?;
+        c.handover = store
+            .referral_count(&self.scope_filter(ctx, Worklist::Handover).await?)
+            .await?;
+        if let Some(p) = ctx.principal() {
+            let inst: Vec<Uuid> = p.patient_scope.iter().copied().collect();
+            if !inst.is_empty() && p.can(Permission::PatientRead) {
+                c.tasks_open = store.care_tasks(&inst, true, None, 10_000).await?.len() as i64;
+            }
+            if let Some(u) = p.user_id {
+                c.unread = store.unread_count(u).await?;
+            }
+        }
+        Ok(c)
+    }
+
+    /// Open (or all) care tasks of the actor's institutions, earliest due first.
+    pub async fn care_task_list(&self, ctx: &Ctx, open_only: bool) -> Result<Vec<CareTask>> {
+        self.require_actor(ctx)?;
+        let inst: Vec<Uuid> = match ctx.principal() {
+            Some(p) if p.can(Permission::PatientRead) => p.patient_scope.iter().copied().collect(),
+            Some(_) => {
+                return Err(self
+                    .refuse(
+                        ctx,
+                        "task.list",
+                        None,
+                        "没有权限：查看随访任务",
+                        "not allowed: read care tasks",
+                    )
+                    .await);
+            }
+            None => Vec::new(),
+        };
+        if inst.is_empty() && ctx.principal().is_some() {
+            return Ok(Vec::new());
+        }
+        let tasks = self.store().care_tasks(&inst, open_only, None, 500).await?;
+        self.audit(
+            ctx,
+            Event::new("task.list", "care_task", None)
+                .purpose("follow_up")
+                .detail(format!("n={}", tasks.len())),
+            Outcome::Allowed,
+        )
+        .await?;
+        Ok(tasks)
+    }
+
+    /// Marks a care task done (by staff of the institution it belongs to).
+    pub async fn complete_care_task(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        note: Option<&str>,
+    ) -> Result<CareTask> {
+        self.require_actor(ctx)?;
+        let store = self.store();
+        let t = store
+            .care_task(id)
+            .await?
+            .ok_or(AppError::NotFound("task"))?;
+        let ok = match &ctx.actor {
+            Actor::System => true,
+            Actor::User(p) => {
+                p.can(Permission::PatientWrite) && p.covers_patients(t.institution_id)
+            }
+            Actor::Anonymous => false,
+        };
+        let e = || {
+            Event::new("task.complete", "care_task", Some(id.to_string()))
+                .resident(t.person_id)
+                .purpose("follow_up")
+        };
+        if !ok {
+            return Err(self
+                .deny(
+                    ctx,
+                    e(),
+                    AppError::Forbidden {
+                        zh: "该任务不属于您的机构".into(),
+                        en: "that task belongs to another institution".into(),
+                    },
+                )
+                .await);
+        }
+        let note = match note.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(n) => Some(text("note", n, 1000, false)?),
+            None => None,
+        };
+        let (_, actor, _) = actor_name(ctx);
+        let by = ctx.principal().map_or(actor, |p| p.display_name.clone());
+        let now = self.now();
+        let mut tx = store.begin().await?;
+        if !tx.complete_care_task(id, &by, note.as_deref(), now).await? {
+            return Err(conflict(None, "该任务已完成", "that task is already done"));
+        }
+        self.audit_in(&mut tx, ctx, e(), Outcome::Allowed).await?;
+        tx.commit().await?;
+        store.care_task(id).await?.ok_or(AppError::NotFound("task"))
+    }
+
+    /// The user's inbox.
+    pub async fn inbox(&self, ctx: &Ctx, unread_only: bool) -> Result<Vec<Notification>> {
+        self.require_actor(ctx)?;
+        match ctx.principal().and_then(|p| p.user_id) {
+            Some(u) => Ok(self.store().inbox(u, unread_only, 100).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Marks the user's notifications read.
+    pub async fn mark_inbox_read(&self, ctx: &Ctx) -> Result<u64> {
+        self.require_actor(ctx)?;
+        match ctx.principal().and_then(|p| p.user_id) {
+            Some(u) => {
+                let mut tx = self.store().begin().await?;
+                let n = tx.mark_read(u, None, self.now()).await?;
+                tx.commit().await?;
+                Ok(n)
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Suggestions of the written criteria for a resident, seen from the actor's institution.
+    pub async fn referral_suggestions(
+        &self,
+        ctx: &Ctx,
+        person: Uuid,
+        needs: &[ServiceKind],
+    ) -> Result<Vec<Suggestion>> {
+        self.require_actor(ctx)?;
+        let store = self.store();
+        let p = store
+            .person(person)
+            .await?
+            .ok_or(AppError::NotFound("resident"))?;
+        self.resident_access(ctx, person, "referral.suggest", "referral")
+            .await?;
+        let inst = match ctx.principal().and_then(|p| p.institution_id) {
+            Some(i) => store.institution(i).await?,
+            None => None,
+        };
+        let Some(inst) = inst else {
+            return Ok(Vec::new());
+        };
+        let now = self.now();
+        let since = now - Duration::days(365);
+        let mut obs = store
+            .series(person, &["SBP", "DBP", "GLU"], since, 10)
+            .await?;
+        obs.sort_by_key(|o| o.effective_at);
+        let mut bp: BTreeMap<(OffsetDateTime, Uuid), (Option<f64>, Option<f64>)> = BTreeMap::new();
+        let mut glucose = Vec::new();
+        for o in &obs {
+            match (o.code.as_str(), o.value_num) {
+                ("SBP", Some(v)) => bp.entry((o.effective_at, o.item_id)).or_default().0 = Some(v),
+                ("DBP", Some(v)) => bp.entry((o.effective_at, o.item_id)).or_default().1 = Some(v),
+                ("GLU", Some(v)) => glucose.push(Reading::FastingGlucose { mmol_per_l: v }),
+                _ => {}
+            }
+        }
+        let blood_pressure = bp
+            .values()
+            .filter_map(|(s, d)| {
+                Some(Reading::BloodPressure {
+                    systolic: (*s)?,
+                    diastolic: (*d)?,
+                })
+            })
+            .collect();
+        let diagnoses = store
+            .problems(person)
+            .await?
+            .iter()
+            .filter(|pr| pr.last_at > now - Duration::days(180))
+            .filter_map(|pr| Icd10Code::parse("code", &pr.code).ok())
+            .collect();
+        let age = p.birth_date.map(|b| {
+            let t = now.date();
+            let mut a = t.year() - b.year();
+            if (u8::from(t.month()), t.day()) < (u8::from(b.month()), b.day()) {
+                a -= 1;
+            }
+            a
+        });
+        let discharges = store
+            .items_of_kind(person, "encounter", Some(now - Duration::days(30)), 20)
+            .await?;
+        let days_since_discharge = discharges
+            .iter()
+            .filter(|e| e.body.contains("\"inpatient\"") && e.institution_id == inst.id)
+            .filter_map(|e| e.ended_at)
+            .map(|t| (now - t).whole_days())
+            .min();
+        let e = Evidence {
+            tier: Some(inst.tier),
+            services: inst.services.clone(),
+            needs: needs.to_vec(),
+            age,
+            diagnoses,
+            blood_pressure,
+            glucose,
+            days_since_discharge,
+        };
+        let own = self.catalogue(inst.tier).await?;
+        let lower = self.catalogue(Tier::Township).await?;
+        Ok(ygt_domain::referral::suggest(&e, &own, &lower))
+    }
+
+    /// Records that the doctor dismissed a suggestion, and why.
+    pub async fn dismiss_suggestion(
+        &self,
+        ctx: &Ctx,
+        person: Uuid,
+        criterion: &str,
+        reason: &str,
+    ) -> Result<()> {
+        self.require_actor(ctx)?;
+        let c = Criterion::parse("criterion", criterion)?;
+        let reason = text("reason", reason, 500, true)?;
+        self.resident_access(ctx, person, "referral.suggest", "referral")
+            .await?;
+        self.audit(
+            ctx,
+            Event::new(
+                "referral.suggestion_dismissed",
+                "resident",
+                Some(person.to_string()),
+            )
+            .resident(person)
+            .purpose("referral")
+            .detail(format!("criterion={} reason={reason}", c.code())),
+            Outcome::Allowed,
+        )
+        .await
+    }
+
+    // ------------------------------------------------------------ calendars
+
+    /// Booking resources of an institution (or all), for anyone who may refer.
+    pub async fn booking_resources(
+        &self,
+        ctx: &Ctx,
+        institution: Option<Uuid>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Resource>> {
+        self.require_actor(ctx)?;
+        let kind = match kind.filter(|k| !k.is_empty()) {
+            Some(k) => Some(ResourceKind::parse("kind", k)?.code()),
+            None => None,
+        };
+        Ok(self.store().booking_resources(institution, kind).await?)
+    }
+
+    /// Free slots of a resource in the next `days` days, with who may book each now.
+    pub async fn free_slots(
+        &self,
+        ctx: &Ctx,
+        resource: Uuid,
+        days: i64,
+    ) -> Result<Vec<(Slot, ygt_domain::referral::SlotAvailability)>> {
+        self.require_actor(ctx)?;
+        let now = self.now();
+        let slots = self
+            .store()
+            .slots(resource, now, now + Duration::days(days.clamp(1, 60)), true)
+            .await?;
+        Ok(slots
+            .into_iter()
+            .map(|s| {
+                let a = ygt_domain::referral::slot_availability(
+                    s.reserved,
+                    s.release_at,
+                    s.starts_at,
+                    s.referral_id.is_some(),
+                    now,
+                );
+                (s, a)
+            })
+            .filter(|(_, a)| !matches!(a, ygt_domain::referral::SlotAvailability::Past))
+            .collect())
+    }
+
+    /// Creates a bookable resource with its calendar: `per_day` slots of `minutes` from
+    /// `first_start` each day for `days` days (weekdays only unless `weekends`), the first
+    /// `reserved_per_day` of each day reserved for referrals until `release_hours` before.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_calendar(
+        &self,
+        ctx: &Ctx,
+        institution: Uuid,
+        department: Option<Uuid>,
+        kind: ResourceKind,
+        name: &str,
+        staff: Option<Uuid>,
+        release_hours: i64,
+        first_start: OffsetDateTime,
+        minutes: i64,
+        per_day: i64,
+        reserved_per_day: i64,
+        days: i64,
+        weekends: bool,
+    ) -> Result<Uuid> {
+        self.require_for(
+            ctx,
+            Permission::RegistryWrite,
+            Permission::RegistryWriteAll,
+            Some(institution),
+            Event::new("calendar.create", "booking_resource", None),
+        )
+        .await?;
+        let name = text("name", name, 100, true)?;
+        if !(0..=24 * 14).contains(&release_hours) {
+            return Err(AppError::invalid(
+                "release_hours",
+                Reason::Range { min: 0, max: 336 },
+            ));
+        }
+        if !(1..=200).contains(&per_day) {
+            return Err(AppError::invalid(
+                "per_day",
+                Reason::Range { min: 1, max: 200 },
+            ));
+        }
+        if !(0..=per_day).contains(&reserved_per_day) {
+            return Err(AppError::invalid(
+                "reserved_per_day",
+                Reason::Range {
+                    min: 0,
+                    max: per_day,
+                },
+            ));
+        }
+        if !(1..=180).contains(&days) {
+            return Err(AppError::invalid(
+                "days",
+                Reason::Range { min: 1, max: 180 },
+            ));
+        }
+        let id = new_id();
+        let first_start = first_start.to_offset(time::UtcOffset::UTC);
+        let mut slots = Vec::new();
+        for d in 0..days {
+            let day_start = first_start + Duration::days(d);
+            let wd = day_start.to_offset(beijing()).weekday();
+            if !weekends && matches!(wd, time::Weekday::Saturday | time::Weekday::Sunday) {
+                continue;
+            }
+            for i in 0..per_day {
+                // Beds: every bed of the day admits at the same time.
+                let start = if kind == ResourceKind::Bed {
+                    day_start
+                } else {
+                    day_start + Duration::minutes(minutes * i)
+                };
+                let end = start + Duration::minutes(minutes.max(1));
+                slots.push((
+                    start,
+                    end,
+                    i < reserved_per_day,
+                    start - Duration::hours(release_hours),
+                ));
+            }
+        }
+        let mut tx = self.store().begin().await?;
+        tx.insert_booking_resource(
+            &NewResource {
+                id,
+                institution_id: institution,
+                department_id: department,
+                kind: kind.code().into(),
+                name,
+                staff_id: staff,
+                release_hours,
+            },
+            self.now(),
+        )
+        .await?;
+        let n = tx.insert_slots(id, &slots).await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("calendar.create", "booking_resource", Some(id.to_string()))
+                .detail(format!("kind={kind} slots={n}")),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    // ------------------------------------------------------------ statistics
+
+    /// Referral statistics over [since, until): by month, direction, institution, reason and
+    /// outcome, with acceptance rate and median times.
+    pub async fn referral_stats(
+        &self,
+        ctx: &Ctx,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<ReferralStats> {
+        self.require_actor(ctx)?;
+        let ok = match &ctx.actor {
+            Actor::System => true,
+            Actor::User(p) => {
+                p.can(Permission::IndicatorRead)
+                    || p.can(Permission::ReferralManage)
+                    || p.can(Permission::CommunityWide)
+            }
+            Actor::Anonymous => false,
+        };
+        if !ok {
+            return Err(self
+                .refuse(
+                    ctx,
+                    "referral.stats",
+                    None,
+                    "没有权限：查看转诊统计",
+                    "not allowed: referral statistics",
+                )
+                .await);
+        }
+        let facts = self.store().referral_facts(since, until).await?;
+        self.audit(
+            ctx,
+            Event::new("referral.stats", "referral", None).detail(format!("n={}", facts.len())),
+            Outcome::Allowed,
+        )
+        .await?;
+        Ok(ReferralStats::from_facts(&facts))
+    }
+}
+
+/// Statistics of referrals (no resident data: counts and times only).
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct ReferralStats {
+    pub total: i64,
+    pub rows: Vec<StatsRow>,
+    pub by_reason: Vec<(String, i64)>,
+    pub by_outcome: Vec<(String, i64)>,
+}
+
+/// One group: month, direction and the referring institution.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct StatsRow {
+    pub month: String,
+    pub direction: String,
+    pub from_institution: String,
+    pub to_institution: String,
+    pub count: i64,
+    pub accepted: i64,
+    pub rejected: i64,
+    /// Accepted (ever) over decided (accepted or rejected), in per cent.
+    pub acceptance_rate: Option<f64>,
+    pub median_hours_to_acceptance: Option<f64>,
+    pub median_hours_to_arrival: Option<f64>,
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+impl ReferralStats {
+    pub fn from_facts(facts: &[ygt_store::referral::ReferralFact]) -> ReferralStats {
+        type Key = (String, String, String, String);
+        let mut groups: BTreeMap<Key, Vec<&ygt_store::referral::ReferralFact>> = BTreeMap::new();
+        let mut reasons: BTreeMap<String, i64> = BTreeMap::new();
+        let mut outcomes: BTreeMap<String, i64> = BTreeMap::new();
+        for f in facts {
+            let t = f.created_at.to_offset(beijing());
+            let month = format!("{:04}-{:02}", t.year(), u8::from(t.month()));
+            groups
+                .entry((
+                    month,
+                    f.direction.clone(),
+                    f.from_institution_name.clone(),
+                    f.to_institution_name.clone(),
+                ))
+                .or_default()
+                .push(f);
+            let reason = f.criterion.clone().unwrap_or_else(|| {
+                match (&f.diagnosis_code, &f.diagnosis_name) {
+                    (Some(c), Some(n)) => format!("{} {n}", c.get(..3).unwrap_or(c)),
+                    (Some(c), None) => c.get(..3).unwrap_or(c).to_owned(),
+                    _ => "other".into(),
+                }
+            });
+            *reasons.entry(reason).or_default() += 1;
+            *outcomes.entry(f.status.clone()).or_default() += 1;
+        }
+        let hours = |a: Option<OffsetDateTime>, b: Option<OffsetDateTime>| match (a, b) {
+            (Some(a), Some(b)) if b >= a => Some((b - a).as_seconds_f64() / 3600.0),
+            _ => None,
+        };
+        let rows = groups
+            .into_iter()
+            .map(
+                |((month, direction, from_institution, to_institution), fs)| {
+                    let accepted = fs.iter().filter(|f| f.accepted_at.is_some()).count() as i64;
+                    let rejected = fs.iter().filter(|f| f.status == "rejected").count() as i64;
+                    let mut ta: Vec<f64> = fs
+                        .iter()
+                        .filter_map(|f| hours(f.submitted_at, f.accepted_at))
+                        .collect();
+                    let mut tr: Vec<f64> = fs
+                        .iter()
+                        .filter_map(|f| hours(f.submitted_at, f.arrived_at))
+                        .collect();
+                    StatsRow {
+                        month,
+                        direction,
+                        from_institution,
+                        to_institution,
+                        count: fs.len() as i64,
+                        accepted,
+                        rejected,
+                        acceptance_rate: (accepted + rejected > 0)
+                            .then(|| 100.0 * accepted as f64 / (accepted + rejected) as f64),
+                        median_hours_to_acceptance: median(&mut ta),
+                        median_hours_to_arrival: median(&mut tr),
+                    }
+                },
+            )
+            .collect();
+        let mut by_reason: Vec<(String, i64)> = reasons.into_iter().collect();
+        by_reason.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ReferralStats {
+            total: facts.len() as i64,
+            rows,
+            by_reason,
+            by_outcome: outcomes.into_iter().collect(),
+        }
+    }
+}
+
+/// The few fields notifications need.
+struct RefHead {
+    id: Uuid,
+    number: String,
+    direction: String,
+    person_name: String,
+    from_name: String,
+    to_institution_id: Uuid,
+    to_department_id: Option<Uuid>,
+    to_staff_id: Option<Uuid>,
+}
+
+impl RefHead {
+    fn of(r: &Referral) -> RefHead {
+        RefHead {
+            id: r.id,
+            number: r.number.clone(),
+            direction: r.direction.clone(),
+            person_name: r.person_name.clone(),
+            from_name: r.from_institution_name.clone(),
+            to_institution_id: r.to_institution_id,
+            to_department_id: r.to_department_id,
+            to_staff_id: r.to_staff_id,
+        }
+    }
+
+    fn direction_zh(&self) -> &'static str {
+        Direction::parse("d", &self.direction).map_or("转诊", |d| d.label_zh())
+    }
+
+    fn direction_en(&self) -> &'static str {
+        Direction::parse("d", &self.direction).map_or("referral", |d| {
+            if d == Direction::Up {
+                "up-referral"
+            } else {
+                "down-referral"
+            }
+        })
+    }
+}
+
+fn new_referral_view(n: &NewReferral, person: &str, from: &str) -> RefHead {
+    RefHead {
+        id: n.id,
+        number: n.number.clone(),
+        direction: n.direction.clone(),
+        person_name: person.to_owned(),
+        from_name: from.to_owned(),
+        to_institution_id: n.to_institution_id,
+        to_department_id: n.to_department_id,
+        to_staff_id: n.to_staff_id,
+    }
+}
+
+trait TargetName {
+    fn to_institution_name_after(&self, redirect: &Option<ygt_store::org::Institution>) -> String;
+}
+
+impl TargetName for Referral {
+    fn to_institution_name_after(&self, redirect: &Option<ygt_store::org::Institution>) -> String {
+        redirect
+            .as_ref()
+            .map_or_else(|| self.to_institution_name.clone(), |i| i.name.clone())
+    }
+}
