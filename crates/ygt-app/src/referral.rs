@@ -1432,8 +1432,9 @@ impl App {
                 .collect();
             tx.insert_care_tasks(&tasks, now).await?;
         }
-        if direction == Direction::Down && action == Action::Complete {
-            // The township now cares for the resident.
+        if action == Action::Arrive {
+            // The patient is now seen there: the institution cares for them beyond the
+            // referral, as it does for anyone it treats.
             tx.ensure_care_link(new_id(), r.person_id, r.to_institution_id, now)
                 .await?;
         }
@@ -1443,21 +1444,27 @@ impl App {
             || (action == Action::Cancel && referring && !receiving)
         {
             let u = self.receiving_users(&head).await?;
+            let why = reason
+                .as_deref()
+                .map(|r| format!("：{r}"))
+                .unwrap_or_default();
+            let why_en = reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
             (
                 u,
                 format!(
-                    "转诊{}：{}（{}）{}",
+                    "转诊{}：{}（{}）{why}",
                     to_status.label_zh(),
                     r.person_name,
                     r.number,
-                    action.label_zh()
                 ),
                 format!(
-                    "Referral {}: {} ({}) — {}",
+                    "Referral {}: {} ({}){why_en}",
                     to_status.label_en().to_lowercase(),
                     r.person_name,
                     r.number,
-                    action.label_en().to_lowercase()
                 ),
             )
         } else {
@@ -2289,5 +2296,209 @@ impl TargetName for Referral {
         redirect
             .as_ref()
             .map_or_else(|| self.to_institution_name.clone(), |i| i.name.clone())
+    }
+}
+
+/// The referral settings the community administrator edits: the catalogue of each primary
+/// tier (one line per entry: `codes name`, `慢病`/`chronic` at the end marks a long-term
+/// condition) and the overdue minutes per urgency.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ReferralSettings {
+    pub township: String,
+    pub village: String,
+    pub rules: Vec<RuleRow>,
+}
+
+fn catalogue_text(rows: &[ygt_store::referral::CatalogueRow]) -> String {
+    rows.iter()
+        .map(|r| {
+            if r.chronic {
+                format!("{} {} 慢病", r.codes, r.name)
+            } else {
+                format!("{} {}", r.codes, r.name)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Parses catalogue lines; errors name `<field>[line]`.
+pub fn parse_catalogue(
+    field: &str,
+    text: &str,
+) -> std::result::Result<Vec<(String, String, bool)>, ValidationErrors> {
+    let mut errs = ValidationErrors::default();
+    let mut out: Vec<(String, String, bool)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let f = format!("{field}[{}]", i + 1);
+        let (codes, rest) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+        let range = match CodeRange::parse(&f, codes) {
+            Ok(r) => r,
+            Err(e) => {
+                errs.push(e);
+                continue;
+            }
+        };
+        let mut name = rest.trim().to_owned();
+        let mut chronic = false;
+        for tag in ["慢病", "chronic"] {
+            if let Some(n) = name.strip_suffix(tag) {
+                name = n.trim().to_owned();
+                chronic = true;
+            }
+        }
+        if name.is_empty() {
+            errs.push(ValidationError::new(&f, Reason::Required));
+            continue;
+        }
+        if name.chars().count() > 100 {
+            errs.push(ValidationError::new(&f, Reason::TooLong { max: 100 }));
+            continue;
+        }
+        let key = range.to_string();
+        if out.iter().any(|(c, _, _)| *c == key) {
+            errs.push(ValidationError::new(
+                &f,
+                Reason::Other {
+                    zh: format!("{key} 重复"),
+                    en: format!("{key} appears twice"),
+                },
+            ));
+            continue;
+        }
+        out.push((key, name, chronic));
+    }
+    errs.into_result()?;
+    Ok(out)
+}
+
+impl App {
+    /// The settings as the editing form shows them.
+    pub async fn referral_settings(&self, ctx: &Ctx) -> Result<ReferralSettings> {
+        self.require(
+            ctx,
+            Permission::RegistryRead,
+            Event::new("referral.settings", "referral_settings", None),
+        )
+        .await?;
+        let store = self.store();
+        Ok(ReferralSettings {
+            township: catalogue_text(&store.catalogue(Tier::Township.code()).await?),
+            village: catalogue_text(&store.catalogue(Tier::Village.code()).await?),
+            rules: store.referral_rules().await?,
+        })
+    }
+
+    /// Replaces the catalogues and the overdue rules (community administrators).
+    pub async fn set_referral_settings(&self, ctx: &Ctx, s: &ReferralSettings) -> Result<()> {
+        self.require(
+            ctx,
+            Permission::RegistryWriteAll,
+            Event::new("referral.settings_update", "referral_settings", None),
+        )
+        .await?;
+        let mut errs = ValidationErrors::default();
+        let township = match parse_catalogue("township", &s.township) {
+            Ok(v) => v,
+            Err(e) => {
+                errs.0.extend(e.0);
+                Vec::new()
+            }
+        };
+        let village = match parse_catalogue("village", &s.village) {
+            Ok(v) => v,
+            Err(e) => {
+                errs.0.extend(e.0);
+                Vec::new()
+            }
+        };
+        for (i, r) in s.rules.iter().enumerate() {
+            if Urgency::parse("urgency", &r.urgency).is_err() {
+                errs.push(ValidationError::new(
+                    format!("rules[{i}].urgency"),
+                    Reason::UnknownCode {
+                        allowed: Urgency::codes(),
+                    },
+                ));
+            }
+            for (name, v) in [
+                ("accept_minutes", r.accept_minutes),
+                ("arrive_minutes", r.arrive_minutes),
+                ("grace_minutes", r.grace_minutes),
+                ("complete_minutes", r.complete_minutes),
+            ] {
+                if !(1..=525_600).contains(&v) {
+                    errs.push(ValidationError::new(
+                        format!("rules[{i}].{name}"),
+                        Reason::Range {
+                            min: 1,
+                            max: 525_600,
+                        },
+                    ));
+                }
+            }
+        }
+        errs.into_result()?;
+        let mut tx = self.store().begin().await?;
+        tx.replace_catalogue(Tier::Township.code(), &township)
+            .await?;
+        tx.replace_catalogue(Tier::Village.code(), &village).await?;
+        for r in &s.rules {
+            tx.set_referral_rule(r).await?;
+        }
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new("referral.settings_update", "referral_settings", None).detail(format!(
+                "township={} village={} rules={}",
+                township.len(),
+                village.len(),
+                s.rules.len()
+            )),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl App {
+    /// Every active calendar with its free future slots and, of those, the ones still
+    /// reserved for referrals.
+    pub async fn calendar_overview(&self, ctx: &Ctx) -> Result<Vec<(Resource, i64, i64)>> {
+        self.require_actor(ctx)?;
+        let store = self.store();
+        let resources = store.booking_resources(None, None).await?;
+        let now = self.now();
+        let mut counts = BTreeMap::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &resources {
+            if seen.insert(r.institution_id) {
+                for c in store.free_slot_counts(r.institution_id, now).await? {
+                    counts.insert(c.resource_id, (c.free, c.reserved_free));
+                }
+            }
+        }
+        Ok(resources
+            .into_iter()
+            .map(|r| {
+                let (f, rf) = counts.get(&r.id).copied().unwrap_or((0, 0));
+                (r, f, rf)
+            })
+            .collect())
+    }
+
+    /// How many of the signed-in user's messages are unread (0 for tokens).
+    pub async fn unread_count(&self, ctx: &Ctx) -> Result<i64> {
+        match ctx.principal().and_then(|p| p.user_id) {
+            Some(u) => Ok(self.store().unread_count(u).await?),
+            None => Ok(0),
+        }
     }
 }

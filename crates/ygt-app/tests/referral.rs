@@ -293,6 +293,21 @@ async fn the_whole_loop(db: TestDb) {
             .is_empty()
     );
 
+    // A referral opens the record to the receiving side for its duration only.
+    let gone = w.app.create_referral(&cun, &up(&w, None)).await.unwrap();
+    w.app
+        .resident_access(&xian, w.person, "record.read", "referral")
+        .await
+        .unwrap();
+    let mut cancel = step("cancel");
+    cancel.reason = Some("患者要求暂缓".into());
+    w.app.referral_step(&cun, gone.id, &cancel).await.unwrap();
+    forbidden(
+        w.app
+            .resident_access(&xian, w.person, "record.read", "treatment")
+            .await,
+    );
+
     let r = w
         .app
         .create_referral(&cun, &up(&w, Some(slots[0])))
@@ -320,7 +335,14 @@ async fn the_whole_loop(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(incoming.referrals.len(), 1);
-    let inbox = w.app.inbox(&xian, true).await.unwrap();
+    let inbox: Vec<_> = w
+        .app
+        .inbox(&xian, true)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.referral_id == Some(r.id))
+        .collect();
     assert_eq!(inbox.len(), 1, "{inbox:?}");
     assert!(
         inbox[0].title_zh.contains("王秀英"),
@@ -329,7 +351,7 @@ async fn the_whole_loop(db: TestDb) {
     );
     let counts = w.app.worklist_counts(&xian).await.unwrap();
     assert_eq!(counts.incoming_waiting, 1);
-    assert_eq!(counts.unread, 1);
+    assert_eq!(counts.unread, 3, "submitted, cancelled, submitted");
 
     // The referring side cannot accept; the receiving side cannot cancel-and-complete.
     forbidden(w.app.referral_step(&cun, r.id, &step("accept")).await);
@@ -405,12 +427,11 @@ async fn the_whole_loop(db: TestDb) {
     assert!(back.iter().any(|n| n.kind == "complete"), "{back:?}");
     let view = w.app.referral_view(&cun, r.id).await.unwrap();
     assert_eq!(view.outcome.unwrap().summary, "住院14天，病情稳定出院");
-    // The referral's access ended with it.
-    forbidden(
-        w.app
-            .resident_access(&xian, w.person, "record.read", "treatment")
-            .await,
-    );
+    // The patient was seen at the county: it keeps caring for them after the referral.
+    w.app
+        .resident_access(&xian, w.person, "record.read", "treatment")
+        .await
+        .unwrap();
 
     // Down: the plan is required and checked line by line.
     let mut down = ReferralDraft {
@@ -432,9 +453,7 @@ async fn the_whole_loop(db: TestDb) {
         follow_ups: "+14 血压随访".into(),
         ..Default::default()
     });
-    // Writing a referral needs the resident in scope: the county has none until it registers
-    // the patient (an admission).
-    forbidden(w.app.create_referral(&xian, &down).await);
+    let town = ctx_of(&w.app, "towndoc").await;
     let sys_ref = w.app.create_referral(&w.sys, &down).await;
     assert!(
         sys_ref.is_err(),
@@ -494,7 +513,6 @@ async fn the_whole_loop(db: TestDb) {
     let heard = w.app.inbox(&xian, true).await.unwrap();
     assert!(heard.iter().any(|n| n.kind == "accept"), "{heard:?}");
     // Another institution's doctor cannot complete the village's task.
-    let town = ctx_of(&w.app, "towndoc").await;
     let xian_task = w.app.complete_care_task(&xian, tasks[0].id, None).await;
     forbidden(xian_task);
     let t = w
@@ -520,14 +538,14 @@ async fn the_whole_loop(db: TestDb) {
         )
         .await
         .unwrap();
-    assert_eq!(stats.total, 2);
+    assert_eq!(stats.total, 3);
     let ups: i64 = stats
         .rows
         .iter()
         .filter(|r| r.direction == "up")
         .map(|r| r.count)
         .sum();
-    assert_eq!(ups, 1);
+    assert_eq!(ups, 2);
     let up_row = stats.rows.iter().find(|r| r.direction == "up").unwrap();
     assert_eq!(up_row.acceptance_rate, Some(100.0));
     assert!(up_row.median_hours_to_acceptance.is_some());

@@ -19,6 +19,7 @@ macro_rules! asset {
 /// (path under /static/, content type, bytes)
 pub static ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("app.css", "text/css; charset=utf-8"),
+    asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("swagger-init.js", "text/javascript; charset=utf-8"),
     asset!("vendor/htmx.min.js", "text/javascript; charset=utf-8"),
     asset!(

@@ -94,7 +94,12 @@ labelled!(
     ServiceKind,
     Tier,
     Role,
-    Permission
+    Permission,
+    ygt_domain::referral::Criterion,
+    ygt_domain::referral::Urgency,
+    ygt_domain::referral::ResourceKind,
+    ygt_domain::referral::Direction,
+    ygt_domain::referral::Status
 );
 
 impl Labelled for Sex {
@@ -376,11 +381,14 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.audit", "审计", "Audit"),
     ("nav.communities", "医联体", "Communities"),
     ("nav.home", "首页", "Home"),
+    ("nav.inbox", "消息", "Inbox"),
     ("nav.institutions", "机构", "Institutions"),
+    ("nav.referrals", "转诊", "Referrals"),
     ("nav.residents", "居民", "Residents"),
     ("nav.roles", "角色权限", "Roles"),
     ("nav.search", "搜索", "Search"),
     ("nav.staff", "人员", "Staff"),
+    ("nav.tasks", "随访任务", "Care tasks"),
     ("nav.tokens", "接口令牌", "API tokens"),
     ("record.abnormal", "异常", "Abnormal"),
     ("record.allergies", "过敏史", "Allergies"),
@@ -435,7 +443,10 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "以下结果仍在互认有效期内，可不必重复检查",
         "These results are still valid under mutual recognition: no need to repeat them",
     ),
+    ("record.refer_down", "下转", "Refer down"),
+    ("record.refer_up", "上转", "Refer up"),
     ("record.reference", "参考范围", "Reference range"),
+    ("record.referrals", "转诊记录", "Referrals"),
     ("record.replaced", "被替换", "Replaced"),
     ("record.result", "结果", "Result"),
     ("record.sent_as", "来源标识", "Sent as"),

@@ -17,6 +17,8 @@ pub mod openapi;
 mod pages;
 mod record_api;
 mod record_pages;
+mod referral_api;
+mod referral_pages;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,11 +45,57 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(app: App) -> Self {
+        relay_events(&app);
         AppState {
             app,
             metrics: Arc::new(Metrics::default()),
         }
     }
+}
+
+/// On PostgreSQL, relays the live events every ygt process commits (NOTIFY) to this
+/// process's clients; on SQLite the process that commits publishes them itself.
+fn relay_events(app: &App) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if app.store().backend() != ygt_app::ygt_store::Backend::Postgres {
+        return;
+    }
+    let app = app.clone();
+    rt.spawn(async move {
+        let channel = ygt_app::referral::EVENT_CHANNEL;
+        loop {
+            let mut l = match app.store().listen(channel).await {
+                Ok(Some(l)) => l,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for live events; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    continue;
+                }
+            };
+            loop {
+                match l.recv().await {
+                    Ok(payload) => {
+                        match serde_json::from_str::<ygt_app::referral::LiveEvent>(&payload) {
+                            Ok(ev) => {
+                                let _ = app.events().send(ev);
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "a live event that does not parse")
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live events connection lost; reconnecting");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        break;
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// The request id of this request (from `X-Request-Id` when the client sent a sane one).
@@ -117,6 +165,8 @@ pub fn routes() -> Routes {
     let r = record_pages::routes(r);
     let r = record_api::routes(r);
     let r = fhir::routes(r);
+    let r = referral_api::routes(r);
+    let r = referral_pages::routes(r);
     api::routes(r)
 }
 

@@ -455,6 +455,187 @@ pub const OPERATIONS: &[Op] = &[
     ),
 ];
 
+/// Operations of two-way referral.
+const REFERRAL_OPERATIONS: &[Op] = &[
+    (
+        "GET",
+        "/api/v1/referrals",
+        "referral",
+        "A worklist of the caller's institutions (outgoing, incoming, overdue, handover, all), most recently changed first",
+        None,
+        "ReferralPage",
+        &[
+            (
+                "list",
+                "string",
+                "outgoing | incoming | overdue | handover | all",
+            ),
+            ("status", "string", "one state"),
+            ("direction", "string", "up | down"),
+            ("person_id", "string", "one resident"),
+            ("cursor", "string", "the `next` of the previous page"),
+        ],
+    ),
+    (
+        "POST",
+        "/api/v1/referrals",
+        "referral",
+        "Write a referral (a draft, or submitted at once), booking a slot with it; opens the resident's record to the receiving institution while it runs",
+        Some("ReferralDraft"),
+        "Referral",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/referrals/{id}",
+        "referral",
+        "A referral with its history, attachments, plan, outcome, booking, care tasks and the actions the caller may take (audited)",
+        None,
+        "ReferralView",
+        &[],
+    ),
+    (
+        "POST",
+        "/api/v1/referrals/{id}/steps",
+        "referral",
+        "Take a step: submit, accept, reject, redirect, schedule, arrive, complete (with the outcome) or cancel; exactly one of concurrent steps wins",
+        Some("StepDraft"),
+        "Referral",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/referral-counts",
+        "referral",
+        "Counts of the caller's worklists, open care tasks and unread messages",
+        None,
+        "WorklistCounts",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/referral-stats",
+        "referral",
+        "Referral statistics by month, direction and institution: counts, acceptance rate, median hours to acceptance and arrival; by reason and outcome",
+        None,
+        "ReferralStats",
+        &[
+            ("from", "string", "first month, YYYY-MM"),
+            ("to", "string", "last month, YYYY-MM"),
+        ],
+    ),
+    (
+        "GET",
+        "/api/v1/referral-settings",
+        "referral",
+        "The primary-level disease catalogues and the overdue rules",
+        None,
+        "ReferralSettings",
+        &[],
+    ),
+    (
+        "PUT",
+        "/api/v1/referral-settings",
+        "referral",
+        "Replace the catalogues and the overdue rules (community administrators)",
+        Some("ReferralSettings"),
+        "ReferralSettings",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/residents/{id}/referral-suggestions",
+        "referral",
+        "Referrals the written criteria suggest for a resident, seen from the caller's institution (audited)",
+        None,
+        "Suggestions",
+        &[(
+            "needs",
+            "string",
+            "services the patient needs, comma-separated (ct, mri, ...)",
+        )],
+    ),
+    (
+        "POST",
+        "/api/v1/residents/{id}/referral-suggestions/dismiss",
+        "referral",
+        "Dismiss a suggestion with a reason (audited)",
+        Some("DismissBody"),
+        "Empty",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/booking-resources",
+        "booking",
+        "Bookable resources: specialist clinics, CT, MRI, ultrasound, beds",
+        None,
+        "Resources",
+        &[
+            ("institution_id", "string", "one institution"),
+            (
+                "kind",
+                "string",
+                "specialist_clinic | ct | mri | ultrasound | bed",
+            ),
+        ],
+    ),
+    (
+        "POST",
+        "/api/v1/booking-resources",
+        "booking",
+        "Create a resource with its calendar and the share reserved for referrals",
+        Some("CalendarBody"),
+        "Created",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/booking-resources/{id}/slots",
+        "booking",
+        "Free future slots of a resource and who may book each now (reserved or public)",
+        None,
+        "Slots",
+        &[("days", "integer", "how many days ahead, 1..60, default 14")],
+    ),
+    (
+        "GET",
+        "/api/v1/care-tasks",
+        "referral",
+        "Care tasks of the caller's institutions (follow-ups handed over with down-referrals)",
+        None,
+        "CareTasks",
+        &[("open", "boolean", "only open tasks (default true)")],
+    ),
+    (
+        "POST",
+        "/api/v1/care-tasks/{id}/complete",
+        "referral",
+        "Mark a care task done",
+        Some("CompleteBody"),
+        "CareTask",
+        &[],
+    ),
+    (
+        "GET",
+        "/api/v1/inbox",
+        "referral",
+        "The caller's messages, newest first",
+        None,
+        "Inbox",
+        &[("unread", "boolean", "only unread")],
+    ),
+    (
+        "POST",
+        "/api/v1/inbox/read",
+        "referral",
+        "Mark all the caller's messages read",
+        None,
+        "Marked",
+        &[],
+    ),
+];
+
 const AUDIT_QUERY: &[(&str, &str, &str)] = &[
     ("resident_id", "string", "events about this resident"),
     ("user_id", "string", "events by this account"),
@@ -580,6 +761,9 @@ fn schemas() -> Value {
     if let (Some(all), Value::Object(more)) = (v.as_object_mut(), record_schemas()) {
         all.extend(more);
     }
+    if let (Some(all), Value::Object(more)) = (v.as_object_mut(), referral_schemas()) {
+        all.extend(more);
+    }
     v
 }
 
@@ -638,10 +822,97 @@ fn record_schemas() -> Value {
     })
 }
 
+/// Schemas of two-way referral.
+fn referral_schemas() -> Value {
+    use ygt_domain::referral::{Action, Criterion, Direction, ResourceKind, Status, Urgency};
+    let uuid = json!({"type": "string", "format": "uuid"});
+    let uuid_n = json!({"type": ["string", "null"], "format": "uuid"});
+    let text_n = json!({"type": ["string", "null"]});
+    let ts = json!({"type": "string", "format": "date-time"});
+    let ts_n = json!({"type": ["string", "null"], "format": "date-time"});
+    let status = codes(Status::ALL.iter().map(|x| x.code()).collect());
+    let direction = codes(Direction::ALL.iter().map(|x| x.code()).collect());
+    let urgency = codes(Urgency::ALL.iter().map(|x| x.code()).collect());
+    let action = codes(Action::ALL.iter().map(|x| x.code()).collect());
+    let criterion = codes(Criterion::ALL.iter().map(|x| x.code()).collect());
+    let kind = codes(ResourceKind::ALL.iter().map(|x| x.code()).collect());
+    let obj = json!({"type": "object"});
+    json!({
+        "PlanDraft": {"type": "object", "properties": {"discharge_summary": {"type": "string"},
+            "medications": {"type": "string", "description": "one per line"},
+            "follow_ups": {"type": "string", "description": "one per line: `YYYY-MM-DD what` or `+N what` (days after acceptance)"},
+            "warning_signs": {"type": "string"}, "rehab_goals": {"type": "string"}}},
+        "ReferralDraft": {"type": "object", "required": ["direction", "person_id", "to_institution_id", "reason"], "properties": {
+            "direction": direction, "person_id": uuid, "urgency": urgency, "from_department_id": uuid_n,
+            "to_institution_id": uuid, "to_department_id": uuid_n, "to_staff_id": uuid_n,
+            "diagnosis_code": {"type": ["string", "null"], "description": "ICD-10"}, "diagnosis_name": text_n,
+            "reason": {"type": "string"}, "criterion": {"type": ["string", "null"], "enum": Criterion::ALL.iter().map(|x| Some(x.code())).chain([None]).collect::<Vec<_>>()},
+            "summary": text_n, "needs": {"type": ["string", "null"], "enum": ResourceKind::ALL.iter().map(|x| Some(x.code())).chain([None]).collect::<Vec<_>>()},
+            "slot_id": uuid_n, "item_ids": {"type": "array", "items": uuid}, "plan": {"oneOf": [r("PlanDraft"), {"type": "null"}]},
+            "submit": {"type": "boolean", "description": "submit at once (default false: a draft)"}}},
+        "Outcome": {"type": "object", "properties": {"diagnosis_code": text_n, "diagnosis_name": text_n, "treatment": {"type": "string"}, "summary": {"type": "string"}}},
+        "StepDraft": {"type": "object", "required": ["action"], "properties": {"action": action,
+            "version": {"type": ["integer", "null"], "description": "the version seen; refused with 409 when it changed"},
+            "reason": text_n, "to_institution_id": uuid_n, "to_department_id": uuid_n, "slot_id": uuid_n,
+            "appointment_at": {"type": ["string", "null"], "description": "RFC 3339 or YYYY-MM-DDTHH:MM (China Standard Time)"},
+            "outcome": {"oneOf": [r("Outcome"), {"type": "null"}]}}},
+        "Referral": {"type": "object", "properties": {"id": uuid, "number": {"type": "string"}, "direction": direction, "status": status, "urgency": urgency,
+            "person_id": uuid, "person_name": {"type": "string"}, "from_institution_id": uuid, "from_institution_name": {"type": "string"},
+            "from_doctor": {"type": "string"}, "to_institution_id": uuid, "to_institution_name": {"type": "string"}, "to_department_id": uuid_n,
+            "to_department_name": text_n, "to_staff_id": uuid_n, "diagnosis_code": text_n, "diagnosis_name": text_n, "reason": {"type": "string"},
+            "criterion": {"type": ["string", "null"]}, "summary": text_n, "needs": text_n, "plan": text_n, "outcome": text_n, "status_note": text_n,
+            "appointment_at": ts_n, "created_at": ts, "submitted_at": ts_n, "accepted_at": ts_n, "arrived_at": ts_n, "closed_at": ts_n,
+            "status_since": ts, "version": {"type": "integer"}, "overdue": text_n}},
+        "ReferralPage": {"type": "object", "properties": {"referrals": {"type": "array", "items": r("Referral")}, "next": text_n}},
+        "ReferralView": {"type": "object", "properties": {"referral": r("Referral"), "events": {"type": "array", "items": obj},
+            "items": {"type": "array", "items": r("ClinicalItem")}, "plan": {"oneOf": [obj, {"type": "null"}]}, "outcome": {"oneOf": [r("Outcome"), {"type": "null"}]},
+            "slot": {"oneOf": [r("Slot"), {"type": "null"}]}, "resource": {"oneOf": [r("Resource"), {"type": "null"}]},
+            "tasks": {"type": "array", "items": r("CareTask")}, "actions": {"type": "array", "items": action}, "overdue": text_n}},
+        "WorklistCounts": {"type": "object", "properties": {"outgoing_open": {"type": "integer"}, "incoming_waiting": {"type": "integer"},
+            "overdue": {"type": "integer"}, "handover": {"type": "integer"}, "tasks_open": {"type": "integer"}, "unread": {"type": "integer"}}},
+        "ReferralStats": {"type": "object", "properties": {"total": {"type": "integer"}, "rows": {"type": "array", "items": {"type": "object", "properties": {
+            "month": {"type": "string"}, "direction": direction, "from_institution": {"type": "string"}, "to_institution": {"type": "string"},
+            "count": {"type": "integer"}, "accepted": {"type": "integer"}, "rejected": {"type": "integer"}, "acceptance_rate": {"type": ["number", "null"]},
+            "median_hours_to_acceptance": {"type": ["number", "null"]}, "median_hours_to_arrival": {"type": ["number", "null"]}}}},
+            "by_reason": {"type": "array", "items": {"type": "array"}}, "by_outcome": {"type": "array", "items": {"type": "array"}}}},
+        "ReferralSettings": {"type": "object", "properties": {"township": {"type": "string", "description": "one entry per line: codes name [慢病]"},
+            "village": {"type": "string"}, "rules": {"type": "array", "items": {"type": "object", "properties": {"urgency": urgency,
+            "accept_minutes": {"type": "integer"}, "arrive_minutes": {"type": "integer"}, "grace_minutes": {"type": "integer"}, "complete_minutes": {"type": "integer"}}}}}},
+        "Suggestions": {"type": "object", "properties": {"suggestions": {"type": "array", "items": {"type": "object", "properties": {
+            "direction": direction, "criterion": criterion, "urgency": urgency, "detail_zh": {"type": "string"}, "detail_en": {"type": "string"}, "code": text_n}}}}},
+        "DismissBody": {"type": "object", "additionalProperties": false, "required": ["criterion", "reason"], "properties": {"criterion": criterion, "reason": {"type": "string"}}},
+        "Empty": {"type": "object"},
+        "Resource": {"type": "object", "properties": {"id": uuid, "institution_id": uuid, "institution_name": {"type": "string"}, "department_id": uuid_n,
+            "department_name": text_n, "kind": kind, "name": {"type": "string"}, "staff_id": uuid_n, "staff_name": text_n,
+            "release_hours": {"type": "integer"}, "active": {"type": "boolean"}}},
+        "Resources": {"type": "object", "properties": {"resources": {"type": "array", "items": r("Resource")}}},
+        "CalendarBody": {"type": "object", "additionalProperties": false, "required": ["institution_id", "kind", "name", "release_hours", "first_start", "minutes", "per_day", "reserved_per_day", "days"], "properties": {
+            "institution_id": uuid, "department_id": uuid_n, "kind": kind, "name": {"type": "string"}, "staff_id": uuid_n,
+            "release_hours": {"type": "integer", "minimum": 0, "maximum": 336}, "first_start": {"type": "string", "description": "RFC 3339 or YYYY-MM-DDTHH:MM (China Standard Time)"},
+            "minutes": {"type": "integer"}, "per_day": {"type": "integer", "minimum": 1, "maximum": 200}, "reserved_per_day": {"type": "integer", "minimum": 0},
+            "days": {"type": "integer", "minimum": 1, "maximum": 180}, "weekends": {"type": "boolean"}}},
+        "Created": {"type": "object", "properties": {"id": uuid}},
+        "Slot": {"type": "object", "properties": {"id": uuid, "resource_id": uuid, "starts_at": ts, "ends_at": ts, "reserved": {"type": "boolean"},
+            "release_at": ts, "referral_id": uuid_n, "booked_at": ts_n, "availability": {"type": "string", "enum": ["reserved", "public", "booked", "past"]}}},
+        "Slots": {"type": "object", "properties": {"slots": {"type": "array", "items": r("Slot")}}},
+        "CareTask": {"type": "object", "properties": {"id": uuid, "referral_id": uuid_n, "person_id": uuid, "person_name": {"type": "string"},
+            "institution_id": uuid, "staff_id": uuid_n, "staff_name": text_n, "kind": {"type": "string"}, "title": {"type": "string"},
+            "due_on": {"type": "string", "format": "date"}, "done_at": ts_n, "done_by": text_n, "note": text_n, "created_at": ts}},
+        "CareTasks": {"type": "object", "properties": {"tasks": {"type": "array", "items": r("CareTask")}}},
+        "CompleteBody": {"type": "object", "additionalProperties": false, "properties": {"note": text_n}},
+        "Inbox": {"type": "object", "properties": {"notifications": {"type": "array", "items": {"type": "object", "properties": {
+            "id": uuid, "referral_id": uuid_n, "kind": {"type": "string"}, "title_zh": {"type": "string"}, "title_en": {"type": "string"},
+            "created_at": ts, "read_at": ts_n}}}}},
+        "Marked": {"type": "object", "properties": {"marked": {"type": "integer"}}},
+    })
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
-    for (method, path, tag, summary, req, resp, query) in OPERATIONS {
+    for (method, path, tag, summary, req, resp, query) in
+        OPERATIONS.iter().chain(REFERRAL_OPERATIONS)
+    {
         let mut params: Vec<Value> = Vec::new();
         for seg in path.split('/') {
             if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -721,6 +992,7 @@ mod tests {
             .collect();
         let documented: Vec<(String, String)> = OPERATIONS
             .iter()
+            .chain(REFERRAL_OPERATIONS)
             .map(|o| (o.0.to_owned(), o.1.to_owned()))
             .collect();
         for r in &routes {

@@ -75,6 +75,7 @@ pub struct NavUser {
     pub tokens: bool,
     pub audit: bool,
     pub residents: bool,
+    pub referrals: bool,
 }
 
 /// What a page handler knows of the request: the URL and who is signed in.
@@ -153,6 +154,7 @@ impl Nav {
                     tokens: p.can(P::TokenManage),
                     audit: p.can(P::AuditRead),
                     residents: p.can(P::PatientRead),
+                    referrals: p.can(P::PatientRead) || p.can(P::ReferralManage),
                 }
             }),
         }
@@ -1066,7 +1068,10 @@ async fn department_options(
     ReqCtx(ctx): ReqCtx,
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
-    let departments = match q.opt("institution_id") {
+    let departments = match q
+        .opt("institution_id")
+        .or_else(|| q.opt("to_institution_id"))
+    {
         Some(v) => {
             s.app
                 .departments(&ctx, parse_id("institution_id", &v)?)

@@ -250,7 +250,7 @@ pub struct CatalogueRow {
     pub position: i64,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct RuleRow {
     pub urgency: String,
     pub accept_minutes: i64,
@@ -1054,5 +1054,29 @@ impl Tx {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// A subscription to PostgreSQL notifications on one channel (LISTEN).
+pub struct Listener(sqlx::postgres::PgListener);
+
+impl Listener {
+    /// The next payload; an error when the connection dropped (the next call reconnects).
+    pub async fn recv(&mut self) -> Result<String> {
+        Ok(self.0.recv().await?.payload().to_owned())
+    }
+}
+
+impl Store {
+    /// Listens on `channel`: None on SQLite, where one process serves everything.
+    pub async fn listen(&self, channel: &str) -> Result<Option<Listener>> {
+        match &self.pool {
+            crate::Pool::Postgres(p) => {
+                let mut l = sqlx::postgres::PgListener::connect_with(p).await?;
+                l.listen(channel).await?;
+                Ok(Some(Listener(l)))
+            }
+            crate::Pool::Sqlite(_) => Ok(None),
+        }
     }
 }

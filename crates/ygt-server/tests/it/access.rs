@@ -51,6 +51,14 @@ enum Rule {
     /// Correcting a stored item: reading it ([`Rule::Resident`]) and writing for its
     /// institution (the linked resident's item is at the actor's own institution).
     ResidentWrite,
+    /// Any of these permissions.
+    AnyOf(&'static [P]),
+    /// Reading a referral: patient.read or referral.manage, and the actor's institution is a
+    /// side of it (or the role is community-wide).
+    ReferralRead,
+    /// A step on a referral: patient.write or referral.manage, and the actor's institution is
+    /// a side of it.
+    ReferralAct,
 }
 
 fn rule(method: &str, path: &str) -> Option<Rule> {
@@ -113,6 +121,44 @@ fn rule(method: &str, path: &str) -> Option<Rule> {
             Perm(P::PatientWrite)
         }
         ("POST", "/api/v1/residents/{id}/break-glass") => Perm(P::BreakGlass),
+        (
+            _,
+            "/api/v1/residents/{id}/referral-suggestions"
+            | "/api/v1/residents/{id}/referral-suggestions/dismiss"
+            | "/residents/{id}/referral-suggestions/dismiss",
+        ) => Resident,
+        ("GET", "/referrals" | "/api/v1/referrals" | "/api/v1/referral-counts") => {
+            AnyOf(&[P::PatientRead, P::ReferralManage])
+        }
+        ("POST", "/referrals" | "/api/v1/referrals") => {
+            AnyOf(&[P::PatientWrite, P::ReferralManage])
+        }
+        ("GET", "/referrals/stats" | "/api/v1/referral-stats") => {
+            AnyOf(&[P::IndicatorRead, P::ReferralManage, P::CommunityWide])
+        }
+        ("GET", "/referrals/{id}" | "/referrals/{id}/slip" | "/api/v1/referrals/{id}") => {
+            ReferralRead
+        }
+        ("POST", "/referrals/{id}/step" | "/api/v1/referrals/{id}/steps") => ReferralAct,
+        ("GET", "/tasks" | "/api/v1/care-tasks") => Perm(P::PatientRead),
+        ("POST", "/tasks/{id}/done" | "/api/v1/care-tasks/{id}/complete") => {
+            PatientScoped(P::PatientWrite)
+        }
+        (
+            _,
+            "/referrals/new"
+            | "/referrals/slots"
+            | "/inbox"
+            | "/inbox/read"
+            | "/api/v1/inbox"
+            | "/api/v1/inbox/read"
+            | "/events"
+            | "/api/v1/booking-resources/{id}/slots",
+        ) => AnyUser,
+        ("GET", "/calendars" | "/api/v1/booking-resources") => AnyUser,
+        ("POST", "/calendars" | "/api/v1/booking-resources") => write,
+        ("GET", "/admin/referral-settings" | "/api/v1/referral-settings") => Perm(P::RegistryRead),
+        (_, "/admin/referral-settings" | "/api/v1/referral-settings") => Perm(P::RegistryWriteAll),
         ("GET", _) => Perm(P::RegistryRead),
         (_, p) if p.contains("communities") => Perm(P::RegistryWriteAll),
         (_, p)
@@ -173,6 +219,16 @@ fn wheres(method: &str, path: &str) -> Vec<Where> {
     if path.contains("/merge") || path.contains("/unmerge") || path.contains("/mpi/") {
         return vec![Nowhere];
     }
+    if path.starts_with("/referrals/{id}")
+        || path.starts_with("/api/v1/referrals/{id}")
+        || path.starts_with("/tasks/{id}")
+        || path.starts_with("/api/v1/care-tasks/{id}")
+    {
+        return vec![Own, Other];
+    }
+    if method == "POST" && matches!(path, "/calendars" | "/api/v1/booking-resources") {
+        return vec![Own, Sub, Other];
+    }
     if path.starts_with("/api/v1/residents/")
         || path.starts_with("/residents/{id}")
         || path.starts_with("/api/v1/patients/")
@@ -215,6 +271,12 @@ fn expected(r: Rule, role: Role, w: Where) -> bool {
         }
         Rule::PatientScoped(p) => has(p) && in_scope,
         Rule::ResidentWrite => has(P::PatientRead) && has(P::PatientWrite) && w == Where::Linked,
+        Rule::AnyOf(ps) => ps.iter().any(|p| has(*p)),
+        Rule::ReferralRead => {
+            (has(P::PatientRead) || has(P::ReferralManage))
+                && (w == Where::Own || has(P::CommunityWide))
+        }
+        Rule::ReferralAct => (has(P::PatientWrite) || has(P::ReferralManage)) && w == Where::Own,
     }
 }
 
@@ -237,6 +299,10 @@ struct Fixture {
     items: [Uuid; 2],
     /// Unmatched items at own, sub and other.
     unmatched: [Uuid; 3],
+    /// A referral from the own institution's village to it, and one between others.
+    referrals: [Uuid; 2],
+    /// Care tasks at own and at other.
+    care_tasks: [Uuid; 2],
 }
 
 impl Fixture {
@@ -279,6 +345,14 @@ impl Fixture {
             || template == "/fhir/{rtype}/{id}"
         {
             self.items[usize::from(w != Where::Linked)]
+        } else if template.starts_with("/referrals/{id}")
+            || template.starts_with("/api/v1/referrals/{id}")
+        {
+            self.referrals[usize::from(w != Where::Own)]
+        } else if template.starts_with("/tasks/{id}")
+            || template.starts_with("/api/v1/care-tasks/{id}")
+        {
+            self.care_tasks[usize::from(w != Where::Own)]
         } else if template.contains("/assign") {
             // One unmatched item per institution: its second assignment is a conflict, never
             // a 403 for an allowed actor.
@@ -485,7 +559,76 @@ async fn build_fixture(s: &TestServer) -> Fixture {
         item(sub, nobody(), "U-1").await,
         item(other, nobody(), "U-2").await,
     ];
+    // Referrals and care tasks, written straight into the store (no principal needed).
+    let (counties, _) = app
+        .list_institutions(
+            &ctx,
+            &InstitutionFilter {
+                tier: Some(Tier::County),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let mut tx = app.store().begin().await.unwrap();
+    let mut referrals = [Uuid::nil(); 2];
+    for (i, (from, to, person)) in [(sub, own, linked), (other, counties[0].id, not_linked)]
+        .into_iter()
+        .enumerate()
+    {
+        referrals[i] = Uuid::now_v7();
+        tx.insert_referral(&ygt_app::ygt_store::referral::NewReferral {
+            id: referrals[i],
+            number: format!("ZZMATRIX-{i}"),
+            direction: "up".into(),
+            status: "submitted".into(),
+            urgency: "routine".into(),
+            person_id: person,
+            from_institution_id: from,
+            from_department_id: None,
+            from_user_id: None,
+            from_doctor: "矩阵医生".into(),
+            to_institution_id: to,
+            to_department_id: None,
+            to_staff_id: None,
+            diagnosis_code: None,
+            diagnosis_name: None,
+            reason: "矩阵转诊".into(),
+            criterion: None,
+            summary: None,
+            needs: None,
+            plan: None,
+            submitted_at: Some(now),
+            now,
+        })
+        .await
+        .unwrap();
+    }
+    let mut care_tasks = [Uuid::nil(); 2];
+    for (i, (inst, person)) in [(own, linked), (other, not_linked)].into_iter().enumerate() {
+        care_tasks[i] = Uuid::now_v7();
+        tx.insert_care_tasks(
+            &[ygt_app::ygt_store::referral::NewCareTask {
+                id: care_tasks[i],
+                referral_id: None,
+                person_id: person,
+                institution_id: inst,
+                staff_id: None,
+                kind: "follow_up".into(),
+                title: "矩阵随访".into(),
+                due_on: now.date(),
+                note: None,
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
     Fixture {
+        referrals,
+        care_tasks,
         items,
         unmatched,
         own,
@@ -712,6 +855,65 @@ async fn body(
         }
         ("POST", "/api/v1/residents/{id}/merge") => {
             Some((true, json!({"into": fx.linked}).to_string()))
+        }
+        ("POST", "/referrals/{id}/step") => form(vec![
+            ("action", "cancel".into()),
+            ("reason", "矩阵取消".into()),
+        ]),
+        ("POST", "/api/v1/referrals/{id}/steps") => Some((
+            true,
+            json!({"action": "cancel", "reason": "矩阵取消"}).to_string(),
+        )),
+        ("POST", "/api/v1/care-tasks/{id}/complete") => Some((true, json!({}).to_string())),
+        ("POST", "/api/v1/residents/{id}/referral-suggestions/dismiss") => Some((
+            true,
+            json!({"criterion": "emergency_bp", "reason": "矩阵"}).to_string(),
+        )),
+        ("POST", "/residents/{id}/referral-suggestions/dismiss") => form(vec![
+            ("criterion", "emergency_bp".into()),
+            ("reason", "矩阵".into()),
+        ]),
+        ("POST", "/calendars") => form(vec![
+            ("institution_id", inst.to_string()),
+            ("kind", "ct".into()),
+            ("name", "矩阵CT".into()),
+            ("first_start", "2099-01-05T08:00".into()),
+            ("minutes", "30".into()),
+            ("per_day", "2".into()),
+            ("reserved_per_day", "1".into()),
+            ("release_hours", "24".into()),
+            ("days", "1".into()),
+        ]),
+        ("POST", "/api/v1/booking-resources") => Some((
+            true,
+            json!({"institution_id": inst, "kind": "ct", "name": "矩阵CT", "first_start": "2099-01-05T08:00",
+                "minutes": 30, "per_day": 2, "reserved_per_day": 1, "release_hours": 24, "days": 1})
+            .to_string(),
+        )),
+        ("PUT", "/api/v1/referral-settings") | ("POST", "/admin/referral-settings") => {
+            let st = s.app.referral_settings(&ctx).await.unwrap();
+            if method == "PUT" {
+                Some((true, serde_json::to_string(&st).unwrap()))
+            } else {
+                let mut pairs = vec![("township", st.township.clone()), ("village", st.village.clone())];
+                let keys: Vec<(String, String)> = st
+                    .rules
+                    .iter()
+                    .flat_map(|r| {
+                        [
+                            (format!("{}.accept_minutes", r.urgency), r.accept_minutes.to_string()),
+                            (format!("{}.arrive_minutes", r.urgency), r.arrive_minutes.to_string()),
+                            (format!("{}.grace_minutes", r.urgency), r.grace_minutes.to_string()),
+                            (format!("{}.complete_minutes", r.urgency), r.complete_minutes.to_string()),
+                        ]
+                    })
+                    .collect();
+                let enc: String = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs.drain(..))
+                    .extend_pairs(keys)
+                    .finish();
+                Some((false, enc))
+            }
         }
         ("POST", "/account/password") => form(vec![
             ("current_password", "wrong".into()),

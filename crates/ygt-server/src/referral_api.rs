@@ -1,0 +1,479 @@
+//! JSON API of two-way referral: referrals and their steps, worklists and counts, suggestions,
+//! calendars and slots, care tasks, the inbox, statistics, settings, and the live event
+//! stream (server-sent events) that pages and clients listen to.
+
+use std::convert::Infallible;
+use std::time::Duration as StdDuration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+use ygt_app::referral::{ReferralDraft, ReferralSettings, StepDraft, WorklistQuery};
+use ygt_domain::Reason;
+use ygt_domain::org::ServiceKind;
+use ygt_domain::referral::ResourceKind;
+
+use crate::error::WebError;
+use crate::extract::{JsonBody, Query, ReqCtx, parse_id};
+use crate::{AppState, Routes};
+
+pub fn routes(r: Routes) -> Routes {
+    r.get("/api/v1/referrals", list)
+        .post("/api/v1/referrals", create)
+        .get("/api/v1/referrals/{id}", get_one)
+        .post("/api/v1/referrals/{id}/steps", take_step)
+        .get("/api/v1/referral-counts", counts)
+        .get("/api/v1/referral-stats", stats)
+        .get("/api/v1/referral-settings", get_settings)
+        .put("/api/v1/referral-settings", put_settings)
+        .get("/api/v1/residents/{id}/referral-suggestions", suggestions)
+        .post(
+            "/api/v1/residents/{id}/referral-suggestions/dismiss",
+            dismiss,
+        )
+        .get("/api/v1/booking-resources", resources)
+        .post("/api/v1/booking-resources", create_resource)
+        .get("/api/v1/booking-resources/{id}/slots", slots)
+        .get("/api/v1/care-tasks", tasks)
+        .post("/api/v1/care-tasks/{id}/complete", complete_task)
+        .get("/api/v1/inbox", inbox)
+        .post("/api/v1/inbox/read", inbox_read)
+        .get("/events", events)
+}
+
+async fn list(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Query(q): Query<WorklistQuery>,
+) -> Result<Response, WebError> {
+    let page = s.app.worklist(&ctx, &q).await?;
+    let rows: Vec<serde_json::Value> = page
+        .referrals
+        .iter()
+        .zip(page.overdue.iter())
+        .map(|(r, o)| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            if let Some(m) = v.as_object_mut() {
+                m.insert("overdue".into(), serde_json::json!(o.map(|o| o.code())));
+                // Lists show names, not identity numbers.
+                m.remove("person_id_number");
+                m.remove("person_phone");
+            }
+            v
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "referrals": rows, "next": page.next })).into_response())
+}
+
+async fn create(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    JsonBody(d): JsonBody<ReferralDraft>,
+) -> Result<Response, WebError> {
+    let r = s.app.create_referral(&ctx, &d).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}
+
+async fn get_one(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let v = s.app.referral_view(&ctx, parse_id("id", &id)?).await?;
+    Ok(Json(v).into_response())
+}
+
+async fn take_step(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    JsonBody(d): JsonBody<StepDraft>,
+) -> Result<Response, WebError> {
+    let r = s.app.referral_step(&ctx, parse_id("id", &id)?, &d).await?;
+    Ok(Json(r).into_response())
+}
+
+async fn counts(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
+    Ok(Json(s.app.worklist_counts(&ctx).await?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct StatsQuery {
+    /// First month, `YYYY-MM` (default: 11 months before this one).
+    pub from: Option<String>,
+    /// Last month, `YYYY-MM` (default: this month).
+    pub to: Option<String>,
+}
+
+/// The half-open time range of whole months (Beijing time) a statistics query asks for.
+pub(crate) fn month_range(q: &StatsQuery) -> Result<(OffsetDateTime, OffsetDateTime), WebError> {
+    let cst = time::macros::offset!(+8);
+    let now = OffsetDateTime::now_utc().to_offset(cst);
+    let parse = |field: &str, s: &str| -> Result<time::Date, WebError> {
+        let (y, m) = s.trim().split_once('-').ok_or_else(|| {
+            WebError::from(ygt_domain::ValidationError::new(
+                field,
+                Reason::Format {
+                    expected: "a month such as 2026-11",
+                    expected_zh: "月份，如 2026-11",
+                },
+            ))
+        })?;
+        let bad = || WebError::from(ygt_domain::ValidationError::new(field, Reason::Date));
+        let y: i32 = y.parse().map_err(|_| bad())?;
+        let m: u8 = m.parse().map_err(|_| bad())?;
+        let m = time::Month::try_from(m).map_err(|_| bad())?;
+        time::Date::from_calendar_date(y, m, 1).map_err(|_| bad())
+    };
+    let this = time::Date::from_calendar_date(now.year(), now.month(), 1).unwrap_or(now.date());
+    let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => parse("to", s)?,
+        None => this,
+    };
+    let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => parse("from", s)?,
+        None => {
+            let mut d = to;
+            for _ in 0..11 {
+                d = (d - Duration::days(1)).replace_day(1).unwrap_or(d);
+            }
+            d
+        }
+    };
+    if from > to {
+        return Err(WebError::from(ygt_domain::ValidationError::new(
+            "from",
+            Reason::Other {
+                zh: "起始月份晚于结束月份".into(),
+                en: "the first month is after the last".into(),
+            },
+        )));
+    }
+    let end = (to + Duration::days(32)).replace_day(1).unwrap_or(to);
+    let at = |d: time::Date| {
+        d.midnight()
+            .assume_offset(cst)
+            .to_offset(time::UtcOffset::UTC)
+    };
+    Ok((at(from), at(end)))
+}
+
+async fn stats(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Query(q): Query<StatsQuery>,
+) -> Result<Response, WebError> {
+    let (since, until) = month_range(&q)?;
+    Ok(Json(s.app.referral_stats(&ctx, since, until).await?).into_response())
+}
+
+async fn get_settings(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+) -> Result<Response, WebError> {
+    Ok(Json(s.app.referral_settings(&ctx).await?).into_response())
+}
+
+async fn put_settings(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    JsonBody(b): JsonBody<ReferralSettings>,
+) -> Result<Response, WebError> {
+    s.app.set_referral_settings(&ctx, &b).await?;
+    Ok(Json(s.app.referral_settings(&ctx).await?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SuggestQuery {
+    /// Services the patient needs, comma-separated (ct, mri, dialysis, ...).
+    needs: String,
+}
+
+pub(crate) fn parse_needs(s: &str) -> Result<Vec<ServiceKind>, WebError> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| ServiceKind::parse("needs", x).map_err(WebError::from))
+        .collect()
+}
+
+async fn suggestions(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    Query(q): Query<SuggestQuery>,
+) -> Result<Response, WebError> {
+    let needs = parse_needs(&q.needs)?;
+    let out = s
+        .app
+        .referral_suggestions(&ctx, parse_id("id", &id)?, &needs)
+        .await?;
+    let v: Vec<serde_json::Value> = out
+        .iter()
+        .map(|x| {
+            serde_json::json!({
+                "direction": x.direction, "criterion": x.criterion, "urgency": x.urgency,
+                "detail_zh": x.detail_zh, "detail_en": x.detail_en,
+                "code": x.code.as_ref().map(|c| c.as_str().to_owned()),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "suggestions": v })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DismissBody {
+    criterion: String,
+    reason: String,
+}
+
+async fn dismiss(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<DismissBody>,
+) -> Result<Response, WebError> {
+    s.app
+        .dismiss_suggestion(&ctx, parse_id("id", &id)?, &b.criterion, &b.reason)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResourceQuery {
+    institution_id: Option<String>,
+    kind: Option<String>,
+}
+
+async fn resources(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Query(q): Query<ResourceQuery>,
+) -> Result<Response, WebError> {
+    let inst = match q.institution_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(i) => Some(parse_id("institution_id", i)?),
+        None => None,
+    };
+    let v = s
+        .app
+        .booking_resources(&ctx, inst, q.kind.as_deref())
+        .await?;
+    Ok(Json(serde_json::json!({ "resources": v })).into_response())
+}
+
+/// A new calendar: a resource and its slots.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CalendarBody {
+    pub institution_id: String,
+    pub department_id: Option<String>,
+    pub kind: String,
+    pub name: String,
+    pub staff_id: Option<String>,
+    /// Reserved slots become public this many hours before they start.
+    pub release_hours: i64,
+    /// First slot of the first day (RFC 3339, or `YYYY-MM-DDTHH:MM` Beijing time).
+    pub first_start: String,
+    pub minutes: i64,
+    pub per_day: i64,
+    pub reserved_per_day: i64,
+    pub days: i64,
+    #[serde(default)]
+    pub weekends: bool,
+}
+
+pub(crate) async fn make_calendar(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    b: &CalendarBody,
+) -> Result<Uuid, WebError> {
+    let inst = parse_id("institution_id", b.institution_id.trim())?;
+    let dep = match b
+        .department_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(d) => Some(parse_id("department_id", d)?),
+        None => None,
+    };
+    let staff = match b
+        .staff_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(d) => Some(parse_id("staff_id", d)?),
+        None => None,
+    };
+    let kind = ResourceKind::parse("kind", &b.kind)?;
+    let first = ygt_app::referral::parse_local_time("first_start", &b.first_start)?;
+    Ok(s.app
+        .create_calendar(
+            ctx,
+            inst,
+            dep,
+            kind,
+            &b.name,
+            staff,
+            b.release_hours,
+            first,
+            b.minutes,
+            b.per_day,
+            b.reserved_per_day,
+            b.days,
+            b.weekends,
+        )
+        .await?)
+}
+
+async fn create_resource(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    JsonBody(b): JsonBody<CalendarBody>,
+) -> Result<Response, WebError> {
+    let id = make_calendar(&s, &ctx, &b).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SlotQuery {
+    days: Option<i64>,
+}
+
+async fn slots(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    Query(q): Query<SlotQuery>,
+) -> Result<Response, WebError> {
+    let v: Vec<serde_json::Value> = s
+        .app
+        .free_slots(&ctx, parse_id("id", &id)?, q.days.unwrap_or(14))
+        .await?
+        .into_iter()
+        .map(|(slot, a)| {
+            let mut v = serde_json::to_value(&slot).unwrap_or_default();
+            if let Some(m) = v.as_object_mut() {
+                m.insert("availability".into(), serde_json::json!(a.code()));
+            }
+            v
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "slots": v })).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TaskQuery {
+    /// Only open tasks (default true).
+    open: Option<bool>,
+}
+
+async fn tasks(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Query(q): Query<TaskQuery>,
+) -> Result<Response, WebError> {
+    let v = s.app.care_task_list(&ctx, q.open.unwrap_or(true)).await?;
+    Ok(Json(serde_json::json!({ "tasks": v })).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct CompleteBody {
+    note: Option<String>,
+}
+
+async fn complete_task(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<CompleteBody>,
+) -> Result<Response, WebError> {
+    let t = s
+        .app
+        .complete_care_task(&ctx, parse_id("id", &id)?, b.note.as_deref())
+        .await?;
+    Ok(Json(t).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InboxQuery {
+    unread: Option<bool>,
+}
+
+async fn inbox(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Query(q): Query<InboxQuery>,
+) -> Result<Response, WebError> {
+    let v = s.app.inbox(&ctx, q.unread.unwrap_or(false)).await?;
+    Ok(Json(serde_json::json!({ "notifications": v })).into_response())
+}
+
+async fn inbox_read(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
+    let n = s.app.mark_inbox_read(&ctx).await?;
+    Ok(Json(serde_json::json!({ "marked": n })).into_response())
+}
+
+/// Server-sent events for the signed-in user: `notification` events with the referral and
+/// the title, as they are committed (by this process or, on PostgreSQL, by any process).
+async fn events(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
+    let user = match ctx.principal().and_then(|p| p.user_id) {
+        Some(u) => u,
+        None => return Err(WebError(ygt_app::AppError::Unauthenticated)),
+    };
+    let unread = s.app.unread_count(&ctx).await?;
+    let rx = s.app.events().subscribe();
+    let first = SseEvent::default()
+        .event("hello")
+        .data(serde_json::json!({ "unread": unread }).to_string());
+    let stream = futures_util::stream::unfold(
+        (Some(first), rx, s.clone(), unread, ctx),
+        move |(first, mut rx, s, mut unread, ctx)| async move {
+            if let Some(f) = first {
+                return Some((Ok::<_, Infallible>(f), (None, rx, s, unread, ctx)));
+            }
+            loop {
+                match rx.recv().await {
+                    Ok(ev) if ev.users.contains(&user) => {
+                        unread += 1;
+                        let data = serde_json::json!({
+                            "referral_id": ev.referral_id, "kind": ev.kind,
+                            "title_zh": ev.title_zh, "title_en": ev.title_en, "unread": unread,
+                        });
+                        let e = SseEvent::default()
+                            .event("notification")
+                            .data(data.to_string());
+                        return Some((Ok(e), (None, rx, s, unread, ctx)));
+                    }
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Missed some: tell the page the true count.
+                        unread = s.app.unread_count(&ctx).await.unwrap_or(unread);
+                        let e = SseEvent::default()
+                            .event("hello")
+                            .data(serde_json::json!({ "unread": unread }).to_string());
+                        return Some((Ok(e), (None, rx, s, unread, ctx)));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(StdDuration::from_secs(20)))
+        .into_response())
+}

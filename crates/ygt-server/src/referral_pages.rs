@@ -1,0 +1,1117 @@
+//! Pages of two-way referral (双向转诊): worklists, the referral form with suggestions and a
+//! slot picker, the referral with its actions and history, the printable slip with a QR code,
+//! care tasks, the inbox, statistics, calendars and the settings of catalogues and overdue
+//! rules. Every page calls the use cases in `ygt_app::referral`.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ygt_app::AppError;
+use ygt_app::referral::{
+    PlanDraft, ReferralDraft, ReferralOutcome, ReferralSettings, ReferralStats, ReferralView,
+    StepDraft, Worklist, WorklistCounts, WorklistQuery,
+};
+use ygt_app::ygt_store::org::{Department, Institution, InstitutionFilter};
+use ygt_app::ygt_store::record::{Item, TimelineFilter};
+use ygt_app::ygt_store::referral::{CareTask, Notification, Referral, Resource, RuleRow, Slot};
+use ygt_domain::org::Tier;
+use ygt_domain::referral::{
+    Action, Criterion, Direction, Overdue, ResourceKind, SlotAvailability, Status, Suggestion,
+    Urgency,
+};
+
+use crate::error::WebError;
+use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
+use crate::i18n::Lang;
+use crate::pages::{FormState, Nav, PageInfo, render_status};
+use crate::record_pages::local;
+use crate::referral_api::{CalendarBody, StatsQuery, make_calendar, month_range, parse_needs};
+use crate::{AppState, Routes};
+
+pub fn routes(r: Routes) -> Routes {
+    r.get("/referrals", worklist_page)
+        .get("/referrals/new", new_page)
+        .post("/referrals", create_page)
+        .get("/referrals/slots", slots_fragment)
+        .get("/referrals/stats", stats_page)
+        .get("/referrals/{id}", referral_page)
+        .post("/referrals/{id}/step", step_page)
+        .get("/referrals/{id}/slip", slip_page)
+        .post("/residents/{id}/referral-suggestions/dismiss", dismiss_page)
+        .get("/tasks", tasks_page)
+        .post("/tasks/{id}/done", task_done)
+        .get("/inbox", inbox_page)
+        .post("/inbox/read", inbox_read)
+        .get("/calendars", calendars_page)
+        .post("/calendars", calendar_create)
+        .get("/admin/referral-settings", settings_page)
+        .post("/admin/referral-settings", settings_save)
+}
+
+fn l(t: Lang, zh: &'static str, en: &'static str) -> &'static str {
+    if t.is_en() { en } else { zh }
+}
+
+fn status_label(t: Lang, code: &str) -> &'static str {
+    Status::parse("s", code).map_or("?", |s| s.label(t.is_en()))
+}
+
+fn direction_label(t: Lang, code: &str) -> &'static str {
+    Direction::parse("d", code).map_or("?", |s| s.label(t.is_en()))
+}
+
+fn urgency_label(t: Lang, code: &str) -> &'static str {
+    Urgency::parse("u", code).map_or("?", |s| s.label(t.is_en()))
+}
+
+fn kind_label(t: Lang, code: &str) -> &'static str {
+    ResourceKind::parse("k", code).map_or("?", |s| s.label(t.is_en()))
+}
+
+fn criterion_label(t: Lang, code: &str) -> &'static str {
+    Criterion::parse("c", code).map_or("", |s| s.label(t.is_en()))
+}
+
+/// Messages of a use-case error for a page banner.
+fn error_text(e: &AppError, t: Lang) -> Option<String> {
+    let mut f = FormState::default();
+    f.absorb(clone_err(e), t).ok()?;
+    Some(
+        f.errors
+            .iter()
+            .map(|(_, m)| m.clone())
+            .collect::<Vec<_>>()
+            .join("；"),
+    )
+}
+
+fn clone_err(e: &AppError) -> AppError {
+    match e {
+        AppError::Invalid(v) => AppError::Invalid(v.clone()),
+        AppError::Conflict { field, zh, en } => AppError::Conflict {
+            field: field.clone(),
+            zh: zh.clone(),
+            en: en.clone(),
+        },
+        AppError::Stale => AppError::Stale,
+        AppError::Duplicate { field } => AppError::Duplicate {
+            field: field.clone(),
+        },
+        _ => AppError::NotFound("error"),
+    }
+}
+
+// ---------------------------------------------------------------- worklist
+
+#[derive(Template)]
+#[template(path = "referrals.html")]
+struct WorklistPage {
+    t: Lang,
+    nav: Nav,
+    list: &'static str,
+    counts: WorklistCounts,
+    rows: Vec<(Referral, Option<Overdue>)>,
+    next: Option<String>,
+    status: String,
+    direction: String,
+    statuses: &'static [Status],
+}
+
+impl WorklistPage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn status(&self, c: &str) -> &'static str {
+        status_label(self.t, c)
+    }
+    fn dir(&self, c: &str) -> &'static str {
+        direction_label(self.t, c)
+    }
+    fn urg(&self, c: &str) -> &'static str {
+        urgency_label(self.t, c)
+    }
+    fn over(&self, o: &Option<Overdue>) -> &'static str {
+        o.map_or("", |o| o.label(self.t.is_en()))
+    }
+    fn tab(&self, w: &Worklist) -> (&'static str, &'static str) {
+        let name = match w {
+            Worklist::Outgoing => l(self.t, "转出", "Outgoing"),
+            Worklist::Incoming => l(self.t, "转入", "Incoming"),
+            Worklist::Overdue => l(self.t, "超时", "Overdue"),
+            Worklist::Handover => l(self.t, "待交接", "Awaiting handover"),
+            Worklist::All => l(self.t, "全部", "All"),
+        };
+        (w.code(), name)
+    }
+    fn tabs(&self) -> [Worklist; 5] {
+        Worklist::ALL
+    }
+    fn label_of(&self, s: &Status) -> &'static str {
+        s.label(self.t.is_en())
+    }
+}
+
+async fn worklist_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let list = Worklist::parse(&q.text("list")).unwrap_or(Worklist::Outgoing);
+    let query = WorklistQuery {
+        list: list.code().into(),
+        status: q.opt("status"),
+        direction: q.opt("direction"),
+        person_id: q.opt("person_id"),
+        cursor: q.opt("cursor"),
+    };
+    let p = s.app.worklist(&ctx, &query).await?;
+    let counts = s.app.worklist_counts(&ctx).await?;
+    render_status(
+        &WorklistPage {
+            t,
+            nav: page.nav("referrals"),
+            list: list.code(),
+            counts,
+            rows: p.referrals.into_iter().zip(p.overdue).collect(),
+            next: p.next,
+            status: q.text("status"),
+            direction: q.text("direction"),
+            statuses: Status::ALL,
+        },
+        StatusCode::OK,
+    )
+}
+
+// ---------------------------------------------------------------- new referral
+
+#[derive(Template)]
+#[template(path = "referral_new.html")]
+struct NewPage {
+    t: Lang,
+    nav: Nav,
+    form: FormState,
+    person: ygt_app::ygt_store::mpi::Person,
+    direction: Direction,
+    targets: Vec<Institution>,
+    departments: Vec<Department>,
+    suggestions: Vec<Suggestion>,
+    items: Vec<Item>,
+    urgencies: &'static [Urgency],
+    kinds: &'static [ResourceKind],
+    criteria: &'static [Criterion],
+}
+
+impl NewPage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn sug(&self, s: &Suggestion) -> String {
+        if self.t.is_en() {
+            s.detail_en.clone()
+        } else {
+            s.detail_zh.clone()
+        }
+    }
+    fn checked(&self, id: &Uuid) -> bool {
+        self.form.has("item_ids", &id.to_string())
+    }
+    fn is_down(&self) -> bool {
+        self.direction == Direction::Down
+    }
+}
+
+async fn new_form(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    t: Lang,
+    page: &PageInfo,
+    form: FormState,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let person_id = parse_id("person_id", form.v("person_id"))?;
+    let direction = Direction::parse("direction", form.v("direction")).unwrap_or(Direction::Up);
+    let record = s
+        .app
+        .patient_record(
+            ctx,
+            person_id,
+            &TimelineFilter {
+                kinds: vec![
+                    "lab_report".into(),
+                    "imaging_report".into(),
+                    "ecg_report".into(),
+                    "pathology_report".into(),
+                    "document".into(),
+                ],
+                ..Default::default()
+            },
+            "referral",
+        )
+        .await?;
+    let person = record.person;
+    let mut items = record.timeline;
+    items.truncate(15);
+    let suggestions = s
+        .app
+        .referral_suggestions(
+            ctx,
+            person_id,
+            &parse_needs(form.v("need_services")).unwrap_or_default(),
+        )
+        .await?;
+    let own_tier = match ctx.principal().and_then(|p| p.institution_id) {
+        Some(i) => s.app.institution(ctx, i).await.ok().map(|i| i.tier),
+        None => None,
+    };
+    let rank = |t: Tier| match t {
+        Tier::Village => 0,
+        Tier::Township => 1,
+        Tier::County => 2,
+    };
+    let (all, _) = s
+        .app
+        .list_institutions(
+            ctx,
+            &InstitutionFilter {
+                limit: Some(500),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let targets: Vec<Institution> = all
+        .into_iter()
+        .filter(|i| match own_tier {
+            Some(o) => match direction {
+                Direction::Up => rank(i.tier) > rank(o),
+                Direction::Down => rank(i.tier) < rank(o),
+            },
+            None => true,
+        })
+        .collect();
+    let chosen = form
+        .v("to_institution_id")
+        .parse::<Uuid>()
+        .ok()
+        .or(targets.first().map(|i| i.id));
+    let departments = match chosen {
+        Some(i) => s.app.departments(ctx, i).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    render_status(
+        &NewPage {
+            t,
+            nav: page.nav("referrals"),
+            form,
+            person,
+            direction,
+            targets,
+            departments,
+            suggestions,
+            items,
+            urgencies: Urgency::ALL,
+            kinds: ResourceKind::ALL,
+            criteria: Criterion::ALL,
+        },
+        status,
+    )
+}
+
+async fn new_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    if q.text("person_id").is_empty() {
+        return Ok(Redirect::to("/residents").into_response());
+    }
+    let mut pairs = q.0.clone();
+    if q.text("direction").is_empty() {
+        pairs.push(("direction".into(), "up".into()));
+    }
+    new_form(
+        &s,
+        &ctx,
+        t,
+        &page,
+        FormState::from_pairs(pairs),
+        StatusCode::OK,
+    )
+    .await
+}
+
+fn draft_from(f: &FormData) -> ReferralDraft {
+    let direction = f.text("direction");
+    ReferralDraft {
+        direction: direction.clone(),
+        person_id: f.text("person_id"),
+        urgency: f.text("urgency"),
+        from_department_id: f.opt("from_department_id"),
+        to_institution_id: f.text("to_institution_id"),
+        to_department_id: f.opt("to_department_id"),
+        to_staff_id: f.opt("to_staff_id"),
+        diagnosis_code: f.opt("diagnosis_code"),
+        diagnosis_name: f.opt("diagnosis_name"),
+        reason: f.text("reason"),
+        criterion: f.opt("criterion"),
+        summary: f.opt("summary"),
+        needs: f.opt("needs"),
+        slot_id: f.opt("slot_id"),
+        item_ids: f.all("item_ids"),
+        plan: (direction == "down").then(|| PlanDraft {
+            discharge_summary: f.text("plan.discharge_summary"),
+            medications: f.text("plan.medications"),
+            follow_ups: f.text("plan.follow_ups"),
+            warning_signs: f.text("plan.warning_signs"),
+            rehab_goals: f.text("plan.rehab_goals"),
+        }),
+        submit: f.text("save") != "draft",
+    }
+}
+
+async fn create_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    f: FormData,
+) -> Result<Response, WebError> {
+    let d = draft_from(&f);
+    match s.app.create_referral(&ctx, &d).await {
+        Ok(r) => Ok(Redirect::to(&format!("/referrals/{}", r.id)).into_response()),
+        Err(e) => {
+            let mut form = FormState::from_pairs(f.0.clone());
+            form.absorb(e, t)?;
+            new_form(&s, &ctx, t, &page, form, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "referral_slots.html")]
+struct SlotsFragment {
+    t: Lang,
+    rows: Vec<(Resource, Vec<(Slot, SlotAvailability)>)>,
+    selected: String,
+}
+
+impl SlotsFragment {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn avail(&self, a: &SlotAvailability) -> &'static str {
+        a.label(self.t.is_en())
+    }
+    fn kind(&self, c: &str) -> &'static str {
+        kind_label(self.t, c)
+    }
+}
+
+/// The free slots of the target institution for a resource kind (an htmx fragment of the
+/// referral form).
+async fn slots_fragment(
+    State(s): State<AppState>,
+    t: Lang,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let inst = match q.opt("to_institution_id") {
+        Some(i) => Some(parse_id("to_institution_id", &i)?),
+        None => None,
+    };
+    let kind = q.opt("needs");
+    let mut rows = Vec::new();
+    if inst.is_some() && kind.is_some() {
+        for r in s.app.booking_resources(&ctx, inst, kind.as_deref()).await? {
+            let mut slots = s.app.free_slots(&ctx, r.id, 14).await?;
+            slots.truncate(40);
+            rows.push((r, slots));
+        }
+    }
+    render_status(
+        &SlotsFragment {
+            t,
+            rows,
+            selected: q.text("slot_id"),
+        },
+        StatusCode::OK,
+    )
+}
+
+async fn dismiss_page(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    s.app
+        .dismiss_suggestion(&ctx, id, &f.text("criterion"), &f.text("reason"))
+        .await?;
+    let direction = if f.text("direction") == "down" {
+        "down"
+    } else {
+        "up"
+    };
+    Ok(Redirect::to(&format!(
+        "/referrals/new?person_id={id}&direction={direction}"
+    ))
+    .into_response())
+}
+
+// ---------------------------------------------------------------- one referral
+
+#[derive(Template)]
+#[template(path = "referral.html")]
+struct ReferralPage {
+    t: Lang,
+    nav: Nav,
+    v: ReferralView,
+    error: Option<String>,
+    targets: Vec<Institution>,
+    free: Vec<(Resource, Vec<(Slot, SlotAvailability)>)>,
+}
+
+impl ReferralPage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn when_opt(&self, t: &Option<OffsetDateTime>) -> String {
+        t.map(local).unwrap_or_default()
+    }
+    fn status(&self, c: &str) -> &'static str {
+        status_label(self.t, c)
+    }
+    fn dir(&self, c: &str) -> &'static str {
+        direction_label(self.t, c)
+    }
+    fn urg(&self, c: &str) -> &'static str {
+        urgency_label(self.t, c)
+    }
+    fn kind(&self, c: &str) -> &'static str {
+        kind_label(self.t, c)
+    }
+    fn crit(&self, c: &str) -> &'static str {
+        criterion_label(self.t, c)
+    }
+    fn action_name(&self, c: &str) -> &'static str {
+        match c {
+            "create" => l(self.t, "创建", "Created"),
+            "book" => l(self.t, "预约号源", "Slot booked"),
+            _ => Action::parse("a", c).map_or("?", |a| a.label(self.t.is_en())),
+        }
+    }
+    fn can(&self, code: &str) -> bool {
+        self.v.actions.iter().any(|a| a.code() == code)
+    }
+    fn over(&self) -> &'static str {
+        self.v.overdue.map_or("", |o| o.label(self.t.is_en()))
+    }
+    fn avail(&self, a: &SlotAvailability) -> &'static str {
+        a.label(self.t.is_en())
+    }
+    fn age_sex(&self) -> String {
+        let r = &self.v.referral;
+        let sex = ygt_domain::ident::Sex::parse("sex", &r.person_sex)
+            .map(|s| s.label(self.t.is_en()))
+            .unwrap_or("");
+        match r.person_birth_date {
+            Some(b) => format!("{sex} · {b}"),
+            None => sex.to_owned(),
+        }
+    }
+}
+
+async fn referral_view_page(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    t: Lang,
+    page: &PageInfo,
+    id: Uuid,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let v = s.app.referral_view(ctx, id).await?;
+    let mut targets = Vec::new();
+    let mut free = Vec::new();
+    if v.actions.contains(&Action::Redirect) {
+        let (all, _) = s
+            .app
+            .list_institutions(
+                ctx,
+                &InstitutionFilter {
+                    limit: Some(500),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        targets = all
+            .into_iter()
+            .filter(|i| {
+                i.id != v.referral.to_institution_id && i.id != v.referral.from_institution_id
+            })
+            .collect();
+    }
+    if v.actions.contains(&Action::Schedule) {
+        let kind = v.referral.needs.as_deref();
+        for r in s
+            .app
+            .booking_resources(ctx, Some(v.referral.to_institution_id), kind)
+            .await?
+        {
+            let mut slots = s.app.free_slots(ctx, r.id, 14).await?;
+            slots.truncate(20);
+            free.push((r, slots));
+        }
+    }
+    render_status(
+        &ReferralPage {
+            t,
+            nav: page.nav("referrals"),
+            v,
+            error,
+            targets,
+            free,
+        },
+        status,
+    )
+}
+
+async fn referral_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    referral_view_page(&s, &ctx, t, &page, id, None, StatusCode::OK).await
+}
+
+async fn step_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let action = f.text("action");
+    let d = StepDraft {
+        action: action.clone(),
+        version: f.int("version")?,
+        reason: f.opt("reason"),
+        to_institution_id: f.opt("to_institution_id"),
+        to_department_id: f.opt("to_department_id"),
+        slot_id: f.opt("slot_id"),
+        appointment_at: f.opt("appointment_at"),
+        outcome: (action == "complete").then(|| ReferralOutcome {
+            diagnosis_code: f.opt("outcome.diagnosis_code"),
+            diagnosis_name: f.opt("outcome.diagnosis_name"),
+            treatment: f.text("outcome.treatment"),
+            summary: f.text("outcome.summary"),
+        }),
+    };
+    match s.app.referral_step(&ctx, id, &d).await {
+        Ok(_) => Ok(Redirect::to(&format!("/referrals/{id}")).into_response()),
+        Err(e) => match error_text(&e, t) {
+            Some(msg) => {
+                let status = match e {
+                    AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::CONFLICT,
+                };
+                referral_view_page(&s, &ctx, t, &page, id, Some(msg), status).await
+            }
+            None => Err(WebError(e)),
+        },
+    }
+}
+
+// ---------------------------------------------------------------- slip
+
+#[derive(Template)]
+#[template(path = "referral_slip.html")]
+struct SlipPage {
+    t: Lang,
+    nav: Nav,
+    v: ReferralView,
+    qr: String,
+    id_number: String,
+    printed_at: String,
+}
+
+impl SlipPage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn when_opt(&self, t: &Option<OffsetDateTime>) -> String {
+        t.map(local).unwrap_or_default()
+    }
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn status(&self, c: &str) -> &'static str {
+        status_label(self.t, c)
+    }
+    fn urg(&self, c: &str) -> &'static str {
+        urgency_label(self.t, c)
+    }
+    fn sex(&self) -> &'static str {
+        ygt_domain::ident::Sex::parse("sex", &self.v.referral.person_sex)
+            .map(|s| s.label(self.t.is_en()))
+            .unwrap_or("")
+    }
+}
+
+/// The QR code of a text as inline SVG.
+pub fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(140, 140)
+            .quiet_zone(true)
+            .build()
+            .replacen("<?xml version=\"1.0\" standalone=\"yes\"?>", "", 1),
+        Err(_) => String::new(),
+    }
+}
+
+async fn slip_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let v = s.app.referral_view(&ctx, id).await?;
+    let qr = qr_svg(&format!(
+        "ygt:referral:{}:{}",
+        v.referral.number, v.referral.id
+    ));
+    let id_number = crate::mpi_pages::mask_id_text(v.referral.person_id_number.as_deref());
+    render_status(
+        &SlipPage {
+            t,
+            nav: page.nav("referrals"),
+            v,
+            qr,
+            id_number,
+            printed_at: local(OffsetDateTime::now_utc()),
+        },
+        StatusCode::OK,
+    )
+}
+
+// ---------------------------------------------------------------- tasks and inbox
+
+#[derive(Template)]
+#[template(path = "tasks.html")]
+struct TasksPage {
+    t: Lang,
+    nav: Nav,
+    tasks: Vec<CareTask>,
+    all: bool,
+    today: time::Date,
+}
+
+impl TasksPage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn when_opt(&self, t: &Option<OffsetDateTime>) -> String {
+        t.map(local).unwrap_or_default()
+    }
+    fn late(&self, d: &time::Date) -> bool {
+        *d < self.today
+    }
+}
+
+async fn tasks_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let all = q.text("all") == "1";
+    let tasks = s.app.care_task_list(&ctx, !all).await?;
+    render_status(
+        &TasksPage {
+            t,
+            nav: page.nav("tasks"),
+            tasks,
+            all,
+            today: OffsetDateTime::now_utc()
+                .to_offset(time::macros::offset!(+8))
+                .date(),
+        },
+        StatusCode::OK,
+    )
+}
+
+async fn task_done(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    s.app
+        .complete_care_task(&ctx, id, f.opt("note").as_deref())
+        .await?;
+    Ok(Redirect::to("/tasks").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    t: Lang,
+    nav: Nav,
+    items: Vec<Notification>,
+}
+
+impl InboxPage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn when(&self, t: &OffsetDateTime) -> String {
+        local(*t)
+    }
+    fn title<'a>(&self, n: &'a Notification) -> &'a str {
+        if self.t.is_en() {
+            &n.title_en
+        } else {
+            &n.title_zh
+        }
+    }
+}
+
+async fn inbox_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+) -> Result<Response, WebError> {
+    let items = s.app.inbox(&ctx, false).await?;
+    render_status(
+        &InboxPage {
+            t,
+            nav: page.nav("inbox"),
+            items,
+        },
+        StatusCode::OK,
+    )
+}
+
+async fn inbox_read(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ReqCtx(ctx): ReqCtx,
+) -> Result<Response, WebError> {
+    s.app.mark_inbox_read(&ctx).await?;
+    if headers.contains_key("hx-request") {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok(Redirect::to("/inbox").into_response())
+}
+
+// ---------------------------------------------------------------- statistics
+
+#[derive(Template)]
+#[template(path = "referral_stats.html")]
+struct StatsPage {
+    t: Lang,
+    nav: Nav,
+    s: ReferralStats,
+    from: String,
+    to: String,
+}
+
+impl StatsPage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn dir(&self, c: &str) -> &'static str {
+        direction_label(self.t, c)
+    }
+    fn status(&self, c: &str) -> &'static str {
+        status_label(self.t, c)
+    }
+    fn reason(&self, c: &str) -> String {
+        let l = criterion_label(self.t, c);
+        if l.is_empty() {
+            if c == "other" {
+                crate::referral_pages::l(self.t, "其他", "Other").to_owned()
+            } else {
+                c.to_owned()
+            }
+        } else {
+            l.to_owned()
+        }
+    }
+    fn num(&self, v: &Option<f64>) -> String {
+        v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "—".into())
+    }
+    fn up_total(&self) -> i64 {
+        self.s
+            .rows
+            .iter()
+            .filter(|r| r.direction == "up")
+            .map(|r| r.count)
+            .sum()
+    }
+    fn down_total(&self) -> i64 {
+        self.s
+            .rows
+            .iter()
+            .filter(|r| r.direction == "down")
+            .map(|r| r.count)
+            .sum()
+    }
+}
+
+async fn stats_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let sq = StatsQuery {
+        from: q.opt("from"),
+        to: q.opt("to"),
+    };
+    let (since, until) = month_range(&sq)?;
+    let stats = s.app.referral_stats(&ctx, since, until).await?;
+    let cst = time::macros::offset!(+8);
+    let ym = |t: OffsetDateTime| {
+        let t = t.to_offset(cst);
+        format!("{:04}-{:02}", t.year(), u8::from(t.month()))
+    };
+    render_status(
+        &StatsPage {
+            t,
+            nav: page.nav("referrals"),
+            s: stats,
+            from: ym(since),
+            to: ym(until - time::Duration::days(1)),
+        },
+        StatusCode::OK,
+    )
+}
+
+// ---------------------------------------------------------------- calendars
+
+#[derive(Template)]
+#[template(path = "calendars.html")]
+struct CalendarsPage {
+    t: Lang,
+    nav: Nav,
+    form: FormState,
+    rows: Vec<(Resource, i64, i64)>,
+    institutions: Vec<Institution>,
+    kinds: &'static [ResourceKind],
+}
+
+impl CalendarsPage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn kind(&self, c: &str) -> &'static str {
+        kind_label(self.t, c)
+    }
+}
+
+async fn calendars_view(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    t: Lang,
+    page: &PageInfo,
+    form: FormState,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let rows = s.app.calendar_overview(ctx).await?;
+    let (institutions, _) = s
+        .app
+        .list_institutions(
+            ctx,
+            &InstitutionFilter {
+                tier: Some(Tier::County),
+                limit: Some(200),
+                ..Default::default()
+            },
+        )
+        .await?;
+    render_status(
+        &CalendarsPage {
+            t,
+            nav: page.nav("referrals"),
+            form,
+            rows,
+            institutions,
+            kinds: ResourceKind::ALL,
+        },
+        status,
+    )
+}
+
+async fn calendars_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+) -> Result<Response, WebError> {
+    let form = FormState::from_pairs(vec![
+        ("release_hours".into(), "24".into()),
+        ("minutes".into(), "30".into()),
+        ("per_day".into(), "8".into()),
+        ("reserved_per_day".into(), "3".into()),
+        ("days".into(), "14".into()),
+    ]);
+    calendars_view(&s, &ctx, t, &page, form, StatusCode::OK).await
+}
+
+async fn calendar_create(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    f: FormData,
+) -> Result<Response, WebError> {
+    let num = |k: &str| -> Result<i64, WebError> { Ok(f.int(k)?.unwrap_or(0)) };
+    let body = (|| -> Result<CalendarBody, WebError> {
+        Ok(CalendarBody {
+            institution_id: f.text("institution_id"),
+            department_id: f.opt("department_id"),
+            kind: f.text("kind"),
+            name: f.text("name"),
+            staff_id: f.opt("staff_id"),
+            release_hours: num("release_hours")?,
+            first_start: f.text("first_start"),
+            minutes: num("minutes")?,
+            per_day: num("per_day")?,
+            reserved_per_day: num("reserved_per_day")?,
+            days: num("days")?,
+            weekends: f.text("weekends") == "on",
+        })
+    })();
+    let result = match body {
+        Ok(b) => make_calendar(&s, &ctx, &b).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/calendars").into_response()),
+        Err(WebError(e)) => {
+            let mut form = FormState::from_pairs(f.0.clone());
+            form.absorb(e, t)?;
+            calendars_view(&s, &ctx, t, &page, form, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------- settings
+
+#[derive(Template)]
+#[template(path = "referral_settings.html")]
+struct SettingsPage {
+    t: Lang,
+    nav: Nav,
+    form: FormState,
+    rules: Vec<RuleRow>,
+    saved: bool,
+}
+
+impl SettingsPage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+    fn urg(&self, c: &str) -> &'static str {
+        urgency_label(self.t, c)
+    }
+}
+
+async fn settings_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let st = s.app.referral_settings(&ctx).await?;
+    let form = FormState::from_pairs(vec![
+        ("township".into(), st.township.clone()),
+        ("village".into(), st.village.clone()),
+    ]);
+    render_status(
+        &SettingsPage {
+            t,
+            nav: page.nav("referrals"),
+            form,
+            rules: st.rules,
+            saved: q.text("saved") == "1",
+        },
+        StatusCode::OK,
+    )
+}
+
+async fn settings_save(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    f: FormData,
+) -> Result<Response, WebError> {
+    let mut rules = Vec::new();
+    for u in Urgency::ALL {
+        let k = |x: &str| format!("{}.{x}", u.code());
+        rules.push(RuleRow {
+            urgency: u.code().into(),
+            accept_minutes: f.int(&k("accept_minutes"))?.unwrap_or(0),
+            arrive_minutes: f.int(&k("arrive_minutes"))?.unwrap_or(0),
+            grace_minutes: f.int(&k("grace_minutes"))?.unwrap_or(0),
+            complete_minutes: f.int(&k("complete_minutes"))?.unwrap_or(0),
+        });
+    }
+    let st = ReferralSettings {
+        township: f.text("township"),
+        village: f.text("village"),
+        rules: rules.clone(),
+    };
+    match s.app.set_referral_settings(&ctx, &st).await {
+        Ok(()) => Ok(Redirect::to("/admin/referral-settings?saved=1").into_response()),
+        Err(e) => {
+            let mut form = FormState::from_pairs(f.0.clone());
+            form.absorb(e, t)?;
+            render_status(
+                &SettingsPage {
+                    t,
+                    nav: page.nav("referrals"),
+                    form,
+                    rules,
+                    saved: false,
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    }
+}
