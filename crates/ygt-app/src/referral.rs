@@ -1016,6 +1016,18 @@ impl App {
                 )
                 .await);
         }
+        if r.status == Status::Draft.code() && !referring {
+            // A draft is the referring doctor's until it is submitted.
+            return Err(self
+                .refuse(
+                    ctx,
+                    "referral.read",
+                    Some(&r),
+                    "转诊尚未提交",
+                    "the referral has not been submitted yet",
+                )
+                .await);
+        }
         let side = if referring {
             "referring"
         } else if receiving {
@@ -1661,7 +1673,11 @@ impl App {
                     Status::Redirected.code().into(),
                 ];
             }
-            Worklist::All => f.involving = scope,
+            Worklist::All => {
+                // Drafts stay with the side that writes them.
+                f.drafts_from = scope.clone();
+                f.involving = scope;
+            }
         }
         Ok(f)
     }

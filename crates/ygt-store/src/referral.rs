@@ -141,6 +141,8 @@ pub struct ReferralFilter {
     pub until: Option<OffsetDateTime>,
     /// Keyset paging: rows with (status_since, id) before this.
     pub before: Option<(OffsetDateTime, Uuid)>,
+    /// Drafts only when sent by one of these institutions.
+    pub drafts_from: Option<Vec<Uuid>>,
 }
 
 /// The SQL form of the overdue rules at one moment.
@@ -201,6 +203,11 @@ fn push_filter(q: &mut Sql, f: &ReferralFilter) {
                 .push(")");
         }
         q.push(")");
+    }
+    if let Some(v) = &f.drafts_from {
+        q.push(" AND (r.status <> 'draft' OR r.from_institution_id IN ")
+            .bind_list(v.iter())
+            .push(")");
     }
     if let Some((t, id)) = f.before {
         q.push(" AND (r.status_since < ")

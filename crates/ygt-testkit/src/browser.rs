@@ -87,6 +87,20 @@ impl BrowserError {
     pub fn is_no_such_element(&self) -> bool {
         self.webdriver_error() == Some("no such element")
     }
+
+    /// True when the element went away with the page it was on: `stale element reference`,
+    /// or the `unknown error` Chromium gives when the node left the document mid-navigation.
+    pub fn is_stale(&self) -> bool {
+        match self {
+            BrowserError::WebDriver { error, message, .. } => {
+                error == "stale element reference"
+                    || (error == "unknown error"
+                        && (message.contains("does not belong to the document")
+                            || message.contains("No node with given id")))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// HTTP connection to one WebDriver session, shared by the browser and its
@@ -489,7 +503,7 @@ impl Browser {
                     Ok(text) if text.contains(needle) => return Ok(el),
                     Ok(text) => texts.push(text),
                     // The page changed under us: try again.
-                    Err(e) if e.webdriver_error() == Some("stale element reference") => {}
+                    Err(e) if e.is_stale() => {}
                     Err(e) => return Err(e),
                 }
             }

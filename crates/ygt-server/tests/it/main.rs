@@ -9,6 +9,7 @@ mod fhir;
 mod hl7;
 mod pages;
 mod record;
+mod referral;
 
 use std::sync::OnceLock;
 

@@ -1,0 +1,581 @@
+//! Two-way referral through the real server: the JSON API with live notifications (also
+//! between two servers sharing one PostgreSQL), the printable slip, and the browser journey of
+//! issue 6 on both backends.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ygt_app::account::AccountDraft;
+use ygt_app::mpi::ResidentDraft;
+use ygt_app::ygt_store::Store;
+use ygt_app::{App, Ctx};
+use ygt_domain::org::{DepartmentDraft, InstitutionDraft, StaffDraft};
+use ygt_domain::referral::ResourceKind;
+use ygt_server::AppState;
+use ygt_testkit::{Browser, TestDb, both_backends};
+
+use crate::{PASSWORD, TestServer};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct County {
+    hospital: Uuid,
+    town: Uuid,
+    village: Uuid,
+    person: Uuid,
+}
+
+/// A county hospital with radiology and a CT calendar, a township, a village clinic with its
+/// village doctor `cundoc`, a county doctor `xiandoc`, and a resident registered at the village.
+async fn county(app: &App) -> County {
+    let sys = Ctx::system();
+    let inst = |name: &str, kind: &str, parent: Option<Uuid>, div: &str| InstitutionDraft {
+        name: name.into(),
+        kind: kind.into(),
+        parent_id: parent.map(|p| p.to_string()),
+        division_code: div.into(),
+        ..Default::default()
+    };
+    let hospital = app
+        .create_institution(
+            &sys,
+            &inst("云溪县人民医院", "county_general_hospital", None, "341890"),
+        )
+        .await
+        .unwrap()
+        .id;
+    let town = app
+        .create_institution(
+            &sys,
+            &inst(
+                "柳河镇卫生院",
+                "township_health_centre",
+                Some(hospital),
+                "341890100",
+            ),
+        )
+        .await
+        .unwrap()
+        .id;
+    let village = app
+        .create_institution(
+            &sys,
+            &inst(
+                "柳河镇东村卫生室",
+                "village_clinic",
+                Some(town),
+                "341890100200",
+            ),
+        )
+        .await
+        .unwrap()
+        .id;
+    let radiology = app
+        .create_department(
+            &sys,
+            hospital,
+            &DepartmentDraft {
+                name: "放射科".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let staff = app
+        .create_staff(
+            &sys,
+            &StaffDraft {
+                name: "赵村医".into(),
+                sex: "1".into(),
+                title: "village_doctor".into(),
+                institution_id: village.to_string(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    for (user, display, inst, role, staff_id) in [
+        ("cundoc", "赵村医", village, "village_doctor", Some(staff)),
+        ("xiandoc", "钱主任", hospital, "doctor", None),
+    ] {
+        app.create_account(
+            &sys,
+            &AccountDraft {
+                username: user.into(),
+                display_name: display.into(),
+                institution_id: Some(inst.to_string()),
+                staff_id: staff_id.map(|s| s.to_string()),
+                roles: vec![role.into()],
+                password: Some(PASSWORD.into()),
+                must_change_password: Some(false),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let person = app
+        .register_resident(
+            &sys,
+            &ResidentDraft {
+                institution_id: village.to_string(),
+                name: "王秀英".into(),
+                id_number: Some("341890195507120029".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let tomorrow = (OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_time(time::macros::time!(01:00));
+    app.create_calendar(
+        &sys,
+        hospital,
+        Some(radiology),
+        ResourceKind::Ct,
+        "64排CT",
+        None,
+        24,
+        tomorrow,
+        30,
+        6,
+        3,
+        7,
+        true,
+    )
+    .await
+    .unwrap();
+    County {
+        hospital,
+        town,
+        village,
+        person,
+    }
+}
+
+/// Reads server-sent events from a streaming response until one of `event` arrives.
+async fn next_event(resp: &mut reqwest::Response, event: &str, buf: &mut String) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(pos) = buf.find("\n\n") {
+            let block: String = buf.drain(..pos + 2).collect();
+            let mut name = "message";
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = n.trim();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim());
+                }
+            }
+            if name == event {
+                return serde_json::from_str(&data).unwrap();
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no `{event}` event within {WAIT:?}"))
+            .unwrap()
+            .unwrap();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+/// The API loop with live events: the county doctor listens on /events of one server while
+/// the village doctor submits through another (on PostgreSQL the two share the database only,
+/// like two ygt processes; on SQLite one process serves both).
+async fn api_loop_with_live_events(db: TestDb) {
+    let backend_pg = db.url.starts_with("postgres");
+    let url = db.url.clone();
+    let a = TestServer::start(db, false).await;
+    let c = county(&a.app).await;
+    // A second server on the same database.
+    let b_base = if backend_pg {
+        let app = App::new(Store::open(&url).await.unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(app);
+        tokio::spawn(async move {
+            let _ = ygt_server::serve(listener, state, std::future::pending::<()>()).await;
+        });
+        // Let its listener subscribe before anything is sent.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        format!("http://{addr}")
+    } else {
+        a.base.clone()
+    };
+    let cun = a.signed_in("cundoc").await;
+    let xian = a.signed_in("xiandoc").await;
+    let mut stream = xian.get(format!("{b_base}/events")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut buf = String::new();
+    let hello = next_event(&mut stream, "hello", &mut buf).await;
+    assert_eq!(hello["unread"], 0);
+
+    // Slots of the CT calendar.
+    let res: Value = cun
+        .get(a.url(&format!(
+            "/api/v1/booking-resources?institution_id={}&kind=ct",
+            c.hospital
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ct = res["resources"][0]["id"].as_str().unwrap().to_owned();
+    let slots: Value = cun
+        .get(a.url(&format!("/api/v1/booking-resources/{ct}/slots")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slot = slots["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["availability"] == "reserved")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Bad input names the field; nothing is stored.
+    let bad = cun
+        .post(a.url("/api/v1/referrals"))
+        .json(
+            &json!({"direction": "up", "person_id": c.person, "to_institution_id": c.hospital,
+            "reason": "头晕", "diagnosis_code": "脑梗", "submit": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let e: Value = bad.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "diagnosis_code");
+    let wrong_way = cun
+        .post(a.url("/api/v1/referrals"))
+        .json(
+            &json!({"direction": "down", "person_id": c.person, "to_institution_id": c.town,
+            "reason": "x"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_way.status(), 422);
+
+    let created = cun
+        .post(a.url("/api/v1/referrals"))
+        .json(
+            &json!({"direction": "up", "person_id": c.person, "to_institution_id": c.hospital,
+            "urgency": "urgent", "reason": "右侧肢体无力2天，需头颅CT", "diagnosis_code": "I63.900",
+            "diagnosis_name": "脑梗死", "needs": "ct", "slot_id": slot, "submit": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let r: Value = created.json().await.unwrap();
+    let id = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(r["status"], "submitted");
+
+    // The county doctor hears of it at once, on the other server.
+    let ev = next_event(&mut stream, "notification", &mut buf).await;
+    assert_eq!(ev["referral_id"], id.as_str());
+    assert_eq!(ev["kind"], "submitted");
+    assert!(ev["title_zh"].as_str().unwrap().contains("王秀英"));
+    assert_eq!(ev["unread"], 1);
+
+    // The same slot cannot be booked twice.
+    let again = cun
+        .post(a.url("/api/v1/referrals"))
+        .json(
+            &json!({"direction": "up", "person_id": c.person, "to_institution_id": c.hospital,
+            "reason": "复查", "slot_id": slot, "submit": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let e: Value = again.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "slot_id");
+
+    // Wrong side, wrong state.
+    let step = |client: &reqwest::Client, body: Value| {
+        client
+            .post(a.url(&format!("/api/v1/referrals/{id}/steps")))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        step(&cun, json!({"action": "accept"}))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let e = step(&xian, json!({"action": "complete"})).await.unwrap();
+    assert_eq!(e.status(), 409);
+    assert_eq!(e.json::<Value>().await.unwrap()["error"]["field"], "action");
+    let ok = step(&xian, json!({"action": "accept"})).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.json::<Value>().await.unwrap()["status"], "scheduled");
+    assert_eq!(
+        step(&xian, json!({"action": "arrive"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let done = step(
+        &xian,
+        json!({"action": "complete", "outcome": {"summary": "住院14天，好转出院", "treatment": "溶栓"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status(), 200);
+
+    // The closed loop: the referring doctor reads the outcome and has the messages.
+    let view: Value = cun
+        .get(a.url(&format!("/api/v1/referrals/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["referral"]["status"], "completed");
+    assert_eq!(view["outcome"]["summary"], "住院14天，好转出院");
+    let kinds: Vec<&str> = view["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["create", "book", "accept", "schedule", "arrive", "complete"]
+    );
+    let counts: Value = cun
+        .get(a.url("/api/v1/referral-counts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counts["outgoing_open"], 0);
+
+    // The slip prints the national fields and a QR code.
+    let slip = cun
+        .get(a.url(&format!("/referrals/{id}/slip")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slip.status(), 200);
+    let html = slip.text().await.unwrap();
+    assert!(html.contains(r["number"].as_str().unwrap()));
+    assert!(html.contains("<svg"), "QR code");
+    assert!(html.contains("3418**********0029"), "masked ID");
+    assert!(
+        !html.contains("341890195507120029"),
+        "full ID number on a slip"
+    );
+
+    // Statistics match the database.
+    let stats: Value = a
+        .admin()
+        .await
+        .get(a.url("/api/v1/referral-stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["total"], 1);
+    assert_eq!(stats["rows"][0]["accepted"], 1);
+    let _ = c.village;
+}
+both_backends!(api_loop_with_live_events, api_loop_with_live_events);
+
+/// The journey of issue 6 in a real browser: a village doctor refers a resident up with a CT
+/// booking, the county accepts, the patient arrives, the county completes and refers them back
+/// down with a plan, and the village doctor accepts the handover and sees the follow-up task
+/// and the outcome.
+async fn browser_journey(db: TestDb) {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let s = TestServer::start(db, false).await;
+    let c = county(&s.app).await;
+    let result = journey(&browser, &s, &c).await;
+    if result.is_err() {
+        let _ = browser
+            .save_screenshot(concat!(
+                env!("CARGO_TARGET_TMPDIR"),
+                "/referral-journey-failure.png"
+            ))
+            .await;
+    }
+    browser.quit().await;
+    result.unwrap();
+}
+both_backends!(referral_journey_in_the_browser, browser_journey);
+
+async fn sign_in(b: &Browser, s: &TestServer, user: &str) -> Result<(), ygt_testkit::BrowserError> {
+    b.goto(&s.url("/login")).await?;
+    b.wait_for("input[name=username]", WAIT)
+        .await?
+        .send_keys(user)
+        .await?;
+    b.find("input[name=password]")
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    b.find("#sign-in").await?.click().await?;
+    b.wait_for("#current-user", WAIT).await?;
+    Ok(())
+}
+
+async fn sign_out(b: &Browser) -> Result<(), ygt_testkit::BrowserError> {
+    b.find("#sign-out").await?.click().await?;
+    b.wait_for("input[name=username]", WAIT).await?;
+    Ok(())
+}
+
+async fn status_is(b: &Browser, zh: &str) -> Result<(), ygt_testkit::BrowserError> {
+    b.wait_for_text("#referral-status", zh, WAIT).await?;
+    Ok(())
+}
+
+async fn journey(b: &Browser, s: &TestServer, c: &County) -> Result<(), ygt_testkit::BrowserError> {
+    // The village doctor opens the resident's record and refers up.
+    sign_in(b, s, "cundoc").await?;
+    b.goto(&s.url(&format!("/residents/{}/record", c.person)))
+        .await?;
+    b.wait_for("#refer-up", WAIT).await?.click().await?;
+    b.wait_for("#referral-form", WAIT).await?;
+    b.find(&format!(
+        "#to_institution_id option[value='{}']",
+        c.hospital
+    ))
+    .await?
+    .click()
+    .await?;
+    b.find("#needs option[value='ct']").await?.click().await?;
+    let slot = b
+        .wait_for("#slots label.slot.reserved input[name=slot_id]", WAIT)
+        .await?;
+    slot.click().await?;
+    b.find("textarea[name=reason]")
+        .await?
+        .send_keys("右侧肢体无力2天，需头颅CT排除脑梗死")
+        .await?;
+    b.find("input[name=diagnosis_code]")
+        .await?
+        .send_keys("I63.900")
+        .await?;
+    b.find("#submit-referral").await?.click().await?;
+    status_is(b, "已提交").await?;
+    let appointment = b.find("#appointment").await?.text().await?;
+    assert!(appointment.contains("64排CT"), "{appointment}");
+    let referral_url = b.current_url().await?;
+    // The slip.
+    b.find("#print-slip").await?.click().await?;
+    let number = b.wait_for("#slip-number", WAIT).await?.text().await?;
+    assert!(number.starts_with("ZZ"), "{number}");
+    assert!(!b.find_all(".qr svg").await?.is_empty(), "QR code");
+    sign_out(b).await?;
+
+    // The county doctor finds it among the incoming referrals, accepts, sees the patient.
+    sign_in(b, s, "xiandoc").await?;
+    b.goto(&s.url("/referrals?list=incoming")).await?;
+    b.wait_for("#worklist", WAIT).await?;
+    b.find(&format!("#worklist a[href='{}']", path_of(&referral_url)))
+        .await?
+        .click()
+        .await?;
+    b.wait_for("#do-accept", WAIT).await?.click().await?;
+    status_is(b, "已预约").await?;
+    b.wait_for("#do-arrive", WAIT).await?.click().await?;
+    status_is(b, "已到诊").await?;
+    b.find("#complete-form textarea[name='outcome.summary']")
+        .await?
+        .send_keys("头颅CT示左侧基底节区梗死，住院溶栓治疗14天，好转出院")
+        .await?;
+    b.find("#complete-form textarea[name='outcome.treatment']")
+        .await?
+        .send_keys("阿替普酶溶栓，抗血小板，他汀")
+        .await?;
+    b.find("#do-complete").await?.click().await?;
+    status_is(b, "已完成").await?;
+    // Back down to the village with a plan.
+    b.find("#refer-down").await?.click().await?;
+    b.wait_for("#referral-form", WAIT).await?;
+    b.find(&format!("#to_institution_id option[value='{}']", c.village))
+        .await?
+        .click()
+        .await?;
+    b.find("textarea[name=reason]")
+        .await?
+        .send_keys("脑梗死恢复期，病情稳定，转回村卫生室康复随访")
+        .await?;
+    b.find("textarea[name='plan.discharge_summary']")
+        .await?
+        .send_keys("脑梗死溶栓后恢复良好，遗留右手轻度无力")
+        .await?;
+    b.find("textarea[name='plan.medications']")
+        .await?
+        .send_keys("阿司匹林肠溶片 100mg 每日一次")
+        .await?;
+    b.find("textarea[name='plan.follow_ups']")
+        .await?
+        .send_keys("+14 血压随访")
+        .await?;
+    b.find("#submit-referral").await?.click().await?;
+    status_is(b, "已提交").await?;
+    sign_out(b).await?;
+
+    // The village doctor takes over: the handover, the task, and the outcome of the first.
+    sign_in(b, s, "cundoc").await?;
+    b.goto(&s.url("/referrals?list=handover")).await?;
+    b.wait_for("#worklist a", WAIT).await?.click().await?;
+    b.wait_for("#plan", WAIT).await?;
+    b.find("#do-accept").await?.click().await?;
+    status_is(b, "已接收").await?;
+    b.goto(&s.url("/tasks")).await?;
+    let task = b.wait_for("#care-tasks tbody tr", WAIT).await?;
+    assert!(task.text().await?.contains("血压随访"));
+    b.goto(&referral_url).await?;
+    let outcome = b.wait_for("#outcome", WAIT).await?.text().await?;
+    assert!(outcome.contains("好转出院"), "{outcome}");
+    b.goto(&s.url("/inbox")).await?;
+    let inbox = b.wait_for("#inbox", WAIT).await?.text().await?;
+    assert!(inbox.contains("已完成"), "{inbox}");
+    // English is one click away.
+    b.goto(&s.url("/referrals?lang=en")).await?;
+    b.wait_for_text("h1", "Two-way referral", WAIT).await?;
+    Ok(())
+}
+
+fn path_of(url: &str) -> String {
+    match url.find("/referrals/") {
+        Some(i) => url[i..].to_owned(),
+        None => url.to_owned(),
+    }
+}
