@@ -194,9 +194,18 @@ impl Worklist {
 #[serde(default)]
 pub struct WorklistQuery {
     pub list: String,
+    /// A status, or several separated by commas.
     pub status: Option<String>,
     pub direction: Option<String>,
     pub person_id: Option<String>,
+    /// Sent by this institution (within the list's scope).
+    pub from_institution_id: Option<String>,
+    /// Addressed to this institution (within the list's scope).
+    pub to_institution_id: Option<String>,
+    /// Only referrals with an appointment; the page then carries their bookings.
+    pub booked: bool,
+    /// Page size (1–200, default [`WORKLIST_PAGE`]).
+    pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
 
@@ -206,6 +215,9 @@ pub struct WorklistPage {
     pub referrals: Vec<Referral>,
     /// Overdue step of each referral, in the same order.
     pub overdue: Vec<Option<ygt_domain::referral::Overdue>>,
+    /// With [`WorklistQuery::booked`]: the slot each referral holds and its resource, in the
+    /// same order (None for an appointment without a slot). Empty otherwise.
+    pub bookings: Vec<Option<(Slot, Resource)>>,
     pub next: Option<String>,
 }
 
@@ -1546,7 +1558,11 @@ impl App {
         })?;
         let mut f = self.scope_filter(ctx, list).await?;
         if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
-            f.statuses = vec![Status::parse("status", s)?.code().to_owned()];
+            let asked = s
+                .split(',')
+                .map(|x| Status::parse("status", x.trim()).map(|x| x.code().to_owned()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            f.statuses = asked;
         }
         if let Some(s) = q.direction.as_deref().filter(|s| !s.is_empty()) {
             f.direction = Some(Direction::parse("direction", s)?.code().to_owned());
@@ -1554,6 +1570,30 @@ impl App {
         if let Some(s) = q.person_id.as_deref().filter(|s| !s.is_empty()) {
             f.person_id = Some(parse_id("person_id", s)?);
         }
+        // The list's scope stays in the filter (`involving`, or `from`/`to` narrowed here).
+        if let Some(s) = opt_id("from_institution_id", q.from_institution_id.as_ref())? {
+            f.from = Some(match f.from.take() {
+                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
+                None => vec![s],
+            });
+        }
+        if let Some(s) = opt_id("to_institution_id", q.to_institution_id.as_ref())? {
+            f.to = Some(match f.to.take() {
+                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
+                None => vec![s],
+            });
+        }
+        f.booked = q.booked;
+        let page = match q.limit {
+            None => WORKLIST_PAGE,
+            Some(n) if (1..=200).contains(&n) => n,
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "limit",
+                    Reason::Range { min: 1, max: 200 },
+                ));
+            }
+        };
         if let Some(c) = q.cursor.as_deref().filter(|s| !s.is_empty()) {
             f.before = Some(crate::record::parse_cursor(c).ok_or_else(|| {
                 AppError::invalid(
@@ -1565,9 +1605,9 @@ impl App {
                 )
             })?);
         }
-        let mut rows = self.store().referrals(&f, WORKLIST_PAGE + 1).await?;
-        let next = if rows.len() > WORKLIST_PAGE as usize {
-            rows.truncate(WORKLIST_PAGE as usize);
+        let mut rows = self.store().referrals(&f, page + 1).await?;
+        let next = if rows.len() > page as usize {
+            rows.truncate(page as usize);
             rows.last().map(|r| {
                 format!(
                     "{}~{}",
@@ -1598,9 +1638,31 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
+        let bookings = if q.booked {
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            let slots = self.store().slots_of_referrals(&ids).await?;
+            let mut resources: BTreeMap<Uuid, Option<Resource>> = BTreeMap::new();
+            for s in &slots {
+                if let std::collections::btree_map::Entry::Vacant(e) =
+                    resources.entry(s.resource_id)
+                {
+                    e.insert(self.store().booking_resource(s.resource_id).await?);
+                }
+            }
+            rows.iter()
+                .map(|r| {
+                    let slot = slots.iter().find(|s| s.referral_id == Some(r.id))?;
+                    let res = resources.get(&slot.resource_id)?.clone()?;
+                    Some((slot.clone(), res))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(WorklistPage {
             referrals: rows,
             overdue,
+            bookings,
             next,
         })
     }
@@ -1986,6 +2048,64 @@ impl App {
             })
             .filter(|(_, a)| !matches!(a, ygt_domain::referral::SlotAvailability::Past))
             .collect())
+    }
+
+    /// A page of a resource's calendar, booked slots included (without saying for whom):
+    /// slots starting in [from, until), only booked (`Some(true)`) or free (`Some(false)`) ones
+    /// if asked, after the keyset `after`, at most `limit`; with who may book each now.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn calendar_slots(
+        &self,
+        ctx: &Ctx,
+        resource: Uuid,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+        booked: Option<bool>,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<(Slot, ygt_domain::referral::SlotAvailability)>> {
+        self.require_actor(ctx)?;
+        let now = self.now();
+        let slots = self
+            .store()
+            .slot_page(resource, from, until, booked, after, limit.clamp(1, 1000))
+            .await?;
+        Ok(slots
+            .into_iter()
+            .map(|s| {
+                let a = ygt_domain::referral::slot_availability(
+                    s.reserved,
+                    s.release_at,
+                    s.starts_at,
+                    s.referral_id.is_some(),
+                    now,
+                );
+                (s, a)
+            })
+            .collect())
+    }
+
+    /// One slot of a calendar with its resource and who may book it now.
+    pub async fn calendar_slot(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+    ) -> Result<(Slot, Resource, ygt_domain::referral::SlotAvailability)> {
+        self.require_actor(ctx)?;
+        let store = self.store();
+        let slot = store.slot(id).await?.ok_or(AppError::NotFound("slot"))?;
+        let res = store
+            .booking_resource(slot.resource_id)
+            .await?
+            .ok_or(AppError::NotFound("slot"))?;
+        let a = ygt_domain::referral::slot_availability(
+            slot.reserved,
+            slot.release_at,
+            slot.starts_at,
+            slot.referral_id.is_some(),
+            self.now(),
+        );
+        Ok((slot, res, a))
     }
 
     /// Creates a bookable resource with its calendar: `per_day` slots of `minutes` from

@@ -132,6 +132,8 @@ pub struct ReferralFilter {
     pub statuses: Vec<String>,
     pub direction: Option<String>,
     pub person_id: Option<Uuid>,
+    /// Only those with an appointment (a booked slot or a time).
+    pub booked: bool,
     /// Only those waiting too long: (status, urgency, cutoff of status_since) triples, and
     /// appointments older than (urgency, cutoff) for scheduled ones.
     pub overdue: Option<Overdue>,
@@ -177,6 +179,9 @@ fn push_filter(q: &mut Sql, f: &ReferralFilter) {
     }
     if let Some(p) = f.person_id {
         q.push(" AND r.person_id = ").bind(p);
+    }
+    if f.booked {
+        q.push(" AND r.appointment_at IS NOT NULL");
     }
     if let Some(t) = f.since {
         q.push(" AND r.created_at >= ").bind(t);
@@ -536,6 +541,56 @@ impl Store {
             Sql::new(&format!("{SLOT_COLUMNS} WHERE referral_id = ?")).arg(referral),
         )
         .await
+    }
+
+    /// The slots held by these referrals.
+    pub async fn slots_of_referrals(&self, referrals: &[Uuid]) -> Result<Vec<Slot>> {
+        if referrals.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(SLOT_COLUMNS);
+        q.push(" WHERE referral_id IN ").bind_list(referrals.iter());
+        self.fetch_all(q).await
+    }
+
+    /// A page of a resource's calendar: slots starting in [from, until), booked or not (or
+    /// both), in start order after the keyset `after`.
+    pub async fn slot_page(
+        &self,
+        resource: Uuid,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+        booked: Option<bool>,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<Slot>> {
+        let mut q = Sql::new(SLOT_COLUMNS);
+        q.push(" WHERE resource_id = ")
+            .bind(resource)
+            .push(" AND starts_at >= ")
+            .bind(from)
+            .push(" AND starts_at < ")
+            .bind(until);
+        match booked {
+            Some(true) => {
+                q.push(" AND referral_id IS NOT NULL");
+            }
+            Some(false) => {
+                q.push(" AND referral_id IS NULL");
+            }
+            None => {}
+        }
+        if let Some((t, id)) = after {
+            q.push(" AND (starts_at > ")
+                .bind(t)
+                .push(" OR (starts_at = ")
+                .bind(t)
+                .push(" AND id > ")
+                .bind(id)
+                .push("))");
+        }
+        q.push(" ORDER BY starts_at, id LIMIT ").bind(limit);
+        self.fetch_all(q).await
     }
 
     /// Free future slots per resource of an institution (all of them, reserved ones apart).

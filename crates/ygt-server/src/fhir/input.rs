@@ -761,7 +761,12 @@ fn item(
             d.encounter_ref = own(s(res, &["encounter", "identifier", "value"]));
             (d, e)
         }
-        RType::Patient => (
+        RType::Patient
+        | RType::ServiceRequest
+        | RType::Task
+        | RType::Appointment
+        | RType::Schedule
+        | RType::Slot => (
             {
                 errs.push(invalid(n, "is not a clinical item", "不是临床条目"));
                 ItemDraft::default()

@@ -1,6 +1,7 @@
 //! FHIR R4 REST under `/fhir`: read, create, update and search of Patient, Encounter,
 //! Condition, Observation, DiagnosticReport, ImagingStudy, DocumentReference and
-//! MedicationRequest, `Bundle` transaction and batch, and the CapabilityStatement.
+//! MedicationRequest, `Bundle` transaction and batch, and the CapabilityStatement; two-way
+//! referral as ServiceRequest, Task, Appointment, Schedule and Slot (`referral.rs`).
 //!
 //! Every interaction goes through the use cases every other door uses (register a resident,
 //! record items, read the record), so authorisation and audit are the same. Errors are
@@ -8,6 +9,7 @@
 
 mod input;
 mod output;
+pub mod referral;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -49,10 +51,15 @@ pub enum RType {
     ImagingStudy,
     DocumentReference,
     MedicationRequest,
+    ServiceRequest,
+    Task,
+    Appointment,
+    Schedule,
+    Slot,
 }
 
 impl RType {
-    pub const ALL: [RType; 8] = [
+    pub const ALL: [RType; 13] = [
         RType::Patient,
         RType::Encounter,
         RType::Condition,
@@ -61,6 +68,11 @@ impl RType {
         RType::ImagingStudy,
         RType::DocumentReference,
         RType::MedicationRequest,
+        RType::ServiceRequest,
+        RType::Task,
+        RType::Appointment,
+        RType::Schedule,
+        RType::Slot,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +85,33 @@ impl RType {
             RType::ImagingStudy => "ImagingStudy",
             RType::DocumentReference => "DocumentReference",
             RType::MedicationRequest => "MedicationRequest",
+            RType::ServiceRequest => "ServiceRequest",
+            RType::Task => "Task",
+            RType::Appointment => "Appointment",
+            RType::Schedule => "Schedule",
+            RType::Slot => "Slot",
+        }
+    }
+
+    /// Whether the type belongs to two-way referral (served by `referral.rs`), not the record.
+    pub fn is_referral(self) -> bool {
+        matches!(
+            self,
+            RType::ServiceRequest
+                | RType::Task
+                | RType::Appointment
+                | RType::Schedule
+                | RType::Slot
+        )
+    }
+
+    /// The interactions served.
+    fn interactions(self) -> &'static [&'static str] {
+        match self {
+            RType::ServiceRequest => &["read", "create", "search-type"],
+            RType::Task => &["read", "update", "search-type"],
+            RType::Appointment | RType::Schedule | RType::Slot => &["read", "search-type"],
+            _ => &["read", "create", "update", "search-type"],
         }
     }
 
@@ -83,7 +122,12 @@ impl RType {
     /// The item kinds shown as this resource type.
     fn kinds(self) -> &'static [&'static str] {
         match self {
-            RType::Patient => &[],
+            RType::Patient
+            | RType::ServiceRequest
+            | RType::Task
+            | RType::Appointment
+            | RType::Schedule
+            | RType::Slot => &[],
             RType::Encounter => &["encounter"],
             RType::Condition => &["diagnosis"],
             RType::Observation => &["measurement"],
@@ -113,6 +157,35 @@ impl RType {
                 ("date", "date"),
                 ("code", "token"),
                 ("category", "token"),
+            ],
+            RType::ServiceRequest => &[
+                ("patient", "reference"),
+                ("subject", "reference"),
+                ("status", "token"),
+                ("intent", "token"),
+                ("category", "token"),
+                ("requester", "reference"),
+                ("performer", "reference"),
+            ],
+            RType::Task => &[
+                ("focus", "reference"),
+                ("patient", "reference"),
+                ("subject", "reference"),
+                ("for", "reference"),
+                ("status", "token"),
+                ("owner", "reference"),
+                ("requester", "reference"),
+            ],
+            RType::Appointment => &[
+                ("patient", "reference"),
+                ("subject", "reference"),
+                ("status", "token"),
+            ],
+            RType::Schedule => &[("actor", "reference"), ("service-type", "token")],
+            RType::Slot => &[
+                ("schedule", "reference"),
+                ("start", "date"),
+                ("status", "token"),
             ],
             _ => &[
                 ("patient", "reference"),
@@ -239,7 +312,7 @@ fn unknown_type(t: &str) -> WebError {
     WebError(AppError::NotFound(if t.is_empty() {
         "resource type"
     } else {
-        "resource type (ygt serves Patient, Encounter, Condition, Observation, DiagnosticReport, ImagingStudy, DocumentReference and MedicationRequest)"
+        "resource type (ygt serves Patient, Encounter, Condition, Observation, DiagnosticReport, ImagingStudy, DocumentReference, MedicationRequest, ServiceRequest, Task, Appointment, Schedule and Slot)"
     }))
 }
 
@@ -288,10 +361,15 @@ async fn metadata(headers: HeaderMap) -> Response {
                 .chain([("_count", "number"), ("_cursor", "string")].iter())
                 .map(|(n, ty)| json!({"name": n, "type": ty}))
                 .collect();
+            let interactions: Vec<Value> = t
+                .interactions()
+                .iter()
+                .map(|c| json!({"code": c}))
+                .collect();
             json!({
                 "type": t.name(),
-                "interaction": [{"code": "read"}, {"code": "create"}, {"code": "update"}, {"code": "search-type"}],
-                "versioning": "versioned",
+                "interaction": interactions,
+                "versioning": if matches!(t, RType::Schedule | RType::Slot) { "no-version" } else { "versioned" },
                 "readHistory": false,
                 "updateCreate": false,
                 "conditionalCreate": false,
@@ -306,7 +384,7 @@ async fn metadata(headers: HeaderMap) -> Response {
         "publisher": "ygt",
         "kind": "instance",
         "software": {"name": "ygt", "version": env!("CARGO_PKG_VERSION")},
-        "implementation": {"description": "ygt 医共体平台 — shared health record", "url": base(&headers)},
+        "implementation": {"description": "ygt 医共体平台 — shared health record and two-way referral", "url": base(&headers)},
         "fhirVersion": "4.0.1",
         "format": ["json"],
         "rest": [{
@@ -364,6 +442,9 @@ async fn create(
     JsonBody(res): JsonBody<Value>,
 ) -> Result<Response, WebError> {
     let rt = rtype_of(&rtype)?;
+    if rt.is_referral() {
+        return referral::create(&s, &ctx, &headers, rt, &res).await;
+    }
     let refs = HashMap::new();
     let mapped = input::map(
         rt,
@@ -414,6 +495,9 @@ async fn read(
     Path((rtype, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     let rt = rtype_of(&rtype)?;
+    if rt.is_referral() {
+        return referral::read(&s, &ctx, rt, &id).await;
+    }
     if rt == RType::Patient {
         let uuid = Uuid::parse_str(&id).map_err(|_| WebError(AppError::NotFound("resource")))?;
         let d = s.app.person_detail(&ctx, uuid, "treatment").await?;
@@ -525,6 +609,9 @@ async fn update(
     JsonBody(res): JsonBody<Value>,
 ) -> Result<Response, WebError> {
     let rt = rtype_of(&rtype)?;
+    if rt.is_referral() {
+        return referral::update(&s, &ctx, &headers, rt, &id, &res).await;
+    }
     let sub = update_submission(&s, &ctx, rt, &id, &res, &HashMap::new()).await?;
     let out = s.app.submit(&ctx, &[sub], "fhir").await.map_err(|e| {
         rename(e, |f| match indexed(f) {
@@ -613,16 +700,10 @@ async fn search(
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
     let rt = rtype_of(&rtype)?;
-    let count = match q.int("_count")? {
-        None => 50,
-        Some(n) if (1..=200).contains(&n) => n,
-        Some(_) => {
-            return Err(WebError::invalid(
-                "_count",
-                Reason::Range { min: 1, max: 200 },
-            ));
-        }
-    };
+    if rt.is_referral() {
+        return referral::search(&s, &ctx, &headers, rt, &q).await;
+    }
+    let count = referral::count_param(&q)?;
     let base_url = base(&headers);
     let mut self_params: Vec<(String, String)> = Vec::new();
     let mut entries = Vec::new();
@@ -878,6 +959,16 @@ async fn bundle(
             entries.push(None);
             continue;
         };
+        if rt.is_referral() {
+            errs.push(entry_error(
+                i,
+                "request.url",
+                &format!("{tname} is not accepted in a Bundle; send it to /fhir/{tname}"),
+                &format!("Bundle 不接受 {tname}，请直接提交到 /fhir/{tname}"),
+            ));
+            entries.push(None);
+            continue;
+        }
         match (method, &id) {
             ("POST", None) | ("PUT", Some(_)) => {}
             _ => {

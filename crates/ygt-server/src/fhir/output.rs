@@ -457,7 +457,12 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
                 );
             }
         }
-        RType::Patient => {}
+        RType::Patient
+        | RType::ServiceRequest
+        | RType::Task
+        | RType::Appointment
+        | RType::Schedule
+        | RType::Slot => {}
     }
     Value::Object(m)
 }

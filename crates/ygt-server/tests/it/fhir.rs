@@ -63,6 +63,11 @@ fn schema() -> &'static Schema {
             "Bundle",
             "OperationOutcome",
             "CapabilityStatement",
+            "ServiceRequest",
+            "Task",
+            "Appointment",
+            "Schedule",
+            "Slot",
         ] {
             let loc = format!("http://hl7.org/fhir/json-schema/4.0#/definitions/{t}");
             ids.insert(t.to_owned(), compiler.compile(&loc, &mut schemas).unwrap());
@@ -72,7 +77,7 @@ fn schema() -> &'static Schema {
 }
 
 /// Asserts that a resource (and, for a Bundle, every resource in it) is valid FHIR R4.
-fn assert_valid(v: &Value) {
+pub(crate) fn assert_valid(v: &Value) {
     let s = schema();
     let t = v["resourceType"].as_str().unwrap_or("?");
     let id = s.ids.get(t).unwrap_or_else(|| panic!("no schema for {t}"));
@@ -91,7 +96,7 @@ fn assert_valid(v: &Value) {
     }
 }
 
-async fn fhir_json(r: reqwest::Response) -> (StatusCode, Value) {
+pub(crate) async fn fhir_json(r: reqwest::Response) -> (StatusCode, Value) {
     let status = r.status();
     let ct = r
         .headers()

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod browser;
 mod fhir;
+mod fhir_referral;
 mod hl7;
 mod pages;
 mod record;
