@@ -171,6 +171,7 @@ async fn worklist_page(
         direction: q.opt("direction"),
         person_id: q.opt("person_id"),
         cursor: q.opt("cursor"),
+        ..Default::default()
     };
     let p = s.app.worklist(&ctx, &query).await?;
     let counts = s.app.worklist_counts(&ctx).await?;
