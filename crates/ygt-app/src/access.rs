@@ -239,6 +239,26 @@ impl App {
         }
     }
 
+    /// [`App::require_scoped`] over an institution the input names: one that does not exist
+    /// is bad input naming `field`, whoever asks, rather than a refusal. (An institution in the
+    /// actor's scope exists; only one outside it is looked up.)
+    pub(crate) async fn require_scoped_ref(
+        &self,
+        ctx: &Ctx,
+        p: Permission,
+        institution: Uuid,
+        field: &str,
+        e: Event<'_>,
+    ) -> Result<()> {
+        if let Actor::User(u) = &ctx.actor
+            && !u.covers_patients(institution)
+            && self.store().institution(institution).await?.is_none()
+        {
+            return Err(AppError::invalid(field, ygt_domain::Reason::NotFound));
+        }
+        self.require_scoped(ctx, p, institution, e).await
+    }
+
     /// Decides whether the actor may see a resident's data, and why; audits the decision.
     /// `purpose` says what for (treatment, follow-up, referral, ...).
     pub async fn resident_access(

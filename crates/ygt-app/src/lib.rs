@@ -56,6 +56,12 @@ pub enum AppError {
     /// Too many failed attempts; try again later.
     #[error("too many failed attempts; try again after {until}")]
     Locked { until: String },
+    /// The request (its body) is larger than allowed.
+    #[error("{field} is larger than {max} bytes")]
+    TooLarge { field: String, max: usize },
+    /// The request body is not of a media type this door takes.
+    #[error("{field} must be {expected}")]
+    UnsupportedMediaType { field: String, expected: String },
     #[error("storage: {0}")]
     Store(#[source] StoreError),
 }
@@ -78,6 +84,8 @@ impl AppError {
             AppError::PasswordChangeRequired => "password_change_required",
             AppError::BadCredentials => "bad_credentials",
             AppError::Locked { .. } => "locked",
+            AppError::TooLarge { .. } => "too_large",
+            AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::Store(_) => "internal",
         }
     }

@@ -489,10 +489,11 @@ impl App {
     pub async fn register_resident(&self, ctx: &Ctx, d: &ResidentDraft) -> Result<Registered> {
         let today = self.now().date();
         let p = d.parse(today)?;
-        self.require_scoped(
+        self.require_scoped_ref(
             ctx,
             Permission::PatientWrite,
             p.institution_id,
+            "institution_id",
             Event::new("resident.register", "registration", None),
         )
         .await?;

@@ -31,7 +31,7 @@ use ygt_domain::audit::Outcome;
 /// Who an item is about, as the sender identifies them. The first that identifies one person
 /// wins: the ygt person id, the institution's own patient number, a valid resident ID number.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PatientRef {
     pub person_id: Option<String>,
     pub record_id: Option<String>,
@@ -43,7 +43,7 @@ pub struct PatientRef {
 
 /// One result or measurement value.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ResultDraft {
     pub code: String,
     pub name: Option<String>,
@@ -69,7 +69,7 @@ pub struct MedicationDraft {
 
 /// A clinical item as any door hands it over (text, parsed here).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ItemDraft {
     pub kind: String,
     pub institution_id: String,
@@ -308,12 +308,22 @@ impl ItemDraft {
             None => None,
             Some(p) => errs.check(parse_uuid("patient.person_id", p)),
         };
+        // The patient as the sender names them is kept as sent (an invalid ID number too,
+        // never used as an identifier), within bounds.
+        for (f, v, max) in [
+            ("patient.record_id", &self.patient.record_id, 100),
+            ("patient.id_number", &self.patient.id_number, 40),
+            ("patient.name", &self.patient.name, 100),
+            ("patient.birth_date", &self.patient.birth_date, 40),
+        ] {
+            errs.check(text(f, v, max));
+        }
         let id_number =
             opt(&self.patient.id_number).and_then(|s| IdNumber::parse("patient.id_number", s).ok());
         if let Some(s) = opt(&self.patient.sex) {
             errs.check(Sex::parse("patient.sex", s));
         }
-        if person_id.is_none()
+        if opt(&self.patient.person_id).is_none()
             && opt(&self.patient.record_id).is_none()
             && opt(&self.patient.id_number).is_none()
             && opt(&self.patient.name).is_none()
@@ -547,7 +557,7 @@ impl ItemDraft {
                     Some(d) => errs.check(DocumentType::parse("document_type", d)),
                 };
                 body.text = errs.check(text("text", &self.text, 200_000)).flatten();
-                if body.text.is_none() {
+                if opt(&self.text).is_none() {
                     errs.push(ValidationError::new("text", Reason::Required));
                 }
                 if title.is_none() {
@@ -560,6 +570,16 @@ impl ItemDraft {
                     errs.push(ValidationError::new("medications", Reason::Required));
                 }
                 for (i, m) in self.medications.iter().enumerate() {
+                    for (f, v) in [
+                        ("code", &m.code),
+                        ("dose", &m.dose),
+                        ("route", &m.route),
+                        ("frequency", &m.frequency),
+                        ("days", &m.days),
+                        ("quantity", &m.quantity),
+                    ] {
+                        errs.check(text(&format!("medications[{i}].{f}"), v, 100));
+                    }
                     if let Some(n) =
                         errs.check(required(&format!("medications[{i}].name"), &m.name, 100))
                     {
@@ -593,7 +613,7 @@ impl ItemDraft {
                 body.substance = errs
                     .check(text("substance", &self.substance, 100))
                     .flatten();
-                if body.substance.is_none() {
+                if opt(&self.substance).is_none() {
                     errs.push(ValidationError::new("substance", Reason::Required));
                 }
                 body.reaction = errs.check(text("reaction", &self.reaction, 200)).flatten();
@@ -788,10 +808,20 @@ impl App {
     ) -> Result<BTreeSet<Uuid>> {
         let institutions: BTreeSet<Uuid> = items.iter().map(|p| p.item.institution_id).collect();
         for inst in &institutions {
-            self.require_scoped(
+            let i = items
+                .iter()
+                .position(|p| p.item.institution_id == *inst)
+                .unwrap_or(0);
+            let field = if items.len() > 1 {
+                format!("items[{i}].institution_id")
+            } else {
+                "institution_id".to_owned()
+            };
+            self.require_scoped_ref(
                 ctx,
                 Permission::PatientWrite,
                 *inst,
+                &field,
                 Event::new(action, "institution", Some(inst.to_string())),
             )
             .await?;
@@ -1097,6 +1127,9 @@ impl App {
             Event::new("record.assign", &item.kind, Some(item_id.to_string())),
         )
         .await?;
+        if self.store().person(person_id).await?.is_none() {
+            return Err(AppError::invalid("person_id", Reason::NotFound));
+        }
         // Attaching data gives the institution a care link to the person: only for a person
         // the actor may already see (register them at the institution first otherwise).
         self.resident_access(ctx, person_id, "record.assign", "treatment")

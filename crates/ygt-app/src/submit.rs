@@ -213,11 +213,12 @@ impl App {
         if !errs.0.is_empty() {
             return Err(AppError::Invalid(errs));
         }
-        for (_, p) in &residents {
-            self.require_scoped(
+        for (i, p) in &residents {
+            self.require_scoped_ref(
                 ctx,
                 Permission::PatientWrite,
                 p.institution_id,
+                &format!("entry[{i}].institution_id"),
                 Event::new("resident.register", "registration", None),
             )
             .await?;

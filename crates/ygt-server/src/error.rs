@@ -57,6 +57,8 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
         AppError::Forbidden { .. } | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
         AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -166,6 +168,24 @@ pub fn describe(e: &AppError, lang: Lang) -> (String, Option<String>, Vec<(Strin
             None,
             Vec::new(),
         ),
+        AppError::TooLarge { field, max } => (
+            if en {
+                format!("{field} is larger than {max} bytes")
+            } else {
+                format!("{field}：超过 {max} 字节")
+            },
+            Some(field.clone()),
+            Vec::new(),
+        ),
+        AppError::UnsupportedMediaType { field, expected } => (
+            if en {
+                format!("{field} must be {expected}")
+            } else {
+                format!("{field}：应为 {expected}")
+            },
+            Some(field.clone()),
+            Vec::new(),
+        ),
         AppError::Store(_) => (
             if en {
                 "internal error; the request id identifies it in the server log".to_owned()
@@ -198,6 +218,8 @@ pub fn operation_outcome(e: &AppError, lang: Lang) -> serde_json::Value {
         AppError::Unauthenticated | AppError::BadCredentials => "login",
         AppError::Forbidden { .. } | AppError::PasswordChangeRequired => "forbidden",
         AppError::Locked { .. } => "throttled",
+        AppError::TooLarge { .. } => "too-long",
+        AppError::UnsupportedMediaType { .. } => "not-supported",
         AppError::Store(_) => "exception",
     };
     let (message, field, details) = describe(e, lang);
@@ -248,9 +270,18 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         );
         r
     } else if is_machine_path(&path) {
+        // Each detail also carries the validation reason's code (required, format, …).
+        let reasons: Vec<&'static str> = match err.as_ref() {
+            AppError::Invalid(v) => v.0.iter().map(|x| x.reason.code()).collect(),
+            _ => Vec::new(),
+        };
         let details: Vec<_> = details
             .iter()
-            .map(|(f, m)| json!({"field": f, "message": m}))
+            .enumerate()
+            .map(|(i, (f, m))| match reasons.get(i) {
+                Some(r) => json!({"field": f, "message": m, "reason": r}),
+                None => json!({"field": f, "message": m}),
+            })
             .collect();
         let body = json!({"error": {
             "code": err.code(),

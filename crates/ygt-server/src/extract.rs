@@ -36,13 +36,59 @@ pub fn parse_id(field: &str, s: &str) -> Result<Uuid, WebError> {
     })
 }
 
+/// How much of a body beyond the limit is still read (and dropped), so that a client that is
+/// still sending gets the 413 answer rather than a connection reset.
+const DRAIN: usize = 8 * 1024 * 1024;
+
+/// Reads a request body of at most `limit` bytes. A larger one is refused with 413 (`TooLarge`,
+/// naming `body`) after reading it to its end, up to [`DRAIN`] more bytes.
+pub async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, WebError> {
+    use axum::body::HttpBody;
+    let too_large = || {
+        WebError(ygt_app::AppError::TooLarge {
+            field: "body".into(),
+            max: limit,
+        })
+    };
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let cap = limit.saturating_add(DRAIN);
+    if declared.is_some_and(|n| n > u64::try_from(cap).unwrap_or(u64::MAX)) {
+        return Err(too_large());
+    }
+    let mut body = req.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame
+            .map_err(|_| format_error("body", "the body could not be read", "请求体无法读取"))?;
+        if let Ok(data) = frame.into_data() {
+            total = total.saturating_add(data.len());
+            if total <= limit {
+                buf.extend_from_slice(&data);
+            } else if total > cap {
+                return Err(too_large());
+            }
+        }
+    }
+    if total > limit {
+        return Err(too_large());
+    }
+    Ok(axum::body::Bytes::from(buf))
+}
+
 /// A JSON body; syntax and type errors name the offending field path.
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = WebError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let ct = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
@@ -50,40 +96,50 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .unwrap_or("")
             .to_owned();
         if !ct.starts_with("application/json") && !ct.contains("+json") {
-            return Err(format_error(
-                "body",
-                "expected Content-Type: application/json",
-                "请求体应为 JSON（Content-Type: application/json）",
-            ));
+            return Err(WebError(ygt_app::AppError::UnsupportedMediaType {
+                field: "body".into(),
+                expected: "JSON (Content-Type: application/json)".into(),
+            }));
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|_| {
-                format_error(
-                    "body",
-                    "the body could not be read or is too large",
-                    "请求体无法读取或过大",
-                )
-            })?;
+        let bytes = read_body(req, BODY_LIMIT).await?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(v) => Ok(JsonBody(v)),
             Err(e) => {
-                let path = e.path().to_string();
-                let field = if path.is_empty() || path == "." {
-                    "body".to_owned()
-                } else {
-                    path
+                // `?` marks a place serde_path_to_error could not name (inside a value that
+                // ended early); a path from `[` means the body is an array, not an object.
+                let path = e.path().to_string().replace(".?", "").replace('?', "");
+                let en = e.into_inner().to_string();
+                if path.starts_with('[') {
+                    return Err(WebError::from(ValidationError::new(
+                        "body",
+                        Reason::Format {
+                            expected: "a JSON object ({…}), not an array",
+                            expected_zh: "JSON 对象（{…}），而不是数组",
+                        },
+                    )));
+                }
+                // "missing field `x`" is about x, inside the object the path names.
+                let missing = en
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.split_once('`'))
+                    .map(|(name, _)| name.to_owned());
+                let (field, reason) = match (path.as_str(), missing) {
+                    ("" | ".", Some(m)) => (m, Reason::Required),
+                    (p, Some(m)) => (format!("{p}.{m}"), Reason::Required),
+                    (p, None) => (
+                        if p.is_empty() || p == "." {
+                            "body".to_owned()
+                        } else {
+                            p.to_owned()
+                        },
+                        Reason::Other {
+                            zh: format!("JSON 无法解析：{en}"),
+                            en: format!("could not be read: {en}"),
+                        },
+                    ),
                 };
-                let inner = e.into_inner();
-                let en = inner.to_string();
-                Err(WebError::from(ValidationError::new(
-                    field,
-                    Reason::Other {
-                        zh: format!("JSON 无法解析：{en}"),
-                        en: format!("could not be read: {en}"),
-                    },
-                )))
+                Err(WebError::from(ValidationError::new(field, reason)))
             }
         }
     }

@@ -678,9 +678,11 @@ fn schemas() -> Value {
     let mut v = json!({
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
             "required": ["code", "message"], "properties": {
-            "code": {"type": "string", "examples": ["invalid", "not_found", "duplicate", "stale", "conflict"]},
+            "code": {"type": "string", "examples": ["invalid", "not_found", "duplicate", "stale", "conflict", "too_large", "unsupported_media_type"]},
             "message": {"type": "string"}, "field": text_n,
-            "details": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+            "details": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"},
+                "reason": {"type": "string", "description": "why the field was refused",
+                    "examples": ["required", "format", "too_long", "unknown_code", "invalid_date", "check_digit", "not_found", "out_of_range", "invalid"]}}}},
             "request_id": {"type": "string"}}}}},
         "CommunityDraft": {"type": "object", "additionalProperties": false, "required": ["name", "form"], "properties": {
             "name": {"type": "string", "maxLength": 100}, "form": form,
@@ -951,6 +953,16 @@ pub fn document() -> Value {
                 "requestBody".into(),
                 json!({"required": true, "content": {"application/json": {"schema": r(req)}}}),
             );
+            if let Some(responses) = obj.get_mut("responses").and_then(Value::as_object_mut) {
+                responses.insert(
+                    "413".into(),
+                    json!({"description": "the body is larger than 2 MiB", "content": {"application/json": {"schema": r("Error")}}}),
+                );
+                responses.insert(
+                    "415".into(),
+                    json!({"description": "the body is not application/json", "content": {"application/json": {"schema": r("Error")}}}),
+                );
+            }
         }
         let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
         if let Some(obj) = entry.as_object_mut() {

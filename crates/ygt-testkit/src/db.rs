@@ -240,6 +240,52 @@ fn redact(url: &str) -> String {
     }
 }
 
+impl TestDb {
+    /// The number of rows of each table (in order), for tests that assert that a refused
+    /// request or file stored nothing, or exactly what it should have.
+    pub async fn row_counts(&self, tables: &[&str]) -> Vec<i64> {
+        row_counts(&self.url, tables).await
+    }
+}
+
+/// The number of rows of each table of the database at `url` (`sqlite://…` or
+/// `postgres://…`).
+pub async fn row_counts(url: &str, tables: &[&str]) -> Vec<i64> {
+    let mut out = Vec::with_capacity(tables.len());
+    for t in tables {
+        assert!(
+            !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "not a table name: {t:?}"
+        );
+    }
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+        for t in tables {
+            let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("counting {t}: {e}"));
+            out.push(n);
+        }
+        let _ = conn.close().await;
+    } else {
+        let mut conn = connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", redact(url)));
+        for t in tables {
+            let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("counting {t}: {e}"));
+            out.push(n);
+        }
+        let _ = conn.close().await;
+    }
+    out
+}
+
 /// Runs `f` on a fresh SQLite database, then on a fresh PostgreSQL database
 /// when one is available (see [`TestDb::postgres`]).
 pub async fn each_backend<F, Fut>(f: F)

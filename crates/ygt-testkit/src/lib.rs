@@ -18,7 +18,7 @@ pub mod browser;
 pub mod db;
 
 pub use browser::{Browser, BrowserError, Element};
-pub use db::{Backend, TestDb, each_backend};
+pub use db::{Backend, TestDb, each_backend, row_counts};
 
 #[doc(hidden)]
 pub mod __private {

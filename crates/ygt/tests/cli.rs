@@ -622,3 +622,179 @@ async fn clinical_import(db: TestDb) {
     app.store().close().await;
 }
 both_backends!(clinical_import, clinical_import);
+
+/// The tables a clinical import writes to.
+const RECORD_TABLES: [&str; 5] = [
+    "clinical_items",
+    "observations",
+    "clinical_item_versions",
+    "care_links",
+    "audit_events",
+];
+
+fn clinical_fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clinical_csv")
+}
+
+/// A file of the malformed corpus: its name, the items it still records, its problems as
+/// (line, column).
+type Malformed = (String, i64, Vec<(u64, String)>);
+
+/// `tests/fixtures/clinical_csv/malformed.tsv`.
+fn malformed_manifest() -> Vec<Malformed> {
+    std::fs::read_to_string(clinical_fixtures().join("malformed.tsv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("file\t") && !l.trim().is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            let problems = cols[2]
+                .split_whitespace()
+                .map(|p| {
+                    let parts: Vec<&str> = p.split(':').collect();
+                    (parts[0].parse().unwrap(), parts[1].to_owned())
+                })
+                .collect();
+            (cols[0].to_owned(), cols[1].parse().unwrap(), problems)
+        })
+        .collect()
+}
+
+fn import_clinical_file(db: &TestDb, file: &std::path::Path) -> (bool, String) {
+    let out = ygt()
+        .args([
+            "import",
+            "clinical",
+            file.to_str().unwrap(),
+            "--database",
+            &db.url,
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every file of the malformed corpus through `ygt import clinical` against a real database:
+/// each problem named by line and column, a wrong header refuses the file (exit status 1),
+/// never a panic, and nothing stored but the items the manifest says survive.
+async fn clinical_malformed_corpus(db: TestDb) {
+    let out = ygt()
+        .args(["generate", "--database", &db.url, "--residents", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = malformed_manifest();
+    assert!(manifest.len() >= 15);
+    for (name, stored, problems) in manifest {
+        let file = clinical_fixtures().join("malformed").join(&name);
+        let before = db.row_counts(&RECORD_TABLES).await;
+        let (ok, err) = import_clinical_file(&db, &file);
+        let after = db.row_counts(&RECORD_TABLES).await;
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        let whole_file = problems.iter().any(|(line, _)| *line == 1);
+        assert_eq!(ok, !whole_file, "{name}: {err}");
+        for (line, field) in &problems {
+            let said = format!("{name}: line {line}: {field} ");
+            assert!(err.contains(&said), "{name}: expected {said:?} in\n{err}");
+        }
+        if whole_file {
+            assert!(err.contains("nothing imported"), "{name}: {err}");
+        } else {
+            assert!(
+                err.contains(&format!("Imported {stored} clinical items")),
+                "{name}: {err}"
+            );
+        }
+        assert_eq!(after[0] - before[0], stored, "{name}: items stored\n{err}");
+        if stored == 0 {
+            assert_eq!(after, before, "{name}: nothing at all stored\n{err}");
+        }
+        assert_eq!(after[2], before[2], "{name}: no item replaced");
+    }
+    let out = ygt()
+        .args(["audit", "verify", "--database", &db.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+both_backends!(clinical_malformed_corpus, clinical_malformed_corpus);
+
+/// A file mixing good and bad lines: the good items are recorded, an item with one bad line is
+/// not recorded at all (not with its other lines), and after fixing the file a second import
+/// adds exactly what was refused.
+async fn clinical_import_refuses_whole_items(db: TestDb) {
+    let out = ygt()
+        .args(["generate", "--database", &db.url, "--residents", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dir = ygt_testkit::fresh_temp_dir("ygt-clin-items");
+    let file = dir.join("mixed.csv");
+    let h = "云溪县人民医院";
+    let rows = |bad_unit: &[u8], bad_institution: &str| {
+        let mut b = format!(
+            "kind,institution,source_system,source_id,occurred_at,patient_name,class,result_code,value,unit,drug,dose\n\
+             lab_report,{h},LIS,MIX-L1,2025-06-01 08:00,吴玉兰,,GLU,7.9,mmol/L,,\n\
+             lab_report,{h},LIS,MIX-L1,2025-06-01 08:00,吴玉兰,,HBA1C,8.1,"
+        )
+        .into_bytes();
+        b.extend_from_slice(bad_unit);
+        b.extend_from_slice(
+            format!(
+                ",,\n\
+                 lab_report,{h},LIS,MIX-L1,2025-06-01 08:00,吴玉兰,,CREA,88,μmol/L,,\n\
+                 lab_report,{h},LIS,MIX-L2,2025-06-02 08:00,吴玉兰,,TC,5.2,mmol/L,,\n\
+                 lab_report,{h},LIS,MIX-L2,2025-06-02 08:00,吴玉兰,,TG,1.9,mmol/L,,\n\
+                 prescription,{h},HIS,MIX-RX1,2025-06-02 09:00,吴玉兰,,,,,二甲双胍片,0.5g\n\
+                 prescription,{bad_institution},HIS,MIX-RX1,2025-06-02 09:00,吴玉兰,,,,,阿卡波糖片,50mg\n\
+                 encounter,{h},HIS,MIX-E1,2025-06-02 08:30,吴玉兰,outpatient,,,,,\n"
+            )
+            .as_bytes(),
+        );
+        b
+    };
+    std::fs::write(&file, rows(b"%\xff", "不存在的卫生院")).unwrap();
+    let before = db.row_counts(&RECORD_TABLES).await;
+    let (ok, err) = import_clinical_file(&db, &file);
+    assert!(ok, "{err}");
+    let after = db.row_counts(&RECORD_TABLES).await;
+    assert!(err.contains("line 3: unit is not UTF-8 text"), "{err}");
+    assert!(
+        err.contains("line 2: line is part of lab_report LIS/MIX-L1"),
+        "{err}"
+    );
+    assert!(err.contains("line 8: institution"), "{err}");
+    assert!(
+        err.contains("line 7: line is part of prescription HIS/MIX-RX1"),
+        "{err}"
+    );
+    assert!(err.contains("Imported 2 clinical items"), "{err}");
+    assert!(err.contains("2 items refused"), "{err}");
+    // MIX-L2 (two results) and MIX-E1; nothing of MIX-L1 or MIX-RX1.
+    assert_eq!(after[0] - before[0], 2, "{err}");
+    assert_eq!(after[1] - before[1], 2, "observations of MIX-L2 only");
+
+    // Fixed: the refused items are added, the recorded ones skipped.
+    std::fs::write(&file, rows(b"%", h)).unwrap();
+    let (ok, err) = import_clinical_file(&db, &file);
+    assert!(ok, "{err}");
+    let fixed = db.row_counts(&RECORD_TABLES).await;
+    assert!(err.contains("Imported 2 clinical items"), "{err}");
+    assert!(err.contains("2 already stored"), "{err}");
+    assert!(err.contains("0 items refused"), "{err}");
+    assert_eq!(fixed[0] - after[0], 2);
+    assert_eq!(fixed[1] - after[1], 3, "the three results of MIX-L1");
+    assert_eq!(fixed[2], before[2], "nothing replaced");
+    let _ = std::fs::remove_dir_all(dir);
+}
+both_backends!(
+    clinical_import_refuses_whole_items,
+    clinical_import_refuses_whole_items
+);

@@ -8,6 +8,7 @@ mod browser;
 mod fhir;
 mod fhir_referral;
 mod hl7;
+mod malformed;
 mod pages;
 mod record;
 mod referral;
