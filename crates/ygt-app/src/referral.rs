@@ -2143,52 +2143,17 @@ impl App {
                 Reason::Range { min: 0, max: 336 },
             ));
         }
-        if !(1..=200).contains(&per_day) {
-            return Err(AppError::invalid(
-                "per_day",
-                Reason::Range { min: 1, max: 200 },
-            ));
-        }
-        if !(0..=per_day).contains(&reserved_per_day) {
-            return Err(AppError::invalid(
-                "reserved_per_day",
-                Reason::Range {
-                    min: 0,
-                    max: per_day,
-                },
-            ));
-        }
-        if !(1..=180).contains(&days) {
-            return Err(AppError::invalid(
-                "days",
-                Reason::Range { min: 1, max: 180 },
-            ));
-        }
+        let slots = session_slots(
+            kind,
+            release_hours,
+            first_start,
+            minutes,
+            per_day,
+            reserved_per_day,
+            days,
+            weekends,
+        )?;
         let id = new_id();
-        let first_start = first_start.to_offset(time::UtcOffset::UTC);
-        let mut slots = Vec::new();
-        for d in 0..days {
-            let day_start = first_start + Duration::days(d);
-            let wd = day_start.to_offset(beijing()).weekday();
-            if !weekends && matches!(wd, time::Weekday::Saturday | time::Weekday::Sunday) {
-                continue;
-            }
-            for i in 0..per_day {
-                // Beds: every bed of the day admits at the same time.
-                let start = if kind == ResourceKind::Bed {
-                    day_start
-                } else {
-                    day_start + Duration::minutes(minutes * i)
-                };
-                let end = start + Duration::minutes(minutes.max(1));
-                slots.push((
-                    start,
-                    end,
-                    i < reserved_per_day,
-                    start - Duration::hours(release_hours),
-                ));
-            }
-        }
         let mut tx = self.store().begin().await?;
         tx.insert_booking_resource(
             &NewResource {
@@ -2214,6 +2179,68 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Adds a session to a calendar made by [`App::create_calendar`] (the afternoon clinic
+    /// beside the morning one): `per_day` slots of `minutes` from `first_start` each day for
+    /// `days` days, the first `reserved_per_day` of each day reserved for referrals until the
+    /// resource's release time. Returns how many slots were added.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_calendar_session(
+        &self,
+        ctx: &Ctx,
+        resource: Uuid,
+        first_start: OffsetDateTime,
+        minutes: i64,
+        per_day: i64,
+        reserved_per_day: i64,
+        days: i64,
+        weekends: bool,
+    ) -> Result<u64> {
+        let res = self
+            .store()
+            .booking_resource(resource)
+            .await?
+            .ok_or(AppError::NotFound("resource"))?;
+        self.require_for(
+            ctx,
+            Permission::RegistryWrite,
+            Permission::RegistryWriteAll,
+            Some(res.institution_id),
+            Event::new(
+                "calendar.add_session",
+                "booking_resource",
+                Some(resource.to_string()),
+            ),
+        )
+        .await?;
+        let kind = ResourceKind::parse("kind", &res.kind)?;
+        let slots = session_slots(
+            kind,
+            res.release_hours,
+            first_start,
+            minutes,
+            per_day,
+            reserved_per_day,
+            days,
+            weekends,
+        )?;
+        let mut tx = self.store().begin().await?;
+        let n = tx.insert_slots(resource, &slots).await?;
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::new(
+                "calendar.add_session",
+                "booking_resource",
+                Some(resource.to_string()),
+            )
+            .detail(format!("kind={kind} slots={n}")),
+            Outcome::Allowed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     // ------------------------------------------------------------ statistics
@@ -2256,6 +2283,69 @@ impl App {
         .await?;
         Ok(ReferralStats::from_facts(&facts))
     }
+}
+
+/// The slots of one daily session: `per_day` slots of `minutes` from `first_start` each day
+/// for `days` days (weekdays only unless `weekends`), the first `reserved_per_day` of each day
+/// reserved until `release_hours` before they start. Beds: every bed of the day admits at
+/// `first_start`'s time.
+#[allow(clippy::too_many_arguments)]
+fn session_slots(
+    kind: ResourceKind,
+    release_hours: i64,
+    first_start: OffsetDateTime,
+    minutes: i64,
+    per_day: i64,
+    reserved_per_day: i64,
+    days: i64,
+    weekends: bool,
+) -> Result<Vec<(OffsetDateTime, OffsetDateTime, bool, OffsetDateTime)>> {
+    if !(1..=200).contains(&per_day) {
+        return Err(AppError::invalid(
+            "per_day",
+            Reason::Range { min: 1, max: 200 },
+        ));
+    }
+    if !(0..=per_day).contains(&reserved_per_day) {
+        return Err(AppError::invalid(
+            "reserved_per_day",
+            Reason::Range {
+                min: 0,
+                max: per_day,
+            },
+        ));
+    }
+    if !(1..=180).contains(&days) {
+        return Err(AppError::invalid(
+            "days",
+            Reason::Range { min: 1, max: 180 },
+        ));
+    }
+    let first_start = first_start.to_offset(time::UtcOffset::UTC);
+    let mut slots = Vec::new();
+    for d in 0..days {
+        let day_start = first_start + Duration::days(d);
+        let wd = day_start.to_offset(beijing()).weekday();
+        if !weekends && matches!(wd, time::Weekday::Saturday | time::Weekday::Sunday) {
+            continue;
+        }
+        for i in 0..per_day {
+            // Beds: every bed of the day admits at the same time.
+            let start = if kind == ResourceKind::Bed {
+                day_start
+            } else {
+                day_start + Duration::minutes(minutes * i)
+            };
+            let end = start + Duration::minutes(minutes.max(1));
+            slots.push((
+                start,
+                end,
+                i < reserved_per_day,
+                start - Duration::hours(release_hours),
+            ));
+        }
+    }
+    Ok(slots)
 }
 
 /// Statistics of referrals (no resident data: counts and times only).

@@ -791,3 +791,135 @@ async fn defaults_and_suggestions(db: TestDb) {
         .unwrap();
 }
 both_backends!(defaults_and_suggestions, defaults_and_suggestions);
+
+/// A second daily session joins a calendar (the afternoon beside the morning); the demo
+/// generator's retime moves a referral's steps, events, slip number and booking into the past
+/// and leaves the appointment and the audit log as they are.
+async fn sessions_and_retime(db: TestDb) {
+    use ygt_app::ygt_store::referral::Retime;
+    let w = world(&db).await;
+    let cun = ctx_of(&w.app, "cundoc").await;
+    let xian = ctx_of(&w.app, "xiandoc").await;
+    // 14:00 Beijing time from tomorrow.
+    let afternoon =
+        (OffsetDateTime::now_utc() + Duration::days(1)).replace_time(time::macros::time!(06:00));
+    forbidden(
+        w.app
+            .add_calendar_session(&cun, w.ct, afternoon, 30, 2, 1, 7, true)
+            .await,
+    );
+    assert_eq!(
+        field(
+            w.app
+                .add_calendar_session(&w.sys, w.ct, afternoon, 30, 0, 0, 7, true)
+                .await
+        ),
+        "per_day"
+    );
+    assert_eq!(
+        field(
+            w.app
+                .add_calendar_session(&w.sys, w.ct, afternoon, 30, 2, 3, 7, true)
+                .await
+        ),
+        "reserved_per_day"
+    );
+    assert!(matches!(
+        w.app
+            .add_calendar_session(&w.sys, Uuid::now_v7(), afternoon, 30, 2, 1, 7, true)
+            .await,
+        Err(AppError::NotFound(_))
+    ));
+    let added = w
+        .app
+        .add_calendar_session(&w.sys, w.ct, afternoon, 30, 2, 1, 7, true)
+        .await
+        .unwrap();
+    assert_eq!(added, 14);
+    assert_eq!(free_slots(&w).await.len(), 42);
+    let all = w
+        .app
+        .store()
+        .slots(
+            w.ct,
+            OffsetDateTime::now_utc(),
+            OffsetDateTime::now_utc() + Duration::days(30),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.iter().filter(|s| s.reserved).count(), 7 * 3);
+    assert_eq!(
+        all.iter()
+            .filter(|s| s.starts_at.to_offset(time::macros::offset!(+8)).hour() >= 14)
+            .count(),
+        14
+    );
+
+    // Written now, moved to three days ago (accepted two days ago).
+    let slot = free_slots(&w).await[3];
+    let real_create = OffsetDateTime::now_utc();
+    let r = w
+        .app
+        .create_referral(&cun, &up(&w, Some(slot)))
+        .await
+        .unwrap();
+    let real_accept = OffsetDateTime::now_utc();
+    let r = w
+        .app
+        .referral_step(&xian, r.id, &step("accept"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, "scheduled");
+    let now = OffsetDateTime::now_utc();
+    let (created, accepted) = (now - Duration::days(3), now - Duration::days(2));
+    let day = created.to_offset(time::macros::offset!(+8)).date();
+    w.app
+        .store()
+        .retime_generated_referral(
+            r.id,
+            &Retime {
+                anchors: vec![(real_create, created), (real_accept, accepted)],
+                number_day: Some(day),
+            },
+        )
+        .await
+        .unwrap();
+    let near = |a: OffsetDateTime, b: OffsetDateTime| (a - b).abs() < Duration::seconds(10);
+    let m = w.app.store().referral(r.id).await.unwrap().unwrap();
+    assert!(near(m.created_at, created), "{}", m.created_at);
+    assert!(near(m.submitted_at.unwrap(), created));
+    assert!(near(m.accepted_at.unwrap(), accepted));
+    assert!(near(m.status_since, accepted));
+    assert_eq!(m.appointment_at, r.appointment_at, "the appointment stays");
+    assert_eq!(m.version, r.version, "no change by a person");
+    let stamp = format!(
+        "ZZ{:04}{:02}{:02}-",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    );
+    assert!(m.number.starts_with(&stamp), "{}", m.number);
+    let events = w.app.store().referral_events(r.id).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["create", "book", "accept", "schedule"]
+    );
+    assert!(near(events[0].at, created) && near(events[1].at, created));
+    assert!(near(events[2].at, accepted) && near(events[3].at, accepted));
+    let held = w.app.store().slot_of_referral(r.id).await.unwrap().unwrap();
+    assert_eq!(held.id, slot);
+    assert!(near(held.booked_at.unwrap(), created));
+    let inbox = w.app.inbox(&cun, false).await.unwrap();
+    assert!(
+        inbox.iter().all(|n| near(n.created_at, accepted)),
+        "{inbox:?}"
+    );
+    // Scheduled with a future appointment: not overdue however long ago it was accepted.
+    let view = w.app.referral_view(&cun, r.id).await.unwrap();
+    assert_eq!(view.overdue, None);
+    // The audit log keeps the real times and its chain.
+    let report = w.app.verify_audit_chain().await.unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+}
+both_backends!(sessions_and_retime, sessions_and_retime);

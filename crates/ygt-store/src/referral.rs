@@ -1142,3 +1142,200 @@ impl Store {
         }
     }
 }
+
+// ---------------------------------------------------------------- synthetic demo data
+
+/// How the demo generator moves a referral it wrote through the use cases into the past.
+///
+/// The use cases stamp every step with the current time; a demo county wants referrals that
+/// were written weeks ago, accepted hours later and are overdue today. Each anchor is (the real
+/// time just before a step was taken, the time that step should carry); every time stored at
+/// or after an anchor's real time (the last such anchor) becomes `wanted + (t − real)`. Times
+/// before the first anchor are kept.
+#[derive(Debug, Clone, Default)]
+pub struct Retime {
+    /// (real time before a step, wanted time of the step), in the order the steps were taken.
+    pub anchors: Vec<(OffsetDateTime, OffsetDateTime)>,
+    /// The local (Beijing) date of the wanted creation time: the slip number is renewed from
+    /// that day's counter when it differs from the number's date.
+    pub number_day: Option<Date>,
+}
+
+impl Retime {
+    /// The wanted time of a stored time.
+    pub fn map(&self, t: OffsetDateTime) -> OffsetDateTime {
+        let mut out = t;
+        for (real, wanted) in &self.anchors {
+            if *real > t {
+                break;
+            }
+            out = *wanted + (t - *real);
+        }
+        out
+    }
+
+    fn map_opt(&self, t: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+        t.map(|t| self.map(t))
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct EventTime {
+    id: Uuid,
+    at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct NotificationTimes {
+    id: Uuid,
+    created_at: OffsetDateTime,
+    read_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct TaskTimes {
+    id: Uuid,
+    due_on: Date,
+    created_at: OffsetDateTime,
+    done_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct LinkTimes {
+    id: Uuid,
+    valid_from: OffsetDateTime,
+    valid_until: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct SlotBooking {
+    id: Uuid,
+    booked_at: Option<OffsetDateTime>,
+}
+
+impl Store {
+    /// **Synthetic demo data only** (`ygt-synth` calls it; no door of ygt does): moves the
+    /// times of one generated referral as `r` says, in one transaction — the referral's step
+    /// times and slip number, its events, its notifications (created and read), the care tasks
+    /// it handed over (created, done, and the due date by the same number of days), the care
+    /// links it opened and the booking time of the slot it holds.
+    ///
+    /// Left as they are: the appointment time (a booked slot is a real calendar time; the
+    /// generator moves no referral whose appointment lies in the past), the version (this is
+    /// no change by a person) and the audit log, which keeps when the generator really wrote.
+    pub async fn retime_generated_referral(&self, id: Uuid, r: &Retime) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let row = tx
+            .referral_for_update(id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut number = row.number.clone();
+        if let Some(day) = r.number_day {
+            let stamp = format!(
+                "ZZ{:04}{:02}{:02}-",
+                day.year(),
+                u8::from(day.month()),
+                day.day()
+            );
+            if !number.starts_with(&stamp) {
+                let seq = tx.next_referral_seq(&day.to_string()).await?;
+                number = ygt_domain::referral::slip_number(day, seq);
+            }
+        }
+        tx.execute(
+            Sql::new(
+                "UPDATE referrals SET number = ?, created_at = ?, submitted_at = ?, accepted_at = ?, \
+                 arrived_at = ?, closed_at = ?, status_since = ? WHERE id = ?",
+            )
+            .arg(number.as_str())
+            .arg(r.map(row.created_at))
+            .arg(r.map_opt(row.submitted_at))
+            .arg(r.map_opt(row.accepted_at))
+            .arg(r.map_opt(row.arrived_at))
+            .arg(r.map_opt(row.closed_at))
+            .arg(r.map(row.status_since))
+            .arg(id),
+        )
+        .await?;
+        let events: Vec<EventTime> = tx
+            .fetch_all(Sql::new("SELECT id, at FROM referral_events WHERE referral_id = ?").arg(id))
+            .await?;
+        for e in events {
+            tx.execute(
+                Sql::new("UPDATE referral_events SET at = ? WHERE id = ?")
+                    .arg(r.map(e.at))
+                    .arg(e.id),
+            )
+            .await?;
+        }
+        let notes: Vec<NotificationTimes> = tx
+            .fetch_all(
+                Sql::new("SELECT id, created_at, read_at FROM notifications WHERE referral_id = ?")
+                    .arg(id),
+            )
+            .await?;
+        for n in notes {
+            tx.execute(
+                Sql::new("UPDATE notifications SET created_at = ?, read_at = ? WHERE id = ?")
+                    .arg(r.map(n.created_at))
+                    .arg(r.map_opt(n.read_at))
+                    .arg(n.id),
+            )
+            .await?;
+        }
+        let tasks: Vec<TaskTimes> = tx
+            .fetch_all(
+                Sql::new(
+                    "SELECT id, due_on, created_at, done_at FROM care_tasks WHERE referral_id = ?",
+                )
+                .arg(id),
+            )
+            .await?;
+        for t in tasks {
+            let created = r.map(t.created_at);
+            let shift = created - t.created_at;
+            let days = (shift.whole_seconds() as f64 / 86_400.0).round() as i64;
+            tx.execute(
+                Sql::new(
+                    "UPDATE care_tasks SET due_on = ?, created_at = ?, done_at = ? WHERE id = ?",
+                )
+                .arg(t.due_on + time::Duration::days(days))
+                .arg(created)
+                .arg(r.map_opt(t.done_at))
+                .arg(t.id),
+            )
+            .await?;
+        }
+        let source = id.to_string();
+        let links: Vec<LinkTimes> = tx
+            .fetch_all(
+                Sql::new(
+                    "SELECT id, valid_from, valid_until FROM care_links \
+                     WHERE kind = 'referral' AND source_id = ?",
+                )
+                .arg(&source),
+            )
+            .await?;
+        for l in links {
+            tx.execute(
+                Sql::new("UPDATE care_links SET valid_from = ?, valid_until = ? WHERE id = ?")
+                    .arg(r.map(l.valid_from))
+                    .arg(r.map_opt(l.valid_until))
+                    .arg(l.id),
+            )
+            .await?;
+        }
+        let slots: Vec<SlotBooking> = tx
+            .fetch_all(Sql::new("SELECT id, booked_at FROM slots WHERE referral_id = ?").arg(id))
+            .await?;
+        for s in slots {
+            tx.execute(
+                Sql::new("UPDATE slots SET booked_at = ? WHERE id = ?")
+                    .arg(r.map_opt(s.booked_at))
+                    .arg(s.id),
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+}

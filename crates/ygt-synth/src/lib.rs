@@ -7,6 +7,7 @@
 
 pub mod clinical;
 pub mod names;
+pub mod referrals;
 pub mod residents;
 pub mod rng;
 
@@ -101,6 +102,27 @@ pub const DEMO_ACCOUNTS: &[(&str, Role)] = &[
     ("pharmacist", Role::Pharmacist),
     ("finance", Role::Finance),
     ("auditor", Role::Auditor),
+];
+
+/// The accounts to walk through two-way referral with (printed by `ygt demo`): user name and
+/// what their worklists hold as soon as the demo starts.
+pub const REFERRAL_WALKTHROUGH: &[(&str, &str)] = &[
+    (
+        "village",
+        "村医：上转草稿、待接收与超时、待交接的下转、随访任务 / village doctor: drafts, open and overdue up-referrals, down-referrals to take over, follow-up tasks",
+    ),
+    (
+        "doctor",
+        "县医院心内科医生：待接收的上转、已预约与到诊待反馈、下转与治疗方案 / county cardiologist: incoming up-referrals, scheduled and arrived ones to complete, down-referrals with plans",
+    ),
+    (
+        "referral",
+        "县医院转诊中心：接收、拒绝、改派、预约号源、超时 / county referral coordinator: accept, reject, redirect, book slots, overdue",
+    ),
+    (
+        "township.doctor",
+        "乡镇卫生院医生：本院及所辖村卫生室的转诊 / township doctor: referrals of the centre and its village clinics",
+    ),
 ];
 
 /// The password of every demo account (printed by `ygt demo`; never use the demo in production).
@@ -617,11 +639,38 @@ impl Gen<'_> {
             ("finance", "", Role::Finance, &h),
             ("auditor", "", Role::Auditor, &h),
         ];
+        // The doctors of the referral walk-through stand for staff members: the village
+        // doctor of the first village clinic (the family doctor down-referrals are addressed
+        // to), a general practitioner of the first township centre, and the senior
+        // cardiologist of the county hospital (who holds the cardiology specialist clinic).
+        let ctx = self.ctx.clone();
+        let linked = [
+            (
+                "village",
+                demo_staff(self.app, &ctx, v.0, &[], VILLAGE_DOCTORS).await?,
+            ),
+            (
+                "township.doctor",
+                match demo_staff(self.app, &ctx, t.0, &["全科医学科"], PHYSICIANS).await? {
+                    Some(s) => Some(s),
+                    None => demo_staff(self.app, &ctx, t.0, &[], PHYSICIANS).await?,
+                },
+            ),
+            (
+                "doctor",
+                demo_staff(self.app, &ctx, h.0, &["心血管内科"], PHYSICIANS).await?,
+            ),
+        ];
         let mut people = self.rng.fork(4);
         for (username, label, role, (inst, inst_name)) in plan {
+            let staff = linked
+                .iter()
+                .find(|(u, _)| *u == username)
+                .and_then(|(_, s)| s.as_ref());
             let display = if label.is_empty() {
                 let female = people.chance(0.5);
-                names::person_name(&mut people, female, 1980)
+                let drawn = names::person_name(&mut people, female, 1980);
+                staff.map_or(drawn, |s| s.name.clone())
             } else {
                 label.to_owned()
             };
@@ -632,7 +681,7 @@ impl Gen<'_> {
                         username: username.to_owned(),
                         display_name: display,
                         institution_id: Some(inst.to_string()),
-                        staff_id: None,
+                        staff_id: staff.map(|s| s.id.to_string()),
                         roles: vec![role.code().to_owned()],
                         password: Some(DEMO_PASSWORD.to_owned()),
                         must_change_password: Some(false),
@@ -645,6 +694,65 @@ impl Gen<'_> {
         }
         Ok(())
     }
+}
+
+/// Physicians' titles, most senior first.
+pub(crate) const PHYSICIANS: &[ProfessionalTitle] = &[
+    ProfessionalTitle::ChiefPhysician,
+    ProfessionalTitle::AssociateChiefPhysician,
+    ProfessionalTitle::AttendingPhysician,
+    ProfessionalTitle::Physician,
+    ProfessionalTitle::AssistantPhysician,
+];
+
+/// Who practises at a village clinic, in the order a demo account prefers them.
+pub(crate) const VILLAGE_DOCTORS: &[ProfessionalTitle] = &[
+    ProfessionalTitle::VillageDoctor,
+    ProfessionalTitle::AssistantPhysician,
+    ProfessionalTitle::Physician,
+];
+
+/// The staff member a demo account or a calendar stands for: at `institution`, in one of
+/// `departments` (any department when empty), holding the first of `titles` anyone there
+/// holds; the first by name (the same member for the same seed).
+pub(crate) async fn demo_staff(
+    app: &App,
+    ctx: &Ctx,
+    institution: Uuid,
+    departments: &[&str],
+    titles: &[ProfessionalTitle],
+) -> Result<Option<ygt_app::ygt_store::org::Staff>, GenerateError> {
+    let (staff, _) = app
+        .list_staff(
+            ctx,
+            &ygt_app::ygt_store::org::StaffFilter {
+                institution_id: Some(institution),
+                limit: Some(10_000),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let in_department = |s: &&ygt_app::ygt_store::org::Staff| {
+        departments.is_empty()
+            || s.department_name
+                .as_deref()
+                .is_some_and(|d| departments.contains(&d))
+    };
+    for title in titles {
+        let mut found: Vec<&ygt_app::ygt_store::org::Staff> = staff
+            .iter()
+            .filter(in_department)
+            .filter(|s| s.title == *title)
+            .collect();
+        found.sort_by(|a, b| {
+            (a.name.as_str(), a.licence_number.as_deref())
+                .cmp(&(b.name.as_str(), b.licence_number.as_deref()))
+        });
+        if let Some(s) = found.first() {
+            return Ok(Some((*s).clone()));
+        }
+    }
+    Ok(None)
 }
 
 fn pick_title(rng: &mut Rng, w: &[u32; 12]) -> ProfessionalTitle {

@@ -273,6 +273,9 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                     let items = generate_history(&app, seed).await?;
                     eprintln!("{items} clinical items in the shared health record.");
                 }
+                eprintln!("Writing calendars and two-way referrals ...");
+                let r = generate_referrals(&app, seed, Scale::Small).await?;
+                report_referrals(&r);
             } else {
                 eprintln!("Using the existing demo database {}", path.display());
             }
@@ -361,6 +364,8 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                     eprintln!("Recorded {items} clinical items: five years of history.");
                 }
             }
+            let r = generate_referrals(&app, seed, scale).await?;
+            report_referrals(&r);
             app.store().close().await;
             Ok(())
         }
@@ -415,6 +420,50 @@ async fn generate_history(app: &App, seed: u64) -> Result<usize> {
         b.finish_and_clear();
     }
     Ok(r?)
+}
+
+async fn generate_referrals(
+    app: &App,
+    seed: u64,
+    scale: Scale,
+) -> Result<ygt_synth::referrals::ReferralSummary> {
+    let bar = Mutex::new(progress_bar(1));
+    let progress = |done: u64, total: u64| {
+        if let Ok(b) = bar.lock() {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let r = ygt_synth::referrals::generate_referrals(app, seed, scale, &progress).await;
+    if let Ok(b) = bar.lock() {
+        b.finish_and_clear();
+    }
+    Ok(r?)
+}
+
+fn report_referrals(r: &ygt_synth::referrals::ReferralSummary) {
+    eprintln!(
+        "{} calendars with {} slots at the county hospital (about 40 % reserved for referrals).",
+        r.calendars, r.slots
+    );
+    if r.referrals == 0 {
+        return;
+    }
+    let per = |dir: &str| -> String {
+        r.by_state
+            .iter()
+            .filter(|((d, _), _)| d == dir)
+            .map(|((_, s), n)| format!("{s} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    eprintln!(
+        "{} two-way referrals ({} overdue now); up: {}; down: {}.",
+        r.referrals,
+        r.overdue,
+        per("up"),
+        per("down")
+    );
 }
 
 async fn generate_residents(app: &App, seed: u64, people: usize) -> Result<(i64, usize)> {
@@ -618,6 +667,10 @@ fn print_demo_accounts() {
     println!("Demo accounts (password {}):", ygt_synth::DEMO_PASSWORD);
     for (name, role) in ygt_synth::DEMO_ACCOUNTS {
         println!("  {name:<16} {} / {}", role.label_zh(), role.label_en());
+    }
+    println!("Two-way referral (双向转诊) walk-through, same password:");
+    for (name, what) in ygt_synth::REFERRAL_WALKTHROUGH {
+        println!("  {name:<16} {what}");
     }
 }
 
