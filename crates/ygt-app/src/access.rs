@@ -268,10 +268,28 @@ impl App {
         action: &str,
         purpose: &str,
     ) -> Result<ScopeKind> {
+        self.resident_access_to(ctx, resident_id, action, purpose, None)
+            .await
+    }
+
+    /// [`App::resident_access`] to one thing of the resident's record (`what`, such as
+    /// `item=<id>`), which the audit event names too.
+    pub(crate) async fn resident_access_to(
+        &self,
+        ctx: &Ctx,
+        resident_id: Uuid,
+        action: &str,
+        purpose: &str,
+        what: Option<&str>,
+    ) -> Result<ScopeKind> {
         let event = || {
-            Event::new(action, "resident", Some(resident_id.to_string()))
+            let e = Event::new(action, "resident", Some(resident_id.to_string()))
                 .resident(resident_id)
-                .purpose(purpose)
+                .purpose(purpose);
+            match what {
+                Some(w) => e.detail(w),
+                None => e,
+            }
         };
         let p = match &ctx.actor {
             Actor::System => return Ok(ScopeKind::CommunityWide),
@@ -290,7 +308,12 @@ impl App {
         let decision = self.scope_of(&p, resident_id, now).await?;
         match decision {
             Some(kind) => {
-                self.audit(ctx, event().detail(format!("scope={}", kind.code())), Outcome::Allowed)
+                let scope = format!("scope={}", kind.code());
+                let detail = match what {
+                    Some(w) => format!("{scope} {w}"),
+                    None => scope,
+                };
+                self.audit(ctx, event().detail(detail), Outcome::Allowed)
                     .await?;
                 Ok(kind)
             }

@@ -14,11 +14,12 @@ use uuid::Uuid;
 use ygt_domain::access::Permission;
 use ygt_domain::clinical::{
     Abnormal, DiagnosisRole, DocumentType, EncounterClass, Fen, Icd10Code, ItemKind, ItemStatus,
-    Modality, RefRange,
+    Modality, Pdf, RefRange,
 };
 use ygt_domain::ident::{IdNumber, Sex};
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 use ygt_store::Tx;
+use ygt_store::document::{DocumentContent, NewContent};
 use ygt_store::record::{
     Item, ItemHead, ItemVersion, NewItem, NewObservation, Observation, Problem, RecognisedItem,
     TimelineFilter,
@@ -101,9 +102,12 @@ pub struct ItemDraft {
     pub modality: Option<String>,
     pub body_part: Option<String>,
     pub study_uid: Option<String>,
-    /// Documents.
+    /// Documents: the text, or a PDF of the document, or both.
     pub document_type: Option<String>,
     pub text: Option<String>,
+    /// The document as a PDF file (checked when the door read it: FHIR `attachment.data`).
+    #[serde(skip)]
+    pub pdf: Option<Pdf>,
     /// Prescriptions.
     pub medications: Vec<MedicationDraft>,
     /// Allergies.
@@ -144,6 +148,9 @@ pub struct Body {
     pub document_type: Option<DocumentType>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The file of a document sent as a file; its bytes are in `document_contents`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<BodyAttachment>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub medications: Vec<MedicationDraft>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,6 +175,15 @@ pub struct BodyResult {
     pub abnormal: Option<Abnormal>,
 }
 
+/// The file of a document: what it is, how big, its SHA-256 (lowercase hex).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BodyAttachment {
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
 /// A parsed item, ready to record.
 #[derive(Debug, Clone)]
 pub struct ParsedItem {
@@ -176,6 +192,8 @@ pub struct ParsedItem {
     pub person_id: Option<Uuid>,
     pub id_number: Option<IdNumber>,
     pub item: NewItem,
+    /// The file of a document, kept with the item.
+    pub pdf: Option<Pdf>,
 }
 
 fn opt(s: &Option<String>) -> Option<&str> {
@@ -557,13 +575,26 @@ impl ItemDraft {
                     Some(d) => errs.check(DocumentType::parse("document_type", d)),
                 };
                 body.text = errs.check(text("text", &self.text, 200_000)).flatten();
-                if opt(&self.text).is_none() {
+                if opt(&self.text).is_none() && self.pdf.is_none() {
                     errs.push(ValidationError::new("text", Reason::Required));
                 }
+                body.attachment = self.pdf.as_ref().map(|p| BodyAttachment {
+                    content_type: Pdf::MEDIA_TYPE.to_owned(),
+                    size: u64::try_from(p.len()).unwrap_or(u64::MAX),
+                    sha256: p.sha256().to_owned(),
+                });
                 if title.is_none() {
                     title = body.document_type.map(|d| d.label_zh().to_owned());
                 }
-                summary = body.text.as_deref().map(|t| t.chars().take(120).collect());
+                summary = body
+                    .text
+                    .as_deref()
+                    .map(|t| t.chars().take(120).collect())
+                    .or_else(|| {
+                        self.pdf
+                            .as_ref()
+                            .map(|p| format!("PDF 文档，{}", size_text(p.len())))
+                    });
             }
             Some(ItemKind::Prescription) => {
                 if self.medications.is_empty() {
@@ -625,6 +656,15 @@ impl ItemDraft {
             }
             None => {}
         }
+        if self.pdf.is_some() && kind.is_some_and(|k| k != ItemKind::Document) {
+            errs.push(ValidationError::new(
+                "pdf",
+                Reason::Other {
+                    zh: "只有文书可以附带 PDF 文件".into(),
+                    en: "only documents carry a PDF file".into(),
+                },
+            ));
+        }
         if !errs.0.is_empty() {
             return Err(errs);
         }
@@ -675,7 +715,23 @@ impl ItemDraft {
                 record_id: opt(&self.patient.record_id).map(str::to_owned),
                 observations,
             },
+            pdf: self.pdf.clone(),
         })
+    }
+}
+
+/// A file size as people read it: 512 B, 3.4 KB, 1.2 MB.
+pub fn size_text(bytes: usize) -> String {
+    let b = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{} KB", fmt_num((b / 1024.0 * 10.0).round() / 10.0))
+    } else {
+        format!(
+            "{} MB",
+            fmt_num((b / (1024.0 * 1024.0) * 10.0).round() / 10.0)
+        )
     }
 }
 
@@ -759,6 +815,12 @@ impl App {
                     }
                 }
             };
+            if let Some(pdf) = &p.pdf
+                && outcome != "unchanged"
+            {
+                tx.insert_content(id, it.institution_id, content_of(pdf), now)
+                    .await?;
+            }
             if let Some(person) = it.person_id
                 && outcome != "unchanged"
                 && linked.insert((person, it.institution_id))
@@ -1049,6 +1111,12 @@ impl App {
         tx.bulk_cache(Some(256)).await?;
         tx.bulk_insert_items(&rows, now).await?;
         tx.bulk_cache(None).await?;
+        for ((_, p), (id, _, it)) in fresh.iter().zip(&rows) {
+            if let Some(pdf) = &p.pdf {
+                tx.insert_content(*id, it.institution_id, content_of(pdf), now)
+                    .await?;
+            }
+        }
         let t_insert = t0.elapsed();
         let links: BTreeSet<(Uuid, Uuid)> = rows
             .iter()
@@ -1158,6 +1226,14 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+fn content_of(pdf: &Pdf) -> NewContent<'_> {
+    NewContent {
+        content_type: Pdf::MEDIA_TYPE,
+        sha256: pdf.sha256(),
+        data: pdf.bytes(),
     }
 }
 
@@ -1400,6 +1476,50 @@ impl App {
         let obs = self.store().item_observations(item_id).await?;
         let versions = self.store().item_versions(item_id).await?;
         Ok((item, obs, versions))
+    }
+
+    /// The file of a document (its PDF), authorised and audited like viewing the item: by the
+    /// resident's data scope (`record.read_document`, naming the item), or, for an item still
+    /// waiting for its resident, by `patient.write` over its institution.
+    pub async fn document_content(
+        &self,
+        ctx: &Ctx,
+        item_id: Uuid,
+    ) -> Result<(Item, DocumentContent)> {
+        let item = self
+            .store()
+            .item(item_id)
+            .await?
+            .ok_or(AppError::NotFound("item"))?;
+        let what = format!("item={item_id}");
+        match item.person_id {
+            Some(p) => {
+                self.resident_access_to(ctx, p, "record.read_document", "treatment", Some(&what))
+                    .await?;
+            }
+            None => {
+                let e = || {
+                    Event::new(
+                        "record.read_document",
+                        &item.kind,
+                        Some(item_id.to_string()),
+                    )
+                };
+                self.require_scoped(ctx, Permission::PatientWrite, item.institution_id, e())
+                    .await?;
+                self.audit(ctx, e(), Outcome::Allowed).await?;
+            }
+        }
+        let body: Body = serde_json::from_str(&item.body).unwrap_or_default();
+        let Some(att) = body.attachment else {
+            return Err(AppError::NotFound("document file"));
+        };
+        let content = self
+            .store()
+            .document_content(item_id, &att.sha256)
+            .await?
+            .ok_or(AppError::NotFound("document file"))?;
+        Ok((item, content))
     }
 
     /// Results from any member that are still valid under the mutual-recognition catalogue.

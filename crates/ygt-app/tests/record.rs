@@ -563,3 +563,110 @@ both_backends!(
     bulk_import_keeps_values_exactly,
     bulk_import_keeps_values_exactly
 );
+
+/// Documents as PDF files, through both write paths: the file is kept with the item (body:
+/// type, size, SHA-256), read back byte for byte, once per content; a file is only for a
+/// document, and a document needs its text or its file.
+async fn document_files(db: TestDb) {
+    use ygt_domain::clinical::Pdf;
+    let c = county(&db).await;
+    let reg = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &ResidentDraft {
+                institution_id: c.hospital.to_string(),
+                record_id: Some("MR0009".into()),
+                name: "王秀英".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let bytes = |n: usize| {
+        let mut b = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        b.extend((0..n).map(|i| u8::try_from(i % 251).unwrap()));
+        b.extend_from_slice(b"\n%%EOF\n");
+        b
+    };
+    let doc = |source: &str, record: &str, pdf: Option<Vec<u8>>| ItemDraft {
+        kind: "document".into(),
+        institution_id: c.hospital.to_string(),
+        source_system: "EMR".into(),
+        source_id: source.into(),
+        patient: PatientRef {
+            record_id: Some(record.into()),
+            name: Some("王秀英".into()),
+            ..Default::default()
+        },
+        occurred_at: "2026-11-20 10:00".into(),
+        document_type: Some("discharge_summary".into()),
+        pdf: pdf.map(|b| Pdf::parse("pdf", b).unwrap()),
+        ..Default::default()
+    };
+    let first = bytes(5000);
+    let one = parse(&c.app, &doc("DS-1", "MR0009", Some(first.clone())));
+    let body: ygt_app::record::Body = serde_json::from_str(&one.item.body).unwrap();
+    let att = body.attachment.unwrap();
+    assert_eq!(
+        (att.content_type.as_str(), att.size),
+        ("application/pdf", u64::try_from(first.len()).unwrap())
+    );
+    assert_eq!(one.item.summary.as_deref(), Some("PDF 文档，4.9 KB"));
+    let r = c.app.record_items(&c.ctx, &[one], "test").await.unwrap();
+    assert_eq!(r[0].person_id, Some(reg.person_id));
+    let (item, file) = c.app.document_content(&c.ctx, r[0].item_id).await.unwrap();
+    assert_eq!(item.id, r[0].item_id);
+    assert_eq!(file.data, first);
+    assert_eq!(file.sha256, att.sha256);
+    // Through the bulk path, for a patient nobody knows yet.
+    let second = bytes(70_000);
+    let bulk = [parse(&c.app, &doc("DS-2", "MR-NONE", Some(second.clone())))];
+    let rep = c.app.bulk_record(&c.ctx, &bulk, "test").await.unwrap();
+    assert_eq!((rep.created, rep.unmatched), (1, 1));
+    let id = c.app.store().unmatched_items(None, 10).await.unwrap()[0].id;
+    assert_eq!(
+        c.app.document_content(&c.ctx, id).await.unwrap().1.data,
+        second
+    );
+    assert_eq!(c.app.store().count_document_contents(id).await.unwrap(), 1);
+    // The same file again: unchanged, kept once.
+    let again = parse(&c.app, &doc("DS-1", "MR0009", Some(first)));
+    let r2 = c.app.record_items(&c.ctx, &[again], "test").await.unwrap();
+    assert_eq!(r2[0].outcome, "unchanged");
+    assert_eq!(
+        c.app
+            .store()
+            .count_document_contents(r[0].item_id)
+            .await
+            .unwrap(),
+        1
+    );
+    // Input rules.
+    let field = |d: &ItemDraft| {
+        d.parse(time::OffsetDateTime::now_utc())
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(field(&doc("DS-3", "MR0009", None)), ["text"]);
+    let mut lab = glucose(c.hospital, "LAB-P", None, "5.1");
+    lab.pdf = Some(Pdf::parse("pdf", bytes(10)).unwrap());
+    assert_eq!(field(&lab), ["pdf"]);
+    // A document without a file has none to read.
+    let mut text = doc("DS-4", "MR0009", None);
+    text.text = Some("出院小结".into());
+    let t = c
+        .app
+        .record_items(&c.ctx, &[parse(&c.app, &text)], "test")
+        .await
+        .unwrap();
+    assert!(matches!(
+        c.app.document_content(&c.ctx, t[0].item_id).await,
+        Err(AppError::NotFound(_))
+    ));
+    assert!(c.app.verify_audit_chain().await.unwrap().problem.is_none());
+}
+both_backends!(document_files, document_files);

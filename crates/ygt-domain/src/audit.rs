@@ -218,7 +218,7 @@ pub fn seal(r: &mut AuditRecord) {
     r.hash = compute_hash(r);
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

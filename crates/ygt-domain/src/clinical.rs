@@ -296,6 +296,92 @@ impl RefRange {
     }
 }
 
+/// The largest document file accepted: 20 MiB.
+pub const DOCUMENT_MAX_BYTES: usize = 20 * 1024 * 1024;
+
+/// A PDF document as a member sent it (病历文书的 PDF 版本): its bytes start with `%PDF-`,
+/// its last kilobyte holds the `%%EOF` marker (a file cut off in transfer has none), and it is
+/// at most [`DOCUMENT_MAX_BYTES`]. Cheap to clone; `Debug` shows its size and SHA-256, never
+/// its content.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pdf {
+    bytes: std::sync::Arc<[u8]>,
+    sha256: String,
+}
+
+impl Pdf {
+    /// Its media type.
+    pub const MEDIA_TYPE: &'static str = "application/pdf";
+
+    pub fn parse(field: &str, bytes: Vec<u8>) -> Result<Pdf, ValidationError> {
+        if bytes.is_empty() {
+            return Err(ValidationError::new(field, Reason::Required));
+        }
+        if bytes.len() > DOCUMENT_MAX_BYTES {
+            return Err(ValidationError::new(
+                field,
+                Reason::Other {
+                    zh: format!(
+                        "文件为 {} 字节，超过 20 MiB（{DOCUMENT_MAX_BYTES} 字节）的上限",
+                        bytes.len()
+                    ),
+                    en: format!(
+                        "is {} bytes, more than the 20 MiB ({DOCUMENT_MAX_BYTES} bytes) a document may have",
+                        bytes.len()
+                    ),
+                },
+            ));
+        }
+        if !bytes.starts_with(b"%PDF-") {
+            return Err(ValidationError::new(
+                field,
+                Reason::Format {
+                    expected: "a PDF document (its bytes start with %PDF-)",
+                    expected_zh: "PDF 文件（以 %PDF- 开头）",
+                },
+            ));
+        }
+        let tail = bytes.get(bytes.len().saturating_sub(1024)..).unwrap_or(&[]);
+        if !tail.windows(5).any(|w| w == b"%%EOF") {
+            return Err(ValidationError::new(
+                field,
+                Reason::Other {
+                    zh: "不完整：PDF 文件应以 %%EOF 结尾（传输中被截断？）".into(),
+                    en: "is cut off: a PDF file ends with %%EOF (truncated in transfer?)".into(),
+                },
+            ));
+        }
+        let sha256 = crate::audit::to_hex(&crate::audit::HashAlg::Sha256.digest(&bytes));
+        Ok(Pdf {
+            bytes: bytes.into(),
+            sha256,
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Lowercase hex of the SHA-256 of the bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}
+
+impl fmt::Debug for Pdf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pdf({} bytes, sha256 {})", self.len(), self.sha256)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,5 +483,33 @@ mod tests {
         fn ranges_never_panic(s in "\\PC{0,16}") {
             let _ = RefRange::parse(&s);
         }
+    }
+
+    fn pdf_bytes(body: &str) -> Vec<u8> {
+        format!("%PDF-1.4\n{body}\n%%EOF\n").into_bytes()
+    }
+
+    #[test]
+    fn pdf_is_checked() {
+        let p = Pdf::parse("data", pdf_bytes("1 0 obj << >> endobj")).unwrap();
+        assert_eq!(p.len(), 36);
+        assert_eq!(p.bytes(), pdf_bytes("1 0 obj << >> endobj").as_slice());
+        assert_eq!(p.sha256().len(), 64);
+        assert!(format!("{p:?}").contains("36 bytes"));
+        let code = |b: Vec<u8>| Pdf::parse("data", b).unwrap_err().reason.code();
+        assert_eq!(code(Vec::new()), "required");
+        assert_eq!(code(b"GIF89a".to_vec()), "format");
+        assert_eq!(code(b"%PDF-1.4\n1 0 obj".to_vec()), "invalid");
+        let mut big = pdf_bytes("");
+        big.resize(DOCUMENT_MAX_BYTES + 1, b' ');
+        big.extend_from_slice(b"%%EOF");
+        let e = Pdf::parse("data", big).unwrap_err();
+        assert_eq!(e.field, "data");
+        assert!(e.reason.message_en().contains("20 MiB"), "{e}");
+        // At the limit exactly: accepted.
+        let mut max = pdf_bytes("");
+        max.resize(DOCUMENT_MAX_BYTES - 6, b' ');
+        max.extend_from_slice(b"%%EOF\n");
+        assert_eq!(Pdf::parse("data", max).unwrap().len(), DOCUMENT_MAX_BYTES);
     }
 }

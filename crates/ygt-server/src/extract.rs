@@ -13,6 +13,10 @@ use crate::{ClientAddr, RequestId};
 /// The largest request body accepted by the JSON and form extractors.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
+/// A larger body limit for the JSON body of one route (set by [`crate::Routes::post_large`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
 fn format_error(field: &str, en: &str, zh: &str) -> WebError {
     WebError::from(ValidationError::new(
         field,
@@ -101,7 +105,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 expected: "JSON (Content-Type: application/json)".into(),
             }));
         }
-        let bytes = read_body(req, BODY_LIMIT).await?;
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(BODY_LIMIT, |l| l.0);
+        let bytes = read_body(req, limit).await?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(v) => Ok(JsonBody(v)),

@@ -420,6 +420,8 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("record.none", "无", "None"),
     ("record.none_known", "未记录过敏", "No known allergies"),
     ("record.open", "健康档案", "Health record"),
+    ("record.pdf", "PDF 原件", "PDF document"),
+    ("record.pdf_open", "打开 PDF", "Open the PDF"),
     ("record.performed", "检查日期", "Done on"),
     ("record.person_id", "居民主索引编号", "Person id"),
     (

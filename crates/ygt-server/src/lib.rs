@@ -149,6 +149,28 @@ impl Routes {
     pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
         self.add("DELETE", path, axum::routing::delete(h))
     }
+
+    /// A POST whose JSON body may be larger than [`extract::BODY_LIMIT`] (up to `limit`).
+    pub fn post_large<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        h: H,
+        limit: usize,
+    ) -> Self {
+        let mr = axum::routing::post(h).layer(axum::Extension(extract::BodyLimit(limit)));
+        self.add("POST", path, mr)
+    }
+
+    /// A PUT whose JSON body may be larger than [`extract::BODY_LIMIT`] (up to `limit`).
+    pub fn put_large<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        h: H,
+        limit: usize,
+    ) -> Self {
+        let mr = axum::routing::put(h).layer(axum::Extension(extract::BodyLimit(limit)));
+        self.add("PUT", path, mr)
+    }
 }
 
 /// Every route of the server.
@@ -248,6 +270,19 @@ async fn request_context(mut req: Request, next: Next) -> Response {
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    // A response that sets its own policy (a PDF for the browser's viewer) keeps it.
+    if h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+        return resp;
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(

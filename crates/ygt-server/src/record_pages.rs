@@ -363,6 +363,9 @@ impl ItemPage {
             .or_else(|| o.value_text.clone())
             .unwrap_or_default()
     }
+    fn size(&self, bytes: &u64) -> String {
+        ygt_app::record::size_text(usize::try_from(*bytes).unwrap_or(usize::MAX))
+    }
     fn arrow(&self, o: &Observation) -> &'static str {
         match o.abnormal.as_deref() {
             Some("H" | "HH") => "↑",

@@ -51,6 +51,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_referral.sql"),
         include_str!("../migrations/postgres/0008_referral.sql"),
     ),
+    (
+        9,
+        "document contents",
+        include_str!("../migrations/sqlite/0009_document_content.sql"),
+        include_str!("../migrations/postgres/0009_document_content.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -378,3 +378,84 @@ async fn bad_urls_are_refused_with_a_reason() {
         }
     }
 }
+
+/// Files of documents: kept byte for byte (every byte value, on both backends), once per item
+/// and hash, earlier files of a corrected document kept; an item that does not exist is refused.
+async fn document_contents_round_trip(db: TestDb) {
+    use ygt_store::document::NewContent;
+    use ygt_store::record::NewItem;
+    let s = open(&db).await;
+    let hid = Uuid::now_v7();
+    let item = Uuid::now_v7();
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_institution(hid, &county(), now()).await.unwrap();
+    let it = NewItem {
+        person_id: None,
+        kind: "document".into(),
+        institution_id: hid,
+        source_system: "EMR".into(),
+        source_id: "DS-1".into(),
+        encounter_ref: None,
+        occurred_at: now(),
+        ended_at: None,
+        status: "final".into(),
+        code: None,
+        code_system: None,
+        title: "出院小结".into(),
+        summary: None,
+        department: None,
+        doctor: None,
+        abnormal: false,
+        body: "{}".into(),
+        patient_ref: "{}".into(),
+        record_id: None,
+        observations: Vec::new(),
+    };
+    tx.insert_item(item, &it, now()).await.unwrap();
+    let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let c = NewContent {
+        content_type: "application/pdf",
+        sha256: "aa",
+        data: &data,
+    };
+    tx.insert_content(item, hid, c, now()).await.unwrap();
+    tx.insert_content(item, hid, c, now()).await.unwrap();
+    let second = b"%PDF-1.7 second".to_vec();
+    tx.insert_content(
+        item,
+        hid,
+        NewContent {
+            content_type: "application/pdf",
+            sha256: "bb",
+            data: &second,
+        },
+        now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let got = s.document_content(item, "aa").await.unwrap().unwrap();
+    assert_eq!(got.data, data);
+    assert_eq!(got.size, 70_000);
+    assert_eq!(got.content_type, "application/pdf");
+    assert_eq!(got.institution_id, hid);
+    assert!(
+        !format!("{got:?}").contains("255"),
+        "Debug leaves the bytes out"
+    );
+    assert_eq!(
+        s.document_content(item, "bb").await.unwrap().unwrap().data,
+        second
+    );
+    assert!(s.document_content(item, "cc").await.unwrap().is_none());
+    assert_eq!(s.count_document_contents(item).await.unwrap(), 2);
+
+    let mut tx = s.begin().await.unwrap();
+    let err = tx
+        .insert_content(Uuid::now_v7(), hid, c, now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::BadReference(_)), "{err:?}");
+}
+both_backends!(document_contents_round_trip, document_contents_round_trip);

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use ygt_app::mpi::ResidentDraft;
 use ygt_app::record::{ItemDraft, MedicationDraft, PatientRef, ResultDraft};
 use ygt_app::submit::Submission;
+use ygt_domain::clinical::Pdf;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 
 use super::{ID_NUMBER_SYSTEM, INSURANCE_SYSTEM, RType, SOURCE_PREFIX, base64_decode};
@@ -691,32 +692,79 @@ fn item(
             for (i, c) in contents.iter().enumerate() {
                 let f = format!("DocumentReference.content[{i}].attachment");
                 let ct = s(c, &["attachment", "contentType"]).unwrap_or("text/plain");
-                if !ct.starts_with("text/plain") {
+                let media = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                if media != "text/plain" && media != Pdf::MEDIA_TYPE {
                     errs.push(invalid(
                         format!("{f}.contentType"),
-                        &format!("{ct} is not supported; send the document as text/plain"),
-                        &format!("不支持 {ct}，请以 text/plain 文本发送"),
+                        &format!("{ct} is not supported; send the document as text/plain or application/pdf"),
+                        &format!("不支持 {ct}，请以 text/plain 文本或 application/pdf 文件发送"),
                     ));
                     continue;
                 }
                 if d.title.is_none() {
                     d.title = own(s(c, &["attachment", "title"]));
                 }
-                match s(c, &["attachment", "data"]).map(base64_decode) {
-                    Some(Some(bytes)) => match String::from_utf8(bytes) {
+                let bytes = match s(c, &["attachment", "data"]).map(base64_decode) {
+                    Some(Some(bytes)) => bytes,
+                    Some(None) => {
+                        errs.push(invalid(
+                            format!("{f}.data"),
+                            "is not valid base64",
+                            "不是有效的 base64",
+                        ));
+                        continue;
+                    }
+                    None if s(c, &["attachment", "url"]).is_some() => {
+                        errs.push(invalid(
+                            format!("{f}.data"),
+                            "is required: ygt does not fetch documents from attachment.url; send the bytes in attachment.data",
+                            "必填：平台不从 attachment.url 下载文书，请在 attachment.data 中发送内容",
+                        ));
+                        continue;
+                    }
+                    None => {
+                        errs.push(ValidationError::new(format!("{f}.data"), Reason::Required));
+                        continue;
+                    }
+                };
+                if let Some(size) = at(c, &["attachment", "size"]) {
+                    let n = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+                    if size.as_u64() != Some(n) {
+                        errs.push(invalid(
+                            format!("{f}.size"),
+                            &format!("is {size} but the data has {n} bytes"),
+                            &format!("为 {size}，但内容为 {n} 字节"),
+                        ));
+                        continue;
+                    }
+                }
+                if media == Pdf::MEDIA_TYPE {
+                    if d.pdf.is_some() {
+                        errs.push(invalid(
+                            format!("{f}.contentType"),
+                            "is a second PDF; a document has one PDF file",
+                            "第二个 PDF：一份文书只有一个 PDF 文件",
+                        ));
+                        continue;
+                    }
+                    match Pdf::parse(&format!("{f}.data"), bytes) {
+                        Ok(pdf) => d.pdf = Some(pdf),
+                        Err(e) => errs.push(e),
+                    }
+                } else {
+                    match String::from_utf8(bytes) {
                         Ok(t) => d.text = Some(t),
                         Err(_) => errs.push(invalid(
                             format!("{f}.data"),
                             "is not UTF-8 text",
                             "不是 UTF-8 文本",
                         )),
-                    },
-                    Some(None) => errs.push(invalid(
-                        format!("{f}.data"),
-                        "is not valid base64",
-                        "不是有效的 base64",
-                    )),
-                    None => errs.push(ValidationError::new(format!("{f}.data"), Reason::Required)),
+                    }
                 }
             }
             (d, e)
@@ -891,7 +939,7 @@ pub fn fhir_path(rtype: RType, field: &str) -> String {
         (RType::ImagingStudy, "study_uid") => "identifier",
         (RType::ImagingStudy, "findings" | "conclusion") => "description",
         (RType::DocumentReference, "occurred_at") => "date",
-        (RType::DocumentReference, "text") => "content[0].attachment.data",
+        (RType::DocumentReference, "text" | "pdf") => "content[0].attachment.data",
         (RType::DocumentReference, "document_type") => "type",
         (RType::DocumentReference, "institution_id") => "custodian",
         (RType::MedicationRequest, "occurred_at") => "authoredOn",

@@ -215,58 +215,32 @@ fn parse_resource_id(s: &str) -> Option<(Uuid, usize)> {
     Some((Uuid::parse_str(u).ok()?, part))
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/// Base64 (RFC 4648, with padding) of bytes.
 pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(B64[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+/// The bytes of base64 text (FHIR `base64Binary`: whitespace between the characters is
+/// allowed), or none when it is not base64.
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
     let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if !clean.len().is_multiple_of(4) {
-        return None;
-    }
-    let val = |c: u8| B64.iter().position(|x| *x == c).map(|p| p as u32);
-    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    for chunk in clean.chunks(4) {
-        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
-        if pad > 2 || chunk.iter().take(4 - pad).any(|c| *c == b'=') {
-            return None;
-        }
-        let mut n = 0u32;
-        for c in chunk.iter().take(4 - pad) {
-            n = (n << 6) | val(*c)?;
-        }
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(bytes.get(..3 - pad)?);
-    }
-    Some(out)
+    base64::engine::general_purpose::STANDARD.decode(clean).ok()
 }
+
+/// The largest body of a FHIR write: a DocumentReference with a PDF of the largest size
+/// allowed ([`ygt_domain::clinical::DOCUMENT_MAX_BYTES`], 20 MiB) is about 27 MiB as base64.
+pub const FHIR_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/fhir/metadata", metadata)
-        .post("/fhir", bundle)
+        .post_large("/fhir", bundle, FHIR_BODY_LIMIT)
+        .get("/fhir/Binary/{id}", binary)
         .get("/fhir/{rtype}", search)
-        .post("/fhir/{rtype}", create)
+        .post_large("/fhir/{rtype}", create, FHIR_BODY_LIMIT)
         .get("/fhir/{rtype}/{id}", read)
-        .put("/fhir/{rtype}/{id}", update)
+        .put_large("/fhir/{rtype}/{id}", update, FHIR_BODY_LIMIT)
 }
 
 /// The base URL clients reach this server under.
@@ -352,7 +326,7 @@ fn indexed(field: &str) -> Option<(&str, usize, &str)> {
 }
 
 async fn metadata(headers: HeaderMap) -> Response {
-    let resources: Vec<Value> = RType::ALL
+    let mut resources: Vec<Value> = RType::ALL
         .iter()
         .map(|t| {
             let params: Vec<Value> = t
@@ -377,6 +351,11 @@ async fn metadata(headers: HeaderMap) -> Response {
             })
         })
         .collect();
+    resources.push(json!({
+        "type": "Binary",
+        "documentation": "The file of a DocumentReference (its PDF), read by the DocumentReference's id: raw bytes, or a Binary resource when asked for application/fhir+json.",
+        "interaction": [{"code": "read"}],
+    }));
     let body = json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -514,6 +493,60 @@ async fn read(
         item.version,
         None,
     ))
+}
+
+/// `GET /fhir/Binary/{id}`: the file of the DocumentReference `id`, authorised and audited as
+/// a read of the resident's record. The bytes themselves (`application/pdf`, shown inline by a
+/// browser), or a Binary resource when the client asks for FHIR JSON.
+async fn binary(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let uuid = Uuid::parse_str(&id).map_err(|_| WebError(AppError::NotFound("resource")))?;
+    let (item, content) = s.app.document_content(&ctx, uuid).await?;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("fhir+json") || accept.starts_with("application/json") {
+        let body = json!({
+            "resourceType": "Binary",
+            "id": item.id.to_string(),
+            "meta": {"versionId": item.version.to_string(), "lastUpdated": output::instant(item.updated_at)},
+            "contentType": content.content_type,
+            "securityContext": {"reference": format!("DocumentReference/{}", item.id)},
+            "data": base64_encode(&content.data),
+        });
+        return Ok(with_version(
+            fhir(StatusCode::OK, &body),
+            item.version,
+            None,
+        ));
+    }
+    let mut r = (StatusCode::OK, content.data).into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}.pdf\"", item.id)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", content.sha256)) {
+        h.insert(header::ETAG, v);
+    }
+    // Resident data: never kept by caches. The browser's PDF viewer needs plugins allowed; the
+    // file may not run scripts or load anything.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; object-src 'self'; frame-ancestors 'none'"),
+    );
+    Ok(r)
 }
 
 /// Maps an update of a stored resource: the stored item keeps its source identity.

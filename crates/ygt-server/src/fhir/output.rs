@@ -383,11 +383,19 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
             );
             m.insert("custodian".into(), organization(it));
             m.insert("description".into(), json!(it.title));
-            m.insert(
-                "content".into(),
-                json!([{"attachment": {"contentType": "text/plain; charset=utf-8", "language": "zh-CN",
-                    "data": base64_encode(b.text.as_deref().unwrap_or("").as_bytes()), "title": it.title}}]),
-            );
+            // The text inline; the PDF by reference to its Binary (relative to the base).
+            let mut content = Vec::new();
+            if b.text.is_some() || b.attachment.is_none() {
+                content.push(json!({"attachment": {"contentType": "text/plain; charset=utf-8", "language": "zh-CN",
+                    "data": base64_encode(b.text.as_deref().unwrap_or("").as_bytes()), "title": it.title}}));
+            }
+            if let Some(a) = &b.attachment {
+                content.push(
+                    json!({"attachment": {"contentType": a.content_type, "language": "zh-CN",
+                    "url": format!("Binary/{}", it.id), "size": a.size, "title": it.title}}),
+                );
+            }
+            m.insert("content".into(), Value::Array(content));
             m.insert("context".into(), json!({"period": {"start": when}}));
         }
         RType::MedicationRequest => {

@@ -68,7 +68,7 @@ fn rule(method: &str, path: &str) -> Option<Rule> {
         (_, "/healthz" | "/login" | "/lang/{code}" | "/static/{*path}" | "/fhir/metadata") => {
             Public
         }
-        ("GET", "/fhir/{rtype}" | "/fhir/{rtype}/{id}") => Resident,
+        ("GET", "/fhir/{rtype}" | "/fhir/{rtype}/{id}" | "/fhir/Binary/{id}") => Resident,
         ("PUT", "/fhir/{rtype}/{id}") => ResidentWrite,
         ("POST", "/fhir" | "/fhir/{rtype}") => PatientScoped(P::PatientWrite),
         (_, "/metrics" | "/api/openapi.json" | "/api/docs" | "/api/v1/me") => AnyUser,
@@ -235,6 +235,7 @@ fn wheres(method: &str, path: &str) -> Vec<Where> {
         || path.starts_with("/api/v1/clinical-items/")
         || path.starts_with("/records/items/")
         || path.starts_with("/fhir/{rtype}")
+        || path.starts_with("/fhir/Binary/")
     {
         vec![Linked, NotLinked]
     } else if inst.iter().any(|p| path.starts_with(p))
@@ -303,6 +304,8 @@ struct Fixture {
     referrals: [Uuid; 2],
     /// Care tasks at own and at other.
     care_tasks: [Uuid; 2],
+    /// Documents with a PDF of the linked and the not-linked resident.
+    documents: [Uuid; 2],
 }
 
 impl Fixture {
@@ -340,6 +343,8 @@ impl Fixture {
             self.unmerge_registration
         } else if template.contains("/mpi/tasks/") {
             self.task
+        } else if template.starts_with("/fhir/Binary/") {
+            self.documents[usize::from(w != Where::Linked)]
         } else if template.starts_with("/records/items/")
             || template.starts_with("/api/v1/clinical-items/")
             || template == "/fhir/{rtype}/{id}"
@@ -626,10 +631,37 @@ async fn build_fixture(s: &TestServer) -> Fixture {
         .unwrap();
     }
     tx.commit().await.unwrap();
+    let document = |inst: Uuid, patient: ygt_app::record::PatientRef, source: &str| {
+        let d = ygt_app::record::ItemDraft {
+            kind: "document".into(),
+            institution_id: inst.to_string(),
+            source_system: "EMR".into(),
+            source_id: source.into(),
+            patient,
+            occurred_at: "2026-11-01 10:00".into(),
+            document_type: Some("discharge_summary".into()),
+            pdf: Some(
+                ygt_domain::clinical::Pdf::parse("pdf", b"%PDF-1.4\n%%EOF\n".to_vec()).unwrap(),
+            ),
+            ..Default::default()
+        };
+        let app = app.clone();
+        async move {
+            app.record_drafts(&AppCtx::system(), &[d], "test")
+                .await
+                .unwrap()[0]
+                .item_id
+        }
+    };
+    let documents = [
+        document(own, of(linked), "D-1").await,
+        document(other, of(not_linked), "D-2").await,
+    ];
     Fixture {
         referrals,
         care_tasks,
         items,
+        documents,
         unmatched,
         own,
         sub,

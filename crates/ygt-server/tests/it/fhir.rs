@@ -68,6 +68,7 @@ fn schema() -> &'static Schema {
             "Appointment",
             "Schedule",
             "Slot",
+            "Binary",
         ] {
             let loc = format!("http://hl7.org/fhir/json-schema/4.0#/definitions/{t}");
             ids.insert(t.to_owned(), compiler.compile(&loc, &mut schemas).unwrap());
@@ -596,4 +597,444 @@ async fn fhir_rejects_malformed_input(db: TestDb) {
 }
 
 both_backends!(fhir_round_trip, fhir_round_trip);
+both_backends!(fhir_pdf_documents, fhir_pdf_documents);
 both_backends!(fhir_rejects_malformed_input, fhir_rejects_malformed_input);
+
+/// A small but complete PDF (one page, one line of text, its cross-reference table), with
+/// bytes that are not UTF-8 in its header comment as PDF writers put there.
+fn minimal_pdf(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 18 Tf 72 720 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_owned(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A discharge summary sent as a PDF: stored, read back byte for byte through
+/// `attachment.url` (Binary), shown on the item page; bad files are named by their element
+/// and store nothing; a doctor without access is refused and the refusal is audited.
+async fn fhir_pdf_documents(db: TestDb) {
+    use ygt_testkit::row_counts;
+    let url = db.url.clone();
+    let s = TestServer::start(db, true).await;
+    let county = county(&s).await;
+    let town = township(&s).await;
+    let ctx = Ctx::system();
+    let person = s
+        .app
+        .register_resident(
+            &ctx,
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: county.to_string(),
+                record_id: Some("ZY-3001".into()),
+                name: "李建国".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let token = s
+        .app
+        .create_token(
+            &ctx,
+            "电子病历系统",
+            county,
+            &["patient.write".into(), "patient.read".into()],
+            Some(30),
+        )
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token.secret);
+    let c = crate::client();
+    let send = |method: reqwest::Method, path: &str, body: String| {
+        c.request(method, s.url(path))
+            .header("authorization", &bearer)
+            .header("content-type", "application/fhir+json")
+            .body(body)
+    };
+    let doc = |source: &str, attachments: Value| {
+        json!({"resourceType": "DocumentReference", "status": "current", "docStatus": "final",
+            "identifier": [{"system": "urn:emr:doc", "value": source}],
+            "type": {"coding": [{"system": "http://loinc.org", "code": "18842-5"}]},
+            "subject": {"reference": format!("Patient/{person}")}, "date": days_ago(3),
+            "content": attachments})
+    };
+    let pdf_attachment = |bytes: &[u8]| {
+        json!({"attachment": {"contentType": "application/pdf",
+            "data": ygt_server::fhir::base64_encode(bytes), "size": bytes.len(), "title": "出院小结（PDF）"}})
+    };
+    let pdf = minimal_pdf("Discharge summary: blood pressure controlled");
+    let tables = [
+        "clinical_items",
+        "document_contents",
+        "clinical_item_versions",
+    ];
+
+    // Created: the resource points at its Binary, the bytes are not repeated inline.
+    let (st, v) = fhir_json(
+        send(
+            reqwest::Method::POST,
+            "/fhir/DocumentReference",
+            doc("PDF-1", json!([pdf_attachment(&pdf)])).to_string(),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v:#}");
+    assert_valid(&v);
+    let id = v["id"].as_str().unwrap().to_owned();
+    let content = v["content"].as_array().unwrap();
+    assert_eq!(content.len(), 1, "{v:#}");
+    let att = &content[0]["attachment"];
+    assert_eq!(att["contentType"], "application/pdf");
+    assert_eq!(att["url"], format!("Binary/{id}"));
+    assert_eq!(att["size"], pdf.len());
+    assert!(att.get("data").is_none());
+    assert_eq!(v["description"], "出院小结（PDF）");
+
+    // The bytes, as sent: raw for a browser, a Binary resource for a FHIR client.
+    let get_binary = |accept: &'static str| {
+        c.get(s.url(&format!("/fhir/Binary/{id}")))
+            .header("authorization", &bearer)
+            .header("accept", accept)
+            .send()
+    };
+    let r = get_binary("application/pdf").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(disposition.starts_with("inline"), "{disposition}");
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-store")
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), pdf.as_slice());
+    let (st, bin) = fhir_json(get_binary("application/fhir+json").await.unwrap()).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_valid(&bin);
+    assert_eq!(bin["contentType"], "application/pdf");
+    assert_eq!(
+        ygt_server::fhir::base64_decode(bin["data"].as_str().unwrap()).unwrap(),
+        pdf
+    );
+    let (st, read) = fhir_json(
+        c.get(s.url(&format!("/fhir/DocumentReference/{id}")))
+            .header("authorization", &bearer)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_valid(&read);
+    assert_eq!(
+        read["content"][0]["attachment"]["url"],
+        format!("Binary/{id}")
+    );
+
+    // Sent again: unchanged, nothing stored twice.
+    let before = row_counts(&url, &tables).await;
+    let (st, _) = fhir_json(
+        send(
+            reqwest::Method::POST,
+            "/fhir/DocumentReference",
+            doc("PDF-1", json!([pdf_attachment(&pdf)])).to_string(),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(row_counts(&url, &tables).await, before);
+
+    // Corrected with another file (and a text version): version 2 serves the new file; the
+    // earlier file is kept.
+    let pdf2 = minimal_pdf("Discharge summary (corrected)");
+    let mut corrected = doc(
+        "PDF-1",
+        json!([{"attachment": {"contentType": "text/plain", "data": b64("出院小结：血压控制平稳。")}},
+            pdf_attachment(&pdf2)]),
+    );
+    corrected["id"] = json!(id);
+    let r = send(
+        reqwest::Method::PUT,
+        &format!("/fhir/DocumentReference/{id}"),
+        corrected.to_string(),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.headers()["etag"], "W/\"2\"");
+    let (st, v2) = fhir_json(r).await;
+    assert_eq!(st, StatusCode::OK, "{v2:#}");
+    assert_valid(&v2);
+    assert_eq!(v2["content"].as_array().unwrap().len(), 2, "{v2:#}");
+    assert_eq!(v2["content"][1]["attachment"]["size"], pdf2.len());
+    let r = get_binary("application/pdf").await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), pdf2.as_slice());
+    let after = row_counts(&url, &tables).await;
+    assert_eq!(after[1], before[1] + 1, "the earlier file is kept");
+
+    // Bad files: the element named, nothing stored.
+    let mut huge = b"%PDF-1.4\n".to_vec();
+    huge.resize(ygt_domain::clinical::DOCUMENT_MAX_BYTES + 1 - 6, b' ');
+    huge.extend_from_slice(b"%%EOF\n");
+    let data = |d: &str| json!({"attachment": {"contentType": "application/pdf", "data": d}});
+    let f0 = "DocumentReference.content[0].attachment";
+    let cases: Vec<(&str, Value, String, &str)> = vec![
+        (
+            "not base64",
+            json!([data("@@@")]),
+            format!("{f0}.data"),
+            "base64",
+        ),
+        (
+            "not a PDF",
+            json!([data(&b64("<html>not a pdf</html>"))]),
+            format!("{f0}.data"),
+            "%PDF-",
+        ),
+        (
+            "cut off",
+            json!([pdf_attachment(&pdf[..pdf.len() - 20])]),
+            format!("{f0}.data"),
+            "%%EOF",
+        ),
+        (
+            "too large",
+            json!([pdf_attachment(&huge)]),
+            format!("{f0}.data"),
+            "20 MiB",
+        ),
+        ("empty", json!([data("")]), format!("{f0}.data"), ""),
+        (
+            "a Word file",
+            json!([{"attachment": {"contentType": "application/msword", "data": b64("x")}}]),
+            format!("{f0}.contentType"),
+            "application/pdf",
+        ),
+        (
+            "wrong size",
+            json!([{"attachment": {"contentType": "application/pdf", "data": ygt_server::fhir::base64_encode(&pdf), "size": 12}}]),
+            format!("{f0}.size"),
+            "bytes",
+        ),
+        (
+            "a URL only",
+            json!([{"attachment": {"contentType": "application/pdf", "url": "http://emr.example/doc/1.pdf"}}]),
+            format!("{f0}.data"),
+            "attachment.url",
+        ),
+        (
+            "two PDFs",
+            json!([pdf_attachment(&pdf), pdf_attachment(&pdf2)]),
+            "DocumentReference.content[1].attachment.contentType".into(),
+            "one PDF",
+        ),
+    ];
+    for (what, content, field, says) in cases {
+        let before = row_counts(&url, &tables).await;
+        let (st, v) = fhir_json(
+            send(
+                reqwest::Method::POST,
+                "/fhir/DocumentReference?lang=en",
+                doc("PDF-BAD", content).to_string(),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {v:#}");
+        assert_valid(&v);
+        let issue = v["issue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["expression"][0] == field.as_str())
+            .unwrap_or_else(|| panic!("{what}: expected {field} in {v:#}"));
+        assert!(
+            issue["diagnostics"].as_str().unwrap().contains(says),
+            "{what}: {issue:#}"
+        );
+        assert_eq!(
+            row_counts(&url, &tables).await,
+            before,
+            "{what}: nothing stored"
+        );
+    }
+    // In a transaction Bundle the element is named within its entry.
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "POST", "url": "DocumentReference"},
+         "resource": doc("PDF-B", json!([data(&b64("not a pdf"))]))}]});
+    let (st, v) = fhir_json(
+        send(reqwest::Method::POST, "/fhir", bundle.to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v:#}");
+    assert_eq!(
+        v["issue"][0]["expression"][0],
+        "Bundle.entry[0].resource.content[0].attachment.data"
+    );
+    // A body beyond the FHIR limit: 413, as an OperationOutcome.
+    let big = json!({"resourceType": "DocumentReference",
+        "content": [data(&"A".repeat(ygt_server::fhir::FHIR_BODY_LIMIT))]});
+    let (st, v) = fhir_json(
+        send(
+            reqwest::Method::POST,
+            "/fhir/DocumentReference",
+            big.to_string(),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{v:#}");
+    assert_valid(&v);
+    assert_eq!(v["issue"][0]["code"], "too-long");
+
+    // People: the county doctor's item page links the PDF, which opens with the session.
+    let doctor = s
+        .client_as("pdf.county.doctor", &[Role::Doctor], Some(county))
+        .await;
+    let html = doctor
+        .get(s.url(&format!("/records/items/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("href=\"/fhir/Binary/{id}\"")),
+        "{html}"
+    );
+    assert!(html.contains("PDF 原件"), "{html}");
+    let r = doctor
+        .get(s.url(&format!("/fhir/Binary/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), pdf2.as_slice());
+
+    // A doctor of a township with no link to the resident: refused, and the refusal audited
+    // with the document it was about; so are the reads that were allowed.
+    let stranger = s
+        .client_as("pdf.town.doctor", &[Role::Doctor], Some(town))
+        .await;
+    let (st, v) = fhir_json(
+        stranger
+            .get(s.url(&format!("/fhir/Binary/{id}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v:#}");
+    assert_eq!(v["issue"][0]["code"], "forbidden");
+    let (events, _) = s
+        .app
+        .store()
+        .search_audit(&ygt_app::ygt_store::access::AuditFilter {
+            resident_id: Some(person),
+            action: Some("record.read_document".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let denied: Vec<_> = events
+        .iter()
+        .filter(|e| e.outcome == ygt_domain::audit::Outcome::Denied)
+        .collect();
+    assert_eq!(denied.len(), 1, "{events:#?}");
+    assert!(
+        denied[0]
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("item={id}"))
+    );
+    let allowed = events
+        .iter()
+        .filter(|e| e.outcome == ygt_domain::audit::Outcome::Allowed)
+        .count();
+    assert_eq!(allowed, 4, "every read of the file is audited: {events:#?}");
+    // A document without a file has no Binary.
+    let text_only = s
+        .app
+        .record_drafts(
+            &ctx,
+            &[ygt_app::record::ItemDraft {
+                kind: "document".into(),
+                institution_id: county.to_string(),
+                source_system: "EMR".into(),
+                source_id: "TXT-1".into(),
+                patient: ygt_app::record::PatientRef {
+                    person_id: Some(person.to_string()),
+                    ..Default::default()
+                },
+                occurred_at: days_ago(2),
+                document_type: Some("progress_note".into()),
+                text: Some("病程记录".into()),
+                ..Default::default()
+            }],
+            "test",
+        )
+        .await
+        .unwrap()[0]
+        .item_id;
+    let (st, _) = fhir_json(
+        c.get(s.url(&format!("/fhir/Binary/{text_only}")))
+            .header("authorization", &bearer)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}
