@@ -2243,6 +2243,32 @@ impl App {
         Ok(n)
     }
 
+    // ------------------------------------------------------------ receiving doctors
+
+    /// The doctors a down-referral to `institution` can name as the resident's doctor (the
+    /// family doctor who takes the follow-ups over): its active physicians and village doctors,
+    /// most senior first, then by name. Reading the registry needs `registry.read`.
+    pub async fn referral_doctors(
+        &self,
+        ctx: &Ctx,
+        institution: Uuid,
+    ) -> Result<Vec<ygt_store::org::Staff>> {
+        let (staff, _) = self
+            .list_staff(
+                ctx,
+                &ygt_store::org::StaffFilter {
+                    institution_id: Some(institution),
+                    limit: Some(1_000),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut doctors: Vec<ygt_store::org::Staff> =
+            staff.into_iter().filter(|s| s.title.is_doctor()).collect();
+        doctors.sort_by(|a, b| (a.title, a.name.as_str()).cmp(&(b.title, b.name.as_str())));
+        Ok(doctors)
+    }
+
     // ------------------------------------------------------------ statistics
 
     /// Referral statistics over [since, until): by month, direction, institution, reason and

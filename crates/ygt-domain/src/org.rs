@@ -129,6 +129,21 @@ code_enum! {
 }
 
 impl ProfessionalTitle {
+    /// Doctors who see patients of their own (physicians of every grade, assistant physicians,
+    /// village doctors): who a down-referral can name as the resident's doctor.
+    pub fn is_doctor(self) -> bool {
+        matches!(
+            self,
+            ProfessionalTitle::ChiefPhysician
+                | ProfessionalTitle::AssociateChiefPhysician
+                | ProfessionalTitle::AttendingPhysician
+                | ProfessionalTitle::Physician
+                | ProfessionalTitle::AssistantPhysician
+                | ProfessionalTitle::VillageDoctor
+                | ProfessionalTitle::PublicHealthPhysician
+        )
+    }
+
     /// Titles of mid level or higher (中级及以上) for physicians, used by the posting indicator.
     pub fn is_mid_or_senior_physician(self) -> bool {
         matches!(

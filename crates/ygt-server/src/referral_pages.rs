@@ -14,7 +14,7 @@ use ygt_app::referral::{
     PlanDraft, ReferralDraft, ReferralOutcome, ReferralSettings, ReferralStats, ReferralView,
     StepDraft, Worklist, WorklistCounts, WorklistQuery,
 };
-use ygt_app::ygt_store::org::{Department, Institution, InstitutionFilter};
+use ygt_app::ygt_store::org::{Department, Institution, InstitutionFilter, Staff};
 use ygt_app::ygt_store::record::{Item, TimelineFilter};
 use ygt_app::ygt_store::referral::{CareTask, Notification, Referral, Resource, RuleRow, Slot};
 use ygt_domain::org::Tier;
@@ -36,6 +36,7 @@ pub fn routes(r: Routes) -> Routes {
         .get("/referrals/new", new_page)
         .post("/referrals", create_page)
         .get("/referrals/slots", slots_fragment)
+        .get("/referrals/doctor-options", doctor_options)
         .get("/referrals/stats", stats_page)
         .get("/referrals/{id}", referral_page)
         .post("/referrals/{id}/step", step_page)
@@ -203,6 +204,8 @@ struct NewPage {
     direction: Direction,
     targets: Vec<Institution>,
     departments: Vec<Department>,
+    /// Down-referrals: the doctors of the chosen institution (the family doctor to name).
+    doctors: Vec<Staff>,
     suggestions: Vec<Suggestion>,
     items: Vec<Item>,
     urgencies: &'static [Urgency],
@@ -309,6 +312,10 @@ async fn new_form(
         Some(i) => s.app.departments(ctx, i).await.unwrap_or_default(),
         None => Vec::new(),
     };
+    let doctors = match (direction, chosen) {
+        (Direction::Down, Some(i)) => s.app.referral_doctors(ctx, i).await.unwrap_or_default(),
+        _ => Vec::new(),
+    };
     render_status(
         &NewPage {
             t,
@@ -318,6 +325,7 @@ async fn new_form(
             direction,
             targets,
             departments,
+            doctors,
             suggestions,
             items,
             urgencies: Urgency::ALL,
@@ -421,6 +429,45 @@ impl SlotsFragment {
     fn kind(&self, c: &str) -> &'static str {
         kind_label(self.t, c)
     }
+}
+
+#[derive(Template)]
+#[template(path = "referral_doctor_options.html")]
+struct DoctorOptions {
+    t: Lang,
+    selected: String,
+    doctors: Vec<Staff>,
+}
+
+impl DoctorOptions {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        l(self.t, zh, en)
+    }
+}
+
+/// The options of the down-referral form's doctor select for the chosen institution.
+async fn doctor_options(
+    State(s): State<AppState>,
+    t: Lang,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let doctors = match q.opt("to_institution_id") {
+        Some(v) => {
+            s.app
+                .referral_doctors(&ctx, parse_id("to_institution_id", &v)?)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    render_status(
+        &DoctorOptions {
+            t,
+            selected: q.opt("to_staff_id").unwrap_or_default(),
+            doctors,
+        },
+        StatusCode::OK,
+    )
 }
 
 /// The free slots of the target institution for a resource kind (an htmx fragment of the

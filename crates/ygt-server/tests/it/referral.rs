@@ -24,6 +24,8 @@ struct County {
     hospital: Uuid,
     town: Uuid,
     village: Uuid,
+    /// The village clinic's doctor (staff), named as the family doctor on the way down.
+    village_doctor: Uuid,
     person: Uuid,
 }
 
@@ -153,6 +155,7 @@ async fn county(app: &App) -> County {
         hospital,
         town,
         village,
+        village_doctor: staff,
         person,
     }
 }
@@ -531,6 +534,14 @@ async fn journey(b: &Browser, s: &TestServer, c: &County) -> Result<(), ygt_test
         .await?
         .click()
         .await?;
+    // The village clinic's doctors arrive with the institution; the family doctor is named.
+    b.wait_for(
+        &format!("#to_staff_id option[value='{}']", c.village_doctor),
+        WAIT,
+    )
+    .await?
+    .click()
+    .await?;
     b.find("textarea[name=reason]")
         .await?
         .send_keys("脑梗死恢复期，病情稳定，转回村卫生室康复随访")
@@ -549,6 +560,8 @@ async fn journey(b: &Browser, s: &TestServer, c: &County) -> Result<(), ygt_test
         .await?;
     b.find("#submit-referral").await?.click().await?;
     status_is(b, "已提交").await?;
+    let to = b.find("#to-institution").await?.text().await?;
+    assert!(to.contains("赵村医"), "{to}");
     sign_out(b).await?;
 
     // The village doctor takes over: the handover, the task, and the outcome of the first.
@@ -559,8 +572,15 @@ async fn journey(b: &Browser, s: &TestServer, c: &County) -> Result<(), ygt_test
     b.find("#do-accept").await?.click().await?;
     status_is(b, "已接收").await?;
     b.goto(&s.url("/tasks")).await?;
-    let task = b.wait_for("#care-tasks tbody tr", WAIT).await?;
-    assert!(task.text().await?.contains("血压随访"));
+    let task = b
+        .wait_for("#care-tasks tbody tr", WAIT)
+        .await?
+        .text()
+        .await?;
+    assert!(
+        task.contains("血压随访") && task.contains("赵村医"),
+        "{task}"
+    );
     b.goto(&referral_url).await?;
     let outcome = b.wait_for("#outcome", WAIT).await?.text().await?;
     assert!(outcome.contains("好转出院"), "{outcome}");
