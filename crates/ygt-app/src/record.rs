@@ -782,6 +782,13 @@ impl App {
         channel: &str,
     ) -> Result<Vec<Recorded>> {
         let now = self.now();
+        // A batch of new items (the usual HL7 group commit or FHIR transaction): a few
+        // statements for all of them.
+        if items.len() >= FRESH_BATCH_MIN
+            && let Some(out) = self.record_fresh(tx, ctx, items, channel, now).await?
+        {
+            return Ok(out);
+        }
         let institutions: BTreeSet<Uuid> = items.iter().map(|p| p.item.institution_id).collect();
         for inst in &institutions {
             if tx.institution_tier(*inst).await?.is_none() {
@@ -829,21 +836,7 @@ impl App {
                     .await?;
             }
             if outcome != "unchanged" {
-                let mut e =
-                    Event::new("record.write", &p.item.kind, Some(id.to_string())).detail(format!(
-                        "outcome={outcome} channel={channel} source={}:{}{}",
-                        it.source_system,
-                        it.source_id,
-                        if it.person_id.is_none() {
-                            " unmatched"
-                        } else {
-                            ""
-                        }
-                    ));
-                if let Some(person) = it.person_id {
-                    e = e.resident(person);
-                }
-                events.push(e);
+                events.push(write_event(&p.item, it.person_id, id, outcome, channel));
             }
             out.push(Recorded {
                 item_id: id,
@@ -855,6 +848,78 @@ impl App {
         self.audit_many_in(tx, ctx, &events, Outcome::Allowed)
             .await?;
         Ok(out)
+    }
+
+    /// [`App::record_in`] for a batch whose items are all new (no stored item has their source
+    /// identity, and no two share one): institutions, sources and patients looked up once for
+    /// the batch, items and observations inserted together (COPY on PostgreSQL), care links in
+    /// one insert, one audit event per item as the item-by-item path writes. `None` (nothing
+    /// written) when an item is not new: the caller takes the item-by-item path, which
+    /// handles corrections.
+    async fn record_fresh(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        items: &[ParsedItem],
+        channel: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Vec<Recorded>>> {
+        let keys: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|p| {
+                (
+                    p.item.source_system.as_str(),
+                    p.item.source_id.as_str(),
+                    p.item.kind.as_str(),
+                )
+            })
+            .collect();
+        let mut seen: HashSet<(&str, &str, &str)> = HashSet::with_capacity(keys.len());
+        if !keys.iter().all(|k| seen.insert(*k)) {
+            return Ok(None);
+        }
+        let listed: Vec<Uuid> = items
+            .iter()
+            .map(|p| p.item.institution_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let found = tx.existing_institutions(&listed).await?;
+        if listed.iter().any(|i| !found.contains(i)) {
+            return Err(AppError::invalid("institution_id", Reason::NotFound));
+        }
+        if !tx.existing_sources(&keys).await?.is_empty() {
+            return Ok(None);
+        }
+        let fresh: Vec<(usize, &ParsedItem)> = items.iter().enumerate().collect();
+        let persons = resolve_batch(tx, items.len(), &fresh).await?;
+        let rows: Vec<(Uuid, Option<Uuid>, &NewItem)> = items
+            .iter()
+            .zip(persons)
+            .map(|(p, person)| (new_id(), person, &p.item))
+            .collect();
+        tx.bulk_insert_items(&rows, now).await?;
+        for (p, (id, _, it)) in items.iter().zip(&rows) {
+            if let Some(pdf) = &p.pdf {
+                tx.insert_content(*id, it.institution_id, content_of(pdf), now)
+                    .await?;
+            }
+        }
+        link_batch(tx, &rows, now).await?;
+        let mut events = Vec::with_capacity(rows.len());
+        let mut out = Vec::with_capacity(rows.len());
+        for (p, (id, person, _)) in items.iter().zip(&rows) {
+            events.push(write_event(&p.item, *person, *id, "created", channel));
+            out.push(Recorded {
+                item_id: *id,
+                person_id: *person,
+                outcome: "created",
+                version: 1,
+            });
+        }
+        self.audit_many_in(tx, ctx, &events, Outcome::Allowed)
+            .await?;
+        Ok(Some(out))
     }
 
     /// Checks `patient.write` over every institution the items come from, and, for items that
@@ -1030,78 +1095,9 @@ impl App {
             .map(|(i, (p, _))| (i, p))
             .collect();
         report.skipped = items.len() - fresh.len();
-        // Persons named directly, resolved in one round trip (merged ones followed).
-        let named: Vec<Uuid> = fresh
-            .iter()
-            .filter_map(|(_, p)| p.person_id)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut current: HashMap<Uuid, Option<Uuid>> = HashMap::with_capacity(named.len());
-        for (id, merged_into, active) in tx.persons_state(&named).await? {
-            let now_id = match merged_into {
-                Some(_) => tx.current_person(id).await?,
-                None => active.then_some(id),
-            };
-            current.insert(id, now_id);
-        }
-        // The others as `resolve_patient` finds them, each lookup made once for the batch:
-        // by the institution's patient number, then by the ID number.
-        let unnamed = || {
-            fresh
-                .iter()
-                .map(|(_, p)| *p)
-                .filter(|p| p.person_id.is_none())
-        };
-        let records: Vec<(Uuid, &str)> = unnamed()
-            .filter_map(|p| opt(&p.patient.record_id).map(|r| (p.item.institution_id, r)))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let by_record: HashMap<(Uuid, &str), Uuid> = records
-            .iter()
-            .copied()
-            .zip(tx.person_by_records(&records).await?)
-            .filter_map(|(k, person)| person.map(|person| (k, person)))
-            .collect();
-        let by_record_of = |p: &ParsedItem| {
-            opt(&p.patient.record_id)
-                .and_then(|r| by_record.get(&(p.item.institution_id, r)).copied())
-        };
-        let numbers: Vec<&str> = unnamed()
-            .filter(|p| by_record_of(p).is_none())
-            .filter_map(|p| p.id_number.as_ref().map(IdNumber::as_str))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let by_number: HashMap<&str, Uuid> = numbers
-            .iter()
-            .copied()
-            .zip(tx.person_by_id_numbers(&numbers).await?)
-            .filter_map(|(k, person)| person.map(|person| (k, person)))
-            .collect();
+        let persons = resolve_batch(&mut tx, items.len(), &fresh).await?;
         let mut rows: Vec<(Uuid, Option<Uuid>, &NewItem)> = Vec::with_capacity(fresh.len());
-        for (i, p) in &fresh {
-            let person = match p.person_id {
-                Some(id) => match current.get(&id) {
-                    Some(Some(x)) => Some(*x),
-                    _ => {
-                        let f = if items.len() > 1 {
-                            format!("items[{i}].patient.person_id")
-                        } else {
-                            "patient.person_id".to_owned()
-                        };
-                        return Err(AppError::Invalid(ValidationErrors(vec![
-                            ValidationError::new(f, Reason::NotFound),
-                        ])));
-                    }
-                },
-                None => by_record_of(p).or_else(|| {
-                    p.id_number
-                        .as_ref()
-                        .and_then(|n| by_number.get(n.as_str()).copied())
-                }),
-            };
+        for ((_, p), person) in fresh.iter().zip(persons) {
             if person.is_none() {
                 report.unmatched += 1;
             }
@@ -1118,23 +1114,7 @@ impl App {
             }
         }
         let t_insert = t0.elapsed();
-        let links: BTreeSet<(Uuid, Uuid)> = rows
-            .iter()
-            .filter_map(|(_, person, it)| person.map(|p| (p, it.institution_id)))
-            .collect();
-        let persons: Vec<Uuid> = links
-            .iter()
-            .map(|(p, _)| *p)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let have = tx.current_institution_links(&persons).await?;
-        let missing: Vec<(Uuid, Uuid, Option<String>)> = links
-            .iter()
-            .filter(|pair| !have.contains(pair))
-            .map(|(p, i)| (*p, *i, None))
-            .collect();
-        tx.bulk_insert_care_links("care", &missing, now).await?;
+        link_batch(&mut tx, &rows, now).await?;
         let mut per_institution: HashMap<Uuid, usize> = HashMap::new();
         for (_, _, it) in &rows {
             *per_institution.entry(it.institution_id).or_default() += 1;
@@ -1227,6 +1207,141 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// From this many items a batch of new items is written together ([`App::record_in`]).
+const FRESH_BATCH_MIN: usize = 2;
+
+/// The audit event of writing an item (`outcome` created or updated).
+fn write_event<'a>(
+    it: &'a NewItem,
+    person: Option<Uuid>,
+    id: Uuid,
+    outcome: &str,
+    channel: &str,
+) -> Event<'a> {
+    let mut e = Event::new("record.write", &it.kind, Some(id.to_string())).detail(format!(
+        "outcome={outcome} channel={channel} source={}:{}{}",
+        it.source_system,
+        it.source_id,
+        if person.is_none() { " unmatched" } else { "" }
+    ));
+    if let Some(person) = person {
+        e = e.resident(person);
+    }
+    e
+}
+
+/// The persons of items not stored yet, found as `resolve_patient` finds them, each lookup
+/// made once for the batch: persons named directly (merged ones followed), then by the
+/// institution's patient number, then by the ID number. `fresh` holds (index among the
+/// `total` items, item); an unknown person named directly is refused naming the item.
+async fn resolve_batch(
+    tx: &mut Tx,
+    total: usize,
+    fresh: &[(usize, &ParsedItem)],
+) -> Result<Vec<Option<Uuid>>> {
+    // Persons named directly, resolved in one round trip (merged ones followed).
+    let named: Vec<Uuid> = fresh
+        .iter()
+        .filter_map(|(_, p)| p.person_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut current: HashMap<Uuid, Option<Uuid>> = HashMap::with_capacity(named.len());
+    for (id, merged_into, active) in tx.persons_state(&named).await? {
+        let now_id = match merged_into {
+            Some(_) => tx.current_person(id).await?,
+            None => active.then_some(id),
+        };
+        current.insert(id, now_id);
+    }
+    // The others as `resolve_patient` finds them, each lookup made once for the batch:
+    // by the institution's patient number, then by the ID number.
+    let unnamed = || {
+        fresh
+            .iter()
+            .map(|(_, p)| *p)
+            .filter(|p| p.person_id.is_none())
+    };
+    let records: Vec<(Uuid, &str)> = unnamed()
+        .filter_map(|p| opt(&p.patient.record_id).map(|r| (p.item.institution_id, r)))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let by_record: HashMap<(Uuid, &str), Uuid> = records
+        .iter()
+        .copied()
+        .zip(tx.person_by_records(&records).await?)
+        .filter_map(|(k, person)| person.map(|person| (k, person)))
+        .collect();
+    let by_record_of = |p: &ParsedItem| {
+        opt(&p.patient.record_id).and_then(|r| by_record.get(&(p.item.institution_id, r)).copied())
+    };
+    let numbers: Vec<&str> = unnamed()
+        .filter(|p| by_record_of(p).is_none())
+        .filter_map(|p| p.id_number.as_ref().map(IdNumber::as_str))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let by_number: HashMap<&str, Uuid> = numbers
+        .iter()
+        .copied()
+        .zip(tx.person_by_id_numbers(&numbers).await?)
+        .filter_map(|(k, person)| person.map(|person| (k, person)))
+        .collect();
+    let mut out = Vec::with_capacity(fresh.len());
+    for (i, p) in fresh {
+        let person = match p.person_id {
+            Some(id) => match current.get(&id) {
+                Some(Some(x)) => Some(*x),
+                _ => {
+                    let f = if total > 1 {
+                        format!("items[{i}].patient.person_id")
+                    } else {
+                        "patient.person_id".to_owned()
+                    };
+                    return Err(AppError::Invalid(ValidationErrors(vec![
+                        ValidationError::new(f, Reason::NotFound),
+                    ])));
+                }
+            },
+            None => by_record_of(p).or_else(|| {
+                p.id_number
+                    .as_ref()
+                    .and_then(|n| by_number.get(n.as_str()).copied())
+            }),
+        };
+        out.push(person);
+    }
+    Ok(out)
+}
+
+/// Care links of kind `care` for the (person, institution) pairs of new items that have none
+/// that is current, in one lookup and one insert.
+async fn link_batch(
+    tx: &mut Tx,
+    rows: &[(Uuid, Option<Uuid>, &NewItem)],
+    now: OffsetDateTime,
+) -> Result<()> {
+    let links: BTreeSet<(Uuid, Uuid)> = rows
+        .iter()
+        .filter_map(|(_, person, it)| person.map(|p| (p, it.institution_id)))
+        .collect();
+    let persons: Vec<Uuid> = links
+        .iter()
+        .map(|(p, _)| *p)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let have = tx.current_institution_links(&persons).await?;
+    let missing: Vec<(Uuid, Uuid, Option<String>)> = links
+        .iter()
+        .filter(|pair| !have.contains(pair))
+        .map(|(p, i)| (*p, *i, None))
+        .collect();
+    tx.bulk_insert_care_links("care", &missing, now).await?;
+    Ok(())
 }
 
 fn content_of(pdf: &Pdf) -> NewContent<'_> {

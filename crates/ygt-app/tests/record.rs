@@ -456,20 +456,27 @@ async fn bulk_import_keeps_values_exactly(db: TestDb) {
         p
     };
     let count = texts.len() * 2;
-    let bulk: Vec<ParsedItem> = (0..count).map(|n| item(n, "B")).collect();
+    // Enough items for PostgreSQL to take them by COPY (smaller batches are INSERTs).
+    let bulk_len = 1_000;
+    let bulk: Vec<ParsedItem> = (0..bulk_len).map(|n| item(n, "B")).collect();
     let single: Vec<ParsedItem> = (0..count).map(|n| item(n, "S")).collect();
     let r = c.app.bulk_record(&c.ctx, &bulk, "test").await.unwrap();
-    assert_eq!((r.created, r.skipped, r.unmatched), (count, 0, 0));
-    c.app.record_items(&c.ctx, &single, "test").await.unwrap();
+    assert_eq!((r.created, r.skipped, r.unmatched), (bulk_len, 0, 0));
+    for p in &single {
+        c.app
+            .record_items(&c.ctx, std::slice::from_ref(p), "test")
+            .await
+            .unwrap();
+    }
     let again = c.app.bulk_record(&c.ctx, &bulk, "test").await.unwrap();
-    assert_eq!((again.created, again.skipped), (0, count));
+    assert_eq!((again.created, again.skipped), (0, bulk_len));
 
     let store = c.app.store();
     let stored = store
-        .timeline(person, &TimelineFilter::default(), 1000)
+        .timeline(person, &TimelineFilter::default(), 5000)
         .await
         .unwrap();
-    assert_eq!(stored.len(), 2 * count);
+    assert_eq!(stored.len(), bulk_len + count);
     let find = |id: &str| stored.iter().find(|i| i.source_id == id).unwrap();
     for n in 0..count {
         let want = &bulk[n].item;
@@ -539,7 +546,7 @@ async fn bulk_import_keeps_values_exactly(db: TestDb) {
     let r = c.app.bulk_record(&c.ctx, &found, "test").await.unwrap();
     assert_eq!((r.created, r.skipped, r.unmatched), (6, 0, 2));
     let stored = store
-        .timeline(person, &TimelineFilter::default(), 1000)
+        .timeline(person, &TimelineFilter::default(), 5000)
         .await
         .unwrap();
     for id in ["R-1", "R-2", "R-3", "R-4"] {
@@ -670,3 +677,138 @@ async fn document_files(db: TestDb) {
     assert!(c.app.verify_audit_chain().await.unwrap().problem.is_none());
 }
 both_backends!(document_files, document_files);
+
+/// A batch of new items (an HL7 group commit, a FHIR transaction) is written together: each
+/// finds its person as item-by-item writing would (patient number, ID number, or the
+/// unmatched queue), gets its audit event and a care link; a batch holding an item already
+/// stored is written item by item, correcting that one.
+async fn batches_of_new_items(db: TestDb) {
+    let c = county(&db).await;
+    let by_record = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &ResidentDraft {
+                institution_id: c.hospital.to_string(),
+                record_id: Some("MR0001".into()),
+                name: "王秀英".into(),
+                id_number: Some("341890195507120029".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let by_number = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &ResidentDraft {
+                institution_id: c.town.to_string(),
+                record_id: Some("T-77".into()),
+                name: "李国强".into(),
+                id_number: Some("341890196203150039".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let mut numbered = glucose(c.hospital, "LAB-2", None, "5.1");
+    numbered.patient.id_number = Some("341890196203150039".into());
+    let batch = [
+        glucose(c.hospital, "LAB-1", Some("MR0001"), "7.8"),
+        numbered,
+        glucose(c.hospital, "LAB-3", Some("NOBODY"), "4.4"),
+    ];
+    let parsed: Vec<ParsedItem> = batch.iter().map(|d| parse(&c.app, d)).collect();
+    let out = c.app.record_items(&c.ctx, &parsed, "test").await.unwrap();
+    let persons: Vec<Option<Uuid>> = out.iter().map(|r| r.person_id).collect();
+    assert_eq!(persons, [Some(by_record), Some(by_number), None]);
+    assert!(out.iter().all(|r| r.outcome == "created" && r.version == 1));
+    let (item, obs, _) = c.app.record_item(&c.ctx, out[1].item_id).await.unwrap();
+    assert_eq!(item.person_id, Some(by_number));
+    assert_eq!((obs.len(), obs[0].value_num), (1, Some(5.1)));
+    let unmatched = c.app.unmatched_items(&c.ctx, 10).await.unwrap();
+    assert_eq!(
+        unmatched.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [out[2].item_id]
+    );
+    // The town's resident now has a care link to the hospital that sent the result.
+    let now = time::OffsetDateTime::now_utc();
+    let links = c.app.store().care_links(by_number, now).await.unwrap();
+    assert!(
+        links
+            .iter()
+            .any(|l| l.institution_id == Some(c.hospital) && l.kind == "care"),
+        "{links:?}"
+    );
+    let (events, _) = c
+        .app
+        .search_audit(
+            &c.ctx,
+            &ygt_app::ygt_store::access::AuditFilter {
+                action: Some("record.write".into()),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 3);
+    for r in &out {
+        let e = events
+            .iter()
+            .find(|e| e.resource_id == Some(r.item_id.to_string()))
+            .unwrap();
+        assert_eq!(e.resident_id, r.person_id);
+        let d = e.detail.as_deref().unwrap();
+        assert!(d.contains("outcome=created channel=test"), "{d}");
+        assert_eq!(d.ends_with(" unmatched"), r.person_id.is_none(), "{d}");
+    }
+
+    // LAB-1 again, corrected, beside a new one: item by item.
+    let again = [
+        glucose(c.hospital, "LAB-1", Some("MR0001"), "6.8"),
+        glucose(c.hospital, "LAB-4", Some("MR0001"), "5.0"),
+    ];
+    let parsed: Vec<ParsedItem> = again.iter().map(|d| parse(&c.app, d)).collect();
+    let out2 = c.app.record_items(&c.ctx, &parsed, "test").await.unwrap();
+    assert_eq!(
+        out2.iter()
+            .map(|r| (r.outcome, r.version))
+            .collect::<Vec<_>>(),
+        [("updated", 2), ("created", 1)]
+    );
+    assert_eq!(out2[0].item_id, out[0].item_id);
+    // The same source twice in one batch: stored once.
+    let twice = [
+        glucose(c.hospital, "LAB-5", Some("MR0001"), "5.5"),
+        glucose(c.hospital, "LAB-5", Some("MR0001"), "5.5"),
+    ];
+    let parsed: Vec<ParsedItem> = twice.iter().map(|d| parse(&c.app, d)).collect();
+    let out3 = c.app.record_items(&c.ctx, &parsed, "test").await.unwrap();
+    assert_eq!(out3[0].item_id, out3[1].item_id);
+    assert_eq!((out3[0].outcome, out3[1].outcome), ("created", "unchanged"));
+    // A batch naming an institution that does not exist stores nothing.
+    let mut bad = glucose(c.hospital, "LAB-6", Some("MR0001"), "5.5");
+    bad.institution_id = Uuid::now_v7().to_string();
+    let parsed: Vec<ParsedItem> = [glucose(c.hospital, "LAB-7", Some("MR0001"), "5.5"), bad]
+        .iter()
+        .map(|d| parse(&c.app, d))
+        .collect();
+    let err = c
+        .app
+        .record_items(&c.ctx, &parsed, "test")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Invalid(_)), "{err:?}");
+    let rec = c
+        .app
+        .patient_record(&c.ctx, by_record, &TimelineFilter::default(), "treatment")
+        .await
+        .unwrap();
+    assert_eq!(rec.counts.get("lab_report"), Some(&3), "LAB-1, 4, 5; not 7");
+    assert!(c.app.verify_audit_chain().await.unwrap().problem.is_none());
+}
+both_backends!(batches_of_new_items, batches_of_new_items);
