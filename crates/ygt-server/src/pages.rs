@@ -338,6 +338,14 @@ struct HomePage {
     nav: Nav,
     o: Overview,
     communities: Vec<Community>,
+    /// The user's referral worklists (for those who take part in referrals).
+    counts: Option<ygt_app::referral::WorklistCounts>,
+}
+
+impl HomePage {
+    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
+        if self.t.is_en() { en } else { zh }
+    }
 }
 
 async fn home(
@@ -348,11 +356,18 @@ async fn home(
 ) -> Result<Response, WebError> {
     let o = s.app.overview(&ctx).await?;
     let communities = s.app.list_communities(&ctx, false).await?;
+    let nav = uri.nav("home");
+    let counts = if nav.user.as_ref().is_some_and(|u| u.referrals) {
+        Some(s.app.worklist_counts(&ctx).await?)
+    } else {
+        None
+    };
     render(&HomePage {
         t,
-        nav: uri.nav("home"),
+        nav,
         o,
         communities,
+        counts,
     })
 }
 

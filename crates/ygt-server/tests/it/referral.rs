@@ -581,6 +581,11 @@ async fn journey(b: &Browser, s: &TestServer, c: &County) -> Result<(), ygt_test
         task.contains("血压随访") && task.contains("赵村医"),
         "{task}"
     );
+    // The home page counts the village doctor's worklists.
+    b.goto(&s.url("/")).await?;
+    b.wait_for("#my-referrals", WAIT).await?;
+    let tasks = b.find("[data-count='tasks']").await?.text().await?;
+    assert_eq!(tasks.trim(), "1", "open care tasks on the home page");
     b.goto(&referral_url).await?;
     let outcome = b.wait_for("#outcome", WAIT).await?.text().await?;
     assert!(outcome.contains("好转出院"), "{outcome}");
