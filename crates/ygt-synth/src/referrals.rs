@@ -1567,12 +1567,7 @@ impl World<'_> {
                 self.step(
                     &coordinator,
                     id,
-                    StepDraft {
-                        action: "redirect".into(),
-                        reason: Some(reason.into()),
-                        to_institution_id: Some(target.to_string()),
-                        ..Default::default()
-                    },
+                    redirect(reason, target),
                     t(1),
                     &mut anchors,
                 )
@@ -1583,11 +1578,7 @@ impl World<'_> {
                 self.step(
                     &coordinator,
                     id,
-                    StepDraft {
-                        action: "reject".into(),
-                        reason: Some(reason.into()),
-                        ..Default::default()
-                    },
+                    step_because("reject", reason),
                     t(1),
                     &mut anchors,
                 )
@@ -1598,11 +1589,7 @@ impl World<'_> {
                 self.step(
                     &referring,
                     id,
-                    StepDraft {
-                        action: "cancel".into(),
-                        reason: Some(reason.into()),
-                        ..Default::default()
-                    },
+                    step_because("cancel", reason),
                     t(1),
                     &mut anchors,
                 )
@@ -1783,19 +1770,8 @@ impl World<'_> {
                 let Some(target) = redirect_to else {
                     return Ok(true);
                 };
-                self.step(
-                    &receiving,
-                    id,
-                    StepDraft {
-                        action: "redirect".into(),
-                        reason: Some(reason.into()),
-                        to_institution_id: Some(target.to_string()),
-                        ..Default::default()
-                    },
-                    t(1),
-                    &mut anchors,
-                )
-                .await?;
+                self.step(&receiving, id, redirect(reason, target), t(1), &mut anchors)
+                    .await?;
             }
             S::Rejected => {
                 let reasons = [
@@ -1806,11 +1782,7 @@ impl World<'_> {
                 self.step(
                     &receiving,
                     id,
-                    StepDraft {
-                        action: "reject".into(),
-                        reason: Some(reason.into()),
-                        ..Default::default()
-                    },
+                    step_because("reject", reason),
                     t(1),
                     &mut anchors,
                 )
@@ -1820,11 +1792,7 @@ impl World<'_> {
                 self.step(
                     &sender,
                     id,
-                    StepDraft {
-                        action: "cancel".into(),
-                        reason: Some("患者病情变化，需继续住院治疗".into()),
-                        ..Default::default()
-                    },
+                    step_because("cancel", "患者病情变化，需继续住院治疗"),
                     t(1),
                     &mut anchors,
                 )
@@ -1909,5 +1877,21 @@ fn step(action: &str) -> StepDraft {
     StepDraft {
         action: action.into(),
         ..Default::default()
+    }
+}
+
+/// A step that says why (reject, cancel).
+fn step_because(action: &str, reason: &str) -> StepDraft {
+    StepDraft {
+        reason: Some(reason.into()),
+        ..step(action)
+    }
+}
+
+/// Sends the referral on to `target`, saying why.
+fn redirect(reason: &str, target: Uuid) -> StepDraft {
+    StepDraft {
+        to_institution_id: Some(target.to_string()),
+        ..step_because("redirect", reason)
     }
 }
