@@ -8,13 +8,20 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use ygt_domain::access::{Permission, Role};
+use ygt_domain::access::{INTEGRATION_PERMISSIONS, Permission, Role};
 use ygt_domain::audit::Outcome;
 use ygt_domain::{Reason, ValidationError, ValidationErrors, ident, password};
 use ygt_store::access::{ApiToken, NewUser, User, UserFilter};
 
 use crate::access::{Event, Principal, Via};
 use crate::{Actor, App, AppError, Ctx, Result, new_id};
+
+/// The longest life of an API token, in days.
+pub const TOKEN_MAX_DAYS: i64 = 365;
+/// The life of an API token when its creator gives none, in days.
+pub const TOKEN_DEFAULT_DAYS: i64 = 90;
+/// In a token's permission list: the integration set ([`INTEGRATION_PERMISSIONS`]).
+pub const INTEGRATION: &str = "integration";
 
 /// Random bytes, base64url without padding.
 fn random_token(bytes: usize) -> Result<String> {
@@ -248,7 +255,11 @@ impl App {
             return Ok(None);
         };
         let now = self.now();
-        if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
+        // Tokens made before expiry was required expire a year after they were made.
+        let expires_at = t
+            .expires_at
+            .unwrap_or(t.created_at + time::Duration::days(TOKEN_MAX_DAYS));
+        if t.revoked_at.is_some() || expires_at <= now {
             return Ok(None);
         }
         if t.last_used_at
@@ -855,6 +866,16 @@ impl App {
             Event::new("role.update", "role", Some(role.code().into())),
         )
         .await?;
+        if let Some(t) = perms.iter().find(|p| p.is_token_only()) {
+            return Err(AppError::Conflict {
+                field: Some("permissions".into()),
+                zh: format!("“{}”只能授予接口令牌，不能授予角色", t.label_zh()),
+                en: format!(
+                    "{} is for integration tokens only and cannot be given to a role",
+                    t.code()
+                ),
+            });
+        }
         if role == Role::SystemAdmin && !perms.contains(&Permission::RoleManage) {
             return Err(AppError::Conflict {
                 field: Some("permissions".into()),
@@ -890,7 +911,11 @@ impl App {
     }
 
     /// Creates a token for an integration, scoped to an institution and to permissions the
-    /// creator holds. The secret is returned once.
+    /// creator holds, or those of the integration set ([`INTEGRATION_PERMISSIONS`]), which a
+    /// holder of `token.manage` may give without holding them. `integration` in the list
+    /// stands for that set. Tokens expire: after `valid_days` (1 to
+    /// [`TOKEN_MAX_DAYS`]), [`TOKEN_DEFAULT_DAYS`] when not given. The secret is returned
+    /// once.
     pub async fn create_token(
         &self,
         ctx: &Ctx,
@@ -903,21 +928,30 @@ impl App {
         let name = errs.check(ident::text("name", name, 100));
         let mut perms = Vec::new();
         for (i, p) in permissions.iter().enumerate() {
-            if let Some(p) = errs.check(Permission::parse(&format!("permissions[{i}]"), p))
-                && !perms.contains(&p)
-            {
-                perms.push(p);
+            let parsed = if p.trim() == INTEGRATION {
+                INTEGRATION_PERMISSIONS.to_vec()
+            } else {
+                errs.check(Permission::parse(&format!("permissions[{i}]"), p))
+                    .into_iter()
+                    .collect()
+            };
+            for p in parsed {
+                if !perms.contains(&p) {
+                    perms.push(p);
+                }
             }
         }
         if permissions.is_empty() {
             errs.push(ValidationError::new("permissions", Reason::Required));
         }
-        if let Some(d) = valid_days
-            && !(1..=3650).contains(&d)
-        {
+        let valid_days = valid_days.unwrap_or(TOKEN_DEFAULT_DAYS);
+        if !(1..=TOKEN_MAX_DAYS).contains(&valid_days) {
             errs.push(ValidationError::new(
                 "valid_days",
-                Reason::Range { min: 1, max: 3650 },
+                Reason::Range {
+                    min: 1,
+                    max: TOKEN_MAX_DAYS,
+                },
             ));
         }
         errs.into_result()?;
@@ -937,7 +971,7 @@ impl App {
                     en: "not allowed: manage API tokens".into(),
                 });
             }
-            if let Some(extra) = perms.iter().find(|x| !p.can(**x)) {
+            if let Some(extra) = perms.iter().find(|x| !p.can(**x) && !x.is_integration()) {
                 let e = Event::new("token.create", "token", Some(name.clone()))
                     .detail(format!("permission not held: {}", extra.code()));
                 if let Err(audit_err) = self.audit(ctx, e, Outcome::Denied).await {
@@ -968,7 +1002,7 @@ impl App {
             institution_id,
             &perms,
             ctx.principal().and_then(|p| p.user_id),
-            valid_days.map(|d| now + time::Duration::days(d)),
+            Some(now + time::Duration::days(valid_days)),
             now,
         )
         .await?;
@@ -976,8 +1010,10 @@ impl App {
         self.audit_in(
             &mut tx,
             ctx,
-            Event::new("token.create", "token", Some(id.to_string()))
-                .detail(format!("name={name} permissions={}", codes.join(","))),
+            Event::new("token.create", "token", Some(id.to_string())).detail(format!(
+                "name={name} permissions={} valid_days={valid_days}",
+                codes.join(",")
+            )),
             Outcome::Allowed,
         )
         .await?;
@@ -1018,5 +1054,26 @@ impl App {
             .token(id)
             .await?
             .ok_or(AppError::NotFound("token"))
+    }
+
+    /// Whether a session is still valid (not revoked, not expired, not idle, its account
+    /// active), without counting the question as activity: long-lived connections (the live
+    /// event stream) ask this to end when their session ends.
+    pub async fn session_alive(&self, token: &str) -> Result<bool> {
+        let Some(s) = self.store().session(&secret_hash(token)).await? else {
+            return Ok(false);
+        };
+        let now = self.now();
+        if s.revoked_at.is_some()
+            || s.expires_at <= now
+            || now - s.last_seen_at > self.settings().idle_timeout
+        {
+            return Ok(false);
+        }
+        Ok(self
+            .store()
+            .user(s.user_id)
+            .await?
+            .is_some_and(|u| u.active))
     }
 }

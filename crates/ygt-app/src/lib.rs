@@ -6,11 +6,13 @@
 pub mod access;
 pub mod account;
 pub mod audit;
+pub mod grounds;
 pub mod mpi;
 pub mod org;
 pub mod record;
 pub mod referral;
 pub mod submit;
+pub mod view;
 
 use time::OffsetDateTime;
 use uuid::Uuid;

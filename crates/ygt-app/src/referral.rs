@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
-use ygt_domain::access::Permission;
+use ygt_domain::access::{Ground, Permission};
 use ygt_domain::audit::Outcome;
 use ygt_domain::clinical::Icd10Code;
 use ygt_domain::org::{ServiceKind, Tier};
@@ -23,6 +23,7 @@ use ygt_store::referral::{
 };
 
 use crate::access::{Event, Principal};
+use crate::grounds::{Grant, grant_event};
 use crate::{Actor, App, AppError, Ctx, Result, new_id};
 
 /// The channel live events travel on between ygt processes sharing one PostgreSQL.
@@ -131,8 +132,13 @@ pub struct StepDraft {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReferralView {
     pub referral: Referral,
+    /// The patient's ID number, masked (for the slip).
+    pub person_id_number: Option<ygt_domain::masked::MaskedIdNumber>,
     pub events: Vec<ReferralEvent>,
+    /// The record items attached, when the viewer may read the resident's record now (a side
+    /// whose ground ended, such as a receiver that rejected, sees the referral without them).
     pub items: Vec<ygt_store::record::Item>,
+    pub items_hidden: bool,
     pub plan: Option<Plan>,
     pub outcome: Option<ReferralOutcome>,
     pub slot: Option<Slot>,
@@ -876,7 +882,7 @@ impl App {
         }
         let mut live = None;
         if status == Status::Submitted {
-            self.open_access(&mut tx, id, person_id, to.id, now).await?;
+            self.open_access(&mut tx, ctx, id, person_id, to.id).await?;
             live = Some(
                 self.notify_receiving(
                     &mut tx,
@@ -899,26 +905,28 @@ impl App {
             .ok_or(AppError::NotFound("referral"))
     }
 
+    /// The receiving institution holds the record while the referral is open.
     async fn open_access(
         &self,
         tx: &mut Tx,
+        ctx: &Ctx,
         referral: Uuid,
         person: Uuid,
         institution: Uuid,
-        now: OffsetDateTime,
     ) -> Result<()> {
-        tx.insert_care_link(
-            new_id(),
-            person,
-            Some(institution),
-            None,
-            "referral",
-            Some(&referral.to_string()),
-            now,
-            None,
+        self.grant_in(
+            tx,
+            ctx,
+            Grant {
+                resident: person,
+                ground: Ground::Referral,
+                institution: Some(institution),
+                user: None,
+                source: Some(&referral.to_string()),
+                until: None,
+            },
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Recipients on the receiving side: the department's (or the institution's) staff and
@@ -1047,15 +1055,17 @@ impl App {
         } else {
             "community"
         };
-        self.audit(
-            ctx,
-            Event::new("referral.read", "referral", Some(id.to_string()))
-                .resident(r.person_id)
-                .purpose("referral")
-                .detail(format!("side={side}")),
-            Outcome::Allowed,
-        )
-        .await?;
+        // The referral is the side's to read; the resident's record items attached to it pass
+        // the one access policy like every other read of the record (and are audited there).
+        let what = format!("referral={id} side={side}");
+        let items_hidden = match self
+            .resident_access_to(ctx, r.person_id, "referral.read", "referral", Some(&what))
+            .await
+        {
+            Ok(_) => false,
+            Err(AppError::Forbidden { .. }) => true,
+            Err(e) => return Err(e),
+        };
         let status = status_of(&r)?;
         let actions = if may_act(ctx) {
             status
@@ -1088,9 +1098,19 @@ impl App {
             tx.mark_read(u, Some(id), self.now()).await?;
             tx.commit().await?;
         }
+        let person_id_number = store
+            .person(r.person_id)
+            .await?
+            .and_then(|p| ygt_domain::masked::id_number(p.id_number.as_deref()));
         Ok(ReferralView {
             events: store.referral_events(id).await?,
-            items: store.referral_items(id).await?,
+            items: if items_hidden {
+                Vec::new()
+            } else {
+                store.referral_items(id).await?
+            },
+            items_hidden,
+            person_id_number,
             plan: r.plan.as_deref().and_then(|p| serde_json::from_str(p).ok()),
             outcome: r
                 .outcome
@@ -1179,28 +1199,9 @@ impl App {
             .referral(id)
             .await?
             .ok_or(AppError::NotFound("referral"))?;
-        let (referring, receiving) = sides(ctx, &before);
-        let side_ok = match action.side() {
-            Side::Referring => referring,
-            Side::Receiving => receiving,
-            Side::Either => referring || receiving,
-        };
         let audit_action = format!("referral.{}", action.code());
-        if !may_act(ctx) || !side_ok {
-            let (zh, en) = match action.side() {
-                Side::Referring => (
-                    "只有转出机构可以执行此操作",
-                    "only the referring institution can do this",
-                ),
-                Side::Receiving => (
-                    "只有转入机构可以执行此操作",
-                    "only the receiving institution can do this",
-                ),
-                Side::Either => (
-                    "该转诊与您的机构无关",
-                    "this referral does not involve your institution",
-                ),
-            };
+        if !may_act(ctx) || !side_allows(ctx, action, &before) {
+            let (zh, en) = side_refusal(action);
             return Err(self.refuse(ctx, &audit_action, Some(&before), zh, en).await);
         }
         // A step the state does not allow is refused before its fields are checked.
@@ -1281,6 +1282,19 @@ impl App {
         {
             return Err(AppError::Stale);
         }
+        // Decided again on the row as locked: a redirect committed since the first read has
+        // moved the receiving side, and the former receiver may no longer act.
+        if !side_allows(ctx, action, &r) {
+            drop(tx);
+            let (zh, en) = side_refusal(action);
+            return Err(self.refuse(ctx, &audit_action, Some(&r), zh, en).await);
+        }
+        if let Some((_, res)) = &slot
+            && res.institution_id != r.to_institution_id
+        {
+            return Err(AppError::Stale);
+        }
+        let (referring, receiving) = sides(ctx, &r);
         let from_status = status_of(&r)?;
         let mut to_status = from_status
             .next(action)
@@ -1405,21 +1419,21 @@ impl App {
         // Access, slots and tasks follow the state.
         let rid = id.to_string();
         if from_status == Status::Draft && to_status == Status::Submitted {
-            self.open_access(&mut tx, id, r.person_id, r.to_institution_id, now)
+            self.open_access(&mut tx, ctx, id, r.person_id, r.to_institution_id)
                 .await?;
         }
         if action == Action::Redirect {
-            tx.end_care_links("referral", &rid, now).await?;
+            tx.end_care_links(Ground::Referral, &rid, now).await?;
             if tx.release_slot(id).await? > 0 {
                 audit_events.push(
                     Event::new("slot.release", "referral", Some(rid.clone())).resident(r.person_id),
                 );
             }
-            self.open_access(&mut tx, id, r.person_id, r.to_institution_id, now)
+            self.open_access(&mut tx, ctx, id, r.person_id, r.to_institution_id)
                 .await?;
         }
         if !to_status.is_open() {
-            tx.end_care_links("referral", &rid, now).await?;
+            tx.end_care_links(Ground::Referral, &rid, now).await?;
         }
         if !to_status.holds_slot() && action != Action::Redirect && tx.release_slot(id).await? > 0 {
             audit_events.push(
@@ -1459,8 +1473,20 @@ impl App {
         if action == Action::Arrive {
             // The patient is now seen there: the institution cares for them beyond the
             // referral, as it does for anyone it treats.
-            tx.ensure_care_link(new_id(), r.person_id, r.to_institution_id, now)
-                .await?;
+            let source = format!("referral:{rid}");
+            if tx
+                .ensure_care_link(r.person_id, r.to_institution_id, Ground::Care, &source, now)
+                .await?
+            {
+                audit_events.push(grant_event(&Grant {
+                    resident: r.person_id,
+                    ground: Ground::Care,
+                    institution: Some(r.to_institution_id),
+                    user: None,
+                    source: Some(&source),
+                    until: None,
+                }));
+            }
         }
         // Tell the other side.
         let head = RefHead::of(&r);
@@ -2752,5 +2778,32 @@ impl App {
             Some(u) => Ok(self.store().unread_count(u).await?),
             None => Ok(0),
         }
+    }
+}
+
+/// Whether the actor's institutions are the side that takes `action` on `r`.
+fn side_allows(ctx: &Ctx, action: Action, r: &Referral) -> bool {
+    let (referring, receiving) = sides(ctx, r);
+    match action.side() {
+        Side::Referring => referring,
+        Side::Receiving => receiving,
+        Side::Either => referring || receiving,
+    }
+}
+
+fn side_refusal(action: Action) -> (&'static str, &'static str) {
+    match action.side() {
+        Side::Referring => (
+            "只有转出机构可以执行此操作",
+            "only the referring institution can do this",
+        ),
+        Side::Receiving => (
+            "只有转入机构可以执行此操作",
+            "only the receiving institution can do this",
+        ),
+        Side::Either => (
+            "该转诊与您的机构无关",
+            "this referral does not involve your institution",
+        ),
     }
 }

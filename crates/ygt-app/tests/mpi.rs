@@ -69,6 +69,21 @@ async fn county(db: &TestDb) -> County {
     }
 }
 
+fn merge_into(into: Uuid) -> ygt_app::mpi::MergeDraft {
+    ygt_app::mpi::MergeDraft {
+        into: into.to_string(),
+        reason: "核对身份证件后确认为同一居民".into(),
+        confirm: true,
+    }
+}
+
+fn split_reason() -> ygt_app::mpi::SplitDraft {
+    ygt_app::mpi::SplitDraft {
+        reason: "身份证号不同，确认不是同一居民".into(),
+        confirm: true,
+    }
+}
+
 fn draft(
     inst: Uuid,
     name: &str,
@@ -155,22 +170,29 @@ async fn one_resident_three_institutions(db: TestDb) {
         detail.person.name, "王秀英",
         "the spelling most registrations agree on"
     );
+    let golden = c.app.store().person(a.person_id).await.unwrap().unwrap();
+    assert_eq!(golden.id_number.as_deref(), Some("341890195507120029"));
     assert_eq!(
-        detail.person.id_number.as_deref(),
-        Some("341890195507120029")
+        detail.person.id_number.as_ref().map(|m| m.as_str()),
+        Some("3418**********0029"),
+        "masked by the use case"
     );
     assert_eq!(detail.person.sex, "2");
     assert_eq!(
-        detail.person.phone.as_deref(),
+        golden.phone.as_deref(),
         Some("13800001111"),
         "the most recent phone"
+    );
+    assert_eq!(
+        detail.person.phone.as_ref().map(|m| m.as_str()),
+        Some("138****1111")
     );
 
     // Search by characters, pinyin, ID number, phone.
     for q in ["王秀", "wangxiuying", "341890195507120029", "13955012345"] {
         let found = c.app.search_residents(&c.ctx, q, 10).await.unwrap();
         assert_eq!(found.len(), 1, "{q}");
-        assert_eq!(found[0].id, a.person_id, "{q}");
+        assert_eq!(found[0].person.id, a.person_id, "{q}");
     }
 }
 both_backends!(
@@ -258,11 +280,15 @@ async fn invalid_id_numbers_are_kept_but_not_trusted(db: TestDb) {
         .person_detail(&c.ctx, r.person_id, "treatment")
         .await
         .unwrap();
+    let raw = c.app.store().registrations_of(r.person_id).await.unwrap();
+    assert_eq!(raw[0].id_number_raw.as_deref(), Some("341890195507120021"));
+    assert_eq!(raw[0].id_number, None);
+    assert!(!d.registrations[0].id_number_valid);
     assert_eq!(
-        d.registrations[0].id_number_raw.as_deref(),
-        Some("341890195507120021")
+        d.registrations[0].id_number.as_ref().map(|m| m.as_str()),
+        Some("34****"),
+        "an invalid number is masked too"
     );
-    assert_eq!(d.registrations[0].id_number, None);
     assert_eq!(d.person.id_number, None);
     // Bad fields are refused with their names, nothing stored.
     let err = c
@@ -361,7 +387,7 @@ async fn merge_unmerge_and_review(db: TestDb) {
         .unwrap();
     assert_ne!(a.person_id, b.person_id);
     c.app
-        .merge_persons(&c.ctx, b.person_id, a.person_id)
+        .merge_persons(&c.ctx, b.person_id, &merge_into(a.person_id))
         .await
         .unwrap();
     let merged = c
@@ -375,7 +401,11 @@ async fn merge_unmerge_and_review(db: TestDb) {
     assert_eq!(old.merged_into, Some(a.person_id));
     assert!(merged.history.iter().any(|h| h.action == "merged"));
 
-    let split = c.app.unmerge(&c.ctx, b.registration_id).await.unwrap();
+    let split = c
+        .app
+        .unmerge(&c.ctx, b.registration_id, &split_reason())
+        .await
+        .unwrap();
     let back = c
         .app
         .person_detail(&c.ctx, split, "treatment")
@@ -393,7 +423,7 @@ async fn merge_unmerge_and_review(db: TestDb) {
     );
     let err = c
         .app
-        .merge_persons(&c.ctx, split, a.person_id)
+        .merge_persons(&c.ctx, split, &merge_into(a.person_id))
         .await
         .unwrap_err();
     assert!(
@@ -517,7 +547,7 @@ async fn bulk_load_then_match(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].registrations, 2);
+    assert_eq!(found[0].person.registrations, 2);
     let again = c
         .app
         .register_resident(
@@ -534,7 +564,7 @@ async fn bulk_load_then_match(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(again.outcome, "linked");
-    assert_eq!(again.person_id, found[0].id);
+    assert_eq!(again.person_id, found[0].person.id);
     // The blocking index is derived data: present after loading, rebuilt on demand, and
     // matching works the same from the rebuilt index.
     assert_eq!(c.app.ensure_blocking_index().await.unwrap(), 0);
@@ -639,7 +669,17 @@ async fn same_patient_number_updates_the_registration(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(p.registrations.len(), 1);
-    assert_eq!(p.person.phone.as_deref(), Some("13905559999"));
+    assert_eq!(
+        c.app
+            .store()
+            .person(first.person_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .phone
+            .as_deref(),
+        Some("13905559999")
+    );
     assert!(p.history.iter().any(|h| h.action == "updated"));
     let found = c
         .app

@@ -9,6 +9,8 @@ pub mod clinical;
 pub mod codes;
 pub mod error;
 pub mod ident;
+pub mod justification;
+pub mod masked;
 pub mod org;
 pub mod password;
 pub mod referral;

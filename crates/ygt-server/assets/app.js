@@ -17,6 +17,8 @@
       badge.textContent = n > 0 ? String(n) : "";
       badge.hidden = !(n > 0);
     }
+    // The session ended (signed out here or elsewhere, expired): stop listening.
+    es.addEventListener("ended", function () { es.close(); show(0); });
     es.addEventListener("hello", function (e) {
       try { show(JSON.parse(e.data).unread); } catch (_) { /* ignore */ }
     });

@@ -65,12 +65,7 @@ fn random_hex(n: usize) -> String {
 
 /// Only local paths are followed after sign-in.
 fn safe_next(n: Option<&str>) -> String {
-    match n {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
+    crate::pages::safe_next(n)
 }
 
 fn is_tls(headers: &HeaderMap) -> bool {
@@ -197,8 +192,13 @@ async fn logout(
     ReqCtx(ctx): ReqCtx,
     auth: Option<axum::Extension<Auth>>,
 ) -> Result<Response, WebError> {
-    if let Some(token) = auth.and_then(|a| a.0.session_token.clone()) {
-        s.app.sign_out(&ctx, &token).await?;
+    if let Some(a) = auth {
+        if let Some(token) = a.0.session_token.clone() {
+            s.app.sign_out(&ctx, &token).await?;
+        }
+        if let ygt_app::access::Via::Session { session_id } = a.0.principal.via {
+            let _ = s.ended.send(crate::SessionEnded::Session(session_id));
+        }
     }
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
@@ -327,6 +327,9 @@ async fn sign_out_everywhere(
     ReqCtx(ctx): ReqCtx,
 ) -> Result<Response, WebError> {
     s.app.sign_out_everywhere(&ctx).await?;
+    if let Some(u) = ctx.principal().and_then(|p| p.user_id) {
+        let _ = s.ended.send(crate::SessionEnded::User(u));
+    }
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, clear_session_cookie());
@@ -611,7 +614,7 @@ struct RolesPage {
     t: Lang,
     nav: Nav,
     roles: &'static [Role],
-    permissions: &'static [Permission],
+    permissions: Vec<Permission>,
     granted: Vec<(Role, Permission)>,
     form: FormState,
 }
@@ -636,7 +639,12 @@ async fn roles_view(
             t,
             nav: page.nav("roles"),
             roles: Role::ALL,
-            permissions: Permission::ALL,
+            // Token-only permissions are never a role's.
+            permissions: Permission::ALL
+                .iter()
+                .copied()
+                .filter(|p| !p.is_token_only())
+                .collect(),
             granted,
             form,
         },
@@ -718,10 +726,12 @@ async fn tokens_view(
         .app
         .list_institutions(ctx, &InstitutionFilter::default())
         .await?;
-    let permissions = match ctx.principal() {
-        Some(p) => p.permissions.iter().copied().collect(),
-        None => Permission::ALL.to_vec(),
-    };
+    // What the creator holds, and the integration set, which token.manage may always give.
+    let permissions = Permission::ALL
+        .iter()
+        .copied()
+        .filter(|x| x.is_integration() || ctx.principal().is_none_or(|p| p.can(*x)))
+        .collect();
     render_status(
         &TokensPage {
             t,

@@ -65,6 +65,10 @@ fn csrf_error() -> WebError {
 }
 
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // `/metrics` checks its own bearer token (the configuration's, not an API token).
+    if req.uri().path() == "/metrics" {
+        return next.run(req).await;
+    }
     let (mut parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let mut auth: Option<Auth> = None;

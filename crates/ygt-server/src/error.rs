@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -12,6 +12,7 @@ use serde_json::json;
 use ygt_app::AppError;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 
+use crate::break_glass_pages::{offers_break_glass, render_resident_forbidden, resident_of_page};
 use crate::i18n::Lang;
 use crate::pages::{Nav, render_error_page};
 
@@ -241,11 +242,16 @@ pub fn operation_outcome(e: &AppError, lang: Lang) -> serde_json::Value {
 }
 
 /// Renders every [`WebError`] of a response for the request it answers.
-pub async fn render_errors(req: Request, next: Next) -> Response {
+pub async fn render_errors(
+    State(state): State<crate::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
     let lang = Lang::from_parts(&parts);
     let path = parts.uri.path().to_owned();
     let uri = parts.uri.clone();
+    let resident_page = resident_of_page(&parts.method, &path);
     let request_id = parts
         .extensions
         .get::<crate::RequestId>()
@@ -296,7 +302,24 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             .into_iter()
             .map(|(f, m)| format!("{f}: {m}"))
             .collect();
-        match render_error_page(lang, nav, &message, &details) {
+        let page = match resident_page {
+            // A resident the user may not see: say why, and offer the ways in.
+            Some(resident) if matches!(err.as_ref(), AppError::Forbidden { .. }) => {
+                let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                render_resident_forbidden(
+                    &state,
+                    lang,
+                    nav,
+                    &message,
+                    &details,
+                    resident,
+                    next,
+                    offers_break_glass(auth.as_ref()),
+                )
+            }
+            _ => render_error_page(lang, nav, &message, &details),
+        };
+        match page {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, message).into_response(),
         }

@@ -4,11 +4,13 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use ygt_app::mpi::{GOLDEN_RULE_EN, GOLDEN_RULE_ZH, PersonDetail, ResidentDraft, TaskDetail};
-use ygt_app::ygt_store::mpi::{Person, Registration};
+use ygt_app::mpi::{
+    GOLDEN_RULE_EN, GOLDEN_RULE_ZH, MergeDraft, PersonDetail, ResidentDraft, SplitDraft, TaskDetail,
+};
+use ygt_app::view::{Found, RegistrationView, Revealed};
 use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
 use ygt_domain::access::Permission;
-use ygt_domain::ident::{IdNumber, Phone, Sex};
+use ygt_domain::ident::Sex;
 
 use crate::error::WebError;
 use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
@@ -22,6 +24,8 @@ pub fn routes(r: Routes) -> Routes {
         .post("/residents", resident_create)
         .get("/residents/{id}", resident_page)
         .post("/residents/{id}/reveal", resident_reveal)
+        .get("/residents/{id}/merge", resident_merge_form)
+        .get("/registrations/{id}/unmerge", registration_unmerge_form)
         .post("/residents/{id}/merge", resident_merge)
         .post("/registrations/{id}/unmerge", registration_unmerge)
         .get("/mpi/review", review)
@@ -29,39 +33,10 @@ pub fn routes(r: Routes) -> Routes {
         .post("/mpi/tasks/{id}/not-same", task_not_same)
 }
 
-pub fn mask_id_text(v: Option<&str>) -> String {
-    match v {
-        Some(v) => IdNumber::parse("id", v)
-            .map(|i| i.masked())
-            .unwrap_or_else(|_| {
-                let n = v.chars().count();
-                if n <= 4 {
-                    "****".into()
-                } else {
-                    format!("{}****", v.chars().take(2).collect::<String>())
-                }
-            }),
-        None => "—".into(),
-    }
-}
-
-pub fn mask_phone_text(v: Option<&str>) -> String {
-    match v {
-        Some(v) => Phone::parse("phone", v)
-            .map(|p| p.masked())
-            .unwrap_or_else(|_| "****".into()),
-        None => "—".into(),
-    }
-}
-
 fn sex_label(code: &str, t: Lang) -> String {
     Sex::parse("sex", code)
         .map(|s| t.label(s).to_owned())
         .unwrap_or_default()
-}
-
-fn masked_reg(r: &Registration) -> String {
-    mask_id_text(r.id_number.as_deref().or(r.id_number_raw.as_deref()))
 }
 
 // ---------------------------------------------------------------- search
@@ -72,8 +47,8 @@ struct ResidentsPage {
     t: Lang,
     nav: Nav,
     q: String,
-    /// (person, sex, birth date, masked id, masked phone)
-    people: Vec<(Person, String, String, String, String)>,
+    /// (found, sex, birth date)
+    people: Vec<(Found, String, String)>,
     open_tasks: i64,
 }
 
@@ -88,12 +63,14 @@ async fn residents(
     let found = s.app.search_residents(&ctx, &text, 100).await?;
     let people = found
         .into_iter()
-        .map(|p| {
-            let sex = sex_label(&p.sex, t);
-            let birth = p.birth_date.map(|d| d.to_string()).unwrap_or_default();
-            let id = mask_id_text(p.id_number.as_deref());
-            let phone = mask_phone_text(p.phone.as_deref());
-            (p, sex, birth, id, phone)
+        .map(|f| {
+            let sex = sex_label(&f.person.sex, t);
+            let birth = f
+                .person
+                .birth_date
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            (f, sex, birth)
         })
         .collect();
     render_status(
@@ -223,9 +200,16 @@ struct ResidentPage {
     birth: String,
     id_number: String,
     phone: String,
-    revealed: bool,
+    /// Full numbers, after the audited reveal.
+    revealed: Option<Revealed>,
+    /// The viewer decides identities (merge, split).
+    steward: bool,
     rule: &'static str,
     message: Option<String>,
+}
+
+fn dash<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_else(|| "—".into())
 }
 
 impl ResidentPage {
@@ -238,25 +222,40 @@ impl ResidentPage {
             .map(|e| e.label(self.t.is_en()))
     }
 
-    fn masked_id(&self, r: &Registration) -> String {
-        if self.revealed {
-            r.id_number_raw.clone().unwrap_or_else(|| "—".into())
-        } else {
-            masked_reg(r)
+    /// A registration's ID number: in full after the reveal, masked otherwise.
+    fn reg_id(&self, r: &RegistrationView) -> String {
+        match &self.revealed {
+            Some(rv) => dash(
+                rv.registrations
+                    .iter()
+                    .find(|x| x.id == r.id)
+                    .and_then(|x| x.id_number.clone()),
+            ),
+            None => dash(r.id_number.as_ref()),
         }
     }
 
     fn when(&self, t: &time::OffsetDateTime) -> String {
-        let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute()
-        )
+        local_time(t)
     }
+}
+
+/// A time as people in the county read it: China Standard Time, to the minute.
+pub(crate) fn local_time(t: &time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+fn is_steward(ctx: &ygt_app::Ctx) -> bool {
+    ctx.principal()
+        .is_some_and(|p| p.can(Permission::MpiSteward))
 }
 
 async fn person_view(
@@ -265,38 +264,30 @@ async fn person_view(
     t: Lang,
     page: &PageInfo,
     id: uuid::Uuid,
-    revealed: bool,
+    reveal: bool,
     message: Option<String>,
 ) -> Result<Response, WebError> {
-    let d = if revealed {
-        s.app.reveal_person(ctx, id).await?
+    let (d, revealed) = if reveal {
+        let (d, r) = s.app.reveal_person(ctx, id).await?;
+        (d, Some(r))
     } else {
-        s.app.person_detail(ctx, id, "treatment").await?
+        (s.app.person_detail(ctx, id, "treatment").await?, None)
     };
     let p = &d.person;
-    let (id_number, phone) = if revealed {
-        (
-            p.id_number.clone().unwrap_or_else(|| "—".into()),
-            p.phone.clone().unwrap_or_else(|| "—".into()),
-        )
-    } else {
-        (
-            mask_id_text(p.id_number.as_deref()),
-            mask_phone_text(p.phone.as_deref()),
-        )
+    let (id_number, phone) = match &revealed {
+        Some(r) => (dash(r.id_number.as_ref()), dash(r.phone.as_ref())),
+        None => (dash(p.id_number.as_ref()), dash(p.phone.as_ref())),
     };
     render_status(
         &ResidentPage {
             t,
             nav: page.nav("residents"),
             sex: sex_label(&p.sex, t),
-            birth: p
-                .birth_date
-                .map(|b| b.to_string())
-                .unwrap_or_else(|| "—".into()),
+            birth: dash(p.birth_date),
             id_number,
             phone,
             revealed,
+            steward: is_steward(ctx),
             rule: if t.is_en() {
                 GOLDEN_RULE_EN
             } else {
@@ -338,26 +329,175 @@ async fn resident_reveal(
     person_view(&s, &ctx, t, &page, id, true, None).await
 }
 
+// ---------------------------------------------------------------- merge and split
+
+/// The confirmation page of a steward's merge or split: who, into whom, the reason.
+#[derive(Template)]
+#[template(path = "resident_merge.html")]
+struct MergePage {
+    t: Lang,
+    nav: Nav,
+    /// The person merged away, or the one a registration is split from.
+    d: PersonDetail,
+    /// The registration split off (a split), or none (a merge).
+    split: Option<RegistrationView>,
+    form: FormState,
+}
+
+/// What the confirmation page confirms: merging a person away, or splitting a registration off.
+enum Decision {
+    Merge(uuid::Uuid),
+    Split(Box<RegistrationView>),
+}
+
+async fn merge_page(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    t: Lang,
+    page: &PageInfo,
+    what: Decision,
+    (form, status): (FormState, StatusCode),
+) -> Result<Response, WebError> {
+    let (person, split) = match what {
+        Decision::Merge(p) => (p, None),
+        Decision::Split(r) => (r.person_id, Some(*r)),
+    };
+    s.app
+        .require(
+            ctx,
+            Permission::MpiSteward,
+            ygt_app::access::Event::new("mpi.merge_form", "resident", Some(person.to_string())),
+        )
+        .await?;
+    let d = s.app.person_detail(ctx, person, "identity").await?;
+    render_status(
+        &MergePage {
+            t,
+            nav: page.nav("residents"),
+            d,
+            split,
+            form,
+        },
+        status,
+    )
+}
+
+async fn resident_merge_form(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    merge_page(
+        &s,
+        &ctx,
+        t,
+        &page,
+        Decision::Merge(id),
+        (FormState::default(), StatusCode::OK),
+    )
+    .await
+}
+
 async fn resident_merge(
     State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
     form: FormData,
 ) -> Result<Response, WebError> {
     let id = parse_id("id", &id)?;
-    let into = parse_id("into", form.get("into").unwrap_or(""))?;
-    s.app.merge_persons(&ctx, id, into).await?;
-    Ok(Redirect::to(&format!("/residents/{into}")).into_response())
+    let d = MergeDraft {
+        into: form.text("into"),
+        reason: form.text("reason"),
+        confirm: form.get("confirm").is_some(),
+    };
+    match s.app.merge_persons(&ctx, id, &d).await {
+        Ok(()) => Ok(Redirect::to(&format!("/residents/{}", d.into.trim())).into_response()),
+        Err(e) => {
+            let mut state = FormState::from_pairs(form.0);
+            state.absorb(e, t)?;
+            merge_page(
+                &s,
+                &ctx,
+                t,
+                &page,
+                Decision::Merge(id),
+                (state, StatusCode::UNPROCESSABLE_ENTITY),
+            )
+            .await
+        }
+    }
 }
 
-async fn registration_unmerge(
+async fn split_registration(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    id: uuid::Uuid,
+) -> Result<RegistrationView, WebError> {
+    s.app
+        .require(
+            ctx,
+            Permission::MpiSteward,
+            ygt_app::access::Event::new("mpi.unmerge_form", "registration", Some(id.to_string())),
+        )
+        .await?;
+    Ok(s.app.registration_view(ctx, id).await?)
+}
+
+async fn registration_unmerge_form(
     State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let id = parse_id("id", &id)?;
-    let person = s.app.unmerge(&ctx, id).await?;
-    Ok(Redirect::to(&format!("/residents/{person}")).into_response())
+    let r = split_registration(&s, &ctx, id).await?;
+    merge_page(
+        &s,
+        &ctx,
+        t,
+        &page,
+        Decision::Split(Box::new(r)),
+        (FormState::default(), StatusCode::OK),
+    )
+    .await
+}
+
+async fn registration_unmerge(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let d = SplitDraft {
+        reason: form.text("reason"),
+        confirm: form.get("confirm").is_some(),
+    };
+    match s.app.unmerge(&ctx, id, &d).await {
+        Ok(person) => Ok(Redirect::to(&format!("/residents/{person}")).into_response()),
+        Err(e) => {
+            let mut state = FormState::from_pairs(form.0);
+            state.absorb(e, t)?;
+            let r = split_registration(&s, &ctx, id).await?;
+            merge_page(
+                &s,
+                &ctx,
+                t,
+                &page,
+                Decision::Split(Box::new(r)),
+                (state, StatusCode::UNPROCESSABLE_ENTITY),
+            )
+            .await
+        }
+    }
 }
 
 // ---------------------------------------------------------------- review
@@ -371,8 +511,8 @@ struct ReviewPage {
 }
 
 impl ReviewPage {
-    fn masked_id(&self, r: &Registration) -> String {
-        masked_reg(r)
+    fn masked_id(&self, r: &RegistrationView) -> String {
+        dash(r.id_number.as_ref())
     }
 
     /// (field, level, weight) rows of a task's explanation.

@@ -200,7 +200,7 @@ struct NewPage {
     t: Lang,
     nav: Nav,
     form: FormState,
-    person: ygt_app::ygt_store::mpi::Person,
+    person: ygt_app::view::PersonView,
     direction: Direction,
     targets: Vec<Institution>,
     departments: Vec<Department>,
@@ -756,7 +756,10 @@ async fn slip_page(
         "ygt:referral:{}:{}",
         v.referral.number, v.referral.id
     ));
-    let id_number = crate::mpi_pages::mask_id_text(v.referral.person_id_number.as_deref());
+    let id_number = v
+        .person_id_number
+        .as_ref()
+        .map_or_else(|| "—".to_owned(), |m| m.to_string());
     render_status(
         &SlipPage {
             t,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use ygt_domain::access::{Permission, Role, default_permissions};
+use ygt_domain::access::{Ground, Permission, Role, default_permissions};
 use ygt_domain::audit::{AuditRecord, HashAlg, Outcome, compute_hash, truncate_to_micros};
 
 use crate::{Result, Sql, Store, StoreError, Tx};
@@ -671,7 +671,7 @@ impl Tx {
         resident_id: Uuid,
         institution_id: Option<Uuid>,
         user_id: Option<Uuid>,
-        kind: &str,
+        kind: Ground,
         source_id: Option<&str>,
         valid_from: OffsetDateTime,
         valid_until: Option<OffsetDateTime>,
@@ -685,7 +685,7 @@ impl Tx {
             .arg(resident_id)
             .arg(institution_id)
             .arg(user_id)
-            .arg(kind)
+            .arg(kind.code())
             .arg(source_id)
             .arg(valid_from)
             .arg(valid_until),
@@ -694,43 +694,97 @@ impl Tx {
         Ok(())
     }
 
-    /// Gives resident `to` every current link of resident `from` (after a merge or a move, so
-    /// that whoever cared for the registrations keeps seeing them).
-    pub async fn copy_care_links(
+    /// The current links a person's registrations give (registered or unverified), each naming
+    /// its registration in `source_id`.
+    pub async fn registration_links(
+        &mut self,
+        person: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CareLink>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until \
+                 FROM care_links WHERE resident_id = ? AND kind IN (?, ?) \
+                 AND (valid_until IS NULL OR valid_until > ?)",
+            )
+            .arg(person)
+            .arg(Ground::Registered.code())
+            .arg(Ground::Unverified.code())
+            .arg(now),
+        )
+        .await
+    }
+
+    /// Ends one link.
+    pub async fn end_care_link(&mut self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new("UPDATE care_links SET valid_until = ? WHERE id = ?")
+                .arg(now)
+                .arg(id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Moves the current links of person `from` that do not come from registrations (a
+    /// referral, an arrival, a contract) to person `to`, with the referrals, contracts and
+    /// other episodes they belong to (a merge). Registration links are recomputed instead.
+    pub async fn move_episode_links(
         &mut self,
         from: Uuid,
         to: Uuid,
         now: OffsetDateTime,
-    ) -> Result<()> {
-        let links: Vec<CareLink> = self
-            .fetch_all(
+    ) -> Result<u64> {
+        self.execute(
+            Sql::new(
+                "UPDATE care_links SET resident_id = ? WHERE resident_id = ? AND kind NOT IN (?, ?) \
+                 AND (valid_until IS NULL OR valid_until > ?)",
+            )
+            .arg(to)
+            .arg(from)
+            .arg(Ground::Registered.code())
+            .arg(Ground::Unverified.code())
+            .arg(now),
+        )
+        .await
+    }
+
+    /// Gives an institution a link of `ground` from `source` unless it holds a current one of
+    /// that ground (a referred patient arrived: `care`). Whether one was added.
+    pub async fn ensure_care_link(
+        &mut self,
+        person: Uuid,
+        institution: Uuid,
+        ground: Ground,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = self
+            .execute(
                 Sql::new(
-                    "SELECT id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until                      FROM care_links WHERE resident_id = ? AND (valid_until IS NULL OR valid_until > ?)",
+                    "INSERT INTO care_links (id, resident_id, institution_id, user_id, kind, source_id, \
+                     valid_from, valid_until) SELECT ?, ?, ?, NULL, ?, ?, ?, NULL WHERE NOT EXISTS \
+                     (SELECT 1 FROM care_links WHERE resident_id = ? AND institution_id = ? AND kind = ? \
+                     AND valid_until IS NULL)",
                 )
-                .arg(from)
-                .arg(now),
+                .arg(Uuid::now_v7())
+                .arg(person)
+                .arg(institution)
+                .arg(ground.code())
+                .arg(source)
+                .arg(now)
+                .arg(person)
+                .arg(institution)
+                .arg(ground.code()),
             )
             .await?;
-        for l in links {
-            self.insert_care_link(
-                Uuid::now_v7(),
-                to,
-                l.institution_id,
-                l.user_id,
-                &l.kind,
-                l.source_id.as_deref(),
-                now,
-                l.valid_until,
-            )
-            .await?;
-        }
-        Ok(())
+        Ok(n > 0)
     }
 
     /// Ends the links that came from one source (a referral closed, a contract ended).
     pub async fn end_care_links(
         &mut self,
-        kind: &str,
+        kind: Ground,
         source_id: &str,
         now: OffsetDateTime,
     ) -> Result<u64> {
@@ -740,7 +794,7 @@ impl Tx {
                  AND (valid_until IS NULL OR valid_until > ?)",
             )
             .arg(now)
-            .arg(kind)
+            .arg(kind.code())
             .arg(source_id)
             .arg(now),
         )

@@ -57,7 +57,17 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_document_content.sql"),
         include_str!("../migrations/postgres/0009_document_content.sql"),
     ),
+    (
+        12,
+        "access grounds, source identity per institution, stewards",
+        include_str!("../migrations/sqlite/0012_access_grounds.sql"),
+        include_str!("../migrations/postgres/0012_access_grounds.sql"),
+    ),
 ];
+
+/// SQLite migrations that manage their own transaction (a table rebuild needs foreign keys off,
+/// which SQLite cannot change inside a transaction).
+const SQLITE_OWN_TRANSACTION: &[i64] = &[12];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {
     let ms = MIGRATIONS
@@ -72,7 +82,7 @@ pub(crate) fn migrator(backend: Backend) -> Migrator {
                 Cow::Borrowed(*d),
                 MigrationType::Simple,
                 sql.into_sql_str(),
-                false,
+                backend == Backend::Sqlite && SQLITE_OWN_TRANSACTION.contains(v),
             )
         })
         .collect();

@@ -7,6 +7,8 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use ygt_domain::access::Ground;
+
 use crate::{Result, Sql, Store, Tx};
 
 /// A person (golden record). Its fields are derived from its registrations.
@@ -156,7 +158,20 @@ pub struct PersonFilter {
     pub id_number: Option<String>,
     pub phone: Option<String>,
     pub insurance_number: Option<String>,
+    /// The whole name, exactly (with an ID number: the out-of-scope look-up).
+    pub name_exact: Option<String>,
+    /// Only persons in this data scope; `None`: everyone.
+    pub scope: Option<PersonScope>,
     pub limit: i64,
+}
+
+/// A data scope for search: persons an opening care link ties to one of these institutions
+/// or to this user, at `now`.
+#[derive(Debug, Clone)]
+pub struct PersonScope {
+    pub institutions: Vec<Uuid>,
+    pub user: Option<Uuid>,
+    pub now: OffsetDateTime,
 }
 
 impl Store {
@@ -209,7 +224,24 @@ impl Store {
         if let Some(v) = f.insurance_number.as_deref().filter(|s| !s.is_empty()) {
             q.push(" AND r.insurance_number = ").bind(v);
         }
-        q.push(") ORDER BY name, id LIMIT ")
+        if let Some(v) = f.name_exact.as_deref() {
+            q.push(" AND r.name = ").bind(v);
+        }
+        q.push(")");
+        if let Some(sc) = &f.scope {
+            q.push(" AND id IN (SELECT c.resident_id FROM care_links c WHERE c.kind IN ")
+                .bind_list(Ground::opening_codes())
+                .push(" AND c.valid_from <= ")
+                .bind(sc.now)
+                .push(" AND (c.valid_until IS NULL OR c.valid_until > ")
+                .bind(sc.now)
+                .push(") AND (c.user_id = ")
+                .bind(sc.user)
+                .push(" OR c.institution_id IN ")
+                .bind_list(sc.institutions.iter().copied())
+                .push("))");
+        }
+        q.push(" ORDER BY name, id LIMIT ")
             .bind(f.limit.clamp(1, 500));
         self.fetch_all(q).await
     }
@@ -805,25 +837,6 @@ impl Tx {
         Ok(regs.is_some() && blocks.is_none())
     }
 
-    /// (resident, institution) pairs among these residents that have a current `registered`
-    /// or `care` link.
-    pub async fn current_institution_links(
-        &mut self,
-        residents: &[Uuid],
-    ) -> Result<HashSet<(Uuid, Uuid)>> {
-        let mut out = HashSet::new();
-        for chunk in residents.chunks(500) {
-            let mut q = Sql::new(
-                "SELECT resident_id, institution_id FROM care_links WHERE institution_id IS NOT NULL \
-                 AND kind IN ('registered', 'care') AND valid_until IS NULL AND resident_id IN ",
-            );
-            q.bind_list(chunk.iter().copied());
-            let rows: Vec<(Uuid, Uuid)> = self.fetch_all(q).await?;
-            out.extend(rows);
-        }
-        Ok(out)
-    }
-
     /// (id, merged_into, active) of these persons.
     pub async fn persons_state(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<Uuid>, bool)>> {
         let mut out = Vec::with_capacity(ids.len());
@@ -836,19 +849,17 @@ impl Tx {
         Ok(out)
     }
 
-    /// Inserts many institution care links of one kind (`registered`, `care`) at once:
-    /// (resident, institution, source).
+    /// Inserts many institution care links at once: (resident, institution, ground, source).
     pub async fn bulk_insert_care_links(
         &mut self,
-        kind: &str,
-        rows: &[(Uuid, Uuid, Option<String>)],
+        rows: &[(Uuid, Uuid, Ground, Option<String>)],
         now: OffsetDateTime,
     ) -> Result<()> {
         for chunk in rows.chunks(BULK_ROWS) {
             let mut q = Sql::new(
                 "INSERT INTO care_links (id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until) VALUES ",
             );
-            for (i, (resident, inst, source)) in chunk.iter().enumerate() {
+            for (i, (resident, inst, ground, source)) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
                 }
@@ -859,7 +870,7 @@ impl Tx {
                     .push(", ")
                     .bind(*inst)
                     .push(", NULL, ")
-                    .bind(kind)
+                    .bind(ground.code())
                     .push(", ")
                     .bind(source.as_deref())
                     .push(", ")
@@ -868,6 +879,75 @@ impl Tx {
             }
             self.execute(q).await?;
         }
+        Ok(())
+    }
+}
+
+/// What a merge does with a column that names a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMerge {
+    /// The rows follow to the surviving person ([`Tx::move_person_rows`]).
+    Moved,
+    /// Moved one registration at a time by the index itself (`move_registration`).
+    ByRegistration,
+    /// Derived again from the registrations (registration grounds); episode grounds move.
+    Recomputed,
+    /// Stays: history, the audit log, a break-glass grant declared for that person.
+    Kept,
+}
+
+/// Every column of the schema that names a person, and what a merge does with it. A store test
+/// reads the schema of both backends and fails on a person column missing here.
+pub const PERSON_REFERENCES: &[(&str, &str, OnMerge)] = &[
+    ("registrations", "person_id", OnMerge::ByRegistration),
+    ("persons", "merged_into", OnMerge::Kept),
+    ("clinical_items", "person_id", OnMerge::Moved),
+    ("observations", "person_id", OnMerge::Moved),
+    ("referrals", "person_id", OnMerge::Moved),
+    ("care_tasks", "person_id", OnMerge::Moved),
+    ("users", "resident_id", OnMerge::Moved),
+    ("match_tasks", "candidate_person_id", OnMerge::Moved),
+    ("care_links", "resident_id", OnMerge::Recomputed),
+    ("person_history", "person_id", OnMerge::Kept),
+    ("person_history", "other_person_id", OnMerge::Kept),
+    ("break_glass", "resident_id", OnMerge::Kept),
+    ("audit_events", "resident_id", OnMerge::Kept),
+];
+
+impl Tx {
+    /// Moves everything of a retired person `from` to the survivor `to` (after its last
+    /// registration moved): every [`OnMerge::Moved`] column, and the grounds of its episodes
+    /// (referrals, arrivals). Open possible matches against `from` now ask about `to`, and
+    /// those whose registration already belongs to `to` are settled.
+    pub async fn move_person_rows(
+        &mut self,
+        from: Uuid,
+        to: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        for (table, column, how) in PERSON_REFERENCES {
+            if *how != OnMerge::Moved {
+                continue;
+            }
+            let mut q = Sql::new(&format!("UPDATE {table} SET {column} = "));
+            q.bind(to).push(&format!(" WHERE {column} = ")).bind(from);
+            if *table == "match_tasks" {
+                q.push(" AND status = 'open'");
+            }
+            self.execute(q).await?;
+        }
+        self.execute(
+            Sql::new(
+                "UPDATE match_tasks SET status = 'superseded', resolved_at = ? WHERE status = 'open' \
+                 AND candidate_person_id = ? AND registration_id IN \
+                 (SELECT id FROM registrations WHERE person_id = ?)",
+            )
+            .arg(now)
+            .arg(to)
+            .arg(to),
+        )
+        .await?;
+        self.move_episode_links(from, to, now).await?;
         Ok(())
     }
 }

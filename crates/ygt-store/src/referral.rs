@@ -20,8 +20,6 @@ pub struct Referral {
     pub person_name: String,
     pub person_sex: String,
     pub person_birth_date: Option<Date>,
-    pub person_id_number: Option<String>,
-    pub person_phone: Option<String>,
     pub from_institution_id: Uuid,
     pub from_institution_name: String,
     pub from_department_id: Option<Uuid>,
@@ -62,7 +60,6 @@ pub struct Referral {
 
 const REFERRAL_COLUMNS: &str = "SELECT r.id, r.number, r.direction, r.status, r.urgency, \
     r.person_id, p.name AS person_name, p.sex AS person_sex, p.birth_date AS person_birth_date, \
-    p.id_number AS person_id_number, p.phone AS person_phone, \
     r.from_institution_id, fi.name AS from_institution_name, r.from_department_id, \
     fd.name AS from_department_name, r.from_user_id, r.from_doctor, \
     r.to_institution_id, ti.name AS to_institution_name, r.to_department_id, \

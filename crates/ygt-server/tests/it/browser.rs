@@ -255,7 +255,10 @@ async fn review_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::
 
     b.goto(&s.url("/residents?q=zhouming")).await?;
     b.wait_for_text("#resident-results", "周明", WAIT).await?;
-    b.goto(&s.url("/mpi/review")).await?;
+    // Deciding identities is the patient-index steward's work, not the doctor's.
+    b.find("#sign-out").await?.click().await?;
+    b.wait_for("input[name=username]", WAIT).await?;
+    sign_in(b, s, "/mpi/review", "steward").await?;
     b.wait_for(".task", WAIT).await?;
     let task = b.find(".task").await?;
     let text = task.text().await?;
@@ -449,5 +452,66 @@ async fn record_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::
             .await?
             .contains(&county.name)
     );
+    Ok(())
+}
+
+/// A county doctor opens a village resident's page, is refused with the break-glass form,
+/// states the reason, and lands on the page that was refused.
+#[tokio::test]
+async fn break_glass_from_the_refusal_page() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let s = TestServer::start(TestDb::sqlite(), true).await;
+    let result = break_glass_journey(&browser, &s).await;
+    if result.is_err() {
+        let _ = browser
+            .save_screenshot(concat!(env!("CARGO_TARGET_TMPDIR"), "/browser-failure.png"))
+            .await;
+    }
+    browser.quit().await;
+    result.unwrap();
+}
+
+async fn break_glass_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    let ctx = ygt_app::Ctx::system();
+    let village = s
+        .app
+        .list_institutions(
+            &ctx,
+            &ygt_app::ygt_store::org::InstitutionFilter {
+                tier: Some(ygt_domain::org::Tier::Village),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .0[0]
+        .id;
+    let person = s
+        .app
+        .register_resident(
+            &ctx,
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: village.to_string(),
+                name: "周桂英".into(),
+                id_number: Some("341890195508080026".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let page = format!("/residents/{person}");
+    sign_in(b, s, &page, "doctor").await?;
+    let reason = b
+        .wait_for("#break-glass-form textarea[name=reason]", WAIT)
+        .await?;
+    assert!(b.find("#refusal").await?.text().await?.contains("服务范围"));
+    reason.send_keys("夜间急诊昏迷，需查看既往史与用药").await?;
+    b.find("#break-glass").await?.click().await?;
+    let name = b.wait_for("#person-name", WAIT).await?;
+    assert!(name.text().await?.contains("周桂英"));
+    assert!(b.current_url().await?.ends_with(&page));
     Ok(())
 }
