@@ -528,6 +528,16 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("record.valid_until", "有效期至", "Valid until"),
     ("record.versions", "历史版本", "Earlier versions"),
     ("record.when", "时间", "When"),
+    (
+        "resident.access_history",
+        "谁查找、调阅、修改过此居民",
+        "Who found, opened or changed this resident",
+    ),
+    (
+        "resident.access_history_hint",
+        "审计日志中与此居民有关的全部记录",
+        "Every audit record about this resident",
+    ),
     ("resident.birth_date", "出生日期", "Date of birth"),
     ("resident.division_code", "行政区划代码", "Division code"),
     ("resident.ethnicity", "民族", "Ethnicity"),

@@ -1,6 +1,8 @@
 //! The access matrix: every role × every route × (own institution, subordinate village, other
-//! institution; resident linked by referral or not linked), asserting allow or deny. The route
-//! list comes from the router itself: a new route without a decision here fails the test.
+//! institution; resident linked by referral, not linked, or registered here by resemblance only),
+//! asserting allow or deny, on SQLite and PostgreSQL. Every response is scanned for unmasked ID
+//! and mobile numbers. The route list comes from the router itself: a new route without a
+//! decision here fails the test.
 
 use std::collections::BTreeSet;
 
@@ -30,6 +32,9 @@ enum Where {
     Linked,
     /// A resident with no link to the actor.
     NotLinked,
+    /// A resident registered elsewhere with the ID card, then at the actor's institution by
+    /// name, sex, birth date, address and phone alone: linked by the index, never opened.
+    Unverified,
 }
 
 /// Who may use a route.
@@ -239,7 +244,9 @@ fn wheres(method: &str, path: &str) -> Vec<Where> {
     if path.starts_with("/api/v1/residents/")
         || path.starts_with("/residents/{id}")
         || path.starts_with("/api/v1/patients/")
-        || path.starts_with("/api/v1/clinical-items/")
+    {
+        vec![Linked, NotLinked, Unverified]
+    } else if path.starts_with("/api/v1/clinical-items/")
         || path.starts_with("/records/items/")
         || path.starts_with("/fhir/{rtype}")
         || path.starts_with("/fhir/Binary/")
@@ -301,6 +308,7 @@ struct Fixture {
     break_glass: Uuid,
     linked: Uuid,
     not_linked: Uuid,
+    unverified: Uuid,
     merge_source: Uuid,
     unmerge_registration: Uuid,
     task: Uuid,
@@ -374,10 +382,10 @@ impl Fixture {
             || template.starts_with("/residents/")
             || template.starts_with("/api/v1/patients/")
         {
-            if w == Where::Linked {
-                self.linked
-            } else {
-                self.not_linked
+            match w {
+                Where::Linked => self.linked,
+                Where::Unverified => self.unverified,
+                _ => self.not_linked,
             }
         } else {
             self.institution(w)
@@ -490,6 +498,27 @@ async fn build_fixture(s: &TestServer) -> Fixture {
     let not_linked = register(other, "李秀兰", "341890197502020028")
         .await
         .person_id;
+    // Registered at another centre with the ID card, then copied at the actor's own centre.
+    let copy = |inst: Uuid, id: Option<&str>| ygt_app::mpi::ResidentDraft {
+        institution_id: inst.to_string(),
+        name: "孙桂英".into(),
+        sex: Some("2".into()),
+        birth_date: Some("1950-06-06".into()),
+        id_number: id.map(str::to_owned),
+        address: Some("云溪县青石镇上湾村三组12号".into()),
+        phone: Some("13955016060".into()),
+        ..Default::default()
+    };
+    let unverified = app
+        .register_resident(&ctx, &copy(other, Some("341890195006060064")))
+        .await
+        .unwrap()
+        .person_id;
+    let linked_copy = app.register_resident(&ctx, &copy(own, None)).await.unwrap();
+    assert_eq!(
+        linked_copy.person_id, unverified,
+        "the index links the copy"
+    );
     let merge_source = register(own, "王五", "341890196003030032").await.person_id;
     register(own, "赵六", "341890199004040041").await;
     let unmerge_registration = register(sub, "赵六", "341890199004040041")
@@ -682,6 +711,7 @@ async fn build_fixture(s: &TestServer) -> Fixture {
         break_glass,
         linked,
         not_linked,
+        unverified,
         merge_source,
         unmerge_registration,
         task,
@@ -986,9 +1016,8 @@ fn ends_session(path: &str) -> bool {
     matches!(path, "/logout" | "/account/sign-out-everywhere")
 }
 
-#[tokio::test]
-async fn every_role_on_every_route() {
-    let s = TestServer::start(TestDb::sqlite(), true).await;
+async fn every_role_on_every_route(db: TestDb) {
+    let s = TestServer::start(db, true).await;
     let fx = build_fixture(&s).await;
     let mut routes = ygt_server::route_list();
     routes.sort_by_key(|r| ends_session(r.path));
@@ -1161,6 +1190,8 @@ fn the_number_scanner_finds_numbers_and_only_them() {
     );
     assert!(unmasked_numbers("019a7c2e-1395-5012-3456-000000000000 12345678901").is_empty());
 }
+
+ygt_testkit::both_backends!(every_role_on_every_route, every_role_on_every_route);
 
 /// Nobody signed in: pages send to the sign-in page, the API answers 401, public routes work.
 #[tokio::test]
