@@ -507,6 +507,33 @@ impl App {
         self.index_blocks(true).await
     }
 
+    /// Fills in the initials of registrations stored before initials were kept (search by
+    /// `chy`); returns how many it filled.
+    pub async fn ensure_search_initials(&self) -> Result<usize> {
+        let mut n = 0;
+        loop {
+            let mut tx = self.store().begin().await?;
+            let page = tx.registrations_without_initials(5_000).await?;
+            if page.is_empty() {
+                break;
+            }
+            let rows: Vec<(Uuid, String)> = page
+                .into_iter()
+                .map(|(id, name)| {
+                    let p = ygt_empi::prepare(&ygt_empi::Registration {
+                        name,
+                        ..Default::default()
+                    });
+                    (id, p.name_initials().join("|"))
+                })
+                .collect();
+            tx.set_name_initials(&rows).await?;
+            tx.commit().await?;
+            n += rows.len();
+        }
+        Ok(n)
+    }
+
     async fn index_blocks(&self, force: bool) -> Result<usize> {
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
@@ -574,6 +601,7 @@ impl App {
             record_id: p.record_id.clone(),
             name: p.name.clone(),
             name_pinyin: String::new(),
+            name_initials: String::new(),
             sex: p.sex.code().to_owned(),
             birth_date: p.birth_date,
             id_number_raw: p.id_raw.clone(),
@@ -607,6 +635,7 @@ impl App {
         let prepared = ygt_empi::prepare(&engine_reg);
         // Every spelling (heteronyms included), so that search by pinyin finds any reading.
         row.name_pinyin = prepared.name_spellings().join("|");
+        row.name_initials = prepared.name_initials().join("|");
         if let Some(rec) = p.record_id.as_deref()
             && let Some(old) = tx.registration_by_record(p.institution_id, rec).await?
         {
@@ -791,11 +820,24 @@ impl App {
         Ok(RegistrationView::from(&r))
     }
 
-    /// Finds residents by name (characters or pinyin), ID number, phone or insurance number,
-    /// within the searcher's data scope (community-wide roles: everyone). Outside it only the
-    /// exact ID number together with the exact name finds a resident, masked, marked out of
-    /// scope, opening nothing. Every resident returned is audited by name of the search.
+    /// Finds residents by name (characters, pinyin, initials, a homophone), ID number (one
+    /// typo or transposition forgiven), phone or insurance number, within the searcher's data
+    /// scope (community-wide roles: everyone): the first `limit`. See [`App::search_residents_page`].
     pub async fn search_residents(&self, ctx: &Ctx, text: &str, limit: i64) -> Result<Vec<Found>> {
+        Ok(self.search_residents_page(ctx, text, 0, limit).await?.0)
+    }
+
+    /// One page of a resident search and how many it finds in all. Outside the searcher's
+    /// scope only the exact valid ID number together with the exact name finds a resident:
+    /// its identity masked, marked out of scope, opening nothing, after those in scope (on the
+    /// first page). Every resident returned is audited by name of the search.
+    pub async fn search_residents_page(
+        &self,
+        ctx: &Ctx,
+        text: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Found>, i64)> {
         self.require(
             ctx,
             Permission::PatientRead,
@@ -803,37 +845,43 @@ impl App {
         )
         .await?;
         let q = SearchText::parse(text);
-        let Some(mut f) = q.filter(limit) else {
-            return Ok(Vec::new());
+        let Some(mut f) = q.filter(offset, limit) else {
+            return Ok((Vec::new(), 0));
         };
         f.scope = self.person_scope(ctx);
-        let mut found: Vec<Found> = self
-            .store()
-            .search_persons(&f)
-            .await?
+        let (persons, mut total) = self.store().search_persons(&f).await?;
+        let mut found: Vec<Found> = persons
             .iter()
-            .map(|p| Found {
-                person: PersonView::from(p),
-                in_scope: true,
-            })
+            .map(|p| Found::in_scope(PersonView::from(p)))
             .collect();
-        if let (Some(_), Some(name), true) = (&f.id_number, &q.name, f.scope.is_some()) {
+        if let (Some(_), Some(name), true, 0) = (&f.id_number, &q.name, f.scope.is_some(), offset)
+            && q.valid_id
+        {
             let outside = PersonFilter {
                 name_exact: Some(name.clone()),
+                id_windows: Vec::new(),
                 scope: None,
+                offset: 0,
                 ..f.clone()
             };
-            for p in self.store().search_persons(&outside).await? {
+            for p in self.store().search_persons(&outside).await?.0 {
                 if !found.iter().any(|x| x.person.id == p.id) {
-                    found.push(Found {
-                        person: PersonView::from(&p),
-                        in_scope: false,
-                    });
+                    found.push(Found::outside(&p));
+                    total += 1;
                 }
             }
         }
+        let ids: Vec<Uuid> = found
+            .iter()
+            .filter(|f| f.in_scope)
+            .map(|f| f.person.id)
+            .collect();
+        let mut places = self.store().registration_places(&ids).await?;
+        for f in found.iter_mut().filter(|f| f.in_scope) {
+            f.registered_at = places.remove(&f.person.id).unwrap_or_default();
+        }
         self.audit_search(ctx, q.kind, &found).await?;
-        Ok(found)
+        Ok((found, total))
     }
 
     /// One event per resident returned (so that a resident's access history shows who found
@@ -1261,6 +1309,9 @@ impl App {
 pub struct SearchText {
     pub kind: &'static str,
     pub id_number: Option<String>,
+    /// The ID number is a valid one (a number with a wrong check digit finds near numbers in
+    /// scope only).
+    pub valid_id: bool,
     /// The whole name given beside an ID number, or the name searched for.
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -1287,6 +1338,7 @@ impl SearchText {
                 return SearchText {
                     kind: "id_number",
                     id_number: Some(id.as_str().to_owned()),
+                    valid_id: true,
                     name: (!rest.is_empty()).then(|| rest.concat()),
                     ..Default::default()
                 };
@@ -1297,6 +1349,13 @@ impl SearchText {
             SearchText {
                 kind: "id_number",
                 id_number: Some(id.as_str().to_owned()),
+                valid_id: true,
+                ..Default::default()
+            }
+        } else if id_shaped(&digits) {
+            SearchText {
+                kind: "id_number",
+                id_number: Some(digits.to_uppercase()),
                 ..Default::default()
             }
         } else if let Ok(ph) = Phone::parse("q", &digits) {
@@ -1332,22 +1391,51 @@ impl SearchText {
     }
 
     /// The store's filter (in scope), or `None` for an empty search.
-    fn filter(&self, limit: i64) -> Option<PersonFilter> {
+    fn filter(&self, offset: i64, limit: i64) -> Option<PersonFilter> {
         if self.kind.is_empty() {
             return None;
         }
         let name_search = self.kind == "name";
+        let spellings = match (&self.name, name_search) {
+            (Some(n), true) => ygt_empi::prepare(&ygt_empi::Registration {
+                name: n.clone(),
+                ..Default::default()
+            })
+            .name_spellings(),
+            _ => Vec::new(),
+        };
+        // The windows of the number: a registration whose number differs in one digit or two
+        // adjacent ones (a transposition) shares one of them.
+        let id_windows = match &self.id_number {
+            Some(id) => ygt_empi::blocking_hashes(&ygt_empi::prepare(&ygt_empi::Registration {
+                id_number: Some(id.clone()),
+                ..Default::default()
+            })),
+            None => Vec::new(),
+        };
         Some(PersonFilter {
             name: if name_search { self.name.clone() } else { None },
+            spellings,
             name_exact: if name_search { None } else { self.name.clone() },
             pinyin: self.pinyin.clone(),
             id_number: self.id_number.clone(),
+            id_windows,
             phone: self.phone.clone(),
             insurance_number: self.insurance_number.clone(),
             scope: None,
+            offset,
             limit,
         })
     }
+}
+
+/// Shaped like an 18-digit ID number (17 digits and a digit or X), whether its check digit
+/// holds or not.
+fn id_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 18
+        && b[..17].iter().all(u8::is_ascii_digit)
+        && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
 }
 
 fn user_of(ctx: &Ctx) -> Option<Uuid> {
@@ -1572,6 +1660,7 @@ impl App {
                 record_id: p.record_id.clone(),
                 name: p.name.clone(),
                 name_pinyin: prepared.name_spellings().join("|"),
+                name_initials: prepared.name_initials().join("|"),
                 sex: p.sex.code().to_owned(),
                 birth_date: p.birth_date,
                 id_number_raw: p.id_raw.clone(),

@@ -179,4 +179,38 @@ pub struct Found {
     /// In the searcher's data scope. A resident outside it is found only by the exact ID
     /// number with the name, and opens nothing.
     pub in_scope: bool,
+    /// The institutions where the resident is registered (in scope only), to tell two
+    /// residents of one name apart.
+    pub registered_at: Vec<String>,
+}
+
+impl Found {
+    pub fn in_scope(person: PersonView) -> Self {
+        Found {
+            person,
+            in_scope: true,
+            registered_at: Vec::new(),
+        }
+    }
+
+    /// A resident outside the searcher's scope: what the searcher typed (name, ID number,
+    /// masked) and what the number implies (sex, birth date), nothing more.
+    pub fn outside(p: &Person) -> Self {
+        let full = PersonView::from(p);
+        Found {
+            person: PersonView {
+                phone: None,
+                address: None,
+                division_code: None,
+                village_group: None,
+                household_number: None,
+                ethnicity: None,
+                nationality: None,
+                registrations: 0,
+                ..full
+            },
+            in_scope: false,
+            registered_at: Vec::new(),
+        }
+    }
 }

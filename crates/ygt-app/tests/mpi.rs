@@ -200,6 +200,119 @@ both_backends!(
     one_resident_three_institutions
 );
 
+fn with_check_digit(body: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .chars()
+        .zip(W)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+/// A search forgives what people get wrong at the desk: pinyin initials, a homophone, one
+/// mistyped or two swapped digits of the ID number; and it pages with a total instead of
+/// stopping silently.
+async fn search_forgives_and_pages(db: TestDb) {
+    let c = county(&db).await;
+    let id = with_check_digit("34189019800304002");
+    let chen = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.village,
+                "陈海燕",
+                Some(&id),
+                None,
+                None,
+                Some("柳河镇张庄村"),
+            ),
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let finds = |q: &'static str| {
+        let c = &c;
+        async move {
+            c.app
+                .search_residents(&c.ctx, q, 10)
+                .await
+                .unwrap()
+                .iter()
+                .any(|f| f.person.id == chen)
+        }
+    };
+    for q in ["chy", "CHY", "陈海燕", "陈海艳", "chenhaiyan", "海燕"] {
+        assert!(finds(q).await, "{q} finds 陈海燕");
+    }
+    for q in ["lhy", "陈海"] {
+        let _ = finds(q).await; // partial searches may or may not; they never fail
+    }
+    assert!(!finds("wxy").await);
+    // Registrations stored before initials were kept get them at start-up.
+    let mut tx = c.app.store().begin().await.unwrap();
+    tx.execute(ygt_app::ygt_store::Sql::new(
+        "UPDATE registrations SET name_initials = ''",
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(!finds("chy").await);
+    assert_eq!(c.app.ensure_search_initials().await.unwrap(), 1);
+    assert!(finds("chy").await);
+    assert_eq!(c.app.ensure_search_initials().await.unwrap(), 0);
+    // One digit mistyped (check digit now wrong), two adjacent digits swapped, check digit.
+    let typo = format!("{}9{}", &id[..10], &id[11..]);
+    let swapped = format!("{}{}{}{}", &id[..12], &id[13..14], &id[12..13], &id[14..]);
+    let check = format!("{}{}", &id[..17], if &id[17..] == "0" { "1" } else { "0" });
+    for q in [&typo, &swapped, &check] {
+        assert_ne!(q, &id);
+        let found = c.app.search_residents(&c.ctx, q, 10).await.unwrap();
+        assert!(found.iter().any(|f| f.person.id == chen), "{q} finds {id}");
+    }
+    // Two digits apart from each other wrong: another resident's number.
+    let far = format!("{}7{}7{}", &id[..3], &id[4..12], &id[13..]);
+    let found = c.app.search_residents(&c.ctx, &far, 10).await.unwrap();
+    assert!(found.iter().all(|f| f.person.id != chen), "{far}");
+
+    // Sixty residents named 王丽: pages of 25 with the total, each once.
+    for i in 0..60 {
+        let body = format!("3418901990{:02}{:02}00{}", 1 + i / 28, 1 + i % 28, i % 10);
+        c.app
+            .register_resident(
+                &c.ctx,
+                &draft(
+                    c.town,
+                    "王丽",
+                    Some(&with_check_digit(&body)),
+                    None,
+                    None,
+                    Some(&format!("柳河镇王庄村{i}号")),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for page in 0..3 {
+        let (found, total) = c
+            .app
+            .search_residents_page(&c.ctx, "王丽", page * 25, 25)
+            .await
+            .unwrap();
+        assert_eq!(total, 60);
+        assert_eq!(found.len(), if page < 2 { 25 } else { 10 });
+        for f in &found {
+            assert!(seen.insert(f.person.id));
+            assert_eq!(f.registered_at, vec!["柳河镇卫生院".to_owned()]);
+        }
+    }
+    assert_eq!(seen.len(), 60);
+}
+both_backends!(search_forgives_and_pages, search_forgives_and_pages);
+
 /// Twins share address, phone and birth date but not names and ID numbers: two persons.
 /// A parent and a child sharing phone and address: two persons.
 async fn households_stay_apart(db: TestDb) {

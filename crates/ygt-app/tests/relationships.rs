@@ -596,7 +596,16 @@ async fn search_is_scoped(db: TestDb) {
         found[0].person.id_number.as_ref().map(|m| m.as_str()),
         Some("3418**********0029")
     );
+    // Only what the searcher typed and what the number implies: no address, phone or places.
+    assert_eq!(found[0].person.address, None);
+    assert!(found[0].person.phone.is_none() && found[0].registered_at.is_empty());
     assert!(!can_read(&w, &w.vdoc, w.victim).await);
+    // One digit off, or the name's initials, outside the scope: nobody.
+    let typo = format!("{}{}", &ID[..17], if &ID[17..] == "1" { "2" } else { "1" });
+    for q in [format!("{typo} {NAME}"), typo.clone(), "zs".to_owned()] {
+        let found = w.app.search_residents(&w.vdoc, &q, 50).await.unwrap();
+        assert!(found.iter().all(|f| f.person.id != w.victim), "{q}");
+    }
     // A wrong name with the number finds nobody.
     assert!(
         w.app

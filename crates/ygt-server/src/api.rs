@@ -783,6 +783,9 @@ pub(crate) struct PersonOut {
     /// the exact ID number with the name and cannot be opened).
     #[serde(skip_serializing_if = "Option::is_none")]
     in_scope: Option<bool>,
+    /// Institutions where the resident is registered (search results in scope only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    registered_at: Vec<String>,
 }
 
 impl From<&PersonView> for PersonOut {
@@ -799,6 +802,7 @@ impl From<&PersonView> for PersonOut {
             active: p.active,
             merged_into: p.merged_into,
             in_scope: None,
+            registered_at: Vec::new(),
         }
     }
 }
@@ -807,6 +811,7 @@ impl From<&Found> for PersonOut {
     fn from(f: &Found) -> Self {
         PersonOut {
             in_scope: Some(f.in_scope),
+            registered_at: f.registered_at.clone(),
             ..PersonOut::from(&f.person)
         }
     }
@@ -851,6 +856,7 @@ impl From<&RegistrationView> for RegistrationOut {
 struct SearchQuery {
     q: Option<String>,
     limit: Option<i64>,
+    offset: Option<i64>,
 }
 
 async fn search_residents(
@@ -858,18 +864,17 @@ async fn search_residents(
     ReqCtx(ctx): ReqCtx,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, WebError> {
-    let (limit, _) = paging(q.limit, None)?;
-    let found = s
+    let (limit, offset) = paging(q.limit, q.offset)?;
+    let (found, total) = s
         .app
-        .search_residents(&ctx, q.q.as_deref().unwrap_or(""), limit)
+        .search_residents_page(&ctx, q.q.as_deref().unwrap_or(""), offset, limit)
         .await?;
     let items: Vec<PersonOut> = found.iter().map(PersonOut::from).collect();
-    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
     Ok(Json(Page {
         items,
         total,
         limit,
-        offset: 0,
+        offset,
     })
     .into_response())
 }

@@ -591,9 +591,10 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "resident.search_hint",
-        "姓名、拼音、身份证号、电话或医保号",
-        "Name, pinyin, ID number, phone or insurance number",
+        "姓名、拼音或首字母、身份证号、电话或医保号",
+        "Name, pinyin or its initials, ID number, phone or insurance number",
     ),
+    ("resident.village", "乡镇、村（社区）", "Township, village"),
     ("resident.village_group", "组", "Group (组)"),
     ("search.no_results", "没有找到匹配的结果", "Nothing matched"),
     (

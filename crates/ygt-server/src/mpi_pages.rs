@@ -47,10 +47,25 @@ struct ResidentsPage {
     t: Lang,
     nav: Nav,
     q: String,
-    /// (found, sex, birth date)
-    people: Vec<(Found, String, String)>,
+    people: Vec<FoundRow>,
+    total: i64,
+    page: i64,
+    prev: Option<String>,
+    next: Option<String>,
     open_tasks: i64,
 }
+
+/// One resident found, as the list shows it: enough to tell two 王丽 apart.
+struct FoundRow {
+    f: Found,
+    sex: String,
+    /// Birth date and age today.
+    born: String,
+    /// The village or street of the address.
+    place: String,
+}
+
+const RESIDENTS_PAGE: i64 = 50;
 
 async fn residents(
     State(s): State<AppState>,
@@ -60,29 +75,82 @@ async fn residents(
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
     let text = q.text("q");
-    let found = s.app.search_residents(&ctx, &text, 100).await?;
+    let n = q.int("page")?.unwrap_or(1).max(1);
+    let (found, total) = s
+        .app
+        .search_residents_page(&ctx, &text, (n - 1) * RESIDENTS_PAGE, RESIDENTS_PAGE)
+        .await?;
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+8))
+        .date();
     let people = found
         .into_iter()
-        .map(|f| {
-            let sex = sex_label(&f.person.sex, t);
-            let birth = f
+        .map(|f| FoundRow {
+            sex: sex_label(&f.person.sex, t),
+            born: f
                 .person
                 .birth_date
-                .map(|d| d.to_string())
-                .unwrap_or_default();
-            (f, sex, birth)
+                .map(|d| format!("{d} ({})", age_label(d, today, t)))
+                .unwrap_or_default(),
+            place: f
+                .person
+                .address
+                .as_deref()
+                .map(village_of)
+                .unwrap_or_default(),
+            f,
         })
         .collect();
+    let link = |p: i64| {
+        let qs: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", &text)
+            .append_pair("page", &p.to_string())
+            .finish();
+        format!("/residents?{qs}")
+    };
     render_status(
         &ResidentsPage {
             t,
             nav: page.nav("residents"),
+            prev: (n > 1).then(|| link(n - 1)),
+            next: (n * RESIDENTS_PAGE < total).then(|| link(n + 1)),
             q: text,
             people,
+            total,
+            page: n,
             open_tasks: s.app.count_open_tasks().await.unwrap_or(0),
         },
         StatusCode::OK,
     )
+}
+
+/// Age in whole years on `today`.
+fn age_label(birth: time::Date, today: time::Date, t: Lang) -> String {
+    let mut years = today.year() - birth.year();
+    if (u8::from(today.month()), today.day()) < (u8::from(birth.month()), birth.day()) {
+        years -= 1;
+    }
+    match t {
+        Lang::Zh => format!("{}岁", years.max(0)),
+        Lang::En => format!("{} y", years.max(0)),
+    }
+}
+
+/// The township and village of an address (「朱巷乡东叶村」 of 「安徽省临江市云溪县朱巷乡东叶村二组37号」):
+/// what tells neighbours from strangers. An address without a village keeps its street.
+fn village_of(address: &str) -> String {
+    let end = ["村", "社区"]
+        .iter()
+        .filter_map(|m| address.find(m).map(|i| i + m.len()))
+        .min()
+        .unwrap_or(address.len());
+    let part = address.get(..end).unwrap_or(address);
+    let start = part
+        .find("县")
+        .map(|i| i + "县".len())
+        .filter(|i| *i < part.len())
+        .unwrap_or(0);
+    part.get(start..).unwrap_or(part).to_owned()
 }
 
 // ---------------------------------------------------------------- registration

@@ -304,12 +304,13 @@ pub const OPERATIONS: &[Op] = &[
         "GET",
         "/api/v1/residents",
         "residents",
-        "Find residents by name, pinyin, ID number, phone or insurance number (masked)",
+        "Find residents in the caller's scope by name (characters, homophones, pinyin or its initials), ID number (one typo forgiven), phone or insurance number (masked); outside the scope only the full ID number with the name finds one, marked in_scope=false",
         None,
         "PersonPage",
         &[
             ("q", "string", "the search text"),
             ("limit", "integer", "1..500"),
+            ("offset", "integer", "0.. (total in the answer)"),
         ],
     ),
     (

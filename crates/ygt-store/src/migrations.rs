@@ -63,6 +63,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0012_access_grounds.sql"),
         include_str!("../migrations/postgres/0012_access_grounds.sql"),
     ),
+    (
+        14,
+        "search by pinyin initials",
+        include_str!("../migrations/sqlite/0014_search_initials.sql"),
+        include_str!("../migrations/postgres/0014_search_initials.sql"),
+    ),
 ];
 
 /// SQLite migrations that manage their own transaction (a table rebuild needs foreign keys off,

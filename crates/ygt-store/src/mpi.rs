@@ -100,6 +100,8 @@ pub struct NewRegistration {
     pub record_id: Option<String>,
     pub name: String,
     pub name_pinyin: String,
+    /// The initials of every spelling, '|'-separated (`chy` for 陈海燕).
+    pub name_initials: String,
     pub sex: String,
     pub birth_date: Option<Date>,
     pub id_number_raw: Option<String>,
@@ -153,15 +155,23 @@ pub struct HistoryEntry {
 pub struct PersonFilter {
     /// Name characters (part of the name).
     pub name: Option<String>,
-    /// Pinyin without tones or spaces (part of it).
+    /// Pinyin spellings of a name typed in characters: a registration whose name sounds the
+    /// same (陈海艳 finds 陈海燕) matches too, by the start of a spelling.
+    pub spellings: Vec<String>,
+    /// Pinyin typed in letters, without tones or spaces: part of a spelling, or the start of
+    /// the initials (`chy`).
     pub pinyin: Option<String>,
     pub id_number: Option<String>,
+    /// Blocking-key hashes of an ID number's windows: registrations whose number differs in at
+    /// most two adjacent digits (a typo or a transposition) match too.
+    pub id_windows: Vec<i64>,
     pub phone: Option<String>,
     pub insurance_number: Option<String>,
     /// The whole name, exactly (with an ID number: the out-of-scope look-up).
     pub name_exact: Option<String>,
     /// Only persons in this data scope; `None`: everyone.
     pub scope: Option<PersonScope>,
+    pub offset: i64,
     pub limit: i64,
 }
 
@@ -172,6 +182,79 @@ pub struct PersonScope {
     pub institutions: Vec<Uuid>,
     pub user: Option<Uuid>,
     pub now: OffsetDateTime,
+}
+
+/// The conditions of a person search: active persons with a registration that matches every
+/// criterion given, within the scope.
+fn person_where(q: &mut Sql, f: &PersonFilter) {
+    let like = |q: &mut Sql, col: &str, pattern: String| {
+        q.push(col)
+            .push(" LIKE ")
+            .bind(pattern)
+            .push(" ESCAPE '\\'");
+    };
+    q.push(" WHERE active = TRUE AND id IN (SELECT r.person_id FROM registrations r WHERE 1 = 1");
+    let name = f.name.as_deref().filter(|s| !s.is_empty());
+    if name.is_some() || !f.spellings.is_empty() {
+        q.push(" AND (1 = 0");
+        if let Some(n) = name {
+            q.push(" OR ");
+            like(q, "r.name", crate::org::like_pattern(n));
+        }
+        for sp in &f.spellings {
+            let esc = crate::org::like_escape(sp);
+            q.push(" OR ");
+            like(q, "r.name_pinyin", format!("{esc}%"));
+            q.push(" OR ");
+            like(q, "r.name_pinyin", format!("%|{esc}%"));
+        }
+        q.push(")");
+    }
+    if let Some(p) = f.pinyin.as_deref().filter(|s| !s.is_empty()) {
+        let esc = crate::org::like_escape(p);
+        q.push(" AND (");
+        like(q, "r.name_pinyin", crate::org::like_pattern(p));
+        q.push(" OR ");
+        like(q, "r.name_initials", format!("{esc}%"));
+        q.push(" OR ");
+        like(q, "r.name_initials", format!("%|{esc}%"));
+        q.push(")");
+    }
+    if let Some(v) = f.id_number.as_deref().filter(|s| !s.is_empty()) {
+        q.push(" AND (r.id_number = ")
+            .bind(v)
+            .push(" OR r.id_number_raw = ")
+            .bind(v);
+        if !f.id_windows.is_empty() {
+            q.push(" OR r.id IN (SELECT b.registration_id FROM registration_blocks b WHERE b.key_hash IN ")
+                .bind_list(f.id_windows.iter().copied())
+                .push(")");
+        }
+        q.push(")");
+    }
+    if let Some(v) = f.phone.as_deref().filter(|s| !s.is_empty()) {
+        q.push(" AND r.phone = ").bind(v);
+    }
+    if let Some(v) = f.insurance_number.as_deref().filter(|s| !s.is_empty()) {
+        q.push(" AND r.insurance_number = ").bind(v);
+    }
+    if let Some(v) = f.name_exact.as_deref() {
+        q.push(" AND r.name = ").bind(v);
+    }
+    q.push(")");
+    if let Some(sc) = &f.scope {
+        q.push(" AND id IN (SELECT c.resident_id FROM care_links c WHERE c.kind IN ")
+            .bind_list(Ground::opening_codes())
+            .push(" AND c.valid_from <= ")
+            .bind(sc.now)
+            .push(" AND (c.valid_until IS NULL OR c.valid_until > ")
+            .bind(sc.now)
+            .push(") AND (c.user_id = ")
+            .bind(sc.user)
+            .push(" OR c.institution_id IN ")
+            .bind_list(sc.institutions.iter().copied())
+            .push("))");
+    }
 }
 
 impl Store {
@@ -196,54 +279,49 @@ impl Store {
     }
 
     /// Active persons matching every given criterion, by name.
-    pub async fn search_persons(&self, f: &PersonFilter) -> Result<Vec<Person>> {
+    /// One page of the persons a search finds (exact name first, then by name) and how many
+    /// it finds in all.
+    pub async fn search_persons(&self, f: &PersonFilter) -> Result<(Vec<Person>, i64)> {
         let mut q = Sql::new(PERSON_COLUMNS);
-        q.push(
-            " WHERE active = TRUE AND id IN (SELECT r.person_id FROM registrations r WHERE 1 = 1",
+        person_where(&mut q, f);
+        q.push(" ORDER BY CASE WHEN name = ")
+            .bind(f.name.as_deref().unwrap_or(""))
+            .push(" THEN 0 ELSE 1 END, name, id LIMIT ")
+            .bind(f.limit.clamp(1, 500))
+            .push(" OFFSET ")
+            .bind(f.offset.max(0));
+        let rows: Vec<Person> = self.fetch_all(q).await?;
+        let total = if f.offset == 0 && (rows.len() as i64) < f.limit.clamp(1, 500) {
+            rows.len() as i64
+        } else {
+            let mut c = Sql::new("SELECT COUNT(*) FROM persons");
+            person_where(&mut c, f);
+            let (n,): (i64,) = self.fetch_one(c).await?;
+            n
+        };
+        Ok((rows, total))
+    }
+
+    /// The institutions where each of these persons is registered (names, sorted, once each).
+    pub async fn registration_places(
+        &self,
+        persons: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Vec<String>>> {
+        let mut out: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
+        if persons.is_empty() {
+            return Ok(out);
+        }
+        let mut q = Sql::new(
+            "SELECT DISTINCT r.person_id, i.name FROM registrations r \
+             JOIN institutions i ON i.id = r.institution_id WHERE r.person_id IN ",
         );
-        if let Some(n) = f.name.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND r.name LIKE ")
-                .bind(crate::org::like_pattern(n))
-                .push(" ESCAPE '\\'");
+        q.bind_list(persons.iter().copied())
+            .push(" ORDER BY i.name");
+        let rows: Vec<(Uuid, String)> = self.fetch_all(q).await?;
+        for (p, name) in rows {
+            out.entry(p).or_default().push(name);
         }
-        if let Some(p) = f.pinyin.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND r.name_pinyin LIKE ")
-                .bind(crate::org::like_pattern(p))
-                .push(" ESCAPE '\\'");
-        }
-        if let Some(v) = f.id_number.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND (r.id_number = ")
-                .bind(v)
-                .push(" OR r.id_number_raw = ")
-                .bind(v)
-                .push(")");
-        }
-        if let Some(v) = f.phone.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND r.phone = ").bind(v);
-        }
-        if let Some(v) = f.insurance_number.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND r.insurance_number = ").bind(v);
-        }
-        if let Some(v) = f.name_exact.as_deref() {
-            q.push(" AND r.name = ").bind(v);
-        }
-        q.push(")");
-        if let Some(sc) = &f.scope {
-            q.push(" AND id IN (SELECT c.resident_id FROM care_links c WHERE c.kind IN ")
-                .bind_list(Ground::opening_codes())
-                .push(" AND c.valid_from <= ")
-                .bind(sc.now)
-                .push(" AND (c.valid_until IS NULL OR c.valid_until > ")
-                .bind(sc.now)
-                .push(") AND (c.user_id = ")
-                .bind(sc.user)
-                .push(" OR c.institution_id IN ")
-                .bind_list(sc.institutions.iter().copied())
-                .push("))");
-        }
-        q.push(" ORDER BY name, id LIMIT ")
-            .bind(f.limit.clamp(1, 500));
-        self.fetch_all(q).await
+        Ok(out)
     }
 
     pub async fn open_tasks(&self, limit: i64) -> Result<Vec<MatchTask>> {
@@ -466,13 +544,14 @@ impl Tx {
     ) -> Result<()> {
         self.execute(
             Sql::new(
-                "UPDATE registrations SET name = ?, name_pinyin = ?, sex = ?, birth_date = ?, \
+                "UPDATE registrations SET name = ?, name_pinyin = ?, name_initials = ?, sex = ?, birth_date = ?, \
                  id_number_raw = ?, id_number = ?, phone = ?, address = ?, insurance_number = ?, \
                  health_card_number = ?, division_code = ?, village_group = ?, household_number = ?, \
                  ethnicity = ?, nationality = ?, version = version + 1, updated_at = ? WHERE id = ?",
             )
             .arg(r.name.as_str())
             .arg(r.name_pinyin.as_str())
+            .arg(r.name_initials.as_str())
             .arg(r.sex.as_str())
             .arg(r.birth_date)
             .arg(r.id_number_raw.as_deref())
@@ -726,7 +805,7 @@ impl Tx {
     ) -> Result<()> {
         for chunk in rows.chunks(BULK_ROWS) {
             let mut q = Sql::new(
-                "INSERT INTO registrations (id, person_id, institution_id, record_id, name, name_pinyin, sex, \
+                "INSERT INTO registrations (id, person_id, institution_id, record_id, name, name_pinyin, name_initials, sex, \
                  birth_date, id_number_raw, id_number, phone, address, insurance_number, health_card_number, \
                  division_code, village_group, household_number, ethnicity, nationality, \
                  registered_at, updated_at, version) VALUES ",
@@ -747,6 +826,8 @@ impl Tx {
                     .bind(r.name.as_str())
                     .push(", ")
                     .bind(r.name_pinyin.as_str())
+                    .push(", ")
+                    .bind(r.name_initials.as_str())
                     .push(", ")
                     .bind(r.sex.as_str())
                     .push(", ")
@@ -813,6 +894,37 @@ impl Tx {
         }
         q.push(" ORDER BY r.id LIMIT ").bind(limit);
         self.fetch_all(q).await
+    }
+
+    /// Registrations with a name but no initials yet (stored before initials were kept), as
+    /// (id, name), at most `limit`.
+    pub async fn registrations_without_initials(
+        &mut self,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, String)>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT id, name FROM registrations WHERE name_initials = '' AND name <> '' \
+                 ORDER BY id LIMIT ?",
+            )
+            .arg(limit),
+        )
+        .await
+    }
+
+    /// Stores the initials of registrations' names; a name without any keeps '-' so that it is
+    /// not looked at again.
+    pub async fn set_name_initials(&mut self, rows: &[(Uuid, String)]) -> Result<()> {
+        for (id, initials) in rows {
+            let v = if initials.is_empty() { "-" } else { initials };
+            self.execute(
+                Sql::new("UPDATE registrations SET name_initials = ? WHERE id = ?")
+                    .arg(v)
+                    .arg(*id),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Empties the blocking index (before rebuilding it).

@@ -143,15 +143,18 @@ impl InstitutionFilter {
 
 /// `%text%` with LIKE wildcards in the text escaped, lower-cased.
 pub fn like_pattern(text: &str) -> String {
+    format!("%{}%", like_escape(text))
+}
+
+/// `text` lower-cased with the LIKE wildcards escaped (for `ESCAPE '\\'`), to build a pattern.
+pub fn like_escape(text: &str) -> String {
     let mut s = String::with_capacity(text.len() + 2);
-    s.push('%');
     for c in text.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {
             s.push('\\');
         }
         s.push(c);
     }
-    s.push('%');
     s
 }
 

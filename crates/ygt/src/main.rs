@@ -830,6 +830,13 @@ async fn reindex(app: &App) -> Result<()> {
     if n > 0 {
         eprintln!("Rebuilt the blocking index of {n} registrations.");
     }
+    let n = app
+        .ensure_search_initials()
+        .await
+        .context("filling in the pinyin initials of registrations")?;
+    if n > 0 {
+        eprintln!("Filled in the pinyin initials of {n} registrations.");
+    }
     Ok(())
 }
 

@@ -212,3 +212,65 @@ both_backends!(
     forms_show_errors_and_store_nothing,
     forms_show_errors_and_store_nothing
 );
+
+fn with_check_digit(body: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .chars()
+        .zip(W)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+/// Finding a resident: the list tells two 王丽 apart (place, age, where registered), says how
+/// many there are and pages; the API pages the same way.
+async fn resident_search_lists_and_pages(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    let (_, town) = crate::door::two_institutions(&s).await;
+    for i in 0..55 {
+        let id = with_check_digit(&format!(
+            "3418901990{:02}{:02}00{}",
+            1 + i / 28,
+            1 + i % 28,
+            i % 10
+        ));
+        crate::door::resident(&s, town, "王丽", &id).await;
+    }
+    let c = s
+        .client_as(
+            "desk.doctor",
+            &[ygt_domain::access::Role::Doctor],
+            Some(town),
+        )
+        .await;
+    let (status, html) = get_html(&c, &s, "/residents?q=wl").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(" 55</p>"), "the total");
+    assert!(html.contains("柳河镇卫生院"), "where registered");
+    assert!(html.contains("岁)"), "age");
+    assert!(html.contains("id=\"residents-next\""), "a next page");
+    let (_, second) = get_html(&c, &s, "/residents?q=wl&page=2").await;
+    assert!(second.contains("id=\"residents-prev\""));
+    assert!(!second.contains("id=\"residents-next\""));
+    let rows = |h: &str| h.matches("<tr").count() - 1;
+    assert_eq!(rows(&html), 50);
+    assert_eq!(rows(&second), 5);
+
+    let api: serde_json::Value = c
+        .get(s.url("/api/v1/residents?q=王丽&limit=20&offset=40"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["total"], 55);
+    assert_eq!(api["offset"], 40);
+    assert_eq!(api["items"].as_array().unwrap().len(), 15);
+    assert_eq!(api["items"][0]["registered_at"][0], "柳河镇卫生院");
+}
+both_backends!(
+    resident_search_lists_and_pages,
+    resident_search_lists_and_pages
+);
