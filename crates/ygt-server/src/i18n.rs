@@ -354,6 +354,43 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "统一社会信用代码",
         "Unified social credit code",
     ),
+    ("history.changed", "变更", "Changed"),
+    (
+        "history.created",
+        "首次登记，建立主索引",
+        "First registration: the resident entered the index",
+    ),
+    (
+        "history.linked",
+        "新的登记记录关联到此居民",
+        "A registration was linked to this resident",
+    ),
+    (
+        "history.merged",
+        "合并：另一份主索引并入此居民",
+        "Merged: another index entry joined this resident",
+    ),
+    (
+        "history.moved_out",
+        "登记记录移至另一居民",
+        "A registration moved to another resident",
+    ),
+    ("history.other_person", "另一居民", "the other resident"),
+    (
+        "history.system",
+        "主索引自动匹配",
+        "the index, automatically",
+    ),
+    (
+        "history.unmerged",
+        "拆分：登记记录分出为独立居民",
+        "Split: a registration became a resident of its own",
+    ),
+    (
+        "history.updated",
+        "登记信息由来源机构更新",
+        "The sending institution updated a registration",
+    ),
     ("home.beds", "开放床位", "Beds"),
     ("home.communities", "医联体", "Communities"),
     ("home.county", "县级机构", "County institutions"),

@@ -8,6 +8,7 @@ use ygt_app::mpi::{
     GOLDEN_RULE_EN, GOLDEN_RULE_ZH, MergeDraft, PersonDetail, ResidentDraft, SplitDraft, TaskDetail,
 };
 use ygt_app::view::{Found, RegistrationView, Revealed};
+use ygt_app::ygt_store::mpi::HistoryEntry;
 use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
 use ygt_domain::access::Permission;
 use ygt_domain::ident::Sex;
@@ -305,6 +306,28 @@ impl ResidentPage {
 
     fn when(&self, t: &time::OffsetDateTime) -> String {
         local_time(t)
+    }
+
+    /// What happened to the person, in the reader's language.
+    fn history_action(&self, h: &HistoryEntry) -> &'static str {
+        let key = match h.action.as_str() {
+            "created" => "history.created",
+            "linked" => "history.linked",
+            "updated" => "history.updated",
+            "merged" => "history.merged",
+            "moved_out" => "history.moved_out",
+            "unmerged" => "history.unmerged",
+            _ => "history.changed",
+        };
+        self.t.t(key)
+    }
+
+    /// Who did it: a person's name, or the index itself.
+    fn history_actor<'a>(&self, h: &'a HistoryEntry) -> &'a str {
+        match h.actor.as_str() {
+            "system" => self.t.t("history.system"),
+            name => name,
+        }
     }
 }
 

@@ -269,6 +269,16 @@ async fn resident_search_lists_and_pages(db: TestDb) {
     assert_eq!(api["offset"], 40);
     assert_eq!(api["items"].as_array().unwrap().len(), 15);
     assert_eq!(api["items"][0]["registered_at"][0], "柳河镇卫生院");
+
+    // The resident's history reads as sentences, never as codes.
+    let id = api["items"][0]["id"].as_str().unwrap();
+    let (_, page) = get_html(&c, &s, &format!("/residents/{id}")).await;
+    let history = &page[page.find("id=\"history\"").unwrap()..];
+    assert!(
+        history.contains("首次登记，建立主索引 · 主索引自动匹配"),
+        "{history}"
+    );
+    assert!(!history.contains("created") && !history.contains("system"));
 }
 both_backends!(
     resident_search_lists_and_pages,
