@@ -1574,42 +1574,7 @@ impl App {
     /// A worklist of the actor's institutions.
     pub async fn worklist(&self, ctx: &Ctx, q: &WorklistQuery) -> Result<WorklistPage> {
         self.require_actor(ctx)?;
-        let list = Worklist::parse(&q.list).ok_or_else(|| {
-            AppError::invalid(
-                "list",
-                Reason::UnknownCode {
-                    allowed: "outgoing, incoming, overdue, handover, all".into(),
-                },
-            )
-        })?;
-        let mut f = self.scope_filter(ctx, list).await?;
-        if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
-            let asked = s
-                .split(',')
-                .map(|x| Status::parse("status", x.trim()).map(|x| x.code().to_owned()))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            f.statuses = asked;
-        }
-        if let Some(s) = q.direction.as_deref().filter(|s| !s.is_empty()) {
-            f.direction = Some(Direction::parse("direction", s)?.code().to_owned());
-        }
-        if let Some(s) = q.person_id.as_deref().filter(|s| !s.is_empty()) {
-            f.person_id = Some(parse_id("person_id", s)?);
-        }
-        // The list's scope stays in the filter (`involving`, or `from`/`to` narrowed here).
-        if let Some(s) = opt_id("from_institution_id", q.from_institution_id.as_ref())? {
-            f.from = Some(match f.from.take() {
-                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
-                None => vec![s],
-            });
-        }
-        if let Some(s) = opt_id("to_institution_id", q.to_institution_id.as_ref())? {
-            f.to = Some(match f.to.take() {
-                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
-                None => vec![s],
-            });
-        }
-        f.booked = q.booked;
+        let mut f = self.worklist_filter(ctx, q).await?;
         let page = match q.limit {
             None => WORKLIST_PAGE,
             Some(n) if (1..=200).contains(&n) => n,
@@ -1660,7 +1625,7 @@ impl App {
             ctx,
             Event::new("referral.list", "referral", None)
                 .purpose("referral")
-                .detail(format!("list={} n={}", list.code(), rows.len())),
+                .detail(format!("list={} n={}", q.list, rows.len())),
             Outcome::Allowed,
         )
         .await?;
@@ -1710,9 +1675,13 @@ impl App {
                         )
                         .await);
                 }
-                if p.can(Permission::CommunityWide) {
+                if p.can(Permission::CommunityWide) && list == Worklist::All {
+                    None
+                } else if p.can(Permission::CommunityWide) && p.patient_scope.is_empty() {
                     None
                 } else {
+                    // A worklist is the work of the user's own institutions, also for
+                    // community-wide roles (who read everything under 「全部」).
                     Some(p.patient_scope.iter().copied().collect())
                 }
             }
@@ -1724,7 +1693,12 @@ impl App {
             .map(|s| s.code().to_owned())
             .collect();
         match list {
-            Worklist::Outgoing => f.from = scope,
+            Worklist::Outgoing => {
+                // Sent out: one from a village clinic to its own township centre is the
+                // centre's incoming work, not counted twice.
+                f.not_to = scope.clone();
+                f.from = scope;
+            }
             Worklist::Incoming => {
                 f.to = scope;
                 f.statuses = open.clone();
@@ -1771,30 +1745,89 @@ impl App {
     }
 
     /// Counts for the home page.
+    /// The store's filter of a worklist query: the list's scope narrowed by the query.
+    async fn worklist_filter(&self, ctx: &Ctx, q: &WorklistQuery) -> Result<ReferralFilter> {
+        let list = Worklist::parse(&q.list).ok_or_else(|| {
+            AppError::invalid(
+                "list",
+                Reason::UnknownCode {
+                    allowed: "outgoing, incoming, overdue, handover, all".into(),
+                },
+            )
+        })?;
+        let mut f = self.scope_filter(ctx, list).await?;
+        if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
+            let asked = s
+                .split(',')
+                .map(|x| Status::parse("status", x.trim()).map(|x| x.code().to_owned()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            f.statuses = asked;
+        }
+        if let Some(s) = q.direction.as_deref().filter(|s| !s.is_empty()) {
+            f.direction = Some(Direction::parse("direction", s)?.code().to_owned());
+        }
+        if let Some(s) = q.person_id.as_deref().filter(|s| !s.is_empty()) {
+            f.person_id = Some(parse_id("person_id", s)?);
+        }
+        // The list's scope stays in the filter (`involving`, or `from`/`to` narrowed here).
+        if let Some(s) = opt_id("from_institution_id", q.from_institution_id.as_ref())? {
+            f.from = Some(match f.from.take() {
+                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
+                None => vec![s],
+            });
+        }
+        if let Some(s) = opt_id("to_institution_id", q.to_institution_id.as_ref())? {
+            f.to = Some(match f.to.take() {
+                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
+                None => vec![s],
+            });
+        }
+        f.booked = q.booked;
+        Ok(f)
+    }
+
+    /// The lists the home page counts, each exactly as its link opens it: outgoing ones still
+    /// open; up-referrals addressed here waiting for acceptance; overdue ones; down-referrals
+    /// waiting for handover. No referral is counted under two of the first, second and fourth.
+    pub fn counted_lists() -> [(&'static str, WorklistQuery); 4] {
+        let q = |list: &str, status: Option<String>, direction: Option<&str>| WorklistQuery {
+            list: list.into(),
+            status,
+            direction: direction.map(str::to_owned),
+            ..Default::default()
+        };
+        let open: Vec<&str> = Status::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.code())
+            .collect();
+        let waiting = [Status::Submitted.code(), Status::Redirected.code()].join(",");
+        [
+            ("outgoing", q("outgoing", Some(open.join(",")), None)),
+            (
+                "incoming",
+                q("incoming", Some(waiting), Some(Direction::Up.code())),
+            ),
+            ("overdue", q("overdue", None, None)),
+            ("handover", q("handover", None, None)),
+        ]
+    }
+
     pub async fn worklist_counts(&self, ctx: &Ctx) -> Result<WorklistCounts> {
         self.require_actor(ctx)?;
         let store = self.store();
         let mut c = WorklistCounts::default();
-        let open: Vec<String> = Status::ALL
-            .iter()
-            .filter(|s| s.is_open())
-            .map(|s| s.code().to_owned())
-            .collect();
-        let mut f = self.scope_filter(ctx, Worklist::Outgoing).await?;
-        f.statuses = open;
-        c.outgoing_open = store.referral_count(&f).await?;
-        let mut f = self.scope_filter(ctx, Worklist::Incoming).await?;
-        f.statuses = vec![
-            Status::Submitted.code().into(),
-            Status::Redirected.code().into(),
-        ];
-        c.incoming_waiting = store.referral_count(&f).await?;
-        c.overdue = store
-            .referral_count(&self.scope_filter(ctx, Worklist::Overdue).await?)
-            .await?;
-        c.handover = store
-            .referral_count(&self.scope_filter(ctx, Worklist::Handover).await?)
-            .await?;
+        for (name, q) in Self::counted_lists() {
+            let n = store
+                .referral_count(&self.worklist_filter(ctx, &q).await?)
+                .await?;
+            match name {
+                "outgoing" => c.outgoing_open = n,
+                "incoming" => c.incoming_waiting = n,
+                "overdue" => c.overdue = n,
+                _ => c.handover = n,
+            }
+        }
         if let Some(p) = ctx.principal() {
             let inst: Vec<Uuid> = p.patient_scope.iter().copied().collect();
             if !inst.is_empty() && p.can(Permission::PatientRead) {

@@ -158,6 +158,25 @@ impl WorklistPage {
     }
 }
 
+/// The link of a count on the home page and the worklist tabs: the list it counts, exactly.
+pub(crate) fn count_href(name: &str) -> String {
+    let Some((_, q)) = ygt_app::App::counted_lists()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+    else {
+        return "/referrals".into();
+    };
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    ser.append_pair("list", &q.list);
+    if let Some(st) = &q.status {
+        ser.append_pair("status", st);
+    }
+    if let Some(d) = &q.direction {
+        ser.append_pair("direction", d);
+    }
+    format!("/referrals?{}", ser.finish())
+}
+
 async fn worklist_page(
     State(s): State<AppState>,
     t: Lang,

@@ -124,6 +124,8 @@ pub struct ReferralFilter {
     pub from: Option<Vec<Uuid>>,
     /// Addressed to one of these institutions.
     pub to: Option<Vec<Uuid>>,
+    /// Addressed to none of these institutions (sent out of them).
+    pub not_to: Option<Vec<Uuid>>,
     /// Either sent by or addressed to one of these institutions.
     pub involving: Option<Vec<Uuid>>,
     pub statuses: Vec<String>,
@@ -160,6 +162,10 @@ fn push_filter(q: &mut Sql, f: &ReferralFilter) {
     }
     if let Some(v) = &f.to {
         q.push(" AND r.to_institution_id IN ").bind_list(v.iter());
+    }
+    if let Some(v) = f.not_to.as_ref().filter(|v| !v.is_empty()) {
+        q.push(" AND r.to_institution_id NOT IN ")
+            .bind_list(v.iter());
     }
     if let Some(v) = &f.involving {
         q.push(" AND (r.from_institution_id IN ")

@@ -330,6 +330,36 @@ async fn demo_referrals(db: TestDb) {
             .is_empty()
     );
 
+    // Every count on the home page is the length of the list its link opens; an up-referral
+    // waiting and a down-referral waiting for handover are never counted twice.
+    for name in [
+        "village",
+        "township.doctor",
+        "doctor",
+        "referral",
+        "steward",
+    ] {
+        let who = signed_in(&app, name).await;
+        let c = app.worklist_counts(&who).await.unwrap();
+        let mut seen = BTreeSet::new();
+        for (list, mut q) in App::counted_lists() {
+            q.limit = Some(200);
+            let rows = app.worklist(&who, &q).await.unwrap().referrals;
+            let n = match list {
+                "outgoing" => c.outgoing_open,
+                "incoming" => c.incoming_waiting,
+                "overdue" => c.overdue,
+                _ => c.handover,
+            };
+            assert_eq!(rows.len() as i64, n, "{name}: {list}");
+            if list != "overdue" {
+                for r in rows {
+                    assert!(seen.insert(r.id), "{name}: {} counted twice", r.id);
+                }
+            }
+        }
+    }
+
     // The generator signed out everywhere it signed in; the audit chain is intact.
     let report = app.verify_audit_chain().await.unwrap();
     assert!(report.problem.is_none(), "{:?}", report.problem);
