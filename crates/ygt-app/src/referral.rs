@@ -1675,9 +1675,9 @@ impl App {
                         )
                         .await);
                 }
-                if p.can(Permission::CommunityWide) && list == Worklist::All {
-                    None
-                } else if p.can(Permission::CommunityWide) && p.patient_scope.is_empty() {
+                if p.can(Permission::CommunityWide)
+                    && (list == Worklist::All || p.patient_scope.is_empty())
+                {
                     None
                 } else {
                     // A worklist is the work of the user's own institutions, also for
