@@ -681,7 +681,8 @@ impl Store {
     }
 
     /// Active staff accounts of an institution who should hear about a referral: those of
-    /// `department` (or without a department) and, when `department` is None, all of them.
+    /// `department` (or without a department) and, when `department` is None, all of them;
+    /// only those whose roles write patient data or manage referrals.
     pub async fn referral_recipients(
         &self,
         institution: Uuid,
@@ -693,7 +694,15 @@ impl Store {
         );
         q.bind(true)
             .push(" AND u.kind = 'staff' AND u.institution_id = ")
-            .bind(institution);
+            .bind(institution)
+            // Only those whose roles act on referrals: administrators, auditors, finance and
+            // pharmacy staff of the institution are not sent every referral of the county.
+            .push(
+                " AND u.id IN (SELECT ur.user_id FROM user_roles ur \
+                 JOIN role_permissions rp ON rp.role = ur.role WHERE rp.permission IN ",
+            )
+            .bind_list(["patient.write", "referral.manage"])
+            .push(")");
         if let Some(d) = department {
             q.push(" AND (s.department_id IS NULL OR s.department_id = ")
                 .bind(d)

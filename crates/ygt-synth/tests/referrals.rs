@@ -360,6 +360,24 @@ async fn demo_referrals(db: TestDb) {
         }
     }
 
+    // Referral messages go to those who act on referrals, not to the county hospital's
+    // administrators, auditors, finance or pharmacy staff.
+    for name in [
+        "admin",
+        "hospital.admin",
+        "auditor",
+        "finance",
+        "pharmacist",
+    ] {
+        let who = signed_in(&app, name).await;
+        assert!(
+            app.inbox(&who, false).await.unwrap().is_empty(),
+            "{name} was sent referral messages"
+        );
+    }
+    let doctor = signed_in(&app, "doctor").await;
+    assert!(!app.inbox(&doctor, false).await.unwrap().is_empty());
+
     // The generator signed out everywhere it signed in; the audit chain is intact.
     let report = app.verify_audit_chain().await.unwrap();
     assert!(report.problem.is_none(), "{:?}", report.problem);
