@@ -405,6 +405,18 @@ struct Scored {
     explanation: Explanation,
 }
 
+impl Scored {
+    /// The ID number, the name and the birth date agree exactly.
+    fn certain(&self) -> bool {
+        ["id_number", "name", "birth_date"].iter().all(|f| {
+            self.explanation
+                .fields
+                .iter()
+                .any(|x| x.field == *f && x.level == "exact")
+        })
+    }
+}
+
 /// Candidate registrations scored per online match: those sharing the most blocking keys.
 const ONLINE_CANDIDATES: usize = 200;
 
@@ -652,10 +664,24 @@ impl App {
             .iter()
             .filter(|s| s.explanation.decision == Decision::Link)
             .collect();
+        // Several persons fit: the one whose valid ID number, name and birth date all agree
+        // is this resident (the others wait for a steward as possible duplicates).
+        let certain = links
+            .iter()
+            .find(|s| p.id_number.is_some() && s.certain())
+            .filter(|_| links.len() > 1);
         let actor = Self::actor_label(ctx);
         let (person, outcome, tasks) = if links.len() == 1 {
             let target = links[0].person;
             (target, "linked", Vec::new())
+        } else if let Some(c) = certain {
+            let tasks: Vec<&Scored> = links
+                .iter()
+                .filter(|s| s.person != c.person)
+                .take(5)
+                .copied()
+                .collect();
+            (c.person, "linked", tasks)
         } else {
             // Several persons fit equally well, or only possibly: a new person, and a task per
             // candidate for someone to decide.
@@ -677,8 +703,8 @@ impl App {
             tx.add_history(person, Some(reg_id), "created", None, None, &actor, now)
                 .await?;
         }
-        if outcome == "linked" {
-            let detail = serde_json::to_string(&links[0].explanation).unwrap_or_default();
+        if let Some(chosen) = links.iter().find(|s| s.person == person) {
+            let detail = serde_json::to_string(&chosen.explanation).unwrap_or_default();
             tx.add_history(
                 person,
                 Some(reg_id),

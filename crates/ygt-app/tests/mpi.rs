@@ -812,3 +812,58 @@ both_backends!(
     same_patient_number_updates_the_registration,
     same_patient_number_updates_the_registration
 );
+
+/// Two persons fit a new registration; the one whose valid ID number, name and birth date
+/// all agree with it is the resident: linked at once, the other left to a steward.
+async fn the_certain_candidate_is_linked(db: TestDb) {
+    let c = county(&db).await;
+    let id = "341890195507120029";
+    let a = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(
+                c.village,
+                "王秀英",
+                Some(id),
+                None,
+                Some("13955012345"),
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    let b = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(c.town, "王秀瑛", Some(id), None, Some("13955012345"), None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.person_id, b.person_id, "{b:?}");
+    let split = c
+        .app
+        .unmerge(&c.ctx, b.registration_id, &split_reason())
+        .await
+        .unwrap();
+    let tasks_before = c.app.count_open_tasks().await.unwrap();
+    let again = c
+        .app
+        .register_resident(
+            &c.ctx,
+            &draft(c.hospital, "王秀英", Some(id), None, None, None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.person_id, a.person_id, "{again:?}");
+    assert_ne!(again.person_id, split);
+    assert!(
+        c.app.count_open_tasks().await.unwrap() > tasks_before,
+        "the other waits"
+    );
+}
+both_backends!(
+    the_certain_candidate_is_linked,
+    the_certain_candidate_is_linked
+);
