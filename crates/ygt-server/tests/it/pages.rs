@@ -284,3 +284,42 @@ both_backends!(
     resident_search_lists_and_pages,
     resident_search_lists_and_pages
 );
+
+/// The review queue explains a possible match in sentences, never in codes.
+async fn review_reasons_read_as_sentences(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    let (hospital, town) = crate::door::two_institutions(&s).await;
+    for (inst, name) in [(hospital, "周明"), (town, "周铭")] {
+        s.app
+            .register_resident(
+                &ygt_app::Ctx::system(),
+                &ygt_app::mpi::ResidentDraft {
+                    institution_id: inst.to_string(),
+                    name: name.into(),
+                    birth_date: Some("1970-01-01".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let c = s
+        .client_as(
+            "review.steward",
+            &[ygt_domain::access::Role::MpiSteward],
+            Some(hospital),
+        )
+        .await;
+    let (status, html) = get_html(&c, &s, "/mpi/review").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = &html[html.find("class=\"explain\"").expect("a task")..];
+    assert!(table.contains("读音相同"), "{table}");
+    assert!(table.contains("出生日期") && table.contains("姓名"));
+    for code in ["homophone", "birth_date", "exact", "missing", "prior"] {
+        assert!(!table.contains(code), "{code} in {table}");
+    }
+}
+both_backends!(
+    review_reasons_read_as_sentences,
+    review_reasons_read_as_sentences
+);
