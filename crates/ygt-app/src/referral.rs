@@ -149,6 +149,160 @@ pub struct ReferralView {
     pub overdue: Option<ygt_domain::referral::Overdue>,
 }
 
+/// What a follow-up found, as the form or the API sends it: readings and a note.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskDone {
+    pub note: Option<String>,
+    /// Systolic blood pressure, mmHg.
+    pub systolic: Option<String>,
+    /// Diastolic blood pressure, mmHg.
+    pub diastolic: Option<String>,
+    /// Fasting blood glucose, mmol/L.
+    pub glucose: Option<String>,
+}
+
+/// A follow-up's readings, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Findings {
+    pub blood_pressure: Option<(u16, u16)>,
+    pub glucose: Option<f64>,
+    pub note: Option<String>,
+}
+
+impl TaskDone {
+    pub fn parse(&self) -> Result<Findings> {
+        let mut errs = ValidationErrors::default();
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        }
+        let whole = |errs: &mut ValidationErrors, f: &str, v: Option<&str>, min: i64, max: i64| {
+            let v = v?;
+            match v.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => u16::try_from(n).ok(),
+                _ => {
+                    errs.push(ValidationError::new(f, Reason::Range { min, max }));
+                    None
+                }
+            }
+        };
+        let sys = whole(&mut errs, "systolic", given(&self.systolic), 50, 300);
+        let dia = whole(&mut errs, "diastolic", given(&self.diastolic), 30, 200);
+        match (given(&self.systolic), given(&self.diastolic)) {
+            (Some(_), None) => errs.push(ValidationError::new("diastolic", Reason::Required)),
+            (None, Some(_)) => errs.push(ValidationError::new("systolic", Reason::Required)),
+            _ => {}
+        }
+        if let (Some(s), Some(d)) = (sys, dia)
+            && d >= s
+        {
+            errs.push(ValidationError::new(
+                "diastolic",
+                Reason::Other {
+                    zh: "应低于收缩压".into(),
+                    en: "must be below the systolic pressure".into(),
+                },
+            ));
+        }
+        let glucose = match given(&self.glucose) {
+            None => None,
+            Some(v) => match v.parse::<f64>() {
+                Ok(x) if (1.0..=40.0).contains(&x) => Some((x * 10.0).round() / 10.0),
+                _ => {
+                    errs.push(ValidationError::new(
+                        "glucose",
+                        Reason::Other {
+                            zh: "应为 1.0–40.0 之间的数值（mmol/L）".into(),
+                            en: "must be a number from 1.0 to 40.0 (mmol/L)".into(),
+                        },
+                    ));
+                    None
+                }
+            },
+        };
+        let note = match given(&self.note) {
+            Some(n) => errs.check(text("note", n, 1000, false)),
+            None => None,
+        };
+        if !errs.0.is_empty() {
+            return Err(AppError::Invalid(errs));
+        }
+        Ok(Findings {
+            blood_pressure: sys.zip(dia),
+            glucose,
+            note,
+        })
+    }
+}
+
+impl Findings {
+    /// What the task shows: the readings, then the note (`血压 138/86 mmHg；空腹血糖 6.1 mmol/L`).
+    pub fn summary(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some((s, d)) = self.blood_pressure {
+            parts.push(format!("血压 {s}/{d} mmHg"));
+        }
+        if let Some(g) = self.glucose {
+            parts.push(format!("空腹血糖 {g:.1} mmol/L"));
+        }
+        parts.extend(self.note.clone());
+        (!parts.is_empty()).then(|| parts.join("；"))
+    }
+
+    /// The measurement item the readings make, at the task's institution, about its resident;
+    /// `None` without readings.
+    fn measurement(
+        &self,
+        t: &CareTask,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::record::ParsedItem>> {
+        let mut results = Vec::new();
+        let reading = |code: &str, name: &str, value: String, unit: &str, range: &str| {
+            crate::record::ResultDraft {
+                code: code.into(),
+                name: Some(name.into()),
+                value,
+                unit: Some(unit.into()),
+                ref_range: Some(range.into()),
+                ..Default::default()
+            }
+        };
+        if let Some((s, d)) = self.blood_pressure {
+            results.push(reading("SBP", "收缩压", s.to_string(), "mmHg", "90-139"));
+            results.push(reading("DBP", "舒张压", d.to_string(), "mmHg", "60-89"));
+        }
+        if let Some(g) = self.glucose {
+            results.push(reading(
+                "GLU",
+                "空腹血糖",
+                format!("{g:.1}"),
+                "mmol/L",
+                "3.9-6.1",
+            ));
+        }
+        if results.is_empty() {
+            return Ok(None);
+        }
+        let d = crate::record::ItemDraft {
+            kind: "measurement".into(),
+            institution_id: t.institution_id.to_string(),
+            source_system: "ygt-care-task".into(),
+            source_id: t.id.to_string(),
+            patient: crate::record::PatientRef {
+                person_id: Some(t.person_id.to_string()),
+                ..Default::default()
+            },
+            occurred_at: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            title: Some(t.title.clone()),
+            results,
+            ..Default::default()
+        };
+        Ok(Some(d.parse(now)?))
+    }
+}
+
 /// Which worklist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Worklist {
@@ -1873,12 +2027,14 @@ impl App {
         Ok(tasks)
     }
 
-    /// Marks a care task done (by staff of the institution it belongs to).
+    /// Marks a care task done (by staff of the institution it belongs to). The readings taken
+    /// (blood pressure, fasting glucose) become a measurement in the resident's record, on
+    /// its trend charts, in the same transaction; the task shows them.
     pub async fn complete_care_task(
         &self,
         ctx: &Ctx,
         id: Uuid,
-        note: Option<&str>,
+        done: &TaskDone,
     ) -> Result<CareTask> {
         self.require_actor(ctx)?;
         let store = self.store();
@@ -1910,16 +2066,26 @@ impl App {
                 )
                 .await);
         }
-        let note = match note.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(n) => Some(text("note", n, 1000, false)?),
-            None => None,
-        };
+        let now = self.now();
+        let findings = done.parse()?;
+        let measurement = findings.measurement(&t, now)?;
+        if let Some(m) = &measurement {
+            self.authorise_items(ctx, std::slice::from_ref(m), "record.write")
+                .await?;
+        }
         let (_, actor, _) = actor_name(ctx);
         let by = ctx.principal().map_or(actor, |p| p.display_name.clone());
-        let now = self.now();
         let mut tx = store.begin().await?;
-        if !tx.complete_care_task(id, &by, note.as_deref(), now).await? {
+        tx.lock_writes().await?;
+        if !tx
+            .complete_care_task(id, &by, findings.summary().as_deref(), now)
+            .await?
+        {
             return Err(conflict(None, "该任务已完成", "that task is already done"));
+        }
+        if let Some(m) = &measurement {
+            self.record_in(&mut tx, ctx, std::slice::from_ref(m), "care_task")
+                .await?;
         }
         self.audit_in(&mut tx, ctx, e(), Outcome::Allowed).await?;
         tx.commit().await?;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use ygt_app::access::Principal;
 use ygt_app::account::AccountDraft;
 use ygt_app::mpi::ResidentDraft;
+use ygt_app::referral::TaskDone;
 use ygt_app::referral::{PlanDraft, ReferralDraft, ReferralOutcome, StepDraft, WorklistQuery};
 use ygt_app::ygt_store::Store;
 use ygt_app::{Actor, App, AppError, Ctx};
@@ -513,16 +514,72 @@ async fn the_whole_loop(db: TestDb) {
     let heard = w.app.inbox(&xian, true).await.unwrap();
     assert!(heard.iter().any(|n| n.kind == "accept"), "{heard:?}");
     // Another institution's doctor cannot complete the village's task.
-    let xian_task = w.app.complete_care_task(&xian, tasks[0].id, None).await;
+    let nothing = TaskDone::default();
+    let xian_task = w.app.complete_care_task(&xian, tasks[0].id, &nothing).await;
     forbidden(xian_task);
+    // Readings that cannot be right are refused naming the field; the task stays open.
+    for (sys, dia, field) in [
+        ("132", "", "diastolic"),
+        ("84", "132", "diastolic"),
+        ("400", "84", "systolic"),
+    ] {
+        let bad = TaskDone {
+            systolic: Some(sys.into()),
+            diastolic: Some(dia.into()),
+            ..Default::default()
+        };
+        match w.app.complete_care_task(&cun, tasks[0].id, &bad).await {
+            Err(AppError::Invalid(e)) => assert_eq!(e.0[0].field, field, "{sys}/{dia}"),
+            other => panic!("{sys}/{dia}: {other:?}"),
+        }
+    }
+    assert_eq!(w.app.care_task_list(&cun, true).await.unwrap().len(), 2);
     let t = w
         .app
-        .complete_care_task(&cun, tasks[0].id, Some("血压 132/84"))
+        .complete_care_task(
+            &cun,
+            tasks[0].id,
+            &TaskDone {
+                systolic: Some("132".into()),
+                diastolic: Some("84".into()),
+                glucose: Some("6.1".into()),
+                note: Some("头晕已缓解".into()),
+            },
+        )
         .await
         .unwrap();
     assert!(t.done_at.is_some());
+    assert_eq!(
+        t.note.as_deref(),
+        Some("血压 132/84 mmHg；空腹血糖 6.1 mmol/L；头晕已缓解")
+    );
+    // The readings are in the resident's record, on the trend chart, from the village.
+    let series = w
+        .app
+        .store()
+        .series(
+            t.person_id,
+            &["SBP", "DBP", "GLU"],
+            OffsetDateTime::now_utc() - Duration::days(1),
+            10,
+        )
+        .await
+        .unwrap();
+    let mut got: Vec<(String, Option<f64>)> = series
+        .iter()
+        .map(|o| (o.code.clone(), o.value_num))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            ("DBP".to_owned(), Some(84.0)),
+            ("GLU".to_owned(), Some(6.1)),
+            ("SBP".to_owned(), Some(132.0))
+        ]
+    );
     assert!(matches!(
-        w.app.complete_care_task(&cun, tasks[0].id, None).await,
+        w.app.complete_care_task(&cun, tasks[0].id, &nothing).await,
         Err(AppError::Conflict { .. })
     ));
     // The township manages the village clinic: it sees the task too.

@@ -612,7 +612,7 @@ const REFERRAL_OPERATIONS: &[Op] = &[
         "POST",
         "/api/v1/care-tasks/{id}/complete",
         "referral",
-        "Mark a care task done",
+        "Mark a care task done; blood pressure and glucose readings become a measurement in the resident's record",
         Some("CompleteBody"),
         "CareTask",
         &[],
@@ -910,7 +910,7 @@ fn referral_schemas() -> Value {
             "institution_id": uuid, "staff_id": uuid_n, "staff_name": text_n, "kind": {"type": "string"}, "title": {"type": "string"},
             "due_on": {"type": "string", "format": "date"}, "done_at": ts_n, "done_by": text_n, "note": text_n, "created_at": ts}},
         "CareTasks": {"type": "object", "properties": {"tasks": {"type": "array", "items": r("CareTask")}}},
-        "CompleteBody": {"type": "object", "additionalProperties": false, "properties": {"note": text_n}},
+        "CompleteBody": {"type": "object", "additionalProperties": false, "properties": {"note": text_n, "systolic": {"type": "string", "description": "systolic blood pressure, mmHg (50-300)"}, "diastolic": {"type": "string", "description": "diastolic blood pressure, mmHg (30-200)"}, "glucose": {"type": "string", "description": "fasting blood glucose, mmol/L (1.0-40.0)"}}},
         "Inbox": {"type": "object", "properties": {"notifications": {"type": "array", "items": {"type": "object", "properties": {
             "id": uuid, "referral_id": uuid_n, "kind": {"type": "string"}, "title_zh": {"type": "string"}, "title_en": {"type": "string"},
             "created_at": ts, "read_at": ts_n}}}}},

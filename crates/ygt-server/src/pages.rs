@@ -278,6 +278,10 @@ fn field_label(field: &str, lang: Lang) -> String {
         "roles" => "auth.roles",
         "permissions" => "auth.permissions",
         "valid_days" => "auth.valid_days",
+        "systolic" => "field.systolic",
+        "diastolic" => "field.diastolic",
+        "glucose" => "field.glucose",
+        "note" => "field.note",
         _ => return base.to_owned(),
     };
     lang.t(key).to_owned()

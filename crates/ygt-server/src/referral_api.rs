@@ -386,21 +386,15 @@ async fn tasks(
     Ok(Json(serde_json::json!({ "tasks": v })).into_response())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct CompleteBody {
-    note: Option<String>,
-}
-
 async fn complete_task(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
-    JsonBody(b): JsonBody<CompleteBody>,
+    JsonBody(b): JsonBody<ygt_app::referral::TaskDone>,
 ) -> Result<Response, WebError> {
     let t = s
         .app
-        .complete_care_task(&ctx, parse_id("id", &id)?, b.note.as_deref())
+        .complete_care_task(&ctx, parse_id("id", &id)?, &b)
         .await?;
     Ok(Json(t).into_response())
 }

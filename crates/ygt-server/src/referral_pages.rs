@@ -846,9 +846,13 @@ async fn task_done(
     f: FormData,
 ) -> Result<Response, WebError> {
     let id = parse_id("id", &id)?;
-    s.app
-        .complete_care_task(&ctx, id, f.opt("note").as_deref())
-        .await?;
+    let done = ygt_app::referral::TaskDone {
+        note: f.opt("note"),
+        systolic: f.opt("systolic"),
+        diastolic: f.opt("diastolic"),
+        glucose: f.opt("glucose"),
+    };
+    s.app.complete_care_task(&ctx, id, &done).await?;
     Ok(Redirect::to("/tasks").into_response())
 }
 

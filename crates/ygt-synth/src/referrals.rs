@@ -1881,7 +1881,16 @@ impl World<'_> {
                         }
                         anchors.push((OffsetDateTime::now_utc(), done));
                         self.app
-                            .complete_care_task(&receiving, task.id, Some("已按计划完成随访"))
+                            .complete_care_task(
+                                &receiving,
+                                task.id,
+                                &ygt_app::referral::TaskDone {
+                                    note: Some("已按计划完成随访".into()),
+                                    systolic: Some("136".into()),
+                                    diastolic: Some("84".into()),
+                                    ..Default::default()
+                                },
+                            )
                             .await?;
                     }
                     let mut s = step("complete");
