@@ -1037,6 +1037,10 @@ impl App {
         let mut live = None;
         if status == Status::Submitted {
             self.open_access(&mut tx, ctx, id, person_id, to.id).await?;
+            if let Some(p) = &plan {
+                self.record_plan_medications(&mut tx, ctx, id, person_id, from.id, p)
+                    .await?;
+            }
             live = Some(
                 self.notify_receiving(
                     &mut tx,
@@ -1060,6 +1064,52 @@ impl App {
     }
 
     /// The receiving institution holds the record while the referral is open.
+    /// The medications of a submitted treatment plan, as a prescription of the sending
+    /// institution in the resident's record: they show under 「近90天用药」 wherever the record
+    /// is opened. One item per referral (its source identity), written with the referral.
+    async fn record_plan_medications(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        referral: Uuid,
+        person: Uuid,
+        from: Uuid,
+        plan: &Plan,
+    ) -> Result<()> {
+        if plan.medications.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let d = crate::record::ItemDraft {
+            kind: "prescription".into(),
+            institution_id: from.to_string(),
+            source_system: "ygt-referral-plan".into(),
+            source_id: referral.to_string(),
+            patient: crate::record::PatientRef {
+                person_id: Some(person.to_string()),
+                ..Default::default()
+            },
+            occurred_at: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            title: Some("转诊治疗方案用药".into()),
+            medications: plan
+                .medications
+                .iter()
+                .map(|m| crate::record::MedicationDraft {
+                    name: m.chars().take(100).collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let item = d.parse(now)?;
+        tx.lock_writes().await?;
+        self.record_in(tx, ctx, std::slice::from_ref(&item), "referral")
+            .await?;
+        Ok(())
+    }
+
     async fn open_access(
         &self,
         tx: &mut Tx,
@@ -1575,6 +1625,17 @@ impl App {
         if from_status == Status::Draft && to_status == Status::Submitted {
             self.open_access(&mut tx, ctx, id, r.person_id, r.to_institution_id)
                 .await?;
+            if let Some(p) = r.plan.as_deref().and_then(|p| serde_json::from_str(p).ok()) {
+                self.record_plan_medications(
+                    &mut tx,
+                    ctx,
+                    id,
+                    r.person_id,
+                    r.from_institution_id,
+                    &p,
+                )
+                .await?;
+            }
         }
         if action == Action::Redirect {
             tx.end_care_links(Ground::Referral, &rid, now).await?;

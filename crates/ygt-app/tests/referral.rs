@@ -487,6 +487,28 @@ async fn the_whole_loop(db: TestDb) {
     );
     down.plan.as_mut().unwrap().follow_ups = "+14 血压随访\n2099-03-01 复查血脂".into();
     let d = w.app.create_referral(&xian, &down).await.unwrap();
+    // The plan's medications are in the resident's record (近90天用药), from the county.
+    let record = w
+        .app
+        .patient_record(
+            &xian,
+            w.person,
+            &ygt_app::ygt_store::record::TimelineFilter::default(),
+            "treatment",
+        )
+        .await
+        .unwrap();
+    let meds: Vec<String> = record
+        .medications
+        .iter()
+        .filter_map(|m| m.summary.clone())
+        .collect();
+    assert!(
+        meds.iter()
+            .any(|m| m.contains("阿司匹林肠溶片 100mg 每日一次") && m.contains("阿托伐他汀钙片")),
+        "{meds:?}"
+    );
+    assert_eq!(record.medications[0].institution_id, d.from_institution_id);
     let handover = w
         .app
         .worklist(
