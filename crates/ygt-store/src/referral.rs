@@ -1269,6 +1269,21 @@ impl Store {
             .arg(id),
         )
         .await?;
+        if number != row.number {
+            // The messages already sent quote the slip number: they quote the new one.
+            tx.execute(
+                Sql::new(
+                    "UPDATE notifications SET title_zh = REPLACE(title_zh, ?, ?), \
+                     title_en = REPLACE(title_en, ?, ?) WHERE referral_id = ?",
+                )
+                .arg(row.number.as_str())
+                .arg(number.as_str())
+                .arg(row.number.as_str())
+                .arg(number.as_str())
+                .arg(id),
+            )
+            .await?;
+        }
         let events: Vec<EventTime> = tx
             .fetch_all(Sql::new("SELECT id, at FROM referral_events WHERE referral_id = ?").arg(id))
             .await?;

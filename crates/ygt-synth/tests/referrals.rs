@@ -360,6 +360,23 @@ async fn demo_referrals(db: TestDb) {
         }
     }
 
+    // Every slip number a message quotes is the number of its referral.
+    for name in ["village", "doctor", "referral", "township.doctor"] {
+        let who = signed_in(&app, name).await;
+        for n in app.inbox(&who, false).await.unwrap() {
+            let Some(rid) = n.referral_id else { continue };
+            let r = app.store().referral(rid).await.unwrap().unwrap();
+            let quoted: Vec<&str> = n
+                .title_zh
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with("ZZ") && w.len() > 10)
+                .collect();
+            for q in quoted {
+                assert_eq!(q, r.number, "{name}: {}", n.title_zh);
+            }
+        }
+    }
+
     // Referral messages go to those who act on referrals, not to the county hospital's
     // administrators, auditors, finance or pharmacy staff.
     for name in [
