@@ -53,6 +53,11 @@ pub struct ResidentDraft {
     pub ethnicity: Option<String>,
     /// GB/T 2659 three-letter code (CHN …).
     pub nationality: Option<String>,
+    /// A person at a form decides: `Some(false)` refuses an ID number that fails its check
+    /// digit and a sex or birth date the ID number contradicts, so the desk sees them before
+    /// saving; `Some(true)` keeps what was typed. Systems (API, HL7, FHIR) send what their
+    /// source holds: `None` keeps it, flagged, never silently replaced.
+    pub as_typed: Option<bool>,
 }
 
 /// What registering did.
@@ -162,6 +167,60 @@ impl ResidentDraft {
     }
 }
 
+impl ResidentDraft {
+    /// What the desk should see before saving: an ID number that fails its check, a sex or a
+    /// birth date that is not the one the number says.
+    fn check_against_id(
+        &self,
+        raw: Option<&str>,
+        id: Option<&IdNumber>,
+        sex: Option<Sex>,
+        birth: Option<Date>,
+        errs: &mut ValidationErrors,
+    ) {
+        let other = |zh: String, en: String| Reason::Other { zh, en };
+        match (raw, id) {
+            (Some(_), None) => errs.push(ValidationError::new(
+                "id_number",
+                other(
+                    "校验不通过，可能有一位输错；请对照证件核对，或勾选「按原样保存」".into(),
+                    "fails its check digit, perhaps a typing error; check the card, or tick \
+                     “keep as typed”"
+                        .into(),
+                ),
+            )),
+            (_, Some(id)) => {
+                if let Some(s) = sex.filter(|s| *s != Sex::Unknown && *s != id.sex()) {
+                    errs.push(ValidationError::new(
+                        "sex",
+                        other(
+                            format!(
+                                "与身份证号不符：身份证号为{}性",
+                                if id.sex() == Sex::Male { "男" } else { "女" }
+                            ),
+                            format!(
+                                "{} does not match the ID number ({})",
+                                s.code(),
+                                id.sex().code()
+                            ),
+                        ),
+                    ));
+                }
+                if let Some(b) = birth.filter(|b| *b != id.birth_date()) {
+                    errs.push(ValidationError::new(
+                        "birth_date",
+                        other(
+                            format!("与身份证号不符：身份证号为 {}", id.birth_date()),
+                            format!("{b} does not match the ID number ({})", id.birth_date()),
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn parse_date(field: &str, s: &str, today: Date) -> std::result::Result<Date, ValidationError> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let d = Date::parse(s.trim(), &fmt).map_err(|_| {
@@ -238,6 +297,15 @@ impl ResidentDraft {
             60,
         ));
         let details = self.parse_details(&mut errs);
+        if self.as_typed == Some(false) {
+            self.check_against_id(
+                id_raw.as_deref(),
+                id_number.as_ref(),
+                sex,
+                birth_date.flatten(),
+                &mut errs,
+            );
+        }
         match (
             institution_id,
             name,

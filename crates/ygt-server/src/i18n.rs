@@ -583,6 +583,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "审计日志中与此居民有关的全部记录",
         "Every audit record about this resident",
     ),
+    (
+        "resident.as_typed",
+        "按原样保存（已核对，证件上即如此）",
+        "Keep as typed (checked: the card says so)",
+    ),
     ("resident.birth_date", "出生日期", "Date of birth"),
     ("resident.division_code", "行政区划代码", "Division code"),
     ("resident.ethnicity", "民族", "Ethnicity"),

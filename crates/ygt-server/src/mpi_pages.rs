@@ -233,6 +233,8 @@ fn resident_draft(f: &FormData) -> ResidentDraft {
         household_number: f.opt("household_number"),
         ethnicity: f.opt("ethnicity"),
         nationality: f.opt("nationality"),
+        // The desk sees a doubtful ID number, sex or birth date before saving.
+        as_typed: Some(f.opt("as_typed").is_some()),
     }
 }
 

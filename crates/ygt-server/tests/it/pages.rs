@@ -323,3 +323,72 @@ both_backends!(
     review_reasons_read_as_sentences,
     review_reasons_read_as_sentences
 );
+
+/// At the registration desk a doubtful ID number, or a sex or birth date the number
+/// contradicts, is shown beside its field before saving; ticking 「按原样保存」 keeps it.
+async fn the_desk_sees_a_doubtful_id_number(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    let (_, town) = crate::door::two_institutions(&s).await;
+    let c = s
+        .client_as(
+            "desk.nurse",
+            &[ygt_domain::access::Role::Doctor],
+            Some(town),
+        )
+        .await;
+    let town = town.to_string();
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let mut form: Vec<(&str, &str)> = vec![("institution_id", &town), ("name", "李桂兰")];
+        form.extend(fields);
+        c.post(s.url("/residents")).form(&form).send()
+    };
+    // One digit mistyped: the check digit fails.
+    let r = post(vec![("id_number", "341890195507120028")])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"id-number-error\""), "{html}");
+    assert!(html.contains("校验不通过") && html.contains("id=\"as-typed\""));
+    // A sex and a birth date the number contradicts (it says a woman born 1955-07-12).
+    let r = post(vec![
+        ("id_number", "341890195507120029"),
+        ("sex", "1"),
+        ("birth_date", "1955-07-21"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("与身份证号不符：身份证号为女性"), "{html}");
+    assert!(html.contains("与身份证号不符：身份证号为 1955-07-12"));
+    assert!(
+        s.app
+            .search_residents(&ygt_app::Ctx::system(), "李桂兰", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Checked against the card and kept as typed.
+    let r = post(vec![("id_number", "341890195507120028"), ("as_typed", "1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(
+        s.app
+            .search_residents(&ygt_app::Ctx::system(), "李桂兰", 5)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+both_backends!(
+    the_desk_sees_a_doubtful_id_number,
+    the_desk_sees_a_doubtful_id_number
+);
