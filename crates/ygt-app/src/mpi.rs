@@ -505,8 +505,12 @@ impl App {
         Ok(ygt_empi::Model::default_chinese().for_population(n))
     }
 
+    /// Who changed a person, as its history shows it: the person's name.
     fn actor_label(ctx: &Ctx) -> String {
-        actor_fields(ctx).1
+        match &ctx.actor {
+            Actor::User(p) if !p.display_name.trim().is_empty() => p.display_name.clone(),
+            _ => actor_fields(ctx).1,
+        }
     }
 
     /// Recomputes and stores what a person derives from its registrations: the golden record

@@ -457,6 +457,12 @@ fn beijing() -> time::UtcOffset {
     time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)
 }
 
+/// A time as people in the county write it: Beijing time to the minute (`2026-12-08 14:00`).
+pub fn local_minute(t: OffsetDateTime) -> String {
+    let l = t.to_offset(beijing());
+    format!("{} {:02}:{:02}", l.date(), l.hour(), l.minute())
+}
+
 /// Parses a time given as RFC 3339 or `YYYY-MM-DDTHH:MM` (Beijing time, as a form sends it).
 pub fn parse_local_time(
     field: &str,
@@ -651,8 +657,15 @@ fn may_act(ctx: &Ctx) -> bool {
     }
 }
 
+/// Who acts, as a referral's history shows it: the person's name (the user name stays in the
+/// audit log), the user and the institution.
 fn actor_name(ctx: &Ctx) -> (Option<Uuid>, String, Option<Uuid>) {
-    crate::access::actor_fields(ctx)
+    match &ctx.actor {
+        Actor::User(p) if !p.display_name.trim().is_empty() => {
+            (p.user_id, p.display_name.clone(), p.institution_id)
+        }
+        _ => crate::access::actor_fields(ctx),
+    }
 }
 
 impl App {
@@ -1009,11 +1022,7 @@ impl App {
                 user_id,
                 &actor,
                 Some(from.id),
-                Some(&format!(
-                    "{} {}",
-                    res.name,
-                    slot.starts_at.to_offset(beijing())
-                )),
+                Some(&format!("{} {}", res.name, local_minute(slot.starts_at))),
                 now,
             )
             .await?;
@@ -1581,7 +1590,7 @@ impl App {
         r.status_since = now;
         tx.update_referral(&r).await?;
         let note = match action {
-            Action::Schedule => r.appointment_at.map(|t| t.to_offset(beijing()).to_string()),
+            Action::Schedule => r.appointment_at.map(local_minute),
             Action::Redirect => redirect_to
                 .as_ref()
                 .map(|i| format!("{} — {}", i.name, reason.clone().unwrap_or_default())),
@@ -1613,9 +1622,7 @@ impl App {
                 user_id,
                 &actor,
                 actor_inst,
-                r.appointment_at
-                    .map(|t| t.to_offset(beijing()).to_string())
-                    .as_deref(),
+                r.appointment_at.map(local_minute).as_deref(),
                 now,
             )
             .await?;

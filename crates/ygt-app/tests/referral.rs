@@ -406,6 +406,23 @@ async fn the_whole_loop(db: TestDb) {
         28,
         "the CT slot went back to the calendar"
     );
+    // The history names people and reads local times to the minute.
+    let view = w.app.referral_view(&xian, r.id).await.unwrap();
+    let last = view.events.last().unwrap();
+    assert_eq!(last.note.as_deref(), Some("2099-01-02 09:30"));
+    assert!(
+        view.events.iter().all(|e| e.actor_name.ends_with("医生")),
+        "{:?}",
+        view.events
+    );
+    assert!(
+        view.events.iter().filter(|e| e.action == "book").all(|e| e
+            .note
+            .as_deref()
+            .is_some_and(|n| !n.contains("+08") && !n.contains(":00.0"))),
+        "{:?}",
+        view.events
+    );
     let r = w
         .app
         .referral_step(&xian, r.id, &step("arrive"))
