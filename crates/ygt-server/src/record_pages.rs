@@ -208,6 +208,10 @@ impl RecordPage {
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
+    /// The day, local: `2026-12-07`.
+    fn day(&self, t: &OffsetDateTime) -> String {
+        t.to_offset(time::macros::offset!(+8)).date().to_string()
+    }
     fn kind(&self, code: &str) -> &'static str {
         kind_label(code, self.t)
     }

@@ -169,6 +169,9 @@ async fn ct_report_reaches_the_township(db: TestDb) {
     let html = page.text().await.unwrap();
     assert!(html.contains("胸部CT"), "{html}");
     assert!(html.contains("可互认的检查检验结果"));
+    // Dates are whole, never cut with an ellipsis.
+    let recognised = &html[html.find("可互认的检查检验结果").unwrap()..];
+    assert!(!recognised.contains('…'), "{recognised}");
     let item_page = doctor
         .get(s.url(&format!("/records/items/{item_id}?lang=en")))
         .send()
