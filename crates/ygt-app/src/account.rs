@@ -623,7 +623,7 @@ impl App {
     pub async fn create_account(&self, ctx: &Ctx, d: &AccountDraft) -> Result<CreatedAccount> {
         let mut errs = ValidationErrors::default();
         let username = errs.check(parse_username(&d.username));
-        let display = errs.check(ident::text("display_name", &d.display_name, 100));
+        let display = errs.check(ident::person_name("display_name", &d.display_name, 100));
         let institution = match d
             .institution_id
             .as_deref()
@@ -768,7 +768,7 @@ impl App {
         // Accounts holding guarded roles are managed only by global account administrators.
         self.check_grantable(ctx, &old_roles)?;
         let mut errs = ValidationErrors::default();
-        let display = errs.check(ident::text("display_name", display_name, 100));
+        let display = errs.check(ident::person_name("display_name", display_name, 100));
         let mut parsed = Vec::new();
         for (i, r) in roles.iter().enumerate() {
             if let Some(r) = errs.check(Role::parse(&format!("roles[{i}]"), r))
