@@ -496,12 +496,14 @@ impl App {
                 },
             ));
         }
+        let context = self
+            .password_context(&user.username, Some(&user.display_name))
+            .await?;
         password::check(
             &self.settings().password_policy,
             "new_password",
             new,
-            &user.username,
-            Some(&user.display_name),
+            &context,
         )?;
         if verify_password(new, &user.password_hash) {
             return Err(AppError::invalid(
@@ -533,6 +535,24 @@ impl App {
     }
 
     // ------------------------------------------------------------ accounts
+
+    /// What a password of `username` (the person `full_name`) must not be built from: the
+    /// platform's names, every community's and institution's name and alias with the pinyin
+    /// and initials of their parts, the name with its pinyin, the user name, and the years
+    /// near the current one (`ygt_domain::password::Context`).
+    pub async fn password_context(
+        &self,
+        username: &str,
+        full_name: Option<&str>,
+    ) -> Result<password::Context> {
+        let names = self.store().registry_names().await?;
+        let spell = |t: &str| ygt_empi::pinyin_of(t, 4);
+        let mut c = password::Context::new(username, full_name, self.now().year());
+        for n in names.iter().map(String::as_str).chain(full_name) {
+            c.add_name(n, &spell);
+        }
+        Ok(c)
+    }
 
     /// The institutions whose accounts the actor manages (None: all).
     fn managed(&self, ctx: &Ctx) -> Option<Vec<Uuid>> {
@@ -682,13 +702,10 @@ impl App {
             .is_none();
         let password = match d.password.as_deref().filter(|p| !p.trim().is_empty()) {
             Some(p) => {
-                if let Err(e) = password::check(
-                    &self.settings().password_policy,
-                    "password",
-                    p,
-                    &username,
-                    Some(&display),
-                ) {
+                let context = self.password_context(&username, Some(&display)).await?;
+                if let Err(e) =
+                    password::check(&self.settings().password_policy, "password", p, &context)
+                {
                     errs.push(e);
                 }
                 p.to_owned()

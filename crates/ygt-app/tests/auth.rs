@@ -20,7 +20,7 @@ use ygt_testkit::{TestDb, both_backends};
 
 // ------------------------------------------------------------------ helpers
 
-const PASSWORD: &str = "Yunxi@2026";
+const PASSWORD: &str = "Demo-Kite#58";
 const ADDR: &str = "10.0.0.1";
 const REASON: &str = "急诊昏迷患者，需查看既往史";
 
@@ -1409,4 +1409,62 @@ async fn password_change_ends_other_sessions(db: TestDb) {
 both_backends!(
     password_change_ends_other_sessions,
     password_change_ends_other_sessions
+);
+
+// ------------------------------------------------------------------ password context
+
+/// The password policy knows the county: the platform's, the community's and the
+/// institutions' names (and their pinyin and initials), the person's name and years near now
+/// give a password no strength, when an account is created and when a password is changed.
+async fn passwords_are_not_built_from_the_county(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    let built = "不能以平台、医共体或机构的名称（含拼音、缩写）、姓名、用户名或年份为主体";
+    let year = OffsetDateTime::now_utc().year();
+    let yunxi = format!("Yunxi@{}", year + 1);
+    for (pw, name) in [
+        (yunxi.as_str(), "测试甲"),
+        ("医共体平台1a", "测试甲"),
+        ("Liuhe#Tq8mVz2", "测试甲"),
+        ("Shiqiao#Tq8mVz", "测试甲"),
+        ("柳河镇Tq8#mVz", "测试甲"),
+        ("Yxxrmyy#Tq8m!", "测试甲"),
+        ("张三张三1a", "张三"),
+    ] {
+        let d = AccountDraft {
+            display_name: name.into(),
+            password: Some(pw.into()),
+            ..draft("ctx.user", Some(w.town), "doctor", false)
+        };
+        let reason = assert_invalid_field(app.create_account(&w.sys, &d).await, "password");
+        let zh = reason.message_zh();
+        assert!(zh == built || zh == "不能包含姓名", "{pw}: {zh}");
+    }
+    assert!(
+        app.store()
+            .user_by_username("ctx.user")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Ten other units beside them are enough.
+    let d = AccountDraft {
+        password: Some("YunxiTq8#mVz2Lp".into()),
+        ..draft("ctx.user", Some(w.town), "doctor", false)
+    };
+    app.create_account(&w.sys, &d).await.unwrap();
+    let (ctx, _) = sign_in_as(app, "ctx.user", "YunxiTq8#mVz2Lp").await;
+    let reason = assert_invalid_field(
+        app.change_password(&ctx, "YunxiTq8#mVz2Lp", &format!("Tq8#mVz{year}"))
+            .await,
+        "new_password",
+    );
+    assert_eq!(reason.message_zh(), built);
+    app.change_password(&ctx, "YunxiTq8#mVz2Lp", PASSWORD)
+        .await
+        .unwrap();
+}
+both_backends!(
+    passwords_are_not_built_from_the_county,
+    passwords_are_not_built_from_the_county
 );

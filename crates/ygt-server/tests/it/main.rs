@@ -125,7 +125,7 @@ impl TestServer {
     }
 }
 
-pub const PASSWORD: &str = "Yunxi@2026";
+pub const PASSWORD: &str = "Demo-Kite#58";
 
 /// The metrics token of the test servers.
 pub const METRICS_TOKEN: &str = "metrics-0123456789abcdef";
