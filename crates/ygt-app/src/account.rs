@@ -14,7 +14,7 @@ use ygt_domain::{Reason, ValidationError, ValidationErrors, ident, password};
 use ygt_store::access::{ApiToken, NewUser, User, UserFilter};
 
 use crate::access::{Event, Principal, Via};
-use crate::{Actor, App, AppError, Ctx, Result, new_id};
+use crate::{App, AppError, Ctx, Result, new_id};
 
 /// The longest life of an API token, in days.
 pub const TOKEN_MAX_DAYS: i64 = 365;
@@ -24,7 +24,7 @@ pub const TOKEN_DEFAULT_DAYS: i64 = 90;
 pub const INTEGRATION: &str = "integration";
 
 /// Random bytes, base64url without padding.
-fn random_token(bytes: usize) -> Result<String> {
+pub(crate) fn random_token(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| AppError::Conflict {
         field: None,
@@ -40,7 +40,7 @@ pub fn secret_hash(secret: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash_password(pw: &str) -> Result<String> {
+pub(crate) fn hash_password(pw: &str) -> Result<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| AppError::Conflict {
         field: None,
@@ -62,7 +62,7 @@ fn hash_password(pw: &str) -> Result<String> {
         })
 }
 
-fn verify_password(pw: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(pw: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
         Ok(h) => Argon2::default().verify_password(pw.as_bytes(), &h).is_ok(),
         Err(_) => false,
@@ -70,7 +70,7 @@ fn verify_password(pw: &str, hash: &str) -> bool {
 }
 
 /// A real hash to verify against for unknown user names.
-fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| hash_password("not-a-real-password-0").unwrap_or_default())
 }
@@ -81,13 +81,15 @@ fn temporary_password() -> Result<String> {
     Ok(format!("Ygt-{r}-7a"))
 }
 
-/// The outcome of a successful sign-in: the secret for the cookie and its CSRF token.
+/// The outcome of a successful sign-in: the secret for the cookie and its CSRF token, and the
+/// browser's device cookie (a new one for this account, then its others).
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub session_token: String,
     pub csrf_token: String,
     pub must_change_password: bool,
     pub expires_at: OffsetDateTime,
+    pub device_cookie: String,
 }
 
 /// What a request carries after authentication.
@@ -161,7 +163,7 @@ impl App {
     // ------------------------------------------------------------ principals
 
     /// Builds the principal of an account (roles, permissions, scope).
-    async fn principal_of(&self, user: &User, via: Via) -> Result<Principal> {
+    pub(crate) async fn principal_of(&self, user: &User, via: Via) -> Result<Principal> {
         let roles = self.store().roles_of(user.id).await?;
         let permissions: BTreeSet<Permission> = self
             .store()
@@ -284,154 +286,7 @@ impl App {
         }))
     }
 
-    // ------------------------------------------------------------ sign-in
-
-    /// Signs in with user name and password. Every failure is audited; repeated failures lock
-    /// the account (with a growing lock) and block the client address.
-    pub async fn sign_in(
-        &self,
-        ctx: &Ctx,
-        username: &str,
-        password: &str,
-        user_agent: Option<&str>,
-    ) -> Result<SignedIn> {
-        let now = self.now();
-        let st = self.settings().clone();
-        let username = username.trim().to_lowercase();
-        let user_key = format!("user:{username}");
-        let addr_key = ctx.client_addr.as_ref().map(|a| format!("addr:{a}"));
-        let event = |detail: &str| {
-            Event::new("auth.sign_in", "account", Some(username.clone())).detail(detail.to_owned())
-        };
-        if let Some(k) = &addr_key
-            && self
-                .store()
-                .count_failures(k, now - st.failure_window)
-                .await?
-                >= st.address_failures
-        {
-            self.audit(
-                ctx,
-                event("client address blocked after repeated failures"),
-                Outcome::Denied,
-            )
-            .await?;
-            return Err(AppError::Locked {
-                until: (now + st.failure_window).to_string(),
-            });
-        }
-        let user = self.store().user_by_username(&username).await?;
-        let fail = |reason: &'static str, lock: Option<OffsetDateTime>| {
-            let user_key = user_key.clone();
-            let addr_key = addr_key.clone();
-            let uid = user.as_ref().map(|u| u.id);
-            async move {
-                let mut tx = self.store().begin().await?;
-                tx.add_failure(&user_key, now).await?;
-                if let Some(k) = &addr_key {
-                    tx.add_failure(k, now).await?;
-                }
-                if let Some(id) = uid {
-                    tx.record_user_failure(id, lock).await?;
-                }
-                self.audit_in(&mut tx, ctx, event(reason), Outcome::Failed)
-                    .await?;
-                tx.commit().await?;
-                Ok::<(), AppError>(())
-            }
-        };
-        let Some(user) = user.clone() else {
-            // Spend the same time as a real check, so timing does not reveal user names.
-            let _ = verify_password(password, dummy_hash());
-            // Answer exactly as for a real account, locks included, so that the answers do
-            // not reveal which user names exist.
-            let recent = self
-                .store()
-                .count_failures(&user_key, now - st.failure_window)
-                .await?
-                + 1;
-            fail("unknown user name", None).await?;
-            if recent >= st.account_failures {
-                return Err(AppError::Locked {
-                    until: (now + st.lockout).to_string(),
-                });
-            }
-            return Err(AppError::BadCredentials);
-        };
-        if let Some(until) = user.locked_until.filter(|u| *u > now) {
-            fail("account locked", None).await?;
-            return Err(AppError::Locked {
-                until: until.to_string(),
-            });
-        }
-        if !verify_password(password, &user.password_hash) {
-            let recent = self
-                .store()
-                .count_failures(&user_key, now - st.failure_window)
-                .await?
-                + 1;
-            let lock = if recent >= st.account_failures {
-                let extra = u32::try_from((recent - st.account_failures).clamp(0, 6)).unwrap_or(6);
-                Some(now + st.lockout * 2i32.pow(extra))
-            } else {
-                None
-            };
-            fail("wrong password", lock).await?;
-            return Err(match lock {
-                Some(l) => AppError::Locked {
-                    until: l.to_string(),
-                },
-                None => AppError::BadCredentials,
-            });
-        }
-        if !user.active {
-            fail("account deactivated", None).await?;
-            return Err(AppError::BadCredentials);
-        }
-        let token = random_token(32)?;
-        let csrf = random_token(24)?;
-        let expires_at = now + st.absolute_timeout;
-        let mut tx = self.store().begin().await?;
-        tx.insert_session(
-            &secret_hash(&token),
-            new_id(),
-            user.id,
-            &csrf,
-            now,
-            expires_at,
-            ctx.client_addr.as_deref(),
-            user_agent,
-        )
-        .await?;
-        tx.record_sign_in(user.id, now).await?;
-        tx.clear_failures(&user_key).await?;
-        let signed_in = Ctx {
-            actor: Actor::User(Box::new(
-                self.principal_of(
-                    &user,
-                    Via::Session {
-                        session_id: Uuid::nil(),
-                    },
-                )
-                .await?,
-            )),
-            ..ctx.clone()
-        };
-        self.audit_in(
-            &mut tx,
-            &signed_in,
-            Event::new("auth.sign_in", "account", Some(user.id.to_string())),
-            Outcome::Allowed,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(SignedIn {
-            session_token: token,
-            csrf_token: csrf,
-            must_change_password: user.must_change_password,
-            expires_at,
-        })
-    }
+    // ------------------------------------------------------------ sign-out
 
     pub async fn sign_out(&self, ctx: &Ctx, session_token: &str) -> Result<()> {
         let mut tx = self.store().begin().await?;
@@ -846,7 +701,7 @@ impl App {
         let mut tx = self.store().begin().await?;
         tx.set_password(user.id, &hash, true, now).await?;
         tx.revoke_user_sessions(user.id, now).await?;
-        tx.clear_failures(&format!("user:{}", user.username))
+        tx.clear_sign_in_failures(&crate::signin::account_key(&user.username))
             .await?;
         self.audit_in(
             &mut tx,

@@ -13,7 +13,10 @@ use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
 use ygt_domain::access::{Permission, Role};
 use ygt_domain::audit::{AuditRecord, Outcome};
 
-use crate::auth::{Auth, LOGIN_CSRF_COOKIE, clear_session_cookie, same_secret, session_cookie};
+use crate::auth::{
+    Auth, DEVICE_COOKIE, LOGIN_CSRF_COOKIE, clear_session_cookie, device_cookie, same_secret,
+    session_cookie,
+};
 use crate::error::WebError;
 use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
 use crate::i18n::{Lang, cookie};
@@ -136,17 +139,15 @@ async fn login(
         login_csrf: random_hex(16),
     };
     // Double-submit check: the form's token must match the cookie set with the form.
-    let expected = headers
-        .get(header::COOKIE)
-        .and_then(|_| {
-            let req = axum::http::Request::builder()
-                .header(header::COOKIE, headers.get(header::COOKIE)?.clone())
-                .body(())
-                .ok()?;
-            let (parts, _) = req.into_parts();
-            cookie(&parts, LOGIN_CSRF_COOKIE)
-        })
-        .unwrap_or_default();
+    let cookie_of = |name: &str| {
+        let mut req = axum::http::Request::builder();
+        for v in headers.get_all(header::COOKIE) {
+            req = req.header(header::COOKIE, v.clone());
+        }
+        let (parts, _) = req.body(()).ok()?.into_parts();
+        cookie(&parts, name)
+    };
+    let expected = cookie_of(LOGIN_CSRF_COOKIE).unwrap_or_default();
     let given = form.text("login_csrf");
     if expected.is_empty() || !same_secret(&expected, &given) {
         return login_response(
@@ -158,9 +159,17 @@ async fn login(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(200).collect::<String>());
+    let devices =
+        ygt_app::signin::device_cookie_entries(&cookie_of(DEVICE_COOKIE).unwrap_or_default());
     match s
         .app
-        .sign_in(&ctx, &username, &form.text("password"), agent.as_deref())
+        .sign_in_from(
+            &ctx,
+            &username,
+            &form.text("password"),
+            agent.as_deref(),
+            &devices,
+        )
         .await
     {
         Ok(signed) => {
@@ -173,16 +182,22 @@ async fn login(
             if let Some(c) = session_cookie(&signed.session_token, is_tls(&headers)) {
                 r.headers_mut().append(header::SET_COOKIE, c);
             }
+            if let Some(c) = device_cookie(&signed.device_cookie, is_tls(&headers)) {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
             Ok(r)
         }
         Err(AppError::BadCredentials) => login_response(
             &fail(t.t("auth.bad_credentials").to_owned()),
             StatusCode::UNAUTHORIZED,
         ),
-        Err(AppError::Locked { .. }) => login_response(
-            &fail(t.t("auth.locked").to_owned()),
-            StatusCode::TOO_MANY_REQUESTS,
-        ),
+        Err(e @ AppError::Throttled { seconds }) => {
+            let (message, _, _) = crate::error::describe(&e, t);
+            let mut r = login_response(&fail(message), StatusCode::TOO_MANY_REQUESTS)?;
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            Ok(r)
+        }
         Err(e) => Err(WebError(e)),
     }
 }

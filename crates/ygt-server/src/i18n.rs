@@ -214,11 +214,6 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("auth.last_used", "最近使用", "Last used"),
     (
-        "auth.locked",
-        "尝试次数过多，账号或地址已被暂时锁定，请稍后再试",
-        "Too many attempts; the account or address is locked for a while",
-    ),
-    (
         "auth.must_change",
         "首次登录请先修改初始密码",
         "Please change your initial password first",

@@ -63,6 +63,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0012_access_grounds.sql"),
         include_str!("../migrations/postgres/0012_access_grounds.sql"),
     ),
+    (
+        13,
+        "sign-in throttling without lock-out, platform secrets",
+        include_str!("../migrations/sqlite/0013_sign_in_throttle.sql"),
+        include_str!("../migrations/postgres/0013_sign_in_throttle.sql"),
+    ),
 ];
 
 /// SQLite migrations that manage their own transaction (a table rebuild needs foreign keys off,

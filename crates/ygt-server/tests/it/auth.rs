@@ -1,10 +1,10 @@
-//! Sign-in over HTTP: cookies, CSRF, lock-out, bearer tokens.
+//! Sign-in over HTTP: cookies, CSRF, throttling and device cookies, bearer tokens.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use ygt_app::Ctx;
 use ygt_domain::access::Role;
-use ygt_testkit::TestDb;
+use ygt_testkit::{TestDb, both_backends};
 
 use crate::{PASSWORD, TestServer, client};
 
@@ -153,23 +153,99 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_csrf_guards_writes() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn repeated_failures_lock_the_account_and_are_audited() {
-    let s = TestServer::start(TestDb::sqlite(), false).await;
+/// Failures make the next attempts wait (429, `Retry-After`, the wait in Chinese on the sign-in
+/// page), never lock: a browser that signed in before (its device cookie) gets in at once.
+async fn failures_throttle_but_known_browsers_get_in(db: TestDb) {
+    let s = TestServer::start(db, false).await;
     s.client_as("clerk", &[Role::Nurse], None).await;
-    for _ in 0..4 {
+    // The clerk's own browser signs in once and keeps a device cookie for /login only.
+    let r = post_login(&s, "clerk", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let device = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("ygt_device="))
+        .expect("a device cookie");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/login", "Max-Age="] {
+        assert!(device.contains(attr), "{device}");
+    }
+    assert!(!device.contains("Secure"), "plain HTTP here");
+    let device = device.split(';').next().unwrap().to_owned();
+
+    for _ in 0..5 {
         let r = post_login(&s, "clerk", "wrong-password-1").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(r.text().await.unwrap().contains("用户名或密码错误"));
     }
     let r = post_login(&s, "clerk", "wrong-password-1").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "30");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("登录失败次数过多，请 30 秒后再试"), "{html}");
     let r = post_login(&s, "clerk", PASSWORD).await;
     assert_eq!(
         r.status(),
         StatusCode::TOO_MANY_REQUESTS,
-        "locked even with the right password"
+        "a browser without the device cookie waits, right password or not"
     );
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    // In English too.
+    let (token, cookie) = login_form(&s).await;
+    let html = client()
+        .post(s.url("/login?lang=en"))
+        .header("cookie", cookie)
+        .form(&[
+            ("login_csrf", token.as_str()),
+            ("username", "clerk"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("please try again in"), "{html}");
+
+    // The clerk's browser is in.
+    let (token, cookie) = login_form(&s).await;
+    let r = client()
+        .post(s.url("/login"))
+        .header("cookie", format!("{cookie}; {device}"))
+        .form(&[
+            ("login_csrf", token.as_str()),
+            ("username", "clerk"),
+            ("password", PASSWORD),
+            ("next", "/institutions"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/institutions");
+    // A forged device cookie is no device cookie.
+    let (token, cookie) = login_form(&s).await;
+    let forged = format!("{}x", device);
+    let r = client()
+        .post(s.url("/login"))
+        .header("cookie", format!("{cookie}; {forged}"))
+        .form(&[
+            ("login_csrf", token.as_str()),
+            ("username", "clerk"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
     let (events, _) = s
         .app
         .store()
@@ -184,15 +260,24 @@ async fn repeated_failures_lock_the_account_and_are_audited() {
         .iter()
         .filter(|e| e.outcome.code() == "failed")
         .count();
-    assert!(failed >= 6, "{failed} failures audited");
+    assert_eq!(failed, 6, "each failure is audited");
     assert!(
         events
             .iter()
-            .filter(|e| e.outcome.code() == "failed")
+            .filter(|e| e.outcome.code() != "allowed")
             .all(|e| e.client_addr.as_deref() == Some("127.0.0.1")),
-        "each failure names the client address"
+        "each failure and refusal names the client address"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.detail.as_deref() == Some("known device"))
     );
 }
+both_backends!(
+    failures_throttle_but_known_browsers_get_in,
+    failures_throttle_but_known_browsers_get_in
+);
 
 #[tokio::test]
 async fn bearer_tokens_are_scoped_and_revocable() {
