@@ -71,13 +71,6 @@ fn safe_next(n: Option<&str>) -> String {
     crate::pages::safe_next(n)
 }
 
-fn is_tls(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
 // ---------------------------------------------------------------- sign-in
 
 #[derive(Template)]
@@ -124,6 +117,7 @@ async fn login(
     State(s): State<AppState>,
     t: Lang,
     page: PageInfo,
+    crate::ClientTls(tls): crate::ClientTls,
     headers: HeaderMap,
     ReqCtx(ctx): ReqCtx,
     form: FormData,
@@ -179,10 +173,10 @@ async fn login(
                 next
             };
             let mut r = Redirect::to(&to).into_response();
-            if let Some(c) = session_cookie(&signed.session_token, is_tls(&headers)) {
+            if let Some(c) = session_cookie(&signed.session_token, tls) {
                 r.headers_mut().append(header::SET_COOKIE, c);
             }
-            if let Some(c) = device_cookie(&signed.device_cookie, is_tls(&headers)) {
+            if let Some(c) = device_cookie(&signed.device_cookie, tls) {
                 r.headers_mut().append(header::SET_COOKIE, c);
             }
             Ok(r)

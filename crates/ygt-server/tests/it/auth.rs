@@ -369,3 +369,173 @@ async fn bearer_tokens_are_scoped_and_revocable() {
     assert!(stored.last_used_at.is_some());
     assert!(stored.revoked_at.is_some());
 }
+
+// ------------------------------------------------------------------ client address
+
+/// Signs in with extra headers; returns the response.
+async fn post_login_with(
+    s: &TestServer,
+    user: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let (token, cookie) = login_form(s).await;
+    let mut r = client().post(s.url("/login")).header("cookie", cookie);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    r.form(&[
+        ("login_csrf", token.as_str()),
+        ("username", user),
+        ("password", password),
+    ])
+    .send()
+    .await
+    .unwrap()
+}
+
+/// The client addresses of the sign-in events, newest first.
+async fn sign_in_addresses(s: &TestServer) -> Vec<Option<String>> {
+    let (events, _) = s
+        .app
+        .store()
+        .search_audit(&ygt_app::ygt_store::access::AuditFilter {
+            action: Some("auth.sign_in".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    events.into_iter().map(|e| e.client_addr).collect()
+}
+
+fn set_cookies(r: &reqwest::Response) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Without a trusted proxy, `X-Forwarded-For` and `X-Forwarded-Proto` are anyone's words and
+/// ignored: the audit names the peer, cookies are not `Secure`, and rotating a spoofed
+/// address does not escape the address's throttle.
+async fn spoofed_forwarding_headers_are_ignored(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    s.client_as("clerk", &[Role::Nurse], None).await;
+    let spoof = [
+        ("x-forwarded-for", "203.0.113.7"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let r = post_login_with(&s, "clerk", "wrong-password-1", &spoof).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in_addresses(&s).await[0].as_deref(), Some("127.0.0.1"));
+    let r = post_login_with(&s, "clerk", PASSWORD, &spoof).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookies = set_cookies(&r);
+    assert!(cookies.iter().any(|c| c.starts_with("ygt_session=")));
+    assert!(cookies.iter().all(|c| !c.contains("Secure")), "{cookies:?}");
+    // Twenty more failures under ever new spoofed addresses are failures of this peer: the
+    // twenty-first from it makes it wait.
+    for i in 0..20 {
+        let xff = format!("203.0.113.{}", 100 + i);
+        let r = post_login_with(&s, &format!("ghost{i}"), "x", &[("x-forwarded-for", &xff)]).await;
+        let expected = if i < 19 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(r.status(), expected, "{i}");
+    }
+    let r = post_login_with(&s, "ghost99", "x", &[("x-forwarded-for", "192.0.2.1")]).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        sign_in_addresses(&s)
+            .await
+            .iter()
+            .all(|a| a.as_deref() != Some("203.0.113.7") && a.as_deref() != Some("192.0.2.1"))
+    );
+}
+both_backends!(
+    spoofed_forwarding_headers_are_ignored,
+    spoofed_forwarding_headers_are_ignored
+);
+
+/// Behind a configured trusted proxy the client is the rightmost address of
+/// `X-Forwarded-For` that is not a trusted proxy, and `X-Forwarded-Proto: https` makes the
+/// cookies `Secure`; one client's failures do not make the other clients behind the proxy
+/// wait.
+async fn a_trusted_proxy_names_the_client(db: TestDb) {
+    let s = TestServer::start_with(db, false, |c| {
+        c.trusted_proxies =
+            ygt_server::proxy::TrustedProxies::parse(&["127.0.0.1", "10.0.0.0/8"]).unwrap();
+    })
+    .await;
+    s.client_as("clerk", &[Role::Nurse], None).await;
+    let r = post_login_with(
+        &s,
+        "clerk",
+        "wrong-password-1",
+        &[("x-forwarded-for", "198.51.100.1, 203.0.113.7, 10.1.2.3")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        sign_in_addresses(&s).await[0].as_deref(),
+        Some("203.0.113.7"),
+        "the forged leftmost hop is not believed, the trusted one is skipped"
+    );
+    let r = post_login_with(
+        &s,
+        "clerk",
+        PASSWORD,
+        &[
+            ("x-forwarded-for", "203.0.113.7"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookies = set_cookies(&r);
+    for name in ["ygt_session=", "ygt_device="] {
+        let c = cookies.iter().find(|c| c.starts_with(name)).unwrap();
+        assert!(c.contains("; Secure"), "{c}");
+    }
+    assert_eq!(
+        sign_in_addresses(&s).await[0].as_deref(),
+        Some("203.0.113.7")
+    );
+    // One client's failures make that client wait, not the next one behind the proxy.
+    for i in 0..21 {
+        let r = post_login_with(
+            &s,
+            &format!("ghost{i}"),
+            "x",
+            &[("x-forwarded-for", "203.0.113.50")],
+        )
+        .await;
+        let expected = if i < 20 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(r.status(), expected, "{i}");
+    }
+    let r = post_login_with(
+        &s,
+        "clerk",
+        PASSWORD,
+        &[("x-forwarded-for", "203.0.113.51")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookies = set_cookies(&r);
+    assert!(
+        cookies.iter().all(|c| !c.contains("Secure")),
+        "no X-Forwarded-Proto, no Secure: {cookies:?}"
+    );
+}
+both_backends!(
+    a_trusted_proxy_names_the_client,
+    a_trusted_proxy_names_the_client
+);

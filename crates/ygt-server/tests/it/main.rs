@@ -60,6 +60,7 @@ impl TestServer {
             public_url: format!("http://{addr}"),
             metrics_token: Some(METRICS_TOKEN.into()),
             session_check: std::time::Duration::from_millis(300),
+            ..Default::default()
         };
         tweak(&mut config);
         let state = AppState::with_config(app.clone(), config);
