@@ -23,6 +23,19 @@ pub const TOKEN_DEFAULT_DAYS: i64 = 90;
 /// In a token's permission list: the integration set ([`INTEGRATION_PERMISSIONS`]).
 pub const INTEGRATION: &str = "integration";
 
+/// Audit action: a role with patient-data permissions given to an account.
+pub const GRANT_PATIENT_ROLE: &str = "account.grant_patient_role";
+/// Audit action: patient-data permissions added to a role.
+pub const GRANT_PATIENT_PERMISSION: &str = "role.grant_patient_permission";
+/// Audit action: a token made with patient-data permissions.
+pub const GRANT_TOKEN_PERMISSION: &str = "token.grant_patient_permission";
+/// The actions listed for auditor review of grants (`App::grant_review`).
+pub const GRANT_ACTIONS: &[&str] = &[
+    GRANT_PATIENT_ROLE,
+    GRANT_PATIENT_PERMISSION,
+    GRANT_TOKEN_PERMISSION,
+];
+
 /// Random bytes, base64url without padding.
 pub(crate) fn random_token(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
@@ -451,6 +464,75 @@ impl App {
         Ok(())
     }
 
+    /// Administration of accounts, roles and API tokens is a signed-in person's: an API token
+    /// never does it (it could otherwise widen its creator's or its own rights unseen).
+    async fn require_person(&self, ctx: &Ctx, e: Event<'_>) -> Result<()> {
+        if let Some(p) = ctx.principal()
+            && matches!(p.via, Via::Token { .. })
+        {
+            return Err(self
+                .deny(
+                    ctx,
+                    e,
+                    AppError::Forbidden {
+                        zh: "账号、角色与接口令牌只能由本人登录后管理，接口令牌不能管理".into(),
+                        en: "accounts, roles and API tokens are administered by a signed-in person, never by an API token".into(),
+                    },
+                )
+                .await);
+        }
+        Ok(())
+    }
+
+    /// The roles among `roles` that carry patient-data permissions (as the role table stands),
+    /// with those permissions.
+    async fn patient_roles(&self, roles: &[Role]) -> Result<Vec<(Role, Vec<Permission>)>> {
+        let mut out = Vec::new();
+        for r in roles {
+            let mut perms: Vec<Permission> = self
+                .store()
+                .permissions_of(std::slice::from_ref(r))
+                .await?
+                .into_iter()
+                .filter(|p| p.is_patient_data())
+                .collect();
+            perms.sort_by_key(|p| p.code());
+            if !perms.is_empty() {
+                out.push((*r, perms));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Audits, in the change's transaction, every role with patient-data permissions given
+    /// to an account (`account.grant_patient_role`, listed for auditor review).
+    async fn audit_patient_roles(
+        &self,
+        tx: &mut ygt_store::Tx,
+        ctx: &Ctx,
+        account: Uuid,
+        username: &str,
+        granted: &[(Role, Vec<Permission>)],
+    ) -> Result<()> {
+        for (role, perms) in granted {
+            let codes: Vec<&str> = perms.iter().map(|p| p.code()).collect();
+            self.audit_in(
+                tx,
+                ctx,
+                Event::new(GRANT_PATIENT_ROLE, "account", Some(account.to_string())).detail(
+                    format!(
+                        "username={username} role={} permissions={}",
+                        role.code(),
+                        codes.join(",")
+                    ),
+                ),
+                Outcome::Allowed,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn list_accounts(
         &self,
         ctx: &Ctx,
@@ -574,7 +656,13 @@ impl App {
             Event::new("account.create", "account", Some(username.clone())),
         )
         .await?;
+        self.require_person(
+            ctx,
+            Event::new("account.create", "account", Some(username.clone())),
+        )
+        .await?;
         self.check_grantable(ctx, &roles)?;
+        let granted = self.patient_roles(&roles).await?;
         let hash = hash_password(&password)?;
         let id = new_id();
         let mut tx = self.store().begin().await?;
@@ -613,6 +701,8 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
+        self.audit_patient_roles(&mut tx, ctx, id, &username, &granted)
+            .await?;
         tx.commit().await?;
         let user = self
             .store()
@@ -660,12 +750,35 @@ impl App {
             Event::new("account.update", "account", Some(id.to_string())),
         )
         .await?;
+        self.require_person(
+            ctx,
+            Event::new("account.update", "account", Some(id.to_string())),
+        )
+        .await?;
         let added: Vec<Role> = parsed
             .iter()
             .filter(|r| !old_roles.contains(r))
             .copied()
             .collect();
+        // Separation of duties: nobody changes their own roles or institution (and with them
+        // their own permissions or scope).
+        let own = ctx.principal().and_then(|p| p.user_id) == Some(id);
+        let same_roles = parsed.len() == old_roles.len() && added.is_empty();
+        if own && (!same_roles || institution_id != before.institution_id) {
+            return Err(self
+                .deny(
+                    ctx,
+                    Event::new("account.update", "account", Some(id.to_string()))
+                        .detail("own roles or institution"),
+                    AppError::Forbidden {
+                        zh: "不能修改自己的角色或所属机构（职责分离），请由其他管理员办理".into(),
+                        en: "nobody changes their own roles or institution (separation of duties); ask another administrator".into(),
+                    },
+                )
+                .await);
+        }
         self.check_grantable(ctx, &added)?;
+        let granted = self.patient_roles(&added).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.update_user_profile(id, &display, institution_id, active, now)
@@ -686,6 +799,8 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
+        self.audit_patient_roles(&mut tx, ctx, id, &before.username, &granted)
+            .await?;
         tx.commit().await?;
         self.account(ctx, id).await
     }
@@ -694,6 +809,11 @@ impl App {
     /// session of the account ends.
     pub async fn reset_password(&self, ctx: &Ctx, id: Uuid) -> Result<String> {
         let (user, roles) = self.account(ctx, id).await?;
+        self.require_person(
+            ctx,
+            Event::new("account.password_reset", "account", Some(id.to_string())),
+        )
+        .await?;
         self.check_grantable(ctx, &roles)?;
         let temp = temporary_password()?;
         let hash = hash_password(&temp)?;
@@ -755,6 +875,48 @@ impl App {
                 en: "the system administrator must keep role.manage, or nobody could change permissions again".into(),
             });
         }
+        self.require_person(
+            ctx,
+            Event::new("role.update", "role", Some(role.code().into())),
+        )
+        .await?;
+        // Separation of duties: nobody changes the permissions of a role they hold.
+        if let Some(p) = ctx.principal()
+            && p.roles.contains(&role)
+        {
+            return Err(self
+                .deny(
+                    ctx,
+                    Event::new("role.update", "role", Some(role.code().into()))
+                        .detail("a role the actor holds"),
+                    AppError::Forbidden {
+                        zh: format!(
+                            "不能修改自己所持角色“{}”的权限（职责分离），请由其他管理员办理",
+                            role.label_zh()
+                        ),
+                        en: format!(
+                            "nobody changes the permissions of a role they hold ({}; separation of duties); ask another administrator",
+                            role.code()
+                        ),
+                    },
+                )
+                .await);
+        }
+        let before: Vec<Permission> = self
+            .store()
+            .role_permissions()
+            .await?
+            .into_iter()
+            .filter(|(r, _)| *r == role)
+            .map(|(_, p)| p)
+            .collect();
+        let mut added: Vec<Permission> = perms
+            .iter()
+            .filter(|p| p.is_patient_data() && !before.contains(p))
+            .copied()
+            .collect();
+        added.sort_by_key(|p| p.code());
+        added.dedup();
         let mut tx = self.store().begin().await?;
         tx.set_role_permissions(role, perms).await?;
         let codes: Vec<&str> = perms.iter().map(|p| p.code()).collect();
@@ -765,6 +927,18 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
+        if !added.is_empty() {
+            let codes: Vec<&str> = added.iter().map(|p| p.code()).collect();
+            self.audit_in(
+                &mut tx,
+                ctx,
+                Event::new(GRANT_PATIENT_PERMISSION, "role", Some(role.code().into())).detail(
+                    format!("role={} permissions={}", role.code(), codes.join(",")),
+                ),
+                Outcome::Allowed,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -816,6 +990,18 @@ impl App {
         if permissions.is_empty() {
             errs.push(ValidationError::new("permissions", Reason::Required));
         }
+        if let Some(a) = perms.iter().find(|p| p.is_administration()) {
+            errs.push(ValidationError::new(
+                "permissions",
+                Reason::Other {
+                    zh: format!("“{}”是管理权限，只能由本人登录后行使，不能授予接口令牌", a.label_zh()),
+                    en: format!(
+                        "{} administers accounts, roles or tokens and is never given to an API token",
+                        a.code()
+                    ),
+                },
+            ));
+        }
         let valid_days = valid_days.unwrap_or(TOKEN_DEFAULT_DAYS);
         if !(1..=TOKEN_MAX_DAYS).contains(&valid_days) {
             errs.push(ValidationError::new(
@@ -836,6 +1022,8 @@ impl App {
             Event::new("token.create", "token", Some(name.clone())),
         )
         .await?;
+        self.require_person(ctx, Event::new("token.create", "token", Some(name.clone())))
+            .await?;
         if let Some(p) = ctx.principal() {
             if !p.can(Permission::TokenManage) {
                 return Err(AppError::Forbidden {
@@ -843,7 +1031,14 @@ impl App {
                     en: "not allowed: manage API tokens".into(),
                 });
             }
-            if let Some(extra) = perms.iter().find(|x| !p.can(**x) && !x.is_integration()) {
+            // The integration set may be given without holding it, by those who configure what
+            // roles and tokens may do (system administrators), not by institution or community
+            // administrators, who would otherwise read patient data through their own token.
+            let configures = p.can(Permission::RoleManage);
+            if let Some(extra) = perms
+                .iter()
+                .find(|x| !(p.can(**x) || x.is_integration() && configures))
+            {
                 let e = Event::new("token.create", "token", Some(name.clone()))
                     .detail(format!("permission not held: {}", extra.code()));
                 if let Err(audit_err) = self.audit(ctx, e, Outcome::Denied).await {
@@ -889,6 +1084,26 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
+        let patient: Vec<&str> = perms
+            .iter()
+            .filter(|p| p.is_patient_data())
+            .map(|p| p.code())
+            .collect();
+        if !patient.is_empty() {
+            self.audit_in(
+                &mut tx,
+                ctx,
+                Event::new(GRANT_TOKEN_PERMISSION, "token", Some(id.to_string())).detail(
+                    // The name last: it may hold spaces.
+                    format!(
+                        "institution={institution_id} permissions={} name={name}",
+                        patient.join(",")
+                    ),
+                ),
+                Outcome::Allowed,
+            )
+            .await?;
+        }
         tx.commit().await?;
         let token = self
             .store()

@@ -1545,3 +1545,257 @@ both_backends!(
     passwords_are_not_built_from_the_county,
     passwords_are_not_built_from_the_county
 );
+
+// ------------------------------------------------------------------ separation of duties
+
+/// The context of an API token.
+async fn token_ctx(app: &App, secret: &str) -> Ctx {
+    user_ctx(app.token_principal(secret).await.unwrap().unwrap())
+}
+
+/// An institution administrator and a community administrator cannot give their own account
+/// the doctor role, nor read patient data by any route: their own roles and institution,
+/// role permissions, tokens with patient-data permissions (held or from the integration set),
+/// a community-wide token, break-glass. Refusals are audited.
+async fn administrators_cannot_give_themselves_patient_access(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    let resident = app
+        .register_resident(
+            &w.sys,
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: w.town.to_string(),
+                name: "周八".into(),
+                id_number: Some("341890198001010010".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let tadmin = account(&w, "tadmin", Some(w.town), "institution_admin").await;
+    let cadmin = account(&w, "cadmin", Some(w.hospital), "community_admin").await;
+    for (name, id, inst, role) in [
+        ("tadmin", tadmin, w.town, Role::InstitutionAdmin),
+        ("cadmin", cadmin, w.hospital, Role::CommunityAdmin),
+    ] {
+        let me = ctx_of(app, name).await;
+        let own = role.code().to_owned();
+        // Their own roles and institution: refused, however asked.
+        for (roles, at) in [
+            (vec![own.clone(), "doctor".into()], inst),
+            (vec!["doctor".into()], inst),
+            (vec![own.clone(), "nurse".into()], inst),
+            (vec![own.clone()], w.town2),
+        ] {
+            forbidden(
+                app.update_account(&me, id, "管理员", Some(at), &roles, true)
+                    .await,
+            );
+        }
+        assert_eq!(app.store().roles_of(id).await.unwrap(), vec![role]);
+        // Their own name is theirs to change.
+        app.update_account(
+            &me,
+            id,
+            "新名字",
+            Some(inst),
+            std::slice::from_ref(&own),
+            true,
+        )
+        .await
+        .unwrap();
+        // Role permissions are not theirs to change, least of all their own role's.
+        forbidden(
+            app.set_role_permissions(&me, role, &[Permission::PatientRead])
+                .await,
+        );
+        forbidden(
+            app.set_role_permissions(&me, Role::Doctor, default_permissions(Role::Doctor))
+                .await,
+        );
+        // No token of theirs carries patient data they lack, nor the integration set.
+        for perms in [
+            vec!["patient.read".to_owned()],
+            vec!["integration".to_owned()],
+            vec!["patient.write".to_owned()],
+            vec!["record.read_own".to_owned()],
+        ] {
+            forbidden(app.create_token(&me, "自用令牌", inst, &perms, None).await);
+        }
+        // Administration is never a token's.
+        assert_invalid_field(
+            app.create_token(&me, "x", inst, &["account.manage".into()], None)
+                .await,
+            "permissions",
+        );
+        // The resident's data: refused at every use case, with a session or a token holding
+        // what the administrator holds (community-wide scope reads nothing without
+        // patient.read).
+        let mut doors = vec![me.clone()];
+        if role == Role::CommunityAdmin {
+            let t = app
+                .create_token(
+                    &me,
+                    "全域令牌",
+                    inst,
+                    &["patient.community_wide".into(), "registry.read".into()],
+                    None,
+                )
+                .await
+                .unwrap();
+            doors.push(token_ctx(app, &t.secret).await);
+        }
+        for ctx in &doors {
+            forbidden(app.person_detail(ctx, resident, "treatment").await);
+            forbidden(
+                app.patient_record(ctx, resident, &Default::default(), "treatment")
+                    .await,
+            );
+            forbidden(app.search_residents(ctx, "周八", 10).await);
+            forbidden(app.break_glass(ctx, resident, REASON).await);
+            forbidden(app.reveal_person(ctx, resident).await);
+        }
+        // A new session is no different.
+        let again = ctx_of(app, name).await;
+        assert!(!again.principal().unwrap().can(Permission::PatientRead));
+        assert_eq!(again.principal().unwrap().roles, vec![role]);
+    }
+    let denied = audit(
+        app,
+        AuditFilter {
+            action: Some("account.update".into()),
+            outcome: Some(Outcome::Denied),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(denied.len(), 8, "{denied:?}");
+    // The institution administrator's move to another township is out of its scope anyway.
+    assert_eq!(
+        denied
+            .iter()
+            .filter(|e| e.detail.as_deref() == Some("own roles or institution"))
+            .count(),
+        7
+    );
+    chain_ok(app).await;
+}
+both_backends!(
+    administrators_cannot_give_themselves_patient_access,
+    administrators_cannot_give_themselves_patient_access
+);
+
+/// Nobody changes the permissions of a role they hold (a second system administrator may);
+/// an API token administers nothing; every grant of patient-data rights is audited with its
+/// own action and listed for auditors (and only for them).
+async fn grants_of_patient_data_are_listed_for_review(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    account(&w, "root", None, "system_admin").await;
+    account(&w, "root2", None, "system_admin").await;
+    account(&w, "aud", Some(w.hospital), "auditor").await;
+    account(&w, "tadmin", Some(w.town), "institution_admin").await;
+    let root = ctx_of(app, "root").await;
+    let root2 = ctx_of(app, "root2").await;
+    let tadmin = ctx_of(app, "tadmin").await;
+
+    // Her own role: refused; another administrator's change is fine and listed.
+    let mut more = default_permissions(Role::SystemAdmin).to_vec();
+    more.push(Permission::PatientRead);
+    forbidden(
+        app.set_role_permissions(&root, Role::SystemAdmin, &more)
+            .await,
+    );
+    app.set_role_permissions(
+        &root2,
+        Role::Finance,
+        &[
+            Permission::RegistryRead,
+            Permission::FinanceRead,
+            Permission::PatientRead,
+        ],
+    )
+    .await
+    .unwrap();
+    // Changes that add no patient-data permission are not grants.
+    app.set_role_permissions(&root2, Role::Pharmacist, &[Permission::RegistryRead])
+        .await
+        .unwrap();
+    // An account given a role with patient data: on creation and on update.
+    let doc = app
+        .create_account(&tadmin, &draft("doc.new", Some(w.town), "doctor", false))
+        .await
+        .unwrap();
+    let clerk = app
+        .create_account(&tadmin, &draft("clerk", Some(w.town), "pharmacist", false))
+        .await
+        .unwrap();
+    app.update_account(
+        &tadmin,
+        clerk.user.id,
+        "测试clerk",
+        Some(w.town),
+        &["pharmacist".into(), "nurse".into()],
+        true,
+    )
+    .await
+    .unwrap();
+    // An integration token, by a system administrator.
+    let lis = app
+        .create_token(
+            &root,
+            "柳河 检验系统",
+            w.town,
+            &["integration".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    // A token administers nothing, even one made with what its maker holds.
+    let reader = app
+        .create_token(&root, "只读", w.town, &["registry.read".into()], None)
+        .await
+        .unwrap();
+    let t = token_ctx(app, &reader.secret).await;
+    forbidden(
+        app.create_token(&t, "x", w.town, &["registry.read".into()], None)
+            .await,
+    );
+
+    let aud = ctx_of(app, "aud").await;
+    let (grants, total) = app.grant_review(&aud, 50, 0).await.unwrap();
+    assert_eq!(total, 4, "{grants:?}");
+    use ygt_app::audit::GrantKind;
+    let token = &grants[0];
+    assert_eq!(token.kind, GrantKind::Token);
+    assert_eq!(token.target, "柳河 检验系统");
+    assert_eq!(token.target_id, Some(lis.token.id));
+    assert_eq!(
+        token.permissions,
+        vec![Permission::PatientWrite, Permission::RecordReadOwn]
+    );
+    assert_eq!(grants[1].kind, GrantKind::AccountRole);
+    assert_eq!(grants[1].target, "clerk");
+    assert_eq!(grants[1].role, Some(Role::Nurse));
+    assert_eq!(grants[1].actor_name, "tadmin");
+    assert_eq!(grants[2].target, "doc.new");
+    assert_eq!(grants[2].target_id, Some(doc.user.id));
+    assert_eq!(grants[2].role, Some(Role::Doctor));
+    assert!(grants[2].permissions.contains(&Permission::PatientRead));
+    assert_eq!(grants[3].kind, GrantKind::RolePermission);
+    assert_eq!(grants[3].role, Some(Role::Finance));
+    assert_eq!(grants[3].permissions, vec![Permission::PatientRead]);
+    assert_eq!(grants[3].actor_name, "root2");
+    // Paging.
+    let (page2, total2) = app.grant_review(&aud, 3, 3).await.unwrap();
+    assert_eq!((page2.len(), total2), (1, 4));
+    // Only auditors review.
+    forbidden(app.grant_review(&root, 50, 0).await);
+    forbidden(app.grant_review(&tadmin, 50, 0).await);
+    chain_ok(app).await;
+}
+both_backends!(
+    grants_of_patient_data_are_listed_for_review,
+    grants_of_patient_data_are_listed_for_review
+);

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 use ygt_app::AppError;
-use ygt_app::audit::audit_csv;
+use ygt_app::audit::{GrantKind, PrivilegeGrant, audit_csv};
 use ygt_app::ygt_store::access::{ApiToken, AuditFilter, BreakGlass, User};
 use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
 use ygt_domain::access::{Permission, Role};
@@ -43,6 +43,7 @@ pub fn routes(r: Routes) -> Routes {
         .post("/admin/tokens/{id}/revoke", revoke_token)
         .get("/audit", audit_page)
         .get("/audit/export.csv", audit_export)
+        .get("/audit/grants", grants_page)
         .get("/audit/break-glass", break_glass_page)
         .post("/audit/break-glass/{id}/review", review_break_glass)
 }
@@ -735,11 +736,16 @@ async fn tokens_view(
         .app
         .list_institutions(ctx, &InstitutionFilter::default())
         .await?;
-    // What the creator holds, and the integration set, which token.manage may always give.
+    // What the creator holds (administration excepted, never a token's), and the integration
+    // set, which those who configure roles (system administrators) may always give.
     let permissions = Permission::ALL
         .iter()
         .copied()
-        .filter(|x| x.is_integration() || ctx.principal().is_none_or(|p| p.can(*x)))
+        .filter(|x| !x.is_administration())
+        .filter(|x| {
+            ctx.principal()
+                .is_none_or(|p| p.can(*x) || x.is_integration() && p.can(Permission::RoleManage))
+        })
         .collect();
     render_status(
         &TokensPage {
@@ -886,6 +892,7 @@ fn audit_filter(q: &FormData) -> Result<AuditFilter, WebError> {
         to: date("to", true)?,
         limit: AUDIT_PAGE,
         offset: (page - 1) * AUDIT_PAGE,
+        ..Default::default()
     })
 }
 
@@ -970,6 +977,88 @@ async fn audit_export(
         body,
     )
         .into_response())
+}
+
+// ---------------------------------------------------------------- grants for review
+
+/// Grants listed per page.
+const GRANTS_PAGE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "audit_grants.html")]
+struct GrantsPage {
+    t: Lang,
+    nav: Nav,
+    grants: Vec<PrivilegeGrant>,
+    total: i64,
+    page: i64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+impl GrantsPage {
+    fn when(&self, g: &PrivilegeGrant) -> String {
+        fmt_time(g.at)
+    }
+
+    fn kind(&self, g: &PrivilegeGrant) -> &'static str {
+        self.t.t(match g.kind {
+            GrantKind::AccountRole => "audit.grant_account_role",
+            GrantKind::RolePermission => "audit.grant_role_permission",
+            GrantKind::Token => "audit.grant_token",
+        })
+    }
+
+    /// The account, role or token that received the grant, in the reader's language.
+    fn target(&self, g: &PrivilegeGrant) -> String {
+        match (g.kind, g.role) {
+            (GrantKind::RolePermission, Some(r)) => self.t.label(r).to_owned(),
+            _ => g.target.clone(),
+        }
+    }
+
+    fn target_link(&self, g: &PrivilegeGrant) -> Option<String> {
+        match (g.kind, g.target_id) {
+            (GrantKind::AccountRole, Some(id)) => Some(format!("/admin/accounts/{id}")),
+            _ => None,
+        }
+    }
+
+    fn permissions(&self, g: &PrivilegeGrant) -> String {
+        let sep = if self.t.is_en() { ", " } else { "、" };
+        g.permissions
+            .iter()
+            .map(|p| self.t.label(*p))
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+}
+
+async fn grants_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let n = q.int("page")?.unwrap_or(1).max(1);
+    let (grants, total) = s
+        .app
+        .grant_review(&ctx, GRANTS_PAGE, (n - 1) * GRANTS_PAGE)
+        .await?;
+    let link = |p: i64| format!("/audit/grants?page={p}");
+    render_status(
+        &GrantsPage {
+            t,
+            nav: page.nav("audit"),
+            grants,
+            total,
+            page: n,
+            prev: (n > 1).then(|| link(n - 1)),
+            next: (n * GRANTS_PAGE < total).then(|| link(n + 1)),
+        },
+        StatusCode::OK,
+    )
 }
 
 #[derive(Template)]

@@ -1026,6 +1026,8 @@ pub struct AuditFilter {
     pub institution_id: Option<Uuid>,
     /// Prefix of the action, such as `auth.` or `registry.institution`.
     pub action: Option<String>,
+    /// Exactly one of these actions (empty: any).
+    pub actions: Vec<String>,
     pub outcome: Option<Outcome>,
     pub from: Option<OffsetDateTime>,
     pub to: Option<OffsetDateTime>,
@@ -1076,6 +1078,10 @@ impl Store {
             }
             pat.push('%');
             w.push(" AND action LIKE ").bind(pat).push(" ESCAPE '\\'");
+        }
+        if !f.actions.is_empty() {
+            w.push(" AND action IN ")
+                .bind_list(f.actions.iter().map(String::as_str));
         }
         if let Some(o) = f.outcome {
             w.push(" AND outcome = ").bind(o.code());

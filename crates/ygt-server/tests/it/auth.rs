@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use ygt_app::Ctx;
-use ygt_domain::access::Role;
+use ygt_domain::access::{Permission, Role};
 use ygt_testkit::{TestDb, both_backends};
 
 use crate::{PASSWORD, TestServer, client};
@@ -538,4 +538,174 @@ async fn a_trusted_proxy_names_the_client(db: TestDb) {
 both_backends!(
     a_trusted_proxy_names_the_client,
     a_trusted_proxy_names_the_client
+);
+
+// ------------------------------------------------------------------ separation of duties
+
+/// Over HTTP: an institution administrator and a community administrator cannot give their
+/// own account the doctor role (account form, role editor, a token) nor open a resident's
+/// record; the grants of patient-data rights are listed for auditors in Chinese, counted and
+/// paged, and linked from the audit page.
+async fn separation_of_duties_over_http(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    let (hospital, town) = crate::door::two_institutions(&s).await;
+    let sys = Ctx::system();
+    let resident = s
+        .app
+        .register_resident(
+            &sys,
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: town.to_string(),
+                name: "周八".into(),
+                id_number: Some("341890198001010010".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    for (name, role, inst) in [
+        ("tadmin", Role::InstitutionAdmin, town),
+        ("cadmin", Role::CommunityAdmin, hospital),
+    ] {
+        let c = s.client_as(name, &[role], Some(inst)).await;
+        let me = s.app.store().user_by_username(name).await.unwrap().unwrap();
+        let r = c
+            .post(s.url(&format!("/admin/accounts/{}", me.id)))
+            .form(&[
+                ("display_name", "管理员"),
+                ("institution_id", &inst.to_string()),
+                ("roles", role.code()),
+                ("roles", "doctor"),
+                ("active", "on"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("不能修改自己的角色或所属机构"), "{html}");
+        let r = c
+            .post(s.url("/admin/roles/doctor"))
+            .form(&[("permissions", "patient.read")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
+        let r = c
+            .post(s.url("/admin/tokens"))
+            .form(&[
+                ("name", "自用令牌"),
+                ("institution_id", &inst.to_string()),
+                ("permissions", "patient.write"),
+                ("permissions", "record.read_own"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
+        // The token form offers neither the integration set nor administration.
+        let page = c
+            .get(s.url("/admin/tokens"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("value=\"patient.write\""), "{page}");
+        assert!(!page.contains("value=\"token.manage\""), "{page}");
+        for path in [
+            format!("/residents/{resident}"),
+            format!("/residents/{resident}/record"),
+            format!("/api/v1/residents/{resident}"),
+            format!("/fhir/Patient/{resident}"),
+        ] {
+            let r = c.get(s.url(&path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name} {path}");
+        }
+        assert_eq!(s.app.store().roles_of(me.id).await.unwrap(), vec![role]);
+    }
+
+    // Grants for review: a doctor made by the institution administrator, and enough changes of
+    // a role's permissions to fill more than a page.
+    let tadmin = s.signed_in("tadmin").await;
+    let r = tadmin
+        .post(s.url("/admin/accounts"))
+        .form(&[
+            ("username", "doc.new"),
+            ("display_name", "新医生"),
+            ("institution_id", &town.to_string()),
+            ("roles", "doctor"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for _ in 0..52 {
+        for perms in [
+            vec![Permission::RegistryRead, Permission::PatientRead],
+            vec![Permission::RegistryRead],
+        ] {
+            s.app
+                .set_role_permissions(&sys, Role::Finance, &perms)
+                .await
+                .unwrap();
+        }
+    }
+    let auditor = s.client_as("aud", &[Role::Auditor], Some(hospital)).await;
+    let audit = auditor
+        .get(s.url("/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        audit.contains("href=\"/audit/grants\""),
+        "linked from the audit page"
+    );
+    let r = auditor.get(s.url("/audit/grants")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("患者数据权限授予审核"));
+    // 52 role changes, the new doctor, and the community administrator (community-wide scope is
+    // patient data too).
+    assert!(html.contains("共 54"), "{html}");
+    assert!(html.contains("href=\"/audit/grants?page=2\""));
+    assert_eq!(html.matches("<tr><td>").count(), 50);
+    assert!(html.contains("为角色增加患者数据权限") && html.contains("财务人员"));
+    assert!(html.contains("查看居民健康数据"));
+    for code in [
+        "patient.read",
+        "role.grant_patient_permission",
+        "account.grant_patient_role",
+        ">finance<",
+    ] {
+        assert!(
+            !html.contains(code),
+            "no English code {code} in the Chinese page"
+        );
+    }
+    let page2 = auditor
+        .get(s.url("/audit/grants?page=2"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page2.matches("<tr><td>").count(), 4);
+    assert!(page2.contains(">cadmin<") && page2.contains("全医共体居民范围"));
+    assert!(page2.contains("授予账号含患者数据权限的角色") && page2.contains("doc.new"));
+    assert!(page2.contains(">医生<") && page2.contains(">tadmin<"));
+    assert!(page2.contains("href=\"/audit/grants?page=1\""));
+    // Only auditors (audit.review) see it.
+    let r = tadmin.get(s.url("/audit/grants")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+both_backends!(
+    separation_of_duties_over_http,
+    separation_of_duties_over_http
 );

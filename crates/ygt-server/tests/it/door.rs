@@ -16,7 +16,7 @@ use ygt_testkit::{TestDb, both_backends};
 use crate::{METRICS_TOKEN, PASSWORD, TestServer, session_client};
 
 /// A county hospital and a township centre below it.
-async fn two_institutions(s: &TestServer) -> (Uuid, Uuid) {
+pub(crate) async fn two_institutions(s: &TestServer) -> (Uuid, Uuid) {
     let ctx = Ctx::system();
     let hospital = s
         .app
