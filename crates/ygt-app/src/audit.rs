@@ -31,6 +31,84 @@ impl VerifyReport {
     }
 }
 
+/// What was granted: a role to an account, permissions to a role, or a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantKind {
+    /// A role with patient-data permissions given to an account.
+    AccountRole,
+    /// Patient-data permissions added to a role.
+    RolePermission,
+    /// A token made with patient-data permissions.
+    Token,
+}
+
+/// One grant of patient-data rights, as an auditor reviews it.
+#[derive(Debug, Clone)]
+pub struct PrivilegeGrant {
+    pub seq: i64,
+    pub at: OffsetDateTime,
+    pub kind: GrantKind,
+    /// Who granted (user name, `system` for the operator).
+    pub actor_name: String,
+    pub actor_user_id: Option<Uuid>,
+    /// The account (user name), the role (its code) or the token (its name) that received it.
+    pub target: String,
+    /// The account or token id, when the target is one.
+    pub target_id: Option<Uuid>,
+    /// The role given (to an account) or changed.
+    pub role: Option<ygt_domain::access::Role>,
+    /// The patient-data permissions it carries.
+    pub permissions: Vec<Permission>,
+}
+
+impl PrivilegeGrant {
+    fn from_record(r: &AuditRecord) -> Self {
+        let field = |k: &str| -> Option<String> {
+            r.detail
+                .as_deref()?
+                .split(' ')
+                .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))
+                .map(str::to_owned)
+        };
+        let kind = match r.action.as_str() {
+            crate::account::GRANT_PATIENT_ROLE => GrantKind::AccountRole,
+            crate::account::GRANT_PATIENT_PERMISSION => GrantKind::RolePermission,
+            _ => GrantKind::Token,
+        };
+        let role = field("role").and_then(|c| ygt_domain::access::Role::parse("role", &c).ok());
+        let permissions = field("permissions")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|c| Permission::parse("permission", c).ok())
+            .collect();
+        let target = match kind {
+            GrantKind::AccountRole => field("username"),
+            GrantKind::RolePermission => field("role"),
+            // The name is the rest of the detail (it may hold spaces).
+            GrantKind::Token => r
+                .detail
+                .as_deref()
+                .and_then(|d| d.split_once(" name="))
+                .map(|(_, n)| n.to_owned()),
+        }
+        .unwrap_or_default();
+        PrivilegeGrant {
+            seq: r.seq,
+            at: r.at,
+            kind,
+            actor_name: r.actor_name.clone(),
+            actor_user_id: r.actor_user_id,
+            target,
+            target_id: r
+                .resource_id
+                .as_deref()
+                .and_then(|i| Uuid::parse_str(i).ok()),
+            role,
+            permissions,
+        }
+    }
+}
+
 /// The shortest break-glass access one may ask for, in minutes.
 pub const BREAK_GLASS_MIN_MINUTES: i64 = 15;
 
@@ -107,6 +185,43 @@ impl App {
         )
         .await?;
         Ok(result)
+    }
+
+    /// Grants of patient-data rights for auditor review, newest first: roles with patient-data
+    /// permissions given to accounts, patient-data permissions added to roles, tokens made
+    /// with them (`crate::account::GRANT_ACTIONS`). Needs `audit.review`; the look is audited.
+    pub async fn grant_review(
+        &self,
+        ctx: &Ctx,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<PrivilegeGrant>, i64)> {
+        self.require(
+            ctx,
+            Permission::AuditReview,
+            Event::new("audit.grants", "audit", None),
+        )
+        .await?;
+        let f = AuditFilter {
+            actions: crate::account::GRANT_ACTIONS
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+            limit: limit.clamp(1, AUDIT_PAGE_MAX),
+            offset: offset.max(0),
+            ..Default::default()
+        };
+        let (records, total) = self.store().search_audit(&f).await?;
+        self.audit(
+            ctx,
+            Event::new("audit.grants", "audit", None).detail(format!("offset={}", f.offset)),
+            Outcome::Allowed,
+        )
+        .await?;
+        Ok((
+            records.iter().map(PrivilegeGrant::from_record).collect(),
+            total,
+        ))
     }
 
     /// Declares emergency access to a resident outside the user's scope for the longest time
@@ -344,6 +459,9 @@ fn describe_filter(f: &AuditFilter) -> String {
     }
     if let Some(v) = &f.action {
         parts.push(format!("action={v}"));
+    }
+    if !f.actions.is_empty() {
+        parts.push(format!("actions={}", f.actions.join(",")));
     }
     if let Some(v) = f.from {
         parts.push(format!("from={v}"));

@@ -259,7 +259,7 @@ impl ResidentDraft {
                     )
                 }
             }));
-        let name = errs.check(ident::text("name", &self.name, NAME_MAX));
+        let name = errs.check(ident::person_name("name", &self.name, NAME_MAX));
         let sex = match opt(&self.sex) {
             None => Some(Sex::Unknown),
             Some(v) => errs.check(Sex::parse("sex", v)),

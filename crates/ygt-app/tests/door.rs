@@ -15,7 +15,7 @@ use ygt_domain::access::{INTEGRATION_PERMISSIONS, Permission, Role, default_perm
 use ygt_domain::org::InstitutionDraft;
 use ygt_testkit::{TestDb, both_backends};
 
-const PASSWORD: &str = "Yunxi@2026";
+const PASSWORD: &str = "Demo-Kite#58";
 const REASON: &str = "急诊昏迷患者，需查看既往史";
 
 struct World {

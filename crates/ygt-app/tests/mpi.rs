@@ -867,3 +867,77 @@ both_backends!(
     the_certain_candidate_is_linked,
     the_certain_candidate_is_linked
 );
+
+/// Names that hide invisible or formatting characters (a zero-width joiner, a word joiner, a
+/// soft hyphen, a Hangul filler) are refused wherever a person's name is parsed: residents,
+/// staff and accounts; nothing is stored.
+async fn invisible_characters_in_names_are_refused(db: TestDb) {
+    let c = county(&db).await;
+    for name in [
+        "王\u{200D}秀英",
+        "王秀英\u{2060}",
+        "王\u{00AD}秀英",
+        "\u{3164}",
+        "王\u{FEFF}秀英",
+    ] {
+        match c
+            .app
+            .register_resident(
+                &c.ctx,
+                &draft(c.village, name, None, Some("1955-07-12"), None, None),
+            )
+            .await
+        {
+            Err(AppError::Invalid(e)) => {
+                let v =
+                    e.0.iter()
+                        .find(|v| v.field == "name")
+                        .expect("the name is named");
+                assert!(
+                    v.reason.message_zh().contains("不可见字符"),
+                    "{name:?}: {v:?}"
+                );
+            }
+            other => panic!("{name:?}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        db.row_counts(&["registrations", "persons"]).await,
+        vec![0, 0]
+    );
+    let staff = ygt_domain::org::StaffDraft {
+        name: "李\u{200B}医生".into(),
+        sex: "1".into(),
+        title: "attending_physician".into(),
+        institution_id: c.town.to_string(),
+        ..Default::default()
+    };
+    match c.app.create_staff(&c.ctx, &staff).await {
+        Err(AppError::Invalid(e)) => assert!(e.0.iter().any(|v| v.field == "name")),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let account = ygt_app::account::AccountDraft {
+        username: "doc.zw".into(),
+        display_name: "张\u{200C}三".into(),
+        institution_id: Some(c.hospital.to_string()),
+        roles: vec!["doctor".into()],
+        ..Default::default()
+    };
+    match c.app.create_account(&c.ctx, &account).await {
+        Err(AppError::Invalid(e)) => assert!(e.0.iter().any(|v| v.field == "display_name")),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(db.row_counts(&["staff", "users"]).await, vec![0, 0]);
+    // The same names without the hidden characters are fine.
+    c.app
+        .register_resident(
+            &c.ctx,
+            &draft(c.village, "王秀英", None, Some("1955-07-12"), None, None),
+        )
+        .await
+        .unwrap();
+}
+both_backends!(
+    invisible_characters_in_names_are_refused,
+    invisible_characters_in_names_are_refused
+);

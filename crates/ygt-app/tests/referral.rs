@@ -18,7 +18,7 @@ use ygt_domain::org::{DepartmentDraft, InstitutionDraft, StaffDraft};
 use ygt_domain::referral::ResourceKind;
 use ygt_testkit::{TestDb, both_backends};
 
-const PASSWORD: &str = "Yunxi@2026";
+const PASSWORD: &str = "Demo-Kite#58";
 
 struct World {
     app: App,

@@ -19,7 +19,7 @@ use ygt_domain::access::Ground;
 use ygt_domain::org::InstitutionDraft;
 use ygt_testkit::{TestDb, both_backends};
 
-const PASSWORD: &str = "Yunxi@2026";
+const PASSWORD: &str = "Demo-Kite#58";
 const ID: &str = "341890195507120029";
 const NAME: &str = "张三";
 const ADDRESS: &str = "柳河镇张庄村3组12号";

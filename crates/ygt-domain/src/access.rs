@@ -71,6 +71,36 @@ impl Permission {
     pub fn is_token_only(self) -> bool {
         matches!(self, Permission::RecordReadOwn)
     }
+
+    /// Whether the permission reaches residents' data: reading, writing or revealing it,
+    /// widening the scope to the whole community, break-glass, identity decisions, referrals,
+    /// reading in a sharing centre, reading back an institution's data. Granting one (a role
+    /// that carries one, a permission added to a role, a token) is listed for auditor review.
+    pub fn is_patient_data(self) -> bool {
+        use Permission::*;
+        matches!(
+            self,
+            PatientRead
+                | PatientWrite
+                | PatientReveal
+                | CommunityWide
+                | BreakGlass
+                | MpiSteward
+                | ReferralManage
+                | SharingRead
+                | RecordReadOwn
+        )
+    }
+
+    /// Whether the permission administers who may do what (accounts, roles, API tokens):
+    /// the work of a signed-in person, never given to an API token.
+    pub fn is_administration(self) -> bool {
+        use Permission::*;
+        matches!(
+            self,
+            AccountManage | AccountManageAll | RoleManage | TokenManage
+        )
+    }
 }
 
 /// The smallest number of letters, digits or characters a break-glass reason needs.
@@ -279,6 +309,35 @@ mod tests {
                 *r == Role::SystemAdmin
             );
         }
+    }
+
+    #[test]
+    fn administrators_hold_no_patient_data_permission() {
+        for r in [Role::SystemAdmin, Role::InstitutionAdmin, Role::Auditor] {
+            assert!(
+                !default_permissions(r).iter().any(|p| p.is_patient_data()),
+                "{r}"
+            );
+        }
+        // Community-wide scope is patient data, but without patient.read it reads nothing.
+        assert!(!default_permissions(Role::CommunityAdmin).contains(&Permission::PatientRead));
+        for r in [
+            Role::Doctor,
+            Role::Nurse,
+            Role::VillageDoctor,
+            Role::MpiSteward,
+        ] {
+            assert!(
+                default_permissions(r).iter().any(|p| p.is_patient_data()),
+                "{r}"
+            );
+        }
+        assert!(
+            Permission::ALL
+                .iter()
+                .all(|p| !(p.is_patient_data() && p.is_administration()))
+        );
+        assert!(INTEGRATION_PERMISSIONS.iter().all(|p| p.is_patient_data()));
     }
 
     fn facts(n: u128, id: Option<&str>, minute: i64) -> RegistrationFacts {

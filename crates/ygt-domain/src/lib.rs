@@ -14,5 +14,6 @@ pub mod masked;
 pub mod org;
 pub mod password;
 pub mod referral;
+pub mod signin;
 
 pub use error::{Reason, ValidationError, ValidationErrors};

@@ -151,6 +151,7 @@ async fn search_audit(
         to: None,
         limit,
         offset,
+        ..Default::default()
     };
     let (items, total) = s.app.search_audit(&ctx, &f).await?;
     let items: Vec<AuditOut> = items

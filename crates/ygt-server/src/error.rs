@@ -57,7 +57,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         }
         AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
         AppError::Forbidden { .. } | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
-        AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -160,15 +160,18 @@ pub fn describe(e: &AppError, lang: Lang) -> (String, Option<String>, Vec<(Strin
             None,
             Vec::new(),
         ),
-        AppError::Locked { until } => (
-            if en {
-                format!("too many failed attempts; locked until {until}")
-            } else {
-                format!("失败次数过多，已锁定至 {until}")
-            },
-            None,
-            Vec::new(),
-        ),
+        AppError::Throttled { seconds } => {
+            let (zh, e) = ygt_domain::signin::wait_text(*seconds);
+            (
+                if en {
+                    format!("too many failed sign-in attempts; please try again in {e}")
+                } else {
+                    format!("登录失败次数过多，请 {zh}后再试")
+                },
+                None,
+                Vec::new(),
+            )
+        }
         AppError::TooLarge { field, max } => (
             if en {
                 format!("{field} is larger than {max} bytes")
@@ -218,7 +221,7 @@ pub fn operation_outcome(e: &AppError, lang: Lang) -> serde_json::Value {
         AppError::Stale | AppError::Conflict { .. } => "conflict",
         AppError::Unauthenticated | AppError::BadCredentials => "login",
         AppError::Forbidden { .. } | AppError::PasswordChangeRequired => "forbidden",
-        AppError::Locked { .. } => "throttled",
+        AppError::Throttled { .. } => "throttled",
         AppError::TooLarge { .. } => "too-long",
         AppError::UnsupportedMediaType { .. } => "not-supported",
         AppError::Store(_) => "exception",
@@ -326,6 +329,10 @@ pub async fn render_errors(
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         out.headers_mut().insert("x-request-id", v);
+    }
+    if let AppError::Throttled { seconds } = err.as_ref() {
+        out.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
     }
     out.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -178,13 +178,47 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("audit.detail", "详情", "Detail"),
     ("audit.from", "开始日期", "From"),
     (
+        "audit.grant_account_role",
+        "授予账号含患者数据权限的角色",
+        "Role with patient-data permissions given to an account",
+    ),
+    ("audit.grant_kind", "授予类型", "Grant"),
+    (
+        "audit.grant_role_permission",
+        "为角色增加患者数据权限",
+        "Patient-data permissions added to a role",
+    ),
+    ("audit.grant_target", "授予对象", "Given to"),
+    (
+        "audit.grant_token",
+        "创建含患者数据权限的接口令牌",
+        "API token with patient-data permissions",
+    ),
+    ("audit.granted_by", "授予人", "Granted by"),
+    (
         "audit.grants",
         "新建立的调阅关系",
         "New relationships to residents",
     ),
     ("audit.justified", "合理", "Justified"),
+    ("audit.no_grants", "暂无授予记录", "No grants yet"),
     ("audit.note", "审核意见", "Review note"),
     ("audit.outcome", "结果", "Outcome"),
+    (
+        "audit.patient_permissions",
+        "患者数据权限",
+        "Patient-data permissions",
+    ),
+    (
+        "audit.privilege_grants",
+        "患者数据权限授予审核",
+        "Grants of patient-data rights",
+    ),
+    (
+        "audit.privilege_grants_hint",
+        "每一次把含患者数据权限的角色授予账号、为角色增加患者数据权限或创建含此类权限的接口令牌，都在此列出，供审计员核查；授予人不能给自己授予。",
+        "Every role with patient-data permissions given to an account, every patient-data permission added to a role and every API token made with one is listed here for auditors; nobody grants to themselves.",
+    ),
     (
         "audit.queue_empty",
         "没有待审核的紧急访问",
@@ -213,11 +247,6 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "The sign-in page expired; please try again",
     ),
     ("auth.last_used", "最近使用", "Last used"),
-    (
-        "auth.locked",
-        "尝试次数过多，账号或地址已被暂时锁定，请稍后再试",
-        "Too many attempts; the account or address is locked for a while",
-    ),
     (
         "auth.must_change",
         "首次登录请先修改初始密码",

@@ -16,6 +16,7 @@ mod metrics;
 mod mpi_pages;
 pub mod openapi;
 mod pages;
+pub mod proxy;
 mod record_api;
 mod record_pages;
 mod referral_api;
@@ -48,6 +49,8 @@ pub struct ServerConfig {
     pub metrics_token: Option<String>,
     /// How often a live event stream checks that its session still holds.
     pub session_check: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed ([`proxy`]).
+    pub trusted_proxies: proxy::TrustedProxies,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +59,7 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             metrics_token: None,
             session_check: std::time::Duration::from_secs(15),
+            trusted_proxies: proxy::TrustedProxies::default(),
         }
     }
 }
@@ -180,9 +184,29 @@ fn relay_events(app: &App) {
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-/// The client's address.
+/// The client's address (the peer's, or from `X-Forwarded-For` of a trusted proxy).
 #[derive(Clone, Debug)]
 pub struct ClientAddr(pub String);
+
+/// Whether the client reached ygt over TLS (`X-Forwarded-Proto: https` from a trusted proxy):
+/// cookies are then `Secure`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientTls(pub bool);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientTls {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientTls>()
+            .copied()
+            .unwrap_or_default())
+    }
+}
 
 /// One registered route: method, path template, and whether it belongs to the JSON API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,7 +315,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))
-        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -318,7 +345,7 @@ async fn fallback() -> error::WebError {
     error::WebError::not_found()
 }
 
-async fn request_context(mut req: Request, next: Next) -> Response {
+async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get("x-request-id")
@@ -331,13 +358,15 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let addr = req
+    let origin = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| proxy::origin(c.0.ip(), req.headers(), &state.config.trusted_proxies));
     req.extensions_mut().insert(RequestId(id.clone()));
-    if let Some(a) = addr {
-        req.extensions_mut().insert(ClientAddr(a));
+    if let Some(o) = origin {
+        req.extensions_mut()
+            .insert(ClientAddr(o.client.to_string()));
+        req.extensions_mut().insert(ClientTls(o.tls));
     }
     let start = std::time::Instant::now();
     let method = req.method().clone();

@@ -64,6 +64,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0012_access_grounds.sql"),
     ),
     (
+        13,
+        "sign-in throttling without lock-out, platform secrets",
+        include_str!("../migrations/sqlite/0013_sign_in_throttle.sql"),
+        include_str!("../migrations/postgres/0013_sign_in_throttle.sql"),
+    ),
+    (
         14,
         "search by pinyin initials",
         include_str!("../migrations/sqlite/0014_search_initials.sql"),

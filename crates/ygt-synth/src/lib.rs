@@ -127,7 +127,7 @@ pub const REFERRAL_WALKTHROUGH: &[(&str, &str)] = &[
 ];
 
 /// The password of every demo account (printed by `ygt demo`; never use the demo in production).
-pub const DEMO_PASSWORD: &str = "Yunxi@2026";
+pub const DEMO_PASSWORD: &str = "Demo-Kite#58";
 
 /// Progress callback: (steps done, steps in all).
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);

@@ -187,6 +187,16 @@ struct WebArgs {
     /// File holding the bearer token /metrics requires (without one, /metrics is off).
     #[arg(long, env = "YGT_METRICS_TOKEN_FILE", value_name = "FILE")]
     metrics_token_file: Option<PathBuf>,
+    /// A proxy (address or range such as 10.0.0.0/8) whose X-Forwarded-For and
+    /// X-Forwarded-Proto are believed; repeat for several (environment: comma-separated).
+    /// Without one, the connection's peer is the client and no forwarding header counts.
+    #[arg(
+        long = "trusted-proxy",
+        env = "YGT_TRUSTED_PROXIES",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<String>,
 }
 
 /// The configuration file.
@@ -206,6 +216,9 @@ struct Config {
     public_url: Option<String>,
     /// The bearer token /metrics requires (without one, /metrics is off).
     metrics_token: Option<String>,
+    /// Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or
+    /// ranges).
+    trusted_proxies: Option<Vec<String>>,
 }
 
 impl Config {
@@ -247,9 +260,16 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The shortest metrics token accepted.
 const METRICS_TOKEN_MIN: usize = 16;
 
+/// The web door's settings from the flags, the environment and the file.
+struct Web {
+    /// None when nothing gives one (then the listen address decides).
+    public_url: Option<String>,
+    metrics_token: Option<String>,
+    trusted_proxies: ygt_server::proxy::TrustedProxies,
+}
+
 /// The web door's settings: a flag (or its environment variable) wins over the file.
-/// `public_url` is None when neither gives one (then the listen address decides).
-fn web_config(args: &WebArgs, cfg: &Config) -> Result<(Option<String>, Option<String>)> {
+fn web_config(args: &WebArgs, cfg: &Config) -> Result<Web> {
     let public_url = match args.public_url.as_ref().or(cfg.public_url.as_ref()) {
         Some(u) => Some(
             ygt_server::ServerConfig::parse_public_url(u).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -272,7 +292,18 @@ fn web_config(args: &WebArgs, cfg: &Config) -> Result<(Option<String>, Option<St
             "the metrics token must be at least {METRICS_TOKEN_MIN} visible ASCII characters (no spaces)"
         );
     }
-    Ok((public_url, metrics_token))
+    let proxies = if args.trusted_proxies.is_empty() {
+        cfg.trusted_proxies.clone().unwrap_or_default()
+    } else {
+        args.trusted_proxies.clone()
+    };
+    let trusted_proxies =
+        ygt_server::proxy::TrustedProxies::parse(&proxies).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Web {
+        public_url,
+        metrics_token,
+        trusted_proxies,
+    })
 }
 
 fn database_url(flag: Option<String>, cfg: &Config) -> Result<String> {
@@ -970,12 +1001,12 @@ async fn create_token(
     Ok(())
 }
 
-async fn serve(
-    app: App,
-    listen: &str,
-    demo: bool,
-    (public_url, metrics_token): (Option<String>, Option<String>),
-) -> Result<()> {
+async fn serve(app: App, listen: &str, demo: bool, web: Web) -> Result<()> {
+    let Web {
+        public_url,
+        metrics_token,
+        trusted_proxies,
+    } = web;
     reindex(&app).await?;
     let addr: SocketAddr = listen
         .parse()
@@ -990,9 +1021,13 @@ async fn serve(
             ygt_server::ServerConfig::public_url_for(local)
         );
     }
+    if !trusted_proxies.is_empty() {
+        tracing::info!(proxies = %trusted_proxies.describe(), "trusting X-Forwarded-For and X-Forwarded-Proto of these proxies");
+    }
     let config = ygt_server::ServerConfig {
         public_url: public_url.unwrap_or_else(|| ygt_server::ServerConfig::public_url_for(local)),
         metrics_token,
+        trusted_proxies,
         ..Default::default()
     };
     let backend = app.store().backend().name();

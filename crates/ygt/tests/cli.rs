@@ -1081,6 +1081,8 @@ fn public_url_and_metrics_token_from_config() {
         ("public_url = \"ygt.example.cn\"", "public_url"),
         ("public_url = \"https://ygt.example.cn/?x=1\"", "public_url"),
         ("metrics_token = \"short\"", "metrics token"),
+        ("trusted_proxies = [\"proxy.example\"]", "trusted proxy"),
+        ("trusted_proxies = [\"10.0.0.0/40\"]", "trusted proxy"),
     ] {
         std::fs::write(&cfg, format!("database = \"{}\"\n{line}\n", db.url)).unwrap();
         let out = ygt()
@@ -1090,5 +1092,30 @@ fn public_url_and_metrics_token_from_config() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(says), "{line}: {err}");
     }
+    // The flag and the environment variable are checked the same way.
+    std::fs::write(&cfg, format!("database = \"{}\"\n", db.url)).unwrap();
+    let out = ygt()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "serve",
+            "--trusted-proxy",
+            "10.0.0.1",
+        ])
+        .args(["--trusted-proxy", "nonsense"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("\"nonsense\""),
+        "{err}"
+    );
+    let out = ygt()
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("YGT_TRUSTED_PROXIES", "10.0.0.1,::1/200")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("::1/200"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -691,3 +691,84 @@ both_backends!(
     break_glass_from_the_refusal_page,
     break_glass_from_the_refusal_page
 );
+
+// ------------------------------------------------------------------ names
+
+/// A person's name that hides an invisible or formatting character is refused at every door
+/// that registers residents, naming the field in the door's terms and the character: the form
+/// (in Chinese), the JSON API, FHIR Patient. Nothing is registered.
+async fn names_with_invisible_characters_are_refused(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    let (_, town) = two_institutions(&s).await;
+    let doctor = s.client_as("doc", &[Role::Doctor], Some(town)).await;
+    let bad = "张\u{200D}三";
+    let r = doctor
+        .post(s.url("/residents"))
+        .form(&[("institution_id", town.to_string()), ("name", bad.into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("姓名不能包含不可见字符或格式控制字符（发现 U+200D）"),
+        "{html}"
+    );
+    let r = doctor
+        .post(s.url("/api/v1/residents"))
+        .json(&json!({"institution_id": town, "name": "王\u{3164}"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "name", "{body:#}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("U+3164"),
+        "{body:#}"
+    );
+    let token = s
+        .app
+        .create_token(&Ctx::system(), "HIS", town, &["integration".into()], None)
+        .await
+        .unwrap();
+    let patient = json!({
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:ygt:his", "value": "P-1"}],
+        "name": [{"text": "李\u{2060}四"}],
+        "gender": "male",
+    });
+    let r = crate::client()
+        .post(s.url("/fhir/Patient"))
+        .header("authorization", format!("Bearer {}", token.secret))
+        .header("content-type", "application/fhir+json")
+        .body(patient.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let oo: Value = r.json().await.unwrap();
+    assert_eq!(oo["resourceType"], "OperationOutcome");
+    assert_eq!(oo["issue"][0]["expression"][0], "Patient.name", "{oo:#}");
+    assert!(
+        oo["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("U+2060"),
+        "{oo:#}"
+    );
+    assert!(
+        s.app
+            .search_residents(&Ctx::system(), "张三", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+both_backends!(
+    names_with_invisible_characters_are_refused,
+    names_with_invisible_characters_are_refused
+);

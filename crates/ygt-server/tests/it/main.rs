@@ -60,6 +60,7 @@ impl TestServer {
             public_url: format!("http://{addr}"),
             metrics_token: Some(METRICS_TOKEN.into()),
             session_check: std::time::Duration::from_millis(300),
+            ..Default::default()
         };
         tweak(&mut config);
         let state = AppState::with_config(app.clone(), config);
@@ -125,7 +126,7 @@ impl TestServer {
     }
 }
 
-pub const PASSWORD: &str = "Yunxi@2026";
+pub const PASSWORD: &str = "Demo-Kite#58";
 
 /// The metrics token of the test servers.
 pub const METRICS_TOKEN: &str = "metrics-0123456789abcdef";
