@@ -710,7 +710,16 @@ both_backends!(
 async fn a_former_receiver_cannot_accept_after_a_redirect(db: TestDb) {
     let w = world(&db).await;
     let coord = user(&w.app, &w.sys, "coord", w.hospital, "referral_coordinator").await;
-    let names = ["赵一鸣", "钱二丫", "孙三妹", "周四海", "吴五洲", "郑六合", "冯七星", "陈八斗"];
+    let names = [
+        "赵一鸣",
+        "钱二丫",
+        "孙三妹",
+        "周四海",
+        "吴五洲",
+        "郑六合",
+        "冯七星",
+        "陈八斗",
+    ];
     for (i, name) in names.iter().enumerate() {
         let p = w
             .app
@@ -718,7 +727,13 @@ async fn a_former_receiver_cannot_accept_after_a_redirect(db: TestDb) {
                 &w.vdoc,
                 &ResidentDraft {
                     phone: Some(format!("1390000100{i}")),
-                    ..resident(w.village, name, None, &format!("{}-0{}-1{i}", 1940 + i * 3, 1 + i), "柳河镇东村")
+                    ..resident(
+                        w.village,
+                        name,
+                        None,
+                        &format!("{}-0{}-1{i}", 1940 + i * 3, 1 + i),
+                        "柳河镇东村",
+                    )
                 },
             )
             .await
