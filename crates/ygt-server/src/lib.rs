@@ -36,7 +36,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use ygt_app::App;
 
-pub use metrics::Metrics;
+pub use metrics::{LiveStreamGuard, Metrics};
 
 /// Settings of the web door (from the configuration of `ygt serve`).
 #[derive(Clone, Debug)]

@@ -447,6 +447,7 @@ async fn events(
     let mut check = tokio::time::interval(s.config.session_check);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let st = LiveStream {
+        _open: s.metrics.live_stream(),
         first: Some(first),
         rx: s.app.events().subscribe(),
         ended: s.ended.subscribe(),
@@ -463,13 +464,24 @@ async fn events(
         let e = st.next().await?;
         Some((Ok::<_, Infallible>(e), st))
     });
-    Ok(Sse::new(stream)
+    let mut resp = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(StdDuration::from_secs(20)))
-        .into_response())
+        .into_response();
+    // The connection is not kept for another request. A browser that drops the stream (its
+    // page closed it or went away) then closes the connection at once; otherwise Chromium may
+    // keep reading it for some seconds to reuse it (seen: about five, after a tab closed), and
+    // it still counts against the six connections it opens to one server.
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    Ok(resp)
 }
 
-/// The state of one live event stream.
+/// The state of one live event stream. It is dropped, and stops counting as open, when the
+/// stream ends or as soon as the server sees the client's connection close.
 struct LiveStream {
+    _open: crate::metrics::LiveStreamGuard,
     first: Option<SseEvent>,
     rx: tokio::sync::broadcast::Receiver<ygt_app::referral::LiveEvent>,
     ended: tokio::sync::broadcast::Receiver<crate::SessionEnded>,

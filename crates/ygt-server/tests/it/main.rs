@@ -78,6 +78,50 @@ impl TestServer {
         }
     }
 
+    /// [`TestServer::start`] with the server's router changed by `wrap` (a layer that changes
+    /// what the server answers, as a proxy would).
+    pub async fn start_wrapped(
+        db: TestDb,
+        demo: bool,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> TestServer {
+        let store = Store::open(&db.url).await.expect("open store");
+        let app = App::new(store);
+        if demo {
+            ygt_synth::generate(&app, 7, ygt_synth::Scale::Small, &|_, _| {})
+                .await
+                .expect("generate");
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let config = ServerConfig {
+            public_url: format!("http://{addr}"),
+            metrics_token: Some(METRICS_TOKEN.into()),
+            session_check: std::time::Duration::from_millis(300),
+        };
+        let router = wrap(ygt_server::router(AppState::with_config(
+            app.clone(),
+            config,
+        )));
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            app,
+            stop: Some(tx),
+            _db: db,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
