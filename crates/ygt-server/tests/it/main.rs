@@ -99,6 +99,7 @@ impl TestServer {
             public_url: format!("http://{addr}"),
             metrics_token: Some(METRICS_TOKEN.into()),
             session_check: std::time::Duration::from_millis(300),
+            ..Default::default()
         };
         let router = wrap(ygt_server::router(AppState::with_config(
             app.clone(),
