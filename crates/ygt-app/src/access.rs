@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
-use ygt_domain::access::{Permission, Role, ScopeKind};
+use ygt_domain::access::{Ground, Permission, Role, ScopeKind};
 use ygt_domain::audit::Outcome;
 use ygt_store::Tx;
 use ygt_store::access::AuditEntry;
@@ -317,17 +317,44 @@ impl App {
                     .await?;
                 Ok(kind)
             }
-            None => Err(self
-                .deny(
-                    ctx,
-                    event(),
+            None => {
+                let err = if self.unverified_here(&p, resident_id).await? {
+                    AppError::Forbidden {
+                        zh: "本机构对该居民的登记尚未核验身份证件：核验身份证件后可调阅；紧急情况下可申请紧急授权访问".into(),
+                        en: "your institution's registration of this resident has no verified ID number: verify the ID card to open the record; in an emergency use break-glass access".into(),
+                    }
+                } else {
                     AppError::Forbidden {
                         zh: "该居民不在您的服务范围内；紧急情况下可申请紧急授权访问".into(),
                         en: "this resident is outside your scope; in an emergency use break-glass access".into(),
-                    },
-                )
-                .await),
+                    }
+                };
+                Err(self.deny(ctx, event(), err).await)
+            }
         }
+    }
+
+    /// Whether the actor may open the resident's record now (no audit: for shaping a response
+    /// to a write that is audited itself).
+    pub(crate) async fn may_see(&self, ctx: &Ctx, resident_id: Uuid) -> Result<bool> {
+        Ok(match &ctx.actor {
+            Actor::System => true,
+            Actor::Anonymous => false,
+            Actor::User(p) => {
+                p.can(Permission::PatientRead)
+                    && self.scope_of(p, resident_id, self.now()).await?.is_some()
+            }
+        })
+    }
+
+    /// Whether a resident the actor may not see has a registration at the actor's
+    /// institutions that only lacks a verified ID number (the refusal then says so).
+    async fn unverified_here(&self, p: &Principal, resident_id: Uuid) -> Result<bool> {
+        let links = self.store().care_links(resident_id, self.now()).await?;
+        Ok(links.iter().any(|l| {
+            l.kind == Ground::Unverified.code()
+                && l.institution_id.is_some_and(|i| p.covers_patients(i))
+        }))
     }
 
     async fn scope_of(
@@ -350,23 +377,10 @@ impl App {
             ScopeKind::BreakGlass => 5,
         };
         for l in &links {
-            let for_me = l.user_id.is_some() && l.user_id == p.user_id;
-            let inst = l.institution_id;
-            let kind = match l.kind.as_str() {
-                "registered" | "care" => match inst {
-                    Some(i) if Some(i) == p.institution_id => Some(ScopeKind::OwnInstitution),
-                    Some(i) if p.covers_patients(i) => Some(ScopeKind::Subordinate),
-                    _ if for_me => Some(ScopeKind::CareLink),
-                    _ => None,
-                },
-                "referral" | "consultation" | "contract" => (for_me
-                    || inst.is_some_and(|i| p.covers_patients(i)))
-                .then_some(ScopeKind::CareLink),
-                "authorisation" => (for_me || inst.is_some_and(|i| p.covers_patients(i)))
-                    .then_some(ScopeKind::Authorised),
-                _ => None,
+            let Ok(ground) = Ground::parse("kind", &l.kind) else {
+                continue;
             };
-            if let Some(k) = kind
+            if let Some(k) = scope_by(p, ground, l.institution_id, l.user_id)
                 && best.is_none_or(|b| rank(k) < rank(b))
             {
                 best = Some(k);
@@ -385,5 +399,31 @@ impl App {
             return Ok(Some(ScopeKind::BreakGlass));
         }
         Ok(None)
+    }
+}
+
+/// What one ground gives the principal: its own institution's or a subordinate's proven
+/// registration or care, an episode (referral, consultation, contract) of its institutions or
+/// of the user, the resident's authorisation. An unverified registration gives nothing.
+fn scope_by(
+    p: &Principal,
+    ground: Ground,
+    institution: Option<Uuid>,
+    user: Option<Uuid>,
+) -> Option<ScopeKind> {
+    let for_me = user.is_some() && user == p.user_id;
+    let ours = institution.is_some_and(|i| p.covers_patients(i));
+    match ground {
+        Ground::Unverified => None,
+        Ground::Registered | Ground::Care => match institution {
+            Some(i) if Some(i) == p.institution_id => Some(ScopeKind::OwnInstitution),
+            Some(i) if p.covers_patients(i) => Some(ScopeKind::Subordinate),
+            _ if for_me => Some(ScopeKind::CareLink),
+            _ => None,
+        },
+        Ground::Referral | Ground::Consultation | Ground::Contract => {
+            (for_me || ours).then_some(ScopeKind::CareLink)
+        }
+        Ground::Authorisation => (for_me || ours).then_some(ScopeKind::Authorised),
     }
 }

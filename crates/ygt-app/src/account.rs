@@ -8,16 +8,36 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use ygt_domain::access::{Permission, Role};
+use ygt_domain::access::{INTEGRATION_PERMISSIONS, Permission, Role};
 use ygt_domain::audit::Outcome;
 use ygt_domain::{Reason, ValidationError, ValidationErrors, ident, password};
 use ygt_store::access::{ApiToken, NewUser, User, UserFilter};
 
 use crate::access::{Event, Principal, Via};
-use crate::{Actor, App, AppError, Ctx, Result, new_id};
+use crate::{App, AppError, Ctx, Result, new_id};
+
+/// The longest life of an API token, in days.
+pub const TOKEN_MAX_DAYS: i64 = 365;
+/// The life of an API token when its creator gives none, in days.
+pub const TOKEN_DEFAULT_DAYS: i64 = 90;
+/// In a token's permission list: the integration set ([`INTEGRATION_PERMISSIONS`]).
+pub const INTEGRATION: &str = "integration";
+
+/// Audit action: a role with patient-data permissions given to an account.
+pub const GRANT_PATIENT_ROLE: &str = "account.grant_patient_role";
+/// Audit action: patient-data permissions added to a role.
+pub const GRANT_PATIENT_PERMISSION: &str = "role.grant_patient_permission";
+/// Audit action: a token made with patient-data permissions.
+pub const GRANT_TOKEN_PERMISSION: &str = "token.grant_patient_permission";
+/// The actions listed for auditor review of grants (`App::grant_review`).
+pub const GRANT_ACTIONS: &[&str] = &[
+    GRANT_PATIENT_ROLE,
+    GRANT_PATIENT_PERMISSION,
+    GRANT_TOKEN_PERMISSION,
+];
 
 /// Random bytes, base64url without padding.
-fn random_token(bytes: usize) -> Result<String> {
+pub(crate) fn random_token(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| AppError::Conflict {
         field: None,
@@ -33,7 +53,7 @@ pub fn secret_hash(secret: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash_password(pw: &str) -> Result<String> {
+pub(crate) fn hash_password(pw: &str) -> Result<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| AppError::Conflict {
         field: None,
@@ -55,7 +75,7 @@ fn hash_password(pw: &str) -> Result<String> {
         })
 }
 
-fn verify_password(pw: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(pw: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
         Ok(h) => Argon2::default().verify_password(pw.as_bytes(), &h).is_ok(),
         Err(_) => false,
@@ -63,7 +83,7 @@ fn verify_password(pw: &str, hash: &str) -> bool {
 }
 
 /// A real hash to verify against for unknown user names.
-fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| hash_password("not-a-real-password-0").unwrap_or_default())
 }
@@ -74,13 +94,15 @@ fn temporary_password() -> Result<String> {
     Ok(format!("Ygt-{r}-7a"))
 }
 
-/// The outcome of a successful sign-in: the secret for the cookie and its CSRF token.
+/// The outcome of a successful sign-in: the secret for the cookie and its CSRF token, and the
+/// browser's device cookie (a new one for this account, then its others).
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub session_token: String,
     pub csrf_token: String,
     pub must_change_password: bool,
     pub expires_at: OffsetDateTime,
+    pub device_cookie: String,
 }
 
 /// What a request carries after authentication.
@@ -154,7 +176,7 @@ impl App {
     // ------------------------------------------------------------ principals
 
     /// Builds the principal of an account (roles, permissions, scope).
-    async fn principal_of(&self, user: &User, via: Via) -> Result<Principal> {
+    pub(crate) async fn principal_of(&self, user: &User, via: Via) -> Result<Principal> {
         let roles = self.store().roles_of(user.id).await?;
         let permissions: BTreeSet<Permission> = self
             .store()
@@ -248,7 +270,11 @@ impl App {
             return Ok(None);
         };
         let now = self.now();
-        if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
+        // Tokens made before expiry was required expire a year after they were made.
+        let expires_at = t
+            .expires_at
+            .unwrap_or(t.created_at + time::Duration::days(TOKEN_MAX_DAYS));
+        if t.revoked_at.is_some() || expires_at <= now {
             return Ok(None);
         }
         if t.last_used_at
@@ -273,154 +299,7 @@ impl App {
         }))
     }
 
-    // ------------------------------------------------------------ sign-in
-
-    /// Signs in with user name and password. Every failure is audited; repeated failures lock
-    /// the account (with a growing lock) and block the client address.
-    pub async fn sign_in(
-        &self,
-        ctx: &Ctx,
-        username: &str,
-        password: &str,
-        user_agent: Option<&str>,
-    ) -> Result<SignedIn> {
-        let now = self.now();
-        let st = self.settings().clone();
-        let username = username.trim().to_lowercase();
-        let user_key = format!("user:{username}");
-        let addr_key = ctx.client_addr.as_ref().map(|a| format!("addr:{a}"));
-        let event = |detail: &str| {
-            Event::new("auth.sign_in", "account", Some(username.clone())).detail(detail.to_owned())
-        };
-        if let Some(k) = &addr_key
-            && self
-                .store()
-                .count_failures(k, now - st.failure_window)
-                .await?
-                >= st.address_failures
-        {
-            self.audit(
-                ctx,
-                event("client address blocked after repeated failures"),
-                Outcome::Denied,
-            )
-            .await?;
-            return Err(AppError::Locked {
-                until: (now + st.failure_window).to_string(),
-            });
-        }
-        let user = self.store().user_by_username(&username).await?;
-        let fail = |reason: &'static str, lock: Option<OffsetDateTime>| {
-            let user_key = user_key.clone();
-            let addr_key = addr_key.clone();
-            let uid = user.as_ref().map(|u| u.id);
-            async move {
-                let mut tx = self.store().begin().await?;
-                tx.add_failure(&user_key, now).await?;
-                if let Some(k) = &addr_key {
-                    tx.add_failure(k, now).await?;
-                }
-                if let Some(id) = uid {
-                    tx.record_user_failure(id, lock).await?;
-                }
-                self.audit_in(&mut tx, ctx, event(reason), Outcome::Failed)
-                    .await?;
-                tx.commit().await?;
-                Ok::<(), AppError>(())
-            }
-        };
-        let Some(user) = user.clone() else {
-            // Spend the same time as a real check, so timing does not reveal user names.
-            let _ = verify_password(password, dummy_hash());
-            // Answer exactly as for a real account, locks included, so that the answers do
-            // not reveal which user names exist.
-            let recent = self
-                .store()
-                .count_failures(&user_key, now - st.failure_window)
-                .await?
-                + 1;
-            fail("unknown user name", None).await?;
-            if recent >= st.account_failures {
-                return Err(AppError::Locked {
-                    until: (now + st.lockout).to_string(),
-                });
-            }
-            return Err(AppError::BadCredentials);
-        };
-        if let Some(until) = user.locked_until.filter(|u| *u > now) {
-            fail("account locked", None).await?;
-            return Err(AppError::Locked {
-                until: until.to_string(),
-            });
-        }
-        if !verify_password(password, &user.password_hash) {
-            let recent = self
-                .store()
-                .count_failures(&user_key, now - st.failure_window)
-                .await?
-                + 1;
-            let lock = if recent >= st.account_failures {
-                let extra = u32::try_from((recent - st.account_failures).clamp(0, 6)).unwrap_or(6);
-                Some(now + st.lockout * 2i32.pow(extra))
-            } else {
-                None
-            };
-            fail("wrong password", lock).await?;
-            return Err(match lock {
-                Some(l) => AppError::Locked {
-                    until: l.to_string(),
-                },
-                None => AppError::BadCredentials,
-            });
-        }
-        if !user.active {
-            fail("account deactivated", None).await?;
-            return Err(AppError::BadCredentials);
-        }
-        let token = random_token(32)?;
-        let csrf = random_token(24)?;
-        let expires_at = now + st.absolute_timeout;
-        let mut tx = self.store().begin().await?;
-        tx.insert_session(
-            &secret_hash(&token),
-            new_id(),
-            user.id,
-            &csrf,
-            now,
-            expires_at,
-            ctx.client_addr.as_deref(),
-            user_agent,
-        )
-        .await?;
-        tx.record_sign_in(user.id, now).await?;
-        tx.clear_failures(&user_key).await?;
-        let signed_in = Ctx {
-            actor: Actor::User(Box::new(
-                self.principal_of(
-                    &user,
-                    Via::Session {
-                        session_id: Uuid::nil(),
-                    },
-                )
-                .await?,
-            )),
-            ..ctx.clone()
-        };
-        self.audit_in(
-            &mut tx,
-            &signed_in,
-            Event::new("auth.sign_in", "account", Some(user.id.to_string())),
-            Outcome::Allowed,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(SignedIn {
-            session_token: token,
-            csrf_token: csrf,
-            must_change_password: user.must_change_password,
-            expires_at,
-        })
-    }
+    // ------------------------------------------------------------ sign-out
 
     pub async fn sign_out(&self, ctx: &Ctx, session_token: &str) -> Result<()> {
         let mut tx = self.store().begin().await?;
@@ -485,12 +364,14 @@ impl App {
                 },
             ));
         }
+        let context = self
+            .password_context(&user.username, Some(&user.display_name))
+            .await?;
         password::check(
             &self.settings().password_policy,
             "new_password",
             new,
-            &user.username,
-            Some(&user.display_name),
+            &context,
         )?;
         if verify_password(new, &user.password_hash) {
             return Err(AppError::invalid(
@@ -522,6 +403,24 @@ impl App {
     }
 
     // ------------------------------------------------------------ accounts
+
+    /// What a password of `username` (the person `full_name`) must not be built from: the
+    /// platform's names, every community's and institution's name and alias with the pinyin
+    /// and initials of their parts, the name with its pinyin, the user name, and the years
+    /// near the current one (`ygt_domain::password::Context`).
+    pub async fn password_context(
+        &self,
+        username: &str,
+        full_name: Option<&str>,
+    ) -> Result<password::Context> {
+        let names = self.store().registry_names().await?;
+        let spell = |t: &str| ygt_empi::pinyin_of(t, 4);
+        let mut c = password::Context::new(username, full_name, self.now().year());
+        for n in names.iter().map(String::as_str).chain(full_name) {
+            c.add_name(n, &spell);
+        }
+        Ok(c)
+    }
 
     /// The institutions whose accounts the actor manages (None: all).
     fn managed(&self, ctx: &Ctx) -> Option<Vec<Uuid>> {
@@ -561,6 +460,75 @@ impl App {
                     r.code()
                 ),
             });
+        }
+        Ok(())
+    }
+
+    /// Administration of accounts, roles and API tokens is a signed-in person's: an API token
+    /// never does it (it could otherwise widen its creator's or its own rights unseen).
+    async fn require_person(&self, ctx: &Ctx, e: Event<'_>) -> Result<()> {
+        if let Some(p) = ctx.principal()
+            && matches!(p.via, Via::Token { .. })
+        {
+            return Err(self
+                .deny(
+                    ctx,
+                    e,
+                    AppError::Forbidden {
+                        zh: "账号、角色与接口令牌只能由本人登录后管理，接口令牌不能管理".into(),
+                        en: "accounts, roles and API tokens are administered by a signed-in person, never by an API token".into(),
+                    },
+                )
+                .await);
+        }
+        Ok(())
+    }
+
+    /// The roles among `roles` that carry patient-data permissions (as the role table stands),
+    /// with those permissions.
+    async fn patient_roles(&self, roles: &[Role]) -> Result<Vec<(Role, Vec<Permission>)>> {
+        let mut out = Vec::new();
+        for r in roles {
+            let mut perms: Vec<Permission> = self
+                .store()
+                .permissions_of(std::slice::from_ref(r))
+                .await?
+                .into_iter()
+                .filter(|p| p.is_patient_data())
+                .collect();
+            perms.sort_by_key(|p| p.code());
+            if !perms.is_empty() {
+                out.push((*r, perms));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Audits, in the change's transaction, every role with patient-data permissions given
+    /// to an account (`account.grant_patient_role`, listed for auditor review).
+    async fn audit_patient_roles(
+        &self,
+        tx: &mut ygt_store::Tx,
+        ctx: &Ctx,
+        account: Uuid,
+        username: &str,
+        granted: &[(Role, Vec<Permission>)],
+    ) -> Result<()> {
+        for (role, perms) in granted {
+            let codes: Vec<&str> = perms.iter().map(|p| p.code()).collect();
+            self.audit_in(
+                tx,
+                ctx,
+                Event::new(GRANT_PATIENT_ROLE, "account", Some(account.to_string())).detail(
+                    format!(
+                        "username={username} role={} permissions={}",
+                        role.code(),
+                        codes.join(",")
+                    ),
+                ),
+                Outcome::Allowed,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -612,7 +580,7 @@ impl App {
     pub async fn create_account(&self, ctx: &Ctx, d: &AccountDraft) -> Result<CreatedAccount> {
         let mut errs = ValidationErrors::default();
         let username = errs.check(parse_username(&d.username));
-        let display = errs.check(ident::text("display_name", &d.display_name, 100));
+        let display = errs.check(ident::person_name("display_name", &d.display_name, 100));
         let institution = match d
             .institution_id
             .as_deref()
@@ -671,13 +639,10 @@ impl App {
             .is_none();
         let password = match d.password.as_deref().filter(|p| !p.trim().is_empty()) {
             Some(p) => {
-                if let Err(e) = password::check(
-                    &self.settings().password_policy,
-                    "password",
-                    p,
-                    &username,
-                    Some(&display),
-                ) {
+                let context = self.password_context(&username, Some(&display)).await?;
+                if let Err(e) =
+                    password::check(&self.settings().password_policy, "password", p, &context)
+                {
                     errs.push(e);
                 }
                 p.to_owned()
@@ -691,7 +656,13 @@ impl App {
             Event::new("account.create", "account", Some(username.clone())),
         )
         .await?;
+        self.require_person(
+            ctx,
+            Event::new("account.create", "account", Some(username.clone())),
+        )
+        .await?;
         self.check_grantable(ctx, &roles)?;
+        let granted = self.patient_roles(&roles).await?;
         let hash = hash_password(&password)?;
         let id = new_id();
         let mut tx = self.store().begin().await?;
@@ -730,6 +701,8 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
+        self.audit_patient_roles(&mut tx, ctx, id, &username, &granted)
+            .await?;
         tx.commit().await?;
         let user = self
             .store()
@@ -757,7 +730,7 @@ impl App {
         // Accounts holding guarded roles are managed only by global account administrators.
         self.check_grantable(ctx, &old_roles)?;
         let mut errs = ValidationErrors::default();
-        let display = errs.check(ident::text("display_name", display_name, 100));
+        let display = errs.check(ident::person_name("display_name", display_name, 100));
         let mut parsed = Vec::new();
         for (i, r) in roles.iter().enumerate() {
             if let Some(r) = errs.check(Role::parse(&format!("roles[{i}]"), r))
@@ -777,12 +750,35 @@ impl App {
             Event::new("account.update", "account", Some(id.to_string())),
         )
         .await?;
+        self.require_person(
+            ctx,
+            Event::new("account.update", "account", Some(id.to_string())),
+        )
+        .await?;
         let added: Vec<Role> = parsed
             .iter()
             .filter(|r| !old_roles.contains(r))
             .copied()
             .collect();
+        // Separation of duties: nobody changes their own roles or institution (and with them
+        // their own permissions or scope).
+        let own = ctx.principal().and_then(|p| p.user_id) == Some(id);
+        let same_roles = parsed.len() == old_roles.len() && added.is_empty();
+        if own && (!same_roles || institution_id != before.institution_id) {
+            return Err(self
+                .deny(
+                    ctx,
+                    Event::new("account.update", "account", Some(id.to_string()))
+                        .detail("own roles or institution"),
+                    AppError::Forbidden {
+                        zh: "不能修改自己的角色或所属机构（职责分离），请由其他管理员办理".into(),
+                        en: "nobody changes their own roles or institution (separation of duties); ask another administrator".into(),
+                    },
+                )
+                .await);
+        }
         self.check_grantable(ctx, &added)?;
+        let granted = self.patient_roles(&added).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.update_user_profile(id, &display, institution_id, active, now)
@@ -803,6 +799,8 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
+        self.audit_patient_roles(&mut tx, ctx, id, &before.username, &granted)
+            .await?;
         tx.commit().await?;
         self.account(ctx, id).await
     }
@@ -811,6 +809,11 @@ impl App {
     /// session of the account ends.
     pub async fn reset_password(&self, ctx: &Ctx, id: Uuid) -> Result<String> {
         let (user, roles) = self.account(ctx, id).await?;
+        self.require_person(
+            ctx,
+            Event::new("account.password_reset", "account", Some(id.to_string())),
+        )
+        .await?;
         self.check_grantable(ctx, &roles)?;
         let temp = temporary_password()?;
         let hash = hash_password(&temp)?;
@@ -818,7 +821,7 @@ impl App {
         let mut tx = self.store().begin().await?;
         tx.set_password(user.id, &hash, true, now).await?;
         tx.revoke_user_sessions(user.id, now).await?;
-        tx.clear_failures(&format!("user:{}", user.username))
+        tx.clear_sign_in_failures(&crate::signin::account_key(&user.username))
             .await?;
         self.audit_in(
             &mut tx,
@@ -855,6 +858,16 @@ impl App {
             Event::new("role.update", "role", Some(role.code().into())),
         )
         .await?;
+        if let Some(t) = perms.iter().find(|p| p.is_token_only()) {
+            return Err(AppError::Conflict {
+                field: Some("permissions".into()),
+                zh: format!("“{}”只能授予接口令牌，不能授予角色", t.label_zh()),
+                en: format!(
+                    "{} is for integration tokens only and cannot be given to a role",
+                    t.code()
+                ),
+            });
+        }
         if role == Role::SystemAdmin && !perms.contains(&Permission::RoleManage) {
             return Err(AppError::Conflict {
                 field: Some("permissions".into()),
@@ -862,6 +875,48 @@ impl App {
                 en: "the system administrator must keep role.manage, or nobody could change permissions again".into(),
             });
         }
+        self.require_person(
+            ctx,
+            Event::new("role.update", "role", Some(role.code().into())),
+        )
+        .await?;
+        // Separation of duties: nobody changes the permissions of a role they hold.
+        if let Some(p) = ctx.principal()
+            && p.roles.contains(&role)
+        {
+            return Err(self
+                .deny(
+                    ctx,
+                    Event::new("role.update", "role", Some(role.code().into()))
+                        .detail("a role the actor holds"),
+                    AppError::Forbidden {
+                        zh: format!(
+                            "不能修改自己所持角色“{}”的权限（职责分离），请由其他管理员办理",
+                            role.label_zh()
+                        ),
+                        en: format!(
+                            "nobody changes the permissions of a role they hold ({}; separation of duties); ask another administrator",
+                            role.code()
+                        ),
+                    },
+                )
+                .await);
+        }
+        let before: Vec<Permission> = self
+            .store()
+            .role_permissions()
+            .await?
+            .into_iter()
+            .filter(|(r, _)| *r == role)
+            .map(|(_, p)| p)
+            .collect();
+        let mut added: Vec<Permission> = perms
+            .iter()
+            .filter(|p| p.is_patient_data() && !before.contains(p))
+            .copied()
+            .collect();
+        added.sort_by_key(|p| p.code());
+        added.dedup();
         let mut tx = self.store().begin().await?;
         tx.set_role_permissions(role, perms).await?;
         let codes: Vec<&str> = perms.iter().map(|p| p.code()).collect();
@@ -872,6 +927,18 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
+        if !added.is_empty() {
+            let codes: Vec<&str> = added.iter().map(|p| p.code()).collect();
+            self.audit_in(
+                &mut tx,
+                ctx,
+                Event::new(GRANT_PATIENT_PERMISSION, "role", Some(role.code().into())).detail(
+                    format!("role={} permissions={}", role.code(), codes.join(",")),
+                ),
+                Outcome::Allowed,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -890,7 +957,11 @@ impl App {
     }
 
     /// Creates a token for an integration, scoped to an institution and to permissions the
-    /// creator holds. The secret is returned once.
+    /// creator holds, or those of the integration set ([`INTEGRATION_PERMISSIONS`]), which a
+    /// holder of `token.manage` may give without holding them. `integration` in the list
+    /// stands for that set. Tokens expire: after `valid_days` (1 to
+    /// [`TOKEN_MAX_DAYS`]), [`TOKEN_DEFAULT_DAYS`] when not given. The secret is returned
+    /// once.
     pub async fn create_token(
         &self,
         ctx: &Ctx,
@@ -903,21 +974,42 @@ impl App {
         let name = errs.check(ident::text("name", name, 100));
         let mut perms = Vec::new();
         for (i, p) in permissions.iter().enumerate() {
-            if let Some(p) = errs.check(Permission::parse(&format!("permissions[{i}]"), p))
-                && !perms.contains(&p)
-            {
-                perms.push(p);
+            let parsed = if p.trim() == INTEGRATION {
+                INTEGRATION_PERMISSIONS.to_vec()
+            } else {
+                errs.check(Permission::parse(&format!("permissions[{i}]"), p))
+                    .into_iter()
+                    .collect()
+            };
+            for p in parsed {
+                if !perms.contains(&p) {
+                    perms.push(p);
+                }
             }
         }
         if permissions.is_empty() {
             errs.push(ValidationError::new("permissions", Reason::Required));
         }
-        if let Some(d) = valid_days
-            && !(1..=3650).contains(&d)
-        {
+        if let Some(a) = perms.iter().find(|p| p.is_administration()) {
+            errs.push(ValidationError::new(
+                "permissions",
+                Reason::Other {
+                    zh: format!("“{}”是管理权限，只能由本人登录后行使，不能授予接口令牌", a.label_zh()),
+                    en: format!(
+                        "{} administers accounts, roles or tokens and is never given to an API token",
+                        a.code()
+                    ),
+                },
+            ));
+        }
+        let valid_days = valid_days.unwrap_or(TOKEN_DEFAULT_DAYS);
+        if !(1..=TOKEN_MAX_DAYS).contains(&valid_days) {
             errs.push(ValidationError::new(
                 "valid_days",
-                Reason::Range { min: 1, max: 3650 },
+                Reason::Range {
+                    min: 1,
+                    max: TOKEN_MAX_DAYS,
+                },
             ));
         }
         errs.into_result()?;
@@ -930,6 +1022,8 @@ impl App {
             Event::new("token.create", "token", Some(name.clone())),
         )
         .await?;
+        self.require_person(ctx, Event::new("token.create", "token", Some(name.clone())))
+            .await?;
         if let Some(p) = ctx.principal() {
             if !p.can(Permission::TokenManage) {
                 return Err(AppError::Forbidden {
@@ -937,7 +1031,14 @@ impl App {
                     en: "not allowed: manage API tokens".into(),
                 });
             }
-            if let Some(extra) = perms.iter().find(|x| !p.can(**x)) {
+            // The integration set may be given without holding it, by those who configure what
+            // roles and tokens may do (system administrators), not by institution or community
+            // administrators, who would otherwise read patient data through their own token.
+            let configures = p.can(Permission::RoleManage);
+            if let Some(extra) = perms
+                .iter()
+                .find(|x| !(p.can(**x) || x.is_integration() && configures))
+            {
                 let e = Event::new("token.create", "token", Some(name.clone()))
                     .detail(format!("permission not held: {}", extra.code()));
                 if let Err(audit_err) = self.audit(ctx, e, Outcome::Denied).await {
@@ -968,7 +1069,7 @@ impl App {
             institution_id,
             &perms,
             ctx.principal().and_then(|p| p.user_id),
-            valid_days.map(|d| now + time::Duration::days(d)),
+            Some(now + time::Duration::days(valid_days)),
             now,
         )
         .await?;
@@ -976,11 +1077,33 @@ impl App {
         self.audit_in(
             &mut tx,
             ctx,
-            Event::new("token.create", "token", Some(id.to_string()))
-                .detail(format!("name={name} permissions={}", codes.join(","))),
+            Event::new("token.create", "token", Some(id.to_string())).detail(format!(
+                "name={name} permissions={} valid_days={valid_days}",
+                codes.join(",")
+            )),
             Outcome::Allowed,
         )
         .await?;
+        let patient: Vec<&str> = perms
+            .iter()
+            .filter(|p| p.is_patient_data())
+            .map(|p| p.code())
+            .collect();
+        if !patient.is_empty() {
+            self.audit_in(
+                &mut tx,
+                ctx,
+                Event::new(GRANT_TOKEN_PERMISSION, "token", Some(id.to_string())).detail(
+                    // The name last: it may hold spaces.
+                    format!(
+                        "institution={institution_id} permissions={} name={name}",
+                        patient.join(",")
+                    ),
+                ),
+                Outcome::Allowed,
+            )
+            .await?;
+        }
         tx.commit().await?;
         let token = self
             .store()
@@ -1018,5 +1141,26 @@ impl App {
             .token(id)
             .await?
             .ok_or(AppError::NotFound("token"))
+    }
+
+    /// Whether a session is still valid (not revoked, not expired, not idle, its account
+    /// active), without counting the question as activity: long-lived connections (the live
+    /// event stream) ask this to end when their session ends.
+    pub async fn session_alive(&self, token: &str) -> Result<bool> {
+        let Some(s) = self.store().session(&secret_hash(token)).await? else {
+            return Ok(false);
+        };
+        let now = self.now();
+        if s.revoked_at.is_some()
+            || s.expires_at <= now
+            || now - s.last_seen_at > self.settings().idle_timeout
+        {
+            return Ok(false);
+        }
+        Ok(self
+            .store()
+            .user(s.user_id)
+            .await?
+            .is_some_and(|u| u.active))
     }
 }

@@ -2,12 +2,13 @@
 
 use time::OffsetDateTime;
 use uuid::Uuid;
-use ygt_domain::access::Permission;
+use ygt_domain::access::{BreakGlassReason, Ground, Permission};
 use ygt_domain::audit::{AuditRecord, ChainProblem, ChainVerifier, Outcome};
-use ygt_domain::{Reason, ident};
+use ygt_domain::{Reason, ValidationError, ValidationErrors, ident};
 use ygt_store::access::{AuditFilter, BreakGlass};
 
 use crate::access::Event;
+use crate::grounds::Grant;
 use crate::{App, AppError, Ctx, Result, new_id};
 
 /// The result of checking the whole chain.
@@ -15,7 +16,101 @@ use crate::{App, AppError, Ctx, Result, new_id};
 pub struct VerifyReport {
     pub verified: u64,
     pub problem: Option<ChainProblem>,
+    /// The newest event of an intact chain: (seq, hash). Operators record the hash elsewhere
+    /// and later pass it as the expected head.
+    pub head: Option<(i64, String)>,
+    /// The seq of the event whose hash is the expected head, when one was given and the
+    /// chain (still) holds it. None with an expected head: the chain no longer reaches it.
+    pub expected_at: Option<i64>,
 }
+
+impl VerifyReport {
+    /// Intact, and reaching the expected head when one was given.
+    pub fn holds(&self, expected: Option<&str>) -> bool {
+        self.problem.is_none() && (expected.is_none() || self.expected_at.is_some())
+    }
+}
+
+/// What was granted: a role to an account, permissions to a role, or a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantKind {
+    /// A role with patient-data permissions given to an account.
+    AccountRole,
+    /// Patient-data permissions added to a role.
+    RolePermission,
+    /// A token made with patient-data permissions.
+    Token,
+}
+
+/// One grant of patient-data rights, as an auditor reviews it.
+#[derive(Debug, Clone)]
+pub struct PrivilegeGrant {
+    pub seq: i64,
+    pub at: OffsetDateTime,
+    pub kind: GrantKind,
+    /// Who granted (user name, `system` for the operator).
+    pub actor_name: String,
+    pub actor_user_id: Option<Uuid>,
+    /// The account (user name), the role (its code) or the token (its name) that received it.
+    pub target: String,
+    /// The account or token id, when the target is one.
+    pub target_id: Option<Uuid>,
+    /// The role given (to an account) or changed.
+    pub role: Option<ygt_domain::access::Role>,
+    /// The patient-data permissions it carries.
+    pub permissions: Vec<Permission>,
+}
+
+impl PrivilegeGrant {
+    fn from_record(r: &AuditRecord) -> Self {
+        let field = |k: &str| -> Option<String> {
+            r.detail
+                .as_deref()?
+                .split(' ')
+                .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))
+                .map(str::to_owned)
+        };
+        let kind = match r.action.as_str() {
+            crate::account::GRANT_PATIENT_ROLE => GrantKind::AccountRole,
+            crate::account::GRANT_PATIENT_PERMISSION => GrantKind::RolePermission,
+            _ => GrantKind::Token,
+        };
+        let role = field("role").and_then(|c| ygt_domain::access::Role::parse("role", &c).ok());
+        let permissions = field("permissions")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|c| Permission::parse("permission", c).ok())
+            .collect();
+        let target = match kind {
+            GrantKind::AccountRole => field("username"),
+            GrantKind::RolePermission => field("role"),
+            // The name is the rest of the detail (it may hold spaces).
+            GrantKind::Token => r
+                .detail
+                .as_deref()
+                .and_then(|d| d.split_once(" name="))
+                .map(|(_, n)| n.to_owned()),
+        }
+        .unwrap_or_default();
+        PrivilegeGrant {
+            seq: r.seq,
+            at: r.at,
+            kind,
+            actor_name: r.actor_name.clone(),
+            actor_user_id: r.actor_user_id,
+            target,
+            target_id: r
+                .resource_id
+                .as_deref()
+                .and_then(|i| Uuid::parse_str(i).ok()),
+            role,
+            permissions,
+        }
+    }
+}
+
+/// The shortest break-glass access one may ask for, in minutes.
+pub const BREAK_GLASS_MIN_MINUTES: i64 = 15;
 
 /// The largest page of an audit search.
 pub const AUDIT_PAGE_MAX: i64 = 1000;
@@ -23,6 +118,18 @@ pub const AUDIT_PAGE_MAX: i64 = 1000;
 impl App {
     /// Checks the whole chain in batches. Needs no actor: run by the operator's CLI.
     pub async fn verify_audit_chain(&self) -> Result<VerifyReport> {
+        self.verify_audit_chain_expecting(None).await
+    }
+
+    /// [`App::verify_audit_chain`], and whether the chain still holds an event whose hash is
+    /// `expected` (a head recorded earlier): deleting the newest events and rewriting the head
+    /// row passes the chain check, but no longer reaches a head recorded before the deletion.
+    pub async fn verify_audit_chain_expecting(
+        &self,
+        expected: Option<&str>,
+    ) -> Result<VerifyReport> {
+        let expected = expected.map(|h| h.trim().to_ascii_lowercase());
+        let mut expected_at = None;
         let mut v = ChainVerifier::new();
         let mut after = 0;
         'batches: loop {
@@ -34,17 +141,24 @@ impl App {
                     // The verifier keeps the problem; finish() may refine it with the head.
                     break 'batches;
                 }
+                if expected_at.is_none() && expected.as_deref() == Some(r.hash.as_str()) {
+                    expected_at = Some(r.seq);
+                }
             }
         }
         let head = self.store().audit_head().await?;
-        match v.finish(head) {
+        match v.finish(head.clone()) {
             Ok(n) => Ok(VerifyReport {
                 verified: n,
                 problem: None,
+                head: head.filter(|_| n > 0),
+                expected_at,
             }),
             Err(p) => Ok(VerifyReport {
                 verified: 0,
                 problem: Some(p),
+                head: None,
+                expected_at: None,
             }),
         }
     }
@@ -73,28 +187,96 @@ impl App {
         Ok(result)
     }
 
-    /// Declares emergency access to a resident outside the user's scope. The reason is
-    /// required; access lasts `settings.break_glass_for` and is flagged for an auditor.
+    /// Grants of patient-data rights for auditor review, newest first: roles with patient-data
+    /// permissions given to accounts, patient-data permissions added to roles, tokens made
+    /// with them (`crate::account::GRANT_ACTIONS`). Needs `audit.review`; the look is audited.
+    pub async fn grant_review(
+        &self,
+        ctx: &Ctx,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<PrivilegeGrant>, i64)> {
+        self.require(
+            ctx,
+            Permission::AuditReview,
+            Event::new("audit.grants", "audit", None),
+        )
+        .await?;
+        let f = AuditFilter {
+            actions: crate::account::GRANT_ACTIONS
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+            limit: limit.clamp(1, AUDIT_PAGE_MAX),
+            offset: offset.max(0),
+            ..Default::default()
+        };
+        let (records, total) = self.store().search_audit(&f).await?;
+        self.audit(
+            ctx,
+            Event::new("audit.grants", "audit", None).detail(format!("offset={}", f.offset)),
+            Outcome::Allowed,
+        )
+        .await?;
+        Ok((
+            records.iter().map(PrivilegeGrant::from_record).collect(),
+            total,
+        ))
+    }
+
+    /// Declares emergency access to a resident outside the user's scope for the longest time
+    /// allowed (`settings.break_glass_for`); see [`App::break_glass_for`].
     pub async fn break_glass(
         &self,
         ctx: &Ctx,
         resident_id: Uuid,
         reason: &str,
     ) -> Result<BreakGlass> {
-        let event = || {
-            Event::new(
-                "resident.break_glass",
-                "resident",
-                Some(resident_id.to_string()),
-            )
-            .resident(resident_id)
-            .purpose("emergency")
+        self.break_glass_for(ctx, resident_id, reason, None).await
+    }
+
+    /// Declares emergency access to a resident outside the user's scope. The reason needs at
+    /// least ten letters, digits or characters ([`BreakGlassReason`]); the resident must exist:
+    /// a merged (retired) person stands for the person it was merged into, and the grant is
+    /// for that survivor (the returned grant's `resident_id`), since the record now lives
+    /// there; a person that does not exist or was deactivated is refused naming
+    /// `resident_id`. Access lasts `minutes` (15 up to `settings.break_glass_for`; the
+    /// maximum when None) and is flagged for an auditor.
+    pub async fn break_glass_for(
+        &self,
+        ctx: &Ctx,
+        resident_id: Uuid,
+        reason: &str,
+        minutes: Option<i64>,
+    ) -> Result<BreakGlass> {
+        let event = |r: Uuid| {
+            Event::new("resident.break_glass", "resident", Some(r.to_string()))
+                .resident(r)
+                .purpose("emergency")
         };
-        self.require(ctx, Permission::BreakGlass, event()).await?;
-        let reason = ident::text("reason", reason, 500)?;
-        if reason.chars().count() < 10 {
-            return Err(AppError::invalid("reason", Reason::TooShort { min: 10 }));
-        }
+        self.require(ctx, Permission::BreakGlass, event(resident_id))
+            .await?;
+        let max = self.settings().break_glass_for.whole_minutes().max(1);
+        let mut errs = ValidationErrors::default();
+        let reason = errs.check(BreakGlassReason::parse("reason", reason));
+        let lasts = match minutes {
+            None => max,
+            Some(m) if (BREAK_GLASS_MIN_MINUTES.min(max)..=max).contains(&m) => m,
+            Some(_) => {
+                errs.push(ValidationError::new(
+                    "minutes",
+                    Reason::Range {
+                        min: BREAK_GLASS_MIN_MINUTES.min(max),
+                        max,
+                    },
+                ));
+                max
+            }
+        };
+        errs.into_result()?;
+        let Some(reason) = reason else {
+            return Err(AppError::invalid("reason", Reason::Required));
+        };
         let Some(p) = ctx.principal() else {
             return Err(AppError::Unauthenticated);
         };
@@ -107,20 +289,27 @@ impl App {
         let now = self.now();
         let id = new_id();
         let mut tx = self.store().begin().await?;
+        let Some(resident) = tx.current_person(resident_id).await? else {
+            return Err(AppError::invalid("resident_id", Reason::NotFound));
+        };
         tx.insert_break_glass(
             id,
             user,
             p.institution_id,
-            resident_id,
-            &reason,
+            resident,
+            reason.as_str(),
             now,
-            now + self.settings().break_glass_for,
+            now + time::Duration::minutes(lasts),
         )
         .await?;
+        let mut detail = format!("reason={reason} minutes={lasts}");
+        if resident != resident_id {
+            detail.push_str(&format!(" requested={resident_id} (merged)"));
+        }
         self.audit_in(
             &mut tx,
             ctx,
-            event().detail(format!("reason={reason}")),
+            event(resident).detail(detail),
             Outcome::Allowed,
         )
         .await?;
@@ -129,6 +318,18 @@ impl App {
             .break_glass(id)
             .await?
             .ok_or(AppError::NotFound("break-glass"))
+    }
+
+    /// The break-glass durations a user may choose from, in minutes (the last is the
+    /// configured maximum).
+    pub fn break_glass_choices(&self) -> Vec<i64> {
+        let max = self.settings().break_glass_for.whole_minutes().max(1);
+        let mut v: Vec<i64> = [30, 60, 120, 240, 480, 720]
+            .into_iter()
+            .filter(|m| *m < max)
+            .collect();
+        v.push(max);
+        v
     }
 
     pub async fn break_glass_queue(
@@ -198,8 +399,9 @@ impl App {
             .ok_or(AppError::NotFound("break-glass"))
     }
 
-    /// Links a resident to an institution or user (registration, care, referral, contract,
-    /// authorisation). Later capabilities call this when they create such a relation.
+    /// Records a ground for a resident directly: an operator's act (the system actor) only.
+    /// Users never create a relationship themselves: registrations, referrals, arrivals and
+    /// later consultations and contracts record theirs through their own use cases.
     #[allow(clippy::too_many_arguments)]
     pub async fn link_resident(
         &self,
@@ -211,44 +413,32 @@ impl App {
         source_id: Option<&str>,
         valid_until: Option<OffsetDateTime>,
     ) -> Result<()> {
-        if !matches!(
-            kind,
-            "registered" | "care" | "referral" | "consultation" | "contract" | "authorisation"
-        ) {
-            return Err(AppError::invalid(
-                "kind",
-                Reason::UnknownCode {
-                    allowed: "registered, care, referral, consultation, contract, authorisation"
-                        .into(),
-                },
-            ));
+        let ground = Ground::parse("kind", kind)?;
+        if !matches!(ctx.actor, crate::Actor::System) {
+            return Err(self
+                .deny(
+                    ctx,
+                    Event::new("resident.link", "resident", Some(resident_id.to_string()))
+                        .resident(resident_id),
+                    AppError::Forbidden {
+                        zh: "关系只能由登记、转诊等业务建立".into(),
+                        en: "relationships come from registrations, referrals and other care, not by hand".into(),
+                    },
+                )
+                .await);
         }
-        self.require(
-            ctx,
-            Permission::PatientWrite,
-            Event::new("resident.link", "resident", Some(resident_id.to_string()))
-                .resident(resident_id),
-        )
-        .await?;
         let mut tx = self.store().begin().await?;
-        tx.insert_care_link(
-            new_id(),
-            resident_id,
-            institution_id,
-            user_id,
-            kind,
-            source_id,
-            self.now(),
-            valid_until,
-        )
-        .await?;
-        self.audit_in(
+        self.grant_in(
             &mut tx,
             ctx,
-            Event::new("resident.link", "resident", Some(resident_id.to_string()))
-                .resident(resident_id)
-                .detail(format!("kind={kind}")),
-            Outcome::Allowed,
+            Grant {
+                resident: resident_id,
+                ground,
+                institution: institution_id,
+                user: user_id,
+                source: source_id,
+                until: valid_until,
+            },
         )
         .await?;
         tx.commit().await?;
@@ -269,6 +459,9 @@ fn describe_filter(f: &AuditFilter) -> String {
     }
     if let Some(v) = &f.action {
         parts.push(format!("action={v}"));
+    }
+    if !f.actions.is_empty() {
+        parts.push(format!("actions={}", f.actions.join(",")));
     }
     if let Some(v) = f.from {
         parts.push(format!("from={v}"));

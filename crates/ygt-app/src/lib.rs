@@ -6,11 +6,14 @@
 pub mod access;
 pub mod account;
 pub mod audit;
+pub mod grounds;
 pub mod mpi;
 pub mod org;
 pub mod record;
 pub mod referral;
+pub mod signin;
 pub mod submit;
+pub mod view;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -53,9 +56,9 @@ pub enum AppError {
     /// Wrong user name or password (deliberately not saying which).
     #[error("wrong user name or password")]
     BadCredentials,
-    /// Too many failed attempts; try again later.
-    #[error("too many failed attempts; try again after {until}")]
-    Locked { until: String },
+    /// Too many failed sign-ins: the next attempt waits this many seconds (never a lock).
+    #[error("too many failed attempts; try again in {seconds} s")]
+    Throttled { seconds: u64 },
     /// The request (its body) is larger than allowed.
     #[error("{field} is larger than {max} bytes")]
     TooLarge { field: String, max: usize },
@@ -83,7 +86,7 @@ impl AppError {
             AppError::Forbidden { .. } => "forbidden",
             AppError::PasswordChangeRequired => "password_change_required",
             AppError::BadCredentials => "bad_credentials",
-            AppError::Locked { .. } => "locked",
+            AppError::Throttled { .. } => "throttled",
             AppError::TooLarge { .. } => "too_large",
             AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::Store(_) => "internal",
@@ -185,13 +188,16 @@ pub struct Settings {
     pub idle_timeout: time::Duration,
     /// A session ends this long after sign-in, whatever happens.
     pub absolute_timeout: time::Duration,
-    /// Failed sign-ins on one account within `failure_window` that lock it.
-    pub account_failures: i64,
-    /// Failed sign-ins from one client address within `failure_window` that block it.
-    pub address_failures: i64,
-    pub failure_window: time::Duration,
-    /// First lock-out; doubles with every further failure while locked out.
-    pub lockout: time::Duration,
+    /// Growing delays after failed sign-ins of one account from browsers without its device
+    /// cookie.
+    pub account_throttle: ygt_domain::signin::Throttle,
+    /// Growing delays after failed sign-ins from one client address (without a device cookie
+    /// of the account tried).
+    pub address_throttle: ygt_domain::signin::Throttle,
+    /// Growing delays after failed sign-ins that carry one device cookie.
+    pub device_throttle: ygt_domain::signin::Throttle,
+    /// How long a device cookie stays valid (each sign-in issues a new one).
+    pub device_valid_for: time::Duration,
     /// How long a break-glass grant lasts.
     pub break_glass_for: time::Duration,
     /// Hash of the audit chain: SHA-256 (default) or SM3.
@@ -204,10 +210,10 @@ impl Default for Settings {
         Settings {
             idle_timeout: time::Duration::minutes(30),
             absolute_timeout: time::Duration::hours(12),
-            account_failures: 5,
-            address_failures: 20,
-            failure_window: time::Duration::minutes(15),
-            lockout: time::Duration::minutes(15),
+            account_throttle: ygt_domain::signin::Throttle::ACCOUNT,
+            address_throttle: ygt_domain::signin::Throttle::ADDRESS,
+            device_throttle: ygt_domain::signin::Throttle::DEVICE,
+            device_valid_for: time::Duration::days(180),
             break_glass_for: time::Duration::hours(4),
             audit_alg: ygt_domain::audit::HashAlg::Sha256,
             password_policy: ygt_domain::password::PasswordPolicy::default(),
@@ -224,6 +230,8 @@ pub struct App {
     registrations_seen: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// Live events for this process's connected clients (server-sent events).
     events: tokio::sync::broadcast::Sender<referral::LiveEvent>,
+    /// The key that signs device cookies (read or made on first use).
+    device_key: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<Vec<u8>>>>,
 }
 
 impl App {
@@ -233,6 +241,7 @@ impl App {
             settings: std::sync::Arc::new(Settings::default()),
             registrations_seen: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
             events: tokio::sync::broadcast::channel(256).0,
+            device_key: Default::default(),
         }
     }
 
@@ -242,6 +251,7 @@ impl App {
             settings: std::sync::Arc::new(settings),
             registrations_seen: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
             events: tokio::sync::broadcast::channel(256).0,
+            device_key: Default::default(),
         }
     }
 

@@ -11,17 +11,19 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use time::Date;
 use uuid::Uuid;
-use ygt_domain::access::Permission;
+use ygt_domain::access::{Ground, Permission, RegistrationFacts, registration_grounds};
 use ygt_domain::audit::Outcome;
 use ygt_domain::ident::{self, IdNumber, Phone, Sex};
+use ygt_domain::justification::Justification;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 use ygt_empi::{Decision, Explanation};
 use ygt_store::Tx;
 use ygt_store::mpi::{
-    Golden, HistoryEntry, MatchTask, NewRegistration, Person, PersonFilter, Registration,
+    Golden, HistoryEntry, MatchTask, NewRegistration, PersonFilter, PersonScope, Registration,
 };
 
 use crate::access::{Event, actor_fields};
+use crate::view::{Found, PersonView, RegistrationView, Revealed};
 use crate::{Actor, App, AppError, Ctx, Result, new_id};
 
 /// A registration as submitted by a form, the API, HL7 ADT or FHIR Patient.
@@ -51,6 +53,11 @@ pub struct ResidentDraft {
     pub ethnicity: Option<String>,
     /// GB/T 2659 three-letter code (CHN …).
     pub nationality: Option<String>,
+    /// A person at a form decides: `Some(false)` refuses an ID number that fails its check
+    /// digit and a sex or birth date the ID number contradicts, so the desk sees them before
+    /// saving; `Some(true)` keeps what was typed. Systems (API, HL7, FHIR) send what their
+    /// source holds: `None` keeps it, flagged, never silently replaced.
+    pub as_typed: Option<bool>,
 }
 
 /// What registering did.
@@ -66,11 +73,11 @@ pub struct Registered {
     pub tasks: usize,
 }
 
-/// A person with everything the person page shows.
+/// A person with everything the person page shows, identifiers masked.
 #[derive(Debug, Clone, Serialize)]
 pub struct PersonDetail {
-    pub person: Person,
-    pub registrations: Vec<Registration>,
+    pub person: PersonView,
+    pub registrations: Vec<RegistrationView>,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -78,9 +85,9 @@ pub struct PersonDetail {
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskDetail {
     pub task: MatchTask,
-    pub registration: Registration,
-    pub candidate: Person,
-    pub candidate_registrations: Vec<Registration>,
+    pub registration: RegistrationView,
+    pub candidate: PersonView,
+    pub candidate_registrations: Vec<RegistrationView>,
     pub explanation: serde_json::Value,
 }
 
@@ -160,6 +167,60 @@ impl ResidentDraft {
     }
 }
 
+impl ResidentDraft {
+    /// What the desk should see before saving: an ID number that fails its check, a sex or a
+    /// birth date that is not the one the number says.
+    fn check_against_id(
+        &self,
+        raw: Option<&str>,
+        id: Option<&IdNumber>,
+        sex: Option<Sex>,
+        birth: Option<Date>,
+        errs: &mut ValidationErrors,
+    ) {
+        let other = |zh: String, en: String| Reason::Other { zh, en };
+        match (raw, id) {
+            (Some(_), None) => errs.push(ValidationError::new(
+                "id_number",
+                other(
+                    "校验不通过，可能有一位输错；请对照证件核对，或勾选「按原样保存」".into(),
+                    "fails its check digit, perhaps a typing error; check the card, or tick \
+                     “keep as typed”"
+                        .into(),
+                ),
+            )),
+            (_, Some(id)) => {
+                if let Some(s) = sex.filter(|s| *s != Sex::Unknown && *s != id.sex()) {
+                    errs.push(ValidationError::new(
+                        "sex",
+                        other(
+                            format!(
+                                "与身份证号不符：身份证号为{}性",
+                                if id.sex() == Sex::Male { "男" } else { "女" }
+                            ),
+                            format!(
+                                "{} does not match the ID number ({})",
+                                s.code(),
+                                id.sex().code()
+                            ),
+                        ),
+                    ));
+                }
+                if let Some(b) = birth.filter(|b| *b != id.birth_date()) {
+                    errs.push(ValidationError::new(
+                        "birth_date",
+                        other(
+                            format!("与身份证号不符：身份证号为 {}", id.birth_date()),
+                            format!("{b} does not match the ID number ({})", id.birth_date()),
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn parse_date(field: &str, s: &str, today: Date) -> std::result::Result<Date, ValidationError> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let d = Date::parse(s.trim(), &fmt).map_err(|_| {
@@ -198,7 +259,7 @@ impl ResidentDraft {
                     )
                 }
             }));
-        let name = errs.check(ident::text("name", &self.name, NAME_MAX));
+        let name = errs.check(ident::person_name("name", &self.name, NAME_MAX));
         let sex = match opt(&self.sex) {
             None => Some(Sex::Unknown),
             Some(v) => errs.check(Sex::parse("sex", v)),
@@ -236,6 +297,15 @@ impl ResidentDraft {
             60,
         ));
         let details = self.parse_details(&mut errs);
+        if self.as_typed == Some(false) {
+            self.check_against_id(
+                id_raw.as_deref(),
+                id_number.as_ref(),
+                sex,
+                birth_date.flatten(),
+                &mut errs,
+            );
+        }
         match (
             institution_id,
             name,
@@ -299,11 +369,57 @@ fn to_engine(r: &Registration) -> ygt_empi::Registration {
 }
 
 /// The golden record of a person: the visible rule is "most registrations agree, the most
-/// recent breaks ties"; a valid ID number decides sex and birth date.
-pub const GOLDEN_RULE_ZH: &str = "姓名取多数登记一致的写法（并列时取最近一次）；身份证号取有效号码中多数一致者；性别和出生日期以有效身份证号为准，否则取最近一次登记；电话、地址、行政区划、组、户号、国籍取最近一次非空登记；民族取多数登记一致者。";
-pub const GOLDEN_RULE_EN: &str = "Name: the spelling most registrations agree on (the most recent breaks ties); ID number: the valid number most registrations carry; sex and birth date: from that ID number, else the most recent registration; phone, address, division, group, household and nationality: the most recent non-empty value; ethnicity: what most registrations say.";
+/// recent breaks ties"; a valid ID number decides sex and birth date. Only registrations whose
+/// identity is proven (the first one, and those carrying its ID number) decide; the others fill
+/// what the proven ones leave empty, so a registration linked by resemblance cannot rewrite a
+/// resident's identity.
+pub const GOLDEN_RULE_ZH: &str = "以身份已核验的登记为准（首次登记及身份证号与之一致的登记），其他登记只补充空缺项：姓名取多数登记一致的写法（并列时取最近一次）；身份证号取有效号码中多数一致者；性别和出生日期以有效身份证号为准，否则取最近一次登记；电话、地址、行政区划、组、户号、国籍取最近一次非空登记；民族取多数登记一致者。";
+pub const GOLDEN_RULE_EN: &str = "Registrations with a proven identity decide (the first registration and those carrying its ID number); the others only fill what is empty. Name: the spelling most registrations agree on (the most recent breaks ties); ID number: the valid number most registrations carry; sex and birth date: from that ID number, else the most recent registration; phone, address, division, group, household and nationality: the most recent non-empty value; ethnicity: what most registrations say.";
 
 pub fn derive_golden(regs: &[Registration]) -> Golden {
+    let facts: Vec<RegistrationFacts> = regs
+        .iter()
+        .map(|r| RegistrationFacts {
+            id: r.id,
+            id_number: r.id_number.clone(),
+            registered_at: r.registered_at,
+        })
+        .collect();
+    let grounds = registration_grounds(&facts);
+    let proven = |r: &&Registration| {
+        grounds
+            .iter()
+            .any(|(id, g)| *id == r.id && *g == Ground::Registered)
+    };
+    let (sure, others): (Vec<&Registration>, Vec<&Registration>) = regs.iter().partition(proven);
+    let mut g = golden_of(&sure);
+    let rest = golden_of(&others);
+    fn fill<T>(v: &mut Option<T>, from: Option<T>) {
+        if v.is_none() {
+            *v = from;
+        }
+    }
+    if g.name.is_empty() {
+        g.name = rest.name;
+    }
+    if g.sex == "0" {
+        g.sex = rest.sex;
+    }
+    fill(&mut g.birth_date, rest.birth_date);
+    fill(&mut g.id_number, rest.id_number);
+    fill(&mut g.phone, rest.phone);
+    fill(&mut g.address, rest.address);
+    fill(&mut g.division_code, rest.division_code);
+    fill(&mut g.village_group, rest.village_group);
+    fill(&mut g.household_number, rest.household_number);
+    fill(&mut g.ethnicity, rest.ethnicity);
+    fill(&mut g.nationality, rest.nationality);
+    g.registrations = i64::try_from(regs.len()).unwrap_or(i64::MAX);
+    g
+}
+
+/// The golden record of some registrations, oldest first, by the visible rule.
+fn golden_of(regs: &[&Registration]) -> Golden {
     fn majority<'a>(vals: impl Iterator<Item = &'a str>) -> Option<String> {
         let mut count: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         for (i, v) in vals.enumerate() {
@@ -316,7 +432,6 @@ pub fn derive_golden(regs: &[Registration]) -> Golden {
             .max_by_key(|(_, (n, last))| (*n, *last))
             .map(|(v, _)| v.to_owned())
     }
-    // Registrations are ordered oldest first.
     let name = majority(regs.iter().map(|r| r.name.as_str())).unwrap_or_default();
     let id_number = majority(regs.iter().filter_map(|r| r.id_number.as_deref()));
     let parsed = id_number
@@ -358,6 +473,18 @@ struct Scored {
     explanation: Explanation,
 }
 
+impl Scored {
+    /// The ID number, the name and the birth date agree exactly.
+    fn certain(&self) -> bool {
+        ["id_number", "name", "birth_date"].iter().all(|f| {
+            self.explanation
+                .fields
+                .iter()
+                .any(|x| x.field == *f && x.level == "exact")
+        })
+    }
+}
+
 /// Candidate registrations scored per online match: those sharing the most blocking keys.
 const ONLINE_CANDIDATES: usize = 200;
 
@@ -378,15 +505,22 @@ impl App {
         Ok(ygt_empi::Model::default_chinese().for_population(n))
     }
 
+    /// Who changed a person, as its history shows it: the person's name.
     fn actor_label(ctx: &Ctx) -> String {
-        actor_fields(ctx).1
+        match &ctx.actor {
+            Actor::User(p) if !p.display_name.trim().is_empty() => p.display_name.clone(),
+            _ => actor_fields(ctx).1,
+        }
     }
 
-    /// Recomputes and stores the golden record of a person from its registrations.
-    async fn refresh_golden(&self, tx: &mut Tx, person: Uuid) -> Result<Golden> {
+    /// Recomputes and stores what a person derives from its registrations: the golden record
+    /// and the grounds its registrations give their institutions.
+    async fn refresh_person(&self, tx: &mut Tx, ctx: &Ctx, person: Uuid) -> Result<Golden> {
         let regs = tx.registrations_of(person).await?;
         let g = derive_golden(&regs);
         tx.update_golden(person, &g, self.now()).await?;
+        self.sync_registration_grounds(tx, ctx, person, &regs)
+            .await?;
         Ok(g)
     }
 
@@ -457,6 +591,33 @@ impl App {
         self.index_blocks(true).await
     }
 
+    /// Fills in the initials of registrations stored before initials were kept (search by
+    /// `chy`); returns how many it filled.
+    pub async fn ensure_search_initials(&self) -> Result<usize> {
+        let mut n = 0;
+        loop {
+            let mut tx = self.store().begin().await?;
+            let page = tx.registrations_without_initials(5_000).await?;
+            if page.is_empty() {
+                break;
+            }
+            let rows: Vec<(Uuid, String)> = page
+                .into_iter()
+                .map(|(id, name)| {
+                    let p = ygt_empi::prepare(&ygt_empi::Registration {
+                        name,
+                        ..Default::default()
+                    });
+                    (id, p.name_initials().join("|"))
+                })
+                .collect();
+            tx.set_name_initials(&rows).await?;
+            tx.commit().await?;
+            n += rows.len();
+        }
+        Ok(n)
+    }
+
     async fn index_blocks(&self, force: bool) -> Result<usize> {
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
@@ -524,6 +685,7 @@ impl App {
             record_id: p.record_id.clone(),
             name: p.name.clone(),
             name_pinyin: String::new(),
+            name_initials: String::new(),
             sex: p.sex.code().to_owned(),
             birth_date: p.birth_date,
             id_number_raw: p.id_raw.clone(),
@@ -557,6 +719,7 @@ impl App {
         let prepared = ygt_empi::prepare(&engine_reg);
         // Every spelling (heteronyms included), so that search by pinyin finds any reading.
         row.name_pinyin = prepared.name_spellings().join("|");
+        row.name_initials = prepared.name_initials().join("|");
         if let Some(rec) = p.record_id.as_deref()
             && let Some(old) = tx.registration_by_record(p.institution_id, rec).await?
         {
@@ -573,10 +736,24 @@ impl App {
             .iter()
             .filter(|s| s.explanation.decision == Decision::Link)
             .collect();
+        // Several persons fit: the one whose valid ID number, name and birth date all agree
+        // is this resident (the others wait for a steward as possible duplicates).
+        let certain = links
+            .iter()
+            .find(|s| p.id_number.is_some() && s.certain())
+            .filter(|_| links.len() > 1);
         let actor = Self::actor_label(ctx);
         let (person, outcome, tasks) = if links.len() == 1 {
             let target = links[0].person;
             (target, "linked", Vec::new())
+        } else if let Some(c) = certain {
+            let tasks: Vec<&Scored> = links
+                .iter()
+                .filter(|s| s.person != c.person)
+                .take(5)
+                .copied()
+                .collect();
+            (c.person, "linked", tasks)
         } else {
             // Several persons fit equally well, or only possibly: a new person, and a task per
             // candidate for someone to decide.
@@ -598,8 +775,8 @@ impl App {
             tx.add_history(person, Some(reg_id), "created", None, None, &actor, now)
                 .await?;
         }
-        if outcome == "linked" {
-            let detail = serde_json::to_string(&links[0].explanation).unwrap_or_default();
+        if let Some(chosen) = links.iter().find(|s| s.person == person) {
+            let detail = serde_json::to_string(&chosen.explanation).unwrap_or_default();
             tx.add_history(
                 person,
                 Some(reg_id),
@@ -616,18 +793,7 @@ impl App {
             tx.insert_task(new_id(), reg_id, t.person, t.explanation.total, &expl, now)
                 .await?;
         }
-        self.refresh_golden(tx, person).await?;
-        tx.insert_care_link(
-            new_id(),
-            person,
-            Some(p.institution_id),
-            None,
-            "registered",
-            Some(&reg_id.to_string()),
-            now,
-            None,
-        )
-        .await?;
+        self.refresh_person(tx, ctx, person).await?;
         self.audit_in(
             tx,
             ctx,
@@ -704,7 +870,7 @@ impl App {
         let actor = Self::actor_label(ctx);
         tx.add_history(person, Some(old.id), "updated", None, None, &actor, now)
             .await?;
-        self.refresh_golden(tx, person).await?;
+        self.refresh_person(tx, ctx, person).await?;
         self.audit_in(
             tx,
             ctx,
@@ -726,56 +892,137 @@ impl App {
             .ok_or(AppError::NotFound("resident"))?;
         self.resident_access(ctx, id, "resident.read", purpose)
             .await?;
+        let regs = self.store().registrations_of(id).await?;
         Ok(PersonDetail {
-            registrations: self.store().registrations_of(id).await?,
+            registrations: regs.iter().map(RegistrationView::from).collect(),
             history: self.store().history_of(id).await?,
-            person,
+            person: PersonView::from(&person),
         })
     }
 
-    /// Finds residents by name (characters or pinyin), ID number, phone or insurance number.
-    /// The caller gets masked identifiers; the search is audited.
-    pub async fn search_residents(&self, ctx: &Ctx, text: &str, limit: i64) -> Result<Vec<Person>> {
+    /// One registration, masked; allowed by data scope over its person (audited).
+    pub async fn registration_view(&self, ctx: &Ctx, id: Uuid) -> Result<RegistrationView> {
+        let r = self
+            .store()
+            .registration(id)
+            .await?
+            .ok_or(AppError::NotFound("registration"))?;
+        self.resident_access_to(
+            ctx,
+            r.person_id,
+            "resident.read",
+            "identity",
+            Some(&format!("registration={id}")),
+        )
+        .await?;
+        Ok(RegistrationView::from(&r))
+    }
+
+    /// Finds residents by name (characters, pinyin, initials, a homophone), ID number (one
+    /// typo or transposition forgiven), phone or insurance number, within the searcher's data
+    /// scope (community-wide roles: everyone): the first `limit`. See [`App::search_residents_page`].
+    pub async fn search_residents(&self, ctx: &Ctx, text: &str, limit: i64) -> Result<Vec<Found>> {
+        Ok(self.search_residents_page(ctx, text, 0, limit).await?.0)
+    }
+
+    /// One page of a resident search and how many it finds in all. Outside the searcher's
+    /// scope only the exact valid ID number together with the exact name finds a resident:
+    /// its identity masked, marked out of scope, opening nothing, after those in scope (on the
+    /// first page). Every resident returned is audited by name of the search.
+    pub async fn search_residents_page(
+        &self,
+        ctx: &Ctx,
+        text: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Found>, i64)> {
         self.require(
             ctx,
             Permission::PatientRead,
             Event::new("resident.search", "resident", None),
         )
         .await?;
-        let t = text.trim();
-        if t.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut f = PersonFilter {
-            limit,
-            ..Default::default()
+        let q = SearchText::parse(text);
+        let Some(mut f) = q.filter(offset, limit) else {
+            return Ok((Vec::new(), 0));
         };
-        let digits = t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-        if let Ok(id) = IdNumber::parse("q", &digits) {
-            f.id_number = Some(id.as_str().to_owned());
-        } else if let Ok(ph) = Phone::parse("q", &digits) {
-            f.phone = Some(ph.as_str().to_owned());
-        } else if digits.chars().all(|c| c.is_ascii_alphanumeric())
-            && digits.chars().any(|c| c.is_ascii_digit())
+        f.scope = self.person_scope(ctx);
+        let (persons, mut total) = self.store().search_persons(&f).await?;
+        let mut found: Vec<Found> = persons
+            .iter()
+            .map(|p| Found::in_scope(PersonView::from(p)))
+            .collect();
+        if let (Some(_), Some(name), true, 0) = (&f.id_number, &q.name, f.scope.is_some(), offset)
+            && q.valid_id
         {
-            f.insurance_number = Some(digits.clone());
-        } else if t
-            .chars()
-            .all(|c| c.is_ascii_alphabetic() || c.is_whitespace())
-        {
-            f.pinyin = Some(t.to_lowercase().replace(' ', ""));
-        } else {
-            f.name = Some(t.to_owned());
+            let outside = PersonFilter {
+                name_exact: Some(name.clone()),
+                id_windows: Vec::new(),
+                scope: None,
+                offset: 0,
+                ..f.clone()
+            };
+            for p in self.store().search_persons(&outside).await?.0 {
+                if !found.iter().any(|x| x.person.id == p.id) {
+                    found.push(Found::outside(&p));
+                    total += 1;
+                }
+            }
         }
-        let found = self.store().search_persons(&f).await?;
-        self.audit(
-            ctx,
-            Event::new("resident.search", "resident", None)
-                .detail(format!("results={}", found.len())),
-            Outcome::Allowed,
-        )
-        .await?;
-        Ok(found)
+        let ids: Vec<Uuid> = found
+            .iter()
+            .filter(|f| f.in_scope)
+            .map(|f| f.person.id)
+            .collect();
+        let mut places = self.store().registration_places(&ids).await?;
+        for f in found.iter_mut().filter(|f| f.in_scope) {
+            f.registered_at = places.remove(&f.person.id).unwrap_or_default();
+        }
+        self.audit_search(ctx, q.kind, &found).await?;
+        Ok((found, total))
+    }
+
+    /// One event per resident returned (so that a resident's access history shows who found
+    /// them), or one for a search that found nobody; never the text searched for.
+    async fn audit_search(&self, ctx: &Ctx, kind: &str, found: &[Found]) -> Result<()> {
+        let n = found.len();
+        let events: Vec<Event<'_>> = if found.is_empty() {
+            vec![
+                Event::new("resident.search", "resident", None)
+                    .detail(format!("by={kind} results=0")),
+            ]
+        } else {
+            found
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    Event::new("resident.search", "resident", Some(f.person.id.to_string()))
+                        .resident(f.person.id)
+                        .detail(format!(
+                            "by={kind} result={} of {n} in_scope={}",
+                            i + 1,
+                            f.in_scope
+                        ))
+                })
+                .collect()
+        };
+        let mut tx = self.store().begin().await?;
+        self.audit_many_in(&mut tx, ctx, &events, Outcome::Allowed)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The data scope of the actor for search; `None` for community-wide roles and the system.
+    fn person_scope(&self, ctx: &Ctx) -> Option<PersonScope> {
+        match &ctx.actor {
+            Actor::User(p) if !p.can(Permission::CommunityWide) => Some(PersonScope {
+                institutions: p.patient_scope.iter().copied().collect(),
+                user: p.user_id,
+                now: self.now(),
+            }),
+            _ => None,
+        }
     }
 
     // ------------------------------------------------------------ review
@@ -794,11 +1041,11 @@ impl App {
         }
     }
 
-    /// Open possible matches whose registration was made in the reviewer's scope.
+    /// Open possible matches whose registration was made in the steward's scope.
     pub async fn review_queue(&self, ctx: &Ctx, limit: i64) -> Result<Vec<TaskDetail>> {
         self.require(
             ctx,
-            Permission::PatientWrite,
+            Permission::MpiSteward,
             Event::new("mpi.review_queue", "match_task", None),
         )
         .await?;
@@ -835,36 +1082,36 @@ impl App {
             serde_json::from_str(&task.explanation).unwrap_or(serde_json::Value::Null);
         Ok(TaskDetail {
             task,
-            registration,
-            candidate,
-            candidate_registrations,
+            registration: RegistrationView::from(&registration),
+            candidate: PersonView::from(&candidate),
+            candidate_registrations: candidate_registrations
+                .iter()
+                .map(RegistrationView::from)
+                .collect(),
             explanation,
         })
     }
 
+    /// Identity decisions (same person, not the same, merge, split) are the patient-index
+    /// stewards': `mpi.steward`, and data scope over every person involved (each check audited
+    /// as a read for the purpose `identity`).
     async fn require_steward(
         &self,
         ctx: &Ctx,
-        institution: Uuid,
         action: &'static str,
-        id: Uuid,
+        resource: (&'static str, Uuid),
+        persons: &[Uuid],
     ) -> Result<()> {
-        match &ctx.actor {
-            Actor::User(p)
-                if p.can(Permission::PatientWrite) && p.can(Permission::CommunityWide) =>
-            {
-                Ok(())
-            }
-            _ => {
-                self.require_scoped(
-                    ctx,
-                    Permission::PatientWrite,
-                    institution,
-                    Event::new(action, "match_task", Some(id.to_string())),
-                )
-                .await
-            }
+        self.require(
+            ctx,
+            Permission::MpiSteward,
+            Event::new(action, resource.0, Some(resource.1.to_string())),
+        )
+        .await?;
+        for p in persons {
+            self.resident_access(ctx, *p, action, "identity").await?;
         }
+        Ok(())
     }
 
     /// Moves a registration into another person (with its history); the person it leaves is
@@ -905,10 +1152,11 @@ impl App {
             .await?;
         tx.add_history(from, Some(reg), "moved_out", Some(to), None, &actor, now)
             .await?;
-        let left = self.refresh_golden(tx, from).await?;
+        let left = self.refresh_person(tx, ctx, from).await?;
         if left.registrations == 0 {
+            // Everything that was the retired person's is the survivor's now.
             tx.set_merged_into(from, Some(to)).await?;
-            tx.move_items(from, to).await?;
+            tx.move_person_rows(from, to, now).await?;
         } else if let Some(r) = &moving
             && let Some(rec) = r.record_id.as_deref()
         {
@@ -916,40 +1164,24 @@ impl App {
             tx.move_registration_items(from, to, r.institution_id, rec)
                 .await?;
         }
-        self.refresh_golden(tx, to).await?;
-        tx.copy_care_links(from, to, now).await?;
+        self.refresh_person(tx, ctx, to).await?;
         Ok(())
     }
 
     /// "Same person": the task's registration joins the candidate person.
     pub async fn confirm_match(&self, ctx: &Ctx, task_id: Uuid) -> Result<Uuid> {
-        self.require(
+        let (task, reg) = self.task_and_registration(ctx, "mpi.link", task_id).await?;
+        self.require_steward(
             ctx,
-            Permission::PatientWrite,
-            Event::new("mpi.link", "match_task", Some(task_id.to_string())),
+            "mpi.link",
+            ("match_task", task_id),
+            &[reg.person_id, task.candidate_person_id],
         )
         .await?;
-        let task = self
-            .store()
-            .task(task_id)
-            .await?
-            .ok_or(AppError::NotFound("match task"))?;
-        let reg = self
-            .store()
-            .registration(task.registration_id)
-            .await?
-            .ok_or(AppError::NotFound("registration"))?;
-        self.require_steward(ctx, reg.institution_id, "mpi.link", task_id)
-            .await?;
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
         if !tx
-            .resolve_task(
-                task_id,
-                "linked",
-                ctx.principal().and_then(|p| p.user_id),
-                self.now(),
-            )
+            .resolve_task(task_id, "linked", user_of(ctx), self.now())
             .await?
         {
             return Err(already_decided());
@@ -976,13 +1208,18 @@ impl App {
         Ok(task.candidate_person_id)
     }
 
-    /// "Not the same person": remembered for every registration of the candidate, never
-    /// proposed again.
-    pub async fn reject_match(&self, ctx: &Ctx, task_id: Uuid) -> Result<()> {
+    /// A task and its registration; refuses (audited) who is no steward before anything is
+    /// read.
+    async fn task_and_registration(
+        &self,
+        ctx: &Ctx,
+        action: &'static str,
+        task_id: Uuid,
+    ) -> Result<(MatchTask, Registration)> {
         self.require(
             ctx,
-            Permission::PatientWrite,
-            Event::new("mpi.not_same", "match_task", Some(task_id.to_string())),
+            Permission::MpiSteward,
+            Event::new(action, "match_task", Some(task_id.to_string())),
         )
         .await?;
         let task = self
@@ -995,9 +1232,23 @@ impl App {
             .registration(task.registration_id)
             .await?
             .ok_or(AppError::NotFound("registration"))?;
-        self.require_steward(ctx, reg.institution_id, "mpi.not_same", task_id)
+        Ok((task, reg))
+    }
+
+    /// "Not the same person": remembered for every registration of the candidate, never
+    /// proposed again.
+    pub async fn reject_match(&self, ctx: &Ctx, task_id: Uuid) -> Result<()> {
+        let (task, reg) = self
+            .task_and_registration(ctx, "mpi.not_same", task_id)
             .await?;
-        let by = ctx.principal().and_then(|p| p.user_id);
+        self.require_steward(
+            ctx,
+            "mpi.not_same",
+            ("match_task", task_id),
+            &[reg.person_id, task.candidate_person_id],
+        )
+        .await?;
+        let by = user_of(ctx);
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
@@ -1023,46 +1274,45 @@ impl App {
         Ok(())
     }
 
-    /// Merges person `from` into `into`: every registration moves, `from` is retired.
-    pub async fn merge_persons(&self, ctx: &Ctx, from: Uuid, into: Uuid) -> Result<()> {
-        if from == into {
-            return Err(AppError::invalid(
-                "into",
-                Reason::Other {
-                    zh: "不能与自身合并".into(),
-                    en: "cannot merge a person into itself".into(),
-                },
-            ));
-        }
+    /// Merges person `from` into `d.into`: every registration moves, `from` is retired and
+    /// everything of it follows (referrals, items, tasks; grounds are recomputed from the
+    /// registrations, so a registration merged in opens the record only if its ID number is
+    /// the person's). A steward's act, confirmed and with a reason.
+    pub async fn merge_persons(&self, ctx: &Ctx, from: Uuid, d: &MergeDraft) -> Result<()> {
+        let m = d.parse(from)?;
         self.require(
             ctx,
-            Permission::PatientWrite,
-            Event::new("mpi.merge", "resident", Some(from.to_string())),
+            Permission::MpiSteward,
+            Event::new("mpi.merge", "resident", Some(from.to_string())).resident(from),
         )
         .await?;
         let regs = self.store().registrations_of(from).await?;
-        let Some(first) = regs.first() else {
+        if regs.is_empty() {
             return Err(AppError::NotFound("resident"));
-        };
-        if self.store().person(into).await?.is_none_or(|p| !p.active) {
+        }
+        if self.store().person(m.into).await?.is_none_or(|p| !p.active) {
             return Err(AppError::invalid("into", Reason::NotFound));
         }
-        self.require_steward(ctx, first.institution_id, "mpi.merge", from)
+        self.require_steward(ctx, "mpi.merge", ("resident", from), &[from, m.into])
             .await?;
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
+        // As locked: a registration that arrived or left meanwhile moves too or not at all.
+        let regs = tx.registrations_of(from).await?;
         for r in &regs {
-            self.move_into(&mut tx, ctx, r.id, from, into, "merged")
+            self.move_into(&mut tx, ctx, r.id, from, m.into, "merged")
                 .await?;
         }
         self.audit_in(
             &mut tx,
             ctx,
             Event::new("mpi.merge", "resident", Some(from.to_string()))
-                .resident(into)
+                .resident(m.into)
                 .detail(format!(
-                    "from={from} into={into} registrations={}",
-                    regs.len()
+                    "from={from} into={} registrations={} reason={}",
+                    m.into,
+                    regs.len(),
+                    m.reason.as_str()
                 )),
             Outcome::Allowed,
         )
@@ -1072,11 +1322,14 @@ impl App {
     }
 
     /// Splits a registration off into a new person of its own, remembering that it is not the
-    /// same person as the rest (so the next registration cannot undo the split).
-    pub async fn unmerge(&self, ctx: &Ctx, registration: Uuid) -> Result<Uuid> {
+    /// same person as the rest (so the next registration cannot undo the split). The new
+    /// person gets the grounds of its own registration and the items sent under it, nothing
+    /// else. A steward's act, confirmed and with a reason.
+    pub async fn unmerge(&self, ctx: &Ctx, registration: Uuid, d: &SplitDraft) -> Result<Uuid> {
+        let reason = d.parse()?;
         self.require(
             ctx,
-            Permission::PatientWrite,
+            Permission::MpiSteward,
             Event::new(
                 "mpi.unmerge",
                 "registration",
@@ -1089,18 +1342,22 @@ impl App {
             .registration(registration)
             .await?
             .ok_or(AppError::NotFound("registration"))?;
-        self.require_steward(ctx, reg.institution_id, "mpi.unmerge", registration)
-            .await?;
+        self.require_steward(
+            ctx,
+            "mpi.unmerge",
+            ("registration", registration),
+            &[reg.person_id],
+        )
+        .await?;
         let now = self.now();
-        let by = ctx.principal().and_then(|p| p.user_id);
+        let by = user_of(ctx);
         let mut tx = self.store().begin().await?;
         tx.lock_writes().await?;
-        let rest: Vec<Registration> = tx
-            .registrations_of(reg.person_id)
-            .await?
-            .into_iter()
-            .filter(|r| r.id != registration)
-            .collect();
+        let all = tx.registrations_of(reg.person_id).await?;
+        if !all.iter().any(|r| r.id == registration) {
+            return Err(AppError::Stale);
+        }
+        let rest: Vec<&Registration> = all.iter().filter(|r| r.id != registration).collect();
         if rest.is_empty() {
             return Err(AppError::Conflict {
                 field: None,
@@ -1122,17 +1379,6 @@ impl App {
             "unmerged",
         )
         .await?;
-        tx.insert_care_link(
-            new_id(),
-            person,
-            Some(reg.institution_id),
-            None,
-            "registered",
-            Some(&registration.to_string()),
-            now,
-            None,
-        )
-        .await?;
         self.audit_in(
             &mut tx,
             ctx,
@@ -1142,7 +1388,7 @@ impl App {
                 Some(registration.to_string()),
             )
             .resident(reg.person_id)
-            .detail(format!("new_person={person}")),
+            .detail(format!("new_person={person} reason={}", reason.as_str())),
             Outcome::Allowed,
         )
         .await?;
@@ -1152,6 +1398,221 @@ impl App {
 
     pub async fn count_open_tasks(&self) -> Result<i64> {
         Ok(self.store().count_open_tasks().await?)
+    }
+}
+
+/// What a search box holds: an ID number (with the name, to find a resident outside one's
+/// scope), a phone number, an insurance number, pinyin, or (part of) a name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchText {
+    pub kind: &'static str,
+    pub id_number: Option<String>,
+    /// The ID number is a valid one (a number with a wrong check digit finds near numbers in
+    /// scope only).
+    pub valid_id: bool,
+    /// The whole name given beside an ID number, or the name searched for.
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub insurance_number: Option<String>,
+    pub pinyin: Option<String>,
+}
+
+impl SearchText {
+    pub fn parse(text: &str) -> Self {
+        let t = text.trim();
+        if t.is_empty() {
+            return SearchText::default();
+        }
+        // An ID number and a name, in either order: "341890195507120029 张三".
+        let words: Vec<&str> = t.split_whitespace().collect();
+        for (i, w) in words.iter().enumerate() {
+            if let Ok(id) = IdNumber::parse("q", w) {
+                let rest: Vec<&str> = words
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, w)| *w)
+                    .collect();
+                return SearchText {
+                    kind: "id_number",
+                    id_number: Some(id.as_str().to_owned()),
+                    valid_id: true,
+                    name: (!rest.is_empty()).then(|| rest.concat()),
+                    ..Default::default()
+                };
+            }
+        }
+        let digits = t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        if let Ok(id) = IdNumber::parse("q", &digits) {
+            SearchText {
+                kind: "id_number",
+                id_number: Some(id.as_str().to_owned()),
+                valid_id: true,
+                ..Default::default()
+            }
+        } else if id_shaped(&digits) {
+            SearchText {
+                kind: "id_number",
+                id_number: Some(digits.to_uppercase()),
+                ..Default::default()
+            }
+        } else if let Ok(ph) = Phone::parse("q", &digits) {
+            SearchText {
+                kind: "phone",
+                phone: Some(ph.as_str().to_owned()),
+                ..Default::default()
+            }
+        } else if digits.chars().all(|c| c.is_ascii_alphanumeric())
+            && digits.chars().any(|c| c.is_ascii_digit())
+        {
+            SearchText {
+                kind: "insurance_number",
+                insurance_number: Some(digits),
+                ..Default::default()
+            }
+        } else if t
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c.is_whitespace())
+        {
+            SearchText {
+                kind: "pinyin",
+                pinyin: Some(t.to_lowercase().replace(' ', "")),
+                ..Default::default()
+            }
+        } else {
+            SearchText {
+                kind: "name",
+                name: Some(t.to_owned()),
+                ..Default::default()
+            }
+        }
+    }
+
+    /// The store's filter (in scope), or `None` for an empty search.
+    fn filter(&self, offset: i64, limit: i64) -> Option<PersonFilter> {
+        if self.kind.is_empty() {
+            return None;
+        }
+        let name_search = self.kind == "name";
+        let spellings = match (&self.name, name_search) {
+            (Some(n), true) => ygt_empi::prepare(&ygt_empi::Registration {
+                name: n.clone(),
+                ..Default::default()
+            })
+            .name_spellings(),
+            _ => Vec::new(),
+        };
+        // The windows of the number: a registration whose number differs in one digit or two
+        // adjacent ones (a transposition) shares one of them.
+        let id_windows = match &self.id_number {
+            Some(id) => ygt_empi::blocking_hashes(&ygt_empi::prepare(&ygt_empi::Registration {
+                id_number: Some(id.clone()),
+                ..Default::default()
+            })),
+            None => Vec::new(),
+        };
+        Some(PersonFilter {
+            name: if name_search { self.name.clone() } else { None },
+            spellings,
+            name_exact: if name_search { None } else { self.name.clone() },
+            pinyin: self.pinyin.clone(),
+            id_number: self.id_number.clone(),
+            id_windows,
+            phone: self.phone.clone(),
+            insurance_number: self.insurance_number.clone(),
+            scope: None,
+            offset,
+            limit,
+        })
+    }
+}
+
+/// Shaped like an 18-digit ID number (17 digits and a digit or X), whether its check digit
+/// holds or not.
+fn id_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 18
+        && b[..17].iter().all(u8::is_ascii_digit)
+        && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
+}
+
+fn user_of(ctx: &Ctx) -> Option<Uuid> {
+    ctx.principal().and_then(|p| p.user_id)
+}
+
+/// A merge as a steward asks for it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeDraft {
+    /// The person that stays.
+    pub into: String,
+    pub reason: String,
+    /// The steward confirmed the merge (the form's checkbox, `true` in the API).
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// A checked merge.
+pub struct Merge {
+    pub into: Uuid,
+    pub reason: Justification,
+}
+
+/// A split as a steward asks for it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitDraft {
+    pub reason: String,
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+fn confirmed(confirm: bool, errs: &mut ValidationErrors) {
+    if !confirm {
+        errs.push(ValidationError::new(
+            "confirm",
+            Reason::Other {
+                zh: "请勾选确认".into(),
+                en: "confirm the decision".into(),
+            },
+        ));
+    }
+}
+
+impl MergeDraft {
+    pub fn parse(&self, from: Uuid) -> std::result::Result<Merge, ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        let into = errs.check(
+            Uuid::parse_str(self.into.trim())
+                .map_err(|_| ValidationError::new("into", Reason::NotFound)),
+        );
+        if into == Some(from) {
+            errs.push(ValidationError::new(
+                "into",
+                Reason::Other {
+                    zh: "不能与自身合并".into(),
+                    en: "cannot merge a person into itself".into(),
+                },
+            ));
+        }
+        let reason = errs.check(Justification::parse("reason", &self.reason));
+        confirmed(self.confirm, &mut errs);
+        match (into, reason) {
+            (Some(into), Some(reason)) if errs.0.is_empty() => Ok(Merge { into, reason }),
+            _ => Err(errs),
+        }
+    }
+}
+
+impl SplitDraft {
+    pub fn parse(&self) -> std::result::Result<Justification, ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        let reason = errs.check(Justification::parse("reason", &self.reason));
+        confirmed(self.confirm, &mut errs);
+        match reason {
+            Some(r) if errs.0.is_empty() => Ok(r),
+            _ => Err(errs),
+        }
     }
 }
 
@@ -1165,8 +1626,8 @@ fn already_decided() -> AppError {
 
 impl App {
     /// The person with full ID and phone numbers: needs patient.reveal on top of data scope;
-    /// the reveal is audited.
-    pub async fn reveal_person(&self, ctx: &Ctx, id: Uuid) -> Result<PersonDetail> {
+    /// the reveal is audited. The one use case that returns full numbers.
+    pub async fn reveal_person(&self, ctx: &Ctx, id: Uuid) -> Result<(PersonDetail, Revealed)> {
         self.require(
             ctx,
             Permission::PatientReveal,
@@ -1174,6 +1635,12 @@ impl App {
         )
         .await?;
         let d = self.person_detail(ctx, id, "treatment").await?;
+        let person = self
+            .store()
+            .person(id)
+            .await?
+            .ok_or(AppError::NotFound("resident"))?;
+        let regs = self.store().registrations_of(id).await?;
         self.audit(
             ctx,
             Event::new("resident.reveal", "resident", Some(id.to_string()))
@@ -1182,7 +1649,7 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
-        Ok(d)
+        Ok((d, Revealed::of(&person, &regs)))
     }
 }
 
@@ -1277,7 +1744,6 @@ impl App {
         // Blocking-key hashes of every row, flat (row i's are hashes[offsets[i]..offsets[i + 1]]).
         let mut hashes: Vec<i64> = Vec::new();
         let mut offsets: Vec<usize> = vec![0];
-        let mut links = Vec::with_capacity(parsed.len());
         let mut by_person: HashMap<Uuid, Vec<Registration>> = HashMap::new();
         for ((p, e), c) in parsed.iter().zip(engine.iter()).zip(clusters.iter()) {
             let Some(person) = person_ids.get(*c).copied() else {
@@ -1292,6 +1758,7 @@ impl App {
                 record_id: p.record_id.clone(),
                 name: p.name.clone(),
                 name_pinyin: prepared.name_spellings().join("|"),
+                name_initials: prepared.name_initials().join("|"),
                 sex: p.sex.code().to_owned(),
                 birth_date: p.birth_date,
                 id_number_raw: p.id_raw.clone(),
@@ -1308,7 +1775,6 @@ impl App {
             };
             hashes.extend(ygt_empi::blocking_hashes(&prepared));
             offsets.push(hashes.len());
-            links.push((person, p.institution_id, Some(id.to_string())));
             by_person.entry(person).or_default().push(Registration {
                 id,
                 person_id: person,
@@ -1363,7 +1829,8 @@ impl App {
         }
         drop(order);
         tracing::debug!(target: "ygt::mpi", ms = started.elapsed().as_millis(), "bulk: blocking index");
-        tx.bulk_insert_care_links("registered", &links, now).await?;
+        tx.bulk_insert_care_links(&crate::grounds::bulk_grounds(&by_person), now)
+            .await?;
         tracing::debug!(target: "ygt::mpi", ms = started.elapsed().as_millis(), "bulk: care links");
         for inst in &institutions {
             let n = rows.iter().filter(|r| r.institution_id == *inst).count();

@@ -22,7 +22,7 @@ use ygt_store::Tx;
 use ygt_store::document::{DocumentContent, NewContent};
 use ygt_store::record::{
     Item, ItemHead, ItemVersion, NewItem, NewObservation, Observation, Problem, RecognisedItem,
-    TimelineFilter,
+    SourceKey, TimelineFilter,
 };
 
 use crate::access::Event;
@@ -40,6 +40,39 @@ pub struct PatientRef {
     pub name: Option<String>,
     pub sex: Option<String>,
     pub birth_date: Option<String>,
+}
+
+/// An item waiting in the unmatched queue, with the patient as its source named them (the ID
+/// number masked).
+#[derive(Debug, Clone, Serialize)]
+pub struct Unmatched {
+    pub item: Item,
+    pub sent_as: SentAs,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SentAs {
+    pub name: Option<String>,
+    pub record_id: Option<String>,
+    pub id_number: Option<ygt_domain::masked::MaskedIdNumber>,
+    pub sex: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+impl Unmatched {
+    fn of(item: Item) -> Self {
+        let p: PatientRef = serde_json::from_str(&item.patient_ref).unwrap_or_default();
+        Unmatched {
+            sent_as: SentAs {
+                name: p.name,
+                record_id: p.record_id,
+                id_number: ygt_domain::masked::id_number(p.id_number.as_deref()),
+                sex: p.sex,
+                birth_date: p.birth_date,
+            },
+            item,
+        }
+    }
 }
 
 /// One result or measurement value.
@@ -797,12 +830,9 @@ impl App {
         }
         let mut out = Vec::with_capacity(items.len());
         let mut events = Vec::with_capacity(items.len());
-        let mut linked: BTreeSet<(Uuid, Uuid)> = BTreeSet::new();
         for (i, p) in items.iter().enumerate() {
             let person = self.resolve_patient(tx, p, i, items.len()).await?;
-            let head = tx
-                .item_by_source(&p.item.source_system, &p.item.source_id, &p.item.kind)
-                .await?;
+            let head = tx.item_by_source(source_key(&p.item)).await?;
             let mut it = p.item.clone();
             let (id, outcome, version) = match head {
                 None => {
@@ -826,13 +856,6 @@ impl App {
                 && outcome != "unchanged"
             {
                 tx.insert_content(id, it.institution_id, content_of(pdf), now)
-                    .await?;
-            }
-            if let Some(person) = it.person_id
-                && outcome != "unchanged"
-                && linked.insert((person, it.institution_id))
-            {
-                tx.ensure_care_link(new_id(), person, it.institution_id, now)
                     .await?;
             }
             if outcome != "unchanged" {
@@ -864,17 +887,8 @@ impl App {
         channel: &str,
         now: OffsetDateTime,
     ) -> Result<Option<Vec<Recorded>>> {
-        let keys: Vec<(&str, &str, &str)> = items
-            .iter()
-            .map(|p| {
-                (
-                    p.item.source_system.as_str(),
-                    p.item.source_id.as_str(),
-                    p.item.kind.as_str(),
-                )
-            })
-            .collect();
-        let mut seen: HashSet<(&str, &str, &str)> = HashSet::with_capacity(keys.len());
+        let keys: Vec<SourceKey<'_>> = items.iter().map(|p| source_key(&p.item)).collect();
+        let mut seen: HashSet<SourceKey<'_>> = HashSet::with_capacity(keys.len());
         if !keys.iter().all(|k| seen.insert(*k)) {
             return Ok(None);
         }
@@ -905,7 +919,6 @@ impl App {
                     .await?;
             }
         }
-        link_batch(tx, &rows, now).await?;
         let mut events = Vec::with_capacity(rows.len());
         let mut out = Vec::with_capacity(rows.len());
         for (p, (id, person, _)) in items.iter().zip(&rows) {
@@ -924,7 +937,7 @@ impl App {
 
     /// Checks `patient.write` over every institution the items come from, and, for items that
     /// name a person directly, that the actor may see that person: data is a way into a
-    /// record (a care link follows), so only for persons the actor may already see. Patient
+    /// record, so only for persons the actor may already see. Patient
     /// numbers and ID numbers are what a caring institution holds anyway. Returns the
     /// institutions.
     pub(crate) async fn authorise_items(
@@ -1067,26 +1080,17 @@ impl App {
         if listed.iter().any(|i| !found.contains(i)) {
             return Err(AppError::invalid("institution_id", Reason::NotFound));
         }
-        let keys: Vec<(&str, &str, &str)> = items
-            .iter()
-            .map(|p| {
-                (
-                    p.item.source_system.as_str(),
-                    p.item.source_id.as_str(),
-                    p.item.kind.as_str(),
-                )
-            })
-            .collect();
+        let keys: Vec<SourceKey<'_>> = items.iter().map(|p| source_key(&p.item)).collect();
         let t0 = std::time::Instant::now();
         let existing = tx.existing_sources(&keys).await?;
         let t_existing = t0.elapsed();
-        let existing: HashSet<(&str, &str, &str)> = existing
+        let existing: HashSet<SourceKey<'_>> = existing
             .iter()
-            .map(|(s, i, k)| (s.as_str(), i.as_str(), k.as_str()))
+            .map(|(n, s, i, k)| (*n, s.as_str(), i.as_str(), k.as_str()))
             .collect();
         let mut report = BulkRecordReport::default();
         // The items to store: not stored yet, and the first of their source identity here.
-        let mut seen: HashSet<(&str, &str, &str)> = HashSet::with_capacity(items.len());
+        let mut seen: HashSet<SourceKey<'_>> = HashSet::with_capacity(items.len());
         let fresh: Vec<(usize, &ParsedItem)> = items
             .iter()
             .zip(&keys)
@@ -1114,7 +1118,6 @@ impl App {
             }
         }
         let t_insert = t0.elapsed();
-        link_batch(&mut tx, &rows, now).await?;
         let mut per_institution: HashMap<Uuid, usize> = HashMap::new();
         for (_, _, it) in &rows {
             *per_institution.entry(it.institution_id).or_default() += 1;
@@ -1147,7 +1150,7 @@ impl App {
     }
 
     /// Items waiting for a person, in the actor's institutions.
-    pub async fn unmatched_items(&self, ctx: &Ctx, limit: i64) -> Result<Vec<Item>> {
+    pub async fn unmatched_items(&self, ctx: &Ctx, limit: i64) -> Result<Vec<Unmatched>> {
         self.require(
             ctx,
             Permission::PatientWrite,
@@ -1158,7 +1161,10 @@ impl App {
         Ok(self
             .store()
             .unmatched_items(scope.as_deref(), limit)
-            .await?)
+            .await?
+            .into_iter()
+            .map(Unmatched::of)
+            .collect())
     }
 
     /// Assigns an unmatched item to a person (after a look at both).
@@ -1195,8 +1201,6 @@ impl App {
                 en: "the item already belongs to a resident".into(),
             });
         }
-        tx.ensure_care_link(new_id(), person, item.institution_id, now)
-            .await?;
         self.audit_in(
             &mut tx,
             ctx,
@@ -1317,31 +1321,14 @@ async fn resolve_batch(
     Ok(out)
 }
 
-/// Care links of kind `care` for the (person, institution) pairs of new items that have none
-/// that is current, in one lookup and one insert.
-async fn link_batch(
-    tx: &mut Tx,
-    rows: &[(Uuid, Option<Uuid>, &NewItem)],
-    now: OffsetDateTime,
-) -> Result<()> {
-    let links: BTreeSet<(Uuid, Uuid)> = rows
-        .iter()
-        .filter_map(|(_, person, it)| person.map(|p| (p, it.institution_id)))
-        .collect();
-    let persons: Vec<Uuid> = links
-        .iter()
-        .map(|(p, _)| *p)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let have = tx.current_institution_links(&persons).await?;
-    let missing: Vec<(Uuid, Uuid, Option<String>)> = links
-        .iter()
-        .filter(|pair| !have.contains(pair))
-        .map(|(p, i)| (*p, *i, None))
-        .collect();
-    tx.bulk_insert_care_links("care", &missing, now).await?;
-    Ok(())
+/// The source identity of an item: the institution that sent it, its system, id and kind.
+fn source_key(it: &NewItem) -> SourceKey<'_> {
+    (
+        it.institution_id,
+        it.source_system.as_str(),
+        it.source_id.as_str(),
+        it.kind.as_str(),
+    )
 }
 
 fn content_of(pdf: &Pdf) -> NewContent<'_> {
@@ -1377,7 +1364,7 @@ pub const TRENDS: &[(&str, &str, &[&str], &str)] = &[
 /// Everything the patient 360 page shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct PatientRecord {
-    pub person: ygt_store::mpi::Person,
+    pub person: crate::view::PersonView,
     /// Key populations (age and conditions).
     pub tags: Vec<ygt_domain::clinical::KeyPopulation>,
     pub problems: Vec<Problem>,
@@ -1506,7 +1493,7 @@ impl App {
             timeline,
             next,
             trends,
-            person,
+            person: crate::view::PersonView::from(&person),
         })
     }
 
@@ -1520,14 +1507,29 @@ impl App {
     }
 
     /// The person a registration just written belongs to, for the response of that write.
+    /// The resident a registration produced, as its writer may see it: the golden record when
+    /// the writer may open the person (its own proven registration, say), otherwise only what
+    /// the writer sent itself (a registration that linked to someone outside its scope shows
+    /// nothing of the others').
     pub async fn written_person(
         &self,
+        ctx: &Ctx,
         registered: &crate::mpi::Registered,
-    ) -> Result<ygt_store::mpi::Person> {
-        self.store()
+    ) -> Result<crate::view::PersonView> {
+        let person = self
+            .store()
             .person(registered.person_id)
             .await?
-            .ok_or(AppError::NotFound("resident"))
+            .ok_or(AppError::NotFound("resident"))?;
+        if self.may_see(ctx, person.id).await? {
+            return Ok(crate::view::PersonView::from(&person));
+        }
+        let reg = self
+            .store()
+            .registration(registered.registration_id)
+            .await?
+            .ok_or(AppError::NotFound("registration"))?;
+        Ok(crate::view::PersonView::of_registration(&person, &reg))
     }
 
     /// A page of a resident's items for a search (FHIR search, integrations): authorised and
@@ -1567,30 +1569,54 @@ impl App {
             .item(item_id)
             .await?
             .ok_or(AppError::NotFound("item"))?;
-        match item.person_id {
-            Some(p) => {
-                self.resident_access(ctx, p, "record.read_item", "treatment")
-                    .await?;
-            }
-            None => {
-                self.require_scoped(
-                    ctx,
-                    Permission::PatientWrite,
-                    item.institution_id,
-                    Event::new("record.read_item", &item.kind, Some(item_id.to_string())),
-                )
-                .await?;
-                self.audit(
-                    ctx,
-                    Event::new("record.read_item", &item.kind, Some(item_id.to_string())),
-                    Outcome::Allowed,
-                )
-                .await?;
-            }
-        }
+        self.item_access(ctx, &item, "record.read_item").await?;
         let obs = self.store().item_observations(item_id).await?;
         let versions = self.store().item_versions(item_id).await?;
         Ok((item, obs, versions))
+    }
+
+    /// Reading one stored item: by the resident's data scope (the audit event names the item);
+    /// for an item still waiting for its resident, by `patient.write` over its institution; and
+    /// for an integration token holding `record.read_own`, the items its own institution sent
+    /// (it reads back what it wrote, nothing else of the record).
+    async fn item_access(&self, ctx: &Ctx, item: &Item, action: &str) -> Result<()> {
+        let what = format!("item={}", item.id);
+        let event = || Event::new(action, &item.kind, Some(item.id.to_string()));
+        if let Some(p) = ctx.principal()
+            && !p.can(Permission::PatientRead)
+            && p.can(Permission::RecordReadOwn)
+            && !p.must_change_password
+        {
+            if p.institution_id == Some(item.institution_id) {
+                let mut e = event().detail(format!("scope=own_data {what}"));
+                if let Some(person) = item.person_id {
+                    e = e.resident(person);
+                }
+                return self.audit(ctx, e, Outcome::Allowed).await;
+            }
+            return Err(self
+                .deny(
+                    ctx,
+                    event(),
+                    AppError::Forbidden {
+                        zh: "接口令牌只能读取本机构发送的数据".into(),
+                        en: "an integration token reads back only what its institution sent".into(),
+                    },
+                )
+                .await);
+        }
+        match item.person_id {
+            Some(p) => {
+                self.resident_access_to(ctx, p, action, "treatment", Some(&what))
+                    .await?;
+            }
+            None => {
+                self.require_scoped(ctx, Permission::PatientWrite, item.institution_id, event())
+                    .await?;
+                self.audit(ctx, event(), Outcome::Allowed).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The file of a document (its PDF), authorised and audited like viewing the item: by the
@@ -1606,25 +1632,7 @@ impl App {
             .item(item_id)
             .await?
             .ok_or(AppError::NotFound("item"))?;
-        let what = format!("item={item_id}");
-        match item.person_id {
-            Some(p) => {
-                self.resident_access_to(ctx, p, "record.read_document", "treatment", Some(&what))
-                    .await?;
-            }
-            None => {
-                let e = || {
-                    Event::new(
-                        "record.read_document",
-                        &item.kind,
-                        Some(item_id.to_string()),
-                    )
-                };
-                self.require_scoped(ctx, Permission::PatientWrite, item.institution_id, e())
-                    .await?;
-                self.audit(ctx, e(), Outcome::Allowed).await?;
-            }
-        }
+        self.item_access(ctx, &item, "record.read_document").await?;
         let body: Body = serde_json::from_str(&item.body).unwrap_or_default();
         let Some(att) = body.attachment else {
             return Err(AppError::NotFound("document file"));

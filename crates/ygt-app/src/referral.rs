@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
-use ygt_domain::access::Permission;
+use ygt_domain::access::{Ground, Permission};
 use ygt_domain::audit::Outcome;
 use ygt_domain::clinical::Icd10Code;
 use ygt_domain::org::{ServiceKind, Tier};
@@ -23,6 +23,7 @@ use ygt_store::referral::{
 };
 
 use crate::access::{Event, Principal};
+use crate::grounds::{Grant, grant_event};
 use crate::{Actor, App, AppError, Ctx, Result, new_id};
 
 /// The channel live events travel on between ygt processes sharing one PostgreSQL.
@@ -131,8 +132,13 @@ pub struct StepDraft {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReferralView {
     pub referral: Referral,
+    /// The patient's ID number, masked (for the slip).
+    pub person_id_number: Option<ygt_domain::masked::MaskedIdNumber>,
     pub events: Vec<ReferralEvent>,
+    /// The record items attached, when the viewer may read the resident's record now (a side
+    /// whose ground ended, such as a receiver that rejected, sees the referral without them).
     pub items: Vec<ygt_store::record::Item>,
+    pub items_hidden: bool,
     pub plan: Option<Plan>,
     pub outcome: Option<ReferralOutcome>,
     pub slot: Option<Slot>,
@@ -141,6 +147,160 @@ pub struct ReferralView {
     /// What the viewer may do now.
     pub actions: Vec<Action>,
     pub overdue: Option<ygt_domain::referral::Overdue>,
+}
+
+/// What a follow-up found, as the form or the API sends it: readings and a note.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskDone {
+    pub note: Option<String>,
+    /// Systolic blood pressure, mmHg.
+    pub systolic: Option<String>,
+    /// Diastolic blood pressure, mmHg.
+    pub diastolic: Option<String>,
+    /// Fasting blood glucose, mmol/L.
+    pub glucose: Option<String>,
+}
+
+/// A follow-up's readings, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Findings {
+    pub blood_pressure: Option<(u16, u16)>,
+    pub glucose: Option<f64>,
+    pub note: Option<String>,
+}
+
+impl TaskDone {
+    pub fn parse(&self) -> Result<Findings> {
+        let mut errs = ValidationErrors::default();
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        }
+        let whole = |errs: &mut ValidationErrors, f: &str, v: Option<&str>, min: i64, max: i64| {
+            let v = v?;
+            match v.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => u16::try_from(n).ok(),
+                _ => {
+                    errs.push(ValidationError::new(f, Reason::Range { min, max }));
+                    None
+                }
+            }
+        };
+        let sys = whole(&mut errs, "systolic", given(&self.systolic), 50, 300);
+        let dia = whole(&mut errs, "diastolic", given(&self.diastolic), 30, 200);
+        match (given(&self.systolic), given(&self.diastolic)) {
+            (Some(_), None) => errs.push(ValidationError::new("diastolic", Reason::Required)),
+            (None, Some(_)) => errs.push(ValidationError::new("systolic", Reason::Required)),
+            _ => {}
+        }
+        if let (Some(s), Some(d)) = (sys, dia)
+            && d >= s
+        {
+            errs.push(ValidationError::new(
+                "diastolic",
+                Reason::Other {
+                    zh: "应低于收缩压".into(),
+                    en: "must be below the systolic pressure".into(),
+                },
+            ));
+        }
+        let glucose = match given(&self.glucose) {
+            None => None,
+            Some(v) => match v.parse::<f64>() {
+                Ok(x) if (1.0..=40.0).contains(&x) => Some((x * 10.0).round() / 10.0),
+                _ => {
+                    errs.push(ValidationError::new(
+                        "glucose",
+                        Reason::Other {
+                            zh: "应为 1.0–40.0 之间的数值（mmol/L）".into(),
+                            en: "must be a number from 1.0 to 40.0 (mmol/L)".into(),
+                        },
+                    ));
+                    None
+                }
+            },
+        };
+        let note = match given(&self.note) {
+            Some(n) => errs.check(text("note", n, 1000, false)),
+            None => None,
+        };
+        if !errs.0.is_empty() {
+            return Err(AppError::Invalid(errs));
+        }
+        Ok(Findings {
+            blood_pressure: sys.zip(dia),
+            glucose,
+            note,
+        })
+    }
+}
+
+impl Findings {
+    /// What the task shows: the readings, then the note (`血压 138/86 mmHg；空腹血糖 6.1 mmol/L`).
+    pub fn summary(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some((s, d)) = self.blood_pressure {
+            parts.push(format!("血压 {s}/{d} mmHg"));
+        }
+        if let Some(g) = self.glucose {
+            parts.push(format!("空腹血糖 {g:.1} mmol/L"));
+        }
+        parts.extend(self.note.clone());
+        (!parts.is_empty()).then(|| parts.join("；"))
+    }
+
+    /// The measurement item the readings make, at the task's institution, about its resident;
+    /// `None` without readings.
+    fn measurement(
+        &self,
+        t: &CareTask,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::record::ParsedItem>> {
+        let mut results = Vec::new();
+        let reading = |code: &str, name: &str, value: String, unit: &str, range: &str| {
+            crate::record::ResultDraft {
+                code: code.into(),
+                name: Some(name.into()),
+                value,
+                unit: Some(unit.into()),
+                ref_range: Some(range.into()),
+                ..Default::default()
+            }
+        };
+        if let Some((s, d)) = self.blood_pressure {
+            results.push(reading("SBP", "收缩压", s.to_string(), "mmHg", "90-139"));
+            results.push(reading("DBP", "舒张压", d.to_string(), "mmHg", "60-89"));
+        }
+        if let Some(g) = self.glucose {
+            results.push(reading(
+                "GLU",
+                "空腹血糖",
+                format!("{g:.1}"),
+                "mmol/L",
+                "3.9-6.1",
+            ));
+        }
+        if results.is_empty() {
+            return Ok(None);
+        }
+        let d = crate::record::ItemDraft {
+            kind: "measurement".into(),
+            institution_id: t.institution_id.to_string(),
+            source_system: "ygt-care-task".into(),
+            source_id: t.id.to_string(),
+            patient: crate::record::PatientRef {
+                person_id: Some(t.person_id.to_string()),
+                ..Default::default()
+            },
+            occurred_at: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            title: Some(t.title.clone()),
+            results,
+            ..Default::default()
+        };
+        Ok(Some(d.parse(now)?))
+    }
 }
 
 /// Which worklist.
@@ -295,6 +455,12 @@ fn opt_text(
 /// Beijing time, in which people write dates and times.
 fn beijing() -> time::UtcOffset {
     time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)
+}
+
+/// A time as people in the county write it: Beijing time to the minute (`2026-12-08 14:00`).
+pub fn local_minute(t: OffsetDateTime) -> String {
+    let l = t.to_offset(beijing());
+    format!("{} {:02}:{:02}", l.date(), l.hour(), l.minute())
 }
 
 /// Parses a time given as RFC 3339 or `YYYY-MM-DDTHH:MM` (Beijing time, as a form sends it).
@@ -491,8 +657,15 @@ fn may_act(ctx: &Ctx) -> bool {
     }
 }
 
+/// Who acts, as a referral's history shows it: the person's name (the user name stays in the
+/// audit log), the user and the institution.
 fn actor_name(ctx: &Ctx) -> (Option<Uuid>, String, Option<Uuid>) {
-    crate::access::actor_fields(ctx)
+    match &ctx.actor {
+        Actor::User(p) if !p.display_name.trim().is_empty() => {
+            (p.user_id, p.display_name.clone(), p.institution_id)
+        }
+        _ => crate::access::actor_fields(ctx),
+    }
 }
 
 impl App {
@@ -849,11 +1022,7 @@ impl App {
                 user_id,
                 &actor,
                 Some(from.id),
-                Some(&format!(
-                    "{} {}",
-                    res.name,
-                    slot.starts_at.to_offset(beijing())
-                )),
+                Some(&format!("{} {}", res.name, local_minute(slot.starts_at))),
                 now,
             )
             .await?;
@@ -876,7 +1045,11 @@ impl App {
         }
         let mut live = None;
         if status == Status::Submitted {
-            self.open_access(&mut tx, id, person_id, to.id, now).await?;
+            self.open_access(&mut tx, ctx, id, person_id, to.id).await?;
+            if let Some(p) = &plan {
+                self.record_plan_medications(&mut tx, ctx, id, person_id, from.id, p)
+                    .await?;
+            }
             live = Some(
                 self.notify_receiving(
                     &mut tx,
@@ -899,26 +1072,74 @@ impl App {
             .ok_or(AppError::NotFound("referral"))
     }
 
+    /// The receiving institution holds the record while the referral is open.
+    /// The medications of a submitted treatment plan, as a prescription of the sending
+    /// institution in the resident's record: they show under 「近90天用药」 wherever the record
+    /// is opened. One item per referral (its source identity), written with the referral.
+    async fn record_plan_medications(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        referral: Uuid,
+        person: Uuid,
+        from: Uuid,
+        plan: &Plan,
+    ) -> Result<()> {
+        if plan.medications.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let d = crate::record::ItemDraft {
+            kind: "prescription".into(),
+            institution_id: from.to_string(),
+            source_system: "ygt-referral-plan".into(),
+            source_id: referral.to_string(),
+            patient: crate::record::PatientRef {
+                person_id: Some(person.to_string()),
+                ..Default::default()
+            },
+            occurred_at: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            title: Some("转诊治疗方案用药".into()),
+            medications: plan
+                .medications
+                .iter()
+                .map(|m| crate::record::MedicationDraft {
+                    name: m.chars().take(100).collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let item = d.parse(now)?;
+        tx.lock_writes().await?;
+        self.record_in(tx, ctx, std::slice::from_ref(&item), "referral")
+            .await?;
+        Ok(())
+    }
+
     async fn open_access(
         &self,
         tx: &mut Tx,
+        ctx: &Ctx,
         referral: Uuid,
         person: Uuid,
         institution: Uuid,
-        now: OffsetDateTime,
     ) -> Result<()> {
-        tx.insert_care_link(
-            new_id(),
-            person,
-            Some(institution),
-            None,
-            "referral",
-            Some(&referral.to_string()),
-            now,
-            None,
+        self.grant_in(
+            tx,
+            ctx,
+            Grant {
+                resident: person,
+                ground: Ground::Referral,
+                institution: Some(institution),
+                user: None,
+                source: Some(&referral.to_string()),
+                until: None,
+            },
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Recipients on the receiving side: the department's (or the institution's) staff and
@@ -1047,15 +1268,17 @@ impl App {
         } else {
             "community"
         };
-        self.audit(
-            ctx,
-            Event::new("referral.read", "referral", Some(id.to_string()))
-                .resident(r.person_id)
-                .purpose("referral")
-                .detail(format!("side={side}")),
-            Outcome::Allowed,
-        )
-        .await?;
+        // The referral is the side's to read; the resident's record items attached to it pass
+        // the one access policy like every other read of the record (and are audited there).
+        let what = format!("referral={id} side={side}");
+        let items_hidden = match self
+            .resident_access_to(ctx, r.person_id, "referral.read", "referral", Some(&what))
+            .await
+        {
+            Ok(_) => false,
+            Err(AppError::Forbidden { .. }) => true,
+            Err(e) => return Err(e),
+        };
         let status = status_of(&r)?;
         let actions = if may_act(ctx) {
             status
@@ -1088,9 +1311,19 @@ impl App {
             tx.mark_read(u, Some(id), self.now()).await?;
             tx.commit().await?;
         }
+        let person_id_number = store
+            .person(r.person_id)
+            .await?
+            .and_then(|p| ygt_domain::masked::id_number(p.id_number.as_deref()));
         Ok(ReferralView {
             events: store.referral_events(id).await?,
-            items: store.referral_items(id).await?,
+            items: if items_hidden {
+                Vec::new()
+            } else {
+                store.referral_items(id).await?
+            },
+            items_hidden,
+            person_id_number,
             plan: r.plan.as_deref().and_then(|p| serde_json::from_str(p).ok()),
             outcome: r
                 .outcome
@@ -1179,28 +1412,9 @@ impl App {
             .referral(id)
             .await?
             .ok_or(AppError::NotFound("referral"))?;
-        let (referring, receiving) = sides(ctx, &before);
-        let side_ok = match action.side() {
-            Side::Referring => referring,
-            Side::Receiving => receiving,
-            Side::Either => referring || receiving,
-        };
         let audit_action = format!("referral.{}", action.code());
-        if !may_act(ctx) || !side_ok {
-            let (zh, en) = match action.side() {
-                Side::Referring => (
-                    "只有转出机构可以执行此操作",
-                    "only the referring institution can do this",
-                ),
-                Side::Receiving => (
-                    "只有转入机构可以执行此操作",
-                    "only the receiving institution can do this",
-                ),
-                Side::Either => (
-                    "该转诊与您的机构无关",
-                    "this referral does not involve your institution",
-                ),
-            };
+        if !may_act(ctx) || !side_allows(ctx, action, &before) {
+            let (zh, en) = side_refusal(action);
             return Err(self.refuse(ctx, &audit_action, Some(&before), zh, en).await);
         }
         // A step the state does not allow is refused before its fields are checked.
@@ -1281,6 +1495,19 @@ impl App {
         {
             return Err(AppError::Stale);
         }
+        // Decided again on the row as locked: a redirect committed since the first read has
+        // moved the receiving side, and the former receiver may no longer act.
+        if !side_allows(ctx, action, &r) {
+            drop(tx);
+            let (zh, en) = side_refusal(action);
+            return Err(self.refuse(ctx, &audit_action, Some(&r), zh, en).await);
+        }
+        if let Some((_, res)) = &slot
+            && res.institution_id != r.to_institution_id
+        {
+            return Err(AppError::Stale);
+        }
+        let (referring, receiving) = sides(ctx, &r);
         let from_status = status_of(&r)?;
         let mut to_status = from_status
             .next(action)
@@ -1363,7 +1590,7 @@ impl App {
         r.status_since = now;
         tx.update_referral(&r).await?;
         let note = match action {
-            Action::Schedule => r.appointment_at.map(|t| t.to_offset(beijing()).to_string()),
+            Action::Schedule => r.appointment_at.map(local_minute),
             Action::Redirect => redirect_to
                 .as_ref()
                 .map(|i| format!("{} — {}", i.name, reason.clone().unwrap_or_default())),
@@ -1395,9 +1622,7 @@ impl App {
                 user_id,
                 &actor,
                 actor_inst,
-                r.appointment_at
-                    .map(|t| t.to_offset(beijing()).to_string())
-                    .as_deref(),
+                r.appointment_at.map(local_minute).as_deref(),
                 now,
             )
             .await?;
@@ -1405,21 +1630,32 @@ impl App {
         // Access, slots and tasks follow the state.
         let rid = id.to_string();
         if from_status == Status::Draft && to_status == Status::Submitted {
-            self.open_access(&mut tx, id, r.person_id, r.to_institution_id, now)
+            self.open_access(&mut tx, ctx, id, r.person_id, r.to_institution_id)
                 .await?;
+            if let Some(p) = r.plan.as_deref().and_then(|p| serde_json::from_str(p).ok()) {
+                self.record_plan_medications(
+                    &mut tx,
+                    ctx,
+                    id,
+                    r.person_id,
+                    r.from_institution_id,
+                    &p,
+                )
+                .await?;
+            }
         }
         if action == Action::Redirect {
-            tx.end_care_links("referral", &rid, now).await?;
+            tx.end_care_links(Ground::Referral, &rid, now).await?;
             if tx.release_slot(id).await? > 0 {
                 audit_events.push(
                     Event::new("slot.release", "referral", Some(rid.clone())).resident(r.person_id),
                 );
             }
-            self.open_access(&mut tx, id, r.person_id, r.to_institution_id, now)
+            self.open_access(&mut tx, ctx, id, r.person_id, r.to_institution_id)
                 .await?;
         }
         if !to_status.is_open() {
-            tx.end_care_links("referral", &rid, now).await?;
+            tx.end_care_links(Ground::Referral, &rid, now).await?;
         }
         if !to_status.holds_slot() && action != Action::Redirect && tx.release_slot(id).await? > 0 {
             audit_events.push(
@@ -1459,8 +1695,20 @@ impl App {
         if action == Action::Arrive {
             // The patient is now seen there: the institution cares for them beyond the
             // referral, as it does for anyone it treats.
-            tx.ensure_care_link(new_id(), r.person_id, r.to_institution_id, now)
-                .await?;
+            let source = format!("referral:{rid}");
+            if tx
+                .ensure_care_link(r.person_id, r.to_institution_id, Ground::Care, &source, now)
+                .await?
+            {
+                audit_events.push(grant_event(&Grant {
+                    resident: r.person_id,
+                    ground: Ground::Care,
+                    institution: Some(r.to_institution_id),
+                    user: None,
+                    source: Some(&source),
+                    until: None,
+                }));
+            }
         }
         // Tell the other side.
         let head = RefHead::of(&r);
@@ -1548,42 +1796,7 @@ impl App {
     /// A worklist of the actor's institutions.
     pub async fn worklist(&self, ctx: &Ctx, q: &WorklistQuery) -> Result<WorklistPage> {
         self.require_actor(ctx)?;
-        let list = Worklist::parse(&q.list).ok_or_else(|| {
-            AppError::invalid(
-                "list",
-                Reason::UnknownCode {
-                    allowed: "outgoing, incoming, overdue, handover, all".into(),
-                },
-            )
-        })?;
-        let mut f = self.scope_filter(ctx, list).await?;
-        if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
-            let asked = s
-                .split(',')
-                .map(|x| Status::parse("status", x.trim()).map(|x| x.code().to_owned()))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            f.statuses = asked;
-        }
-        if let Some(s) = q.direction.as_deref().filter(|s| !s.is_empty()) {
-            f.direction = Some(Direction::parse("direction", s)?.code().to_owned());
-        }
-        if let Some(s) = q.person_id.as_deref().filter(|s| !s.is_empty()) {
-            f.person_id = Some(parse_id("person_id", s)?);
-        }
-        // The list's scope stays in the filter (`involving`, or `from`/`to` narrowed here).
-        if let Some(s) = opt_id("from_institution_id", q.from_institution_id.as_ref())? {
-            f.from = Some(match f.from.take() {
-                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
-                None => vec![s],
-            });
-        }
-        if let Some(s) = opt_id("to_institution_id", q.to_institution_id.as_ref())? {
-            f.to = Some(match f.to.take() {
-                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
-                None => vec![s],
-            });
-        }
-        f.booked = q.booked;
+        let mut f = self.worklist_filter(ctx, q).await?;
         let page = match q.limit {
             None => WORKLIST_PAGE,
             Some(n) if (1..=200).contains(&n) => n,
@@ -1634,7 +1847,7 @@ impl App {
             ctx,
             Event::new("referral.list", "referral", None)
                 .purpose("referral")
-                .detail(format!("list={} n={}", list.code(), rows.len())),
+                .detail(format!("list={} n={}", q.list, rows.len())),
             Outcome::Allowed,
         )
         .await?;
@@ -1684,9 +1897,13 @@ impl App {
                         )
                         .await);
                 }
-                if p.can(Permission::CommunityWide) {
+                if p.can(Permission::CommunityWide)
+                    && (list == Worklist::All || p.patient_scope.is_empty())
+                {
                     None
                 } else {
+                    // A worklist is the work of the user's own institutions, also for
+                    // community-wide roles (who read everything under 「全部」).
                     Some(p.patient_scope.iter().copied().collect())
                 }
             }
@@ -1698,7 +1915,12 @@ impl App {
             .map(|s| s.code().to_owned())
             .collect();
         match list {
-            Worklist::Outgoing => f.from = scope,
+            Worklist::Outgoing => {
+                // Sent out: one from a village clinic to its own township centre is the
+                // centre's incoming work, not counted twice.
+                f.not_to = scope.clone();
+                f.from = scope;
+            }
             Worklist::Incoming => {
                 f.to = scope;
                 f.statuses = open.clone();
@@ -1745,30 +1967,89 @@ impl App {
     }
 
     /// Counts for the home page.
+    /// The store's filter of a worklist query: the list's scope narrowed by the query.
+    async fn worklist_filter(&self, ctx: &Ctx, q: &WorklistQuery) -> Result<ReferralFilter> {
+        let list = Worklist::parse(&q.list).ok_or_else(|| {
+            AppError::invalid(
+                "list",
+                Reason::UnknownCode {
+                    allowed: "outgoing, incoming, overdue, handover, all".into(),
+                },
+            )
+        })?;
+        let mut f = self.scope_filter(ctx, list).await?;
+        if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
+            let asked = s
+                .split(',')
+                .map(|x| Status::parse("status", x.trim()).map(|x| x.code().to_owned()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            f.statuses = asked;
+        }
+        if let Some(s) = q.direction.as_deref().filter(|s| !s.is_empty()) {
+            f.direction = Some(Direction::parse("direction", s)?.code().to_owned());
+        }
+        if let Some(s) = q.person_id.as_deref().filter(|s| !s.is_empty()) {
+            f.person_id = Some(parse_id("person_id", s)?);
+        }
+        // The list's scope stays in the filter (`involving`, or `from`/`to` narrowed here).
+        if let Some(s) = opt_id("from_institution_id", q.from_institution_id.as_ref())? {
+            f.from = Some(match f.from.take() {
+                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
+                None => vec![s],
+            });
+        }
+        if let Some(s) = opt_id("to_institution_id", q.to_institution_id.as_ref())? {
+            f.to = Some(match f.to.take() {
+                Some(v) => v.into_iter().filter(|i| *i == s).collect(),
+                None => vec![s],
+            });
+        }
+        f.booked = q.booked;
+        Ok(f)
+    }
+
+    /// The lists the home page counts, each exactly as its link opens it: outgoing ones still
+    /// open; up-referrals addressed here waiting for acceptance; overdue ones; down-referrals
+    /// waiting for handover. No referral is counted under two of the first, second and fourth.
+    pub fn counted_lists() -> [(&'static str, WorklistQuery); 4] {
+        let q = |list: &str, status: Option<String>, direction: Option<&str>| WorklistQuery {
+            list: list.into(),
+            status,
+            direction: direction.map(str::to_owned),
+            ..Default::default()
+        };
+        let open: Vec<&str> = Status::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.code())
+            .collect();
+        let waiting = [Status::Submitted.code(), Status::Redirected.code()].join(",");
+        [
+            ("outgoing", q("outgoing", Some(open.join(",")), None)),
+            (
+                "incoming",
+                q("incoming", Some(waiting), Some(Direction::Up.code())),
+            ),
+            ("overdue", q("overdue", None, None)),
+            ("handover", q("handover", None, None)),
+        ]
+    }
+
     pub async fn worklist_counts(&self, ctx: &Ctx) -> Result<WorklistCounts> {
         self.require_actor(ctx)?;
         let store = self.store();
         let mut c = WorklistCounts::default();
-        let open: Vec<String> = Status::ALL
-            .iter()
-            .filter(|s| s.is_open())
-            .map(|s| s.code().to_owned())
-            .collect();
-        let mut f = self.scope_filter(ctx, Worklist::Outgoing).await?;
-        f.statuses = open;
-        c.outgoing_open = store.referral_count(&f).await?;
-        let mut f = self.scope_filter(ctx, Worklist::Incoming).await?;
-        f.statuses = vec![
-            Status::Submitted.code().into(),
-            Status::Redirected.code().into(),
-        ];
-        c.incoming_waiting = store.referral_count(&f).await?;
-        c.overdue = store
-            .referral_count(&self.scope_filter(ctx, Worklist::Overdue).await?)
-            .await?;
-        c.handover = store
-            .referral_count(&self.scope_filter(ctx, Worklist::Handover).await?)
-            .await?;
+        for (name, q) in Self::counted_lists() {
+            let n = store
+                .referral_count(&self.worklist_filter(ctx, &q).await?)
+                .await?;
+            match name {
+                "outgoing" => c.outgoing_open = n,
+                "incoming" => c.incoming_waiting = n,
+                "overdue" => c.overdue = n,
+                _ => c.handover = n,
+            }
+        }
         if let Some(p) = ctx.principal() {
             let inst: Vec<Uuid> = p.patient_scope.iter().copied().collect();
             if !inst.is_empty() && p.can(Permission::PatientRead) {
@@ -1814,12 +2095,14 @@ impl App {
         Ok(tasks)
     }
 
-    /// Marks a care task done (by staff of the institution it belongs to).
+    /// Marks a care task done (by staff of the institution it belongs to). The readings taken
+    /// (blood pressure, fasting glucose) become a measurement in the resident's record, on
+    /// its trend charts, in the same transaction; the task shows them.
     pub async fn complete_care_task(
         &self,
         ctx: &Ctx,
         id: Uuid,
-        note: Option<&str>,
+        done: &TaskDone,
     ) -> Result<CareTask> {
         self.require_actor(ctx)?;
         let store = self.store();
@@ -1851,16 +2134,26 @@ impl App {
                 )
                 .await);
         }
-        let note = match note.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(n) => Some(text("note", n, 1000, false)?),
-            None => None,
-        };
+        let now = self.now();
+        let findings = done.parse()?;
+        let measurement = findings.measurement(&t, now)?;
+        if let Some(m) = &measurement {
+            self.authorise_items(ctx, std::slice::from_ref(m), "record.write")
+                .await?;
+        }
         let (_, actor, _) = actor_name(ctx);
         let by = ctx.principal().map_or(actor, |p| p.display_name.clone());
-        let now = self.now();
         let mut tx = store.begin().await?;
-        if !tx.complete_care_task(id, &by, note.as_deref(), now).await? {
+        tx.lock_writes().await?;
+        if !tx
+            .complete_care_task(id, &by, findings.summary().as_deref(), now)
+            .await?
+        {
             return Err(conflict(None, "该任务已完成", "that task is already done"));
+        }
+        if let Some(m) = &measurement {
+            self.record_in(&mut tx, ctx, std::slice::from_ref(m), "care_task")
+                .await?;
         }
         self.audit_in(&mut tx, ctx, e(), Outcome::Allowed).await?;
         tx.commit().await?;
@@ -2752,5 +3045,32 @@ impl App {
             Some(u) => Ok(self.store().unread_count(u).await?),
             None => Ok(0),
         }
+    }
+}
+
+/// Whether the actor's institutions are the side that takes `action` on `r`.
+fn side_allows(ctx: &Ctx, action: Action, r: &Referral) -> bool {
+    let (referring, receiving) = sides(ctx, r);
+    match action.side() {
+        Side::Referring => referring,
+        Side::Receiving => receiving,
+        Side::Either => referring || receiving,
+    }
+}
+
+fn side_refusal(action: Action) -> (&'static str, &'static str) {
+    match action.side() {
+        Side::Referring => (
+            "只有转出机构可以执行此操作",
+            "only the referring institution can do this",
+        ),
+        Side::Receiving => (
+            "只有转入机构可以执行此操作",
+            "only the receiving institution can do this",
+        ),
+        Side::Either => (
+            "该转诊与您的机构无关",
+            "this referral does not involve your institution",
+        ),
     }
 }

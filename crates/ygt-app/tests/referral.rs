@@ -10,6 +10,7 @@ use uuid::Uuid;
 use ygt_app::access::Principal;
 use ygt_app::account::AccountDraft;
 use ygt_app::mpi::ResidentDraft;
+use ygt_app::referral::TaskDone;
 use ygt_app::referral::{PlanDraft, ReferralDraft, ReferralOutcome, StepDraft, WorklistQuery};
 use ygt_app::ygt_store::Store;
 use ygt_app::{Actor, App, AppError, Ctx};
@@ -17,7 +18,7 @@ use ygt_domain::org::{DepartmentDraft, InstitutionDraft, StaffDraft};
 use ygt_domain::referral::ResourceKind;
 use ygt_testkit::{TestDb, both_backends};
 
-const PASSWORD: &str = "Yunxi@2026";
+const PASSWORD: &str = "Demo-Kite#58";
 
 struct World {
     app: App,
@@ -405,6 +406,23 @@ async fn the_whole_loop(db: TestDb) {
         28,
         "the CT slot went back to the calendar"
     );
+    // The history names people and reads local times to the minute.
+    let view = w.app.referral_view(&xian, r.id).await.unwrap();
+    let last = view.events.last().unwrap();
+    assert_eq!(last.note.as_deref(), Some("2099-01-02 09:30"));
+    assert!(
+        view.events.iter().all(|e| e.actor_name.ends_with("医生")),
+        "{:?}",
+        view.events
+    );
+    assert!(
+        view.events.iter().filter(|e| e.action == "book").all(|e| e
+            .note
+            .as_deref()
+            .is_some_and(|n| !n.contains("+08") && !n.contains(":00.0"))),
+        "{:?}",
+        view.events
+    );
     let r = w
         .app
         .referral_step(&xian, r.id, &step("arrive"))
@@ -486,6 +504,28 @@ async fn the_whole_loop(db: TestDb) {
     );
     down.plan.as_mut().unwrap().follow_ups = "+14 血压随访\n2099-03-01 复查血脂".into();
     let d = w.app.create_referral(&xian, &down).await.unwrap();
+    // The plan's medications are in the resident's record (近90天用药), from the county.
+    let record = w
+        .app
+        .patient_record(
+            &xian,
+            w.person,
+            &ygt_app::ygt_store::record::TimelineFilter::default(),
+            "treatment",
+        )
+        .await
+        .unwrap();
+    let meds: Vec<String> = record
+        .medications
+        .iter()
+        .filter_map(|m| m.summary.clone())
+        .collect();
+    assert!(
+        meds.iter()
+            .any(|m| m.contains("阿司匹林肠溶片 100mg 每日一次") && m.contains("阿托伐他汀钙片")),
+        "{meds:?}"
+    );
+    assert_eq!(record.medications[0].institution_id, d.from_institution_id);
     let handover = w
         .app
         .worklist(
@@ -513,16 +553,72 @@ async fn the_whole_loop(db: TestDb) {
     let heard = w.app.inbox(&xian, true).await.unwrap();
     assert!(heard.iter().any(|n| n.kind == "accept"), "{heard:?}");
     // Another institution's doctor cannot complete the village's task.
-    let xian_task = w.app.complete_care_task(&xian, tasks[0].id, None).await;
+    let nothing = TaskDone::default();
+    let xian_task = w.app.complete_care_task(&xian, tasks[0].id, &nothing).await;
     forbidden(xian_task);
+    // Readings that cannot be right are refused naming the field; the task stays open.
+    for (sys, dia, field) in [
+        ("132", "", "diastolic"),
+        ("84", "132", "diastolic"),
+        ("400", "84", "systolic"),
+    ] {
+        let bad = TaskDone {
+            systolic: Some(sys.into()),
+            diastolic: Some(dia.into()),
+            ..Default::default()
+        };
+        match w.app.complete_care_task(&cun, tasks[0].id, &bad).await {
+            Err(AppError::Invalid(e)) => assert_eq!(e.0[0].field, field, "{sys}/{dia}"),
+            other => panic!("{sys}/{dia}: {other:?}"),
+        }
+    }
+    assert_eq!(w.app.care_task_list(&cun, true).await.unwrap().len(), 2);
     let t = w
         .app
-        .complete_care_task(&cun, tasks[0].id, Some("血压 132/84"))
+        .complete_care_task(
+            &cun,
+            tasks[0].id,
+            &TaskDone {
+                systolic: Some("132".into()),
+                diastolic: Some("84".into()),
+                glucose: Some("6.1".into()),
+                note: Some("头晕已缓解".into()),
+            },
+        )
         .await
         .unwrap();
     assert!(t.done_at.is_some());
+    assert_eq!(
+        t.note.as_deref(),
+        Some("血压 132/84 mmHg；空腹血糖 6.1 mmol/L；头晕已缓解")
+    );
+    // The readings are in the resident's record, on the trend chart, from the village.
+    let series = w
+        .app
+        .store()
+        .series(
+            t.person_id,
+            &["SBP", "DBP", "GLU"],
+            OffsetDateTime::now_utc() - Duration::days(1),
+            10,
+        )
+        .await
+        .unwrap();
+    let mut got: Vec<(String, Option<f64>)> = series
+        .iter()
+        .map(|o| (o.code.clone(), o.value_num))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            ("DBP".to_owned(), Some(84.0)),
+            ("GLU".to_owned(), Some(6.1)),
+            ("SBP".to_owned(), Some(132.0))
+        ]
+    );
     assert!(matches!(
-        w.app.complete_care_task(&cun, tasks[0].id, None).await,
+        w.app.complete_care_task(&cun, tasks[0].id, &nothing).await,
         Err(AppError::Conflict { .. })
     ));
     // The township manages the village clinic: it sees the task too.

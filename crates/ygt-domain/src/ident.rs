@@ -994,6 +994,79 @@ pub fn text(field: &str, s: &str, max_chars: usize) -> Result<String, Validation
     Ok(collapsed)
 }
 
+/// Characters that are invisible or change how the text around them is shown, never part of
+/// a person's name: control characters, every format character (Unicode general category
+/// Cf: soft hyphen, zero-width space, non-joiner and joiner, directional marks, embeddings,
+/// overrides and isolates, word joiner and the invisible operators, byte order mark,
+/// interlinear annotation, tags …), the Hangul fillers that display as blank (U+115F, U+1160,
+/// U+3164, U+FFA0), the combining grapheme joiner, variation selectors, the Mongolian and
+/// Khmer invisible marks and the blank Braille pattern.
+pub fn is_invisible_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            // Format characters (Cf), Unicode 15.1.
+            '\u{00AD}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+                // Hangul fillers.
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{3164}'
+                | '\u{FFA0}'
+                // Other invisible marks: combining grapheme joiner, Khmer inherent vowels,
+                // Mongolian variation selectors, variation selectors, blank Braille pattern.
+                | '\u{034F}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180D}'
+                | '\u{180F}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{E0100}'..='\u{E01EF}'
+                | '\u{2800}'
+        )
+}
+
+/// A person's name (a resident, a staff member, an account holder): [`text`] (trimmed, runs
+/// of whitespace made one space, at most `max_chars`), and no character that is invisible or
+/// changes how the name is shown ([`is_invisible_in_name`]), so that two names that look
+/// the same are the same name. The refusal names the character (`U+200D`).
+pub fn person_name(field: &str, s: &str, max_chars: usize) -> Result<String, ValidationError> {
+    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(c) = collapsed.chars().find(|c| is_invisible_in_name(*c)) {
+        let code = u32::from(c);
+        return Err(ValidationError::new(
+            field,
+            Reason::Other {
+                zh: format!(
+                    "姓名不能包含不可见字符或格式控制字符（发现 U+{code:04X}），请删除后重新输入"
+                ),
+                en: format!(
+                    "a name must not contain invisible or formatting characters (found U+{code:04X})"
+                ),
+            },
+        ));
+    }
+    text(field, &collapsed, max_chars)
+}
+
 /// Like [`text`], but absent, empty or whitespace-only input is `None`.
 pub fn optional_text(
     field: &str,
@@ -1386,6 +1459,51 @@ mod tests {
     }
 
     // --- text ---
+
+    #[test]
+    fn person_names_refuse_invisible_characters() {
+        assert_eq!(person_name("name", " 张  三 ", 10).unwrap(), "张 三");
+        assert_eq!(person_name("name", "Li Hua", 10).unwrap(), "Li Hua");
+        assert_eq!(
+            person_name("name", "阿依古丽·买买提", 20).unwrap(),
+            "阿依古丽·买买提"
+        );
+        for c in [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{2060}',
+            '\u{00AD}',
+            '\u{FEFF}',
+            '\u{3164}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{FFA0}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{0007}',
+            '\u{007F}',
+            '\u{E0041}',
+            '\u{FE0F}',
+            '\u{034F}',
+        ] {
+            let e = person_name("name", &format!("张{c}三"), 10).unwrap_err();
+            assert_eq!(e.field, "name");
+            let zh = e.reason.message_zh();
+            assert!(zh.starts_with("姓名不能包含不可见字符"), "{zh}");
+            assert!(zh.contains(&format!("U+{:04X}", u32::from(c))), "{zh}");
+            assert!(e.reason.message_en().contains("invisible"));
+        }
+        // A name of nothing but a filler is refused too, not taken as empty.
+        assert!(person_name("name", "\u{3164}", 10).is_err());
+        assert_eq!(reason(person_name("name", "  ", 10)), Reason::Required);
+        assert_eq!(
+            reason(person_name("name", "一二三四五六", 5)),
+            Reason::TooLong { max: 5 }
+        );
+    }
 
     #[test]
     fn text_normalises_whitespace() {

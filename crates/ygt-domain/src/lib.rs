@@ -9,8 +9,11 @@ pub mod clinical;
 pub mod codes;
 pub mod error;
 pub mod ident;
+pub mod justification;
+pub mod masked;
 pub mod org;
 pub mod password;
 pub mod referral;
+pub mod signin;
 
 pub use error::{Reason, ValidationError, ValidationErrors};

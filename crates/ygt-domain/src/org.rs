@@ -470,7 +470,7 @@ pub struct StaffData {
 impl StaffDraft {
     pub fn parse(&self) -> Result<StaffData, ValidationErrors> {
         let mut errs = ValidationErrors::default();
-        let name = errs.check(ident::text("name", &self.name, NAME_MAX));
+        let name = errs.check(ident::person_name("name", &self.name, NAME_MAX));
         let sex = errs.check(Sex::parse("sex", &self.sex));
         let title = errs.check(ProfessionalTitle::parse("title", &self.title));
         let institution_id = errs.check(if self.institution_id.trim().is_empty() {

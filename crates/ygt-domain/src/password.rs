@@ -15,11 +15,20 @@
 //! 7. a well-known weak password from [`WEAK`] (case-insensitive, ignoring trailing `!`, and
 //!    ignoring a trailing run of digits and `!` after a base of 4 or more characters, so that
 //!    `Password2026!` counts as `password`);
-//! 8. a trivial pattern: repeated characters or blocks, alphabetical or numerical sequences,
+//! 8. built from its [`Context`]: what is left once every word of the context (the platform's
+//!    names 医共体平台 and ygt, the community's and the institutions' names, the parts of
+//!    those names and their pinyin and initials, the person's name and its pinyin, the user
+//!    name) and every year from ten before the current one to three after it is taken out
+//!    must still be [`PasswordPolicy::min_len`] strength units long: those words give a
+//!    password no strength, since an attacker tries them first (`Yunxi@2027` in 云溪县,
+//!    `医共体平台1a`, `张三张三1a` for 张三);
+//! 9. a trivial pattern: repeated characters or blocks, alphabetical or numerical sequences,
 //!    keyboard walks (`qwertyuiop`, `1qaz2wsx`, `1q2w3e4r`, `zaq12wsx`), or combinations of a
 //!    few of them.
 //!
 //! Messages are bilingual (`Reason::Other { zh, en }`).
+
+use std::collections::BTreeSet;
 
 use crate::error::{Reason, ValidationError};
 
@@ -49,15 +58,201 @@ impl Default for PasswordPolicy {
 /// with a `min_len` below 10 asks for `min_len / 2`.
 const MIN_SURPRISES: usize = 5;
 
-/// Checks `password` for the account `username` of the person `full_name`; the error names
-/// `field`.
+/// The platform's names: never the base of a password.
+pub const PLATFORM_NAMES: &[&str] = &["医共体平台", "ygt"];
+
+/// Latin spellings of the platform's names (pinyin and initials).
+const PLATFORM_SPELLINGS: &[&str] = &["yigongti", "yigongtipingtai", "ygtpt", "ygtpingtai"];
+
+/// How many years before the current one count as guessable in a password.
+pub const YEARS_BEFORE: i32 = 10;
+/// How many years after the current one count as guessable in a password.
+pub const YEARS_AFTER: i32 = 3;
+
+/// The shortest Latin word of a name that counts (shorter ones are too common by chance).
+const LATIN_MIN: usize = 3;
+/// The shortest pinyin spelling of part of a name that counts.
+const PINYIN_MIN: usize = 5;
+/// The shortest initials of a name that count.
+const INITIALS_MIN: usize = 4;
+/// The longest part of a Chinese name taken as a word of its own (longer runs count whole).
+const PART_MAX: usize = 6;
+
+/// Spells a Chinese text: its pinyin spellings (syllables concatenated) and its initials.
+pub type Speller<'a> = &'a dyn Fn(&str) -> (Vec<String>, String);
+
+/// What a password must not be built from (rule 8 of [`check`]): the platform's names, the
+/// community's and the institutions' names with their parts, pinyin and initials, the user's
+/// name and user name, and the years from [`YEARS_BEFORE`] before the current one to
+/// [`YEARS_AFTER`] after it.
+#[derive(Debug, Clone)]
+pub struct Context {
+    username: String,
+    full_name: Option<String>,
+    year: i32,
+    /// Lower-case words that give a password no strength.
+    words: BTreeSet<String>,
+}
+
+impl Context {
+    /// The context of the account `username` of the person `full_name` in `year`: the
+    /// platform's names, the user name and the name. Add the pinyin of the name, the
+    /// community's and the institutions' names with [`Context::add_name`].
+    pub fn new(username: &str, full_name: Option<&str>, year: i32) -> Self {
+        let username = username.trim().to_lowercase();
+        let full_name = full_name
+            .map(|n| n.trim().to_lowercase())
+            .filter(|n| !n.is_empty());
+        let mut c = Context {
+            username: username.clone(),
+            full_name: full_name.clone(),
+            year,
+            words: BTreeSet::new(),
+        };
+        let none = |_: &str| (Vec::new(), String::new());
+        for n in PLATFORM_NAMES {
+            c.add_name(n, &none);
+        }
+        for s in PLATFORM_SPELLINGS {
+            c.words.insert((*s).to_owned());
+        }
+        c.add_name(&username, &none);
+        if let Some(n) = &full_name {
+            c.add_name(n, &none);
+        }
+        c
+    }
+
+    /// Adds a name (of the community, an institution, an alias, the person): the whole name,
+    /// its Latin words of [`LATIN_MIN`] or more letters, every part of two to [`PART_MAX`]
+    /// characters of its runs of Chinese characters, and what `spell` gives for those parts:
+    /// spellings of [`PINYIN_MIN`] or more letters and initials of [`INITIALS_MIN`] or more.
+    pub fn add_name(&mut self, name: &str, spell: Speller<'_>) {
+        let lower = name.trim().to_lowercase();
+        let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.chars().count() >= 2 && compact.chars().any(is_han)
+            || compact.chars().count() >= LATIN_MIN
+        {
+            self.words.insert(compact);
+        }
+        for w in lower.split(|c: char| !c.is_ascii_alphanumeric()) {
+            if w.len() >= LATIN_MIN && w.chars().any(|c| c.is_ascii_alphabetic()) {
+                self.words.insert(w.to_owned());
+            }
+        }
+        let chars: Vec<char> = lower.chars().collect();
+        for run in chars.split(|c| !is_han(*c)).filter(|r| r.len() >= 2) {
+            let mut parts: Vec<String> = Vec::new();
+            for len in 2..=run.len().min(PART_MAX) {
+                for w in run.windows(len) {
+                    parts.push(w.iter().collect());
+                }
+            }
+            if run.len() > PART_MAX {
+                parts.push(run.iter().collect());
+            }
+            for part in parts {
+                let (spellings, initials) = spell(&part);
+                for sp in spellings {
+                    if sp.chars().count() >= PINYIN_MIN {
+                        self.words.insert(sp.to_lowercase());
+                    }
+                }
+                if initials.chars().count() >= INITIALS_MIN {
+                    self.words.insert(initials.to_lowercase());
+                }
+                self.words.insert(part);
+            }
+        }
+    }
+
+    /// Adds several names.
+    pub fn with_names<'n>(
+        mut self,
+        names: impl IntoIterator<Item = &'n str>,
+        spell: Speller<'_>,
+    ) -> Self {
+        for n in names {
+            self.add_name(n, spell);
+        }
+        self
+    }
+
+    /// The years that count as guessable.
+    pub fn years(&self) -> std::ops::RangeInclusive<i32> {
+        self.year - YEARS_BEFORE..=self.year + YEARS_AFTER
+    }
+
+    /// Whether `word` (lower case) is a word of the context.
+    pub fn has_word(&self, word: &str) -> bool {
+        self.words.contains(word)
+    }
+
+    /// How many words the context holds.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether the context holds no words (never: the platform's names are always in it).
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The strength units (ASCII 1, other characters 2) of `password` left once every word of
+    /// the context and every guessable year is taken out (case-insensitive).
+    pub fn remaining_units(&self, password: &str) -> usize {
+        let p: Vec<char> = password.to_lowercase().chars().collect();
+        let mut covered = vec![false; p.len()];
+        let present: BTreeSet<char> = p.iter().copied().collect();
+        let mut mark = |w: &[char]| {
+            if w.is_empty() || w.len() > p.len() {
+                return;
+            }
+            for i in 0..=p.len() - w.len() {
+                if p[i..i + w.len()] == *w {
+                    for c in covered.iter_mut().skip(i).take(w.len()) {
+                        *c = true;
+                    }
+                }
+            }
+        };
+        for w in &self.words {
+            if w.chars().next().is_some_and(|c| present.contains(&c)) {
+                let w: Vec<char> = w.chars().collect();
+                mark(&w);
+            }
+        }
+        for y in self.years() {
+            let w: Vec<char> = y.to_string().chars().collect();
+            mark(&w);
+        }
+        p.iter()
+            .zip(&covered)
+            .filter(|(_, c)| !**c)
+            .map(|(c, _)| if c.is_ascii() { 1 } else { 2 })
+            .sum()
+    }
+}
+
+/// Whether `c` is a Chinese character (CJK unified ideographs and their extensions).
+fn is_han(c: char) -> bool {
+    matches!(c,
+        '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{323AF}')
+}
+
+/// Checks `password` against the policy and its [`Context`] (the account, the person, the
+/// platform, the community, its institutions, the year); the error names `field`.
 pub fn check(
     policy: &PasswordPolicy,
     field: &str,
     password: &str,
-    username: &str,
-    full_name: Option<&str>,
+    context: &Context,
 ) -> Result<(), ValidationError> {
+    let username = context.username.as_str();
+    let full_name = context.full_name.as_deref();
     let err = |reason: Reason| Err(ValidationError::new(field, reason));
     let other = |zh: String, en: String| Err(ValidationError::new(field, Reason::Other { zh, en }));
 
@@ -114,6 +309,15 @@ pub fn check(
             "is a common password and easily guessed".into(),
         );
     }
+    if context.remaining_units(password) < policy.min_len {
+        return other(
+            "不能以平台、医共体或机构的名称（含拼音、缩写）、姓名、用户名或年份为主体".into(),
+            "must not be built from the names of the platform, the community or its institutions \
+             (pinyin and initials included), your name, your user name or a year"
+                .into(),
+        );
+    }
+
     if surprises(&lower) < (policy.min_len / 2).clamp(1, MIN_SURPRISES) {
         return other(
             "过于简单（重复字符、连续序列或键盘路径）".into(),
@@ -469,8 +673,19 @@ pub static WEAK: &[&str] = &[
 mod tests {
     use super::*;
 
+    /// [`check`] in 2026 for `user` of the person `name`, with the platform's names only.
+    fn chk(
+        policy: &PasswordPolicy,
+        field: &str,
+        p: &str,
+        user: &str,
+        name: Option<&str>,
+    ) -> Result<(), ValidationError> {
+        check(policy, field, p, &Context::new(user, name, 2026))
+    }
+
     fn ok(p: &str) -> Result<(), ValidationError> {
-        check(
+        chk(
             &PasswordPolicy::default(),
             "password",
             p,
@@ -494,7 +709,7 @@ mod tests {
             "春风十里Abc9",
             "Tq8#mVz2Lp",
             "correct Horse battery staple 7",
-            "县医共体Xq7!",
+            "山水田园Xq7!",
             "My cat eats 3 lemons!",
         ] {
             assert_eq!(ok(p), Ok(()), "{p}");
@@ -516,8 +731,8 @@ mod tests {
             max_len: 8,
             min_classes: 2,
         };
-        assert!(check(&policy, "p", "Zq7!", "user", None).is_ok());
-        let e = check(&policy, "p", "Zq7!Zr8@x", "user", None).unwrap_err();
+        assert!(chk(&policy, "p", "Zq7!", "user", None).is_ok());
+        let e = chk(&policy, "p", "Zq7!Zr8@x", "user", None).unwrap_err();
         assert_eq!(e.field, "p");
         assert_eq!(e.reason, Reason::TooLong { max: 8 });
     }
@@ -540,11 +755,11 @@ mod tests {
         assert_eq!(en("xxZHANGSANxx9!"), "must not contain the user name");
         // Short user names are not checked.
         assert_eq!(
-            check(&PasswordPolicy::default(), "p", "Tq8#mVz2Lp", "tq", None),
+            chk(&PasswordPolicy::default(), "p", "Tq8#mVz2Lp", "tq", None),
             Ok(())
         );
         assert_eq!(en("我是张三Qx7!vb"), "must not contain your name");
-        let e = check(
+        let e = chk(
             &PasswordPolicy::default(),
             "p",
             "Li Hua7!mqzv",
@@ -552,7 +767,7 @@ mod tests {
             Some("li hua"),
         );
         assert!(e.is_err());
-        let e = check(
+        let e = chk(
             &PasswordPolicy::default(),
             "p",
             "LiHua7!mqzv",
@@ -562,7 +777,7 @@ mod tests {
         assert_eq!(e.unwrap_err().reason.message_zh(), "不能包含姓名");
         // A one-character name is not checked.
         assert_eq!(
-            check(
+            chk(
                 &PasswordPolicy::default(),
                 "p",
                 "Tq8#mVz2Lp",
@@ -571,6 +786,155 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    /// A speller for the test county's characters (the real one is `ygt_empi::pinyin_of`).
+    pub(super) fn spell(text: &str) -> (Vec<String>, String) {
+        const TABLE: &[(char, &str)] = &[
+            ('云', "yun"),
+            ('溪', "xi"),
+            ('县', "xian"),
+            ('域', "yu"),
+            ('医', "yi"),
+            ('共', "gong"),
+            ('体', "ti"),
+            ('人', "ren"),
+            ('民', "min"),
+            ('院', "yuan"),
+            ('柳', "liu"),
+            ('河', "he"),
+            ('镇', "zhen"),
+            ('卫', "wei"),
+            ('生', "sheng"),
+            ('张', "zhang"),
+            ('三', "san"),
+        ];
+        let syl: Vec<&str> = text
+            .chars()
+            .filter_map(|c| TABLE.iter().find(|(k, _)| *k == c).map(|(_, v)| *v))
+            .collect();
+        if syl.is_empty() {
+            return (Vec::new(), String::new());
+        }
+        let initials = syl.iter().filter_map(|s| s.chars().next()).collect();
+        (vec![syl.concat()], initials)
+    }
+
+    /// The test county: 云溪县 with its community, hospital and a township centre.
+    pub(super) fn county(user: &str, name: Option<&str>) -> Context {
+        Context::new(user, name, 2026).with_names(
+            [
+                "云溪县域医共体",
+                "云溪县人民医院",
+                "柳河镇卫生院",
+                name.unwrap_or(""),
+            ],
+            &spell,
+        )
+    }
+
+    fn in_county(p: &str) -> Result<(), ValidationError> {
+        check(
+            &PasswordPolicy::default(),
+            "password",
+            p,
+            &county("wangwu", Some("王五")),
+        )
+    }
+
+    const BUILT: &str = "must not be built from the names of the platform, the community or its \
+                         institutions (pinyin and initials included), your name, your user name or \
+                         a year";
+
+    #[test]
+    fn context_words_give_no_strength() {
+        let built = |p: &str| {
+            let e = in_county(p).unwrap_err();
+            assert_eq!(e.field, "password");
+            assert_eq!(e.reason.message_en(), BUILT, "{p}");
+            assert_eq!(
+                e.reason.message_zh(),
+                "不能以平台、医共体或机构的名称（含拼音、缩写）、姓名、用户名或年份为主体"
+            );
+        };
+        // The issue's examples.
+        built("Yunxi@2027");
+        built("医共体平台1a");
+        built("Ygt#2026Yunxi!");
+        built("YUNXI@yunxi2020");
+        // Parts of names, their pinyin and initials.
+        built("柳河Tq8#mVz2");
+        built("Liuhe#Tq8mVz2");
+        built("Yxxrmyy#2027a");
+        built("人民医院Tq8#m");
+        built("Yigongti#Tq8mV");
+        // 张三张三1a for the user 张三 (by the name rule, before the context is asked).
+        let zhang = county("zhangsan", Some("张三"));
+        let e = check(&PasswordPolicy::default(), "p", "张三张三1a", &zhang).unwrap_err();
+        assert_eq!(e.reason.message_en(), "must not contain your name");
+        // The pinyin of the person's name is a context word too.
+        let zs = county("zs001", Some("张三"));
+        let e = check(&PasswordPolicy::default(), "p", "ZhangSan#2027x", &zs).unwrap_err();
+        assert_eq!(e.reason.message_en(), BUILT);
+        assert!(zs.has_word("zhangsan") && zs.has_word("云溪") && zs.has_word("yunxi"));
+        assert!(!zs.is_empty() && zs.len() > 20);
+    }
+
+    #[test]
+    fn context_threshold_is_the_minimum_length() {
+        // Ten strength units beside the context words: accepted; nine: refused.
+        assert_eq!(in_county("YunxiTq8#mVz2Lp"), Ok(()));
+        assert_eq!(in_county("Tq8#mVz2Lp@2027"), Ok(()));
+        assert_eq!(in_county("柳河Tq8#mVz2Lp"), Ok(()));
+        assert_eq!(
+            in_county("YunxiTq8#mVz2L").unwrap_err().reason.message_en(),
+            BUILT
+        );
+        assert_eq!(
+            in_county("柳河Tq8#mVz2L").unwrap_err().reason.message_en(),
+            BUILT
+        );
+        // A Chinese character outside the context counts two.
+        assert_eq!(in_county("Yunxi春Tq8#mVz2"), Ok(()));
+        assert_eq!(
+            in_county("Yunxi春Tq8#mVz").unwrap_err().reason.message_en(),
+            BUILT
+        );
+        let c = county("wangwu", None);
+        assert_eq!(c.remaining_units("YunxiTq8#mVz2Lp"), 10);
+        assert_eq!(c.remaining_units("云溪县Ab"), 2);
+        assert_eq!(c.remaining_units(""), 0);
+    }
+
+    #[test]
+    fn years_near_now_count_as_context() {
+        let c = county("wangwu", None);
+        assert_eq!(c.years(), 2016..=2029);
+        for y in [2016, 2020, 2026, 2029] {
+            assert_eq!(c.remaining_units(&format!("Tq8#mVz2{y}")), 8, "{y}");
+            assert_eq!(
+                in_county(&format!("Tq8#mVz2{y}"))
+                    .unwrap_err()
+                    .reason
+                    .message_en(),
+                BUILT
+            );
+        }
+        for y in [2015, 2030, 1999] {
+            assert_eq!(c.remaining_units(&format!("Tq8#mVz2{y}")), 12, "{y}");
+            assert_eq!(in_county(&format!("Tq8#mVz2{y}")), Ok(()), "{y}");
+        }
+    }
+
+    #[test]
+    fn short_latin_and_pinyin_parts_do_not_count() {
+        let mut c = Context::new("u001", None, 2026);
+        c.add_name("Ab Cd 云", &spell);
+        // Two-letter words and a lone character are not words of the context.
+        assert!(!c.has_word("ab") && !c.has_word("云") && !c.has_word("yun"));
+        // Initials shorter than four letters do not count either ("lh" of 柳河).
+        c.add_name("柳河", &spell);
+        assert!(c.has_word("柳河") && c.has_word("liuhe") && !c.has_word("lh"));
     }
 
     #[test]
@@ -607,6 +971,7 @@ mod tests {
         assert_eq!(en("Woaini1314!"), weak);
         assert_eq!(en("Weishengyuan2026!"), weak);
         assert_eq!(en("P@ssw0rd2026"), weak);
+        // The platform's pinyin is both a weak password and a context word: weak comes first.
         assert_eq!(en("Yigongti2026!"), weak);
         assert!(is_weak("5201314!"));
         assert!(is_weak("147258369"));

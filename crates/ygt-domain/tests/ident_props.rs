@@ -195,3 +195,85 @@ proptest! {
         prop_assert_eq!(Phone::parse("phone", p.as_str()).unwrap(), p);
     }
 }
+
+// --------------------------------------------------------------------------- person names
+
+/// Invisible and formatting characters a name must never hide (Cf, controls, Hangul fillers).
+const INVISIBLE: &[char] = &[
+    '\u{00AD}',
+    '\u{061C}',
+    '\u{180E}',
+    '\u{200B}',
+    '\u{200C}',
+    '\u{200D}',
+    '\u{200E}',
+    '\u{200F}',
+    '\u{202A}',
+    '\u{202B}',
+    '\u{202C}',
+    '\u{202D}',
+    '\u{202E}',
+    '\u{2060}',
+    '\u{2061}',
+    '\u{2062}',
+    '\u{2063}',
+    '\u{2064}',
+    '\u{2066}',
+    '\u{2067}',
+    '\u{2068}',
+    '\u{2069}',
+    '\u{206A}',
+    '\u{206F}',
+    '\u{FEFF}',
+    '\u{FFF9}',
+    '\u{FFFB}',
+    '\u{E0001}',
+    '\u{E0041}',
+    '\u{E007F}',
+    '\u{3164}',
+    '\u{115F}',
+    '\u{1160}',
+    '\u{FFA0}',
+    '\u{0000}',
+    '\u{0007}',
+    '\u{001B}',
+    '\u{007F}',
+    '\u{009F}',
+];
+
+/// A visible name: two to four common Chinese characters, or Latin words.
+fn visible_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::collection::vec(prop::char::range('\u{4e00}', '\u{9fa5}'), 2..5)
+            .prop_map(|v| v.into_iter().collect::<String>()),
+        "[A-Z][a-z]{1,8}( [A-Z][a-z]{1,8}){0,2}",
+    ]
+}
+
+proptest! {
+    /// Visible names pass unchanged.
+    #[test]
+    fn visible_names_pass(name in visible_name()) {
+        prop_assert_eq!(ygt_domain::ident::person_name("name", &name, 50).unwrap(), name);
+    }
+
+    /// One invisible or formatting character anywhere in a name refuses it, naming the field
+    /// and the character.
+    #[test]
+    fn an_invisible_character_anywhere_refuses_the_name(
+        name in visible_name(),
+        c in prop::sample::select(INVISIBLE),
+        at in 0usize..10,
+    ) {
+        let mut chars: Vec<char> = name.chars().collect();
+        let at = at.min(chars.len());
+        chars.insert(at, c);
+        let s: String = chars.into_iter().collect();
+        let e = ygt_domain::ident::person_name("display_name", &s, 50).unwrap_err();
+        prop_assert_eq!(e.field.as_str(), "display_name");
+        let code = format!("U+{:04X}", u32::from(c));
+        prop_assert!(e.reason.message_zh().contains("姓名不能包含不可见字符"));
+        prop_assert!(e.reason.message_zh().contains(&code));
+        prop_assert!(e.reason.message_en().contains(&code));
+    }
+}

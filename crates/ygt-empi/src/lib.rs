@@ -278,10 +278,47 @@ fn link_inner(
     labels
 }
 
+/// Pinyin of a Chinese text, for checks that look for it inside other text (the password
+/// policy): its spellings (each character's readings, the most common first, syllables
+/// concatenated, `ü` as `v`; at most `cap`) and its initials (the first letter of each
+/// character's most common reading). Characters without pinyin are left out, so a text
+/// without Chinese characters has neither.
+pub fn pinyin_of(text: &str, cap: usize) -> (Vec<String>, String) {
+    let chars: Vec<char> = text
+        .chars()
+        .filter(|c| !readings::readings(*c).is_empty())
+        .collect();
+    if chars.is_empty() {
+        return (Vec::new(), String::new());
+    }
+    let rs: Vec<Vec<&'static str>> = chars.iter().map(|c| readings::readings(*c)).collect();
+    let initials = rs
+        .iter()
+        .filter_map(|r| r.first().and_then(|s| s.chars().next()))
+        .map(|c| if c == 'ü' { 'v' } else { c })
+        .collect();
+    (readings::spellings(&chars, &rs, cap.max(1)), initials)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn pinyin_of_texts() {
+        let (sp, ini) = pinyin_of("云溪", 4);
+        // The most common reading first; 溪 is also read qi.
+        assert_eq!(sp.first().map(String::as_str), Some("yunxi"), "{sp:?}");
+        assert_eq!(ini, "yx");
+        let (sp, ini) = pinyin_of("柳河镇卫生院", 4);
+        assert!(sp.iter().any(|s| s == "liuhezhenweishengyuan"), "{sp:?}");
+        assert_eq!(ini, "lhzwsy");
+        // Latin letters and digits have no pinyin.
+        assert_eq!(pinyin_of("ygt 2026", 4), (Vec::new(), String::new()));
+        let (sp, _) = pinyin_of("银行", 8);
+        assert!(sp.len() >= 2 && sp.len() <= 8, "{sp:?}");
+    }
 
     fn reg(id: &str, name: &str) -> Registration {
         Registration {

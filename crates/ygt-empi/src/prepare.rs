@@ -49,6 +49,33 @@ impl Name {
         }
     }
 
+    /// The first letters of the syllables of every spelling of a Chinese name (`chy` for
+    /// 陈海燕), or of the words of a Latin one; at most `MAX_SPELLINGS`, deduplicated.
+    pub(crate) fn initials(&self) -> Vec<String> {
+        match self {
+            Name::Missing => Vec::new(),
+            Name::Han { chars, .. } => {
+                let firsts: Vec<Vec<&'static str>> = readings::name_readings(chars)
+                    .iter()
+                    .map(|r| {
+                        let mut f: Vec<&'static str> =
+                            r.iter().filter_map(|syl| syl.get(..1)).collect();
+                        f.sort_unstable();
+                        f.dedup();
+                        f
+                    })
+                    .collect();
+                let mut out = readings::spellings(chars, &firsts, MAX_SPELLINGS);
+                out.sort_unstable();
+                out.dedup();
+                out
+            }
+            Name::Latin { words, .. } => {
+                vec![words.iter().filter_map(|w| w.get(..1)).collect()]
+            }
+        }
+    }
+
     /// Pinyin spellings of a Chinese name (at most `MAX_SPELLINGS`), or the
     /// concatenated words of a Latin one.
     pub(crate) fn spellings(&self) -> Vec<String> {
@@ -154,6 +181,11 @@ impl Prepared {
     /// `v`), at most eight, for search by pinyin.
     pub fn name_spellings(&self) -> Vec<String> {
         self.name.spellings()
+    }
+
+    /// The initials of every spelling of the name (`chy` for 陈海燕), for search by initials.
+    pub fn name_initials(&self) -> Vec<String> {
+        self.name.initials()
     }
 
     /// Birth date: the registration's, or the one its valid ID implies.

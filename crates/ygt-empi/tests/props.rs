@@ -104,3 +104,44 @@ proptest! {
         }
     }
 }
+
+fn named(name: &str) -> Registration {
+    Registration {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+/// Search by initials and by sound: 陈海燕 is `chy`, 乐 in a surname reads `yue` or `le`, and the
+/// homophone 陈海艳 shares a spelling with 陈海燕.
+#[test]
+fn initials_and_spellings_for_search() {
+    assert_eq!(prepare(&named("陈海燕")).name_initials(), vec!["chy"]);
+    let le = prepare(&named("乐小明")).name_initials();
+    assert!(
+        le.contains(&"lxm".to_owned()) && le.contains(&"yxm".to_owned()),
+        "{le:?}"
+    );
+    assert_eq!(
+        prepare(&named("Zhang San Feng")).name_initials(),
+        vec!["zsf"]
+    );
+    assert!(prepare(&named("")).name_initials().is_empty());
+    let a = prepare(&named("陈海艳")).name_spellings();
+    let b = prepare(&named("陈海燕")).name_spellings();
+    assert!(a.iter().any(|s| b.contains(s)), "{a:?} {b:?}");
+}
+
+proptest! {
+    #[test]
+    fn initials_are_the_first_letters_of_a_spelling(name in "[\u{4e00}-\u{9fa5}]{1,4}") {
+        let p = prepare(&named(&name));
+        let spellings = p.name_spellings();
+        for i in p.name_initials() {
+            prop_assert_eq!(i.chars().count(), name.chars().count());
+            let first = i.chars().next().unwrap_or('?');
+            prop_assert!(spellings.iter().any(|s| s.starts_with(first)), "{}", i);
+        }
+        prop_assert!(!spellings.is_empty());
+    }
+}

@@ -11,28 +11,77 @@
     });
     var badge = document.getElementById("unread-count");
     if (!badge || !window.EventSource) { return; }
-    var en = document.documentElement.lang === "en";
-    var es = new EventSource("/events");
+    live(badge, document.documentElement.lang === "en");
+  });
+
+  // Only the page in front listens. A browser opens at most six connections to one server
+  // (HTTP/1.1), and a stream holds one for as long as it is open: pages kept in the
+  // back/forward cache or in background tabs that kept theirs made the next page wait for
+  // about a minute. So the stream closes when the page is hidden, frozen or left (pagehide;
+  // no unload handler, which would keep the page out of the back/forward cache) and opens
+  // again when the page comes back (pageshow, also from the back/forward cache). The server
+  // sends the unread count first ("hello") each time, so the badge is right again at once,
+  // and a toast says how many messages came while the page was away.
+  function live(badge, en) {
+    var es = null;
+    var ended = false;
+    var unread = null; // the count shown; null until the first "hello"
+    var missed = false; // the stream was closed since the count was shown
+
     function show(n) {
+      unread = n;
       badge.textContent = n > 0 ? String(n) : "";
       badge.hidden = !(n > 0);
     }
-    es.addEventListener("hello", function (e) {
-      try { show(JSON.parse(e.data).unread); } catch (_) { /* ignore */ }
-    });
-    es.addEventListener("notification", function (e) {
-      var d;
-      try { d = JSON.parse(e.data); } catch (_) { return; }
-      show(d.unread);
+    function toast(text, href) {
       var box = document.getElementById("toasts");
       if (!box) { return; }
       var a = document.createElement("a");
       a.className = "toast";
       a.setAttribute("role", "status");
-      a.textContent = en ? d.title_en : d.title_zh;
-      if (d.referral_id) { a.href = "/referrals/" + d.referral_id; }
+      a.textContent = text;
+      if (href) { a.href = href; }
       box.appendChild(a);
       setTimeout(function () { a.remove(); }, 15000);
+    }
+    function open() {
+      if (ended || document.visibilityState === "hidden") { return; }
+      if (es && es.readyState !== EventSource.CLOSED) { return; }
+      es = new EventSource("/events");
+      // The session ended (signed out here or elsewhere, expired): stop listening.
+      es.addEventListener("ended", function () { ended = true; close(); show(0); });
+      es.addEventListener("hello", function (e) {
+        var n;
+        try { n = JSON.parse(e.data).unread; } catch (_) { return; }
+        if (missed && unread !== null && n > unread) {
+          var k = n - unread;
+          toast(en ? k + (k === 1 ? " new message" : " new messages") : "有 " + k + " 条新消息", "/inbox");
+        }
+        missed = false;
+        show(n);
+      });
+      es.addEventListener("notification", function (e) {
+        var d;
+        try { d = JSON.parse(e.data); } catch (_) { return; }
+        show(d.unread);
+        toast(en ? d.title_en : d.title_zh, d.referral_id ? "/referrals/" + d.referral_id : null);
+      });
+    }
+    function close() {
+      if (es) {
+        es.close();
+        es = null;
+        missed = true;
+      }
+    }
+
+    window.addEventListener("pagehide", close);
+    window.addEventListener("pageshow", open);
+    document.addEventListener("freeze", close);
+    document.addEventListener("resume", open);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") { close(); } else { open(); }
     });
-  });
+    open();
+  }
 })();

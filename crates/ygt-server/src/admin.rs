@@ -7,13 +7,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 use ygt_app::AppError;
-use ygt_app::audit::audit_csv;
+use ygt_app::audit::{GrantKind, PrivilegeGrant, audit_csv};
 use ygt_app::ygt_store::access::{ApiToken, AuditFilter, BreakGlass, User};
 use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
 use ygt_domain::access::{Permission, Role};
 use ygt_domain::audit::{AuditRecord, Outcome};
 
-use crate::auth::{Auth, LOGIN_CSRF_COOKIE, clear_session_cookie, same_secret, session_cookie};
+use crate::auth::{
+    Auth, DEVICE_COOKIE, LOGIN_CSRF_COOKIE, clear_session_cookie, device_cookie, same_secret,
+    session_cookie,
+};
 use crate::error::WebError;
 use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
 use crate::i18n::{Lang, cookie};
@@ -40,6 +43,7 @@ pub fn routes(r: Routes) -> Routes {
         .post("/admin/tokens/{id}/revoke", revoke_token)
         .get("/audit", audit_page)
         .get("/audit/export.csv", audit_export)
+        .get("/audit/grants", grants_page)
         .get("/audit/break-glass", break_glass_page)
         .post("/audit/break-glass/{id}/review", review_break_glass)
 }
@@ -65,19 +69,7 @@ fn random_hex(n: usize) -> String {
 
 /// Only local paths are followed after sign-in.
 fn safe_next(n: Option<&str>) -> String {
-    match n {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
-}
-
-fn is_tls(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    crate::pages::safe_next(n)
 }
 
 // ---------------------------------------------------------------- sign-in
@@ -126,6 +118,7 @@ async fn login(
     State(s): State<AppState>,
     t: Lang,
     page: PageInfo,
+    crate::ClientTls(tls): crate::ClientTls,
     headers: HeaderMap,
     ReqCtx(ctx): ReqCtx,
     form: FormData,
@@ -141,17 +134,15 @@ async fn login(
         login_csrf: random_hex(16),
     };
     // Double-submit check: the form's token must match the cookie set with the form.
-    let expected = headers
-        .get(header::COOKIE)
-        .and_then(|_| {
-            let req = axum::http::Request::builder()
-                .header(header::COOKIE, headers.get(header::COOKIE)?.clone())
-                .body(())
-                .ok()?;
-            let (parts, _) = req.into_parts();
-            cookie(&parts, LOGIN_CSRF_COOKIE)
-        })
-        .unwrap_or_default();
+    let cookie_of = |name: &str| {
+        let mut req = axum::http::Request::builder();
+        for v in headers.get_all(header::COOKIE) {
+            req = req.header(header::COOKIE, v.clone());
+        }
+        let (parts, _) = req.body(()).ok()?.into_parts();
+        cookie(&parts, name)
+    };
+    let expected = cookie_of(LOGIN_CSRF_COOKIE).unwrap_or_default();
     let given = form.text("login_csrf");
     if expected.is_empty() || !same_secret(&expected, &given) {
         return login_response(
@@ -163,9 +154,17 @@ async fn login(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(200).collect::<String>());
+    let devices =
+        ygt_app::signin::device_cookie_entries(&cookie_of(DEVICE_COOKIE).unwrap_or_default());
     match s
         .app
-        .sign_in(&ctx, &username, &form.text("password"), agent.as_deref())
+        .sign_in_from(
+            &ctx,
+            &username,
+            &form.text("password"),
+            agent.as_deref(),
+            &devices,
+        )
         .await
     {
         Ok(signed) => {
@@ -175,7 +174,10 @@ async fn login(
                 next
             };
             let mut r = Redirect::to(&to).into_response();
-            if let Some(c) = session_cookie(&signed.session_token, is_tls(&headers)) {
+            if let Some(c) = session_cookie(&signed.session_token, tls) {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            if let Some(c) = device_cookie(&signed.device_cookie, tls) {
                 r.headers_mut().append(header::SET_COOKIE, c);
             }
             Ok(r)
@@ -184,10 +186,13 @@ async fn login(
             &fail(t.t("auth.bad_credentials").to_owned()),
             StatusCode::UNAUTHORIZED,
         ),
-        Err(AppError::Locked { .. }) => login_response(
-            &fail(t.t("auth.locked").to_owned()),
-            StatusCode::TOO_MANY_REQUESTS,
-        ),
+        Err(e @ AppError::Throttled { seconds }) => {
+            let (message, _, _) = crate::error::describe(&e, t);
+            let mut r = login_response(&fail(message), StatusCode::TOO_MANY_REQUESTS)?;
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            Ok(r)
+        }
         Err(e) => Err(WebError(e)),
     }
 }
@@ -197,8 +202,13 @@ async fn logout(
     ReqCtx(ctx): ReqCtx,
     auth: Option<axum::Extension<Auth>>,
 ) -> Result<Response, WebError> {
-    if let Some(token) = auth.and_then(|a| a.0.session_token.clone()) {
-        s.app.sign_out(&ctx, &token).await?;
+    if let Some(a) = auth {
+        if let Some(token) = a.0.session_token.clone() {
+            s.app.sign_out(&ctx, &token).await?;
+        }
+        if let ygt_app::access::Via::Session { session_id } = a.0.principal.via {
+            let _ = s.ended.send(crate::SessionEnded::Session(session_id));
+        }
     }
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
@@ -327,6 +337,9 @@ async fn sign_out_everywhere(
     ReqCtx(ctx): ReqCtx,
 ) -> Result<Response, WebError> {
     s.app.sign_out_everywhere(&ctx).await?;
+    if let Some(u) = ctx.principal().and_then(|p| p.user_id) {
+        let _ = s.ended.send(crate::SessionEnded::User(u));
+    }
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, clear_session_cookie());
@@ -611,7 +624,7 @@ struct RolesPage {
     t: Lang,
     nav: Nav,
     roles: &'static [Role],
-    permissions: &'static [Permission],
+    permissions: Vec<Permission>,
     granted: Vec<(Role, Permission)>,
     form: FormState,
 }
@@ -636,7 +649,12 @@ async fn roles_view(
             t,
             nav: page.nav("roles"),
             roles: Role::ALL,
-            permissions: Permission::ALL,
+            // Token-only permissions are never a role's.
+            permissions: Permission::ALL
+                .iter()
+                .copied()
+                .filter(|p| !p.is_token_only())
+                .collect(),
             granted,
             form,
         },
@@ -718,10 +736,17 @@ async fn tokens_view(
         .app
         .list_institutions(ctx, &InstitutionFilter::default())
         .await?;
-    let permissions = match ctx.principal() {
-        Some(p) => p.permissions.iter().copied().collect(),
-        None => Permission::ALL.to_vec(),
-    };
+    // What the creator holds (administration excepted, never a token's), and the integration
+    // set, which those who configure roles (system administrators) may always give.
+    let permissions = Permission::ALL
+        .iter()
+        .copied()
+        .filter(|x| !x.is_administration())
+        .filter(|x| {
+            ctx.principal()
+                .is_none_or(|p| p.can(*x) || x.is_integration() && p.can(Permission::RoleManage))
+        })
+        .collect();
     render_status(
         &TokensPage {
             t,
@@ -867,6 +892,7 @@ fn audit_filter(q: &FormData) -> Result<AuditFilter, WebError> {
         to: date("to", true)?,
         limit: AUDIT_PAGE,
         offset: (page - 1) * AUDIT_PAGE,
+        ..Default::default()
     })
 }
 
@@ -951,6 +977,88 @@ async fn audit_export(
         body,
     )
         .into_response())
+}
+
+// ---------------------------------------------------------------- grants for review
+
+/// Grants listed per page.
+const GRANTS_PAGE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "audit_grants.html")]
+struct GrantsPage {
+    t: Lang,
+    nav: Nav,
+    grants: Vec<PrivilegeGrant>,
+    total: i64,
+    page: i64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+impl GrantsPage {
+    fn when(&self, g: &PrivilegeGrant) -> String {
+        fmt_time(g.at)
+    }
+
+    fn kind(&self, g: &PrivilegeGrant) -> &'static str {
+        self.t.t(match g.kind {
+            GrantKind::AccountRole => "audit.grant_account_role",
+            GrantKind::RolePermission => "audit.grant_role_permission",
+            GrantKind::Token => "audit.grant_token",
+        })
+    }
+
+    /// The account, role or token that received the grant, in the reader's language.
+    fn target(&self, g: &PrivilegeGrant) -> String {
+        match (g.kind, g.role) {
+            (GrantKind::RolePermission, Some(r)) => self.t.label(r).to_owned(),
+            _ => g.target.clone(),
+        }
+    }
+
+    fn target_link(&self, g: &PrivilegeGrant) -> Option<String> {
+        match (g.kind, g.target_id) {
+            (GrantKind::AccountRole, Some(id)) => Some(format!("/admin/accounts/{id}")),
+            _ => None,
+        }
+    }
+
+    fn permissions(&self, g: &PrivilegeGrant) -> String {
+        let sep = if self.t.is_en() { ", " } else { "、" };
+        g.permissions
+            .iter()
+            .map(|p| self.t.label(*p))
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+}
+
+async fn grants_page(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    QueryData(q): QueryData,
+) -> Result<Response, WebError> {
+    let n = q.int("page")?.unwrap_or(1).max(1);
+    let (grants, total) = s
+        .app
+        .grant_review(&ctx, GRANTS_PAGE, (n - 1) * GRANTS_PAGE)
+        .await?;
+    let link = |p: i64| format!("/audit/grants?page={p}");
+    render_status(
+        &GrantsPage {
+            t,
+            nav: page.nav("audit"),
+            grants,
+            total,
+            page: n,
+            prev: (n > 1).then(|| link(n - 1)),
+            next: (n * GRANTS_PAGE < total).then(|| link(n + 1)),
+        },
+        StatusCode::OK,
+    )
 }
 
 #[derive(Template)]

@@ -8,8 +8,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use ygt_app::mpi::{MergeDraft, SplitDraft};
+use ygt_app::view::{Found, PersonView, RegistrationView};
 use ygt_app::ygt_store::org::{Department, Institution, InstitutionFilter, Staff, StaffFilter};
-use ygt_domain::ident::{IdNumber, Phone, Sex};
+use ygt_domain::ident::Sex;
+use ygt_domain::masked::{self, MaskedIdNumber, MaskedPhone};
 use ygt_domain::org::{
     CommunityDraft, DepartmentDraft, InstitutionDraft, InstitutionType, ProfessionalTitle,
     StaffDraft, Tier,
@@ -148,6 +151,7 @@ async fn search_audit(
         to: None,
         limit,
         offset,
+        ..Default::default()
     };
     let (items, total) = s.app.search_audit(&ctx, &f).await?;
     let items: Vec<AuditOut> = items
@@ -208,6 +212,8 @@ async fn resident_access(
 #[serde(deny_unknown_fields)]
 struct BreakGlassBody {
     reason: String,
+    /// How long, in minutes (up to the configured maximum, which is the default).
+    minutes: Option<i64>,
 }
 
 async fn break_glass(
@@ -217,7 +223,10 @@ async fn break_glass(
     JsonBody(b): JsonBody<BreakGlassBody>,
 ) -> Result<Response, WebError> {
     let id = parse_id("id", &id)?;
-    let g = s.app.break_glass(&ctx, id, &b.reason).await?;
+    let g = s
+        .app
+        .break_glass_for(&ctx, id, &b.reason, b.minutes)
+        .await?;
     Ok((StatusCode::CREATED, Json(g)).into_response())
 }
 
@@ -621,8 +630,8 @@ struct StaffOut {
     sex: Sex,
     title: ProfessionalTitle,
     licence_number: Option<String>,
-    id_number_masked: Option<String>,
-    phone_masked: Option<String>,
+    id_number_masked: Option<MaskedIdNumber>,
+    phone_masked: Option<MaskedPhone>,
     active: bool,
     version: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -634,16 +643,8 @@ struct StaffOut {
 impl From<Staff> for StaffOut {
     fn from(s: Staff) -> Self {
         StaffOut {
-            id_number_masked: s.id_number.as_deref().map(|v| {
-                IdNumber::parse("id_number", v)
-                    .map(|i| i.masked())
-                    .unwrap_or_else(|_| "******".into())
-            }),
-            phone_masked: s.phone.as_deref().map(|v| {
-                Phone::parse("phone", v)
-                    .map(|p| p.masked())
-                    .unwrap_or_else(|_| "******".into())
-            }),
+            id_number_masked: masked::id_number(s.id_number.as_deref()),
+            phone_masked: masked::phone(s.phone.as_deref()),
             id: s.id,
             institution_id: s.institution_id,
             institution_name: s.institution_name,
@@ -766,40 +767,53 @@ async fn activate_staff(
 
 // ---------------------------------------------------------------- master patient index
 
-/// A person as lists show it: identifiers masked.
+/// A person as lists show it: identifiers masked (by the use case).
 #[derive(Serialize)]
 pub(crate) struct PersonOut {
     id: Uuid,
     name: String,
     sex: String,
     birth_date: Option<time::Date>,
-    id_number_masked: Option<String>,
-    phone_masked: Option<String>,
+    id_number_masked: Option<MaskedIdNumber>,
+    phone_masked: Option<MaskedPhone>,
     address: Option<String>,
     registrations: i64,
     active: bool,
     merged_into: Option<Uuid>,
+    /// In the caller's data scope (search results only; a resident outside it was found by
+    /// the exact ID number with the name and cannot be opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    in_scope: Option<bool>,
+    /// Institutions where the resident is registered (search results in scope only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    registered_at: Vec<String>,
 }
 
-impl From<&ygt_app::ygt_store::mpi::Person> for PersonOut {
-    fn from(p: &ygt_app::ygt_store::mpi::Person) -> Self {
+impl From<&PersonView> for PersonOut {
+    fn from(p: &PersonView) -> Self {
         PersonOut {
             id: p.id,
             name: p.name.clone(),
             sex: p.sex.clone(),
             birth_date: p.birth_date,
-            id_number_masked: p
-                .id_number
-                .as_deref()
-                .map(|v| crate::mpi_pages::mask_id_text(Some(v))),
-            phone_masked: p
-                .phone
-                .as_deref()
-                .map(|v| crate::mpi_pages::mask_phone_text(Some(v))),
+            id_number_masked: p.id_number.clone(),
+            phone_masked: p.phone.clone(),
             address: p.address.clone(),
             registrations: p.registrations,
             active: p.active,
             merged_into: p.merged_into,
+            in_scope: None,
+            registered_at: Vec::new(),
+        }
+    }
+}
+
+impl From<&Found> for PersonOut {
+    fn from(f: &Found) -> Self {
+        PersonOut {
+            in_scope: Some(f.in_scope),
+            registered_at: f.registered_at.clone(),
+            ..PersonOut::from(&f.person)
         }
     }
 }
@@ -814,14 +828,14 @@ struct RegistrationOut {
     name: String,
     sex: String,
     birth_date: Option<time::Date>,
-    id_number_masked: Option<String>,
+    id_number_masked: Option<MaskedIdNumber>,
     id_number_valid: bool,
-    phone_masked: Option<String>,
+    phone_masked: Option<MaskedPhone>,
     address: Option<String>,
 }
 
-impl From<&ygt_app::ygt_store::mpi::Registration> for RegistrationOut {
-    fn from(r: &ygt_app::ygt_store::mpi::Registration) -> Self {
+impl From<&RegistrationView> for RegistrationOut {
+    fn from(r: &RegistrationView) -> Self {
         RegistrationOut {
             id: r.id,
             person_id: r.person_id,
@@ -831,16 +845,9 @@ impl From<&ygt_app::ygt_store::mpi::Registration> for RegistrationOut {
             name: r.name.clone(),
             sex: r.sex.clone(),
             birth_date: r.birth_date,
-            id_number_masked: r
-                .id_number
-                .as_deref()
-                .or(r.id_number_raw.as_deref())
-                .map(|v| crate::mpi_pages::mask_id_text(Some(v))),
-            id_number_valid: r.id_number.is_some(),
-            phone_masked: r
-                .phone
-                .as_deref()
-                .map(|v| crate::mpi_pages::mask_phone_text(Some(v))),
+            id_number_masked: r.id_number.clone(),
+            id_number_valid: r.id_number_valid,
+            phone_masked: r.phone.clone(),
             address: r.address.clone(),
         }
     }
@@ -850,6 +857,7 @@ impl From<&ygt_app::ygt_store::mpi::Registration> for RegistrationOut {
 struct SearchQuery {
     q: Option<String>,
     limit: Option<i64>,
+    offset: Option<i64>,
 }
 
 async fn search_residents(
@@ -857,18 +865,17 @@ async fn search_residents(
     ReqCtx(ctx): ReqCtx,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, WebError> {
-    let (limit, _) = paging(q.limit, None)?;
-    let found = s
+    let (limit, offset) = paging(q.limit, q.offset)?;
+    let (found, total) = s
         .app
-        .search_residents(&ctx, q.q.as_deref().unwrap_or(""), limit)
+        .search_residents_page(&ctx, q.q.as_deref().unwrap_or(""), offset, limit)
         .await?;
     let items: Vec<PersonOut> = found.iter().map(PersonOut::from).collect();
-    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
     Ok(Json(Page {
         items,
         total,
         limit,
-        offset: 0,
+        offset,
     })
     .into_response())
 }
@@ -899,30 +906,24 @@ async fn get_resident(
     .into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MergeBody {
-    into: String,
-}
-
 async fn merge_resident(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
-    JsonBody(b): JsonBody<MergeBody>,
+    JsonBody(b): JsonBody<MergeDraft>,
 ) -> Result<Response, WebError> {
     let from = parse_id("id", &id)?;
-    let into = parse_id("into", &b.into)?;
-    s.app.merge_persons(&ctx, from, into).await?;
-    Ok(Json(serde_json::json!({"merged": from, "into": into})).into_response())
+    s.app.merge_persons(&ctx, from, &b).await?;
+    Ok(Json(serde_json::json!({"merged": from, "into": b.into.trim()})).into_response())
 }
 
 async fn unmerge_registration(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
+    JsonBody(b): JsonBody<SplitDraft>,
 ) -> Result<Response, WebError> {
-    let person = s.app.unmerge(&ctx, parse_id("id", &id)?).await?;
+    let person = s.app.unmerge(&ctx, parse_id("id", &id)?, &b).await?;
     Ok(Json(serde_json::json!({"person_id": person})).into_response())
 }
 

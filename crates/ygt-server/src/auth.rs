@@ -15,6 +15,11 @@ use crate::extract::BODY_LIMIT;
 use crate::i18n::cookie;
 
 pub const SESSION_COOKIE: &str = "ygt_session";
+/// The device cookie of a browser that signed in before (sent to `/login` only): its attempts
+/// are not slowed down by others' failures (`ygt_app::signin`).
+pub const DEVICE_COOKIE: &str = "ygt_device";
+/// How long a browser keeps its device cookie (180 days, as the platform accepts it).
+const DEVICE_COOKIE_MAX_AGE: i64 = 180 * 24 * 3600;
 pub const LOGIN_CSRF_COOKIE: &str = "ygt_login_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const CSRF_FIELD: &str = "csrf";
@@ -65,6 +70,10 @@ fn csrf_error() -> WebError {
 }
 
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // `/metrics` checks its own bearer token (the configuration's, not an API token).
+    if req.uri().path() == "/metrics" {
+        return next.run(req).await;
+    }
     let (mut parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let mut auth: Option<Auth> = None;
@@ -172,6 +181,15 @@ pub fn session_cookie(token: &str, secure: bool) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .ok()
+}
+
+/// The Set-Cookie value of a browser's device cookie.
+pub fn device_cookie(value: &str, secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{DEVICE_COOKIE}={value}; Path=/login; Max-Age={DEVICE_COOKIE_MAX_AGE}; HttpOnly; SameSite=Strict{secure}"
     ))
     .ok()
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -12,6 +12,7 @@ use serde_json::json;
 use ygt_app::AppError;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 
+use crate::break_glass_pages::{offers_break_glass, render_resident_forbidden, resident_of_page};
 use crate::i18n::Lang;
 use crate::pages::{Nav, render_error_page};
 
@@ -56,7 +57,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         }
         AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
         AppError::Forbidden { .. } | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
-        AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -159,15 +160,18 @@ pub fn describe(e: &AppError, lang: Lang) -> (String, Option<String>, Vec<(Strin
             None,
             Vec::new(),
         ),
-        AppError::Locked { until } => (
-            if en {
-                format!("too many failed attempts; locked until {until}")
-            } else {
-                format!("失败次数过多，已锁定至 {until}")
-            },
-            None,
-            Vec::new(),
-        ),
+        AppError::Throttled { seconds } => {
+            let (zh, e) = ygt_domain::signin::wait_text(*seconds);
+            (
+                if en {
+                    format!("too many failed sign-in attempts; please try again in {e}")
+                } else {
+                    format!("登录失败次数过多，请 {zh}后再试")
+                },
+                None,
+                Vec::new(),
+            )
+        }
         AppError::TooLarge { field, max } => (
             if en {
                 format!("{field} is larger than {max} bytes")
@@ -217,7 +221,7 @@ pub fn operation_outcome(e: &AppError, lang: Lang) -> serde_json::Value {
         AppError::Stale | AppError::Conflict { .. } => "conflict",
         AppError::Unauthenticated | AppError::BadCredentials => "login",
         AppError::Forbidden { .. } | AppError::PasswordChangeRequired => "forbidden",
-        AppError::Locked { .. } => "throttled",
+        AppError::Throttled { .. } => "throttled",
         AppError::TooLarge { .. } => "too-long",
         AppError::UnsupportedMediaType { .. } => "not-supported",
         AppError::Store(_) => "exception",
@@ -241,11 +245,16 @@ pub fn operation_outcome(e: &AppError, lang: Lang) -> serde_json::Value {
 }
 
 /// Renders every [`WebError`] of a response for the request it answers.
-pub async fn render_errors(req: Request, next: Next) -> Response {
+pub async fn render_errors(
+    State(state): State<crate::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
     let lang = Lang::from_parts(&parts);
     let path = parts.uri.path().to_owned();
     let uri = parts.uri.clone();
+    let resident_page = resident_of_page(&parts.method, &path);
     let request_id = parts
         .extensions
         .get::<crate::RequestId>()
@@ -296,13 +305,34 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             .into_iter()
             .map(|(f, m)| format!("{f}: {m}"))
             .collect();
-        match render_error_page(lang, nav, &message, &details) {
+        let page = match resident_page {
+            // A resident the user may not see: say why, and offer the ways in.
+            Some(resident) if matches!(err.as_ref(), AppError::Forbidden { .. }) => {
+                let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                render_resident_forbidden(
+                    &state,
+                    lang,
+                    nav,
+                    &message,
+                    &details,
+                    resident,
+                    next,
+                    offers_break_glass(auth.as_ref()),
+                )
+            }
+            _ => render_error_page(lang, nav, &message, &details),
+        };
+        match page {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, message).into_response(),
         }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         out.headers_mut().insert("x-request-id", v);
+    }
+    if let AppError::Throttled { seconds } = err.as_ref() {
+        out.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
     }
     out.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -6,6 +6,7 @@ mod admin;
 mod api;
 mod assets;
 pub mod auth;
+mod break_glass_pages;
 pub mod error;
 mod extract;
 pub mod fhir;
@@ -15,6 +16,7 @@ mod metrics;
 mod mpi_pages;
 pub mod openapi;
 mod pages;
+pub mod proxy;
 mod record_api;
 mod record_pages;
 mod referral_api;
@@ -34,21 +36,101 @@ use axum::{Json, Router};
 use serde_json::json;
 use ygt_app::App;
 
-pub use metrics::Metrics;
+pub use metrics::{LiveStreamGuard, Metrics};
+
+/// Settings of the web door (from the configuration of `ygt serve`).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The URL clients reach ygt under (`https://ygt.example.cn`, no trailing slash): absolute
+    /// links (FHIR `fullUrl`, the CapabilityStatement) are made from it, never from the
+    /// request's Host header.
+    pub public_url: String,
+    /// The bearer token `/metrics` requires; without one, `/metrics` is off.
+    pub metrics_token: Option<String>,
+    /// How often a live event stream checks that its session still holds.
+    pub session_check: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed ([`proxy`]).
+    pub trusted_proxies: proxy::TrustedProxies,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            metrics_token: None,
+            session_check: std::time::Duration::from_secs(15),
+            trusted_proxies: proxy::TrustedProxies::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The public URL of a server listening on `addr` (when none is configured): an
+    /// unspecified address (0.0.0.0, ::) stands for this machine.
+    pub fn public_url_for(addr: SocketAddr) -> String {
+        let ip = match addr.ip() {
+            std::net::IpAddr::V4(v) if v.is_unspecified() => {
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+            }
+            std::net::IpAddr::V6(v) if v.is_unspecified() => {
+                std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+            }
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, addr.port()))
+    }
+
+    /// Checks a configured public URL: `http://` or `https://`, a host, an optional port and
+    /// path prefix; no query, fragment, user or whitespace. Returns it without a trailing `/`.
+    pub fn parse_public_url(s: &str) -> Result<String, String> {
+        let s = s.trim();
+        let rest = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"))
+            .ok_or_else(|| format!("public_url {s:?} must start with http:// or https://"))?;
+        let host = rest.split('/').next().unwrap_or("");
+        let bad = |c: char| !c.is_ascii_graphic() || matches!(c, '?' | '#' | '@' | '\\');
+        if host.is_empty() || s.chars().any(bad) {
+            return Err(format!(
+                "public_url {s:?} must be a URL such as https://ygt.example.cn (a host, an optional port and path; no query, fragment, user or spaces)"
+            ));
+        }
+        Ok(s.trim_end_matches('/').to_owned())
+    }
+}
+
+/// A session this process ended: its live event streams end at once (streams of sessions
+/// ended elsewhere notice within [`ServerConfig::session_check`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionEnded {
+    /// One session (sign-out).
+    Session(uuid::Uuid),
+    /// Every session of an account (sign-out everywhere).
+    User(uuid::Uuid),
+}
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub app: App,
     pub metrics: Arc<Metrics>,
+    pub config: Arc<ServerConfig>,
+    /// Sessions ended by this process, for the live event streams.
+    pub ended: tokio::sync::broadcast::Sender<SessionEnded>,
 }
 
 impl AppState {
     pub fn new(app: App) -> Self {
+        Self::with_config(app, ServerConfig::default())
+    }
+
+    pub fn with_config(app: App, config: ServerConfig) -> Self {
         relay_events(&app);
         AppState {
             app,
             metrics: Arc::new(Metrics::default()),
+            config: Arc::new(config),
+            ended: tokio::sync::broadcast::channel(64).0,
         }
     }
 }
@@ -102,9 +184,29 @@ fn relay_events(app: &App) {
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-/// The client's address.
+/// The client's address (the peer's, or from `X-Forwarded-For` of a trusted proxy).
 #[derive(Clone, Debug)]
 pub struct ClientAddr(pub String);
+
+/// Whether the client reached ygt over TLS (`X-Forwarded-Proto: https` from a trusted proxy):
+/// cookies are then `Secure`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientTls(pub bool);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientTls {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientTls>()
+            .copied()
+            .unwrap_or_default())
+    }
+}
 
 /// One registered route: method, path template, and whether it belongs to the JSON API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +291,7 @@ pub fn routes() -> Routes {
     let r = fhir::routes(r);
     let r = referral_api::routes(r);
     let r = referral_pages::routes(r);
+    let r = break_glass_pages::routes(r);
     api::routes(r)
 }
 
@@ -206,10 +309,16 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ))
-        .layer(middleware::from_fn(error::render_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            error::render_errors,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))
-        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -236,7 +345,7 @@ async fn fallback() -> error::WebError {
     error::WebError::not_found()
 }
 
-async fn request_context(mut req: Request, next: Next) -> Response {
+async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get("x-request-id")
@@ -249,13 +358,15 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let addr = req
+    let origin = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| proxy::origin(c.0.ip(), req.headers(), &state.config.trusted_proxies));
     req.extensions_mut().insert(RequestId(id.clone()));
-    if let Some(a) = addr {
-        req.extensions_mut().insert(ClientAddr(a));
+    if let Some(o) = origin {
+        req.extensions_mut()
+            .insert(ClientAddr(o.client.to_string()));
+        req.extensions_mut().insert(ClientTls(o.tls));
     }
     let start = std::time::Instant::now();
     let method = req.method().clone();
@@ -268,8 +379,19 @@ async fn request_context(mut req: Request, next: Next) -> Response {
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
+    let cacheable = req.uri().path().starts_with("/static/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    // Nothing but the static files may be kept by a browser or a proxy: pages and answers
+    // carry personal data.
+    if !cacheable
+        && !h
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("no-store"))
+    {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     // A response that sets its own policy (a PDF for the browser's viewer) keeps it.
     if h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -317,7 +439,30 @@ async fn healthz(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text(State(s): State<AppState>) -> Response {
+/// `/metrics` answers only the metrics bearer token of the configuration (compared in
+/// constant time); sessions and API tokens do not reach it.
+async fn metrics_text(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let Some(expected) = s.config.metrics_token.as_deref() else {
+        return error::WebError(ygt_app::AppError::Forbidden {
+            zh: "指标接口未启用：请在配置中设置 metrics_token".into(),
+            en: "metrics are off: set metrics_token in the configuration".into(),
+        })
+        .into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    let hash = ygt_app::account::secret_hash;
+    if !auth::same_secret(&hash(given), &hash(expected)) {
+        return error::WebError(ygt_app::AppError::Forbidden {
+            zh: "指标接口需要配置的指标令牌（Authorization: Bearer …）".into(),
+            en: "metrics need the configured metrics token (Authorization: Bearer …)".into(),
+        })
+        .into_response();
+    }
     let body = s
         .metrics
         .render(s.app.store().pool_stats(), s.app.store().backend().name());

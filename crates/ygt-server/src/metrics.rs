@@ -1,8 +1,10 @@
-//! Prometheus metrics: requests and latencies per route, and the database pool.
+//! Prometheus metrics: requests and latencies per route, open live event streams, and the
+//! database pool.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -25,9 +27,31 @@ struct Series {
 pub struct Metrics {
     // (method, route, status) -> counts
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    live_streams: AtomicI64,
+}
+
+/// One open live event stream (`/events`), counted until it is dropped: when the stream ends
+/// or the client goes away.
+pub struct LiveStreamGuard(Arc<Metrics>);
+
+impl Drop for LiveStreamGuard {
+    fn drop(&mut self) {
+        self.0.live_streams.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
+    /// Counts a live event stream as open until the guard is dropped.
+    pub fn live_stream(self: &Arc<Self>) -> LiveStreamGuard {
+        self.live_streams.fetch_add(1, Ordering::Relaxed);
+        LiveStreamGuard(Arc::clone(self))
+    }
+
+    /// The live event streams open now.
+    pub fn live_streams(&self) -> i64 {
+        self.live_streams.load(Ordering::Relaxed)
+    }
+
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let Ok(mut m) = self.series.lock() else {
             return;
@@ -98,6 +122,12 @@ impl Metrics {
                 s.count
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP ygt_live_streams Open live event streams (/events)."
+        );
+        let _ = writeln!(out, "# TYPE ygt_live_streams gauge");
+        let _ = writeln!(out, "ygt_live_streams {}", self.live_streams());
         let _ = writeln!(
             out,
             "# HELP ygt_db_pool_connections Open database connections."

@@ -4,11 +4,14 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use ygt_app::mpi::{GOLDEN_RULE_EN, GOLDEN_RULE_ZH, PersonDetail, ResidentDraft, TaskDetail};
-use ygt_app::ygt_store::mpi::{Person, Registration};
+use ygt_app::mpi::{
+    GOLDEN_RULE_EN, GOLDEN_RULE_ZH, MergeDraft, PersonDetail, ResidentDraft, SplitDraft, TaskDetail,
+};
+use ygt_app::view::{Found, RegistrationView, Revealed};
+use ygt_app::ygt_store::mpi::HistoryEntry;
 use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
 use ygt_domain::access::Permission;
-use ygt_domain::ident::{IdNumber, Phone, Sex};
+use ygt_domain::ident::Sex;
 
 use crate::error::WebError;
 use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
@@ -22,6 +25,8 @@ pub fn routes(r: Routes) -> Routes {
         .post("/residents", resident_create)
         .get("/residents/{id}", resident_page)
         .post("/residents/{id}/reveal", resident_reveal)
+        .get("/residents/{id}/merge", resident_merge_form)
+        .get("/registrations/{id}/unmerge", registration_unmerge_form)
         .post("/residents/{id}/merge", resident_merge)
         .post("/registrations/{id}/unmerge", registration_unmerge)
         .get("/mpi/review", review)
@@ -29,39 +34,10 @@ pub fn routes(r: Routes) -> Routes {
         .post("/mpi/tasks/{id}/not-same", task_not_same)
 }
 
-pub fn mask_id_text(v: Option<&str>) -> String {
-    match v {
-        Some(v) => IdNumber::parse("id", v)
-            .map(|i| i.masked())
-            .unwrap_or_else(|_| {
-                let n = v.chars().count();
-                if n <= 4 {
-                    "****".into()
-                } else {
-                    format!("{}****", v.chars().take(2).collect::<String>())
-                }
-            }),
-        None => "—".into(),
-    }
-}
-
-pub fn mask_phone_text(v: Option<&str>) -> String {
-    match v {
-        Some(v) => Phone::parse("phone", v)
-            .map(|p| p.masked())
-            .unwrap_or_else(|_| "****".into()),
-        None => "—".into(),
-    }
-}
-
 fn sex_label(code: &str, t: Lang) -> String {
     Sex::parse("sex", code)
         .map(|s| t.label(s).to_owned())
         .unwrap_or_default()
-}
-
-fn masked_reg(r: &Registration) -> String {
-    mask_id_text(r.id_number.as_deref().or(r.id_number_raw.as_deref()))
 }
 
 // ---------------------------------------------------------------- search
@@ -72,10 +48,25 @@ struct ResidentsPage {
     t: Lang,
     nav: Nav,
     q: String,
-    /// (person, sex, birth date, masked id, masked phone)
-    people: Vec<(Person, String, String, String, String)>,
+    people: Vec<FoundRow>,
+    total: i64,
+    page: i64,
+    prev: Option<String>,
+    next: Option<String>,
     open_tasks: i64,
 }
+
+/// One resident found, as the list shows it: enough to tell two 王丽 apart.
+struct FoundRow {
+    f: Found,
+    sex: String,
+    /// Birth date and age today.
+    born: String,
+    /// The village or street of the address.
+    place: String,
+}
+
+const RESIDENTS_PAGE: i64 = 50;
 
 async fn residents(
     State(s): State<AppState>,
@@ -85,27 +76,82 @@ async fn residents(
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
     let text = q.text("q");
-    let found = s.app.search_residents(&ctx, &text, 100).await?;
+    let n = q.int("page")?.unwrap_or(1).max(1);
+    let (found, total) = s
+        .app
+        .search_residents_page(&ctx, &text, (n - 1) * RESIDENTS_PAGE, RESIDENTS_PAGE)
+        .await?;
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+8))
+        .date();
     let people = found
         .into_iter()
-        .map(|p| {
-            let sex = sex_label(&p.sex, t);
-            let birth = p.birth_date.map(|d| d.to_string()).unwrap_or_default();
-            let id = mask_id_text(p.id_number.as_deref());
-            let phone = mask_phone_text(p.phone.as_deref());
-            (p, sex, birth, id, phone)
+        .map(|f| FoundRow {
+            sex: sex_label(&f.person.sex, t),
+            born: f
+                .person
+                .birth_date
+                .map(|d| format!("{d} ({})", age_label(d, today, t)))
+                .unwrap_or_default(),
+            place: f
+                .person
+                .address
+                .as_deref()
+                .map(village_of)
+                .unwrap_or_default(),
+            f,
         })
         .collect();
+    let link = |p: i64| {
+        let qs: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", &text)
+            .append_pair("page", &p.to_string())
+            .finish();
+        format!("/residents?{qs}")
+    };
     render_status(
         &ResidentsPage {
             t,
             nav: page.nav("residents"),
+            prev: (n > 1).then(|| link(n - 1)),
+            next: (n * RESIDENTS_PAGE < total).then(|| link(n + 1)),
             q: text,
             people,
+            total,
+            page: n,
             open_tasks: s.app.count_open_tasks().await.unwrap_or(0),
         },
         StatusCode::OK,
     )
+}
+
+/// Age in whole years on `today`.
+fn age_label(birth: time::Date, today: time::Date, t: Lang) -> String {
+    let mut years = today.year() - birth.year();
+    if (u8::from(today.month()), today.day()) < (u8::from(birth.month()), birth.day()) {
+        years -= 1;
+    }
+    match t {
+        Lang::Zh => format!("{}岁", years.max(0)),
+        Lang::En => format!("{} y", years.max(0)),
+    }
+}
+
+/// The township and village of an address (「朱巷乡东叶村」 of 「安徽省临江市云溪县朱巷乡东叶村二组37号」):
+/// what tells neighbours from strangers. An address without a village keeps its street.
+fn village_of(address: &str) -> String {
+    let end = ["村", "社区"]
+        .iter()
+        .filter_map(|m| address.find(m).map(|i| i + m.len()))
+        .min()
+        .unwrap_or(address.len());
+    let part = address.get(..end).unwrap_or(address);
+    let start = part
+        .find("县")
+        .map(|i| i + "县".len())
+        .filter(|i| *i < part.len())
+        .unwrap_or(0);
+    part.get(start..).unwrap_or(part).to_owned()
 }
 
 // ---------------------------------------------------------------- registration
@@ -187,6 +233,8 @@ fn resident_draft(f: &FormData) -> ResidentDraft {
         household_number: f.opt("household_number"),
         ethnicity: f.opt("ethnicity"),
         nationality: f.opt("nationality"),
+        // The desk sees a doubtful ID number, sex or birth date before saving.
+        as_typed: Some(f.opt("as_typed").is_some()),
     }
 }
 
@@ -223,9 +271,16 @@ struct ResidentPage {
     birth: String,
     id_number: String,
     phone: String,
-    revealed: bool,
+    /// Full numbers, after the audited reveal.
+    revealed: Option<Revealed>,
+    /// The viewer decides identities (merge, split).
+    steward: bool,
     rule: &'static str,
     message: Option<String>,
+}
+
+fn dash<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_else(|| "—".into())
 }
 
 impl ResidentPage {
@@ -238,25 +293,62 @@ impl ResidentPage {
             .map(|e| e.label(self.t.is_en()))
     }
 
-    fn masked_id(&self, r: &Registration) -> String {
-        if self.revealed {
-            r.id_number_raw.clone().unwrap_or_else(|| "—".into())
-        } else {
-            masked_reg(r)
+    /// A registration's ID number: in full after the reveal, masked otherwise.
+    fn reg_id(&self, r: &RegistrationView) -> String {
+        match &self.revealed {
+            Some(rv) => dash(
+                rv.registrations
+                    .iter()
+                    .find(|x| x.id == r.id)
+                    .and_then(|x| x.id_number.clone()),
+            ),
+            None => dash(r.id_number.as_ref()),
         }
     }
 
     fn when(&self, t: &time::OffsetDateTime) -> String {
-        let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute()
-        )
+        local_time(t)
     }
+
+    /// What happened to the person, in the reader's language.
+    fn history_action(&self, h: &HistoryEntry) -> &'static str {
+        let key = match h.action.as_str() {
+            "created" => "history.created",
+            "linked" => "history.linked",
+            "updated" => "history.updated",
+            "merged" => "history.merged",
+            "moved_out" => "history.moved_out",
+            "unmerged" => "history.unmerged",
+            _ => "history.changed",
+        };
+        self.t.t(key)
+    }
+
+    /// Who did it: a person's name, or the index itself.
+    fn history_actor<'a>(&self, h: &'a HistoryEntry) -> &'a str {
+        match h.actor.as_str() {
+            "system" => self.t.t("history.system"),
+            name => name,
+        }
+    }
+}
+
+/// A time as people in the county read it: China Standard Time, to the minute.
+pub(crate) fn local_time(t: &time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+fn is_steward(ctx: &ygt_app::Ctx) -> bool {
+    ctx.principal()
+        .is_some_and(|p| p.can(Permission::MpiSteward))
 }
 
 async fn person_view(
@@ -265,38 +357,30 @@ async fn person_view(
     t: Lang,
     page: &PageInfo,
     id: uuid::Uuid,
-    revealed: bool,
+    reveal: bool,
     message: Option<String>,
 ) -> Result<Response, WebError> {
-    let d = if revealed {
-        s.app.reveal_person(ctx, id).await?
+    let (d, revealed) = if reveal {
+        let (d, r) = s.app.reveal_person(ctx, id).await?;
+        (d, Some(r))
     } else {
-        s.app.person_detail(ctx, id, "treatment").await?
+        (s.app.person_detail(ctx, id, "treatment").await?, None)
     };
     let p = &d.person;
-    let (id_number, phone) = if revealed {
-        (
-            p.id_number.clone().unwrap_or_else(|| "—".into()),
-            p.phone.clone().unwrap_or_else(|| "—".into()),
-        )
-    } else {
-        (
-            mask_id_text(p.id_number.as_deref()),
-            mask_phone_text(p.phone.as_deref()),
-        )
+    let (id_number, phone) = match &revealed {
+        Some(r) => (dash(r.id_number.as_ref()), dash(r.phone.as_ref())),
+        None => (dash(p.id_number.as_ref()), dash(p.phone.as_ref())),
     };
     render_status(
         &ResidentPage {
             t,
             nav: page.nav("residents"),
             sex: sex_label(&p.sex, t),
-            birth: p
-                .birth_date
-                .map(|b| b.to_string())
-                .unwrap_or_else(|| "—".into()),
+            birth: dash(p.birth_date),
             id_number,
             phone,
             revealed,
+            steward: is_steward(ctx),
             rule: if t.is_en() {
                 GOLDEN_RULE_EN
             } else {
@@ -338,26 +422,175 @@ async fn resident_reveal(
     person_view(&s, &ctx, t, &page, id, true, None).await
 }
 
+// ---------------------------------------------------------------- merge and split
+
+/// The confirmation page of a steward's merge or split: who, into whom, the reason.
+#[derive(Template)]
+#[template(path = "resident_merge.html")]
+struct MergePage {
+    t: Lang,
+    nav: Nav,
+    /// The person merged away, or the one a registration is split from.
+    d: PersonDetail,
+    /// The registration split off (a split), or none (a merge).
+    split: Option<RegistrationView>,
+    form: FormState,
+}
+
+/// What the confirmation page confirms: merging a person away, or splitting a registration off.
+enum Decision {
+    Merge(uuid::Uuid),
+    Split(Box<RegistrationView>),
+}
+
+async fn merge_page(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    t: Lang,
+    page: &PageInfo,
+    what: Decision,
+    (form, status): (FormState, StatusCode),
+) -> Result<Response, WebError> {
+    let (person, split) = match what {
+        Decision::Merge(p) => (p, None),
+        Decision::Split(r) => (r.person_id, Some(*r)),
+    };
+    s.app
+        .require(
+            ctx,
+            Permission::MpiSteward,
+            ygt_app::access::Event::new("mpi.merge_form", "resident", Some(person.to_string())),
+        )
+        .await?;
+    let d = s.app.person_detail(ctx, person, "identity").await?;
+    render_status(
+        &MergePage {
+            t,
+            nav: page.nav("residents"),
+            d,
+            split,
+            form,
+        },
+        status,
+    )
+}
+
+async fn resident_merge_form(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    merge_page(
+        &s,
+        &ctx,
+        t,
+        &page,
+        Decision::Merge(id),
+        (FormState::default(), StatusCode::OK),
+    )
+    .await
+}
+
 async fn resident_merge(
     State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
     form: FormData,
 ) -> Result<Response, WebError> {
     let id = parse_id("id", &id)?;
-    let into = parse_id("into", form.get("into").unwrap_or(""))?;
-    s.app.merge_persons(&ctx, id, into).await?;
-    Ok(Redirect::to(&format!("/residents/{into}")).into_response())
+    let d = MergeDraft {
+        into: form.text("into"),
+        reason: form.text("reason"),
+        confirm: form.get("confirm").is_some(),
+    };
+    match s.app.merge_persons(&ctx, id, &d).await {
+        Ok(()) => Ok(Redirect::to(&format!("/residents/{}", d.into.trim())).into_response()),
+        Err(e) => {
+            let mut state = FormState::from_pairs(form.0);
+            state.absorb(e, t)?;
+            merge_page(
+                &s,
+                &ctx,
+                t,
+                &page,
+                Decision::Merge(id),
+                (state, StatusCode::UNPROCESSABLE_ENTITY),
+            )
+            .await
+        }
+    }
 }
 
-async fn registration_unmerge(
+async fn split_registration(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    id: uuid::Uuid,
+) -> Result<RegistrationView, WebError> {
+    s.app
+        .require(
+            ctx,
+            Permission::MpiSteward,
+            ygt_app::access::Event::new("mpi.unmerge_form", "registration", Some(id.to_string())),
+        )
+        .await?;
+    Ok(s.app.registration_view(ctx, id).await?)
+}
+
+async fn registration_unmerge_form(
     State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let id = parse_id("id", &id)?;
-    let person = s.app.unmerge(&ctx, id).await?;
-    Ok(Redirect::to(&format!("/residents/{person}")).into_response())
+    let r = split_registration(&s, &ctx, id).await?;
+    merge_page(
+        &s,
+        &ctx,
+        t,
+        &page,
+        Decision::Split(Box::new(r)),
+        (FormState::default(), StatusCode::OK),
+    )
+    .await
+}
+
+async fn registration_unmerge(
+    State(s): State<AppState>,
+    t: Lang,
+    page: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let d = SplitDraft {
+        reason: form.text("reason"),
+        confirm: form.get("confirm").is_some(),
+    };
+    match s.app.unmerge(&ctx, id, &d).await {
+        Ok(person) => Ok(Redirect::to(&format!("/residents/{person}")).into_response()),
+        Err(e) => {
+            let mut state = FormState::from_pairs(form.0);
+            state.absorb(e, t)?;
+            let r = split_registration(&s, &ctx, id).await?;
+            merge_page(
+                &s,
+                &ctx,
+                t,
+                &page,
+                Decision::Split(Box::new(r)),
+                (state, StatusCode::UNPROCESSABLE_ENTITY),
+            )
+            .await
+        }
+    }
 }
 
 // ---------------------------------------------------------------- review
@@ -371,8 +604,8 @@ struct ReviewPage {
 }
 
 impl ReviewPage {
-    fn masked_id(&self, r: &Registration) -> String {
-        masked_reg(r)
+    fn masked_id(&self, r: &RegistrationView) -> String {
+        dash(r.id_number.as_ref())
     }
 
     /// (field, level, weight) rows of a task's explanation.
@@ -382,9 +615,11 @@ impl ReviewPage {
             .map(|a| {
                 a.iter()
                     .map(|f| {
+                        let field = f["field"].as_str().unwrap_or("");
+                        let level = f["level"].as_str().unwrap_or("");
                         (
-                            f["field"].as_str().unwrap_or("").to_owned(),
-                            f["level"].as_str().unwrap_or("").to_owned(),
+                            field_label(field, self.t).to_owned(),
+                            level_sentence(field, level, self.t),
                             format!("{:+.1}", f["weight"].as_f64().unwrap_or(0.0)),
                         )
                     })
@@ -398,7 +633,86 @@ impl ReviewPage {
     }
 
     fn guard(&self, k: &TaskDetail) -> String {
-        k.explanation["guard"].as_str().unwrap_or("").to_owned()
+        match (k.explanation["guard"].as_str(), self.t) {
+            (None, _) => String::new(),
+            (Some("household"), Lang::Zh) => {
+                "可能是同住的家人：电话或地址相同，但姓名或出生日期不同，已降低其权重".into()
+            }
+            (Some("household"), Lang::En) => {
+                "Perhaps family living together: the shared phone or address was discounted \
+                 because name or birth date differ"
+                    .into()
+            }
+            (Some(g), _) => g.to_owned(),
+        }
+    }
+}
+
+/// A compared field as the reader calls it.
+fn field_label(field: &str, t: Lang) -> &'static str {
+    let (zh, en) = match field {
+        "prior" => ("基础概率", "Base rate"),
+        "id_number" => ("身份证号", "ID number"),
+        "name" => ("姓名", "Name"),
+        "birth_date" => ("出生日期", "Date of birth"),
+        "sex" => ("性别", "Sex"),
+        "phone" => ("电话", "Phone"),
+        "address" => ("地址", "Address"),
+        "other_ids" => ("医保号等其他号码", "Insurance and other numbers"),
+        _ => ("其他", "Other"),
+    };
+    match t {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+/// How two registrations compare on a field, as a sentence.
+fn level_sentence(field: &str, level: &str, t: Lang) -> String {
+    let (zh, en) = match (field, level) {
+        ("prior", _) => (
+            "两条登记碰巧属于同一人的先验可能很小，从负分起算",
+            "Two registrations are rarely the same person by chance: the score starts below zero",
+        ),
+        ("id_number", "exact") => ("两边号码完全相同", "The same number on both"),
+        ("id_number", "legacy") => (
+            "15位旧号码与18位新号码对应",
+            "The old 15-digit form of the same number",
+        ),
+        ("id_number", "typo") => (
+            "只有一位数字不同，像是录入错误",
+            "One digit differs, like a typing error",
+        ),
+        ("id_number", "transposed") => ("相邻两位数字颠倒", "Two adjacent digits swapped"),
+        ("name", "homophone") => (
+            "读音相同、用字不同（同音字）",
+            "Sounds the same, written differently",
+        ),
+        ("name", "missing_char") => ("一方少一个字", "One side lacks a character"),
+        ("name", "one_char") => ("有一个字不同", "One character differs"),
+        ("name", "similar") => ("写法相近", "Written alike"),
+        ("name", "fuzzy") => ("部分相似", "Partly alike"),
+        ("name", "missing_part") => ("一方只写了部分姓名", "One side gives part of the name"),
+        ("birth_date", "typo") => ("只有一位数字不同", "One digit differs"),
+        ("birth_date", "swapped") => ("月和日颠倒", "Month and day swapped"),
+        ("birth_date", "year") => ("月日相同，年份不同", "Same day and month, another year"),
+        ("address", "similar") => ("地址相近", "Addresses alike"),
+        ("address", "partial") => (
+            "同一村或街道，门牌不同",
+            "Same village or street, another house",
+        ),
+        ("other_ids", "near") => ("号码相近", "Numbers alike"),
+        (_, "exact" | "same") => ("相同", "The same"),
+        (_, "different") => ("不同", "Different"),
+        (_, "missing") => (
+            "一方或双方未填写，不计分",
+            "Missing on one side: not counted",
+        ),
+        _ => ("其他", "Other"),
+    };
+    match t {
+        Lang::Zh => zh.to_owned(),
+        Lang::En => en.to_owned(),
     }
 }
 

@@ -277,6 +277,11 @@ fn field_label(field: &str, lang: Lang) -> String {
         "display_name" => "field.person_name",
         "roles" => "auth.roles",
         "permissions" => "auth.permissions",
+        "valid_days" => "auth.valid_days",
+        "systolic" => "field.systolic",
+        "diastolic" => "field.diastolic",
+        "glucose" => "field.glucose",
+        "note" => "field.note",
         _ => return base.to_owned(),
     };
     lang.t(key).to_owned()
@@ -299,6 +304,24 @@ pub(crate) fn render_status<T: Template>(t: &T, status: StatusCode) -> Result<Re
 
 fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
+}
+
+/// A `next` address to return to: only a path of this site (`/…`), never another host
+/// (`//host`, `/\host`), a scheme (`https:`, `javascript:`), whitespace, control or non-ASCII
+/// characters (which could split the Location header); anything else is `/`.
+pub(crate) fn safe_next(n: Option<&str>) -> String {
+    match n {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && n.len() <= 2048
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
 }
 
 fn version_of(form: &FormData) -> Result<Option<i64>, WebError> {
@@ -373,11 +396,7 @@ async fn home(
 
 async fn switch_lang(Path(code): Path<String>, QueryData(q): QueryData) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
-    let next = q
-        .get("next")
-        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
-        .unwrap_or("/")
-        .to_owned();
+    let next = safe_next(q.get("next"));
     let mut r = see_other(&next);
     let cookie = format!(
         "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",

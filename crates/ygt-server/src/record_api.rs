@@ -217,14 +217,14 @@ async fn recognised(
 async fn unmatched(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
     let items = s.app.unmatched_items(&ctx, 500).await?;
     Ok(Json(serde_json::json!({
-        "items": items.iter().map(|i| {
-            let p: ygt_app::record::PatientRef = serde_json::from_str(&i.patient_ref).unwrap_or_default();
+        "items": items.iter().map(|u| {
+            let p = &u.sent_as;
             serde_json::json!({
-                "item": ItemOut::from(i),
+                "item": ItemOut::from(&u.item),
                 "sent_as": {
                     "name": p.name,
                     "record_id": p.record_id,
-                    "id_number_masked": p.id_number.as_deref().map(|v| crate::mpi_pages::mask_id_text(Some(v))),
+                    "id_number_masked": p.id_number,
                     "sex": p.sex,
                     "birth_date": p.birth_date,
                 }

@@ -13,7 +13,6 @@ use ygt_domain::clinical::ItemKind;
 use crate::error::WebError;
 use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
 use crate::i18n::Lang;
-use crate::mpi_pages::mask_id_text;
 use crate::pages::{Nav, PageInfo, render_status};
 use crate::{AppState, Routes};
 
@@ -209,6 +208,10 @@ impl RecordPage {
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
+    /// The day, local: `2026-12-07`.
+    fn day(&self, t: &OffsetDateTime) -> String {
+        t.to_offset(time::macros::offset!(+8)).date().to_string()
+    }
     fn kind(&self, code: &str) -> &'static str {
         kind_label(code, self.t)
     }
@@ -318,7 +321,11 @@ async fn record_page(
             )
         })
         .collect();
-    let id_number = mask_id_text(r.person.id_number.as_deref());
+    let id_number = r
+        .person
+        .id_number
+        .as_ref()
+        .map_or_else(|| "—".to_owned(), |m| m.to_string());
     render_status(
         &RecordPage {
             t,
@@ -433,17 +440,14 @@ async fn unmatched_view(
         .unmatched_items(ctx, 200)
         .await?
         .into_iter()
-        .map(|it| {
-            let p: ygt_app::record::PatientRef =
-                serde_json::from_str(&it.patient_ref).unwrap_or_default();
-            let name = p.name.clone().unwrap_or_else(|| "—".into());
-            let idn = if p.id_number.is_some() {
-                mask_id_text(p.id_number.as_deref())
-            } else {
-                "—".into()
-            };
-            let rec = p.record_id.clone().unwrap_or_else(|| "—".into());
-            (it, name, idn, rec)
+        .map(|u| {
+            let p = u.sent_as;
+            let name = p.name.unwrap_or_else(|| "—".into());
+            let idn = p
+                .id_number
+                .map_or_else(|| "—".to_owned(), |m| m.to_string());
+            let rec = p.record_id.unwrap_or_else(|| "—".into());
+            (u.item, name, idn, rec)
         })
         .collect();
     render_status(

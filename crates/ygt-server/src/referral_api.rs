@@ -60,9 +60,6 @@ async fn list(
             let mut v = serde_json::to_value(r).unwrap_or_default();
             if let Some(m) = v.as_object_mut() {
                 m.insert("overdue".into(), serde_json::json!(o.map(|o| o.code())));
-                // Lists show names, not identity numbers.
-                m.remove("person_id_number");
-                m.remove("person_phone");
             }
             v
         })
@@ -389,21 +386,15 @@ async fn tasks(
     Ok(Json(serde_json::json!({ "tasks": v })).into_response())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct CompleteBody {
-    note: Option<String>,
-}
-
 async fn complete_task(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
-    JsonBody(b): JsonBody<CompleteBody>,
+    JsonBody(b): JsonBody<ygt_app::referral::TaskDone>,
 ) -> Result<Response, WebError> {
     let t = s
         .app
-        .complete_care_task(&ctx, parse_id("id", &id)?, b.note.as_deref())
+        .complete_care_task(&ctx, parse_id("id", &id)?, &b)
         .await?;
     Ok(Json(t).into_response())
 }
@@ -430,50 +421,145 @@ async fn inbox_read(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Re
 
 /// Server-sent events for the signed-in user: `notification` events with the referral and
 /// the title, as they are committed (by this process or, on PostgreSQL, by any process).
-async fn events(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
+/// The stream ends with an `ended` event when its session ends: at once when this process
+/// signs it out (sign-out, sign-out everywhere), otherwise (expiry, revocation, another
+/// process) at the next check of the session, every [`crate::ServerConfig::session_check`].
+async fn events(
+    State(s): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    auth: Option<axum::Extension<crate::auth::Auth>>,
+) -> Result<Response, WebError> {
     let user = match ctx.principal().and_then(|p| p.user_id) {
         Some(u) => u,
         None => return Err(WebError(ygt_app::AppError::Unauthenticated)),
     };
+    let session = match ctx.principal().map(|p| &p.via) {
+        Some(ygt_app::access::Via::Session { session_id }) => *session_id,
+        _ => return Err(WebError(ygt_app::AppError::Unauthenticated)),
+    };
+    let Some(token) = auth.and_then(|a| a.0.session_token.clone()) else {
+        return Err(WebError(ygt_app::AppError::Unauthenticated));
+    };
     let unread = s.app.unread_count(&ctx).await?;
-    let rx = s.app.events().subscribe();
     let first = SseEvent::default()
         .event("hello")
         .data(serde_json::json!({ "unread": unread }).to_string());
-    let stream = futures_util::stream::unfold(
-        (Some(first), rx, s.clone(), unread, ctx),
-        move |(first, mut rx, s, mut unread, ctx)| async move {
-            if let Some(f) = first {
-                return Some((Ok::<_, Infallible>(f), (None, rx, s, unread, ctx)));
-            }
-            loop {
-                match rx.recv().await {
+    let mut check = tokio::time::interval(s.config.session_check);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let st = LiveStream {
+        _open: s.metrics.live_stream(),
+        first: Some(first),
+        rx: s.app.events().subscribe(),
+        ended: s.ended.subscribe(),
+        check,
+        s: s.clone(),
+        unread,
+        ctx,
+        token,
+        session,
+        user,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(st, |mut st| async move {
+        let e = st.next().await?;
+        Some((Ok::<_, Infallible>(e), st))
+    });
+    let mut resp = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(StdDuration::from_secs(20)))
+        .into_response();
+    // The connection is not kept for another request. A browser that drops the stream (its
+    // page closed it or went away) then closes the connection at once; otherwise Chromium may
+    // keep reading it for some seconds to reuse it (seen: about five, after a tab closed), and
+    // it still counts against the six connections it opens to one server.
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    Ok(resp)
+}
+
+/// The state of one live event stream. It is dropped, and stops counting as open, when the
+/// stream ends or as soon as the server sees the client's connection close.
+struct LiveStream {
+    _open: crate::metrics::LiveStreamGuard,
+    first: Option<SseEvent>,
+    rx: tokio::sync::broadcast::Receiver<ygt_app::referral::LiveEvent>,
+    ended: tokio::sync::broadcast::Receiver<crate::SessionEnded>,
+    check: tokio::time::Interval,
+    s: AppState,
+    unread: i64,
+    ctx: ygt_app::Ctx,
+    token: String,
+    session: Uuid,
+    user: Uuid,
+    done: bool,
+}
+
+impl LiveStream {
+    /// The next event to send; None ends the stream.
+    async fn next(&mut self) -> Option<SseEvent> {
+        use tokio::sync::broadcast::error::RecvError;
+        if self.done {
+            return None;
+        }
+        if let Some(f) = self.first.take() {
+            // The first tick of an interval is immediate; the session was just checked.
+            self.check.tick().await;
+            return Some(f);
+        }
+        let user = self.user;
+        loop {
+            tokio::select! {
+                r = self.rx.recv() => match r {
                     Ok(ev) if ev.users.contains(&user) => {
-                        unread += 1;
+                        self.unread += 1;
                         let data = serde_json::json!({
                             "referral_id": ev.referral_id, "kind": ev.kind,
-                            "title_zh": ev.title_zh, "title_en": ev.title_en, "unread": unread,
+                            "title_zh": ev.title_zh, "title_en": ev.title_en, "unread": self.unread,
                         });
-                        let e = SseEvent::default()
-                            .event("notification")
-                            .data(data.to_string());
-                        return Some((Ok(e), (None, rx, s, unread, ctx)));
+                        return Some(SseEvent::default().event("notification").data(data.to_string()));
                     }
                     Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    Err(RecvError::Lagged(_)) => {
                         // Missed some: tell the page the true count.
-                        unread = s.app.unread_count(&ctx).await.unwrap_or(unread);
-                        let e = SseEvent::default()
-                            .event("hello")
-                            .data(serde_json::json!({ "unread": unread }).to_string());
-                        return Some((Ok(e), (None, rx, s, unread, ctx)));
+                        self.unread = self.s.app.unread_count(&self.ctx).await.unwrap_or(self.unread);
+                        return Some(
+                            SseEvent::default()
+                                .event("hello")
+                                .data(serde_json::json!({ "unread": self.unread }).to_string()),
+                        );
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    Err(RecvError::Closed) => return None,
+                },
+                e = self.ended.recv() => match e {
+                    Ok(crate::SessionEnded::Session(id)) if id == self.session => return self.end(),
+                    Ok(crate::SessionEnded::User(u)) if u == user => return self.end(),
+                    Ok(_) => continue,
+                    // Missed some: look at the session itself.
+                    Err(RecvError::Lagged(_)) => {
+                        if !self.alive().await {
+                            return self.end();
+                        }
+                    }
+                    Err(RecvError::Closed) => return self.end(),
+                },
+                _ = self.check.tick() => {
+                    if !self.alive().await {
+                        return self.end();
+                    }
                 }
             }
-        },
-    );
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(StdDuration::from_secs(20)))
-        .into_response())
+        }
+    }
+
+    /// Whether the session still holds (an error counts as no: the page reconnects).
+    async fn alive(&self) -> bool {
+        self.s.app.session_alive(&self.token).await.unwrap_or(false)
+    }
+
+    /// The last event: the session ended (the page stops listening).
+    fn end(&mut self) -> Option<SseEvent> {
+        self.done = true;
+        Some(SseEvent::default().event("ended").data("{}"))
+    }
 }

@@ -158,6 +158,25 @@ impl WorklistPage {
     }
 }
 
+/// The link of a count on the home page and the worklist tabs: the list it counts, exactly.
+pub(crate) fn count_href(name: &str) -> String {
+    let Some((_, q)) = ygt_app::App::counted_lists()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+    else {
+        return "/referrals".into();
+    };
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    ser.append_pair("list", &q.list);
+    if let Some(st) = &q.status {
+        ser.append_pair("status", st);
+    }
+    if let Some(d) = &q.direction {
+        ser.append_pair("direction", d);
+    }
+    format!("/referrals?{}", ser.finish())
+}
+
 async fn worklist_page(
     State(s): State<AppState>,
     t: Lang,
@@ -200,7 +219,7 @@ struct NewPage {
     t: Lang,
     nav: Nav,
     form: FormState,
-    person: ygt_app::ygt_store::mpi::Person,
+    person: ygt_app::view::PersonView,
     direction: Direction,
     targets: Vec<Institution>,
     departments: Vec<Department>,
@@ -756,7 +775,10 @@ async fn slip_page(
         "ygt:referral:{}:{}",
         v.referral.number, v.referral.id
     ));
-    let id_number = crate::mpi_pages::mask_id_text(v.referral.person_id_number.as_deref());
+    let id_number = v
+        .person_id_number
+        .as_ref()
+        .map_or_else(|| "—".to_owned(), |m| m.to_string());
     render_status(
         &SlipPage {
             t,
@@ -824,9 +846,13 @@ async fn task_done(
     f: FormData,
 ) -> Result<Response, WebError> {
     let id = parse_id("id", &id)?;
-    s.app
-        .complete_care_task(&ctx, id, f.opt("note").as_deref())
-        .await?;
+    let done = ygt_app::referral::TaskDone {
+        note: f.opt("note"),
+        systolic: f.opt("systolic"),
+        diastolic: f.opt("diastolic"),
+        glucose: f.opt("glucose"),
+    };
+    s.app.complete_care_task(&ctx, id, &done).await?;
     Ok(Redirect::to("/tasks").into_response())
 }
 

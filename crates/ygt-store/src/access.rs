@@ -3,7 +3,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use ygt_domain::access::{Permission, Role, default_permissions};
+use ygt_domain::access::{Ground, Permission, Role, default_permissions};
 use ygt_domain::audit::{AuditRecord, HashAlg, Outcome, compute_hash, truncate_to_micros};
 
 use crate::{Result, Sql, Store, StoreError, Tx};
@@ -22,9 +22,6 @@ pub struct User {
     #[serde(skip)]
     pub password_hash: String,
     pub must_change_password: bool,
-    pub failed_count: i64,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub locked_until: Option<OffsetDateTime>,
     pub active: bool,
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -34,8 +31,7 @@ pub struct User {
 }
 
 const USER_COLUMNS: &str = "SELECT id, username, display_name, kind, staff_id, institution_id, \
-    password_hash, must_change_password, failed_count, locked_until, active, version, created_at, \
-    last_sign_in_at FROM users";
+    password_hash, must_change_password, active, version, created_at, last_sign_in_at FROM users";
 
 /// A new account.
 #[derive(Debug, Clone)]
@@ -161,18 +157,6 @@ impl Store {
         }
         tx.commit().await
     }
-
-    /// Failed sign-ins under `key` since `since`.
-    pub async fn count_failures(&self, key: &str, since: OffsetDateTime) -> Result<i64> {
-        let (n,): (i64,) = self
-            .fetch_one(
-                Sql::new("SELECT COUNT(*) FROM auth_failures WHERE key = ? AND at >= ?")
-                    .arg(key)
-                    .arg(since),
-            )
-            .await?;
-        Ok(n)
-    }
 }
 
 impl Tx {
@@ -180,8 +164,8 @@ impl Tx {
         self.execute(
             Sql::new(
                 "INSERT INTO users (id, username, display_name, kind, staff_id, institution_id, \
-                 password_hash, must_change_password, failed_count, active, version, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, TRUE, 1, ?, ?)",
+                 password_hash, must_change_password, active, version, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, TRUE, 1, ?, ?)",
             )
             .arg(u.id)
             .arg(u.username)
@@ -249,8 +233,8 @@ impl Tx {
         let n = self
             .execute(
                 Sql::new(
-                    "UPDATE users SET password_hash = ?, must_change_password = ?, failed_count = 0, \
-                     locked_until = NULL, version = version + 1, updated_at = ? WHERE id = ?",
+                    "UPDATE users SET password_hash = ?, must_change_password = ?, \
+                     version = version + 1, updated_at = ? WHERE id = ?",
                 )
                 .arg(hash)
                 .arg(must_change)
@@ -264,50 +248,13 @@ impl Tx {
         Ok(())
     }
 
-    /// Counts a failed sign-in on the account; locks it until `lock_until` when given.
-    pub async fn record_user_failure(
-        &mut self,
-        id: Uuid,
-        lock_until: Option<OffsetDateTime>,
-    ) -> Result<()> {
-        self.execute(
-            Sql::new(
-                "UPDATE users SET failed_count = failed_count + 1, \
-                 locked_until = COALESCE(?, locked_until) WHERE id = ?",
-            )
-            .arg(lock_until)
-            .arg(id),
-        )
-        .await?;
-        Ok(())
-    }
-
     pub async fn record_sign_in(&mut self, id: Uuid, now: OffsetDateTime) -> Result<()> {
         self.execute(
-            Sql::new(
-                "UPDATE users SET failed_count = 0, locked_until = NULL, last_sign_in_at = ? WHERE id = ?",
-            )
-            .arg(now)
-            .arg(id),
+            Sql::new("UPDATE users SET last_sign_in_at = ? WHERE id = ?")
+                .arg(now)
+                .arg(id),
         )
         .await?;
-        Ok(())
-    }
-
-    pub async fn add_failure(&mut self, key: &str, now: OffsetDateTime) -> Result<()> {
-        self.execute(
-            Sql::new("INSERT INTO auth_failures (id, key, at) VALUES (?, ?, ?)")
-                .arg(Uuid::now_v7())
-                .arg(key)
-                .arg(now),
-        )
-        .await?;
-        Ok(())
-    }
-
-    pub async fn clear_failures(&mut self, key: &str) -> Result<()> {
-        self.execute(Sql::new("DELETE FROM auth_failures WHERE key = ?").arg(key))
-            .await?;
         Ok(())
     }
 
@@ -322,6 +269,149 @@ impl Tx {
             )
             .await?;
         }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- sign-in throttle
+
+/// The failures in a row under one throttle key (`account:…`, `address:…`, `device:…`) and
+/// the time before which no attempt under it is taken.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ThrottleRow {
+    pub key: String,
+    pub failures: i64,
+    pub last_failure_at: OffsetDateTime,
+    pub blocked_until: Option<OffsetDateTime>,
+}
+
+impl Store {
+    /// The throttle rows of these keys (keys without failures have none).
+    pub async fn throttle_rows(&self, keys: &[String]) -> Result<Vec<ThrottleRow>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT key, failures, last_failure_at, blocked_until FROM sign_in_throttle WHERE key IN ",
+        );
+        q.bind_list(keys.iter().map(String::as_str));
+        self.fetch_all(q).await
+    }
+
+    /// A secret the platform made for itself (such as the key of device cookies).
+    pub async fn platform_secret(&self, name: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> = self
+            .fetch_optional(
+                Sql::new("SELECT secret FROM platform_secrets WHERE name = ?").arg(name),
+            )
+            .await?;
+        Ok(row.map(|(s,)| s))
+    }
+}
+
+impl Tx {
+    /// Takes the one attempt a throttled key allows once its wait is over: moves
+    /// `blocked_until` from `seen` (as read, and not after `now`) to `hold`. False when another
+    /// attempt took it first, so concurrent attempts cannot all pass.
+    pub async fn claim_sign_in_attempt(
+        &mut self,
+        key: &str,
+        seen: OffsetDateTime,
+        now: OffsetDateTime,
+        hold: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = self
+            .execute(
+                Sql::new(
+                    "UPDATE sign_in_throttle SET blocked_until = ? \
+                     WHERE key = ? AND blocked_until = ? AND blocked_until <= ?",
+                )
+                .arg(hold)
+                .arg(key)
+                .arg(seen)
+                .arg(now),
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Counts a failure under `key` at `now` (a run older than `window` starts again at one)
+    /// and returns the failures in a row.
+    pub async fn add_sign_in_failure(
+        &mut self,
+        key: &str,
+        now: OffsetDateTime,
+        window_start: OffsetDateTime,
+    ) -> Result<i64> {
+        let (n,): (i64,) = self
+            .fetch_one(
+                Sql::new(
+                    "INSERT INTO sign_in_throttle (key, failures, last_failure_at, blocked_until) \
+                     VALUES (?, 1, ?, NULL) ON CONFLICT (key) DO UPDATE SET \
+                     failures = CASE WHEN sign_in_throttle.last_failure_at < ? THEN 1 \
+                     ELSE sign_in_throttle.failures + 1 END, \
+                     last_failure_at = excluded.last_failure_at RETURNING failures",
+                )
+                .arg(key)
+                .arg(now)
+                .arg(window_start),
+            )
+            .await?;
+        Ok(n)
+    }
+
+    /// Sets the time before which no attempt under `key` is taken (None: at once).
+    pub async fn set_sign_in_block(
+        &mut self,
+        key: &str,
+        until: Option<OffsetDateTime>,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new("UPDATE sign_in_throttle SET blocked_until = ? WHERE key = ?")
+                .arg(until)
+                .arg(key),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the failures under `key` (after a success, or a password reset).
+    pub async fn clear_sign_in_failures(&mut self, key: &str) -> Result<()> {
+        self.execute(Sql::new("DELETE FROM sign_in_throttle WHERE key = ?").arg(key))
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets runs of failures that ended before `before` and wait for nothing.
+    pub async fn prune_sign_in_throttle(&mut self, before: OffsetDateTime) -> Result<u64> {
+        self.execute(
+            Sql::new(
+                "DELETE FROM sign_in_throttle WHERE last_failure_at < ? \
+                 AND (blocked_until IS NULL OR blocked_until < ?)",
+            )
+            .arg(before)
+            .arg(before),
+        )
+        .await
+    }
+
+    /// Stores a platform secret unless one of that name exists; the stored one wins.
+    pub async fn insert_platform_secret(
+        &mut self,
+        name: &str,
+        secret: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.execute(
+            Sql::new(
+                "INSERT INTO platform_secrets (name, secret, created_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .arg(name)
+            .arg(secret)
+            .arg(now),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -671,7 +761,7 @@ impl Tx {
         resident_id: Uuid,
         institution_id: Option<Uuid>,
         user_id: Option<Uuid>,
-        kind: &str,
+        kind: Ground,
         source_id: Option<&str>,
         valid_from: OffsetDateTime,
         valid_until: Option<OffsetDateTime>,
@@ -685,7 +775,7 @@ impl Tx {
             .arg(resident_id)
             .arg(institution_id)
             .arg(user_id)
-            .arg(kind)
+            .arg(kind.code())
             .arg(source_id)
             .arg(valid_from)
             .arg(valid_until),
@@ -694,43 +784,97 @@ impl Tx {
         Ok(())
     }
 
-    /// Gives resident `to` every current link of resident `from` (after a merge or a move, so
-    /// that whoever cared for the registrations keeps seeing them).
-    pub async fn copy_care_links(
+    /// The current links a person's registrations give (registered or unverified), each naming
+    /// its registration in `source_id`.
+    pub async fn registration_links(
+        &mut self,
+        person: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CareLink>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until \
+                 FROM care_links WHERE resident_id = ? AND kind IN (?, ?) \
+                 AND (valid_until IS NULL OR valid_until > ?)",
+            )
+            .arg(person)
+            .arg(Ground::Registered.code())
+            .arg(Ground::Unverified.code())
+            .arg(now),
+        )
+        .await
+    }
+
+    /// Ends one link.
+    pub async fn end_care_link(&mut self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        self.execute(
+            Sql::new("UPDATE care_links SET valid_until = ? WHERE id = ?")
+                .arg(now)
+                .arg(id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Moves the current links of person `from` that do not come from registrations (a
+    /// referral, an arrival, a contract) to person `to`, with the referrals, contracts and
+    /// other episodes they belong to (a merge). Registration links are recomputed instead.
+    pub async fn move_episode_links(
         &mut self,
         from: Uuid,
         to: Uuid,
         now: OffsetDateTime,
-    ) -> Result<()> {
-        let links: Vec<CareLink> = self
-            .fetch_all(
+    ) -> Result<u64> {
+        self.execute(
+            Sql::new(
+                "UPDATE care_links SET resident_id = ? WHERE resident_id = ? AND kind NOT IN (?, ?) \
+                 AND (valid_until IS NULL OR valid_until > ?)",
+            )
+            .arg(to)
+            .arg(from)
+            .arg(Ground::Registered.code())
+            .arg(Ground::Unverified.code())
+            .arg(now),
+        )
+        .await
+    }
+
+    /// Gives an institution a link of `ground` from `source` unless it holds a current one of
+    /// that ground (a referred patient arrived: `care`). Whether one was added.
+    pub async fn ensure_care_link(
+        &mut self,
+        person: Uuid,
+        institution: Uuid,
+        ground: Ground,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = self
+            .execute(
                 Sql::new(
-                    "SELECT id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until                      FROM care_links WHERE resident_id = ? AND (valid_until IS NULL OR valid_until > ?)",
+                    "INSERT INTO care_links (id, resident_id, institution_id, user_id, kind, source_id, \
+                     valid_from, valid_until) SELECT ?, ?, ?, NULL, ?, ?, ?, NULL WHERE NOT EXISTS \
+                     (SELECT 1 FROM care_links WHERE resident_id = ? AND institution_id = ? AND kind = ? \
+                     AND valid_until IS NULL)",
                 )
-                .arg(from)
-                .arg(now),
+                .arg(Uuid::now_v7())
+                .arg(person)
+                .arg(institution)
+                .arg(ground.code())
+                .arg(source)
+                .arg(now)
+                .arg(person)
+                .arg(institution)
+                .arg(ground.code()),
             )
             .await?;
-        for l in links {
-            self.insert_care_link(
-                Uuid::now_v7(),
-                to,
-                l.institution_id,
-                l.user_id,
-                &l.kind,
-                l.source_id.as_deref(),
-                now,
-                l.valid_until,
-            )
-            .await?;
-        }
-        Ok(())
+        Ok(n > 0)
     }
 
     /// Ends the links that came from one source (a referral closed, a contract ended).
     pub async fn end_care_links(
         &mut self,
-        kind: &str,
+        kind: Ground,
         source_id: &str,
         now: OffsetDateTime,
     ) -> Result<u64> {
@@ -740,7 +884,7 @@ impl Tx {
                  AND (valid_until IS NULL OR valid_until > ?)",
             )
             .arg(now)
-            .arg(kind)
+            .arg(kind.code())
             .arg(source_id)
             .arg(now),
         )
@@ -882,6 +1026,8 @@ pub struct AuditFilter {
     pub institution_id: Option<Uuid>,
     /// Prefix of the action, such as `auth.` or `registry.institution`.
     pub action: Option<String>,
+    /// Exactly one of these actions (empty: any).
+    pub actions: Vec<String>,
     pub outcome: Option<Outcome>,
     pub from: Option<OffsetDateTime>,
     pub to: Option<OffsetDateTime>,
@@ -932,6 +1078,10 @@ impl Store {
             }
             pat.push('%');
             w.push(" AND action LIKE ").bind(pat).push(" ESCAPE '\\'");
+        }
+        if !f.actions.is_empty() {
+            w.push(" AND action IN ")
+                .bind_list(f.actions.iter().map(String::as_str));
         }
         if let Some(o) = f.outcome {
             w.push(" AND outcome = ").bind(o.code());

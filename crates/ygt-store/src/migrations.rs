@@ -57,7 +57,29 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_document_content.sql"),
         include_str!("../migrations/postgres/0009_document_content.sql"),
     ),
+    (
+        12,
+        "access grounds, source identity per institution, stewards",
+        include_str!("../migrations/sqlite/0012_access_grounds.sql"),
+        include_str!("../migrations/postgres/0012_access_grounds.sql"),
+    ),
+    (
+        13,
+        "sign-in throttling without lock-out, platform secrets",
+        include_str!("../migrations/sqlite/0013_sign_in_throttle.sql"),
+        include_str!("../migrations/postgres/0013_sign_in_throttle.sql"),
+    ),
+    (
+        14,
+        "search by pinyin initials",
+        include_str!("../migrations/sqlite/0014_search_initials.sql"),
+        include_str!("../migrations/postgres/0014_search_initials.sql"),
+    ),
 ];
+
+/// SQLite migrations that manage their own transaction (a table rebuild needs foreign keys off,
+/// which SQLite cannot change inside a transaction).
+const SQLITE_OWN_TRANSACTION: &[i64] = &[12];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {
     let ms = MIGRATIONS
@@ -72,7 +94,7 @@ pub(crate) fn migrator(backend: Backend) -> Migrator {
                 Cow::Borrowed(*d),
                 MigrationType::Simple,
                 sql.into_sql_str(),
-                false,
+                backend == Backend::Sqlite && SQLITE_OWN_TRANSACTION.contains(v),
             )
         })
         .collect();

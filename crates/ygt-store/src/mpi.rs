@@ -7,6 +7,8 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use ygt_domain::access::Ground;
+
 use crate::{Result, Sql, Store, Tx};
 
 /// A person (golden record). Its fields are derived from its registrations.
@@ -98,6 +100,8 @@ pub struct NewRegistration {
     pub record_id: Option<String>,
     pub name: String,
     pub name_pinyin: String,
+    /// The initials of every spelling, '|'-separated (`chy` for 陈海燕).
+    pub name_initials: String,
     pub sex: String,
     pub birth_date: Option<Date>,
     pub id_number_raw: Option<String>,
@@ -151,12 +155,106 @@ pub struct HistoryEntry {
 pub struct PersonFilter {
     /// Name characters (part of the name).
     pub name: Option<String>,
-    /// Pinyin without tones or spaces (part of it).
+    /// Pinyin spellings of a name typed in characters: a registration whose name sounds the
+    /// same (陈海艳 finds 陈海燕) matches too, by the start of a spelling.
+    pub spellings: Vec<String>,
+    /// Pinyin typed in letters, without tones or spaces: part of a spelling, or the start of
+    /// the initials (`chy`).
     pub pinyin: Option<String>,
     pub id_number: Option<String>,
+    /// Blocking-key hashes of an ID number's windows: registrations whose number differs in at
+    /// most two adjacent digits (a typo or a transposition) match too.
+    pub id_windows: Vec<i64>,
     pub phone: Option<String>,
     pub insurance_number: Option<String>,
+    /// The whole name, exactly (with an ID number: the out-of-scope look-up).
+    pub name_exact: Option<String>,
+    /// Only persons in this data scope; `None`: everyone.
+    pub scope: Option<PersonScope>,
+    pub offset: i64,
     pub limit: i64,
+}
+
+/// A data scope for search: persons an opening care link ties to one of these institutions
+/// or to this user, at `now`.
+#[derive(Debug, Clone)]
+pub struct PersonScope {
+    pub institutions: Vec<Uuid>,
+    pub user: Option<Uuid>,
+    pub now: OffsetDateTime,
+}
+
+/// The conditions of a person search: active persons with a registration that matches every
+/// criterion given, within the scope.
+fn person_where(q: &mut Sql, f: &PersonFilter) {
+    let like = |q: &mut Sql, col: &str, pattern: String| {
+        q.push(col)
+            .push(" LIKE ")
+            .bind(pattern)
+            .push(" ESCAPE '\\'");
+    };
+    q.push(" WHERE active = TRUE AND id IN (SELECT r.person_id FROM registrations r WHERE 1 = 1");
+    let name = f.name.as_deref().filter(|s| !s.is_empty());
+    if name.is_some() || !f.spellings.is_empty() {
+        q.push(" AND (1 = 0");
+        if let Some(n) = name {
+            q.push(" OR ");
+            like(q, "r.name", crate::org::like_pattern(n));
+        }
+        for sp in &f.spellings {
+            let esc = crate::org::like_escape(sp);
+            q.push(" OR ");
+            like(q, "r.name_pinyin", format!("{esc}%"));
+            q.push(" OR ");
+            like(q, "r.name_pinyin", format!("%|{esc}%"));
+        }
+        q.push(")");
+    }
+    if let Some(p) = f.pinyin.as_deref().filter(|s| !s.is_empty()) {
+        let esc = crate::org::like_escape(p);
+        q.push(" AND (");
+        like(q, "r.name_pinyin", crate::org::like_pattern(p));
+        q.push(" OR ");
+        like(q, "r.name_initials", format!("{esc}%"));
+        q.push(" OR ");
+        like(q, "r.name_initials", format!("%|{esc}%"));
+        q.push(")");
+    }
+    if let Some(v) = f.id_number.as_deref().filter(|s| !s.is_empty()) {
+        q.push(" AND (r.id_number = ")
+            .bind(v)
+            .push(" OR r.id_number_raw = ")
+            .bind(v);
+        if !f.id_windows.is_empty() {
+            q.push(" OR r.id IN (SELECT b.registration_id FROM registration_blocks b WHERE b.key_hash IN ")
+                .bind_list(f.id_windows.iter().copied())
+                .push(")");
+        }
+        q.push(")");
+    }
+    if let Some(v) = f.phone.as_deref().filter(|s| !s.is_empty()) {
+        q.push(" AND r.phone = ").bind(v);
+    }
+    if let Some(v) = f.insurance_number.as_deref().filter(|s| !s.is_empty()) {
+        q.push(" AND r.insurance_number = ").bind(v);
+    }
+    if let Some(v) = f.name_exact.as_deref() {
+        q.push(" AND r.name = ").bind(v);
+    }
+    q.push(")");
+    if let Some(sc) = &f.scope {
+        q.push(" AND id IN (SELECT c.resident_id FROM care_links c WHERE c.kind IN ")
+            .bind_list(Ground::opening_codes())
+            .push(" AND c.valid_from <= ")
+            .bind(sc.now)
+            .push(" AND (c.valid_until IS NULL OR c.valid_until > ")
+            .bind(sc.now)
+            .push(") AND (c.user_id = ")
+            .bind(sc.user)
+            .push(" OR c.institution_id IN ")
+            .bind_list(sc.institutions.iter().copied())
+            .push("))");
+    }
 }
 
 impl Store {
@@ -181,37 +279,49 @@ impl Store {
     }
 
     /// Active persons matching every given criterion, by name.
-    pub async fn search_persons(&self, f: &PersonFilter) -> Result<Vec<Person>> {
+    /// One page of the persons a search finds (exact name first, then by name) and how many
+    /// it finds in all.
+    pub async fn search_persons(&self, f: &PersonFilter) -> Result<(Vec<Person>, i64)> {
         let mut q = Sql::new(PERSON_COLUMNS);
-        q.push(
-            " WHERE active = TRUE AND id IN (SELECT r.person_id FROM registrations r WHERE 1 = 1",
+        person_where(&mut q, f);
+        q.push(" ORDER BY CASE WHEN name = ")
+            .bind(f.name.as_deref().unwrap_or(""))
+            .push(" THEN 0 ELSE 1 END, name, id LIMIT ")
+            .bind(f.limit.clamp(1, 500))
+            .push(" OFFSET ")
+            .bind(f.offset.max(0));
+        let rows: Vec<Person> = self.fetch_all(q).await?;
+        let total = if f.offset == 0 && (rows.len() as i64) < f.limit.clamp(1, 500) {
+            rows.len() as i64
+        } else {
+            let mut c = Sql::new("SELECT COUNT(*) FROM persons");
+            person_where(&mut c, f);
+            let (n,): (i64,) = self.fetch_one(c).await?;
+            n
+        };
+        Ok((rows, total))
+    }
+
+    /// The institutions where each of these persons is registered (names, sorted, once each).
+    pub async fn registration_places(
+        &self,
+        persons: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Vec<String>>> {
+        let mut out: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
+        if persons.is_empty() {
+            return Ok(out);
+        }
+        let mut q = Sql::new(
+            "SELECT DISTINCT r.person_id, i.name FROM registrations r \
+             JOIN institutions i ON i.id = r.institution_id WHERE r.person_id IN ",
         );
-        if let Some(n) = f.name.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND r.name LIKE ")
-                .bind(crate::org::like_pattern(n))
-                .push(" ESCAPE '\\'");
+        q.bind_list(persons.iter().copied())
+            .push(" ORDER BY i.name");
+        let rows: Vec<(Uuid, String)> = self.fetch_all(q).await?;
+        for (p, name) in rows {
+            out.entry(p).or_default().push(name);
         }
-        if let Some(p) = f.pinyin.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND r.name_pinyin LIKE ")
-                .bind(crate::org::like_pattern(p))
-                .push(" ESCAPE '\\'");
-        }
-        if let Some(v) = f.id_number.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND (r.id_number = ")
-                .bind(v)
-                .push(" OR r.id_number_raw = ")
-                .bind(v)
-                .push(")");
-        }
-        if let Some(v) = f.phone.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND r.phone = ").bind(v);
-        }
-        if let Some(v) = f.insurance_number.as_deref().filter(|s| !s.is_empty()) {
-            q.push(" AND r.insurance_number = ").bind(v);
-        }
-        q.push(") ORDER BY name, id LIMIT ")
-            .bind(f.limit.clamp(1, 500));
-        self.fetch_all(q).await
+        Ok(out)
     }
 
     pub async fn open_tasks(&self, limit: i64) -> Result<Vec<MatchTask>> {
@@ -434,13 +544,14 @@ impl Tx {
     ) -> Result<()> {
         self.execute(
             Sql::new(
-                "UPDATE registrations SET name = ?, name_pinyin = ?, sex = ?, birth_date = ?, \
+                "UPDATE registrations SET name = ?, name_pinyin = ?, name_initials = ?, sex = ?, birth_date = ?, \
                  id_number_raw = ?, id_number = ?, phone = ?, address = ?, insurance_number = ?, \
                  health_card_number = ?, division_code = ?, village_group = ?, household_number = ?, \
                  ethnicity = ?, nationality = ?, version = version + 1, updated_at = ? WHERE id = ?",
             )
             .arg(r.name.as_str())
             .arg(r.name_pinyin.as_str())
+            .arg(r.name_initials.as_str())
             .arg(r.sex.as_str())
             .arg(r.birth_date)
             .arg(r.id_number_raw.as_deref())
@@ -694,7 +805,7 @@ impl Tx {
     ) -> Result<()> {
         for chunk in rows.chunks(BULK_ROWS) {
             let mut q = Sql::new(
-                "INSERT INTO registrations (id, person_id, institution_id, record_id, name, name_pinyin, sex, \
+                "INSERT INTO registrations (id, person_id, institution_id, record_id, name, name_pinyin, name_initials, sex, \
                  birth_date, id_number_raw, id_number, phone, address, insurance_number, health_card_number, \
                  division_code, village_group, household_number, ethnicity, nationality, \
                  registered_at, updated_at, version) VALUES ",
@@ -715,6 +826,8 @@ impl Tx {
                     .bind(r.name.as_str())
                     .push(", ")
                     .bind(r.name_pinyin.as_str())
+                    .push(", ")
+                    .bind(r.name_initials.as_str())
                     .push(", ")
                     .bind(r.sex.as_str())
                     .push(", ")
@@ -783,6 +896,37 @@ impl Tx {
         self.fetch_all(q).await
     }
 
+    /// Registrations with a name but no initials yet (stored before initials were kept), as
+    /// (id, name), at most `limit`.
+    pub async fn registrations_without_initials(
+        &mut self,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, String)>> {
+        self.fetch_all(
+            Sql::new(
+                "SELECT id, name FROM registrations WHERE name_initials = '' AND name <> '' \
+                 ORDER BY id LIMIT ?",
+            )
+            .arg(limit),
+        )
+        .await
+    }
+
+    /// Stores the initials of registrations' names; a name without any keeps '-' so that it is
+    /// not looked at again.
+    pub async fn set_name_initials(&mut self, rows: &[(Uuid, String)]) -> Result<()> {
+        for (id, initials) in rows {
+            let v = if initials.is_empty() { "-" } else { initials };
+            self.execute(
+                Sql::new("UPDATE registrations SET name_initials = ? WHERE id = ?")
+                    .arg(v)
+                    .arg(*id),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Empties the blocking index (before rebuilding it).
     pub async fn clear_blocking_index(&mut self) -> Result<u64> {
         self.execute(Sql::new("DELETE FROM registration_blocks"))
@@ -805,25 +949,6 @@ impl Tx {
         Ok(regs.is_some() && blocks.is_none())
     }
 
-    /// (resident, institution) pairs among these residents that have a current `registered`
-    /// or `care` link.
-    pub async fn current_institution_links(
-        &mut self,
-        residents: &[Uuid],
-    ) -> Result<HashSet<(Uuid, Uuid)>> {
-        let mut out = HashSet::new();
-        for chunk in residents.chunks(500) {
-            let mut q = Sql::new(
-                "SELECT resident_id, institution_id FROM care_links WHERE institution_id IS NOT NULL \
-                 AND kind IN ('registered', 'care') AND valid_until IS NULL AND resident_id IN ",
-            );
-            q.bind_list(chunk.iter().copied());
-            let rows: Vec<(Uuid, Uuid)> = self.fetch_all(q).await?;
-            out.extend(rows);
-        }
-        Ok(out)
-    }
-
     /// (id, merged_into, active) of these persons.
     pub async fn persons_state(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<Uuid>, bool)>> {
         let mut out = Vec::with_capacity(ids.len());
@@ -836,19 +961,17 @@ impl Tx {
         Ok(out)
     }
 
-    /// Inserts many institution care links of one kind (`registered`, `care`) at once:
-    /// (resident, institution, source).
+    /// Inserts many institution care links at once: (resident, institution, ground, source).
     pub async fn bulk_insert_care_links(
         &mut self,
-        kind: &str,
-        rows: &[(Uuid, Uuid, Option<String>)],
+        rows: &[(Uuid, Uuid, Ground, Option<String>)],
         now: OffsetDateTime,
     ) -> Result<()> {
         for chunk in rows.chunks(BULK_ROWS) {
             let mut q = Sql::new(
                 "INSERT INTO care_links (id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until) VALUES ",
             );
-            for (i, (resident, inst, source)) in chunk.iter().enumerate() {
+            for (i, (resident, inst, ground, source)) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
                 }
@@ -859,7 +982,7 @@ impl Tx {
                     .push(", ")
                     .bind(*inst)
                     .push(", NULL, ")
-                    .bind(kind)
+                    .bind(ground.code())
                     .push(", ")
                     .bind(source.as_deref())
                     .push(", ")
@@ -868,6 +991,75 @@ impl Tx {
             }
             self.execute(q).await?;
         }
+        Ok(())
+    }
+}
+
+/// What a merge does with a column that names a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMerge {
+    /// The rows follow to the surviving person ([`Tx::move_person_rows`]).
+    Moved,
+    /// Moved one registration at a time by the index itself (`move_registration`).
+    ByRegistration,
+    /// Derived again from the registrations (registration grounds); episode grounds move.
+    Recomputed,
+    /// Stays: history, the audit log, a break-glass grant declared for that person.
+    Kept,
+}
+
+/// Every column of the schema that names a person, and what a merge does with it. A store test
+/// reads the schema of both backends and fails on a person column missing here.
+pub const PERSON_REFERENCES: &[(&str, &str, OnMerge)] = &[
+    ("registrations", "person_id", OnMerge::ByRegistration),
+    ("persons", "merged_into", OnMerge::Kept),
+    ("clinical_items", "person_id", OnMerge::Moved),
+    ("observations", "person_id", OnMerge::Moved),
+    ("referrals", "person_id", OnMerge::Moved),
+    ("care_tasks", "person_id", OnMerge::Moved),
+    ("users", "resident_id", OnMerge::Moved),
+    ("match_tasks", "candidate_person_id", OnMerge::Moved),
+    ("care_links", "resident_id", OnMerge::Recomputed),
+    ("person_history", "person_id", OnMerge::Kept),
+    ("person_history", "other_person_id", OnMerge::Kept),
+    ("break_glass", "resident_id", OnMerge::Kept),
+    ("audit_events", "resident_id", OnMerge::Kept),
+];
+
+impl Tx {
+    /// Moves everything of a retired person `from` to the survivor `to` (after its last
+    /// registration moved): every [`OnMerge::Moved`] column, and the grounds of its episodes
+    /// (referrals, arrivals). Open possible matches against `from` now ask about `to`, and
+    /// those whose registration already belongs to `to` are settled.
+    pub async fn move_person_rows(
+        &mut self,
+        from: Uuid,
+        to: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        for (table, column, how) in PERSON_REFERENCES {
+            if *how != OnMerge::Moved {
+                continue;
+            }
+            let mut q = Sql::new(&format!("UPDATE {table} SET {column} = "));
+            q.bind(to).push(&format!(" WHERE {column} = ")).bind(from);
+            if *table == "match_tasks" {
+                q.push(" AND status = 'open'");
+            }
+            self.execute(q).await?;
+        }
+        self.execute(
+            Sql::new(
+                "UPDATE match_tasks SET status = 'superseded', resolved_at = ? WHERE status = 'open' \
+                 AND candidate_person_id = ? AND registration_id IN \
+                 (SELECT id FROM registrations WHERE person_id = ?)",
+            )
+            .arg(now)
+            .arg(to)
+            .arg(to),
+        )
+        .await?;
+        self.move_episode_links(from, to, now).await?;
         Ok(())
     }
 }

@@ -143,15 +143,18 @@ impl InstitutionFilter {
 
 /// `%text%` with LIKE wildcards in the text escaped, lower-cased.
 pub fn like_pattern(text: &str) -> String {
+    format!("%{}%", like_escape(text))
+}
+
+/// `text` lower-cased with the LIKE wildcards escaped (for `ESCAPE '\\'`), to build a pattern.
+pub fn like_escape(text: &str) -> String {
     let mut s = String::with_capacity(text.len() + 2);
-    s.push('%');
     for c in text.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {
             s.push('\\');
         }
         s.push(c);
     }
-    s.push('%');
     s
 }
 
@@ -493,6 +496,18 @@ const COMMUNITY_COLUMNS: &str = "SELECT c.id, c.name, c.form, c.lead_institution
     FROM communities c";
 
 impl Store {
+    /// Every name of the registry a password must not be built from: the communities', the
+    /// institutions' and their aliases (active or not), each once.
+    pub async fn registry_names(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = self
+            .fetch_all(Sql::new(
+                "SELECT name FROM communities UNION SELECT name FROM institutions \
+                 UNION SELECT alias FROM institution_aliases",
+            ))
+            .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
     pub async fn list_communities(&self, include_inactive: bool) -> Result<Vec<Community>> {
         let mut q = Sql::new(COMMUNITY_COLUMNS);
         if !include_inactive {

@@ -48,6 +48,10 @@ pub(crate) const ITEM_COLUMNS: &str = "SELECT c.id, c.person_id, c.kind, c.insti
     c.code_system, c.title, c.summary, c.department, c.doctor, c.abnormal, c.body, c.patient_ref, \
     c.record_id, c.version, c.received_at, c.updated_at FROM clinical_items c JOIN institutions i ON i.id = c.institution_id";
 
+/// The source identity of a clinical item: (sending institution, source system, source id,
+/// kind). The same source id from another institution is another item.
+pub type SourceKey<'a> = (Uuid, &'a str, &'a str, &'a str);
+
 /// A new item or a new version of one.
 #[derive(Debug, Clone)]
 pub struct NewItem {
@@ -169,17 +173,14 @@ pub fn utc(t: OffsetDateTime) -> OffsetDateTime {
 
 impl Tx {
     /// The current state of the item a source sent under this identity, if any.
-    pub async fn item_by_source(
-        &mut self,
-        source_system: &str,
-        source_id: &str,
-        kind: &str,
-    ) -> Result<Option<ItemHead>> {
+    pub async fn item_by_source(&mut self, key: SourceKey<'_>) -> Result<Option<ItemHead>> {
+        let (institution, source_system, source_id, kind) = key;
         self.fetch_optional(
             Sql::new(
                 "SELECT id, person_id, version, status, title, body, occurred_at, received_at FROM clinical_items \
-                 WHERE source_system = ? AND source_id = ? AND kind = ?",
+                 WHERE institution_id = ? AND source_system = ? AND source_id = ? AND kind = ?",
             )
+            .arg(institution)
             .arg(source_system)
             .arg(source_id)
             .arg(kind),
@@ -327,29 +328,31 @@ impl Tx {
         Ok(())
     }
 
-    /// Which of these source identities (system, id, kind) are already stored.
+    /// Which of these source identities (institution, system, id, kind) are already stored.
     pub async fn existing_sources(
         &mut self,
-        keys: &[(&str, &str, &str)],
-    ) -> Result<std::collections::HashSet<(String, String, String)>> {
+        keys: &[SourceKey<'_>],
+    ) -> Result<std::collections::HashSet<(Uuid, String, String, String)>> {
         let mut out = std::collections::HashSet::new();
-        // By source system, so that the unique index (source_system, source_id, kind) serves.
-        let mut by_system: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        // By institution and source system, so that the unique index (institution_id,
+        // source_system, source_id, kind) serves.
+        let mut by_system: std::collections::BTreeMap<(Uuid, &str), Vec<&str>> = Default::default();
         for k in keys {
-            by_system.entry(k.0).or_default().push(k.1);
+            by_system.entry((k.0, k.1)).or_default().push(k.2);
         }
         if let Tx::Postgres(t) = self {
             // The ids as one array parameter: one statement text whatever their number, one
-            // cached plan, in which the unique index serves both conditions once the table
+            // cached plan, in which the unique index serves every condition once the table
             // has statistics (`copy_items` sees to that for a new database).
-            for (system, mut ids) in by_system {
+            for ((institution, system), mut ids) in by_system {
                 ids.sort_unstable();
                 ids.dedup();
                 for chunk in ids.chunks(1000) {
-                    let rows: Vec<(String, String, String)> = sqlx::query_as(
-                        "SELECT source_system, source_id, kind FROM clinical_items \
-                         WHERE source_system = $1 AND source_id = ANY($2)",
+                    let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+                        "SELECT institution_id, source_system, source_id, kind FROM clinical_items \
+                         WHERE institution_id = $1 AND source_system = $2 AND source_id = ANY($3)",
                     )
+                    .bind(institution)
                     .bind(system)
                     .bind(chunk)
                     .fetch_all(&mut **t)
@@ -359,15 +362,18 @@ impl Tx {
             }
             return Ok(out);
         }
-        for (system, ids) in by_system {
+        for ((institution, system), ids) in by_system {
             for chunk in ids.chunks(500) {
                 let mut q = Sql::new(
-                    "SELECT source_system, source_id, kind FROM clinical_items WHERE source_system = ",
+                    "SELECT institution_id, source_system, source_id, kind FROM clinical_items \
+                     WHERE institution_id = ",
                 );
-                q.bind(system)
+                q.bind(institution)
+                    .push(" AND source_system = ")
+                    .bind(system)
                     .push(" AND source_id IN ")
                     .bind_list(chunk.iter().copied());
-                let rows: Vec<(String, String, String)> = self.fetch_all(q).await?;
+                let rows: Vec<(Uuid, String, String, String)> = self.fetch_all(q).await?;
                 out.extend(rows);
             }
         }
@@ -525,31 +531,6 @@ impl Tx {
             collect_lookups(&mut found, c, rows);
         }
         Ok(found.into_iter().map(only_one).collect())
-    }
-
-    /// Gives an institution a `care` link to a person unless it has one (it sent their data).
-    pub async fn ensure_care_link(
-        &mut self,
-        id: Uuid,
-        person: Uuid,
-        institution: Uuid,
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        self.execute(
-            Sql::new(
-                "INSERT INTO care_links (id, resident_id, institution_id, user_id, kind, source_id, valid_from, valid_until) \
-                 SELECT ?, ?, ?, NULL, 'care', NULL, ?, NULL WHERE NOT EXISTS (SELECT 1 FROM care_links \
-                 WHERE resident_id = ? AND institution_id = ? AND kind IN ('registered', 'care') AND valid_until IS NULL)",
-            )
-            .arg(id)
-            .arg(person)
-            .arg(institution)
-            .arg(now)
-            .arg(person)
-            .arg(institution),
-        )
-        .await?;
-        Ok(())
     }
 
     /// Links an unmatched item (and its observations) to a person.

@@ -20,8 +20,6 @@ pub struct Referral {
     pub person_name: String,
     pub person_sex: String,
     pub person_birth_date: Option<Date>,
-    pub person_id_number: Option<String>,
-    pub person_phone: Option<String>,
     pub from_institution_id: Uuid,
     pub from_institution_name: String,
     pub from_department_id: Option<Uuid>,
@@ -62,7 +60,6 @@ pub struct Referral {
 
 const REFERRAL_COLUMNS: &str = "SELECT r.id, r.number, r.direction, r.status, r.urgency, \
     r.person_id, p.name AS person_name, p.sex AS person_sex, p.birth_date AS person_birth_date, \
-    p.id_number AS person_id_number, p.phone AS person_phone, \
     r.from_institution_id, fi.name AS from_institution_name, r.from_department_id, \
     fd.name AS from_department_name, r.from_user_id, r.from_doctor, \
     r.to_institution_id, ti.name AS to_institution_name, r.to_department_id, \
@@ -127,6 +124,8 @@ pub struct ReferralFilter {
     pub from: Option<Vec<Uuid>>,
     /// Addressed to one of these institutions.
     pub to: Option<Vec<Uuid>>,
+    /// Addressed to none of these institutions (sent out of them).
+    pub not_to: Option<Vec<Uuid>>,
     /// Either sent by or addressed to one of these institutions.
     pub involving: Option<Vec<Uuid>>,
     pub statuses: Vec<String>,
@@ -163,6 +162,10 @@ fn push_filter(q: &mut Sql, f: &ReferralFilter) {
     }
     if let Some(v) = &f.to {
         q.push(" AND r.to_institution_id IN ").bind_list(v.iter());
+    }
+    if let Some(v) = f.not_to.as_ref().filter(|v| !v.is_empty()) {
+        q.push(" AND r.to_institution_id NOT IN ")
+            .bind_list(v.iter());
     }
     if let Some(v) = &f.involving {
         q.push(" AND (r.from_institution_id IN ")
@@ -678,7 +681,8 @@ impl Store {
     }
 
     /// Active staff accounts of an institution who should hear about a referral: those of
-    /// `department` (or without a department) and, when `department` is None, all of them.
+    /// `department` (or without a department) and, when `department` is None, all of them;
+    /// only those whose roles write patient data or manage referrals.
     pub async fn referral_recipients(
         &self,
         institution: Uuid,
@@ -690,7 +694,15 @@ impl Store {
         );
         q.bind(true)
             .push(" AND u.kind = 'staff' AND u.institution_id = ")
-            .bind(institution);
+            .bind(institution)
+            // Only those whose roles act on referrals: administrators, auditors, finance and
+            // pharmacy staff of the institution are not sent every referral of the county.
+            .push(
+                " AND u.id IN (SELECT ur.user_id FROM user_roles ur \
+                 JOIN role_permissions rp ON rp.role = ur.role WHERE rp.permission IN ",
+            )
+            .bind_list(["patient.write", "referral.manage"])
+            .push(")");
         if let Some(d) = department {
             q.push(" AND (s.department_id IS NULL OR s.department_id = ")
                 .bind(d)
@@ -1257,6 +1269,21 @@ impl Store {
             .arg(id),
         )
         .await?;
+        if number != row.number {
+            // The messages already sent quote the slip number: they quote the new one.
+            tx.execute(
+                Sql::new(
+                    "UPDATE notifications SET title_zh = REPLACE(title_zh, ?, ?), \
+                     title_en = REPLACE(title_en, ?, ?) WHERE referral_id = ?",
+                )
+                .arg(row.number.as_str())
+                .arg(number.as_str())
+                .arg(row.number.as_str())
+                .arg(number.as_str())
+                .arg(id),
+            )
+            .await?;
+        }
         let events: Vec<EventTime> = tx
             .fetch_all(Sql::new("SELECT id, at FROM referral_events WHERE referral_id = ?").arg(id))
             .await?;

@@ -459,3 +459,60 @@ async fn document_contents_round_trip(db: TestDb) {
     assert!(matches!(err, StoreError::BadReference(_)), "{err:?}");
 }
 both_backends!(document_contents_round_trip, document_contents_round_trip);
+
+/// Every column of the schema that names a person (a `person_id`, `resident_id`, a
+/// `*_person_id` or `merged_into`) has a declared merge handling in
+/// `ygt_store::mpi::PERSON_REFERENCES`: a new capability that keys rows by person and forgets
+/// to say what a merge does with them fails here, on both backends.
+async fn every_person_column_has_a_merge_handler(db: TestDb) {
+    let s = open(&db).await;
+    let cols: Vec<(String, String)> = match s.backend() {
+        Backend::Postgres => s
+            .fetch_all(Sql::new(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() ORDER BY 1, 2",
+            ))
+            .await
+            .unwrap(),
+        Backend::Sqlite => s
+            .fetch_all(Sql::new(
+                "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' \
+                 ORDER BY 1, 2",
+            ))
+            .await
+            .unwrap(),
+    };
+    assert!(cols.len() > 100, "read the schema: {}", cols.len());
+    let person_columns: Vec<(String, String)> = cols
+        .into_iter()
+        .filter(|(_, c)| {
+            c == "person_id"
+                || c == "resident_id"
+                || c.ends_with("_person_id")
+                || c == "merged_into"
+        })
+        .collect();
+    let missing: Vec<&(String, String)> = person_columns
+        .iter()
+        .filter(|(t, c)| {
+            !ygt_store::mpi::PERSON_REFERENCES
+                .iter()
+                .any(|(tt, cc, _)| tt == t && cc == c)
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "person columns without a merge handler in PERSON_REFERENCES: {missing:?}"
+    );
+    for (t, c, _) in ygt_store::mpi::PERSON_REFERENCES {
+        assert!(
+            person_columns.iter().any(|(tt, cc)| tt == t && cc == c),
+            "PERSON_REFERENCES names {t}.{c}, which the schema does not have"
+        );
+    }
+}
+both_backends!(
+    every_person_column_has_a_merge_handler,
+    every_person_column_has_a_merge_handler
+);

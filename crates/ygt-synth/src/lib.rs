@@ -102,6 +102,7 @@ pub const DEMO_ACCOUNTS: &[(&str, Role)] = &[
     ("pharmacist", Role::Pharmacist),
     ("finance", Role::Finance),
     ("auditor", Role::Auditor),
+    ("steward", Role::MpiSteward),
 ];
 
 /// The accounts to walk through two-way referral with (printed by `ygt demo`): user name and
@@ -126,7 +127,7 @@ pub const REFERRAL_WALKTHROUGH: &[(&str, &str)] = &[
 ];
 
 /// The password of every demo account (printed by `ygt demo`; never use the demo in production).
-pub const DEMO_PASSWORD: &str = "Yunxi@2026";
+pub const DEMO_PASSWORD: &str = "Demo-Kite#58";
 
 /// Progress callback: (steps done, steps in all).
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
@@ -623,7 +624,7 @@ impl Gen<'_> {
         let h = (hospital, county_name);
         let t = first_town.unwrap_or_else(|| h.clone());
         let v = first_village.unwrap_or_else(|| t.clone());
-        let plan: [(&str, &str, Role, &(Uuid, String)); 14] = [
+        let plan: [(&str, &str, Role, &(Uuid, String)); 15] = [
             ("admin", "系统管理员", Role::SystemAdmin, &h),
             ("community", "医共体管理办公室", Role::CommunityAdmin, &h),
             ("hospital.admin", "县医院信息科", Role::InstitutionAdmin, &h),
@@ -638,6 +639,7 @@ impl Gen<'_> {
             ("pharmacist", "", Role::Pharmacist, &h),
             ("finance", "", Role::Finance, &h),
             ("auditor", "", Role::Auditor, &h),
+            ("steward", "主索引管理员", Role::MpiSteward, &h),
         ];
         // The doctors of the referral walk-through stand for staff members: the village
         // doctor of the first village clinic (the family doctor down-referrals are addressed

@@ -27,10 +27,11 @@ use time::{Date, Duration, OffsetDateTime, Time, UtcOffset};
 use uuid::Uuid;
 use ygt_app::account::AccountDraft;
 use ygt_app::referral::{PlanDraft, ReferralDraft, ReferralOutcome, StepDraft};
+use ygt_app::ygt_store::mpi::Registration;
 use ygt_app::ygt_store::org::{Institution, InstitutionFilter, Staff};
 use ygt_app::ygt_store::referral::{ReferralFilter, Retime};
 use ygt_app::{Actor, App, AppError, Ctx};
-use ygt_domain::access::Role;
+use ygt_domain::access::{Ground, RegistrationFacts, Role, registration_grounds};
 use ygt_domain::org::{InstitutionType, Tier};
 use ygt_domain::referral::{
     Direction, OverdueRules, ResourceKind, SlotAvailability, Status, Urgency,
@@ -1093,7 +1094,9 @@ impl World<'_> {
         Ok(())
     }
 
-    /// Who is registered where, for the participating institutions and the county hospital.
+    /// Who is registered where, for the participating institutions and the county hospital:
+    /// registrations that open the record there (a doctor refers only residents their
+    /// institution may see; one linked by resemblance alone does not count).
     async fn load_residents(&mut self) -> Result<(), GenerateError> {
         let wanted: HashSet<Uuid> = self
             .primaries
@@ -1102,8 +1105,7 @@ impl World<'_> {
             .chain([self.hospital.id])
             .collect();
         let today = OffsetDateTime::now_utc().to_offset(beijing()).date();
-        // (institution, record id, name) → person, for a deterministic order per institution.
-        let mut seen: BTreeMap<(Uuid, String, String), Uuid> = BTreeMap::new();
+        let mut by_person: HashMap<Uuid, Vec<Registration>> = HashMap::new();
         let mut tx = self.app.store().begin().await.map_err(AppError::from)?;
         let mut after = None;
         loop {
@@ -1114,7 +1116,27 @@ impl World<'_> {
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             for r in page {
-                if !wanted.contains(&r.institution_id) {
+                by_person.entry(r.person_id).or_default().push(r);
+            }
+        }
+        tx.rollback().await.map_err(AppError::from)?;
+        // (institution, record id, name) → person, for a deterministic order per institution.
+        let mut seen: BTreeMap<(Uuid, String, String), Uuid> = BTreeMap::new();
+        for regs in by_person.values() {
+            let facts: Vec<RegistrationFacts> = regs
+                .iter()
+                .map(|r| RegistrationFacts {
+                    id: r.id,
+                    id_number: r.id_number.clone(),
+                    registered_at: r.registered_at,
+                })
+                .collect();
+            let grounds = registration_grounds(&facts);
+            for r in regs {
+                let opens = grounds
+                    .iter()
+                    .any(|(id, g)| *id == r.id && *g == Ground::Registered);
+                if !opens || !wanted.contains(&r.institution_id) {
                     continue;
                 }
                 let e = self.residents.entry(r.person_id).or_insert(Resident {
@@ -1137,7 +1159,6 @@ impl World<'_> {
                 );
             }
         }
-        tx.rollback().await.map_err(AppError::from)?;
         for ((inst, _, _), person) in seen {
             let list = self.registered_at.entry(inst).or_default();
             if !list.contains(&person) {
@@ -1249,7 +1270,20 @@ impl World<'_> {
                 },
             )
             .await;
-        Ok(matches!(r, Ok(reg) if reg.person_id == person))
+        if !matches!(r, Ok(reg) if reg.person_id == person) {
+            return Ok(false);
+        }
+        // Admitted with the ID number the person is known by: the hospital's registration opens
+        // the record (a person first registered without a number has none to prove).
+        let links = self
+            .app
+            .store()
+            .care_links(person, OffsetDateTime::now_utc())
+            .await
+            .map_err(AppError::from)?;
+        Ok(links.iter().any(|l| {
+            l.institution_id == Some(self.hospital.id) && l.kind == Ground::Registered.code()
+        }))
     }
 
     /// The latest findings of the resident's record to attach (when the history was made).
@@ -1847,7 +1881,16 @@ impl World<'_> {
                         }
                         anchors.push((OffsetDateTime::now_utc(), done));
                         self.app
-                            .complete_care_task(&receiving, task.id, Some("已按计划完成随访"))
+                            .complete_care_task(
+                                &receiving,
+                                task.id,
+                                &ygt_app::referral::TaskDone {
+                                    note: Some("已按计划完成随访".into()),
+                                    systolic: Some("136".into()),
+                                    diastolic: Some("84".into()),
+                                    ..Default::default()
+                                },
+                            )
                             .await?;
                     }
                     let mut s = step("complete");

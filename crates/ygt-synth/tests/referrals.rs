@@ -330,6 +330,71 @@ async fn demo_referrals(db: TestDb) {
             .is_empty()
     );
 
+    // Every count on the home page is the length of the list its link opens; an up-referral
+    // waiting and a down-referral waiting for handover are never counted twice.
+    for name in [
+        "village",
+        "township.doctor",
+        "doctor",
+        "referral",
+        "steward",
+    ] {
+        let who = signed_in(&app, name).await;
+        let c = app.worklist_counts(&who).await.unwrap();
+        let mut seen = BTreeSet::new();
+        for (list, mut q) in App::counted_lists() {
+            q.limit = Some(200);
+            let rows = app.worklist(&who, &q).await.unwrap().referrals;
+            let n = match list {
+                "outgoing" => c.outgoing_open,
+                "incoming" => c.incoming_waiting,
+                "overdue" => c.overdue,
+                _ => c.handover,
+            };
+            assert_eq!(rows.len() as i64, n, "{name}: {list}");
+            if list != "overdue" {
+                for r in rows {
+                    assert!(seen.insert(r.id), "{name}: {} counted twice", r.id);
+                }
+            }
+        }
+    }
+
+    // Every slip number a message quotes is the number of its referral.
+    for name in ["village", "doctor", "referral", "township.doctor"] {
+        let who = signed_in(&app, name).await;
+        for n in app.inbox(&who, false).await.unwrap() {
+            let Some(rid) = n.referral_id else { continue };
+            let r = app.store().referral(rid).await.unwrap().unwrap();
+            let quoted: Vec<&str> = n
+                .title_zh
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with("ZZ") && w.len() > 10)
+                .collect();
+            for q in quoted {
+                assert_eq!(q, r.number, "{name}: {}", n.title_zh);
+            }
+        }
+    }
+
+    // Referral messages go to those who act on referrals, not to the county hospital's
+    // administrators, auditors, finance or pharmacy staff.
+    for name in [
+        "admin",
+        "hospital.admin",
+        "auditor",
+        "finance",
+        "pharmacist",
+    ] {
+        let who = signed_in(&app, name).await;
+        assert!(
+            app.inbox(&who, false).await.unwrap().is_empty(),
+            "{name} was sent referral messages"
+        );
+    }
+    let doctor = signed_in(&app, "doctor").await;
+    assert!(!app.inbox(&doctor, false).await.unwrap().is_empty());
+
     // The generator signed out everywhere it signed in; the audit chain is intact.
     let report = app.verify_audit_chain().await.unwrap();
     assert!(report.problem.is_none(), "{:?}", report.problem);

@@ -25,6 +25,9 @@ use crate::{fresh_temp_dir, under_ci};
 /// The W3C WebDriver web element identifier key.
 pub const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// The WebDriver key code of the Control key (hold it to open a link in a new tab).
+pub const CONTROL: &str = "\u{E009}";
+
 /// Chromium binary driven by the tests.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -243,6 +246,52 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
+/// The size of the browser window a session runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Width in CSS pixels.
+    pub width: u32,
+    /// Height in CSS pixels.
+    pub height: u32,
+    /// A phone: the viewport is `width`×`height` with touch and the page's `viewport` meta
+    /// honoured (chromedriver's mobile emulation). A desktop window of Chromium is never
+    /// narrower than 500 px, so narrower sizes need this.
+    pub mobile: bool,
+}
+
+impl Window {
+    /// A desktop or laptop screen, 1366×900 (the default).
+    pub const DESKTOP: Window = Window::desktop(1366, 900);
+    /// A tablet held landscape, 1024×768.
+    pub const TABLET: Window = Window::desktop(1024, 768);
+    /// A phone, 390×844.
+    pub const PHONE: Window = Window {
+        width: 390,
+        height: 844,
+        mobile: true,
+    };
+
+    /// A desktop window of `width`×`height`.
+    pub const fn desktop(width: u32, height: u32) -> Window {
+        Window {
+            width,
+            height,
+            mobile: false,
+        }
+    }
+
+    /// `1366x900`, for file names and messages.
+    pub fn label(&self) -> String {
+        format!("{}x{}", self.width, self.height)
+    }
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window::DESKTOP
+    }
+}
+
 /// A headless Chromium session driven through chromedriver.
 ///
 /// Dropping it deletes the session, kills chromedriver and removes the
@@ -256,16 +305,29 @@ pub struct Browser {
     session_id: String,
     driver: Option<Child>,
     temp_dir: PathBuf,
+    /// Chromium's process id (from the new session), to stop it when chromedriver cannot.
+    chromium_pid: Option<u32>,
 }
 
 impl Browser {
     /// Starts chromedriver on a free port and opens a headless Chromium
-    /// session (`--lang=zh-CN`, window 1280×900, fresh profile).
+    /// session (`--lang=zh-CN`, window 1366×900, fresh profile).
     ///
     /// If chromedriver or chromium is not installed, returns `None` after
     /// printing "skipping browser test: ..." — or panics when `CI` is set.
     /// Any other failure to start panics.
     pub async fn launch() -> Option<Browser> {
+        Self::launch_with(Window::DESKTOP).await
+    }
+
+    /// [`Browser::launch`] with a window of the given size.
+    ///
+    /// Chromium runs with its default features, as the people who use ygt run it: the
+    /// back/forward cache, background tab throttling and occluded-window backgrounding stay
+    /// on (chromedriver's switches that turn the last two off are excluded). Only Chromium's
+    /// own calls home stay off (`--disable-background-networking`, component updates, sync),
+    /// which change nothing in how a page behaves and keep the tests offline.
+    pub async fn launch_with(window: Window) -> Option<Browser> {
         let Some(driver_bin) = find_chromedriver() else {
             return skip_browser(&format!(
                 "chromedriver not found at {CHROMEDRIVER} or on PATH \
@@ -277,10 +339,10 @@ impl Browser {
                 "{CHROMIUM} not found (apt-get install chromium chromium-driver)"
             ));
         }
-        Some(Self::start(&driver_bin).await)
+        Some(Self::start(&driver_bin, window).await)
     }
 
-    async fn start(driver_bin: &Path) -> Browser {
+    async fn start(driver_bin: &Path, window: Window) -> Browser {
         let temp_dir = fresh_temp_dir("ygt-browser");
         let profile = temp_dir.join("profile");
         let log_path = temp_dir.join("chromedriver.log");
@@ -315,32 +377,50 @@ impl Browser {
             session_id: String::new(),
             driver: Some(child),
             temp_dir,
+            chromium_pid: None,
         };
 
         browser.wait_until_ready(&client, &log_path).await;
 
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                format!("--window-size={},{}", window.width.max(500), window.height),
+                format!("--user-data-dir={}", profile.display()),
+                "--lang=zh-CN",
+            ],
+            // chromedriver's own defaults that change how pages behave in the background.
+            "excludeSwitches": [
+                "disable-background-timer-throttling",
+                "disable-backgrounding-occluded-windows",
+            ],
+            "prefs": { "intl.accept_languages": "zh-CN,zh" },
+        });
+        if window.mobile {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": {
+                    "width": window.width,
+                    "height": window.height,
+                    "pixelRatio": 1,
+                    "mobile": true,
+                    "touch": true,
+                },
+            });
+        }
         let capabilities = json!({
             "capabilities": {
                 "alwaysMatch": {
                     "browserName": "chrome",
-                    "goog:chromeOptions": {
-                        "binary": CHROMIUM,
-                        "args": [
-                            "--headless=new",
-                            "--no-sandbox",
-                            "--disable-gpu",
-                            "--disable-background-networking",
-                            "--disable-quic",
-                            "--no-first-run",
-                            "--disable-component-update",
-                            "--disable-sync",
-                            "--disable-dev-shm-usage",
-                            "--window-size=1280,900",
-                            format!("--user-data-dir={}", profile.display()),
-                            "--lang=zh-CN",
-                        ],
-                        "prefs": { "intl.accept_languages": "zh-CN,zh" },
-                    },
+                    "goog:chromeOptions": options,
                 },
             },
         });
@@ -361,6 +441,10 @@ impl Browser {
             panic!("new session response has no sessionId: {created}");
         };
         browser.session_id = session_id.to_owned();
+        browser.chromium_pid = created
+            .pointer("/capabilities/goog:processID")
+            .and_then(Value::as_u64)
+            .and_then(|p| u32::try_from(p).ok());
         browser.session = Arc::new(Session {
             client,
             url: format!("{driver_url}/session/{session_id}"),
@@ -409,10 +493,23 @@ impl Browser {
             .await;
             if let Err(e) = r {
                 eprintln!("ygt-testkit: cannot delete WebDriver session: {e}");
+                self.kill_chromium();
             }
             self.session_id.clear();
         }
         // Drop kills chromedriver and removes the temp dir.
+    }
+
+    /// Stops Chromium itself (chromedriver did not end the session: it outlives chromedriver
+    /// otherwise).
+    fn kill_chromium(&mut self) {
+        if let Some(pid) = self.chromium_pid.take() {
+            let _ = Command::new("kill")
+                .arg(pid.to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 
     /// The WebDriver session id.
@@ -550,21 +647,115 @@ impl Browser {
             })
     }
 
+    /// A PNG screenshot of the whole page (at most `max_height` CSS pixels of it), taken
+    /// through Chromium's DevTools protocol.
+    pub async fn full_page_png(&self, max_height: u32) -> Result<Vec<u8>, BrowserError> {
+        let size = self
+            .execute(
+                "var d = document.documentElement;\
+                 return [Math.max(d.scrollWidth, window.innerWidth), d.scrollHeight];",
+                vec![],
+            )
+            .await?;
+        let dim = |i: usize| size.get(i).and_then(Value::as_f64).unwrap_or(0.0);
+        let params = json!({
+            "format": "png",
+            "captureBeyondViewport": true,
+            "clip": {
+                "x": 0, "y": 0,
+                "width": dim(0),
+                "height": dim(1).min(f64::from(max_height)),
+                "scale": 1,
+            },
+        });
+        let v = self
+            .session
+            .post(
+                "/goog/cdp/execute",
+                json!({ "cmd": "Page.captureScreenshot", "params": params }),
+            )
+            .await?;
+        let b64 = v.get("data").and_then(Value::as_str).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .map_err(|e| BrowserError::Protocol {
+                command: "Page.captureScreenshot".to_owned(),
+                detail: format!("invalid base64: {e}"),
+            })
+    }
+
+    /// Writes a PNG screenshot of the whole page (at most `max_height` CSS pixels of it) to
+    /// `path`, creating parent dirs.
+    pub async fn save_full_page(
+        &self,
+        path: impl AsRef<Path>,
+        max_height: u32,
+    ) -> Result<(), BrowserError> {
+        let png = self.full_page_png(max_height).await?;
+        write_png(path.as_ref(), &png)
+    }
+
     /// Writes a PNG screenshot to `path` (creating parent dirs); meant for
     /// tests to call on failure.
     pub async fn save_screenshot(&self, path: impl AsRef<Path>) -> Result<(), BrowserError> {
-        let path = path.as_ref();
         let png = self.screenshot_png().await?;
-        let io = |source| BrowserError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        if let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent).map_err(io)?;
+        write_png(path.as_ref(), &png)
+    }
+
+    /// Presses `key` (a character or a WebDriver key code such as [`CONTROL`]) and keeps it
+    /// down until [`Browser::release_keys`]: clicks in between carry it, as a person's do.
+    pub async fn key_down(&self, key: &str) -> Result<(), BrowserError> {
+        let actions = json!({ "actions": [{
+            "type": "key",
+            "id": "keyboard",
+            "actions": [{ "type": "keyDown", "value": key }],
+        }] });
+        self.session.post("/actions", actions).await.map(drop)
+    }
+
+    /// Releases every key and button held down.
+    pub async fn release_keys(&self) -> Result<(), BrowserError> {
+        self.session
+            .cmd(reqwest::Method::DELETE, "/actions", None)
+            .await
+            .map(drop)
+    }
+
+    /// The handle of the current tab.
+    pub async fn window_handle(&self) -> Result<String, BrowserError> {
+        let v = self.session.get("/window").await?;
+        as_string("GET /window", v)
+    }
+
+    /// The handles of all open tabs.
+    pub async fn window_handles(&self) -> Result<Vec<String>, BrowserError> {
+        let v = self.session.get("/window/handles").await?;
+        match v {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|h| as_string("GET /window/handles", h))
+                .collect(),
+            other => Err(BrowserError::Protocol {
+                command: "GET /window/handles".to_owned(),
+                detail: format!("expected an array, got {other}"),
+            }),
         }
-        std::fs::write(path, png).map_err(io)
+    }
+
+    /// Brings the tab `handle` to the front (the one left goes to the background).
+    pub async fn switch_to_window(&self, handle: &str) -> Result<(), BrowserError> {
+        self.session
+            .post("/window", json!({ "handle": handle }))
+            .await
+            .map(drop)
+    }
+
+    /// Closes the current tab; switch to another one before the next command.
+    pub async fn close_window(&self) -> Result<(), BrowserError> {
+        self.session
+            .cmd(reqwest::Method::DELETE, "/window", None)
+            .await
+            .map(drop)
     }
 
     /// Sets the outer window size in CSS pixels.
@@ -583,6 +774,7 @@ impl Drop for Browser {
             let path = format!("/session/{}", self.session_id);
             if let Err(e) = blocking_delete(&self.driver_url, &path) {
                 eprintln!("ygt-testkit: cannot delete WebDriver session: {e}");
+                self.kill_chromium();
             }
             self.session_id.clear();
         }
@@ -705,6 +897,19 @@ impl Element {
             .await?;
         self.session.elements("POST /element/{id}/elements", &v)
     }
+}
+
+fn write_png(path: &Path, png: &[u8]) -> Result<(), BrowserError> {
+    let io = |source| BrowserError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::fs::write(path, png).map_err(io)
 }
 
 fn css_locator(css: &str) -> Value {

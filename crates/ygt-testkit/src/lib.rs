@@ -17,7 +17,7 @@
 pub mod browser;
 pub mod db;
 
-pub use browser::{Browser, BrowserError, Element};
+pub use browser::{Browser, BrowserError, CONTROL, Element, Window};
 pub use db::{Backend, TestDb, each_backend, row_counts};
 
 #[doc(hidden)]

@@ -94,7 +94,8 @@ async fn main() {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     let mut patients = Vec::new();
     for (i, p) in persons.iter().enumerate() {
         let Some(idn) = &p.id_number else { continue };

@@ -46,6 +46,8 @@ enum Command {
         /// Synthetic residents registered on the first run.
         #[arg(long, default_value_t = 5_000)]
         residents: usize,
+        #[command(flatten)]
+        web: WebArgs,
     },
     /// Serve the web UI and APIs.
     Serve {
@@ -62,6 +64,8 @@ enum Command {
         /// patient.write at its institution); create one under 管理 → API 令牌.
         #[arg(long, env = "YGT_MLLP_TOKEN_FILE")]
         mllp_token_file: Option<PathBuf>,
+        #[command(flatten)]
+        web: WebArgs,
     },
     /// Bring the database schema up to date.
     Migrate {
@@ -90,6 +94,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// API tokens of integrations.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Write a synthetic county into an empty database.
     Generate {
@@ -133,11 +142,61 @@ enum ImportCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain; exit status 0 only when it is intact.
+    /// Check the whole hash chain and print its head; exit status 0 only when it is intact
+    /// (and reaches the expected head, when one is given).
     Verify {
         #[arg(long, env = "YGT_DATABASE_URL")]
         database: Option<String>,
+        /// A head hash printed by an earlier run: fail unless the chain still holds that event
+        /// (catches the deletion of the newest events).
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token as the operator and print it (once) on standard output.
+    Create {
+        #[arg(long, env = "YGT_DATABASE_URL")]
+        database: Option<String>,
+        /// The institution the token acts for: its unified social credit code (统一社会信用代码),
+        /// its division code when no other institution has it, or its ygt id.
+        #[arg(long, value_name = "CODE")]
+        institution: String,
+        /// A name for the token (such as the system that uses it).
+        #[arg(long)]
+        name: String,
+        /// Permission codes separated by commas; `integration` stands for the integration set
+        /// (patient.write, record.read_own).
+        #[arg(long, value_name = "LIST")]
+        permissions: String,
+        /// Days until the token expires (1 to 365; 90 when not given).
+        #[arg(long, value_name = "N")]
+        valid_days: Option<i64>,
+    },
+}
+
+/// Settings of the web door shared by `serve` and `demo`.
+#[derive(clap::Args)]
+struct WebArgs {
+    /// The URL clients reach ygt under, such as https://ygt.example.cn (absolute links are
+    /// made from it, never from the Host header); default: http:// and the listen address.
+    #[arg(long, env = "YGT_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// File holding the bearer token /metrics requires (without one, /metrics is off).
+    #[arg(long, env = "YGT_METRICS_TOKEN_FILE", value_name = "FILE")]
+    metrics_token_file: Option<PathBuf>,
+    /// A proxy (address or range such as 10.0.0.0/8) whose X-Forwarded-For and
+    /// X-Forwarded-Proto are believed; repeat for several (environment: comma-separated).
+    /// Without one, the connection's peer is the client and no forwarding header counts.
+    #[arg(
+        long = "trusted-proxy",
+        env = "YGT_TRUSTED_PROXIES",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<String>,
 }
 
 /// The configuration file.
@@ -153,6 +212,13 @@ struct Config {
     session_idle_minutes: Option<i64>,
     /// Hours after sign-in that end a session (default 12).
     session_hours: Option<i64>,
+    /// The URL clients reach ygt under (default: http:// and the listen address).
+    public_url: Option<String>,
+    /// The bearer token /metrics requires (without one, /metrics is off).
+    metrics_token: Option<String>,
+    /// Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or
+    /// ranges).
+    trusted_proxies: Option<Vec<String>>,
 }
 
 impl Config {
@@ -190,6 +256,55 @@ impl Config {
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The shortest metrics token accepted.
+const METRICS_TOKEN_MIN: usize = 16;
+
+/// The web door's settings from the flags, the environment and the file.
+struct Web {
+    /// None when nothing gives one (then the listen address decides).
+    public_url: Option<String>,
+    metrics_token: Option<String>,
+    trusted_proxies: ygt_server::proxy::TrustedProxies,
+}
+
+/// The web door's settings: a flag (or its environment variable) wins over the file.
+fn web_config(args: &WebArgs, cfg: &Config) -> Result<Web> {
+    let public_url = match args.public_url.as_ref().or(cfg.public_url.as_ref()) {
+        Some(u) => Some(
+            ygt_server::ServerConfig::parse_public_url(u).map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+        None => None,
+    };
+    let metrics_token = match &args.metrics_token_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading the metrics token file {}", f.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => cfg.metrics_token.as_ref().map(|t| t.trim().to_owned()),
+    };
+    if let Some(t) = &metrics_token
+        && (t.chars().count() < METRICS_TOKEN_MIN || !t.chars().all(|c| c.is_ascii_graphic()))
+    {
+        bail!(
+            "the metrics token must be at least {METRICS_TOKEN_MIN} visible ASCII characters (no spaces)"
+        );
+    }
+    let proxies = if args.trusted_proxies.is_empty() {
+        cfg.trusted_proxies.clone().unwrap_or_default()
+    } else {
+        args.trusted_proxies.clone()
+    };
+    let trusted_proxies =
+        ygt_server::proxy::TrustedProxies::parse(&proxies).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Web {
+        public_url,
+        metrics_token,
+        trusted_proxies,
+    })
+}
 
 fn database_url(flag: Option<String>, cfg: &Config) -> Result<String> {
     match flag.or_else(|| cfg.database.clone()) {
@@ -246,7 +361,9 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             listen,
             seed,
             residents,
+            web,
         } => {
+            let web = web_config(&web, &cfg)?;
             std::fs::create_dir_all(&data)
                 .with_context(|| format!("creating the data directory {}", data.display()))?;
             let path = data.join("ygt.db");
@@ -282,31 +399,71 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let listen = listen
                 .or(cfg.listen.clone())
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-            serve(app, &listen, true).await
+            serve(app, &listen, true, web).await
         }
         Command::Audit {
-            command: AuditCommand::Verify { database },
+            command:
+                AuditCommand::Verify {
+                    database,
+                    expect_head,
+                },
         } => {
             let url = database_url(database, &cfg)?;
             let store = Store::connect(&url)
                 .await
                 .context("connecting to the database")?;
             let app = App::with_settings(store, cfg.settings()?);
-            let report = app.verify_audit_chain().await?;
-            match report.problem {
-                None => {
-                    println!("audit chain intact: {} events verified", report.verified);
-                    Ok(())
-                }
-                Some(p) => bail!("audit chain broken: {p}"),
+            let report = app
+                .verify_audit_chain_expecting(expect_head.as_deref())
+                .await?;
+            if let Some(p) = report.problem {
+                bail!("audit chain broken: {p}");
             }
+            println!("audit chain intact: {} events verified", report.verified);
+            match &report.head {
+                Some((seq, hash)) => println!("head: event {seq}, hash {hash}"),
+                None => println!("head: none (the log is empty)"),
+            }
+            if let Some(h) = expect_head {
+                match report.expected_at {
+                    Some(seq) => println!("expected head {} found: event {seq}", h.trim()),
+                    None => bail!(
+                        "the audit chain no longer reaches the expected head {}: no event has \
+                         that hash, so events were deleted from the end (or the hash was \
+                         recorded from another database)",
+                        h.trim()
+                    ),
+                }
+            }
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    database,
+                    institution,
+                    name,
+                    permissions,
+                    valid_days,
+                },
+        } => {
+            let url = database_url(database, &cfg)?;
+            let store = Store::connect(&url)
+                .await
+                .context("connecting to the database")?;
+            let app = App::with_settings(store, cfg.settings()?);
+            let r = create_token(&app, &institution, &name, &permissions, valid_days).await;
+            app.store().close().await;
+            r
         }
         Command::Serve {
             database,
             listen,
             mllp,
             mllp_token_file,
+            web,
         } => {
+            let web = web_config(&web, &cfg)?;
             let url = database_url(database, &cfg)?;
             let store = Store::open(&url).await.context("opening the database")?;
             let listen = listen
@@ -316,7 +473,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             if let (Some(addr), Some(file)) = (mllp, mllp_token_file) {
                 start_mllp(&app, &addr, &file).await?;
             }
-            serve(app, &listen, false).await
+            serve(app, &listen, false, web).await
         }
         Command::Migrate { database } => {
             let url = database_url(database, &cfg)?;
@@ -704,6 +861,13 @@ async fn reindex(app: &App) -> Result<()> {
     if n > 0 {
         eprintln!("Rebuilt the blocking index of {n} registrations.");
     }
+    let n = app
+        .ensure_search_initials()
+        .await
+        .context("filling in the pinyin initials of registrations")?;
+    if n > 0 {
+        eprintln!("Filled in the pinyin initials of {n} registrations.");
+    }
     Ok(())
 }
 
@@ -743,7 +907,106 @@ async fn start_mllp(app: &App, addr: &str, token_file: &std::path::Path) -> Resu
     Ok(())
 }
 
-async fn serve(app: App, listen: &str, demo: bool) -> Result<()> {
+/// `ygt token create`: the operator (system actor) creates an API token for an institution
+/// found by its code; the secret goes to standard output, once; the creation is audited.
+async fn create_token(
+    app: &App,
+    code: &str,
+    name: &str,
+    permissions: &str,
+    valid_days: Option<i64>,
+) -> Result<()> {
+    let ctx = ygt_app::Ctx::system();
+    let (institutions, _) = app
+        .list_institutions(
+            &ctx,
+            &ygt_app::ygt_store::org::InstitutionFilter {
+                limit: Some(100_000),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let code = code.trim();
+    let by_uscc: Vec<_> = institutions
+        .iter()
+        .filter(|i| {
+            i.uscc
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(code))
+                || i.id.to_string() == code.to_ascii_lowercase()
+        })
+        .collect();
+    let found: Vec<_> = if by_uscc.is_empty() {
+        institutions
+            .iter()
+            .filter(|i| i.division_code == code)
+            .collect()
+    } else {
+        by_uscc
+    };
+    let inst = match found.as_slice() {
+        [one] => *one,
+        [] => bail!(
+            "--institution {code:?}: no active institution has this unified social credit code, \
+             division code or id"
+        ),
+        many => bail!(
+            "--institution {code:?}: {} institutions share this division code; give the unified \
+             social credit code or the id instead",
+            many.len()
+        ),
+    };
+    let perms: Vec<String> = permissions
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let created = app
+        .create_token(&ctx, name, inst.id, &perms, valid_days)
+        .await
+        .map_err(|e| match e {
+            ygt_app::AppError::Invalid(v) => {
+                let lines: Vec<String> =
+                    v.0.iter()
+                        .map(|x| {
+                            let flag = match x.field.split('[').next().unwrap_or("") {
+                                "valid_days" => "--valid-days",
+                                "permissions" => "--permissions",
+                                "name" => "--name",
+                                "institution_id" => "--institution",
+                                f => f,
+                            };
+                            format!("{flag} ({}): {}", x.field, x.reason.message_en())
+                        })
+                        .collect();
+                anyhow::anyhow!("{}", lines.join("; "))
+            }
+            e => anyhow::anyhow!("{e}"),
+        })?;
+    let expires = created
+        .token
+        .expires_at
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    eprintln!(
+        "Created the token {:?} for {} with {}, valid until {expires}. It is shown only \
+         once (below, on standard output) and stored only as a hash.",
+        created.token.name, inst.name, created.token.permissions
+    );
+    println!("{}", created.secret);
+    Ok(())
+}
+
+async fn serve(app: App, listen: &str, demo: bool, web: Web) -> Result<()> {
+    let Web {
+        public_url,
+        metrics_token,
+        trusted_proxies,
+    } = web;
     reindex(&app).await?;
     let addr: SocketAddr = listen
         .parse()
@@ -752,6 +1015,21 @@ async fn serve(app: App, listen: &str, demo: bool) -> Result<()> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
+    if public_url.is_none() && addr.ip().is_unspecified() {
+        tracing::warn!(
+            "listening on {addr} without public_url: absolute links name {}; set public_url",
+            ygt_server::ServerConfig::public_url_for(local)
+        );
+    }
+    if !trusted_proxies.is_empty() {
+        tracing::info!(proxies = %trusted_proxies.describe(), "trusting X-Forwarded-For and X-Forwarded-Proto of these proxies");
+    }
+    let config = ygt_server::ServerConfig {
+        public_url: public_url.unwrap_or_else(|| ygt_server::ServerConfig::public_url_for(local)),
+        metrics_token,
+        trusted_proxies,
+        ..Default::default()
+    };
     let backend = app.store().backend().name();
     println!("ygt is running on {backend}: http://{local}/");
     println!("  API documentation: http://{local}/api/docs");
@@ -760,7 +1038,12 @@ async fn serve(app: App, listen: &str, demo: bool) -> Result<()> {
     }
     println!("Press Ctrl-C to stop.");
     let store = app.store().clone();
-    ygt_server::serve(listener, AppState::new(app), shutdown_signal()).await?;
+    ygt_server::serve(
+        listener,
+        AppState::with_config(app, config),
+        shutdown_signal(),
+    )
+    .await?;
     store.close().await;
     eprintln!("ygt stopped.");
     Ok(())

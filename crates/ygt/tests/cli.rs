@@ -798,3 +798,324 @@ both_backends!(
     clinical_import_refuses_whole_items,
     clinical_import_refuses_whole_items
 );
+
+/// `ygt audit verify` prints the head; `--expect-head` fails once the newest events are gone,
+/// even when the head row was rewritten to match (which a plain verify cannot see).
+async fn audit_expected_head(db: TestDb) {
+    let store = audited_db(&db).await;
+    let run = |expect: Option<&str>| {
+        let mut args = vec!["audit", "verify", "--database", &db.url];
+        if let Some(h) = expect {
+            args.extend(["--expect-head", h]);
+        }
+        let out = ygt().args(&args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, text, _) = run(None);
+    assert!(ok, "{text}");
+    let head = text
+        .lines()
+        .find_map(|l| l.strip_prefix("head: event 6, hash "))
+        .unwrap_or_else(|| panic!("no head printed: {text}"))
+        .trim()
+        .to_owned();
+    assert_eq!(head.len(), 64, "{head}");
+    // The head it printed is reached, today and after more events.
+    let (ok, text, err) = run(Some(&head));
+    assert!(ok, "{text}{err}");
+    assert!(
+        text.contains("expected head") && text.contains("event 6"),
+        "{text}"
+    );
+    // The newest two events deleted and the head row made to fit: the chain still checks,
+    // but no longer reaches the head noted before.
+    tamper(&store, "DELETE FROM audit_events WHERE seq > 4").await;
+    tamper(
+        &store,
+        "UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_events WHERE seq = 4) WHERE id = 1",
+    )
+    .await;
+    let (ok, text, _) = run(None);
+    assert!(ok && text.contains("4 events verified"), "{text}");
+    let (ok, _, err) = run(Some(&head));
+    assert!(!ok, "a lost head must fail");
+    assert!(
+        err.contains("no longer reaches the expected head") && err.contains(&head),
+        "{err}"
+    );
+    store.close().await;
+}
+both_backends!(audit_expected_head, audit_expected_head);
+
+/// `ygt token create`: the operator makes an integration token for an institution found by
+/// its code; the secret is printed once, the creation audited; it works for MLLP.
+async fn token_create_for_a_lab_system(db: TestDb) {
+    let store = audited_db(&db).await;
+    let app = ygt_app::App::new(store.clone());
+    let create = |args: &[&str]| {
+        let mut all = vec!["token", "create", "--database", &db.url];
+        all.extend_from_slice(args);
+        let out = ygt().args(&all).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Refusals name the flag.
+    let (ok, _, err) = create(&[
+        "--institution",
+        "341890",
+        "--name",
+        "检验系统",
+        "--permissions",
+        "integration",
+        "--valid-days",
+        "400",
+    ]);
+    assert!(
+        !ok && err.contains("--valid-days") && err.contains("365"),
+        "{err}"
+    );
+    let (ok, _, err) = create(&[
+        "--institution",
+        "999999",
+        "--name",
+        "检验系统",
+        "--permissions",
+        "integration",
+    ]);
+    assert!(!ok && err.contains("--institution"), "{err}");
+    let (ok, _, err) = create(&[
+        "--institution",
+        "341890",
+        "--name",
+        "检验系统",
+        "--permissions",
+        "patient.wrte",
+    ]);
+    assert!(!ok && err.contains("--permissions"), "{err}");
+
+    let (ok, out, err) = create(&[
+        "--institution",
+        "341890",
+        "--name",
+        "检验系统",
+        "--permissions",
+        "integration",
+    ]);
+    assert!(ok, "{err}");
+    let secret = out.trim();
+    assert_eq!(out.lines().count(), 1, "only the secret on stdout: {out}");
+    assert!(secret.starts_with("ygt_"), "{out}");
+    assert!(err.contains("shown only once"), "{err}");
+    let p = app.token_principal(secret).await.unwrap().unwrap();
+    assert!(p.can(ygt_domain::access::Permission::PatientWrite));
+    assert!(p.can(ygt_domain::access::Permission::RecordReadOwn));
+    assert_eq!(p.permissions.len(), 2);
+    let (all, _) = app
+        .list_institutions(&ygt_app::Ctx::system(), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(p.institution_id, Some(all[0].id));
+    let (events, _) = app
+        .search_audit(
+            &ygt_app::Ctx::system(),
+            &ygt_app::ygt_store::access::AuditFilter {
+                action: Some("token.create".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].actor_name, "system");
+    assert!(
+        events[0]
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("patient.write,record.read_own valid_days=90"),
+        "{events:?}"
+    );
+    assert!(!events[0].detail.as_deref().unwrap_or("").contains(secret));
+
+    // Step 2 and 3 of the README: serve with the token file; the lab system sends over MLLP.
+    let dir = ygt_testkit::fresh_temp_dir("ygt-token");
+    let file = dir.join("lab.token");
+    std::fs::write(&file, &out).unwrap();
+    let mut child = ygt()
+        .args([
+            "serve",
+            "--database",
+            &db.url,
+            "--listen",
+            "127.0.0.1:0",
+            "--mllp",
+            "127.0.0.1:0",
+            "--mllp-token-file",
+            file.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(
+        first.starts_with("HL7 v2 (MLLP) on ") && first.ends_with("检验系统"),
+        "{first}"
+    );
+    let addr = first
+        .trim_start_matches("HL7 v2 (MLLP) on ")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let adt = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../ygt-interop/tests/fixtures/hl7/adt_a04.hl7"),
+    )
+    .unwrap();
+    let ack = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut framed = vec![0x0b];
+        framed.extend_from_slice(&adt);
+        framed.extend_from_slice(&[0x1c, 0x0d]);
+        s.write_all(&framed).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.contains(&0x1c) {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "closed without an acknowledgement");
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    assert!(ack.contains("MSA|AA"), "{ack}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    let found = app
+        .search_residents(&ygt_app::Ctx::system(), "110101199003074514", 5)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the lab system's registration arrived");
+    let _ = std::fs::remove_dir_all(dir);
+    store.close().await;
+}
+both_backends!(token_create_for_a_lab_system, token_create_for_a_lab_system);
+
+/// `public_url` and `metrics_token` from the configuration file: absolute links name the
+/// public URL whatever the Host header says; /metrics answers only the metrics token.
+#[test]
+fn public_url_and_metrics_token_from_config() {
+    use std::io::{Read, Write};
+    let db = TestDb::sqlite();
+    let dir = ygt_testkit::fresh_temp_dir("ygt-cli");
+    let cfg = dir.join("ygt.toml");
+    let token = "metrics-token-for-the-test-0123";
+    std::fs::write(
+        &cfg,
+        format!(
+            "database = \"{}\"\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://ygt.example.cn/\"\nmetrics_token = \"{token}\"\n",
+            db.url
+        ),
+    )
+    .unwrap();
+    let mut child = ygt()
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let host = first
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let get = |path: &str, extra: &str| {
+        let mut s = std::net::TcpStream::connect(&host).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.0\r\nHost: forged.example\r\n{extra}\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let meta = get("/fhir/metadata", "");
+    assert!(
+        meta.contains("\"url\":\"https://ygt.example.cn/fhir\""),
+        "{meta}"
+    );
+    assert!(!meta.contains("forged"), "{meta}");
+    let refused = get("/metrics", "");
+    assert!(refused.starts_with("HTTP/1.0 403"), "{refused}");
+    let metrics = get("/metrics", &format!("Authorization: Bearer {token}\r\n"));
+    assert!(metrics.starts_with("HTTP/1.0 200"), "{metrics}");
+    assert!(metrics.contains("ygt_http_requests_total"));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+
+    // Bad values are refused at start, naming the setting.
+    for (line, says) in [
+        ("public_url = \"ygt.example.cn\"", "public_url"),
+        ("public_url = \"https://ygt.example.cn/?x=1\"", "public_url"),
+        ("metrics_token = \"short\"", "metrics token"),
+        ("trusted_proxies = [\"proxy.example\"]", "trusted proxy"),
+        ("trusted_proxies = [\"10.0.0.0/40\"]", "trusted proxy"),
+    ] {
+        std::fs::write(&cfg, format!("database = \"{}\"\n{line}\n", db.url)).unwrap();
+        let out = ygt()
+            .args(["--config", cfg.to_str().unwrap(), "serve"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{line}: {err}");
+    }
+    // The flag and the environment variable are checked the same way.
+    std::fs::write(&cfg, format!("database = \"{}\"\n", db.url)).unwrap();
+    let out = ygt()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "serve",
+            "--trusted-proxy",
+            "10.0.0.1",
+        ])
+        .args(["--trusted-proxy", "nonsense"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("\"nonsense\""),
+        "{err}"
+    );
+    let out = ygt()
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("YGT_TRUSTED_PROXIES", "10.0.0.1,::1/200")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("::1/200"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -243,24 +243,10 @@ pub fn routes(r: Routes) -> Routes {
         .put_large("/fhir/{rtype}/{id}", update, FHIR_BODY_LIMIT)
 }
 
-/// The base URL clients reach this server under.
-fn base(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    let proto = match headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{proto}://{host}/fhir")
+/// The base URL clients reach this server under: the configured public URL (never the
+/// request's Host header, which the client chooses).
+fn base(s: &AppState) -> String {
+    format!("{}/fhir", s.config.public_url)
 }
 
 fn fhir(status: StatusCode, body: &Value) -> Response {
@@ -325,7 +311,7 @@ fn indexed(field: &str) -> Option<(&str, usize, &str)> {
     Some((head, n.parse().ok()?, rest))
 }
 
-async fn metadata(headers: HeaderMap) -> Response {
+async fn metadata(State(s): State<AppState>) -> Response {
     let mut resources: Vec<Value> = RType::ALL
         .iter()
         .map(|t| {
@@ -358,12 +344,13 @@ async fn metadata(headers: HeaderMap) -> Response {
     }));
     let body = json!({
         "resourceType": "CapabilityStatement",
+        "url": format!("{}/metadata", base(&s)),
         "status": "active",
         "date": "2026-11-30",
         "publisher": "ygt",
         "kind": "instance",
         "software": {"name": "ygt", "version": env!("CARGO_PKG_VERSION")},
-        "implementation": {"description": "ygt 医共体平台 — shared health record and two-way referral", "url": base(&headers)},
+        "implementation": {"description": "ygt 医共体平台 — shared health record and two-way referral", "url": base(&s)},
         "fhirVersion": "4.0.1",
         "format": ["json"],
         "rest": [{
@@ -380,12 +367,13 @@ async fn metadata(headers: HeaderMap) -> Response {
 /// The resource of what a write produced.
 async fn written(
     s: &AppState,
+    ctx: &Ctx,
     rt: RType,
     out: &Submitted,
 ) -> Result<(Value, i64, String), WebError> {
     Ok(match out {
         Submitted::Resident(r) => {
-            let p = s.app.written_person(r).await?;
+            let p = s.app.written_person(ctx, r).await?;
             let id = p.id.to_string();
             (output::patient(&p), p.version, id)
         }
@@ -416,13 +404,12 @@ fn status_line(out: &Submitted) -> (StatusCode, &'static str) {
 async fn create(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
-    headers: HeaderMap,
     Path(rtype): Path<String>,
     JsonBody(res): JsonBody<Value>,
 ) -> Result<Response, WebError> {
     let rt = rtype_of(&rtype)?;
     if rt.is_referral() {
-        return referral::create(&s, &ctx, &headers, rt, &res).await;
+        return referral::create(&s, &ctx, rt, &res).await;
     }
     let refs = HashMap::new();
     let mapped = input::map(
@@ -442,9 +429,9 @@ async fn create(
     let Some(first) = out.first() else {
         return Err(WebError(AppError::NotFound("result")));
     };
-    let (body, version, id) = written(&s, rt, first).await?;
+    let (body, version, id) = written(&s, &ctx, rt, first).await?;
     let (status, _) = status_line(first);
-    let loc = format!("{}/{}/{id}/_history/{version}", base(&headers), rt.name());
+    let loc = format!("{}/{}/{id}/_history/{version}", base(&s), rt.name());
     Ok(with_version(fhir(status, &body), version, Some(loc)))
 }
 
@@ -655,8 +642,8 @@ async fn update(
     let Some(first) = out.first() else {
         return Err(WebError(AppError::NotFound("result")));
     };
-    let (body, version, rid) = written(&s, rt, first).await?;
-    let loc = format!("{}/{}/{rid}/_history/{version}", base(&headers), rt.name());
+    let (body, version, rid) = written(&s, &ctx, rt, first).await?;
+    let loc = format!("{}/{}/{rid}/_history/{version}", base(&s), rt.name());
     Ok(with_version(
         fhir(StatusCode::OK, &body),
         version,
@@ -728,41 +715,44 @@ fn person_param(q: &FormData) -> Result<Option<Uuid>, WebError> {
 async fn search(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
-    headers: HeaderMap,
     Path(rtype): Path<String>,
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
     let rt = rtype_of(&rtype)?;
     if rt.is_referral() {
-        return referral::search(&s, &ctx, &headers, rt, &q).await;
+        return referral::search(&s, &ctx, rt, &q).await;
     }
     let count = referral::count_param(&q)?;
-    let base_url = base(&headers);
+    let base_url = base(&s);
     let mut self_params: Vec<(String, String)> = Vec::new();
     let mut entries = Vec::new();
     let mut next: Option<String> = None;
     if rt == RType::Patient {
-        let text = q
+        // An ID number with the name finds a resident outside the caller's scope (masked).
+        let identifier = q
             .opt("identifier")
-            .map(|v| v.rsplit('|').next().unwrap_or("").to_owned())
-            .or_else(|| q.opt("phone"))
-            .or_else(|| q.opt("name"))
-            .ok_or_else(|| {
-                bad_param(
-                    "name",
-                    "a Patient search needs name, identifier or phone",
-                    "查找居民需要 name、identifier 或 phone 之一",
-                )
-            })?;
+            .map(|v| v.rsplit('|').next().unwrap_or("").to_owned());
+        let text = match (identifier, q.opt("name")) {
+            (Some(i), Some(n)) => Some(format!("{i} {n}")),
+            (Some(i), None) => Some(i),
+            (None, n) => q.opt("phone").or(n),
+        }
+        .ok_or_else(|| {
+            bad_param(
+                "name",
+                "a Patient search needs name, identifier or phone",
+                "查找居民需要 name、identifier 或 phone 之一",
+            )
+        })?;
         for k in ["name", "identifier", "phone"] {
             if let Some(v) = q.opt(k) {
                 self_params.push((k.into(), v));
             }
         }
-        for p in s.app.search_residents(&ctx, &text, count).await? {
+        for f in s.app.search_residents(&ctx, &text, count).await? {
             entries.push(json!({
-                "fullUrl": format!("{base_url}/Patient/{}", p.id),
-                "resource": output::patient(&p),
+                "fullUrl": format!("{base_url}/Patient/{}", f.person.id),
+                "resource": output::patient(&f.person),
                 "search": {"mode": "match"},
             }));
         }
@@ -922,7 +912,6 @@ fn in_entry(i: usize, field: &str) -> String {
 async fn bundle(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
-    headers: HeaderMap,
     JsonBody(b): JsonBody<Value>,
 ) -> Result<Response, WebError> {
     if b.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
@@ -1026,7 +1015,7 @@ async fn bundle(
         return Err(errs.into());
     }
     let entries: Vec<Entry> = entries.into_iter().flatten().collect();
-    let base_url = base(&headers);
+    let base_url = base(&s);
     if kind == "batch" {
         let mut out = Vec::with_capacity(entries.len());
         for e in &entries {
@@ -1034,7 +1023,7 @@ async fn bundle(
             out.push(match r {
                 Ok((sub, rt)) => match s.app.submit(&ctx, &[sub], "fhir").await {
                     Ok(done) => match done.first() {
-                        Some(d) => response_entry(&s, rt, d, &base_url).await?,
+                        Some(d) => response_entry(&s, &ctx, rt, d, &base_url).await?,
                         None => json!({"response": {"status": "500"}}),
                     },
                     Err(err) => failed_entry(rename(err, |f| match indexed(f) {
@@ -1172,7 +1161,7 @@ async fn bundle(
             continue;
         }
         match by_entry.get(&i) {
-            Some(d) => out.push(response_entry(&s, e.rt, d, &base_url).await?),
+            Some(d) => out.push(response_entry(&s, &ctx, e.rt, d, &base_url).await?),
             None => out.push(json!({"response": {"status": "500"}})),
         }
     }
@@ -1206,11 +1195,12 @@ async fn one_entry(
 
 async fn response_entry(
     s: &AppState,
+    ctx: &Ctx,
     rt: RType,
     d: &Submitted,
     base_url: &str,
 ) -> Result<Value, WebError> {
-    let (resource, version, id) = written(s, rt, d).await?;
+    let (resource, version, id) = written(s, ctx, rt, d).await?;
     let (_, line) = status_line(d);
     Ok(json!({
         "fullUrl": format!("{base_url}/{}/{id}", rt.name()),

@@ -6,12 +6,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::offset;
 use ygt_app::record::{Body, BodyResult, MedicationDraft};
-use ygt_app::ygt_store::mpi::Person;
+use ygt_app::view::PersonView;
 use ygt_app::ygt_store::record::Item;
 use ygt_domain::clinical::{Abnormal, DocumentType};
 
 use super::{ID_NUMBER_SYSTEM, RType, SOURCE_PREFIX, base64_encode};
-use crate::mpi_pages::{mask_id_text, mask_phone_text};
 
 /// A FHIR dateTime in China Standard Time, with seconds.
 pub fn date_time(t: OffsetDateTime) -> String {
@@ -476,16 +475,16 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
 }
 
 /// A resident as a Patient (golden record; identifiers masked).
-pub fn patient(p: &Person) -> Value {
+pub fn patient(p: &PersonView) -> Value {
     let mut m = Map::new();
     m.insert("resourceType".into(), json!("Patient"));
     m.insert("id".into(), json!(p.id.to_string()));
     m.insert("meta".into(), meta(p.version, p.updated_at));
-    if p.id_number.is_some() {
+    if let Some(id) = &p.id_number {
         m.insert(
             "identifier".into(),
             json!([{"use": "official", "type": {"text": "居民身份证号（已脱敏）"},
-                    "system": ID_NUMBER_SYSTEM, "value": mask_id_text(p.id_number.as_deref())}]),
+                    "system": ID_NUMBER_SYSTEM, "value": id}]),
         );
     }
     m.insert("active".into(), json!(p.active));
@@ -510,10 +509,10 @@ pub fn patient(p: &Person) -> Value {
             )),
         );
     }
-    if p.phone.is_some() {
+    if let Some(phone) = &p.phone {
         m.insert(
             "telecom".into(),
-            json!([{"system": "phone", "value": mask_phone_text(p.phone.as_deref())}]),
+            json!([{"system": "phone", "value": phone}]),
         );
     }
     set(

@@ -1196,20 +1196,8 @@ fn uuid_of(id: &str) -> Result<Uuid, WebError> {
     Uuid::parse_str(id).map_err(|_| not_found())
 }
 
-fn located(
-    headers: &HeaderMap,
-    rt: RType,
-    r: &Referral,
-    body: &Value,
-    status: StatusCode,
-) -> Response {
-    let loc = format!(
-        "{}/{}/{}/_history/{}",
-        base(headers),
-        rt.name(),
-        r.id,
-        r.version
-    );
+fn located(s: &AppState, rt: RType, r: &Referral, body: &Value, status: StatusCode) -> Response {
+    let loc = format!("{}/{}/{}/_history/{}", base(s), rt.name(), r.id, r.version);
     with_version(fhir(status, body), r.version, Some(loc))
 }
 
@@ -1249,13 +1237,7 @@ pub async fn read(s: &AppState, ctx: &Ctx, rt: RType, id: &str) -> Result<Respon
     }
 }
 
-pub async fn create(
-    s: &AppState,
-    ctx: &Ctx,
-    headers: &HeaderMap,
-    rt: RType,
-    res: &Value,
-) -> Result<Response, WebError> {
+pub async fn create(s: &AppState, ctx: &Ctx, rt: RType, res: &Value) -> Result<Response, WebError> {
     if rt != RType::ServiceRequest {
         return Err(WebError::invalid(
             rt.name(),
@@ -1274,13 +1256,7 @@ pub async fn create(
         .map_err(|e| WebError(rename(e, create_path, "ServiceRequest.meta.versionId")))?;
     let v = s.app.referral_view(ctx, r.id).await?;
     let body = service_request(&v.referral, Some(&v.items));
-    Ok(located(
-        headers,
-        rt,
-        &v.referral,
-        &body,
-        StatusCode::CREATED,
-    ))
+    Ok(located(s, rt, &v.referral, &body, StatusCode::CREATED))
 }
 
 pub async fn update(
@@ -1317,7 +1293,7 @@ pub async fn update(
             s.app.referral_step(ctx, uuid, &step).await.map_err(stale)?
         }
     };
-    Ok(located(headers, rt, &r, &task(&r), StatusCode::OK))
+    Ok(located(s, rt, &r, &task(&r), StatusCode::OK))
 }
 
 /// The page size of a search.
@@ -1428,12 +1404,11 @@ fn time_bounds(
 pub async fn search(
     s: &AppState,
     ctx: &Ctx,
-    headers: &HeaderMap,
     rt: RType,
     q: &FormData,
 ) -> Result<Response, WebError> {
     let count = count_param(q)?;
-    let base_url = base(headers);
+    let base_url = base(s);
     let cursor = q.opt("_cursor");
     let mut params: Vec<(String, String)> = Vec::new();
     let mut entries = Vec::new();

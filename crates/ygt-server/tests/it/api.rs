@@ -46,7 +46,12 @@ async fn health_metrics_and_docs(db: TestDb) {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(json(r).await, json!({"status": "ok", "database": backend}));
 
-    let r = c.get(s.url("/metrics")).send().await.unwrap();
+    let r = crate::client()
+        .get(s.url("/metrics"))
+        .bearer_auth(crate::METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert!(
         r.headers()["content-type"]
             .to_str()

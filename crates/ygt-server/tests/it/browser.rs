@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ygt_testkit::{Browser, TestDb};
+use ygt_testkit::{Browser, CONTROL, TestDb, Window};
 
 use crate::TestServer;
 
@@ -255,7 +255,10 @@ async fn review_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::
 
     b.goto(&s.url("/residents?q=zhouming")).await?;
     b.wait_for_text("#resident-results", "周明", WAIT).await?;
-    b.goto(&s.url("/mpi/review")).await?;
+    // Deciding identities is the patient-index steward's work, not the doctor's.
+    b.find("#sign-out").await?.click().await?;
+    b.wait_for("input[name=username]", WAIT).await?;
+    sign_in(b, s, "/mpi/review", "steward").await?;
     b.wait_for(".task", WAIT).await?;
     let task = b.find(".task").await?;
     let text = task.text().await?;
@@ -450,4 +453,599 @@ async fn record_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::
             .contains(&county.name)
     );
     Ok(())
+}
+
+/// A county doctor opens a village resident's page, is refused with the break-glass form,
+/// states the reason, and lands on the page that was refused.
+#[tokio::test]
+async fn break_glass_from_the_refusal_page() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let s = TestServer::start(TestDb::sqlite(), true).await;
+    let result = break_glass_journey(&browser, &s).await;
+    if result.is_err() {
+        let _ = browser
+            .save_screenshot(concat!(env!("CARGO_TARGET_TMPDIR"), "/browser-failure.png"))
+            .await;
+    }
+    browser.quit().await;
+    result.unwrap();
+}
+
+async fn break_glass_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    let ctx = ygt_app::Ctx::system();
+    let village = s
+        .app
+        .list_institutions(
+            &ctx,
+            &ygt_app::ygt_store::org::InstitutionFilter {
+                tier: Some(ygt_domain::org::Tier::Village),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .0[0]
+        .id;
+    let person = s
+        .app
+        .register_resident(
+            &ctx,
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: village.to_string(),
+                name: "周桂英".into(),
+                id_number: Some("341890195508080026".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let page = format!("/residents/{person}");
+    sign_in(b, s, &page, "doctor").await?;
+    let reason = b
+        .wait_for("#break-glass-form textarea[name=reason]", WAIT)
+        .await?;
+    assert!(b.find("#refusal").await?.text().await?.contains("服务范围"));
+    reason.send_keys("夜间急诊昏迷，需查看既往史与用药").await?;
+    b.find("#break-glass").await?.click().await?;
+    let name = b.wait_for("#person-name", WAIT).await?;
+    assert!(name.text().await?.contains("周桂英"));
+    assert!(b.current_url().await?.ends_with(&page));
+    Ok(())
+}
+
+/// The longest a person may wait for any page of a walk.
+const STEP_LIMIT: Duration = Duration::from_secs(3);
+/// How long a step is waited for before it is given up (longer than [`STEP_LIMIT`], so that a
+/// slow step is measured and named rather than cut off).
+const STEP_GIVE_UP: Duration = Duration::from_secs(80);
+/// Referrals the doctor opens in tabs of their own: more than the six connections a browser
+/// opens to one server over HTTP/1.1.
+const TABS: usize = 7;
+
+/// A county doctor walks through pages as a person does, clicking links, opening referrals
+/// in new tabs and going back and forward, with Chromium's default features, on a desktop, a
+/// tablet and a phone. Each page listens to the live-notification stream; pages that kept
+/// theirs open (in the back/forward cache, in background tabs) once used up the browser's six
+/// connections to the server and the next page waited about a minute.
+///
+/// No step may take more than three seconds, only the page in front may hold a stream (the
+/// server's `ygt_live_streams` gauge, which also shows that the server lets go of a stream
+/// as soon as its page does), and no page may scroll sideways. The walk runs once more with
+/// pages the back/forward cache keeps: as served, the stream's `Cache-Control: no-store`
+/// keeps every page out of Chromium's cache; without it, pages are kept and restored.
+/// Screenshots of every step are kept under `target/screenshots/`.
+#[tokio::test]
+async fn county_doctor_walks_pages_and_tabs_without_waiting() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // When set, the stream is served without `no-store`, so pages may enter the back/forward
+    // cache (the stream's no-store response is what keeps them out today).
+    let cacheable = Arc::new(AtomicBool::new(false));
+    let strip = Arc::clone(&cacheable);
+    let s = TestServer::start_wrapped(TestDb::sqlite(), true, move |router| {
+        router.layer(axum::middleware::map_response(
+            move |mut resp: axum::response::Response| {
+                let strip = strip.load(Ordering::Relaxed);
+                async move {
+                    let h = resp.headers_mut();
+                    let stream = h
+                        .get(axum::http::header::CONTENT_TYPE)
+                        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+                    if strip && stream {
+                        h.remove(axum::http::header::CACHE_CONTROL);
+                    }
+                    resp
+                }
+            },
+        ))
+    })
+    .await;
+    // The demo county as people see it: residents and the two-way referrals of its doctors.
+    ygt_synth::generate_residents(&s.app, 7, 1_000, &|_, _| {})
+        .await
+        .unwrap();
+    ygt_synth::referrals::generate_referrals(&s.app, 7, ygt_synth::Scale::Small, &|_, _| {})
+        .await
+        .unwrap();
+    let mut problems = Vec::new();
+    for (window, cache) in [
+        (Window::DESKTOP, false),
+        (Window::TABLET, false),
+        (Window::PHONE, false),
+        (Window::DESKTOP, true),
+    ] {
+        cacheable.store(cache, Ordering::Relaxed);
+        let Some(browser) = Browser::launch_with(window).await else {
+            return;
+        };
+        let name = if cache {
+            format!("{}-bfcache", window.label())
+        } else {
+            window.label()
+        };
+        let mut walk = Walk::new(&browser, &s, name);
+        let result = doctor_walk(&mut walk, &s).await;
+        if result.is_err() {
+            let _ = browser.save_screenshot(walk.dir.join("failure.png")).await;
+        }
+        let slowest = walk.times.iter().max_by_key(|t| t.1).cloned();
+        eprintln!(
+            "walk {}: {} steps, {} restored from the back/forward cache, slowest {slowest:?}",
+            walk.name,
+            walk.times.len(),
+            walk.restored
+        );
+        if cache && result.is_ok() {
+            assert!(
+                walk.restored > 0,
+                "no page came back from the back/forward cache: the walk tests nothing"
+            );
+        }
+        problems.append(&mut walk.problems);
+        browser.quit().await;
+        result.unwrap();
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+async fn doctor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    let b = w.b;
+    b.goto(&s.url("/login")).await?;
+    b.wait_for("input[name=username]", WAIT)
+        .await?
+        .send_keys("doctor")
+        .await?;
+    b.find("input[name=password]")
+        .await?
+        .send_keys(crate::PASSWORD)
+        .await?;
+    w.click("sign-in", "#sign-in", "#my-referrals").await?;
+    w.click(
+        "referrals",
+        "nav.main a[href='/referrals']",
+        "#worklist, #worklist-empty",
+    )
+    .await?;
+    w.click(
+        "incoming",
+        "nav.tabs a[href='/referrals?list=incoming']",
+        "#worklist",
+    )
+    .await?;
+    // Several referrals in tabs of their own (Ctrl+click), to read one after the other.
+    let first_tab = b.window_handle().await?;
+    let before = b.window_handles().await?;
+    let links = b.find_all("#worklist tbody td:first-child a").await?;
+    assert!(links.len() >= TABS, "{} incoming referrals", links.len());
+    b.key_down(CONTROL).await?;
+    let mut tabs = Vec::new();
+    for (i, link) in links.iter().take(TABS).enumerate() {
+        let tab = w
+            .open_tab(&format!("new-tab-{}", i + 1), link, &before, &tabs)
+            .await;
+        tabs.push(tab?);
+    }
+    b.release_keys().await?;
+    w.click("referral", "#worklist tbody a", "#referral-status")
+        .await?;
+    w.click("record", "main a[href$='/record']", "#record-name")
+        .await?;
+    w.history("back-to-referral", "back", "#referral-status")
+        .await?;
+    w.history("back-to-incoming", "back", "#worklist").await?;
+    w.history("forward-to-referral", "forward", "#referral-status")
+        .await?;
+    w.history("forward-to-record", "forward", "#record-name")
+        .await?;
+    // The last tab opened, read in front; then the tabs are closed.
+    let last = tabs.last().cloned().unwrap_or_default();
+    w.switch_tab("last-tab", &last, "#referral-status").await?;
+    for t in &tabs {
+        b.switch_to_window(t).await?;
+        b.close_window().await?;
+    }
+    w.switch_tab("first-tab", &first_tab, "#record-name")
+        .await?;
+    w.click(
+        "tasks",
+        "nav.main a[href='/tasks']",
+        "#care-tasks, #tasks-empty",
+    )
+    .await?;
+    w.click("inbox", "#inbox-link", "#inbox, #inbox-empty")
+        .await?;
+    w.click(
+        "institutions",
+        "nav.main a[href='/institutions']",
+        "#institution-tree",
+    )
+    .await?;
+    w.click(
+        "township",
+        ".tier-township > details > summary a.node-name",
+        "#institution-name",
+    )
+    .await?;
+    w.driver_back("back-to-tree", "#institution-tree").await?;
+    w.click(
+        "communities",
+        "nav.main a[href='/communities']",
+        "main a[href^='/communities/']:not([href$='/new'])",
+    )
+    .await?;
+    w.click(
+        "community",
+        "main a[href^='/communities/']:not([href$='/new'])",
+        "#members",
+    )
+    .await?;
+    w.click("staff", "nav.main a[href='/staff']", "#staff-results")
+        .await?;
+    w.click(
+        "residents",
+        "nav.main a[href='/residents']",
+        "a[aria-current=page][href='/residents']",
+    )
+    .await?;
+    w.click("account", "#current-user", "#my-roles").await?;
+    w.history(
+        "back-to-residents",
+        "back",
+        "a[aria-current=page][href='/residents']",
+    )
+    .await?;
+    w.history("back-to-staff", "back", "#staff-results").await?;
+    w.history(
+        "forward-to-residents",
+        "forward",
+        "a[aria-current=page][href='/residents']",
+    )
+    .await?;
+    w.driver_forward("forward-to-account", "#my-roles").await?;
+    w.click("home", "a.brand", "#my-referrals").await?;
+    w.click(
+        "my-referrals",
+        "#my-referrals a",
+        "#worklist, #worklist-empty",
+    )
+    .await?;
+    assert!(w.times.len() >= 15, "{} navigations", w.times.len());
+    Ok(())
+}
+
+/// A walk through pages: each step is one navigation, timed from the click (the history move,
+/// the switch of tabs) until the page in front has loaded and shows what it should.
+struct Walk<'a> {
+    b: &'a Browser,
+    /// The server's metrics, for the live streams it holds.
+    metrics: String,
+    name: String,
+    dir: std::path::PathBuf,
+    times: Vec<(String, Duration)>,
+    /// History steps that brought a page back from the back/forward cache.
+    restored: usize,
+    problems: Vec<String>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(b: &'a Browser, s: &TestServer, name: String) -> Walk<'a> {
+        let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| env!("CARGO_TARGET_TMPDIR").into());
+        let dir = target.join("screenshots").join(&name);
+        let _ = std::fs::remove_dir_all(&dir);
+        Walk {
+            b,
+            metrics: s.url("/metrics"),
+            name,
+            dir,
+            times: Vec::new(),
+            restored: 0,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Clicks the first element matching `css` as a person does.
+    async fn click(
+        &mut self,
+        step: &str,
+        css: &str,
+        expect: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let el = self.b.wait_for(css, WAIT).await?;
+        let mark = self.mark().await?;
+        let start = std::time::Instant::now();
+        self.act(step, el.click()).await?;
+        self.arrive(step, expect, mark, start, false).await
+    }
+
+    /// `history.back()` or `history.forward()`, as a page's own back link does.
+    async fn history(
+        &mut self,
+        step: &str,
+        how: &str,
+        expect: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let mark = self.mark().await?;
+        let start = std::time::Instant::now();
+        self.b
+            .execute(
+                &format!("setTimeout(function () {{ history.{how}(); }}, 0)"),
+                vec![],
+            )
+            .await?;
+        self.arrive(step, expect, mark, start, true).await
+    }
+
+    /// The browser's back button.
+    async fn driver_back(
+        &mut self,
+        step: &str,
+        expect: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let mark = self.mark().await?;
+        let start = std::time::Instant::now();
+        self.act(step, self.b.back()).await?;
+        self.arrive(step, expect, mark, start, true).await
+    }
+
+    /// The browser's forward button.
+    async fn driver_forward(
+        &mut self,
+        step: &str,
+        expect: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let mark = self.mark().await?;
+        let start = std::time::Instant::now();
+        self.act(step, self.b.forward()).await?;
+        self.arrive(step, expect, mark, start, true).await
+    }
+
+    /// Brings another tab to the front (the one in front may have been closed).
+    async fn switch_tab(
+        &mut self,
+        step: &str,
+        handle: &str,
+        expect: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        // No page carries this step's mark: any page in front counts.
+        let mark = self.times.len() + 1;
+        let start = std::time::Instant::now();
+        self.act(step, self.b.switch_to_window(handle)).await?;
+        self.arrive(step, expect, mark, start, false).await
+    }
+
+    /// Ctrl+clicks `link` (Control is held down): the page opens in a new tab behind this
+    /// one. Timed until the browser has the tab; returns its handle.
+    async fn open_tab(
+        &mut self,
+        step: &str,
+        link: &ygt_testkit::Element,
+        before: &[String],
+        opened: &[String],
+    ) -> Result<String, ygt_testkit::BrowserError> {
+        let name = self.name.clone();
+        let n = self.times.len() + 1;
+        let start = std::time::Instant::now();
+        match tokio::time::timeout(STEP_GIVE_UP, link.click()).await {
+            Ok(r) => r?,
+            Err(_) => panic!(
+                "step {n} `{step}` ({name}): the click did not return within {STEP_GIVE_UP:?}"
+            ),
+        }
+        let tab = loop {
+            let new = self
+                .b
+                .window_handles()
+                .await?
+                .into_iter()
+                .find(|h| !before.contains(h) && !opened.contains(h));
+            if let Some(h) = new {
+                break h;
+            }
+            if start.elapsed() > STEP_GIVE_UP {
+                panic!("step {n} `{step}` ({name}): no new tab within {STEP_GIVE_UP:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let took = start.elapsed();
+        eprintln!("{name} step {n:2} {step:<22} {:>6} ms", took.as_millis());
+        self.times.push((step.to_owned(), took));
+        assert!(
+            took <= STEP_LIMIT,
+            "step {n} `{step}` ({name}) took {took:?} (limit {STEP_LIMIT:?})"
+        );
+        self.streams(n, step).await;
+        Ok(tab)
+    }
+
+    /// Does what a step does (a click waits for the page it opens), giving up after
+    /// [`STEP_GIVE_UP`] with the step's name.
+    async fn act(
+        &self,
+        step: &str,
+        action: impl std::future::Future<Output = Result<(), ygt_testkit::BrowserError>>,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        match tokio::time::timeout(STEP_GIVE_UP, action).await {
+            Ok(r) => r,
+            Err(_) => panic!(
+                "step {} `{step}` ({}) did not return within {STEP_GIVE_UP:?}",
+                self.times.len() + 1,
+                self.name
+            ),
+        }
+    }
+
+    /// Marks the page being left, so that its return (from the back/forward cache) is told
+    /// apart from the page being arrived at.
+    async fn mark(&self) -> Result<usize, ygt_testkit::BrowserError> {
+        let mark = self.times.len() + 1;
+        self.b
+            .execute("window.__walkStep = arguments[0];", vec![mark.into()])
+            .await?;
+        Ok(mark)
+    }
+
+    async fn arrive(
+        &mut self,
+        step: &str,
+        expect: &str,
+        mark: usize,
+        start: std::time::Instant,
+        history: bool,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let name = self.name.clone();
+        let n = self.times.len() + 1;
+        let mut loaded: Option<std::time::Instant> = None;
+        let restored = loop {
+            let state = self
+                .b
+                .execute(
+                    "return window.__walkStep === arguments[0] ? 'same page' \
+                     : document.readyState !== 'complete' ? document.readyState \
+                     : !document.querySelector(arguments[1]) ? 'no ' + arguments[1] \
+                     : typeof window.__walkStep === 'number' ? 'restored' : 'new';",
+                    vec![mark.into(), expect.into()],
+                )
+                .await;
+            let last = match state {
+                Ok(v) if v == "new" => break false,
+                Ok(v) if v == "restored" => break true,
+                Ok(v) if v.as_str().is_some_and(|v| v.starts_with("no ")) => {
+                    // Loaded, but not the page expected.
+                    let since = *loaded.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() > WAIT {
+                        let url = self.b.current_url().await?;
+                        panic!("step {n} `{step}` ({name}) arrived at {url}, which has {v}");
+                    }
+                    v.to_string()
+                }
+                Ok(v) => v.to_string(),
+                // The page went away under the script: look again.
+                Err(e) => e.to_string(),
+            };
+            if start.elapsed() > STEP_GIVE_UP {
+                panic!("step {n} `{step}` ({name}) did not arrive within {STEP_GIVE_UP:?}: {last}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let took = start.elapsed();
+        let url = self.b.current_url().await?;
+        let how = if restored {
+            " (back/forward cache)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "{name} step {n:2} {step:<22} {:>6} ms  {url}{how}",
+            took.as_millis()
+        );
+        self.times.push((step.to_owned(), took));
+        if history && restored {
+            self.restored += 1;
+        }
+        // Before the screenshot, which lays the whole page out at once.
+        self.sideways(n, step, &url).await?;
+        let _ = self
+            .b
+            .save_full_page(self.dir.join(format!("{n:02}-{step}.png")), 4000)
+            .await;
+        assert!(
+            took <= STEP_LIMIT,
+            "step {n} `{step}` ({name}) took {took:?} (limit {STEP_LIMIT:?}): {url}"
+        );
+        self.streams(n, step).await;
+        Ok(())
+    }
+
+    /// Only the page in front listens: the server holds exactly one live stream (the pages
+    /// left behind, in tabs or in the back/forward cache, have let theirs go).
+    async fn streams(&mut self, n: usize, step: &str) {
+        let deadline = std::time::Instant::now() + STEP_LIMIT;
+        loop {
+            let text = crate::client()
+                .get(&self.metrics)
+                .bearer_auth(crate::METRICS_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let open: i64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("ygt_live_streams "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(-1);
+            if open == 1 {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                self.problems.push(format!(
+                    "{} step {n} `{step}`: {open} live streams open, expected the one of the page in front",
+                    self.name
+                ));
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// No page scrolls sideways: the document is no wider than the window.
+    async fn sideways(
+        &mut self,
+        n: usize,
+        step: &str,
+        url: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let wide = self
+            .b
+            .execute(
+                "var d = document.documentElement, w = Math.min(d.clientWidth, window.innerWidth);\
+                 if (d.scrollWidth <= w + 1) { return null; }\
+                 var out = [];\
+                 document.querySelectorAll('body *').forEach(function (e) {\
+                   var r = e.getBoundingClientRect(), p = e.parentElement;\
+                   if (r.right > w + 1 && out.length < 6 && !(p && p.getBoundingClientRect().right > w + 1)) {\
+                     out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')\
+                       + (typeof e.className === 'string' && e.className ? '.' + e.className.split(' ').join('.') : '')\
+                       + ' right ' + Math.round(r.right));\
+                   }\
+                 });\
+                 return 'scrollWidth ' + d.scrollWidth + ' > ' + w + ': ' + out.join(', ');",
+                vec![],
+            )
+            .await?;
+        if let Some(w) = wide.as_str() {
+            self.problems.push(format!(
+                "{} step {n} `{step}` {url} scrolls sideways: {w}",
+                self.name
+            ));
+        }
+        Ok(())
+    }
 }

@@ -106,7 +106,7 @@ async fn person_of(s: &TestServer, id_number: &str) -> Option<Uuid> {
         .await
         .unwrap();
     assert!(found.len() <= 1, "{found:?}");
-    found.first().map(|p| p.id)
+    found.first().map(|p| p.person.id)
 }
 
 async fn items(s: &TestServer, person: Uuid) -> Vec<ygt_app::ygt_store::record::Item> {

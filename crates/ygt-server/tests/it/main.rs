@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod auth;
 mod browser;
+mod door;
 mod fhir;
 mod fhir_referral;
 mod hl7;
@@ -21,7 +22,7 @@ use ygt_app::account::AccountDraft;
 use ygt_app::ygt_store::Store;
 use ygt_app::{App, Ctx};
 use ygt_domain::access::Role;
-use ygt_server::AppState;
+use ygt_server::{AppState, ServerConfig};
 use ygt_testkit::TestDb;
 
 /// A running server with its database; stops when dropped.
@@ -34,7 +35,17 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts the server on 127.0.0.1:0; with `demo`, loads the synthetic small county first.
+    /// Its public URL is its address; /metrics answers [`METRICS_TOKEN`].
     pub async fn start(db: TestDb, demo: bool) -> TestServer {
+        Self::start_with(db, demo, |_| {}).await
+    }
+
+    /// [`TestServer::start`] with the server's configuration changed by `tweak`.
+    pub async fn start_with(
+        db: TestDb,
+        demo: bool,
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let store = Store::open(&db.url).await.expect("open store");
         let app = App::new(store);
         if demo {
@@ -45,9 +56,61 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let state = AppState::new(app.clone());
+        let mut config = ServerConfig {
+            public_url: format!("http://{addr}"),
+            metrics_token: Some(METRICS_TOKEN.into()),
+            session_check: std::time::Duration::from_millis(300),
+            ..Default::default()
+        };
+        tweak(&mut config);
+        let state = AppState::with_config(app.clone(), config);
         tokio::spawn(async move {
             let _ = ygt_server::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            app,
+            stop: Some(tx),
+            _db: db,
+        }
+    }
+
+    /// [`TestServer::start`] with the server's router changed by `wrap` (a layer that changes
+    /// what the server answers, as a proxy would).
+    pub async fn start_wrapped(
+        db: TestDb,
+        demo: bool,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> TestServer {
+        let store = Store::open(&db.url).await.expect("open store");
+        let app = App::new(store);
+        if demo {
+            ygt_synth::generate(&app, 7, ygt_synth::Scale::Small, &|_, _| {})
+                .await
+                .expect("generate");
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let config = ServerConfig {
+            public_url: format!("http://{addr}"),
+            metrics_token: Some(METRICS_TOKEN.into()),
+            session_check: std::time::Duration::from_millis(300),
+            ..Default::default()
+        };
+        let router = wrap(ygt_server::router(AppState::with_config(
+            app.clone(),
+            config,
+        )));
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
                 let _ = rx.await;
             })
             .await;
@@ -108,7 +171,10 @@ impl TestServer {
     }
 }
 
-pub const PASSWORD: &str = "Yunxi@2026";
+pub const PASSWORD: &str = "Demo-Kite#58";
+
+/// The metrics token of the test servers.
+pub const METRICS_TOKEN: &str = "metrics-0123456789abcdef";
 
 /// A client that sends a session cookie and its CSRF token, and does not follow redirects.
 pub fn session_client(token: &str, csrf: &str) -> reqwest::Client {

@@ -212,3 +212,183 @@ both_backends!(
     forms_show_errors_and_store_nothing,
     forms_show_errors_and_store_nothing
 );
+
+fn with_check_digit(body: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .chars()
+        .zip(W)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+/// Finding a resident: the list tells two 王丽 apart (place, age, where registered), says how
+/// many there are and pages; the API pages the same way.
+async fn resident_search_lists_and_pages(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    let (_, town) = crate::door::two_institutions(&s).await;
+    for i in 0..55 {
+        let id = with_check_digit(&format!(
+            "3418901990{:02}{:02}00{}",
+            1 + i / 28,
+            1 + i % 28,
+            i % 10
+        ));
+        crate::door::resident(&s, town, "王丽", &id).await;
+    }
+    let c = s
+        .client_as(
+            "desk.doctor",
+            &[ygt_domain::access::Role::Doctor],
+            Some(town),
+        )
+        .await;
+    let (status, html) = get_html(&c, &s, "/residents?q=wl").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(" 55</p>"), "the total");
+    assert!(html.contains("柳河镇卫生院"), "where registered");
+    assert!(html.contains("岁)"), "age");
+    assert!(html.contains("id=\"residents-next\""), "a next page");
+    let (_, second) = get_html(&c, &s, "/residents?q=wl&page=2").await;
+    assert!(second.contains("id=\"residents-prev\""));
+    assert!(!second.contains("id=\"residents-next\""));
+    let rows = |h: &str| h.matches("<tr").count() - 1;
+    assert_eq!(rows(&html), 50);
+    assert_eq!(rows(&second), 5);
+
+    let api: serde_json::Value = c
+        .get(s.url("/api/v1/residents?q=王丽&limit=20&offset=40"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["total"], 55);
+    assert_eq!(api["offset"], 40);
+    assert_eq!(api["items"].as_array().unwrap().len(), 15);
+    assert_eq!(api["items"][0]["registered_at"][0], "柳河镇卫生院");
+
+    // The resident's history reads as sentences, never as codes.
+    let id = api["items"][0]["id"].as_str().unwrap();
+    let (_, page) = get_html(&c, &s, &format!("/residents/{id}")).await;
+    let history = &page[page.find("id=\"history\"").unwrap()..];
+    assert!(
+        history.contains("首次登记，建立主索引 · 主索引自动匹配"),
+        "{history}"
+    );
+    assert!(!history.contains("created") && !history.contains("system"));
+}
+both_backends!(
+    resident_search_lists_and_pages,
+    resident_search_lists_and_pages
+);
+
+/// The review queue explains a possible match in sentences, never in codes.
+async fn review_reasons_read_as_sentences(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    let (hospital, town) = crate::door::two_institutions(&s).await;
+    for (inst, name) in [(hospital, "周明"), (town, "周铭")] {
+        s.app
+            .register_resident(
+                &ygt_app::Ctx::system(),
+                &ygt_app::mpi::ResidentDraft {
+                    institution_id: inst.to_string(),
+                    name: name.into(),
+                    birth_date: Some("1970-01-01".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let c = s
+        .client_as(
+            "review.steward",
+            &[ygt_domain::access::Role::MpiSteward],
+            Some(hospital),
+        )
+        .await;
+    let (status, html) = get_html(&c, &s, "/mpi/review").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = &html[html.find("class=\"explain\"").expect("a task")..];
+    assert!(table.contains("读音相同"), "{table}");
+    assert!(table.contains("出生日期") && table.contains("姓名"));
+    for code in ["homophone", "birth_date", "exact", "missing", "prior"] {
+        assert!(!table.contains(code), "{code} in {table}");
+    }
+}
+both_backends!(
+    review_reasons_read_as_sentences,
+    review_reasons_read_as_sentences
+);
+
+/// At the registration desk a doubtful ID number, or a sex or birth date the number
+/// contradicts, is shown beside its field before saving; ticking 「按原样保存」 keeps it.
+async fn the_desk_sees_a_doubtful_id_number(db: TestDb) {
+    let s = TestServer::start(db, false).await;
+    let (_, town) = crate::door::two_institutions(&s).await;
+    let c = s
+        .client_as(
+            "desk.nurse",
+            &[ygt_domain::access::Role::Doctor],
+            Some(town),
+        )
+        .await;
+    let town = town.to_string();
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let mut form: Vec<(&str, &str)> = vec![("institution_id", &town), ("name", "李桂兰")];
+        form.extend(fields);
+        c.post(s.url("/residents")).form(&form).send()
+    };
+    // One digit mistyped: the check digit fails.
+    let r = post(vec![("id_number", "341890195507120028")])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"id-number-error\""), "{html}");
+    assert!(html.contains("校验不通过") && html.contains("id=\"as-typed\""));
+    // A sex and a birth date the number contradicts (it says a woman born 1955-07-12).
+    let r = post(vec![
+        ("id_number", "341890195507120029"),
+        ("sex", "1"),
+        ("birth_date", "1955-07-21"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("与身份证号不符：身份证号为女性"), "{html}");
+    assert!(html.contains("与身份证号不符：身份证号为 1955-07-12"));
+    assert!(
+        s.app
+            .search_residents(&ygt_app::Ctx::system(), "李桂兰", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Checked against the card and kept as typed.
+    let r = post(vec![("id_number", "341890195507120028"), ("as_typed", "1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(
+        s.app
+            .search_residents(&ygt_app::Ctx::system(), "李桂兰", 5)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+both_backends!(
+    the_desk_sees_a_doubtful_id_number,
+    the_desk_sees_a_doubtful_id_number
+);

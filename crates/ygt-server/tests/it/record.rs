@@ -169,6 +169,9 @@ async fn ct_report_reaches_the_township(db: TestDb) {
     let html = page.text().await.unwrap();
     assert!(html.contains("胸部CT"), "{html}");
     assert!(html.contains("可互认的检查检验结果"));
+    // Dates are whole, never cut with an ellipsis.
+    let recognised = &html[html.find("可互认的检查检验结果").unwrap()..];
+    assert!(!recognised.contains('…'), "{recognised}");
     let item_page = doctor
         .get(s.url(&format!("/records/items/{item_id}?lang=en")))
         .send()
@@ -227,6 +230,28 @@ async fn ct_report_reaches_the_township(db: TestDb) {
         .await
         .unwrap();
     assert!(html.contains("H-999"));
+    // Sending the CT gave the county hospital no relationship: it cannot file the ECG under a
+    // resident it may not see, until it registers her with her ID card itself.
+    let r = radiologist
+        .post(s.url(&format!("/records/unmatched/{ecg}/assign")))
+        .form(&[("person_id", reg.person_id.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    s.app
+        .register_resident(
+            &Ctx::system(),
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: county.to_string(),
+                record_id: Some("H-999".into()),
+                name: "周桂芳".into(),
+                id_number: Some("34189019620815002X".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let r = radiologist
         .post(s.url(&format!("/records/unmatched/{ecg}/assign")))
         .form(&[("person_id", reg.person_id.to_string())])

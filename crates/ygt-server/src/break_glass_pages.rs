@@ -1,0 +1,211 @@
+//! The refusal of a resident's page and the way past it in an emergency: the 403 page of a
+//! resident outside the user's scope offers the break-glass form to those who hold
+//! `patient.break_glass`; posting it starts break-glass access and returns to the page the
+//! user tried to open.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use uuid::Uuid;
+use ygt_app::AppError;
+use ygt_domain::access::Permission;
+
+use crate::auth::Auth;
+use crate::error::{WebError, describe};
+use crate::extract::{FormData, ReqCtx, parse_id};
+use crate::i18n::Lang;
+use crate::pages::{FormState, Nav, PageInfo, render_status, safe_next};
+use crate::{AppState, Routes};
+
+pub fn routes(r: Routes) -> Routes {
+    r.post("/residents/{id}/break-glass", start)
+}
+
+/// The resident a page of people is about: `/residents/{id}` and the pages below it.
+pub fn resident_of_page(method: &Method, path: &str) -> Option<Uuid> {
+    if method != Method::GET {
+        return None;
+    }
+    let rest = path.strip_prefix("/residents/")?;
+    let (id, tail) = match rest.split_once('/') {
+        Some((id, tail)) => (id, tail),
+        None => (rest, ""),
+    };
+    if !matches!(tail, "" | "record") {
+        return None;
+    }
+    Uuid::parse_str(id).ok()
+}
+
+/// Whether the refused user may break the glass from the refusal page.
+pub fn offers_break_glass(auth: Option<&Auth>) -> bool {
+    auth.is_some_and(|a| {
+        a.principal.user_id.is_some()
+            && a.principal.can(Permission::BreakGlass)
+            && a.principal.can(Permission::PatientRead)
+    })
+}
+
+/// The break-glass form: durations (minutes, label) and the one chosen.
+pub struct BreakGlassForm {
+    pub choices: Vec<(i64, String)>,
+    pub selected: i64,
+}
+
+#[derive(Template)]
+#[template(path = "resident_forbidden.html")]
+struct ResidentForbiddenPage<'a> {
+    t: Lang,
+    nav: Nav,
+    message: &'a str,
+    details: &'a [String],
+    resident_id: Uuid,
+    next: String,
+    form: FormState,
+    break_glass: Option<BreakGlassForm>,
+}
+
+fn duration_label(minutes: i64, t: Lang) -> String {
+    match (minutes % 60, t.is_en()) {
+        (0, false) => format!("{} 小时", minutes / 60),
+        (0, true) if minutes == 60 => "1 hour".to_owned(),
+        (0, true) => format!("{} hours", minutes / 60),
+        (_, false) => format!("{minutes} 分钟"),
+        (_, true) => format!("{minutes} minutes"),
+    }
+}
+
+fn break_glass_form(s: &AppState, t: Lang, form: &FormState) -> BreakGlassForm {
+    let choices: Vec<(i64, String)> = s
+        .app
+        .break_glass_choices()
+        .into_iter()
+        .map(|m| (m, duration_label(m, t)))
+        .collect();
+    let max = choices.last().map(|c| c.0).unwrap_or(60);
+    // An hour unless asked otherwise (or less when the maximum is shorter).
+    let selected = form
+        .v("minutes")
+        .parse::<i64>()
+        .ok()
+        .filter(|m| choices.iter().any(|c| c.0 == *m))
+        .unwrap_or_else(|| max.min(60));
+    BreakGlassForm { choices, selected }
+}
+
+/// The 403 page of a resident (with the break-glass form when `offer`).
+#[allow(clippy::too_many_arguments)]
+fn page<'a>(
+    s: &AppState,
+    t: Lang,
+    nav: Nav,
+    message: &'a str,
+    details: &'a [String],
+    resident_id: Uuid,
+    next: &str,
+    form: FormState,
+    offer: bool,
+) -> ResidentForbiddenPage<'a> {
+    let break_glass = offer.then(|| break_glass_form(s, t, &form));
+    ResidentForbiddenPage {
+        t,
+        nav,
+        message,
+        details,
+        resident_id,
+        next: safe_next(Some(next)),
+        form,
+        break_glass,
+    }
+}
+
+/// The HTML of the 403 page of a resident (with the break-glass form when `offer`).
+#[allow(clippy::too_many_arguments)]
+pub fn render_resident_forbidden(
+    s: &AppState,
+    t: Lang,
+    nav: Nav,
+    message: &str,
+    details: &[String],
+    resident_id: Uuid,
+    next: &str,
+    offer: bool,
+) -> Result<String, askama::Error> {
+    page(
+        s,
+        t,
+        nav,
+        message,
+        details,
+        resident_id,
+        next,
+        FormState::default(),
+        offer,
+    )
+    .render()
+}
+
+fn label(field: &str, t: Lang) -> &'static str {
+    match field {
+        "reason" => t.t("break_glass.reason"),
+        "minutes" => t.t("break_glass.minutes"),
+        _ => t.t("break_glass.resident"),
+    }
+}
+
+/// Starts break-glass access from the refusal page, then returns to the page the user tried
+/// to open (the survivor's page when the resident was merged into another).
+async fn start(
+    State(s): State<AppState>,
+    t: Lang,
+    page_info: PageInfo,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, WebError> {
+    let id = parse_id("id", &id)?;
+    let own_page = format!("/residents/{id}");
+    let next = match safe_next(form.get("next")) {
+        n if n == "/" => own_page.clone(),
+        n => n,
+    };
+    let result = match form.int("minutes") {
+        Ok(minutes) => {
+            s.app
+                .break_glass_for(&ctx, id, &form.text("reason"), minutes)
+                .await
+        }
+        Err(e) => Err(e.0),
+    };
+    let e = match result {
+        Ok(g) if g.resident_id != id => {
+            return Ok(Redirect::to(&format!("/residents/{}", g.resident_id)).into_response());
+        }
+        Ok(_) => return Ok(Redirect::to(&next).into_response()),
+        Err(e @ AppError::Invalid(_)) => e,
+        Err(e) => return Err(WebError(e)),
+    };
+    let mut state = FormState::from_pairs(form.0.clone());
+    let (_, _, details) = describe(&e, t);
+    let sep = if t.is_en() { ": " } else { "：" };
+    for (f, m) in details {
+        let l = label(&f, t);
+        state.errors.push((f, format!("{l}{sep}{m}")));
+    }
+    let message = t.t("break_glass.out_of_scope");
+    render_status(
+        &page(
+            &s,
+            t,
+            page_info.nav("residents"),
+            message,
+            &[],
+            id,
+            &next,
+            state,
+            true,
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+}
