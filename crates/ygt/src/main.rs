@@ -399,7 +399,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let listen = listen
                 .or(cfg.listen.clone())
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-            serve(app, &listen, true, web).await
+            serve(app, &listen, true, web, shutdown_on_signal()).await
         }
         Command::Audit {
             command:
@@ -470,10 +470,11 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                 .or(cfg.listen.clone())
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
             let app = App::with_settings(store, cfg.settings()?);
+            let stop = shutdown_on_signal();
             if let (Some(addr), Some(file)) = (mllp, mllp_token_file) {
-                start_mllp(&app, &addr, &file).await?;
+                start_mllp(&app, &addr, &file, stop.clone()).await?;
             }
-            serve(app, &listen, false, web).await
+            serve(app, &listen, false, web, stop).await
         }
         Command::Migrate { database } => {
             let url = database_url(database, &cfg)?;
@@ -872,7 +873,12 @@ async fn reindex(app: &App) -> Result<()> {
 }
 
 /// Starts the HL7 v2 listener beside the web server (it stops with the process).
-async fn start_mllp(app: &App, addr: &str, token_file: &std::path::Path) -> Result<()> {
+async fn start_mllp(
+    app: &App,
+    addr: &str,
+    token_file: &std::path::Path,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
     let secret = std::fs::read_to_string(token_file)
         .with_context(|| format!("reading the MLLP token file {}", token_file.display()))?
         .trim()
@@ -900,7 +906,7 @@ async fn start_mllp(app: &App, addr: &str, token_file: &std::path::Path) -> Resu
         principal.display_name
     );
     tokio::spawn(async move {
-        if let Err(e) = door.serve(listener, shutdown_signal()).await {
+        if let Err(e) = door.serve(listener, stopped(stop)).await {
             tracing::error!(error = %e, "MLLP listener stopped");
         }
     });
@@ -1001,7 +1007,13 @@ async fn create_token(
     Ok(())
 }
 
-async fn serve(app: App, listen: &str, demo: bool, web: Web) -> Result<()> {
+async fn serve(
+    app: App,
+    listen: &str,
+    demo: bool,
+    web: Web,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
     let Web {
         public_url,
         metrics_token,
@@ -1038,35 +1050,71 @@ async fn serve(app: App, listen: &str, demo: bool, web: Web) -> Result<()> {
     }
     println!("Press Ctrl-C to stop.");
     let store = app.store().clone();
-    ygt_server::serve(
-        listener,
-        AppState::with_config(app, config),
-        shutdown_signal(),
-    )
-    .await?;
+    ygt_server::serve(listener, AppState::with_config(app, config), stopped(stop)).await?;
     store.close().await;
     eprintln!("ygt stopped.");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The process's one shutdown, for every listener: SIGINT or SIGTERM, registered here, before
+/// any listener starts, and kept, so that a listener that starts waiting after the signal came
+/// (the web server starts after the MLLP listener and the start-up reindex) still stops.
+fn shutdown_on_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        tokio::spawn(async move {
+            match (term, int) {
+                (Ok(mut t), Ok(mut i)) => {
+                    tokio::select! {
+                        _ = t.recv() => {},
+                        _ = i.recv() => {},
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+            tracing::info!("shutting down");
+            let _ = tx.send(true);
+        });
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// Resolves once the process is shutting down (at once if it already is).
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener that starts waiting after the signal came (the web server starts after the
+    /// MLLP listener and the start-up reindex) still stops.
+    #[cfg(unix)]
+    #[tokio::test]
+    #[allow(clippy::expect_used)]
+    async fn a_late_listener_still_hears_the_shutdown() {
+        let stop = shutdown_on_signal();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        tokio::time::timeout(std::time::Duration::from_secs(5), stopped(stop.clone()))
+            .await
+            .expect("the late listener stops");
+    }
 }
