@@ -283,3 +283,8 @@ impl App {
 pub fn new_id() -> Uuid {
     Uuid::now_v7()
 }
+
+/// Today in China Standard Time (UTC+8), the day the county's staff live in.
+pub fn local_today(now: time::OffsetDateTime) -> time::Date {
+    now.to_offset(time::macros::offset!(+8)).date()
+}

@@ -19,7 +19,7 @@ use ygt_domain::{Reason, ValidationError, ValidationErrors};
 use ygt_store::Tx;
 use ygt_store::referral::{
     CareTask, NewCareTask, NewReferral, NewResource, Notification, Referral, ReferralEvent,
-    ReferralFilter, Resource, RuleRow, Slot,
+    ReferralFilter, Resource, RuleRow, Slot, TaskFilter,
 };
 
 use crate::access::{Event, Principal};
@@ -364,6 +364,8 @@ pub struct WorklistQuery {
     pub to_institution_id: Option<String>,
     /// Only referrals with an appointment; the page then carries their bookings.
     pub booked: bool,
+    /// Only those whose status changed within this many days (1–366).
+    pub days: Option<i64>,
     /// Page size (1–200, default [`WORKLIST_PAGE`]).
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -379,6 +381,8 @@ pub struct WorklistPage {
     /// same order (None for an appointment without a slot). Empty otherwise.
     pub bookings: Vec<Option<(Slot, Resource)>>,
     pub next: Option<String>,
+    /// How many referrals the list holds (all pages).
+    pub total: i64,
 }
 
 /// Counts of the worklists for the home page.
@@ -388,11 +392,38 @@ pub struct WorklistCounts {
     pub incoming_waiting: i64,
     pub overdue: i64,
     pub handover: i64,
+    /// Drafts written here, not yet submitted.
+    pub drafts: i64,
+    /// Sent from here and completed (outcome returned) in the last [`RETURNED_DAYS`] days.
+    pub returned: i64,
     pub tasks_open: i64,
+    /// Open care tasks due before today.
+    pub tasks_overdue: i64,
+    /// Open care tasks due today.
+    pub tasks_today: i64,
     pub unread: i64,
 }
 
+/// How far back the home page's 「已反馈」 list looks.
+pub const RETURNED_DAYS: i64 = 7;
+
 pub const WORKLIST_PAGE: i64 = 50;
+
+/// Care tasks listed per page.
+pub const TASK_PAGE: i64 = 50;
+
+/// Which care tasks to list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TaskQuery {
+    /// Include done ones.
+    pub all: bool,
+    /// `overdue` (due before today), `today`, or `now` (due today or earlier).
+    pub due: Option<String>,
+    pub offset: i64,
+    /// Page size (1–500, default [`TASK_PAGE`]).
+    pub limit: Option<i64>,
+}
 
 fn conflict(field: Option<&str>, zh: impl Into<String>, en: impl Into<String>) -> AppError {
     AppError::Conflict {
@@ -1797,6 +1828,7 @@ impl App {
     pub async fn worklist(&self, ctx: &Ctx, q: &WorklistQuery) -> Result<WorklistPage> {
         self.require_actor(ctx)?;
         let mut f = self.worklist_filter(ctx, q).await?;
+        let total = self.store().referral_count(&f).await?;
         let page = match q.limit {
             None => WORKLIST_PAGE,
             Some(n) if (1..=200).contains(&n) => n,
@@ -1877,6 +1909,7 @@ impl App {
             overdue,
             bookings,
             next,
+            total,
         })
     }
 
@@ -2005,13 +2038,22 @@ impl App {
             });
         }
         f.booked = q.booked;
+        if let Some(d) = q.days {
+            if !(1..=366).contains(&d) {
+                return Err(AppError::invalid(
+                    "days",
+                    Reason::Range { min: 1, max: 366 },
+                ));
+            }
+            f.changed_since = Some(self.now() - time::Duration::days(d));
+        }
         Ok(f)
     }
 
     /// The lists the home page counts, each exactly as its link opens it: outgoing ones still
     /// open; up-referrals addressed here waiting for acceptance; overdue ones; down-referrals
     /// waiting for handover. No referral is counted under two of the first, second and fourth.
-    pub fn counted_lists() -> [(&'static str, WorklistQuery); 4] {
+    pub fn counted_lists() -> [(&'static str, WorklistQuery); 6] {
         let q = |list: &str, status: Option<String>, direction: Option<&str>| WorklistQuery {
             list: list.into(),
             status,
@@ -2020,9 +2062,13 @@ impl App {
         };
         let open: Vec<&str> = Status::ALL
             .iter()
-            .filter(|s| s.is_open())
+            .filter(|s| s.is_open() && **s != Status::Draft)
             .map(|s| s.code())
             .collect();
+        let returned = WorklistQuery {
+            days: Some(RETURNED_DAYS),
+            ..q("outgoing", Some(Status::Completed.code().into()), None)
+        };
         let waiting = [Status::Submitted.code(), Status::Redirected.code()].join(",");
         [
             ("outgoing", q("outgoing", Some(open.join(",")), None)),
@@ -2032,6 +2078,11 @@ impl App {
             ),
             ("overdue", q("overdue", None, None)),
             ("handover", q("handover", None, None)),
+            (
+                "drafts",
+                q("outgoing", Some(Status::Draft.code().into()), None),
+            ),
+            ("returned", returned),
         ]
     }
 
@@ -2047,13 +2098,17 @@ impl App {
                 "outgoing" => c.outgoing_open = n,
                 "incoming" => c.incoming_waiting = n,
                 "overdue" => c.overdue = n,
+                "drafts" => c.drafts = n,
+                "returned" => c.returned = n,
                 _ => c.handover = n,
             }
         }
         if let Some(p) = ctx.principal() {
             let inst: Vec<Uuid> = p.patient_scope.iter().copied().collect();
             if !inst.is_empty() && p.can(Permission::PatientRead) {
-                c.tasks_open = store.care_tasks(&inst, true, None, 10_000).await?.len() as i64;
+                let today = crate::local_today(self.now());
+                (c.tasks_overdue, c.tasks_today, c.tasks_open) =
+                    store.care_task_tally(&inst, today).await?;
             }
             if let Some(u) = p.user_id {
                 c.unread = store.unread_count(u).await?;
@@ -2062,8 +2117,19 @@ impl App {
         Ok(c)
     }
 
-    /// Open (or all) care tasks of the actor's institutions, earliest due first.
+    /// Open (or all) care tasks of the actor's institutions, earliest due first (up to 500).
     pub async fn care_task_list(&self, ctx: &Ctx, open_only: bool) -> Result<Vec<CareTask>> {
+        let q = TaskQuery {
+            all: !open_only,
+            limit: Some(500),
+            ..Default::default()
+        };
+        Ok(self.care_task_page(ctx, &q).await?.0)
+    }
+
+    /// A page of the care tasks of the actor's institutions, earliest due first, and how
+    /// many there are.
+    pub async fn care_task_page(&self, ctx: &Ctx, q: &TaskQuery) -> Result<(Vec<CareTask>, i64)> {
         self.require_actor(ctx)?;
         let inst: Vec<Uuid> = match ctx.principal() {
             Some(p) if p.can(Permission::PatientRead) => p.patient_scope.iter().copied().collect(),
@@ -2080,10 +2146,24 @@ impl App {
             }
             None => Vec::new(),
         };
+        let f = self.task_filter(q, inst.clone())?;
+        let limit = match q.limit {
+            None => TASK_PAGE,
+            Some(n) if (1..=500).contains(&n) => n,
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "limit",
+                    Reason::Range { min: 1, max: 500 },
+                ));
+            }
+        };
         if inst.is_empty() && ctx.principal().is_some() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
-        let tasks = self.store().care_tasks(&inst, open_only, None, 500).await?;
+        let (tasks, total) = self
+            .store()
+            .care_task_page(&f, q.offset.max(0), limit)
+            .await?;
         self.audit(
             ctx,
             Event::new("task.list", "care_task", None)
@@ -2092,7 +2172,34 @@ impl App {
             Outcome::Allowed,
         )
         .await?;
-        Ok(tasks)
+        Ok((tasks, total))
+    }
+
+    fn task_filter(&self, q: &TaskQuery, institutions: Vec<Uuid>) -> Result<TaskFilter> {
+        let today = crate::local_today(self.now());
+        let mut f = TaskFilter {
+            institutions,
+            open_only: !q.all,
+            ..Default::default()
+        };
+        match q.due.as_deref().map(str::trim).unwrap_or("") {
+            "" => {}
+            "overdue" => f.due_before = Some(today),
+            "now" => f.due_before = today.next_day(),
+            "today" => {
+                f.due_from = Some(today);
+                f.due_before = today.next_day();
+            }
+            _ => {
+                return Err(AppError::invalid(
+                    "due",
+                    Reason::UnknownCode {
+                        allowed: "overdue, today, now".into(),
+                    },
+                ));
+            }
+        }
+        Ok(f)
     }
 
     /// Marks a care task done (by staff of the institution it belongs to). The readings taken

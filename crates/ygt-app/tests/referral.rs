@@ -10,9 +10,10 @@ use uuid::Uuid;
 use ygt_app::access::Principal;
 use ygt_app::account::AccountDraft;
 use ygt_app::mpi::ResidentDraft;
-use ygt_app::referral::TaskDone;
 use ygt_app::referral::{PlanDraft, ReferralDraft, ReferralOutcome, StepDraft, WorklistQuery};
+use ygt_app::referral::{TaskDone, TaskQuery};
 use ygt_app::ygt_store::Store;
+use ygt_app::ygt_store::referral::NewCareTask;
 use ygt_app::{Actor, App, AppError, Ctx};
 use ygt_domain::org::{DepartmentDraft, InstitutionDraft, StaffDraft};
 use ygt_domain::referral::ResourceKind;
@@ -656,6 +657,77 @@ async fn the_whole_loop(db: TestDb) {
     );
 }
 both_backends!(the_whole_loop, the_whole_loop);
+
+/// The home page's work of today: care tasks overdue and due today are counted in SQL and
+/// listed by the same filter; another institution's doctor sees none of them; a wrong filter
+/// names its field.
+async fn todays_work(db: TestDb) {
+    let w = world(&db).await;
+    let cun = ctx_of(&w.app, "cundoc").await;
+    let xian = ctx_of(&w.app, "xiandoc").await;
+    let today = ygt_app::local_today(OffsetDateTime::now_utc());
+    let task = |days: i64, title: &str| NewCareTask {
+        id: ygt_app::new_id(),
+        referral_id: None,
+        person_id: w.person,
+        institution_id: w.village,
+        staff_id: Some(w.village_doctor_staff),
+        kind: "follow_up".into(),
+        title: title.into(),
+        due_on: today + Duration::days(days),
+        note: None,
+    };
+    let tasks = [
+        task(-3, "逾期三天"),
+        task(-1, "逾期一天"),
+        task(0, "今天到期"),
+        task(5, "下周到期"),
+    ];
+    let mut tx = w.app.store().begin().await.unwrap();
+    tx.insert_care_tasks(&tasks, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let c = w.app.worklist_counts(&cun).await.unwrap();
+    assert_eq!((c.tasks_overdue, c.tasks_today, c.tasks_open), (2, 1, 4));
+    let page = |due: &str| TaskQuery {
+        due: Some(due.into()),
+        ..Default::default()
+    };
+    for (due, titles) in [
+        ("overdue", vec!["逾期三天", "逾期一天"]),
+        ("today", vec!["今天到期"]),
+        ("now", vec!["逾期三天", "逾期一天", "今天到期"]),
+        ("", vec!["逾期三天", "逾期一天", "今天到期", "下周到期"]),
+    ] {
+        let (rows, total) = w.app.care_task_page(&cun, &page(due)).await.unwrap();
+        let got: Vec<&str> = rows.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(got, titles, "due={due}");
+        assert_eq!(total, titles.len() as i64, "due={due}");
+    }
+    let small = TaskQuery {
+        limit: Some(1),
+        offset: 1,
+        ..Default::default()
+    };
+    let (rows, total) = w.app.care_task_page(&cun, &small).await.unwrap();
+    assert_eq!((rows[0].title.as_str(), total), ("逾期一天", 4));
+    let c = w.app.worklist_counts(&xian).await.unwrap();
+    assert_eq!((c.tasks_overdue, c.tasks_today, c.tasks_open), (0, 0, 0));
+    assert!(
+        w.app
+            .care_task_page(&xian, &page("now"))
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    assert_eq!(
+        field(w.app.care_task_page(&cun, &page("soon")).await),
+        "due"
+    );
+}
+both_backends!(todays_work, todays_work);
 
 /// Of two concurrent bookings of one slot exactly one wins; of two concurrent acceptances
 /// exactly one wins; cancelling and rejecting return the slot.

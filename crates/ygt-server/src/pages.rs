@@ -363,11 +363,44 @@ struct HomePage {
     communities: Vec<Community>,
     /// The user's referral worklists (for those who take part in referrals).
     counts: Option<ygt_app::referral::WorklistCounts>,
+    /// Care tasks due today or earlier, earliest first (a few).
+    due_tasks: Vec<ygt_app::ygt_store::referral::CareTask>,
+    /// Referrals addressed here waiting for acceptance, oldest change first (a few).
+    incoming: Vec<ygt_app::ygt_store::referral::Referral>,
+    today: time::Date,
 }
+
+/// Rows of each of the home page's short lists.
+const HOME_ROWS: i64 = 5;
 
 impl HomePage {
     fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
         if self.t.is_en() { en } else { zh }
+    }
+    fn late(&self, d: &time::Date) -> bool {
+        *d < self.today
+    }
+    fn due_label(&self, d: &time::Date) -> String {
+        if *d == self.today {
+            self.l("今天", "today").to_owned()
+        } else {
+            format!("{:02}-{:02}", u8::from(d.month()), d.day())
+        }
+    }
+    /// Care tasks are shown to those who may read residents' records.
+    fn tasks_shown(&self) -> bool {
+        self.nav.user.as_ref().is_some_and(|u| u.residents)
+    }
+    fn has_work(&self) -> bool {
+        self.counts.as_ref().is_some_and(|c| {
+            c.tasks_overdue
+                + c.tasks_today
+                + c.incoming_waiting
+                + c.drafts
+                + c.returned
+                + c.handover
+                > 0
+        })
     }
 }
 
@@ -385,13 +418,55 @@ async fn home(
     } else {
         None
     };
+    let (due_tasks, incoming) = match &counts {
+        Some(c) => todays_work(&s, &ctx, c).await?,
+        None => Default::default(),
+    };
     render(&HomePage {
         t,
         nav,
         o,
         communities,
         counts,
+        due_tasks,
+        incoming,
+        today: ygt_app::local_today(time::OffsetDateTime::now_utc()),
     })
+}
+
+/// The first rows of the home page's lists of the user's own work, read only when there are any.
+async fn todays_work(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    c: &ygt_app::referral::WorklistCounts,
+) -> Result<
+    (
+        Vec<ygt_app::ygt_store::referral::CareTask>,
+        Vec<ygt_app::ygt_store::referral::Referral>,
+    ),
+    WebError,
+> {
+    let tasks = if c.tasks_overdue + c.tasks_today > 0 {
+        let q = ygt_app::referral::TaskQuery {
+            due: Some("now".into()),
+            limit: Some(HOME_ROWS),
+            ..Default::default()
+        };
+        s.app.care_task_page(ctx, &q).await?.0
+    } else {
+        Vec::new()
+    };
+    let incoming = match ygt_app::App::counted_lists()
+        .into_iter()
+        .find(|(n, _)| *n == "incoming")
+    {
+        Some((_, mut q)) if c.incoming_waiting > 0 => {
+            q.limit = Some(HOME_ROWS);
+            s.app.worklist(ctx, &q).await?.referrals
+        }
+        _ => Vec::new(),
+    };
+    Ok((tasks, incoming))
 }
 
 async fn switch_lang(Path(code): Path<String>, QueryData(q): QueryData) -> Response {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use ygt_app::AppError;
 use ygt_app::referral::{
     PlanDraft, ReferralDraft, ReferralOutcome, ReferralSettings, ReferralStats, ReferralView,
-    StepDraft, Worklist, WorklistCounts, WorklistQuery,
+    StepDraft, TASK_PAGE, TaskQuery, Worklist, WorklistCounts, WorklistQuery,
 };
 use ygt_app::ygt_store::org::{Department, Institution, InstitutionFilter, Staff};
 use ygt_app::ygt_store::record::{Item, TimelineFilter};
@@ -115,6 +115,10 @@ struct WorklistPage {
     list: &'static str,
     counts: WorklistCounts,
     rows: Vec<(Referral, Option<Overdue>)>,
+    /// Referrals in the list, all pages.
+    total: i64,
+    /// Only those whose status changed in the last this many days.
+    days: Option<i64>,
     next: Option<String>,
     status: String,
     direction: String,
@@ -139,6 +143,17 @@ impl WorklistPage {
     }
     fn over(&self, o: &Option<Overdue>) -> &'static str {
         o.map_or("", |o| o.label(self.t.is_en()))
+    }
+    /// A choice of several statuses (from a count's link), labelled with their names.
+    fn status_group(&self) -> Option<String> {
+        self.status.contains(',').then(|| {
+            let sep = if self.t.is_en() { ", " } else { "、" };
+            self.status
+                .split(',')
+                .map(|c| status_label(self.t, c.trim()))
+                .collect::<Vec<_>>()
+                .join(sep)
+        })
     }
     fn tab(&self, w: &Worklist) -> (&'static str, &'static str) {
         let name = match w {
@@ -174,6 +189,9 @@ pub(crate) fn count_href(name: &str) -> String {
     if let Some(d) = &q.direction {
         ser.append_pair("direction", d);
     }
+    if let Some(d) = q.days {
+        ser.append_pair("days", &d.to_string());
+    }
     format!("/referrals?{}", ser.finish())
 }
 
@@ -191,9 +209,21 @@ async fn worklist_page(
         direction: q.opt("direction"),
         person_id: q.opt("person_id"),
         cursor: q.opt("cursor"),
+        days: q.text("days").parse().ok(),
         ..Default::default()
     };
     let p = s.app.worklist(&ctx, &query).await?;
+    let next = p.next.as_ref().map(|c| {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("list", list.code());
+        for k in ["status", "direction", "person_id", "days"] {
+            if let Some(v) = q.opt(k) {
+                ser.append_pair(k, &v);
+            }
+        }
+        ser.append_pair("cursor", c);
+        format!("/referrals?{}", ser.finish())
+    });
     let counts = s.app.worklist_counts(&ctx).await?;
     render_status(
         &WorklistPage {
@@ -202,7 +232,9 @@ async fn worklist_page(
             list: list.code(),
             counts,
             rows: p.referrals.into_iter().zip(p.overdue).collect(),
-            next: p.next,
+            total: p.total,
+            days: query.days,
+            next,
             status: q.text("status"),
             direction: q.text("direction"),
             statuses: Status::ALL,
@@ -800,7 +832,11 @@ struct TasksPage {
     t: Lang,
     nav: Nav,
     tasks: Vec<CareTask>,
+    total: i64,
     all: bool,
+    /// The due filter: "", "overdue", "today" or "now".
+    due: String,
+    offset: i64,
     today: time::Date,
 }
 
@@ -814,6 +850,45 @@ impl TasksPage {
     fn late(&self, d: &time::Date) -> bool {
         *d < self.today
     }
+    /// The filters offered, each (due, all, label), and whether it is the one shown.
+    fn filters(&self) -> Vec<(String, &'static str, bool)> {
+        [
+            ("", false, self.l("未完成", "Open")),
+            ("overdue", false, self.l("已逾期", "Overdue")),
+            ("today", false, self.l("今日到期", "Due today")),
+            ("now", false, self.l("到期（含逾期）", "Due now")),
+            ("", true, self.l("包括已完成", "Include done")),
+        ]
+        .into_iter()
+        .map(|(d, a, label)| (tasks_href(d, a, 0), label, d == self.due && a == self.all))
+        .collect()
+    }
+    fn prev(&self) -> Option<String> {
+        (self.offset > 0).then(|| tasks_href(&self.due, self.all, (self.offset - TASK_PAGE).max(0)))
+    }
+    fn next(&self) -> Option<String> {
+        (self.offset + TASK_PAGE < self.total)
+            .then(|| tasks_href(&self.due, self.all, self.offset + TASK_PAGE))
+    }
+}
+
+fn tasks_href(due: &str, all: bool, offset: i64) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    if !due.is_empty() {
+        ser.append_pair("due", due);
+    }
+    if all {
+        ser.append_pair("all", "1");
+    }
+    if offset > 0 {
+        ser.append_pair("offset", &offset.to_string());
+    }
+    let q = ser.finish();
+    if q.is_empty() {
+        "/tasks".into()
+    } else {
+        format!("/tasks?{q}")
+    }
 }
 
 async fn tasks_page(
@@ -823,17 +898,23 @@ async fn tasks_page(
     ReqCtx(ctx): ReqCtx,
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
-    let all = q.text("all") == "1";
-    let tasks = s.app.care_task_list(&ctx, !all).await?;
+    let query = TaskQuery {
+        all: q.text("all") == "1",
+        due: q.opt("due"),
+        offset: q.text("offset").parse::<i64>().unwrap_or(0).max(0),
+        limit: None,
+    };
+    let (tasks, total) = s.app.care_task_page(&ctx, &query).await?;
     render_status(
         &TasksPage {
             t,
             nav: page.nav("tasks"),
             tasks,
-            all,
-            today: OffsetDateTime::now_utc()
-                .to_offset(time::macros::offset!(+8))
-                .date(),
+            total,
+            all: query.all,
+            due: query.due.unwrap_or_default(),
+            offset: query.offset,
+            today: ygt_app::local_today(OffsetDateTime::now_utc()),
         },
         StatusCode::OK,
     )

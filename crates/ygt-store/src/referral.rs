@@ -140,6 +140,8 @@ pub struct ReferralFilter {
     pub since: Option<OffsetDateTime>,
     /// Created before.
     pub until: Option<OffsetDateTime>,
+    /// In its status since this moment or later.
+    pub changed_since: Option<OffsetDateTime>,
     /// Keyset paging: rows with (status_since, id) before this.
     pub before: Option<(OffsetDateTime, Uuid)>,
     /// Drafts only when sent by one of these institutions.
@@ -191,6 +193,9 @@ fn push_filter(q: &mut Sql, f: &ReferralFilter) {
     }
     if let Some(t) = f.until {
         q.push(" AND r.created_at < ").bind(t);
+    }
+    if let Some(t) = f.changed_since {
+        q.push(" AND r.status_since >= ").bind(t);
     }
     if let Some(o) = &f.overdue {
         q.push(" AND (1 = 0");
@@ -354,6 +359,35 @@ pub struct CareTask {
     pub note: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// Which care tasks a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    /// Tasks of these institutions (empty: all).
+    pub institutions: Vec<Uuid>,
+    pub open_only: bool,
+    /// Due before this day.
+    pub due_before: Option<Date>,
+    /// Due on or after this day.
+    pub due_from: Option<Date>,
+}
+
+fn push_task_filter(q: &mut Sql, f: &TaskFilter) {
+    q.push(" WHERE 1 = 1");
+    if !f.institutions.is_empty() {
+        q.push(" AND t.institution_id IN ")
+            .bind_list(f.institutions.iter());
+    }
+    if f.open_only {
+        q.push(" AND t.done_at IS NULL");
+    }
+    if let Some(d) = f.due_before {
+        q.push(" AND t.due_on < ").bind(d);
+    }
+    if let Some(d) = f.due_from {
+        q.push(" AND t.due_on >= ").bind(d);
+    }
 }
 
 const TASK_COLUMNS: &str = "SELECT t.id, t.referral_id, t.person_id, p.name AS person_name, \
@@ -638,6 +672,49 @@ impl Store {
         }
         q.push(" ORDER BY t.due_on, t.id LIMIT ").bind(limit);
         self.fetch_all(q).await
+    }
+
+    /// One page of care tasks, earliest due first, and how many match.
+    pub async fn care_task_page(
+        &self,
+        f: &TaskFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<CareTask>, i64)> {
+        let mut q = Sql::new(TASK_COLUMNS);
+        push_task_filter(&mut q, f);
+        q.push(" ORDER BY t.due_on, t.id LIMIT ")
+            .bind(limit)
+            .push(" OFFSET ")
+            .bind(offset);
+        let rows = self.fetch_all(q).await?;
+        let mut c = Sql::new("SELECT COUNT(*) FROM care_tasks t");
+        push_task_filter(&mut c, f);
+        let (n,): (i64,) = self.fetch_one(c).await?;
+        Ok((rows, n))
+    }
+
+    /// Open care tasks of these institutions: (overdue before `today`, due on `today`, all
+    /// open), in one statement.
+    pub async fn care_task_tally(
+        &self,
+        institutions: &[Uuid],
+        today: Date,
+    ) -> Result<(i64, i64, i64)> {
+        let mut q = Sql::new("SELECT COALESCE(SUM(CASE WHEN t.due_on < ");
+        q.bind(today)
+            .push(" THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN t.due_on = ")
+            .bind(today)
+            .push(" THEN 1 ELSE 0 END), 0), COUNT(*) FROM care_tasks t");
+        push_task_filter(
+            &mut q,
+            &TaskFilter {
+                institutions: institutions.to_vec(),
+                open_only: true,
+                ..Default::default()
+            },
+        );
+        self.fetch_one(q).await
     }
 
     pub async fn care_task(&self, id: Uuid) -> Result<Option<CareTask>> {

@@ -622,7 +622,7 @@ async fn doctor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit
         .await?
         .send_keys(crate::PASSWORD)
         .await?;
-    w.click("sign-in", "#sign-in", "#my-referrals").await?;
+    w.click("sign-in", "#sign-in", "#today").await?;
     w.click(
         "referrals",
         "nav.main a[href='/referrals']",
@@ -725,10 +725,10 @@ async fn doctor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit
     )
     .await?;
     w.driver_forward("forward-to-account", "#my-roles").await?;
-    w.click("home", "a.brand", "#my-referrals").await?;
+    w.click("home", "a.brand", "#today").await?;
     w.click(
-        "my-referrals",
-        "#my-referrals a",
+        "referrals-to-accept",
+        "a.stat[href*='list=incoming']",
         "#worklist, #worklist-empty",
     )
     .await?;

@@ -382,3 +382,75 @@ both_backends!(
     the_desk_sees_a_doubtful_id_number,
     the_desk_sees_a_doubtful_id_number
 );
+
+/// The number shown in `<b data-count="name">N</b>`.
+fn count_of(page: &str, name: &str) -> Option<i64> {
+    let at = page.find(&format!(r#"data-count="{name}">"#))?;
+    let rest = &page[at..];
+    let n = &rest[rest.find('>')? + 1..rest.find("</b>")?];
+    n.trim().parse().ok()
+}
+
+/// The link of the tile that holds a count (`<a class="stat" href="…">…data-count`).
+fn href_of(page: &str, name: &str) -> Option<String> {
+    let at = page.find(&format!(r#"data-count="{name}">"#))?;
+    let start = page[..at].rfind("href=\"")? + 6;
+    let end = start + page[start..].find('"')?;
+    Some(page[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+/// The total a list page states: `<p … id="worklist-total">… 共 N</p>`.
+fn total_of(page: &str, id: &str) -> Option<i64> {
+    let at = page.find(&format!(r#"id="{id}""#))?;
+    let rest = &page[at..];
+    let text = &rest[..rest.find("</p>")?];
+    text.rsplit(' ').next()?.trim().parse().ok()
+}
+
+/// Every count of the home page's 「今日工作」 opens a list that states the same number, for
+/// each kind of doctor of the demo county.
+async fn home_counts_open_their_lists(db: TestDb) {
+    let s = TestServer::start(db, true).await;
+    ygt_synth::generate_residents(&s.app, 7, 1_000, &|_, _| {})
+        .await
+        .unwrap();
+    ygt_synth::referrals::generate_referrals(&s.app, 7, ygt_synth::Scale::Small, &|_, _| {})
+        .await
+        .unwrap();
+    for user in ["doctor", "township.doctor", "village", "referral"] {
+        let c = s.signed_in(user).await;
+        let (st, home) = get_html(&c, &s, "/").await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(home.contains(r#"id="today""#), "{user}: today's work first");
+        let mut seen = 0;
+        for (name, list_total) in [
+            ("tasks-overdue", "tasks-total"),
+            ("tasks-today", "tasks-total"),
+            ("incoming", "worklist-total"),
+            ("handover", "worklist-total"),
+            ("drafts", "worklist-total"),
+            ("returned", "worklist-total"),
+            ("overdue", "worklist-total"),
+        ] {
+            let Some(n) = count_of(&home, name) else {
+                // Care tasks are shown to those who may read residents' records.
+                assert!(
+                    user == "referral" && name.starts_with("tasks"),
+                    "{user}: count {name}"
+                );
+                continue;
+            };
+            let href = href_of(&home, name).unwrap_or_else(|| panic!("{user}: link {name}"));
+            let (st, list) = get_html(&c, &s, &href).await;
+            assert_eq!(st, StatusCode::OK, "{user}: {href}");
+            assert_eq!(
+                total_of(&list, list_total),
+                Some(n),
+                "{user}: {name} → {href}"
+            );
+            seen += n;
+        }
+        assert!(seen > 0, "{user} has some work in the demo county");
+    }
+}
+both_backends!(home_counts_open_their_lists, home_counts_open_their_lists);

@@ -581,11 +581,16 @@ async fn journey(b: &Browser, s: &TestServer, c: &County) -> Result<(), ygt_test
         task.contains("血压随访") && task.contains("赵村医"),
         "{task}"
     );
-    // The home page counts the village doctor's worklists.
+    // The home page starts with the village doctor's work: nothing is due today (the
+    // follow-up is in two weeks); the worklists count the open task.
     b.goto(&s.url("/")).await?;
-    b.wait_for("#my-referrals", WAIT).await?;
+    b.wait_for("#today", WAIT).await?;
+    let due = b.find("[data-count='tasks-today']").await?.text().await?;
+    assert_eq!(due.trim(), "0", "care tasks due today on the home page");
+    b.goto(&s.url("/referrals")).await?;
+    b.wait_for("#worklist-total", WAIT).await?;
     let tasks = b.find("[data-count='tasks']").await?.text().await?;
-    assert_eq!(tasks.trim(), "1", "open care tasks on the home page");
+    assert_eq!(tasks.trim(), "1", "open care tasks on the worklists");
     b.goto(&referral_url).await?;
     let outcome = b.wait_for("#outcome", WAIT).await?.text().await?;
     assert!(outcome.contains("好转出院"), "{outcome}");
