@@ -5,7 +5,37 @@
   function ready(f) {
     if (document.readyState !== "loading") { f(); } else { document.addEventListener("DOMContentLoaded", f); }
   }
+  // On a phone a table becomes one card per row: each cell learns its column's name, which
+  // the style sheet shows beside it (done again for rows htmx brings in).
+  function cards(root) {
+    root.querySelectorAll(".table-wrap table").forEach(function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      if (heads.length === 0) { return; }
+      table.parentElement.classList.add("cards");
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.prototype.forEach.call(tr.children, function (td, i) {
+          if (!td.hasAttribute("data-label")) { td.setAttribute("data-label", heads[i] || ""); }
+        });
+      });
+    });
+  }
+  // The 「更多」 menu closes when the user clicks elsewhere or comes back to the page.
+  function menus() {
+    document.addEventListener("click", function (e) {
+      document.querySelectorAll("details.more[open]").forEach(function (d) {
+        if (!d.contains(e.target)) { d.removeAttribute("open"); }
+      });
+    });
+    window.addEventListener("pageshow", function () {
+      document.querySelectorAll("details.more[open]").forEach(function (d) { d.removeAttribute("open"); });
+    });
+  }
   ready(function () {
+    cards(document);
+    menus();
+    document.body.addEventListener("htmx:afterSwap", function (e) { cards(e.target.ownerDocument || document); });
     document.querySelectorAll("[data-print]").forEach(function (b) {
       b.addEventListener("click", function () { window.print(); });
     });

@@ -514,6 +514,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.home", "首页", "Home"),
     ("nav.inbox", "消息", "Inbox"),
     ("nav.institutions", "机构", "Institutions"),
+    ("nav.more", "更多", "More"),
     ("nav.referrals", "转诊", "Referrals"),
     ("nav.residents", "居民", "Residents"),
     ("nav.roles", "角色权限", "Roles"),

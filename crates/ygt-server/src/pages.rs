@@ -78,6 +78,115 @@ pub struct NavUser {
     pub referrals: bool,
 }
 
+/// A link of the main menu: where it goes, its label's key, the section it marks current.
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub section: &'static str,
+    pub id: &'static str,
+}
+
+/// Links shown in the header before the rest go under 「更多」: the header stays one line on a
+/// 1024-pixel tablet.
+const NAV_SHOWN: usize = 5;
+
+impl NavUser {
+    /// The main menu in the order of the user's work: clinical users start with residents,
+    /// referrals and care tasks; others with the registry and administration.
+    pub fn links(&self) -> Vec<NavLink> {
+        let link = |href, label, section, id| NavLink {
+            href,
+            label,
+            section,
+            id,
+        };
+        let mut v = vec![link("/", "nav.home", "home", "nav-home")];
+        let clinical = [
+            (
+                self.residents,
+                link("/residents", "nav.residents", "residents", "nav-residents"),
+            ),
+            (
+                self.referrals,
+                link("/referrals", "nav.referrals", "referrals", "nav-referrals"),
+            ),
+            (
+                self.residents,
+                link("/tasks", "nav.tasks", "tasks", "nav-tasks"),
+            ),
+        ];
+        let registry = [
+            (
+                true,
+                link(
+                    "/institutions",
+                    "nav.institutions",
+                    "institutions",
+                    "nav-institutions",
+                ),
+            ),
+            (
+                true,
+                link(
+                    "/communities",
+                    "nav.communities",
+                    "communities",
+                    "nav-communities",
+                ),
+            ),
+            (true, link("/staff", "nav.staff", "staff", "nav-staff")),
+        ];
+        let admin = [
+            (
+                self.audit,
+                link("/audit", "nav.audit", "audit", "nav-audit"),
+            ),
+            (
+                self.accounts,
+                link(
+                    "/admin/accounts",
+                    "nav.accounts",
+                    "accounts",
+                    "nav-accounts",
+                ),
+            ),
+            (
+                self.roles,
+                link("/admin/roles", "nav.roles", "roles", "nav-roles"),
+            ),
+            (
+                self.tokens,
+                link("/admin/tokens", "nav.tokens", "tokens", "nav-tokens"),
+            ),
+            (true, link("/api/docs", "nav.api", "api", "nav-api")),
+        ];
+        let groups = if self.residents || self.referrals {
+            [clinical, registry]
+        } else {
+            [registry, clinical]
+        };
+        for (shown, l) in groups.into_iter().flatten().chain(admin) {
+            if shown {
+                v.push(l);
+            }
+        }
+        v
+    }
+}
+
+impl Nav {
+    /// The main menu: (shown in the header, under 「更多」).
+    pub fn menu(&self) -> (Vec<NavLink>, Vec<NavLink>) {
+        let mut all = self.user.as_ref().map(NavUser::links).unwrap_or_default();
+        let rest = all.split_off(NAV_SHOWN.min(all.len()));
+        (all, rest)
+    }
+    /// Whether the current page is one of the links under 「更多」.
+    pub fn in_more(&self) -> bool {
+        self.menu().1.iter().any(|l| l.section == self.section)
+    }
+}
+
 /// What a page handler knows of the request: the URL and who is signed in.
 pub struct PageInfo {
     uri: Uri,

@@ -690,6 +690,8 @@ async fn doctor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit
     )
     .await?;
     w.driver_back("back-to-tree", "#institution-tree").await?;
+    // Links used less often are under 「更多」: the header stays one line on a tablet.
+    b.find("#nav-more > summary").await?.click().await?;
     w.click(
         "communities",
         "nav.main a[href='/communities']",
@@ -702,6 +704,7 @@ async fn doctor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit
         "#members",
     )
     .await?;
+    b.find("#nav-more > summary").await?.click().await?;
     w.click("staff", "nav.main a[href='/staff']", "#staff-results")
         .await?;
     w.click(
@@ -970,6 +973,7 @@ impl<'a> Walk<'a> {
         }
         // Before the screenshot, which lays the whole page out at once.
         self.sideways(n, step, &url).await?;
+        self.header_one_line(n, step, &url).await?;
         let _ = self
             .b
             .save_full_page(self.dir.join(format!("{n:02}-{step}.png")), 4000)
@@ -1013,6 +1017,31 @@ impl<'a> Walk<'a> {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// On a tablet or wider (1024 pixels and more) the header is one line: its links, search,
+    /// the user and the language all sit at the height of one link.
+    async fn header_one_line(
+        &mut self,
+        n: usize,
+        step: &str,
+        url: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let tall = self
+            .b
+            .execute(
+                "var h = document.querySelector('header.top');\
+                 if (!h || window.innerWidth < 1000) { return null; }\
+                 var r = h.getBoundingClientRect();\
+                 return r.height > 64 ? 'header ' + Math.round(r.height) + 'px high at ' + window.innerWidth : null;",
+                vec![],
+            )
+            .await?;
+        if let Some(t) = tall.as_str() {
+            self.problems
+                .push(format!("{} step {n} `{step}` {url}: {t}", self.name));
+        }
+        Ok(())
     }
 
     /// No page scrolls sideways: the document is no wider than the window.
