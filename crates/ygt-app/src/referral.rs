@@ -109,6 +109,19 @@ pub struct ReferralOutcome {
     pub summary: String,
 }
 
+/// The defaults of a down-referral: where the resident came from, and what was found here.
+#[derive(Debug, Clone, Serialize)]
+pub struct DownDefaults {
+    pub to_institution_id: Uuid,
+    /// The doctor who referred the resident up (their family doctor, as a rule).
+    pub to_staff_id: Option<Uuid>,
+    pub diagnosis_code: Option<String>,
+    pub diagnosis_name: Option<String>,
+    /// The up-referral the defaults come from.
+    pub up_referral: Uuid,
+    pub up_number: String,
+}
+
 /// One step someone takes on a referral.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -431,6 +444,19 @@ fn conflict(field: Option<&str>, zh: impl Into<String>, en: impl Into<String>) -
         zh: zh.into(),
         en: en.into(),
     }
+}
+
+/// A referral addressed to a department that sees no patients of its own.
+fn not_clinical(name: &str) -> AppError {
+    AppError::invalid(
+        "to_department_id",
+        Reason::Other {
+            zh: format!("{name}不接诊转诊病人，请选择临床科室（检查请在“需要的资源”中预约）"),
+            en: format!(
+                "{name} does not see referred patients: choose a clinical department (book tests under resources)"
+            ),
+        },
+    )
 }
 
 fn parse_id(field: &str, s: &str) -> std::result::Result<Uuid, ValidationError> {
@@ -915,7 +941,13 @@ impl App {
         }
         if let Some(dep) = to_department_id {
             match store.department(dep).await? {
-                Some(dd) if dd.institution_id == to.id && dd.active => {}
+                Some(dd) if dd.institution_id == to.id && dd.active => {
+                    // A consultation goes to a department that sees patients; an examination
+                    // (a resource is booked) may go to the department that performs it.
+                    if needs.is_none() && !ygt_domain::org::is_clinical_department(&dd.name) {
+                        return Err(not_clinical(&dd.name));
+                    }
+                }
                 _ => return Err(AppError::invalid("to_department_id", Reason::NotFound)),
             }
         }
@@ -2648,6 +2680,58 @@ impl App {
     /// The doctors a down-referral to `institution` can name as the resident's doctor (the
     /// family doctor who takes the follow-ups over): its active physicians and village doctors,
     /// most senior first, then by name. Reading the registry needs `registry.read`.
+    /// What a down-referral of this resident starts with: back to the institution and the
+    /// doctor who referred them up, with the diagnosis made here. Taken from the latest
+    /// up-referral addressed to the user's institutions that the resident arrived for.
+    pub async fn down_referral_defaults(
+        &self,
+        ctx: &Ctx,
+        person: Uuid,
+    ) -> Result<Option<DownDefaults>> {
+        let Some(p) = ctx.principal() else {
+            return Ok(None);
+        };
+        let scope: Vec<Uuid> = p.patient_scope.iter().copied().collect();
+        if scope.is_empty() {
+            return Ok(None);
+        }
+        let f = ReferralFilter {
+            to: Some(scope),
+            person_id: Some(person),
+            direction: Some(Direction::Up.code().into()),
+            statuses: vec![
+                Status::Arrived.code().into(),
+                Status::Completed.code().into(),
+            ],
+            ..Default::default()
+        };
+        let Some(up) = self.store().referrals(&f, 1).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let outcome: Option<ReferralOutcome> = up
+            .outcome
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok());
+        let staff = match up.from_user_id {
+            Some(u) => self.store().user(u).await?.and_then(|u| u.staff_id),
+            None => None,
+        };
+        let (code, name) = match outcome {
+            Some(o) if o.diagnosis_code.is_some() || o.diagnosis_name.is_some() => {
+                (o.diagnosis_code, o.diagnosis_name)
+            }
+            _ => (up.diagnosis_code.clone(), up.diagnosis_name.clone()),
+        };
+        Ok(Some(DownDefaults {
+            to_institution_id: up.from_institution_id,
+            to_staff_id: staff,
+            diagnosis_code: code,
+            diagnosis_name: name,
+            up_referral: up.id,
+            up_number: up.number,
+        }))
+    }
+
     pub async fn referral_doctors(
         &self,
         ctx: &Ctx,

@@ -220,6 +220,22 @@ fn up(w: &World, slot: Option<Uuid>) -> ReferralDraft {
     }
 }
 
+/// A consultation is addressed to a department that sees patients: radiology takes a CT
+/// booking, not a referral without one.
+async fn departments_that_see_patients(db: TestDb) {
+    let w = world(&db).await;
+    let cun = ctx_of(&w.app, "cundoc").await;
+    let mut d = up(&w, None);
+    d.needs = None;
+    assert_eq!(
+        field(w.app.create_referral(&cun, &d).await),
+        "to_department_id"
+    );
+    d.needs = Some("ct".into());
+    w.app.create_referral(&cun, &d).await.unwrap();
+}
+both_backends!(departments_that_see_patients, departments_that_see_patients);
+
 fn step(action: &str) -> StepDraft {
     StepDraft {
         action: action.into(),
@@ -451,6 +467,26 @@ async fn the_whole_loop(db: TestDb) {
         .resident_access(&xian, w.person, "record.read", "treatment")
         .await
         .unwrap();
+
+    // A down-referral starts back where the patient came from, with the county's diagnosis.
+    let d = w
+        .app
+        .down_referral_defaults(&xian, w.person)
+        .await
+        .unwrap()
+        .expect("the up-referral the patient arrived with");
+    assert_eq!(d.to_institution_id, w.village);
+    assert_eq!(d.to_staff_id, Some(w.village_doctor_staff));
+    assert_eq!(d.diagnosis_name.as_deref(), Some("脑梗死"));
+    assert_eq!(d.up_referral, r.id);
+    // The village doctor has no up-referral addressed to them: no defaults.
+    assert!(
+        w.app
+            .down_referral_defaults(&cun, w.person)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Down: the plan is required and checked line by line.
     let mut down = ReferralDraft {

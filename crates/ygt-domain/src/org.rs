@@ -369,6 +369,43 @@ impl InstitutionDraft {
     }
 }
 
+/// Names of departments that do not see patients of their own: medical technology (检验, 影像,
+/// 放射, 病理, 心电, 超声, 药剂, 麻醉) and administration (医务, 护理部, 信息, 财务, 办公室,
+/// 后勤, 公共卫生, 预防接种). A referral is addressed to a clinical department (《医疗机构诊疗科目
+/// 名录》 lists these as 医技科室 or they are no 诊疗科目 at all); tests and imaging are booked as
+/// resources of the referral instead.
+const NOT_CLINICAL: &[&str] = &[
+    "检验",
+    "影像",
+    "放射",
+    "病理",
+    "心电",
+    "超声",
+    "药剂",
+    "药房",
+    "药库",
+    "中药房",
+    "麻醉",
+    "医务",
+    "护理部",
+    "信息",
+    "财务",
+    "办公室",
+    "院办",
+    "后勤",
+    "总务",
+    "公共卫生",
+    "预防接种",
+    "设备",
+    "质控",
+    "医保",
+];
+
+/// Whether a department, by its name, sees patients (a referral can be addressed to it).
+pub fn is_clinical_department(name: &str) -> bool {
+    !NOT_CLINICAL.iter().any(|k| name.contains(k))
+}
+
 /// A department as submitted, not yet checked.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -536,6 +573,54 @@ impl StaffDraft {
                 phone,
             }),
             _ => Err(errs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod clinical_department_tests {
+    use super::is_clinical_department;
+
+    #[test]
+    fn clinical_departments_by_name() {
+        for name in [
+            "心血管内科",
+            "神经内科",
+            "急诊科",
+            "骨科",
+            "儿科",
+            "全科医学科",
+            "中医科",
+            "住院部",
+            "康复医学科",
+            "妇产科",
+            "感染科",
+            "针灸推拿科",
+            "儿童保健科",
+        ] {
+            assert!(is_clinical_department(name), "{name} sees patients");
+        }
+        for name in [
+            "检验科",
+            "医学影像科",
+            "放射科",
+            "病理科",
+            "心电诊断科",
+            "超声心电科",
+            "药剂科",
+            "药房",
+            "中药房",
+            "麻醉科",
+            "护理部",
+            "医务科",
+            "县医院信息科",
+            "公共卫生科",
+            "预防接种门诊",
+        ] {
+            assert!(
+                !is_clinical_department(name),
+                "{name} is no referral's department"
+            );
         }
     }
 }

@@ -1286,7 +1286,7 @@ async fn department_options(
     ReqCtx(ctx): ReqCtx,
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
-    let departments = match q
+    let mut departments = match q
         .opt("institution_id")
         .or_else(|| q.opt("to_institution_id"))
     {
@@ -1297,6 +1297,10 @@ async fn department_options(
         }
         None => Vec::new(),
     };
+    // A referral's form offers only departments that see patients.
+    if q.text("clinical") == "1" {
+        departments.retain(|d| ygt_domain::org::is_clinical_department(&d.name));
+    }
     render(&DepartmentOptions {
         t,
         form: FormState::default(),

@@ -359,10 +359,11 @@ async fn new_form(
         .parse::<Uuid>()
         .ok()
         .or(targets.first().map(|i| i.id));
-    let departments = match chosen {
+    let mut departments = match chosen {
         Some(i) => s.app.departments(ctx, i).await.unwrap_or_default(),
         None => Vec::new(),
     };
+    departments.retain(|d| ygt_domain::org::is_clinical_department(&d.name));
     let doctors = match (direction, chosen) {
         (Direction::Down, Some(i)) => s.app.referral_doctors(ctx, i).await.unwrap_or_default(),
         _ => Vec::new(),
@@ -401,6 +402,12 @@ async fn new_page(
     if q.text("direction").is_empty() {
         pairs.push(("direction".into(), "up".into()));
     }
+    if q.text("direction") == "down" && q.text("to_institution_id").is_empty() {
+        let person = parse_id("person_id", &q.text("person_id"))?;
+        if let Some(d) = s.app.down_referral_defaults(&ctx, person).await? {
+            pairs.extend(down_defaults(&d));
+        }
+    }
     new_form(
         &s,
         &ctx,
@@ -410,6 +417,25 @@ async fn new_page(
         StatusCode::OK,
     )
     .await
+}
+
+/// The form's fields filled from the up-referral the resident came with.
+fn down_defaults(d: &ygt_app::referral::DownDefaults) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("to_institution_id".into(), d.to_institution_id.to_string()),
+        ("up_number".into(), d.up_number.clone()),
+        ("up_referral".into(), d.up_referral.to_string()),
+    ];
+    if let Some(s) = d.to_staff_id {
+        v.push(("to_staff_id".into(), s.to_string()));
+    }
+    if let Some(c) = &d.diagnosis_code {
+        v.push(("diagnosis_code".into(), c.clone()));
+    }
+    if let Some(n) = &d.diagnosis_name {
+        v.push(("diagnosis_name".into(), n.clone()));
+    }
+    v
 }
 
 fn draft_from(f: &FormData) -> ReferralDraft {
@@ -596,6 +622,14 @@ impl ReferralPage {
     fn when_opt(&self, t: &Option<OffsetDateTime>) -> String {
         t.map(local).unwrap_or_default()
     }
+    /// The booked time, when arrival now would be more than a quarter of an hour early.
+    fn early(&self) -> Option<String> {
+        self.v
+            .referral
+            .appointment_at
+            .filter(|at| *at > OffsetDateTime::now_utc() + time::Duration::minutes(15))
+            .map(local)
+    }
     fn status(&self, c: &str) -> &'static str {
         status_label(self.t, c)
     }
@@ -639,6 +673,48 @@ impl ReferralPage {
     }
 }
 
+/// Institutions a referral can be redirected to: of the tier of the one it is addressed to
+/// (or, going up, above it), neither end of the referral, and — when the referral needs a
+/// resource (CT, a bed…) — only those that offer it.
+async fn redirect_targets(
+    s: &AppState,
+    ctx: &ygt_app::Ctx,
+    r: &Referral,
+    all: Vec<Institution>,
+) -> Result<Vec<Institution>, WebError> {
+    let rank = |t: Tier| match t {
+        Tier::Village => 0,
+        Tier::Township => 1,
+        Tier::County => 2,
+    };
+    let to_rank = all
+        .iter()
+        .find(|i| i.id == r.to_institution_id)
+        .map(|i| rank(i.tier));
+    let offering: Option<std::collections::HashSet<Uuid>> = match r.needs.as_deref() {
+        Some(kind) if !kind.is_empty() => Some(
+            s.app
+                .booking_resources(ctx, None, Some(kind))
+                .await?
+                .into_iter()
+                .map(|x| x.institution_id)
+                .collect(),
+        ),
+        _ => None,
+    };
+    let up = r.direction == Direction::Up.code();
+    Ok(all
+        .into_iter()
+        .filter(|i| i.id != r.to_institution_id && i.id != r.from_institution_id)
+        .filter(|i| match to_rank {
+            Some(t) if up => rank(i.tier) >= t,
+            Some(t) => rank(i.tier) == t,
+            None => true,
+        })
+        .filter(|i| offering.as_ref().is_none_or(|o| o.contains(&i.id)))
+        .collect())
+}
+
 async fn referral_view_page(
     s: &AppState,
     ctx: &ygt_app::Ctx,
@@ -662,12 +738,7 @@ async fn referral_view_page(
                 },
             )
             .await?;
-        targets = all
-            .into_iter()
-            .filter(|i| {
-                i.id != v.referral.to_institution_id && i.id != v.referral.from_institution_id
-            })
-            .collect();
+        targets = redirect_targets(s, ctx, &v.referral, all).await?;
     }
     if v.actions.contains(&Action::Schedule) {
         let kind = v.referral.needs.as_deref();

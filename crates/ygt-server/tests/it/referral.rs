@@ -515,7 +515,10 @@ async fn journey(b: &Browser, s: &TestServer, c: &County) -> Result<(), ygt_test
         .await?;
     b.wait_for("#do-accept", WAIT).await?.click().await?;
     status_is(b, "已预约").await?;
-    b.wait_for("#do-arrive", WAIT).await?.click().await?;
+    b.wait_for("#do-arrive", WAIT).await?;
+    // The CT is booked later than now: arriving early is confirmed first.
+    b.find("#early-arrival input").await?.click().await?;
+    b.find("#do-arrive").await?.click().await?;
     status_is(b, "已到诊").await?;
     b.find("#complete-form textarea[name='outcome.summary']")
         .await?
@@ -530,18 +533,21 @@ async fn journey(b: &Browser, s: &TestServer, c: &County) -> Result<(), ygt_test
     // Back down to the village with a plan.
     b.find("#refer-down").await?.click().await?;
     b.wait_for("#referral-form", WAIT).await?;
-    b.find(&format!("#to_institution_id option[value='{}']", c.village))
-        .await?
-        .click()
-        .await?;
-    // The village clinic's doctors arrive with the institution; the family doctor is named.
-    b.wait_for(
-        &format!("#to_staff_id option[value='{}']", c.village_doctor),
-        WAIT,
-    )
-    .await?
-    .click()
+    // It goes back where the patient came from: the village clinic and its doctor who
+    // referred them, with the diagnosis made at the county.
+    b.wait_for("#down-defaults", WAIT).await?;
+    b.find(&format!(
+        "#to_institution_id option[value='{}']:checked",
+        c.village
+    ))
     .await?;
+    b.find(&format!(
+        "#to_staff_id option[value='{}']:checked",
+        c.village_doctor
+    ))
+    .await?;
+    b.find("input[name=diagnosis_code][value='I63.900']")
+        .await?;
     b.find("textarea[name=reason]")
         .await?
         .send_keys("脑梗死恢复期，病情稳定，转回村卫生室康复随访")
