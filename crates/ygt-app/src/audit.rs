@@ -446,7 +446,8 @@ impl App {
     }
 }
 
-fn describe_filter(f: &AuditFilter) -> String {
+/// The filter as the `audit.search` event's detail records it.
+pub(crate) fn describe_filter(f: &AuditFilter) -> String {
     let mut parts = Vec::new();
     if let Some(v) = f.resident_id {
         parts.push(format!("resident={v}"));
@@ -457,8 +458,20 @@ fn describe_filter(f: &AuditFilter) -> String {
     if let Some(v) = f.institution_id {
         parts.push(format!("institution={v}"));
     }
+    for (k, ids) in [
+        ("resident", &f.resident_ids),
+        ("user", &f.actor_user_ids),
+        ("institution", &f.institution_ids),
+    ] {
+        for v in ids {
+            parts.push(format!("{k}={v}"));
+        }
+    }
     if let Some(v) = &f.action {
         parts.push(format!("action={v}"));
+    }
+    if let Some(v) = f.outcome {
+        parts.push(format!("outcome={v}"));
     }
     if !f.actions.is_empty() {
         parts.push(format!("actions={}", f.actions.join(",")));

@@ -1,5 +1,7 @@
 //! Storage of accounts, sessions, API tokens, care links, break-glass grants and the audit log.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -1024,6 +1026,12 @@ pub struct AuditFilter {
     pub resident_id: Option<Uuid>,
     pub actor_user_id: Option<Uuid>,
     pub institution_id: Option<Uuid>,
+    /// Any of these residents (empty: any), as a name an auditor typed resolves to.
+    pub resident_ids: Vec<Uuid>,
+    /// Any of these actors (empty: any).
+    pub actor_user_ids: Vec<Uuid>,
+    /// Any of these actors' institutions (empty: any).
+    pub institution_ids: Vec<Uuid>,
     /// Prefix of the action, such as `auth.` or `registry.institution`.
     pub action: Option<String>,
     /// Exactly one of these actions (empty: any).
@@ -1067,6 +1075,16 @@ impl Store {
         }
         if let Some(i) = f.institution_id {
             w.push(" AND actor_institution_id = ").bind(i);
+        }
+        for (col, ids) in [
+            ("resident_id", &f.resident_ids),
+            ("actor_user_id", &f.actor_user_ids),
+            ("actor_institution_id", &f.institution_ids),
+        ] {
+            if !ids.is_empty() {
+                w.push(&format!(" AND {col} IN "))
+                    .bind_list(ids.iter().copied());
+            }
         }
         if let Some(a) = f.action.as_deref().filter(|a| !a.is_empty()) {
             let mut pat = String::new();
@@ -1112,6 +1130,48 @@ impl Store {
             .map(AuditRecord::try_from)
             .collect::<Result<Vec<_>>>()?;
         Ok((items, total))
+    }
+}
+
+/// The names an audit page shows instead of ids.
+#[derive(Debug, Clone, Default)]
+pub struct AuditNames {
+    /// Accounts: display name.
+    pub users: HashMap<Uuid, String>,
+    pub institutions: HashMap<Uuid, String>,
+    /// Residents: the golden record's name.
+    pub persons: HashMap<Uuid, String>,
+}
+
+impl Store {
+    /// The display names of these accounts, institutions and residents (ids unknown are
+    /// left out).
+    pub async fn audit_names(
+        &self,
+        users: &[Uuid],
+        institutions: &[Uuid],
+        persons: &[Uuid],
+    ) -> Result<AuditNames> {
+        Ok(AuditNames {
+            users: self.names_of("users", "display_name", users).await?,
+            institutions: self.names_of("institutions", "name", institutions).await?,
+            persons: self.names_of("persons", "name", persons).await?,
+        })
+    }
+
+    async fn names_of(
+        &self,
+        table: &str,
+        column: &str,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, String>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut q = Sql::new(&format!("SELECT id, {column} FROM {table} WHERE id IN "));
+        q.bind_list(ids.iter().copied());
+        let rows: Vec<(Uuid, String)> = self.fetch_all(q).await?;
+        Ok(rows.into_iter().collect())
     }
 }
 
