@@ -243,6 +243,9 @@ pub fn describe_detail(
     english: bool,
     name_of: &dyn Fn(uuid::Uuid) -> Option<String>,
 ) -> String {
+    if let Some(p) = phrase(detail, english) {
+        return p;
+    }
     let mut parts: Vec<(Option<&str>, String)> = Vec::new();
     for token in detail.split_whitespace() {
         match token.split_once('=') {
@@ -276,6 +279,38 @@ pub fn describe_detail(
         })
         .collect();
     words.join(sep)
+}
+
+/// Details the app writes as English words (sign-in, accounts), in Chinese.
+const PHRASES: &[(&str, &str)] = &[
+    ("a role the actor holds", "不能修改自己持有的角色"),
+    ("account deactivated", "账号已停用"),
+    ("id_number, phone", "身份证号、电话"),
+    ("known device", "已登录过的设备"),
+    ("new device", "新设备"),
+    ("own roles or institution", "不能修改自己的角色或机构"),
+    ("unknown user name", "用户名不存在"),
+    ("wrong current password", "当前密码错误"),
+    ("wrong password", "密码错误"),
+];
+
+fn phrase(detail: &str, english: bool) -> Option<String> {
+    if english {
+        return None;
+    }
+    if let Some((_, zh)) = PHRASES.iter().find(|(en, _)| *en == detail) {
+        return Some((*zh).to_owned());
+    }
+    if let Some(why) = detail.strip_prefix("throttled: ") {
+        let why = why.replace(" (attempt under way)", "（另一次尝试进行中）");
+        return Some(format!("尝试过多，需等待：{why}"));
+    }
+    if let Some(code) = detail.strip_prefix("permission not held: ") {
+        let label = crate::access::Permission::parse("p", code).map_or(code, |p| p.label_zh());
+        return Some(format!("未持有的权限：{label}"));
+    }
+    let n = detail.strip_suffix(" sessions ended")?;
+    Some(format!("结束 {n} 个会话"))
 }
 
 fn detail_key(k: &str, english: bool) -> &str {
@@ -415,5 +450,11 @@ mod tests {
             "已提交→已接收"
         );
         assert_eq!(describe_detail("free text", false, &names), "free text");
+        assert_eq!(describe_detail("new device", false, &names), "新设备");
+        assert_eq!(describe_detail("new device", true, &names), "new device");
+        assert_eq!(
+            describe_detail("3 sessions ended", false, &names),
+            "结束 3 个会话"
+        );
     }
 }
