@@ -8,6 +8,7 @@ use time::{Date, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 use ygt_domain::access::Permission;
 use ygt_domain::audit::{AuditRecord, Outcome};
+use ygt_domain::audit_codes::AuditAction;
 use ygt_domain::ident::IdNumber;
 use ygt_domain::{Reason, ValidationError};
 use ygt_store::access::{AuditFilter, AuditNames, UserFilter};
@@ -122,7 +123,6 @@ impl App {
         self.require(ctx, Permission::AuditRead, event()).await?;
         let limit = q.page_size.clamp(1, crate::audit::AUDIT_PAGE_MAX);
         let mut f = AuditFilter {
-            action: Some(q.action.trim().to_owned()).filter(|a| !a.is_empty()),
             limit,
             offset: (q.page.max(1) - 1).saturating_mul(limit),
             ..Default::default()
@@ -156,6 +156,7 @@ impl App {
             &mut f.institution_ids,
         );
         parse_rest(q, &mut f, &mut notes);
+        f.resident_ids = self.store().with_merged(&f.resident_ids).await?;
         let empty = empty
             || notes
                 .iter()
@@ -202,7 +203,7 @@ impl App {
             .ok_or(AppError::NotFound("resident"))?;
         let limit = page_size.clamp(1, crate::audit::AUDIT_PAGE_MAX);
         let f = AuditFilter {
-            resident_id: Some(resident),
+            resident_ids: self.store().with_merged(&[resident]).await?,
             limit,
             offset: (page.max(1) - 1).saturating_mul(limit),
             ..Default::default()
@@ -427,8 +428,15 @@ impl App {
     }
 }
 
-/// The outcome and the dates; what cannot be read becomes a note.
+/// The action (a known action exactly, anything else as a prefix: `auth.`), the outcome and
+/// the dates; what cannot be read becomes a note.
 fn parse_rest(q: &AuditQuery, f: &mut AuditFilter, notes: &mut Vec<(&'static str, FieldNote)>) {
+    let action = q.action.trim();
+    match AuditAction::parse("action", action) {
+        Ok(a) => f.actions = vec![a.code().to_owned()],
+        Err(_) if action.is_empty() => {}
+        Err(_) => f.action = Some(action.to_owned()),
+    }
     let outcome = q.outcome.trim();
     if !outcome.is_empty() {
         match Outcome::parse("outcome", outcome) {
@@ -507,6 +515,21 @@ mod tests {
         parse_rest(&q, &mut f, &mut notes);
         let fields: Vec<&str> = notes.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["outcome", "from"]);
+        for (typed, exact, prefix) in [
+            ("record.read", Some("record.read"), None),
+            ("调阅健康档案", Some("record.read"), None),
+            ("auth.", None, Some("auth.")),
+            ("", None, None),
+        ] {
+            let mut f = AuditFilter::default();
+            let q = AuditQuery {
+                action: typed.into(),
+                ..Default::default()
+            };
+            parse_rest(&q, &mut f, &mut Vec::new());
+            assert_eq!(f.actions.first().map(String::as_str), exact, "{typed}");
+            assert_eq!(f.action.as_deref(), prefix, "{typed}");
+        }
     }
 
     #[test]

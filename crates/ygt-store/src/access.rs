@@ -1159,6 +1159,25 @@ impl Store {
         })
     }
 
+    /// These persons and every person merged into one of them (directly or through a chain
+    /// of merges): whose events are a person's too.
+    pub async fn with_merged(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        let mut all: Vec<Uuid> = ids.to_vec();
+        let mut frontier: Vec<Uuid> = ids.to_vec();
+        while !frontier.is_empty() {
+            let mut q = Sql::new("SELECT id FROM persons WHERE merged_into IN ");
+            q.bind_list(frontier.iter().copied());
+            let rows: Vec<(Uuid,)> = self.fetch_all(q).await?;
+            frontier = rows
+                .into_iter()
+                .map(|(id,)| id)
+                .filter(|id| !all.contains(id))
+                .collect();
+            all.extend(&frontier);
+        }
+        Ok(all)
+    }
+
     async fn names_of(
         &self,
         table: &str,

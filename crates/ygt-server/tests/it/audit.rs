@@ -247,6 +247,41 @@ async fn resident_access_history(db: TestDb) {
     for a in AuditAction::ALL {
         assert!(!text.contains(a.code()), "no code {}", a.code());
     }
+    // A person merged into the resident: its events are the resident's history too.
+    let sys = ygt_app::Ctx::system();
+    let twin = s
+        .app
+        .register_resident(
+            &sys,
+            &ygt_app::mpi::ResidentDraft {
+                institution_id: town.to_string(),
+                name: "王丽".into(),
+                phone: Some("13900001111".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .person_id;
+    assert_ne!(twin, wang);
+    let (st, _) = get(&doctor, &s, &format!("/residents/{twin}")).await;
+    assert_eq!(st, StatusCode::OK);
+    s.app
+        .merge_persons(
+            &sys,
+            twin,
+            &ygt_app::mpi::MergeDraft {
+                into: wang.to_string(),
+                reason: "同一居民重复登记，合并档案".into(),
+                confirm: true,
+            },
+        )
+        .await
+        .unwrap();
+    let (_, html) = get(&auditor, &s, &format!("/audit/residents/{wang}")).await;
+    let text = tbody_text(&html);
+    assert_eq!(text.matches("测试doc.wang").count(), 4, "{text}");
+    assert!(text.contains("合并居民"), "{text}");
     let (st, _) = get(&auditor, &s, &format!("/audit/residents/{wang}?page=2")).await;
     assert_eq!(st, StatusCode::OK);
     let (st, _) = get(
