@@ -479,13 +479,15 @@ fn local_day(
     Ok(Some(d.midnight().assume_offset(cst)))
 }
 
-/// The ids a detail names: `institution=…`, `user=…`, `resident=…`/`requested=…` (persons).
+/// The ids a detail names: institutions (`institution=…`, `township=…`, `village=…`),
+/// accounts (`user=…`) and persons (`resident=…`, `requested=…`, `from=…`, `into=…`, …).
 pub fn detail_ids(detail: &str) -> impl Iterator<Item = (&str, Uuid)> {
     detail.split_whitespace().filter_map(|kv| {
         let (k, v) = kv.split_once('=')?;
         let k = match k {
-            "institution" | "user" => k,
-            "resident" | "requested" | "from" => "resident",
+            "institution" | "township" | "village" => "institution",
+            "user" => k,
+            "resident" | "requested" | "from" | "into" | "person" | "new_person" => "resident",
             _ => return None,
         };
         Uuid::parse_str(v).ok().map(|id| (k, id))

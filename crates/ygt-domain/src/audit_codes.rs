@@ -191,29 +191,51 @@ pub fn resource_label(code: &str, english: bool) -> String {
 const DETAIL_KEYS: &[(&str, &str, &str)] = &[
     ("action", "操作", "action"),
     ("actions", "操作", "actions"),
+    ("active", "在用", "active"),
     ("by", "查找方式", "by"),
+    ("channel", "渠道", "channel"),
+    ("criterion", "依据标准", "criterion"),
+    ("direction", "方向", "direction"),
     ("from", "自", "from"),
     ("ground", "依据", "ground"),
+    ("id_number_valid", "身份证号有效", "valid ID number"),
     ("in_scope", "在服务范围内", "in scope"),
     ("institution", "机构", "institution"),
+    ("into", "并入", "into"),
     ("item", "条目", "item"),
+    ("items", "条目数", "items"),
+    ("kind", "类型", "kind"),
+    ("list", "列表", "list"),
     ("minutes", "时长（分钟）", "minutes"),
+    ("n", "数量", "count"),
     ("name", "名称", "name"),
+    ("new_person", "新居民", "new resident"),
     ("offset", "起始行", "offset"),
     ("outcome", "结果", "outcome"),
     ("permissions", "权限", "permissions"),
+    ("person", "居民", "resident"),
     ("reason", "理由", "reason"),
+    ("referral", "转诊单", "referral"),
     ("registration", "登记记录", "registration"),
+    ("registrations", "登记记录数", "registrations"),
     ("requested", "申请对象", "requested"),
     ("resident", "居民", "resident"),
     ("result", "第几个结果", "result"),
     ("results", "结果数", "results"),
     ("role", "角色", "role"),
+    ("roles", "角色", "roles"),
+    ("rules", "规则", "rules"),
     ("scope", "依据", "ground"),
+    ("side", "一方", "side"),
+    ("slots", "号源数", "slots"),
     ("source", "来源", "source"),
+    ("status", "状态", "status"),
     ("to", "至", "to"),
+    ("township", "卫生院", "township centre"),
     ("user", "用户", "user"),
     ("username", "用户名", "user name"),
+    ("valid_days", "有效天数", "valid days"),
+    ("village", "村卫生室", "village clinic"),
 ];
 
 /// Values of details that are codes, with their labels (scopes of access, search kinds,
@@ -231,6 +253,11 @@ const DETAIL_VALUES: &[(&str, &str, &str)] = &[
     ("insurance_number", "医保号", "insurance number"),
     ("pinyin", "拼音", "pinyin"),
     ("justified", "合理", "justified"),
+    ("new", "新建", "new"),
+    ("linked", "关联已有居民", "linked"),
+    ("review", "待人工审核", "to review"),
+    ("updated", "已更新", "updated"),
+    ("unchanged", "未变化", "unchanged"),
     ("unjustified", "不合理", "unjustified"),
     ("true", "是", "yes"),
     ("false", "否", "no"),
@@ -363,6 +390,10 @@ fn detail_value(
                 .map(|p| p.label(english).to_owned())
         }),
         "result" => Some(v.replace(" of ", " / ")),
+        "source" => v.split_once(':').map(|(kind, id)| {
+            let short: String = id.chars().take(8).collect();
+            format!("{} {short}", resource_label(kind, english))
+        }),
         _ => None,
     };
     labelled.unwrap_or_else(|| steps(v, english).unwrap_or_else(|| v.to_owned()))
@@ -435,11 +466,15 @@ mod tests {
         let d = format!("ground=care institution={id} source=referral:1");
         assert_eq!(
             describe_detail(&d, false, &names),
-            "依据：到院诊疗；机构：柳河镇卫生院；来源：referral:1"
+            "依据：到院诊疗；机构：柳河镇卫生院；来源：转诊单 1"
         );
         assert_eq!(
             describe_detail("by=name result=1 of 3 in_scope=true", false, &names),
             "查找方式：姓名；第几个结果：1 / 3；在服务范围内：是"
+        );
+        assert_eq!(
+            describe_detail("source=registration:0193abcd-ef", false, &names),
+            "来源：登记记录 0193abcd"
         );
         assert_eq!(
             describe_detail("scope=own_institution", true, &names),
@@ -450,6 +485,10 @@ mod tests {
             "已提交→已接收"
         );
         assert_eq!(describe_detail("free text", false, &names), "free text");
+        assert_eq!(
+            describe_detail("outcome=new id_number_valid=true", false, &names),
+            "结果：新建；身份证号有效：是"
+        );
         assert_eq!(describe_detail("new device", false, &names), "新设备");
         assert_eq!(describe_detail("new device", true, &names), "new device");
         assert_eq!(

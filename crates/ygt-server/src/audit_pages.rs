@@ -62,7 +62,7 @@ impl RowView {
         RowView {
             seq: r.seq,
             time: local_time(&r.at),
-            actor: row.actor.clone(),
+            actor: actor_label(row, t),
             actor_id: r.actor_user_id.map(|u| u.to_string()),
             institution: row.institution.clone(),
             action_code: r.action.clone(),
@@ -89,6 +89,21 @@ impl RowView {
             .iter()
             .map(|r| RowView::of(r, result, t))
             .collect()
+    }
+}
+
+/// Who acted: an account's display name, else the system, nobody signed in, or an API token.
+fn actor_label(row: &AuditRow, t: Lang) -> String {
+    if row.record.actor_user_id.is_some() {
+        return row.actor.clone();
+    }
+    match row.actor.as_str() {
+        "system" => t.t("audit.actor_system").to_owned(),
+        "anonymous" => t.t("audit.actor_anonymous").to_owned(),
+        name => match name.strip_prefix("token:") {
+            Some(token) => format!("{}{token}", t.t("audit.actor_token")),
+            None => name.to_owned(),
+        },
     }
 }
 

@@ -172,6 +172,9 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Information platform of the county medical community",
     ),
     ("audit.action", "操作", "Action"),
+    ("audit.actor_anonymous", "未登录用户", "Not signed in"),
+    ("audit.actor_system", "系统", "System"),
+    ("audit.actor_token", "接口令牌：", "API token: "),
     (
         "audit.break_glass_queue",
         "紧急访问审核",

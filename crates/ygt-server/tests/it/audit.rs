@@ -234,6 +234,8 @@ async fn resident_access_history(db: TestDb) {
     assert_eq!(text.matches("测试doc.wang").count(), 3, "{text}");
     assert!(text.contains("调阅居民信息") && text.contains("依据：本机构"));
     assert!(text.contains("柳河镇卫生院") && text.contains("登记居民"));
+    assert!(text.contains("系统") && !text.contains("system"), "{text}");
+    assert!(text.contains("结果：新建；身份证号有效：是"), "{text}");
     let local =
         time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap());
     let day = format!(
