@@ -446,7 +446,8 @@ impl App {
     }
 }
 
-fn describe_filter(f: &AuditFilter) -> String {
+/// The filter as the `audit.search` event's detail records it.
+pub(crate) fn describe_filter(f: &AuditFilter) -> String {
     let mut parts = Vec::new();
     if let Some(v) = f.resident_id {
         parts.push(format!("resident={v}"));
@@ -457,8 +458,20 @@ fn describe_filter(f: &AuditFilter) -> String {
     if let Some(v) = f.institution_id {
         parts.push(format!("institution={v}"));
     }
+    for (k, ids) in [
+        ("resident", &f.resident_ids),
+        ("user", &f.actor_user_ids),
+        ("institution", &f.institution_ids),
+    ] {
+        for v in ids {
+            parts.push(format!("{k}={v}"));
+        }
+    }
     if let Some(v) = &f.action {
         parts.push(format!("action={v}"));
+    }
+    if let Some(v) = f.outcome {
+        parts.push(format!("outcome={v}"));
     }
     if !f.actions.is_empty() {
         parts.push(format!("actions={}", f.actions.join(",")));
@@ -472,8 +485,9 @@ fn describe_filter(f: &AuditFilter) -> String {
     parts.join(" ")
 }
 
-/// The audit records as CSV (RFC 4180), with a header row.
-pub fn audit_csv(records: &[AuditRecord]) -> String {
+/// The audit records as CSV (RFC 4180), with a header row: the codes as stored, and the
+/// labels of the action and the outcome in English or Chinese.
+pub fn audit_csv(records: &[AuditRecord], english: bool) -> String {
     fn cell(s: &str) -> String {
         // Neutralise spreadsheet formulas and quote every cell.
         let s = if s.starts_with(['=', '+', '-', '@']) {
@@ -484,7 +498,7 @@ pub fn audit_csv(records: &[AuditRecord]) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     }
     let mut out = String::from(
-        "seq,time,actor,actor_user_id,actor_institution_id,action,resource_type,resource_id,resident_id,purpose,outcome,client_addr,request_id,detail,hash\r\n",
+        "seq,time,actor,actor_user_id,actor_institution_id,action,action_label,resource_type,resource_id,resident_id,purpose,outcome,outcome_label,client_addr,request_id,detail,hash\r\n",
     );
     for r in records {
         let opt = |u: Option<Uuid>| u.map(|x| x.to_string()).unwrap_or_default();
@@ -496,11 +510,13 @@ pub fn audit_csv(records: &[AuditRecord]) -> String {
             opt(r.actor_user_id),
             opt(r.actor_institution_id),
             r.action.clone(),
+            ygt_domain::audit_codes::action_label(&r.action, english),
             r.resource_type.clone(),
             r.resource_id.clone().unwrap_or_default(),
             opt(r.resident_id),
             r.purpose.clone().unwrap_or_default(),
             r.outcome.code().to_owned(),
+            r.outcome.label(english).to_owned(),
             r.client_addr.clone().unwrap_or_default(),
             r.request_id.clone(),
             r.detail.clone().unwrap_or_default(),

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod audit_codes;
 pub mod clinical;
 pub mod codes;
 pub mod error;

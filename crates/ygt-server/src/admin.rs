@@ -7,11 +7,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 use ygt_app::AppError;
-use ygt_app::audit::{GrantKind, PrivilegeGrant, audit_csv};
-use ygt_app::ygt_store::access::{ApiToken, AuditFilter, BreakGlass, User};
+use ygt_app::audit::{GrantKind, PrivilegeGrant};
+use ygt_app::ygt_store::access::{ApiToken, BreakGlass, User};
 use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
 use ygt_domain::access::{Permission, Role};
-use ygt_domain::audit::{AuditRecord, Outcome};
 
 use crate::auth::{
     Auth, DEVICE_COOKIE, LOGIN_CSRF_COOKIE, clear_session_cookie, device_cookie, same_secret,
@@ -41,8 +40,6 @@ pub fn routes(r: Routes) -> Routes {
         .get("/admin/tokens", tokens_page)
         .post("/admin/tokens", create_token)
         .post("/admin/tokens/{id}/revoke", revoke_token)
-        .get("/audit", audit_page)
-        .get("/audit/export.csv", audit_export)
         .get("/audit/grants", grants_page)
         .get("/audit/break-glass", break_glass_page)
         .post("/audit/break-glass/{id}/review", review_break_glass)
@@ -846,137 +843,6 @@ async fn revoke_token(
     let id = parse_id("id", &id)?;
     s.app.revoke_token(&ctx, id).await?;
     Ok(Redirect::to("/admin/tokens").into_response())
-}
-
-// ---------------------------------------------------------------- audit
-
-const AUDIT_PAGE: i64 = 100;
-
-fn audit_filter(q: &FormData) -> Result<AuditFilter, WebError> {
-    let id = |k: &str| -> Result<Option<Uuid>, WebError> {
-        q.opt(k).map(|v| parse_id(k, &v)).transpose()
-    };
-    let date = |k: &str, end: bool| -> Result<Option<time::OffsetDateTime>, WebError> {
-        match q.opt(k) {
-            None => Ok(None),
-            Some(v) => {
-                let fmt = time::macros::format_description!("[year]-[month]-[day]");
-                let d = time::Date::parse(&v, &fmt).map_err(|_| {
-                    WebError::invalid(
-                        k,
-                        ygt_domain::Reason::Format {
-                            expected: "a date YYYY-MM-DD",
-                            expected_zh: "日期 YYYY-MM-DD",
-                        },
-                    )
-                })?;
-                let d = if end { d.next_day().unwrap_or(d) } else { d };
-                // Dates are China Standard Time (UTC+8).
-                let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-                Ok(Some(d.midnight().assume_offset(offset)))
-            }
-        }
-    };
-    let outcome = q
-        .opt("outcome")
-        .map(|o| Outcome::parse("outcome", &o))
-        .transpose()?;
-    let page = q.int("page")?.unwrap_or(1).max(1);
-    Ok(AuditFilter {
-        resident_id: id("resident_id")?,
-        actor_user_id: id("user_id")?,
-        institution_id: id("institution_id")?,
-        action: q.opt("action"),
-        outcome,
-        from: date("from", false)?,
-        to: date("to", true)?,
-        limit: AUDIT_PAGE,
-        offset: (page - 1) * AUDIT_PAGE,
-        ..Default::default()
-    })
-}
-
-#[derive(Template)]
-#[template(path = "audit.html")]
-struct AuditPage {
-    t: Lang,
-    nav: Nav,
-    form: FormState,
-    records: Vec<AuditRecord>,
-    total: i64,
-    export: String,
-    next: Option<String>,
-}
-
-impl AuditPage {
-    fn when(&self, r: &AuditRecord) -> String {
-        fmt_time(r.at)
-    }
-}
-
-async fn audit_page(
-    State(s): State<AppState>,
-    t: Lang,
-    page: PageInfo,
-    ReqCtx(ctx): ReqCtx,
-    QueryData(q): QueryData,
-) -> Result<Response, WebError> {
-    let f = audit_filter(&q)?;
-    let (records, total) = s.app.search_audit(&ctx, &f).await?;
-    let mut kept: Vec<(String, String)> =
-        q.0.iter()
-            .filter(|(k, _)| k != "page" && k != "lang")
-            .cloned()
-            .collect();
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(kept.iter())
-        .finish();
-    let next = (f.offset + f.limit < total).then(|| {
-        kept.push(("page".into(), (f.offset / AUDIT_PAGE + 2).to_string()));
-        let q2: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(kept.iter())
-            .finish();
-        format!("/audit?{q2}")
-    });
-    render_status(
-        &AuditPage {
-            t,
-            nav: page.nav("audit"),
-            form: FormState::from_pairs(q.0.clone()),
-            records,
-            total,
-            export: format!("/audit/export.csv?{query}"),
-            next,
-        },
-        StatusCode::OK,
-    )
-}
-
-async fn audit_export(
-    State(s): State<AppState>,
-    ReqCtx(ctx): ReqCtx,
-    QueryData(q): QueryData,
-) -> Result<Response, WebError> {
-    let mut f = audit_filter(&q)?;
-    f.limit = ygt_app::audit::AUDIT_PAGE_MAX;
-    f.offset = 0;
-    let (records, _) = s.app.search_audit(&ctx, &f).await?;
-    let mut body = String::from("\u{feff}");
-    body.push_str(&audit_csv(&records));
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"ygt-audit.csv\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
 }
 
 // ---------------------------------------------------------------- grants for review

@@ -85,10 +85,12 @@ macro_rules! labelled {
     ($($t:ty),*) => { $( impl Labelled for $t { fn label(self, e: bool) -> &'static str { <$t>::label(self, e) } } )* };
 }
 use ygt_domain::access::{Permission, Role};
+use ygt_domain::audit::Outcome;
 use ygt_domain::ident::Sex;
 use ygt_domain::org::{AllianceForm, InstitutionType, ProfessionalTitle, ServiceKind, Tier};
 labelled!(
     AllianceForm,
+    Outcome,
     InstitutionType,
     ProfessionalTitle,
     ServiceKind,
@@ -170,6 +172,9 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Information platform of the county medical community",
     ),
     ("audit.action", "操作", "Action"),
+    ("audit.actor_anonymous", "未登录用户", "Not signed in"),
+    ("audit.actor_system", "系统", "System"),
+    ("audit.actor_token", "接口令牌：", "API token: "),
     (
         "audit.break_glass_queue",
         "紧急访问审核",
@@ -200,7 +205,23 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "新建立的调阅关系",
         "New relationships to residents",
     ),
+    (
+        "audit.history_hint",
+        "谁查找、调阅、显示完整号码或修改过该居民，依据什么",
+        "Who found, opened, revealed or changed this resident, and on what ground",
+    ),
+    (
+        "audit.history_title",
+        "居民访问记录",
+        "A resident's access history",
+    ),
+    (
+        "audit.institution_hint",
+        "机构名称或 ID",
+        "Institution name or id",
+    ),
     ("audit.justified", "合理", "Justified"),
+    ("audit.no_events", "没有符合条件的记录", "No events match"),
     ("audit.no_grants", "暂无授予记录", "No grants yet"),
     ("audit.note", "审核意见", "Review note"),
     ("audit.outcome", "结果", "Outcome"),
@@ -226,12 +247,22 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("audit.reason", "理由", "Reason"),
     ("audit.resident", "居民", "Resident"),
+    (
+        "audit.resident_hint",
+        "姓名、身份证号或 ID",
+        "Name, ID number or id",
+    ),
     ("audit.resource", "对象", "Resource"),
     ("audit.time", "时间", "Time"),
     ("audit.to", "结束日期", "To"),
     ("audit.unjustified", "不合理", "Unjustified"),
     ("audit.unreviewed", "待审核", "Unreviewed"),
     ("audit.user", "操作人", "User"),
+    (
+        "audit.user_hint",
+        "姓名、用户名或 ID",
+        "Name, user name or id",
+    ),
     ("auth.account_created", "已创建账号", "Account created"),
     (
         "auth.bad_credentials",

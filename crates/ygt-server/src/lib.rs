@@ -5,6 +5,7 @@
 mod admin;
 mod api;
 mod assets;
+mod audit_pages;
 pub mod auth;
 mod break_glass_pages;
 pub mod error;
@@ -285,6 +286,7 @@ pub fn routes() -> Routes {
         .get("/api/docs", api_docs);
     let r = pages::routes(r);
     let r = admin::routes(r);
+    let r = audit_pages::routes(r);
     let r = mpi_pages::routes(r);
     let r = record_pages::routes(r);
     let r = record_api::routes(r);

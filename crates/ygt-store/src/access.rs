@@ -1,5 +1,7 @@
 //! Storage of accounts, sessions, API tokens, care links, break-glass grants and the audit log.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -1024,6 +1026,12 @@ pub struct AuditFilter {
     pub resident_id: Option<Uuid>,
     pub actor_user_id: Option<Uuid>,
     pub institution_id: Option<Uuid>,
+    /// Any of these residents (empty: any), as a name an auditor typed resolves to.
+    pub resident_ids: Vec<Uuid>,
+    /// Any of these actors (empty: any).
+    pub actor_user_ids: Vec<Uuid>,
+    /// Any of these actors' institutions (empty: any).
+    pub institution_ids: Vec<Uuid>,
     /// Prefix of the action, such as `auth.` or `registry.institution`.
     pub action: Option<String>,
     /// Exactly one of these actions (empty: any).
@@ -1067,6 +1075,16 @@ impl Store {
         }
         if let Some(i) = f.institution_id {
             w.push(" AND actor_institution_id = ").bind(i);
+        }
+        for (col, ids) in [
+            ("resident_id", &f.resident_ids),
+            ("actor_user_id", &f.actor_user_ids),
+            ("actor_institution_id", &f.institution_ids),
+        ] {
+            if !ids.is_empty() {
+                w.push(&format!(" AND {col} IN "))
+                    .bind_list(ids.iter().copied());
+            }
         }
         if let Some(a) = f.action.as_deref().filter(|a| !a.is_empty()) {
             let mut pat = String::new();
@@ -1112,6 +1130,67 @@ impl Store {
             .map(AuditRecord::try_from)
             .collect::<Result<Vec<_>>>()?;
         Ok((items, total))
+    }
+}
+
+/// The names an audit page shows instead of ids.
+#[derive(Debug, Clone, Default)]
+pub struct AuditNames {
+    /// Accounts: display name.
+    pub users: HashMap<Uuid, String>,
+    pub institutions: HashMap<Uuid, String>,
+    /// Residents: the golden record's name.
+    pub persons: HashMap<Uuid, String>,
+}
+
+impl Store {
+    /// The display names of these accounts, institutions and residents (ids unknown are
+    /// left out).
+    pub async fn audit_names(
+        &self,
+        users: &[Uuid],
+        institutions: &[Uuid],
+        persons: &[Uuid],
+    ) -> Result<AuditNames> {
+        Ok(AuditNames {
+            users: self.names_of("users", "display_name", users).await?,
+            institutions: self.names_of("institutions", "name", institutions).await?,
+            persons: self.names_of("persons", "name", persons).await?,
+        })
+    }
+
+    /// These persons and every person merged into one of them (directly or through a chain
+    /// of merges): whose events are a person's too.
+    pub async fn with_merged(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        let mut all: Vec<Uuid> = ids.to_vec();
+        let mut frontier: Vec<Uuid> = ids.to_vec();
+        while !frontier.is_empty() {
+            let mut q = Sql::new("SELECT id FROM persons WHERE merged_into IN ");
+            q.bind_list(frontier.iter().copied());
+            let rows: Vec<(Uuid,)> = self.fetch_all(q).await?;
+            frontier = rows
+                .into_iter()
+                .map(|(id,)| id)
+                .filter(|id| !all.contains(id))
+                .collect();
+            all.extend(&frontier);
+        }
+        Ok(all)
+    }
+
+    async fn names_of(
+        &self,
+        table: &str,
+        column: &str,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, String>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut q = Sql::new(&format!("SELECT id, {column} FROM {table} WHERE id IN "));
+        q.bind_list(ids.iter().copied());
+        let rows: Vec<(Uuid, String)> = self.fetch_all(q).await?;
+        Ok(rows.into_iter().collect())
     }
 }
 

@@ -99,7 +99,9 @@ fn rule(method: &str, path: &str) -> Option<Rule> {
         ("GET", "/admin/tokens") => Perm(P::TokenManage),
         ("POST", "/admin/tokens") => TokenCreate,
         ("POST", "/admin/tokens/{id}/revoke") => Scoped(P::TokenManage, P::AccountManageAll),
-        (_, "/audit" | "/audit/export.csv" | "/api/v1/audit") => Perm(P::AuditRead),
+        (_, "/audit" | "/audit/export.csv" | "/api/v1/audit" | "/audit/residents/{id}") => {
+            Perm(P::AuditRead)
+        }
         (_, p) if p.starts_with("/audit/break-glass") => Perm(P::AuditReview),
         ("GET", "/audit/grants") => Perm(P::AuditReview),
         ("GET", "/api/v1/residents/{id}/access" | "/residents/{id}" | "/api/v1/residents/{id}") => {
