@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod chronic;
 pub mod clinical;
 pub mod codes;
 pub mod error;
