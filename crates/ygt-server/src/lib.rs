@@ -7,6 +7,7 @@ mod api;
 mod assets;
 pub mod auth;
 mod break_glass_pages;
+mod chart;
 pub mod error;
 mod extract;
 pub mod fhir;
