@@ -2,8 +2,8 @@
 //!
 //! The y axis has round ticks (steps of 1, 2, 2.5 or 5 times a power of ten) labelled with
 //! their values and the unit above them; the x axis has up to four dates (`MM-DD`, or
-//! `YYYY-MM` when the points span a year or more). Text is 11 units high in a 320-unit-wide
-//! drawing, about 11 px on a phone.
+//! `YYYY-MM` when the points span a year or more). Text is 13 units high in a 300-unit-wide
+//! drawing (`app.css`), about 13 px on a phone.
 
 use std::fmt::Write as _;
 
@@ -11,13 +11,13 @@ use time::OffsetDateTime;
 use ygt_app::record::{Trend, fmt_num};
 use ygt_app::ygt_store::record::Observation;
 
-const W: f64 = 320.0;
-const H: f64 = 150.0;
+const W: f64 = 300.0;
+const H: f64 = 170.0;
 /// Left margin (tick labels), right, top (the unit) and bottom (dates).
-const L: f64 = 38.0;
-const R: f64 = 10.0;
-const TOP: f64 = 18.0;
-const B: f64 = 22.0;
+const L: f64 = 40.0;
+const R: f64 = 12.0;
+const TOP: f64 = 28.0;
+const B: f64 = 26.0;
 
 /// China Standard Time, in which the county reads its clocks.
 const CST: time::UtcOffset = time::macros::offset!(+8);
@@ -98,14 +98,14 @@ fn y_axis(svg: &mut String, s: &Scale, ticks: &[f64], unit: &str) {
             svg,
             r#"<line x1="{L}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="axis" text-anchor="end">{}</text>"#,
             W - R,
-            L - 4.0,
-            y + 4.0,
+            L - 5.0,
+            y + 4.5,
             fmt_num(*v)
         );
     }
     let _ = write!(
         svg,
-        r#"<text x="2" y="12" class="axis unit">{}</text>"#,
+        r#"<text x="2" y="14" class="axis unit">{}</text>"#,
         escape(unit)
     );
 }
@@ -130,7 +130,7 @@ fn x_axis(svg: &mut String, s: &Scale, t1: OffsetDateTime) {
             svg,
             r#"<text x="{:.1}" y="{:.1}" class="axis" text-anchor="{anchor}">{label}</text>"#,
             s.x(at),
-            H - 6.0
+            H - 7.0
         );
         last = label;
     }

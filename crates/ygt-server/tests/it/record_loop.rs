@@ -5,10 +5,13 @@
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use ygt_testkit::{TestDb, both_backends};
+use uuid::Uuid;
+use ygt_testkit::{Browser, TestDb, Window, both_backends};
 
 use crate::TestServer;
 use crate::referral::county;
+
+const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn ok_json(r: reqwest::RequestBuilder) -> Value {
     let resp = r.send().await.unwrap();
@@ -30,6 +33,7 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
 }
 
 async fn record_shows_the_referral_episode(db: TestDb) {
+    let sqlite = !db.url.starts_with("postgres");
     let a = TestServer::start(db, false).await;
     let c = county(&a.app).await;
     let cun = a.signed_in("cundoc").await;
@@ -80,6 +84,7 @@ async fn record_shows_the_referral_episode(db: TestDb) {
     .await;
     let down_id = down["id"].as_str().unwrap().to_owned();
     ok_json(step(&cun, &down_id, json!({"action": "accept"}))).await;
+    readings(&a, &cun, c.village, c.person).await;
 
     for (who, client) in [("village", &cun), ("county", &xian)] {
         let resp = client
@@ -125,11 +130,80 @@ async fn record_shows_the_referral_episode(db: TestDb) {
             acute.contains("脑梗死") && !acute.contains("高血压"),
             "{acute}"
         );
+        // Charts with the unit above the value ticks.
+        assert!(html.contains(r#"class="axis unit">mmHg<"#), "{who}: unit");
+        assert!(html.contains(r#"class="axis unit">mmol/L<"#), "{who}: unit");
         for code in [">completed<", ">up<", ">down<", ">accepted<"] {
             assert!(!ep.contains(code), "{who}: {code} in {ep}");
         }
     }
+    if sqlite {
+        look(&a, c.person).await;
+    }
 }
+
+/// Blood pressure and glucose at the village clinic over half a year, for the charts.
+async fn readings(a: &TestServer, client: &reqwest::Client, village: Uuid, person: Uuid) {
+    let items: Vec<Value> = (0..8)
+        .map(|i| {
+            let at = OffsetDateTime::now_utc() - time::Duration::days(180 - i * 24);
+            json!({"kind": "measurement", "institution_id": village, "source_system": "GW",
+                "source_id": format!("M-{i}"), "patient": {"person_id": person},
+                "occurred_at": at.format(&Rfc3339).unwrap(), "results": [
+                    {"code": "SBP", "name": "收缩压", "value": format!("{}", 150 - i * 3), "unit": "mmHg"},
+                    {"code": "DBP", "name": "舒张压", "value": format!("{}", 95 - i * 2), "unit": "mmHg"},
+                    {"code": "GLU", "name": "空腹血糖", "value": format!("{:.1}", 8.4 - i as f64 * 0.3), "unit": "mmol/L"}]})
+        })
+        .collect();
+    ok_json(
+        client
+            .post(a.url("/api/v1/clinical-items"))
+            .json(&json!({ "items": items })),
+    )
+    .await;
+}
+
+/// The page in a phone's and a tablet's window: nothing scrolls sideways; screenshots go to
+/// `target/screenshots/record-loop/`.
+async fn look(a: &TestServer, person: Uuid) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots/record-loop");
+    for window in [Window::PHONE, Window::TABLET] {
+        let Some(b) = Browser::launch_with(window).await else {
+            return;
+        };
+        b.goto(&a.url("/login")).await.unwrap();
+        let user = b.wait_for("input[name=username]", WAIT).await.unwrap();
+        user.send_keys("cundoc").await.unwrap();
+        let pw = b.find("input[name=password]").await.unwrap();
+        pw.send_keys(crate::PASSWORD).await.unwrap();
+        b.find("#sign-in").await.unwrap().click().await.unwrap();
+        b.wait_for("#my-referrals", WAIT).await.unwrap();
+        b.goto(&a.url(&format!("/residents/{person}/record")))
+            .await
+            .unwrap();
+        b.wait_for("#episodes", WAIT).await.unwrap();
+        let file = dir.join(format!("{}.png", window.label()));
+        b.save_full_page(&file, 6000).await.unwrap();
+        let wide = b
+            .execute(
+                "var d = document.documentElement;\
+                 return d.scrollWidth - Math.min(d.clientWidth, window.innerWidth);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        b.quit().await;
+        assert!(
+            wide.as_f64().unwrap_or(0.0) <= 1.0,
+            "{} scrolls sideways by {wide}",
+            window.label()
+        );
+    }
+}
+
 both_backends!(
     record_shows_the_referral_episode,
     record_shows_the_referral_episode
