@@ -180,7 +180,7 @@ async fn look(a: &TestServer, person: Uuid) {
         let pw = b.find("input[name=password]").await.unwrap();
         pw.send_keys(crate::PASSWORD).await.unwrap();
         b.find("#sign-in").await.unwrap().click().await.unwrap();
-        b.wait_for("#my-referrals", WAIT).await.unwrap();
+        b.wait_for("#today", WAIT).await.unwrap();
         b.goto(&a.url(&format!("/residents/{person}/record")))
             .await
             .unwrap();
