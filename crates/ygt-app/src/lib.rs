@@ -7,6 +7,7 @@ pub mod access;
 pub mod account;
 pub mod audit;
 pub mod audit_search;
+pub mod episode;
 pub mod grounds;
 pub mod mpi;
 pub mod org;

@@ -1946,7 +1946,7 @@ impl App {
     }
 
     /// The filter of a worklist over the actor's institutions (all for community-wide roles).
-    async fn scope_filter(&self, ctx: &Ctx, list: Worklist) -> Result<ReferralFilter> {
+    pub(crate) async fn scope_filter(&self, ctx: &Ctx, list: Worklist) -> Result<ReferralFilter> {
         let scope: Option<Vec<Uuid>> = match &ctx.actor {
             Actor::System => None,
             Actor::Anonymous => return Err(AppError::Unauthenticated),

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod audit_codes;
+pub mod chronic;
 pub mod clinical;
 pub mod codes;
 pub mod error;

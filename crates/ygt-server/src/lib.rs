@@ -8,6 +8,7 @@ mod assets;
 mod audit_pages;
 pub mod auth;
 mod break_glass_pages;
+mod chart;
 pub mod error;
 mod extract;
 pub mod fhir;

@@ -6,9 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use time::{Duration, OffsetDateTime};
-use ygt_app::record::{PatientRecord, RecognisedResult, Trend, fmt_num, parse_cursor};
-use ygt_app::ygt_store::record::{Item, ItemVersion, Observation, TimelineFilter};
+use ygt_app::episode::Episode;
+use ygt_app::record::{PatientRecord, RecognisedResult, fmt_num, parse_cursor};
+use ygt_app::ygt_store::record::{Item, ItemVersion, Observation, Problem, TimelineFilter};
+use ygt_domain::chronic::is_chronic;
 use ygt_domain::clinical::ItemKind;
+use ygt_domain::referral::Status;
 
 use crate::error::WebError;
 use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
@@ -46,126 +49,6 @@ fn kind_label(code: &str, t: Lang) -> &'static str {
 
 // ---------------------------------------------------------------- trend charts
 
-/// A small line chart as SVG, drawn on the server: one polyline per code, a point per value
-/// (abnormal ones marked), dashed lines at the given thresholds, dates at both ends.
-pub fn trend_svg(tr: &Trend, thresholds: &[f64], t: Lang) -> String {
-    use std::fmt::Write as _;
-    const W: f64 = 320.0;
-    const H: f64 = 130.0;
-    const L: f64 = 34.0;
-    const R: f64 = 8.0;
-    const TOP: f64 = 8.0;
-    const B: f64 = 22.0;
-    let pts: Vec<(&Observation, f64)> = tr
-        .points
-        .iter()
-        .filter_map(|o| o.value_num.map(|v| (o, v)))
-        .collect();
-    let mut svg = String::new();
-    let title = format!("{} ({})", tr.title, tr.unit);
-    let _ = write!(
-        svg,
-        r#"<svg class="trend" viewBox="0 0 {W} {H}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
-        askama_escape(&title)
-    );
-    if pts.is_empty() {
-        svg.push_str("</svg>");
-        return svg;
-    }
-    let t0 = pts
-        .iter()
-        .map(|(o, _)| o.effective_at)
-        .min()
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let t1 = pts.iter().map(|(o, _)| o.effective_at).max().unwrap_or(t0);
-    let span = (t1 - t0).as_seconds_f64().max(1.0);
-    let mut lo = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let mut hi = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-    for th in thresholds {
-        lo = lo.min(*th);
-        hi = hi.max(*th);
-    }
-    let pad = ((hi - lo) * 0.1).max(0.5);
-    lo -= pad;
-    hi += pad;
-    let x = |at: OffsetDateTime| {
-        if pts.len() == 1 {
-            L + (W - L - R) / 2.0
-        } else {
-            L + (at - t0).as_seconds_f64() / span * (W - L - R)
-        }
-    };
-    let y = |v: f64| TOP + (hi - v) / (hi - lo) * (H - TOP - B);
-    // Axis labels: the range of values and the first and last date.
-    let _ = write!(
-        svg,
-        r#"<text x="2" y="{:.1}" class="axis">{}</text><text x="2" y="{:.1}" class="axis">{}</text>"#,
-        y(hi - pad) + 4.0,
-        fmt_num(hi - pad),
-        y(lo + pad) + 4.0,
-        fmt_num(lo + pad)
-    );
-    let _ = write!(
-        svg,
-        r#"<text x="{L}" y="{:.1}" class="axis">{}</text><text x="{:.1}" y="{:.1}" class="axis" text-anchor="end">{}</text>"#,
-        H - 6.0,
-        &local(t0)[..10],
-        W - R,
-        H - 6.0,
-        &local(t1)[..10]
-    );
-    for th in thresholds {
-        let _ = write!(
-            svg,
-            r#"<line x1="{L}" x2="{:.1}" y1="{:.1}" y2="{:.1}" class="threshold"/>"#,
-            W - R,
-            y(*th),
-            y(*th)
-        );
-    }
-    let mut codes: Vec<&str> = pts.iter().map(|(o, _)| o.code.as_str()).collect();
-    codes.dedup();
-    codes.sort_unstable();
-    codes.dedup();
-    for (i, code) in codes.iter().enumerate() {
-        let series: Vec<&(&Observation, f64)> =
-            pts.iter().filter(|(o, _)| o.code == *code).collect();
-        let line: Vec<String> = series
-            .iter()
-            .map(|(o, v)| format!("{:.1},{:.1}", x(o.effective_at), y(*v)))
-            .collect();
-        let _ = write!(
-            svg,
-            r#"<polyline points="{}" class="series s{i}"/>"#,
-            line.join(" ")
-        );
-        for (o, v) in series {
-            let abnormal = o.abnormal.as_deref().is_some_and(|a| a != "N");
-            let _ = write!(
-                svg,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="2.6" class="pt s{i}{}"><title>{} {} {}{}</title></circle>"#,
-                x(o.effective_at),
-                y(*v),
-                if abnormal { " abnormal" } else { "" },
-                &local(o.effective_at)[..10],
-                askama_escape(&o.name),
-                fmt_num(*v),
-                askama_escape(o.unit.as_deref().unwrap_or(""))
-            );
-        }
-    }
-    let _ = t;
-    svg.push_str("</svg>");
-    svg
-}
-
-fn askama_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Control thresholds drawn on each chart (national rules: < 140/90 mmHg, fasting glucose
 /// < 7.0 mmol/L, HbA1c < 7 %).
 fn thresholds(key: &str) -> &'static [f64] {
@@ -185,7 +68,11 @@ struct RecordPage {
     t: Lang,
     nav: Nav,
     r: PatientRecord,
-    id_number: String,
+    /// The masked ID number, if the resident has one.
+    id_number: Option<String>,
+    chronic: Vec<Problem>,
+    acute: Vec<Problem>,
+    episodes: Vec<Episode>,
     charts: Vec<(String, String)>,
     recognised: Vec<RecognisedResult>,
     kinds: Vec<(&'static str, &'static str, i64, bool)>,
@@ -214,6 +101,21 @@ impl RecordPage {
     }
     fn kind(&self, code: &str) -> &'static str {
         kind_label(code, self.t)
+    }
+    fn status(&self, code: &str) -> &'static str {
+        Status::parse("status", code).map_or("?", |s| s.label(self.t.is_en()))
+    }
+    fn tasks_done(&self, e: &Episode) -> usize {
+        e.tasks.iter().filter(|k| k.done_at.is_some()).count()
+    }
+    /// The timeline query of an episode's stay: from arrival to completion.
+    fn stay_query(&self, e: &Episode) -> String {
+        let Some(u) = &e.up else {
+            return String::new();
+        };
+        let from = u.arrived_at.map(|t| self.day(&t)).unwrap_or_default();
+        let to = u.closed_at.map(|t| self.day(&t)).unwrap_or_default();
+        format!("from={from}&to={to}")
     }
 }
 
@@ -308,7 +210,10 @@ async fn record_page(
     let charts = r
         .trends
         .iter()
-        .map(|tr| (tr.title.to_owned(), trend_svg(tr, thresholds(tr.key), t)))
+        .map(|tr| {
+            let title = format!("{}（{}）", tr.title, tr.unit);
+            (title, crate::chart::trend_svg(tr, thresholds(tr.key)))
+        })
         .collect();
     let kinds = ItemKind::ALL
         .iter()
@@ -321,17 +226,22 @@ async fn record_page(
             )
         })
         .collect();
-    let id_number = r
-        .person
-        .id_number
-        .as_ref()
-        .map_or_else(|| "—".to_owned(), |m| m.to_string());
+    let id_number = r.person.id_number.as_ref().map(ToString::to_string);
+    let (chronic, acute) = r
+        .problems
+        .iter()
+        .cloned()
+        .partition(|p| is_chronic(&p.code));
+    let episodes = s.app.referral_episodes(&ctx, id).await?;
     render_status(
         &RecordPage {
             t,
             nav: page.nav("residents"),
             r,
             id_number,
+            chronic,
+            acute,
+            episodes,
             charts,
             recognised,
             kinds,

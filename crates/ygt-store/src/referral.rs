@@ -1443,3 +1443,58 @@ impl Store {
         tx.commit().await
     }
 }
+
+// ---------------------------------------------------------------- the 360 page's episodes
+
+impl Store {
+    /// A person's items of some referral episodes, newest first, in one query: those recorded
+    /// by an institution within a window (the receiving side between arrival and completion,
+    /// both ends included), and those of a source system with one of the given source ids
+    /// (the prescription of a down-referral's plan).
+    pub async fn episode_items(
+        &self,
+        person: Uuid,
+        windows: &[(Uuid, OffsetDateTime, OffsetDateTime)],
+        sources: (&str, &[String]),
+        limit: i64,
+    ) -> Result<Vec<Item>> {
+        if windows.is_empty() && sources.1.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(ITEM_COLUMNS);
+        q.push(" WHERE c.person_id = ")
+            .bind(person)
+            .push(" AND c.status <> 'entered_in_error' AND (1 = 0");
+        for (institution, from, to) in windows {
+            q.push(" OR (c.institution_id = ")
+                .bind(*institution)
+                .push(" AND c.occurred_at >= ")
+                .bind(crate::record::utc(*from))
+                .push(" AND c.occurred_at <= ")
+                .bind(crate::record::utc(*to))
+                .push(")");
+        }
+        if !sources.1.is_empty() {
+            q.push(" OR (c.source_system = ")
+                .bind(sources.0)
+                .push(" AND c.source_id IN ")
+                .bind_list(sources.1.iter())
+                .push(")");
+        }
+        q.push(") ORDER BY c.occurred_at DESC, c.id DESC LIMIT ")
+            .bind(limit);
+        self.fetch_all(q).await
+    }
+
+    /// The care tasks of some referrals, by due date.
+    pub async fn care_tasks_of_referrals(&self, referrals: &[Uuid]) -> Result<Vec<CareTask>> {
+        if referrals.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(TASK_COLUMNS);
+        q.push(" WHERE t.referral_id IN ")
+            .bind_list(referrals.iter().copied())
+            .push(" ORDER BY t.due_on, t.id");
+        self.fetch_all(q).await
+    }
+}

@@ -516,3 +516,140 @@ both_backends!(
     every_person_column_has_a_merge_handler,
     every_person_column_has_a_merge_handler
 );
+
+/// The items of referral episodes: within an institution's window (ends included) or of the
+/// plan's source, newest first, only the person's; and the care tasks of some referrals.
+async fn episode_items_and_tasks(db: TestDb) {
+    use time::Duration;
+    use ygt_store::mpi::Golden;
+    use ygt_store::record::NewItem;
+    use ygt_store::referral::{NewCareTask, NewReferral};
+    let s = open(&db).await;
+    let (hid, tid) = (Uuid::now_v7(), Uuid::now_v7());
+    let (person, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let t0 = OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
+    let day = |d: i64| t0 + Duration::days(d);
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_institution(hid, &county(), now()).await.unwrap();
+    tx.insert_institution(tid, &township("柳河镇卫生院", hid), now())
+        .await
+        .unwrap();
+    for p in [person, other] {
+        let g = Golden {
+            name: "王秀英".into(),
+            sex: "2".into(),
+            registrations: 1,
+            ..Default::default()
+        };
+        tx.insert_person(p, &g, now()).await.unwrap();
+    }
+    let item = |who: Uuid, at: i64, inst: Uuid, system: &str, source: &str| NewItem {
+        person_id: Some(who),
+        kind: "encounter".into(),
+        institution_id: inst,
+        source_system: system.into(),
+        source_id: source.into(),
+        encounter_ref: None,
+        occurred_at: day(at),
+        ended_at: None,
+        status: "final".into(),
+        code: None,
+        code_system: None,
+        title: source.into(),
+        summary: None,
+        department: None,
+        doctor: None,
+        abnormal: false,
+        body: "{}".into(),
+        patient_ref: "{}".into(),
+        record_id: None,
+        observations: Vec::new(),
+    };
+    let mut ids = Vec::new();
+    for it in [
+        item(person, 5, hid, "HIS", "start"),
+        item(person, 12, hid, "HIS", "stay"),
+        item(person, 20, hid, "HIS", "end"),
+        item(person, 21, hid, "HIS", "after"),
+        item(person, 12, tid, "HIS", "elsewhere"),
+        item(other, 12, hid, "HIS", "someone-else"),
+        item(person, 30, hid, "ygt-referral-plan", "R-DOWN"),
+        item(person, 31, hid, "ygt-referral-plan", "R-OTHER"),
+    ] {
+        let id = Uuid::now_v7();
+        tx.insert_item(id, &it, now()).await.unwrap();
+        ids.push(id);
+    }
+    let down = Uuid::now_v7();
+    tx.insert_referral(&NewReferral {
+        id: down,
+        number: "ZZ20260101-0001".into(),
+        direction: "down".into(),
+        status: "accepted".into(),
+        urgency: "routine".into(),
+        person_id: person,
+        from_institution_id: hid,
+        from_department_id: None,
+        from_user_id: None,
+        from_doctor: "钱主任".into(),
+        to_institution_id: tid,
+        to_department_id: None,
+        to_staff_id: None,
+        diagnosis_code: None,
+        diagnosis_name: None,
+        reason: "回乡镇康复".into(),
+        criterion: None,
+        summary: None,
+        needs: None,
+        plan: None,
+        submitted_at: Some(day(29)),
+        now: day(29),
+    })
+    .await
+    .unwrap();
+    let task = |title: &str, due: i64| NewCareTask {
+        id: Uuid::now_v7(),
+        referral_id: Some(down),
+        person_id: person,
+        institution_id: tid,
+        staff_id: None,
+        kind: "follow_up".into(),
+        title: title.into(),
+        due_on: day(due).date(),
+        note: None,
+    };
+    tx.insert_care_tasks(&[task("复查", 60), task("血压随访", 37)], now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let got = s
+        .episode_items(
+            person,
+            &[(hid, day(5), day(20))],
+            ("ygt-referral-plan", &["R-DOWN".to_owned()]),
+            100,
+        )
+        .await
+        .unwrap();
+    let titles: Vec<&str> = got.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["R-DOWN", "end", "stay", "start"]);
+    assert_eq!(got[0].id, ids[6]);
+    let none = s
+        .episode_items(person, &[], ("ygt-referral-plan", &[]), 100)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    let tasks = s.care_tasks_of_referrals(&[down]).await.unwrap();
+    let titles: Vec<&str> = tasks.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles, ["血压随访", "复查"]);
+    assert!(s.care_tasks_of_referrals(&[]).await.unwrap().is_empty());
+    assert!(
+        s.care_tasks_of_referrals(&[Uuid::now_v7()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+both_backends!(episode_items_and_tasks, episode_items_and_tasks);

@@ -13,6 +13,7 @@ mod hl7;
 mod malformed;
 mod pages;
 mod record;
+mod record_loop;
 mod referral;
 
 use std::sync::OnceLock;

@@ -20,18 +20,18 @@ use crate::{PASSWORD, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-struct County {
-    hospital: Uuid,
-    town: Uuid,
-    village: Uuid,
+pub(crate) struct County {
+    pub(crate) hospital: Uuid,
+    pub(crate) town: Uuid,
+    pub(crate) village: Uuid,
     /// The village clinic's doctor (staff), named as the family doctor on the way down.
-    village_doctor: Uuid,
-    person: Uuid,
+    pub(crate) village_doctor: Uuid,
+    pub(crate) person: Uuid,
 }
 
 /// A county hospital with radiology and a CT calendar, a township, a village clinic with its
 /// village doctor `cundoc`, a county doctor `xiandoc`, and a resident registered at the village.
-async fn county(app: &App) -> County {
+pub(crate) async fn county(app: &App) -> County {
     let sys = Ctx::system();
     let inst = |name: &str, kind: &str, parent: Option<Uuid>, div: &str| InstitutionDraft {
         name: name.into(),
