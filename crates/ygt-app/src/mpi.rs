@@ -947,6 +947,12 @@ impl App {
             return Ok((Vec::new(), 0));
         };
         f.scope = self.person_scope(ctx);
+        if f.scope.is_none()
+            && let Some(p) = ctx.principal()
+        {
+            // Community-wide readers see their own institutions' residents first.
+            f.prefer = p.patient_scope.iter().copied().collect();
+        }
         let (persons, mut total) = self.store().search_persons(&f).await?;
         let mut found: Vec<Found> = persons
             .iter()
@@ -1521,6 +1527,7 @@ impl SearchText {
             phone: self.phone.clone(),
             insurance_number: self.insurance_number.clone(),
             scope: None,
+            prefer: Vec::new(),
             offset,
             limit,
         })

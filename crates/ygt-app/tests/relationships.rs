@@ -793,3 +793,42 @@ both_backends!(
     a_former_receiver_cannot_accept_after_a_redirect,
     a_former_receiver_cannot_accept_after_a_redirect
 );
+
+/// A community-wide reader (a steward of 石桥镇卫生院) finds every 王丽 of the community, those
+/// its own institution cares for first.
+async fn own_residents_first(db: TestDb) {
+    let w = world(&db).await;
+    let steward2 = user(&w.app, &w.sys, "steward2", w.town2, "mpi_steward").await;
+    let wang = |inst: Uuid, birth: &str, address: &str, phone: &str| ResidentDraft {
+        phone: Some(phone.into()),
+        sex: Some("2".into()),
+        ..resident(inst, "王丽", None, birth, address)
+    };
+    let elsewhere = w
+        .app
+        .register_resident(
+            &w.sys,
+            &wang(w.village, "1971-03-02", "柳河镇东村3组", "13700000001"),
+        )
+        .await
+        .unwrap()
+        .person_id;
+    let own = w
+        .app
+        .register_resident(
+            &w.sys,
+            &wang(w.town2, "1988-11-20", "石桥镇南街12号", "13800000002"),
+        )
+        .await
+        .unwrap()
+        .person_id;
+    assert_ne!(elsewhere, own);
+    let (found, total) = w
+        .app
+        .search_residents_page(&steward2, "王丽", 0, 10)
+        .await
+        .unwrap();
+    let ids: Vec<Uuid> = found.iter().map(|f| f.person.id).collect();
+    assert_eq!((ids, total), (vec![own, elsewhere], 2));
+}
+both_backends!(own_residents_first, own_residents_first);

@@ -171,6 +171,8 @@ pub struct PersonFilter {
     pub name_exact: Option<String>,
     /// Only persons in this data scope; `None`: everyone.
     pub scope: Option<PersonScope>,
+    /// Persons cared for by these institutions come first (a community-wide user's own).
+    pub prefer: Vec<Uuid>,
     pub offset: i64,
     pub limit: i64,
 }
@@ -284,7 +286,15 @@ impl Store {
     pub async fn search_persons(&self, f: &PersonFilter) -> Result<(Vec<Person>, i64)> {
         let mut q = Sql::new(PERSON_COLUMNS);
         person_where(&mut q, f);
-        q.push(" ORDER BY CASE WHEN name = ")
+        q.push(" ORDER BY ");
+        if !f.prefer.is_empty() {
+            q.push("CASE WHEN id IN (SELECT c.resident_id FROM care_links c WHERE c.kind IN ")
+                .bind_list(Ground::opening_codes())
+                .push(" AND c.institution_id IN ")
+                .bind_list(f.prefer.iter().copied())
+                .push(") THEN 0 ELSE 1 END, ");
+        }
+        q.push("CASE WHEN name = ")
             .bind(f.name.as_deref().unwrap_or(""))
             .push(" THEN 0 ELSE 1 END, name, id LIMIT ")
             .bind(f.limit.clamp(1, 500))
