@@ -1000,7 +1000,7 @@ both_backends!(defaults_and_suggestions, defaults_and_suggestions);
 /// generator's retime moves a referral's steps, events, slip number and booking into the past
 /// and leaves the appointment and the audit log as they are.
 async fn sessions_and_retime(db: TestDb) {
-    use ygt_app::ygt_store::referral::Retime;
+    use ygt_synth::retime::{Retime, retime_generated_referral};
     let w = world(&db).await;
     let cun = ctx_of(&w.app, "cundoc").await;
     let xian = ctx_of(&w.app, "xiandoc").await;
@@ -1078,17 +1078,16 @@ async fn sessions_and_retime(db: TestDb) {
     let now = OffsetDateTime::now_utc();
     let (created, accepted) = (now - Duration::days(3), now - Duration::days(2));
     let day = created.to_offset(time::macros::offset!(+8)).date();
-    w.app
-        .store()
-        .retime_generated_referral(
-            r.id,
-            &Retime {
-                anchors: vec![(real_create, created), (real_accept, accepted)],
-                number_day: Some(day),
-            },
-        )
-        .await
-        .unwrap();
+    retime_generated_referral(
+        w.app.store(),
+        r.id,
+        &Retime {
+            anchors: vec![(real_create, created), (real_accept, accepted)],
+            number_day: Some(day),
+        },
+    )
+    .await
+    .unwrap();
     let near = |a: OffsetDateTime, b: OffsetDateTime| (a - b).abs() < Duration::seconds(10);
     let m = w.app.store().referral(r.id).await.unwrap().unwrap();
     assert!(near(m.created_at, created), "{}", m.created_at);

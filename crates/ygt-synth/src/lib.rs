@@ -9,6 +9,7 @@ pub mod clinical;
 pub mod names;
 pub mod referrals;
 pub mod residents;
+pub mod retime;
 pub mod rng;
 
 use std::collections::HashSet;

@@ -23,13 +23,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::retime::{Retime, retime_generated_referral};
 use time::{Date, Duration, OffsetDateTime, Time, UtcOffset};
 use uuid::Uuid;
 use ygt_app::account::AccountDraft;
 use ygt_app::referral::{PlanDraft, ReferralDraft, ReferralOutcome, StepDraft};
 use ygt_app::ygt_store::mpi::Registration;
 use ygt_app::ygt_store::org::{Institution, InstitutionFilter, Staff};
-use ygt_app::ygt_store::referral::{ReferralFilter, Retime};
+use ygt_app::ygt_store::referral::ReferralFilter;
 use ygt_app::{Actor, App, AppError, Ctx};
 use ygt_domain::access::{Ground, RegistrationFacts, Role, registration_grounds};
 use ygt_domain::org::{InstitutionType, Tier};
@@ -1359,17 +1360,16 @@ impl World<'_> {
             }
         }
         let created = anchors.first().map_or(now, |(_, w)| *w);
-        self.app
-            .store()
-            .retime_generated_referral(
-                id,
-                &Retime {
-                    anchors,
-                    number_day: Some(created.to_offset(beijing()).date()),
-                },
-            )
-            .await
-            .map_err(AppError::from)?;
+        retime_generated_referral(
+            self.app.store(),
+            id,
+            &Retime {
+                anchors,
+                number_day: Some(created.to_offset(beijing()).date()),
+            },
+        )
+        .await
+        .map_err(AppError::from)?;
         Ok(())
     }
 

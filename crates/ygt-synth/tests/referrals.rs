@@ -349,6 +349,8 @@ async fn demo_referrals(db: TestDb) {
                 "outgoing" => c.outgoing_open,
                 "incoming" => c.incoming_waiting,
                 "overdue" => c.overdue,
+                "drafts" => c.drafts,
+                "returned" => c.returned,
                 _ => c.handover,
             };
             assert_eq!(rows.len() as i64, n, "{name}: {list}");
