@@ -2023,15 +2023,17 @@ impl App {
                 ];
             }
             Worklist::All => {
-                // Drafts stay with the side that writes them.
-                f.drafts_from = scope.clone();
+                // Drafts stay with the side that writes them, also for community-wide roles.
+                f.drafts_from = match ctx.principal() {
+                    Some(p) => Some(p.patient_scope.iter().copied().collect()),
+                    None => scope.clone(),
+                };
                 f.involving = scope;
             }
         }
         Ok(f)
     }
 
-    /// Counts for the home page.
     /// The store's filter of a worklist query: the list's scope narrowed by the query.
     async fn worklist_filter(&self, ctx: &Ctx, q: &WorklistQuery) -> Result<ReferralFilter> {
         let list = Worklist::parse(&q.list).ok_or_else(|| {

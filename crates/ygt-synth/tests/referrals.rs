@@ -360,6 +360,21 @@ async fn demo_referrals(db: TestDb) {
                 }
             }
         }
+        // 「全部」 shows no one else's drafts, also to community-wide roles (who could not open
+        // them).
+        let own = who.principal().unwrap().patient_scope.clone();
+        let all = WorklistQuery {
+            list: "all".into(),
+            limit: Some(200),
+            ..Default::default()
+        };
+        for r in app.worklist(&who, &all).await.unwrap().referrals {
+            assert!(
+                r.status != "draft" || own.contains(&r.from_institution_id),
+                "{name} sees a draft of {}",
+                r.from_institution_name
+            );
+        }
     }
 
     // Every slip number a message quotes is the number of its referral.
