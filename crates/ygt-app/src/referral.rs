@@ -2543,6 +2543,7 @@ impl App {
     /// Creates a bookable resource with its calendar: `per_day` slots of `minutes` from
     /// `first_start` each day for `days` days (weekdays only unless `weekends`), the first
     /// `reserved_per_day` of each day reserved for referrals until `release_hours` before.
+    /// `location` says where it is (building, floor, room; may be empty).
     #[allow(clippy::too_many_arguments)]
     pub async fn create_calendar(
         &self,
@@ -2551,6 +2552,7 @@ impl App {
         department: Option<Uuid>,
         kind: ResourceKind,
         name: &str,
+        location: &str,
         staff: Option<Uuid>,
         release_hours: i64,
         first_start: OffsetDateTime,
@@ -2569,6 +2571,7 @@ impl App {
         )
         .await?;
         let name = text("name", name, 100, true)?;
+        let location = text("location", location, 100, false)?;
         if !(0..=24 * 14).contains(&release_hours) {
             return Err(AppError::invalid(
                 "release_hours",
@@ -2594,6 +2597,7 @@ impl App {
                 department_id: department,
                 kind: kind.code().into(),
                 name,
+                location,
                 staff_id: staff,
                 release_hours,
             },

@@ -1231,6 +1231,7 @@ async fn calendar_create(
             department_id: f.opt("department_id"),
             kind: f.text("kind"),
             name: f.text("name"),
+            location: f.text("location"),
             staff_id: f.opt("staff_id"),
             release_hours: num("release_hours")?,
             first_start: f.text("first_start"),

@@ -91,6 +91,8 @@ fn reserved_share(per_day: i64) -> i64 {
 
 struct CalendarSpec {
     name: &'static str,
+    /// Where it is, as the slip prints it.
+    location: &'static str,
     kind: ResourceKind,
     department: &'static str,
     /// Whose clinic (a specialist of the department), for specialist clinics.
@@ -106,6 +108,7 @@ struct CalendarSpec {
 const CALENDARS: &[CalendarSpec] = &[
     CalendarSpec {
         name: "64排螺旋CT",
+        location: "门诊医技楼二楼 CT 室",
         kind: ResourceKind::Ct,
         department: "医学影像科",
         specialist: false,
@@ -116,6 +119,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "1.5T磁共振",
+        location: "门诊医技楼一楼 磁共振室",
         kind: ResourceKind::Mri,
         department: "医学影像科",
         specialist: false,
@@ -126,6 +130,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "彩色多普勒超声",
+        location: "门诊医技楼二楼 超声科 3 诊室",
         kind: ResourceKind::Ultrasound,
         department: "医学影像科",
         specialist: false,
@@ -136,6 +141,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "心内科专家门诊",
+        location: "门诊楼三楼 心内科专家诊室 1",
         kind: ResourceKind::SpecialistClinic,
         department: "心血管内科",
         specialist: true,
@@ -146,6 +152,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "神经内科专家门诊",
+        location: "门诊楼三楼 神经内科专家诊室 2",
         kind: ResourceKind::SpecialistClinic,
         department: "神经内科",
         specialist: true,
@@ -156,6 +163,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "心血管内科病房",
+        location: "内科住院部 5 楼",
         kind: ResourceKind::Bed,
         department: "心血管内科",
         specialist: false,
@@ -166,6 +174,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "神经内科病房",
+        location: "内科住院部 6 楼",
         kind: ResourceKind::Bed,
         department: "神经内科",
         specialist: false,
@@ -176,6 +185,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "骨科病房",
+        location: "外科住院部 3 楼",
         kind: ResourceKind::Bed,
         department: "骨科",
         specialist: false,
@@ -869,6 +879,7 @@ async fn make_calendars(
                 department,
                 spec.kind,
                 spec.name,
+                spec.location,
                 staff,
                 spec.release_hours,
                 local(today, hour, minute),

@@ -140,6 +140,7 @@ pub(crate) async fn county(app: &App) -> County {
         Some(radiology),
         ResourceKind::Ct,
         "64排CT",
+        "门诊楼二楼 CT 室",
         None,
         24,
         tomorrow,
