@@ -2545,6 +2545,7 @@ impl App {
     /// Creates a bookable resource with its calendar: `per_day` slots of `minutes` from
     /// `first_start` each day for `days` days (weekdays only unless `weekends`), the first
     /// `reserved_per_day` of each day reserved for referrals until `release_hours` before.
+    /// `location` says where it is (building, floor, room; may be empty).
     #[allow(clippy::too_many_arguments)]
     pub async fn create_calendar(
         &self,
@@ -2553,6 +2554,7 @@ impl App {
         department: Option<Uuid>,
         kind: ResourceKind,
         name: &str,
+        location: &str,
         staff: Option<Uuid>,
         release_hours: i64,
         first_start: OffsetDateTime,
@@ -2571,6 +2573,7 @@ impl App {
         )
         .await?;
         let name = text("name", name, 100, true)?;
+        let location = text("location", location, 100, false)?;
         if !(0..=24 * 14).contains(&release_hours) {
             return Err(AppError::invalid(
                 "release_hours",
@@ -2596,6 +2599,7 @@ impl App {
                 department_id: department,
                 kind: kind.code().into(),
                 name,
+                location,
                 staff_id: staff,
                 release_hours,
             },

@@ -151,6 +151,7 @@ async fn world(db: &TestDb) -> World {
             Some(radiology),
             ResourceKind::Ct,
             "64排CT",
+            "门诊楼二楼 CT 室",
             None,
             24,
             tomorrow,

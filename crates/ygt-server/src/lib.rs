@@ -23,6 +23,7 @@ mod record_api;
 mod record_pages;
 mod referral_api;
 mod referral_pages;
+mod slot_grid;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -275,6 +275,9 @@ pub(crate) struct CalendarBody {
     pub department_id: Option<String>,
     pub kind: String,
     pub name: String,
+    /// Where it is (building, floor, room), printed on the slip.
+    #[serde(default)]
+    pub location: String,
     pub staff_id: Option<String>,
     /// Reserved slots become public this many hours before they start.
     pub release_hours: i64,
@@ -321,6 +324,7 @@ pub(crate) async fn make_calendar(
             dep,
             kind,
             &b.name,
+            &b.location,
             staff,
             b.release_hours,
             first,

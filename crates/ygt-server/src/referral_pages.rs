@@ -16,11 +16,10 @@ use ygt_app::referral::{
 };
 use ygt_app::ygt_store::org::{Department, Institution, InstitutionFilter, Staff};
 use ygt_app::ygt_store::record::{Item, TimelineFilter};
-use ygt_app::ygt_store::referral::{CareTask, Notification, Referral, Resource, RuleRow, Slot};
+use ygt_app::ygt_store::referral::{CareTask, Notification, Referral, Resource, RuleRow};
 use ygt_domain::org::Tier;
 use ygt_domain::referral::{
-    Action, Criterion, Direction, Overdue, ResourceKind, SlotAvailability, Status, Suggestion,
-    Urgency,
+    Action, Criterion, Direction, Overdue, ResourceKind, Status, Suggestion, Urgency,
 };
 
 use crate::error::WebError;
@@ -29,6 +28,7 @@ use crate::i18n::Lang;
 use crate::pages::{FormState, Nav, PageInfo, render_status};
 use crate::record_pages::local;
 use crate::referral_api::{CalendarBody, StatsQuery, make_calendar, month_range, parse_needs};
+use crate::slot_grid::SlotGrid;
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {
@@ -489,19 +489,13 @@ async fn create_page(
 #[template(path = "referral_slots.html")]
 struct SlotsFragment {
     t: Lang,
-    rows: Vec<(Resource, Vec<(Slot, SlotAvailability)>)>,
+    rows: Vec<SlotGrid>,
     selected: String,
 }
 
 impl SlotsFragment {
     fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
         l(self.t, zh, en)
-    }
-    fn when(&self, t: &OffsetDateTime) -> String {
-        local(*t)
-    }
-    fn avail(&self, a: &SlotAvailability) -> &'static str {
-        a.label(self.t.is_en())
     }
     fn kind(&self, c: &str) -> &'static str {
         kind_label(self.t, c)
@@ -563,9 +557,8 @@ async fn slots_fragment(
     let mut rows = Vec::new();
     if inst.is_some() && kind.is_some() {
         for r in s.app.booking_resources(&ctx, inst, kind.as_deref()).await? {
-            let mut slots = s.app.free_slots(&ctx, r.id, 14).await?;
-            slots.truncate(40);
-            rows.push((r, slots));
+            let slots = s.app.free_slots(&ctx, r.id, 14).await?;
+            rows.push(SlotGrid::new(r, slots, t.is_en()));
         }
     }
     render_status(
@@ -609,7 +602,7 @@ struct ReferralPage {
     v: ReferralView,
     error: Option<String>,
     targets: Vec<Institution>,
-    free: Vec<(Resource, Vec<(Slot, SlotAvailability)>)>,
+    free: Vec<SlotGrid>,
 }
 
 impl ReferralPage {
@@ -657,9 +650,6 @@ impl ReferralPage {
     }
     fn over(&self) -> &'static str {
         self.v.overdue.map_or("", |o| o.label(self.t.is_en()))
-    }
-    fn avail(&self, a: &SlotAvailability) -> &'static str {
-        a.label(self.t.is_en())
     }
     fn age_sex(&self) -> String {
         let r = &self.v.referral;
@@ -747,9 +737,8 @@ async fn referral_view_page(
             .booking_resources(ctx, Some(v.referral.to_institution_id), kind)
             .await?
         {
-            let mut slots = s.app.free_slots(ctx, r.id, 14).await?;
-            slots.truncate(20);
-            free.push((r, slots));
+            let slots = s.app.free_slots(ctx, r.id, 14).await?;
+            free.push(SlotGrid::new(r, slots, t.is_en()));
         }
     }
     render_status(
@@ -825,6 +814,8 @@ struct SlipPage {
     nav: Nav,
     v: ReferralView,
     qr: String,
+    /// What the QR code encodes: the address of the referral's page.
+    qr_payload: String,
     id_number: String,
     printed_at: String,
 }
@@ -850,6 +841,33 @@ impl SlipPage {
             .map(|s| s.label(self.t.is_en()))
             .unwrap_or("")
     }
+    /// What the patient brings, with what the booked kind of resource asks for.
+    fn bring(&self) -> String {
+        let kind = self.v.resource.as_ref().map(|r| r.kind.as_str());
+        let mut out = l(
+            self.t,
+            "本转诊单、身份证（或社保卡、电子健康卡）、医保卡、近期病历和检查报告、正在服用的药物",
+            "this slip, the ID card (or social security or e-health card), the insurance card, recent records and reports, the medicines being taken",
+        )
+        .to_owned();
+        out.push_str(match kind {
+            Some("ct") => l(self.t, "；检查前取下金属物品", "; metal objects off before the scan"),
+            Some("mri") => l(
+                self.t,
+                "；体内有心脏起搏器或金属植入物须事先告知，检查前取下金属物品",
+                "; tell the staff of a pacemaker or metal implant, metal objects off before the scan",
+            ),
+            Some("ultrasound") => l(self.t, "；腹部超声须空腹", "; fast before an abdominal scan"),
+            Some("bed") => l(self.t, "；住院押金、个人生活用品", "; the admission deposit, personal things"),
+            _ => "",
+        });
+        out
+    }
+}
+
+/// The address a slip's QR code opens: the referral's page on this site.
+pub fn referral_url(public_url: &str, id: Uuid) -> String {
+    format!("{}/referrals/{id}", public_url.trim_end_matches('/'))
 }
 
 /// The QR code of a text as inline SVG.
@@ -874,10 +892,8 @@ async fn slip_page(
 ) -> Result<Response, WebError> {
     let id = parse_id("id", &id)?;
     let v = s.app.referral_view(&ctx, id).await?;
-    let qr = qr_svg(&format!(
-        "ygt:referral:{}:{}",
-        v.referral.number, v.referral.id
-    ));
+    let qr_payload = referral_url(&s.config.public_url, v.referral.id);
+    let qr = qr_svg(&qr_payload);
     let id_number = v
         .person_id_number
         .as_ref()
@@ -888,6 +904,7 @@ async fn slip_page(
             nav: page.nav("referrals"),
             v,
             qr,
+            qr_payload,
             id_number,
             printed_at: local(OffsetDateTime::now_utc()),
         },
@@ -1231,6 +1248,7 @@ async fn calendar_create(
             department_id: f.opt("department_id"),
             kind: f.text("kind"),
             name: f.text("name"),
+            location: f.text("location"),
             staff_id: f.opt("staff_id"),
             release_hours: num("release_hours")?,
             first_start: f.text("first_start"),

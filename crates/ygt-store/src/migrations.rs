@@ -75,6 +75,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0014_search_initials.sql"),
         include_str!("../migrations/postgres/0014_search_initials.sql"),
     ),
+    (
+        15,
+        "location of booking resources",
+        include_str!("../migrations/sqlite/0015_resource_location.sql"),
+        include_str!("../migrations/postgres/0015_resource_location.sql"),
+    ),
 ];
 
 /// SQLite migrations that manage their own transaction (a table rebuild needs foreign keys off,

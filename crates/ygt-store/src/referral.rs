@@ -290,6 +290,8 @@ pub struct Resource {
     pub department_name: Option<String>,
     pub kind: String,
     pub name: String,
+    /// Where it is (building, floor, room), empty when not given.
+    pub location: String,
     pub staff_id: Option<Uuid>,
     pub staff_name: Option<String>,
     pub release_hours: i64,
@@ -297,7 +299,7 @@ pub struct Resource {
 }
 
 const RESOURCE_COLUMNS: &str = "SELECT b.id, b.institution_id, i.name AS institution_name, \
-    b.department_id, d.name AS department_name, b.kind, b.name, b.staff_id, s.name AS staff_name, \
+    b.department_id, d.name AS department_name, b.kind, b.name, b.location, b.staff_id, s.name AS staff_name, \
     b.release_hours, b.active FROM booking_resources b JOIN institutions i ON i.id = b.institution_id \
     LEFT JOIN departments d ON d.id = b.department_id LEFT JOIN staff s ON s.id = b.staff_id";
 
@@ -308,6 +310,7 @@ pub struct NewResource {
     pub department_id: Option<Uuid>,
     pub kind: String,
     pub name: String,
+    pub location: String,
     pub staff_id: Option<Uuid>,
     pub release_hours: i64,
 }
@@ -998,13 +1001,15 @@ impl Tx {
         self.execute(
             Sql::new(
                 "INSERT INTO booking_resources (id, institution_id, department_id, kind, name, \
-                 staff_id, release_hours, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 location, staff_id, release_hours, active, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .arg(r.id)
             .arg(r.institution_id)
             .arg(r.department_id)
             .arg(r.kind.as_str())
             .arg(r.name.as_str())
+            .arg(r.location.as_str())
             .arg(r.staff_id)
             .arg(r.release_hours)
             .arg(true)

@@ -92,6 +92,8 @@ fn reserved_share(per_day: i64) -> i64 {
 
 struct CalendarSpec {
     name: &'static str,
+    /// Where it is, as the slip prints it.
+    location: &'static str,
     kind: ResourceKind,
     department: &'static str,
     /// Whose clinic (a specialist of the department), for specialist clinics.
@@ -107,6 +109,7 @@ struct CalendarSpec {
 const CALENDARS: &[CalendarSpec] = &[
     CalendarSpec {
         name: "64排螺旋CT",
+        location: "门诊医技楼二楼 CT 室",
         kind: ResourceKind::Ct,
         department: "医学影像科",
         specialist: false,
@@ -117,6 +120,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "1.5T磁共振",
+        location: "门诊医技楼一楼 磁共振室",
         kind: ResourceKind::Mri,
         department: "医学影像科",
         specialist: false,
@@ -127,6 +131,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "彩色多普勒超声",
+        location: "门诊医技楼二楼 超声科 3 诊室",
         kind: ResourceKind::Ultrasound,
         department: "医学影像科",
         specialist: false,
@@ -137,6 +142,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "心内科专家门诊",
+        location: "门诊楼三楼 心内科专家诊室 1",
         kind: ResourceKind::SpecialistClinic,
         department: "心血管内科",
         specialist: true,
@@ -147,6 +153,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "神经内科专家门诊",
+        location: "门诊楼三楼 神经内科专家诊室 2",
         kind: ResourceKind::SpecialistClinic,
         department: "神经内科",
         specialist: true,
@@ -157,6 +164,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "心血管内科病房",
+        location: "内科住院部 5 楼",
         kind: ResourceKind::Bed,
         department: "心血管内科",
         specialist: false,
@@ -167,6 +175,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "神经内科病房",
+        location: "内科住院部 6 楼",
         kind: ResourceKind::Bed,
         department: "神经内科",
         specialist: false,
@@ -177,6 +186,7 @@ const CALENDARS: &[CalendarSpec] = &[
     },
     CalendarSpec {
         name: "骨科病房",
+        location: "外科住院部 3 楼",
         kind: ResourceKind::Bed,
         department: "骨科",
         specialist: false,
@@ -870,6 +880,7 @@ async fn make_calendars(
                 department,
                 spec.kind,
                 spec.name,
+                spec.location,
                 staff,
                 spec.release_hours,
                 local(today, hour, minute),

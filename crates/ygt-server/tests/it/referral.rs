@@ -14,7 +14,7 @@ use ygt_app::{App, Ctx};
 use ygt_domain::org::{DepartmentDraft, InstitutionDraft, StaffDraft};
 use ygt_domain::referral::ResourceKind;
 use ygt_server::AppState;
-use ygt_testkit::{Browser, TestDb, both_backends};
+use ygt_testkit::{Browser, TestDb, Window, both_backends};
 
 use crate::{PASSWORD, TestServer};
 
@@ -140,6 +140,7 @@ pub(crate) async fn county(app: &App) -> County {
         Some(radiology),
         ResourceKind::Ct,
         "64排CT",
+        "门诊楼二楼 CT 室",
         None,
         24,
         tomorrow,
@@ -416,6 +417,112 @@ async fn api_loop_with_live_events(db: TestDb) {
 }
 both_backends!(api_loop_with_live_events, api_loop_with_live_events);
 
+/// The first reserved slot of the county's CT calendar, as the village doctor sees it.
+async fn reserved_ct_slot(s: &TestServer, cun: &reqwest::Client, c: &County) -> String {
+    let res: Value = cun
+        .get(s.url(&format!(
+            "/api/v1/booking-resources?institution_id={}&kind=ct",
+            c.hospital
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ct = res["resources"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(res["resources"][0]["location"], "门诊楼二楼 CT 室");
+    let slots: Value = cun
+        .get(s.url(&format!("/api/v1/booking-resources/{ct}/slots")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    slots["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["availability"] == "reserved")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Issue 13 §5: the slot picker is a grid of days, and the slip says where to go and what to
+/// bring, its QR code opening the referral's page under the public URL (not the Host header).
+async fn slip_names_the_place(db: TestDb) {
+    let s = TestServer::start_with(db, false, |c| {
+        c.public_url = "https://ygt.example.cn".into();
+    })
+    .await;
+    let c = county(&s.app).await;
+    let cun = s.signed_in("cundoc").await;
+    let picker = cun
+        .get(s.url(&format!(
+            "/referrals/slots?to_institution_id={}&needs=ct",
+            c.hospital
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(picker.contains(r#"class="slot-day""#), "{picker}");
+    assert!(picker.contains("label class=\"slot reserved\""), "{picker}");
+    assert!(
+        picker.contains("门诊楼二楼 CT 室"),
+        "location in the picker"
+    );
+    let slot = reserved_ct_slot(&s, &cun, &c).await;
+    let created: Value = cun
+        .post(s.url("/api/v1/referrals"))
+        .json(
+            &json!({"direction": "up", "person_id": c.person, "to_institution_id": c.hospital,
+            "reason": "右侧肢体无力2天，需头颅CT", "diagnosis_code": "I63.900",
+            "needs": "ct", "slot_id": slot, "submit": true}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let get = |path: String| {
+        let cun = cun.clone();
+        async move { cun.get(path).send().await.unwrap().text().await.unwrap() }
+    };
+    let slip = get(s.url(&format!("/referrals/{id}/slip"))).await;
+    let payload = format!(r#"data-qr="https://ygt.example.cn/referrals/{id}""#);
+    assert!(slip.contains(&payload), "QR payload: {slip}");
+    assert!(slip.contains("<svg"), "QR code");
+    assert!(
+        slip.contains(r#"<b id="slip-location">门诊楼二楼 CT 室</b>"#),
+        "location: {slip}"
+    );
+    assert!(
+        slip.contains("64排CT") && slip.contains("云溪县人民医院 · 放射科"),
+        "{slip}"
+    );
+    assert!(
+        slip.contains("请携带") && slip.contains("检查前取下金属物品"),
+        "{slip}"
+    );
+    let page = get(s.url(&format!("/referrals/{id}"))).await;
+    assert!(
+        page.contains(r#"<span id="appointment-where">门诊楼二楼 CT 室</span>"#),
+        "location on the referral: {page}"
+    );
+}
+both_backends!(
+    slip_names_the_place_and_links_the_referral,
+    slip_names_the_place
+);
+
 /// The journey of issue 6 in a real browser: a village doctor refers a resident up with a CT
 /// booking, the county accepts, the patient arrives, the county completes and refers them back
 /// down with a plan, and the village doctor accepts the handover and sees the follow-up task
@@ -427,6 +534,9 @@ async fn browser_journey(db: TestDb) {
     let s = TestServer::start(db, false).await;
     let c = county(&s.app).await;
     let result = journey(&browser, &s, &c).await;
+    if result.is_ok() {
+        look_at_the_slot_picker(&s, &c).await;
+    }
     if result.is_err() {
         let _ = browser
             .save_screenshot(concat!(
@@ -439,6 +549,67 @@ async fn browser_journey(db: TestDb) {
     result.unwrap();
 }
 both_backends!(referral_journey_in_the_browser, browser_journey);
+
+/// The slot picker of a busy calendar (26 slots a weekday for two weeks) on a tablet and a
+/// phone: one resource's grid is at most 900 px high, and the page never scrolls sideways
+/// (the days scroll inside their frame). Screenshots go to `target/screenshots/referral-slots/`.
+async fn look_at_the_slot_picker(s: &TestServer, c: &County) {
+    let start = (OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_time(time::macros::time!(00:00));
+    s.app
+        .create_calendar(
+            &Ctx::system(),
+            c.hospital,
+            None,
+            ResourceKind::Ct,
+            "双源CT",
+            "门诊医技楼一楼 CT 二室",
+            None,
+            24,
+            start,
+            15,
+            26,
+            8,
+            14,
+            false,
+        )
+        .await
+        .unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots/referral-slots");
+    let form = format!(
+        "/referrals/new?person_id={}&direction=up&to_institution_id={}&needs=ct",
+        c.person, c.hospital
+    );
+    for window in [Window::TABLET, Window::PHONE] {
+        let Some(b) = Browser::launch_with(window).await else {
+            return;
+        };
+        sign_in(&b, s, "cundoc").await.unwrap();
+        b.goto(&s.url(&form)).await.unwrap();
+        b.wait_for("#slots .slot-day", WAIT).await.unwrap();
+        b.save_full_page(dir.join(format!("{}.png", window.label())), 4000)
+            .await
+            .unwrap();
+        let m = b
+            .execute(
+                "var g = [...document.querySelectorAll('#slots fieldset.slots')];\
+                 return [document.documentElement.scrollWidth, window.innerWidth,\
+                   Math.max(...g.map(f => f.getBoundingClientRect().height))];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        b.quit().await;
+        let n = |i: usize| m[i].as_f64().unwrap_or(f64::MAX);
+        assert!(n(0) <= n(1), "{} scrolls sideways: {m}", window.label());
+        if !window.mobile {
+            assert!(n(2) <= 900.0, "a resource's grid is {} px high", n(2));
+        }
+    }
+}
 
 async fn sign_in(b: &Browser, s: &TestServer, user: &str) -> Result<(), ygt_testkit::BrowserError> {
     b.goto(&s.url("/login")).await?;
