@@ -523,7 +523,7 @@ var main = document.querySelector('main');
 if (!main || !/^zh/i.test(document.documentElement.lang || '')) { return null; }
 var skip = 'input, textarea, select, code, pre, kbd, samp, script, style, template, .code';
 var dotted = /\b[a-z]+[._][a-z_.]*[a-z]\b/g;
-var words = /\b(submitted|accepted|rejected|redirected|cancelled|scheduled|arrived|completed|allowed|denied|failed|draft|routine|urgent|emergency|outgoing|incoming|handover|overdue|up|down|true|false|null|none)\b/g;
+var words = /\b(submitted|accepted|rejected|redirected|cancelled|scheduled|arrived|completed|allowed|denied|failed|draft|routine|urgent|emergency|outgoing|incoming|handover|overdue|justified|unjustified|up|down|true|false|null|none)\b/g;
 var out = [];
 var walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
 var node;
@@ -672,6 +672,9 @@ async fn walk_journey(journey: Journey) {
     ygt_synth::referrals::generate_referrals(&s.app, 7, ygt_synth::Scale::Small, &|_, _| {})
         .await
         .unwrap();
+    if journey == Journey::Auditor {
+        break_glass_four_times(&s).await;
+    }
     eprintln!(
         "{}: demo county generated in {:?}",
         journey.label(),
@@ -852,6 +855,40 @@ async fn doctor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit
     )
     .await?;
     Ok(())
+}
+
+/// The county doctor breaks the glass for four residents: the auditor's queue has one to
+/// review in each of the four walks.
+async fn break_glass_four_times(s: &TestServer) {
+    let anon = ygt_app::Ctx::anonymous("walk".into(), None);
+    let signed = s
+        .app
+        .sign_in(&anon, "doctor", crate::PASSWORD, None)
+        .await
+        .unwrap();
+    let info = s
+        .app
+        .session_principal(&signed.session_token)
+        .await
+        .unwrap()
+        .unwrap();
+    let ctx = ygt_app::Ctx {
+        actor: ygt_app::Actor::User(Box::new(info.principal)),
+        request_id: "walk".into(),
+        client_addr: None,
+    };
+    let found = s
+        .app
+        .search_residents(&ygt_app::Ctx::system(), "王", 4)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 4);
+    for f in found {
+        s.app
+            .break_glass_for(&ctx, f.person.id, "夜间急诊昏迷，需查看既往史与用药", None)
+            .await
+            .unwrap();
+    }
 }
 
 /// The id in a path `/<segment>/<id>…` of the page in front.
@@ -1093,6 +1130,23 @@ async fn auditor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testki
     w.driver_back("back-to-actor", "#audit-total").await?;
     w.driver_forward("forward-to-queue", "#break-glass-queue")
         .await?;
+    w.shows(
+        "main section.card dd a[href^='/audit/residents/']",
+        "a break-glass access",
+    )
+    .await?;
+    w.click(
+        "review-justified",
+        "main section.card button[value=justified]",
+        "#break-glass-queue",
+    )
+    .await?;
+    w.click(
+        "reviewed-too",
+        "main a[href='/audit/break-glass?all=1']",
+        "#break-glass-queue",
+    )
+    .await?;
     w.menu("audit-again", "/audit", "#audit-total").await?;
     w.click("access-grants", "#audit-grants", "#audit-total")
         .await?;
