@@ -346,6 +346,34 @@ impl App {
         Ok(self.store().list_break_glass(only_unreviewed, 500).await?)
     }
 
+    /// The names of the accounts, institutions and residents of break-glass accesses already
+    /// listed to the caller by [`App::break_glass_queue`] (so that an auditor reads names,
+    /// not ids); nothing for someone who may not review them.
+    pub async fn break_glass_names(
+        &self,
+        ctx: &Ctx,
+        items: &[BreakGlass],
+    ) -> Result<ygt_store::access::AuditNames> {
+        let may = match &ctx.actor {
+            crate::Actor::System => true,
+            crate::Actor::User(p) => p.can(Permission::AuditReview),
+            crate::Actor::Anonymous => false,
+        };
+        if items.is_empty() || !may {
+            return Ok(Default::default());
+        }
+        let users: Vec<Uuid> = items
+            .iter()
+            .flat_map(|b| std::iter::once(b.user_id).chain(b.reviewed_by))
+            .collect();
+        let institutions: Vec<Uuid> = items.iter().filter_map(|b| b.institution_id).collect();
+        let persons: Vec<Uuid> = items.iter().map(|b| b.resident_id).collect();
+        Ok(self
+            .store()
+            .audit_names(&users, &institutions, &persons)
+            .await?)
+    }
+
     /// An auditor reviews a break-glass access: `justified` or `unjustified`, with a note.
     pub async fn review_break_glass(
         &self,

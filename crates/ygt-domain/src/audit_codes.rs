@@ -254,6 +254,7 @@ const DETAIL_VALUES: &[(&str, &str, &str)] = &[
     ("pinyin", "拼音", "pinyin"),
     ("justified", "合理", "justified"),
     ("new", "新建", "new"),
+    ("created", "已新建", "created"),
     ("linked", "关联已有居民", "linked"),
     ("review", "待人工审核", "to review"),
     ("updated", "已更新", "updated"),
@@ -261,6 +262,26 @@ const DETAIL_VALUES: &[(&str, &str, &str)] = &[
     ("unjustified", "不合理", "unjustified"),
     ("true", "是", "yes"),
     ("false", "否", "no"),
+];
+
+/// The sides of a referral, the worklists and the channels clinical items come through, as
+/// the use cases write them.
+const REFERRAL_WORDS: &[(&str, &str, &str)] = &[
+    ("referring", "转出方", "referring side"),
+    ("receiving", "接收方", "receiving side"),
+    ("community", "医共体", "community"),
+    ("outgoing", "转出", "outgoing"),
+    ("incoming", "转入", "incoming"),
+    ("overdue", "超时", "overdue"),
+    ("handover", "待交接", "handover"),
+    ("all", "全部", "all"),
+    ("api", "接口", "API"),
+    ("fhir", "FHIR 接口", "FHIR"),
+    ("hl7", "HL7 接口", "HL7"),
+    ("referral", "转诊", "referral"),
+    ("care_task", "随访任务", "care task"),
+    ("csv", "CSV 导入", "CSV import"),
+    ("generator", "演示数据生成", "demo data generator"),
 ];
 
 /// An event's detail in words: the keys the app writes and the codes in their values
@@ -389,6 +410,27 @@ fn detail_value(
                 .ok()
                 .map(|p| p.label(english).to_owned())
         }),
+        "direction" => list(&|c| {
+            crate::referral::Direction::parse("d", c)
+                .ok()
+                .map(|d| d.label(english).to_owned())
+        }),
+        "status" => list(&|c| {
+            crate::referral::Status::parse("s", c)
+                .ok()
+                .map(|s| s.label(english).to_owned())
+        }),
+        "criterion" => list(&|c| {
+            crate::referral::Criterion::parse("c", c)
+                .ok()
+                .map(|c| c.label(english).to_owned())
+        }),
+        "side" | "list" | "channel" => list(&|c| {
+            REFERRAL_WORDS
+                .iter()
+                .find(|(code, _, _)| *code == c)
+                .map(|(_, zh, en)| (if english { en } else { zh }).to_string())
+        }),
         "result" => Some(v.replace(" of ", " / ")),
         "source" => v.split_once(':').map(|(kind, id)| {
             let short: String = id.chars().take(8).collect();
@@ -483,6 +525,22 @@ mod tests {
         assert_eq!(
             describe_detail("submitted→accepted", false, &names),
             "已提交→已接收"
+        );
+        assert_eq!(
+            describe_detail("direction=down to=x status=submitted", false, &names),
+            "方向：下转；至：x；状态：已提交"
+        );
+        assert_eq!(
+            describe_detail("referral=x side=receiving", false, &names),
+            "转诊单：x；一方：接收方"
+        );
+        assert_eq!(
+            describe_detail("list=incoming n=3", false, &names),
+            "列表：转入；数量：3"
+        );
+        assert_eq!(
+            describe_detail("outcome=created channel=care_task", false, &names),
+            "结果：已新建；渠道：随访任务"
         );
         assert_eq!(describe_detail("free text", false, &names), "free text");
         assert_eq!(

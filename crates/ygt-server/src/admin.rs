@@ -933,12 +933,45 @@ struct BreakGlassPage {
     t: Lang,
     nav: Nav,
     items: Vec<BreakGlass>,
+    names: ygt_app::ygt_store::access::AuditNames,
     all: bool,
 }
 
 impl BreakGlassPage {
     fn when(&self, t: &time::OffsetDateTime) -> String {
         fmt_time(*t)
+    }
+
+    /// An account's display name (its id when unknown).
+    fn user(&self, id: &uuid::Uuid) -> String {
+        self.names
+            .users
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// An institution's name, if it is known.
+    fn institution(&self, id: &Option<uuid::Uuid>) -> Option<String> {
+        id.and_then(|i| self.names.institutions.get(&i).cloned())
+    }
+
+    /// A resident's name (the id when unknown).
+    fn resident(&self, id: &uuid::Uuid) -> String {
+        self.names
+            .persons
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// A review's outcome in the reader's language.
+    fn outcome(&self, code: &str) -> String {
+        match code {
+            "justified" => self.t.t("audit.justified").to_owned(),
+            "unjustified" => self.t.t("audit.unjustified").to_owned(),
+            other => other.to_owned(),
+        }
     }
 }
 
@@ -951,11 +984,13 @@ async fn break_glass_page(
 ) -> Result<Response, WebError> {
     let all = q.get("all") == Some("1");
     let items = s.app.break_glass_queue(&ctx, !all).await?;
+    let names = s.app.break_glass_names(&ctx, &items).await?;
     render_status(
         &BreakGlassPage {
             t,
             nav: page.nav("audit"),
             items,
+            names,
             all,
         },
         StatusCode::OK,

@@ -516,6 +516,33 @@ async fn break_glass_journey(b: &Browser, s: &TestServer) -> Result<(), ygt_test
     Ok(())
 }
 
+/// Finds raw English codes in the visible text of `main` of a page in Chinese: returns them
+/// with the text around them, or null.
+const ENGLISH_CODES: &str = r#"
+var main = document.querySelector('main');
+if (!main || !/^zh/i.test(document.documentElement.lang || '')) { return null; }
+var skip = 'input, textarea, select, code, pre, kbd, samp, script, style, template, .code';
+var dotted = /\b[a-z]+[._][a-z_.]*[a-z]\b/g;
+var words = /\b(submitted|accepted|rejected|redirected|cancelled|scheduled|arrived|completed|allowed|denied|failed|draft|routine|urgent|emergency|outgoing|incoming|handover|overdue|justified|unjustified|up|down|true|false|null|none)\b/g;
+var out = [];
+var walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+var node;
+while ((node = walker.nextNode()) && out.length < 8) {
+  var el = node.parentElement;
+  var text = node.data;
+  if (!el || !/[a-z]/.test(text) || el.closest(skip) || !el.getClientRects().length) { continue; }
+  var hits = (text.match(dotted) || []).concat(text.match(words) || []);
+  hits.forEach(function (h) {
+    if (out.length < 8) {
+      var at = text.indexOf(h);
+      out.push('"' + h + '" in <' + el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '> "'
+        + text.slice(Math.max(0, at - 20), at + h.length + 20).trim() + '"');
+    }
+  });
+}
+return out.length ? out.join('; ') : null;
+"#;
+
 /// The longest a person may wait for any page of a walk.
 const STEP_LIMIT: Duration = Duration::from_secs(3);
 /// How long a step is waited for before it is given up (longer than [`STEP_LIMIT`], so that a
@@ -533,12 +560,86 @@ const TABS: usize = 7;
 ///
 /// No step may take more than three seconds, only the page in front may hold a stream (the
 /// server's `ygt_live_streams` gauge, which also shows that the server lets go of a stream
-/// as soon as its page does), and no page may scroll sideways. The walk runs once more with
-/// pages the back/forward cache keeps: as served, the stream's `Cache-Control: no-store`
-/// keeps every page out of Chromium's cache; without it, pages are kept and restored.
-/// Screenshots of every step are kept under `target/screenshots/`.
+/// as soon as its page does), no page may scroll sideways, and no page in Chinese may show a
+/// raw English code. The walk runs once more with pages the back/forward cache keeps: as
+/// served, the stream's `Cache-Control: no-store` keeps every page out of Chromium's cache;
+/// without it, pages are kept and restored. Screenshots of every step are kept under
+/// `target/screenshots/<size>/<role>/`.
 #[tokio::test]
 async fn county_doctor_walks_pages_and_tabs_without_waiting() {
+    walk_journey(Journey::CountyDoctor).await;
+}
+
+/// A village doctor's day: the tasks due, a resident's 360 page with the referral loop, the
+/// up-referral form, a search by pinyin initials, the inbox.
+#[tokio::test]
+async fn village_doctor_walks_pages_without_waiting() {
+    walk_journey(Journey::VillageDoctor).await;
+}
+
+/// A township doctor: referrals to accept, one referral and its record, the handover list,
+/// the care tasks.
+#[tokio::test]
+async fn township_doctor_walks_pages_without_waiting() {
+    walk_journey(Journey::TownshipDoctor).await;
+}
+
+/// A referral coordinator: every worklist, one referral, the statistics, the calendars.
+#[tokio::test]
+async fn referral_coordinator_walks_pages_without_waiting() {
+    walk_journey(Journey::Coordinator).await;
+}
+
+/// An auditor: the audit log, a search by a resident's name, the resident's access history,
+/// the break-glass queue and the grants.
+#[tokio::test]
+async fn auditor_walks_pages_without_waiting() {
+    walk_journey(Journey::Auditor).await;
+}
+
+/// The people whose journeys are walked, each through the pages of their work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Journey {
+    CountyDoctor,
+    VillageDoctor,
+    TownshipDoctor,
+    Coordinator,
+    Auditor,
+}
+
+impl Journey {
+    fn label(self) -> &'static str {
+        match self {
+            Journey::CountyDoctor => "county-doctor",
+            Journey::VillageDoctor => "village-doctor",
+            Journey::TownshipDoctor => "township-doctor",
+            Journey::Coordinator => "referral-coordinator",
+            Journey::Auditor => "auditor",
+        }
+    }
+
+    /// The fewest navigations the journey makes.
+    fn least_steps(self) -> usize {
+        match self {
+            Journey::CountyDoctor => 30,
+            _ => 12,
+        }
+    }
+
+    async fn walk(self, w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+        match self {
+            Journey::CountyDoctor => doctor_walk(w, s).await,
+            Journey::VillageDoctor => village_walk(w, s).await,
+            Journey::TownshipDoctor => township_walk(w, s).await,
+            Journey::Coordinator => coordinator_walk(w, s).await,
+            Journey::Auditor => auditor_walk(w, s).await,
+        }
+    }
+}
+
+/// Walks one journey on the demo county at the three sizes, then once more on a desktop with
+/// pages the back/forward cache keeps; fails at the end with every problem seen.
+async fn walk_journey(journey: Journey) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     // When set, the stream is served without `no-store`, so pages may enter the back/forward
@@ -564,13 +665,23 @@ async fn county_doctor_walks_pages_and_tabs_without_waiting() {
     })
     .await;
     // The demo county as people see it: residents and the two-way referrals of its doctors.
+    let started = std::time::Instant::now();
     ygt_synth::generate_residents(&s.app, 7, 1_000, &|_, _| {})
         .await
         .unwrap();
     ygt_synth::referrals::generate_referrals(&s.app, 7, ygt_synth::Scale::Small, &|_, _| {})
         .await
         .unwrap();
+    if journey == Journey::Auditor {
+        break_glass_four_times(&s).await;
+    }
+    eprintln!(
+        "{}: demo county generated in {:?}",
+        journey.label(),
+        started.elapsed()
+    );
     let mut problems = Vec::new();
+    let mut summary = Vec::new();
     for (window, cache) in [
         (Window::DESKTOP, false),
         (Window::TABLET, false),
@@ -581,48 +692,56 @@ async fn county_doctor_walks_pages_and_tabs_without_waiting() {
         let Some(browser) = Browser::launch_with(window).await else {
             return;
         };
-        let name = if cache {
+        let size = if cache {
             format!("{}-bfcache", window.label())
         } else {
             window.label()
         };
-        let mut walk = Walk::new(&browser, &s, name);
-        let result = doctor_walk(&mut walk, &s).await;
+        let mut walk = Walk::new(
+            &browser,
+            &s,
+            format!("{} {size}", journey.label()),
+            std::path::Path::new(&size).join(journey.label()),
+        );
+        let result = journey.walk(&mut walk, &s).await;
         if result.is_err() {
             let _ = browser.save_screenshot(walk.dir.join("failure.png")).await;
         }
         let slowest = walk.times.iter().max_by_key(|t| t.1).cloned();
-        eprintln!(
+        let line = format!(
             "walk {}: {} steps, {} restored from the back/forward cache, slowest {slowest:?}",
             walk.name,
             walk.times.len(),
             walk.restored
         );
-        if cache && result.is_ok() {
+        eprintln!("{line}");
+        summary.push(line);
+        if result.is_ok() {
             assert!(
-                walk.restored > 0,
-                "no page came back from the back/forward cache: the walk tests nothing"
+                walk.times.len() >= journey.least_steps(),
+                "{}: {} navigations",
+                walk.name,
+                walk.times.len()
             );
+            if cache {
+                assert!(
+                    walk.restored > 0,
+                    "{}: no page came back from the back/forward cache: the walk tests nothing",
+                    walk.name
+                );
+            }
         }
         problems.append(&mut walk.problems);
         browser.quit().await;
         result.unwrap();
     }
+    eprintln!("{}", summary.join("\n"));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 async fn doctor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
     let b = w.b;
-    b.goto(&s.url("/login")).await?;
-    b.wait_for("input[name=username]", WAIT)
-        .await?
-        .send_keys("doctor")
-        .await?;
-    b.find("input[name=password]")
-        .await?
-        .send_keys(crate::PASSWORD)
-        .await?;
-    w.click("sign-in", "#sign-in", "#today").await?;
+    w.sign_in(s, "doctor", "#today").await?;
     w.click(
         "referrals",
         "nav.main a[href='/referrals']",
@@ -735,7 +854,313 @@ async fn doctor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit
         "#worklist, #worklist-empty",
     )
     .await?;
-    assert!(w.times.len() >= 15, "{} navigations", w.times.len());
+    Ok(())
+}
+
+/// The county doctor breaks the glass for four residents: the auditor's queue has one to
+/// review in each of the four walks.
+async fn break_glass_four_times(s: &TestServer) {
+    let anon = ygt_app::Ctx::anonymous("walk".into(), None);
+    let signed = s
+        .app
+        .sign_in(&anon, "doctor", crate::PASSWORD, None)
+        .await
+        .unwrap();
+    let info = s
+        .app
+        .session_principal(&signed.session_token)
+        .await
+        .unwrap()
+        .unwrap();
+    let ctx = ygt_app::Ctx {
+        actor: ygt_app::Actor::User(Box::new(info.principal)),
+        request_id: "walk".into(),
+        client_addr: None,
+    };
+    let found = s
+        .app
+        .search_residents(&ygt_app::Ctx::system(), "王", 4)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 4);
+    for f in found {
+        s.app
+            .break_glass_for(&ctx, f.person.id, "夜间急诊昏迷，需查看既往史与用药", None)
+            .await
+            .unwrap();
+    }
+}
+
+/// The id in a path `/<segment>/<id>…` of the page in front.
+async fn id_in_url(b: &Browser, segment: &str) -> Result<String, ygt_testkit::BrowserError> {
+    let url = b.current_url().await?;
+    Ok(url
+        .split(&format!("/{segment}/"))
+        .nth(1)
+        .and_then(|x| x.split(['/', '?', '#']).next())
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// The worklist of referrals, or its empty note.
+const WORKLIST: &str = "#worklist, #worklist-empty";
+/// The care tasks, or their empty note.
+const TASKS: &str = "#care-tasks, #tasks-empty";
+
+async fn village_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    let b = w.b;
+    w.sign_in(s, "village", "#today").await?;
+    w.click_first(
+        "tasks-due",
+        &[
+            "a.stat.warn[href='/tasks?due=overdue']",
+            "#due-tasks h2 a",
+            "nav.main a[href='/tasks']",
+        ],
+        TASKS,
+    )
+    .await?;
+    // A resident whose task a down-referral's plan made: the record shows the referral loop.
+    w.click_first(
+        "task-resident",
+        &[
+            "#care-tasks tbody tr:has(a[href^='/referrals/']) td:nth-child(2) a",
+            "#care-tasks tbody td:nth-child(2) a",
+        ],
+        "#record-name",
+    )
+    .await?;
+    w.shows("#episodes .episode", "the referral loop on the 360 page")
+        .await?;
+    let person = id_in_url(b, "residents").await?;
+    w.click("refer-up", "#refer-up", "#referral-form").await?;
+    w.history("back-to-record", "back", "#record-name").await?;
+    w.click(
+        "resident",
+        &format!("main a[href='/residents/{person}']"),
+        "#person-name",
+    )
+    .await?;
+    let name = b.find("#person-name").await?.text().await?;
+    let (_, initials) = ygt_empi::pinyin_of(name.trim(), 4);
+    w.menu("residents", "/residents", "main form[role=search]")
+        .await?;
+    w.search(
+        "search-initials",
+        "main input[name=q]",
+        &initials,
+        "main form[role=search] button[type=submit]",
+        "#resident-list",
+    )
+    .await?;
+    w.click(
+        "found-resident",
+        "#resident-list tbody td:first-child a",
+        "#person-name",
+    )
+    .await?;
+    w.click("open-record", "#open-record", "#record-name")
+        .await?;
+    w.driver_back("back-to-resident", "#person-name").await?;
+    w.driver_back("back-to-results", "#resident-list").await?;
+    w.driver_forward("forward-to-resident", "#person-name")
+        .await?;
+    w.menu("tasks", "/tasks", TASKS).await?;
+    w.menu("referrals", "/referrals", WORKLIST).await?;
+    w.click_first(
+        "a-referral",
+        &["#worklist tbody td:first-child a"],
+        "#referral-status",
+    )
+    .await?;
+    w.history("back-to-worklist", "back", WORKLIST).await?;
+    w.click("inbox", "#inbox-link", "#inbox, #inbox-empty")
+        .await?;
+    w.click("home", "a.brand", "#today").await?;
+    Ok(())
+}
+
+async fn township_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    w.sign_in(s, "township.doctor", "#today").await?;
+    w.click("incoming", "a.stat[href*='list=incoming']", "#worklist")
+        .await?;
+    w.click(
+        "referral",
+        "#worklist tbody td:first-child a",
+        "#referral-status",
+    )
+    .await?;
+    w.click("record", "main a[href$='/record']", "#record-name")
+        .await?;
+    w.shows("#episodes .episode", "the referral loop on the 360 page")
+        .await?;
+    w.history("back-to-referral", "back", "#referral-status")
+        .await?;
+    w.history("back-to-incoming", "back", "#worklist").await?;
+    w.history("forward-to-referral", "forward", "#referral-status")
+        .await?;
+    w.menu("referrals", "/referrals", WORKLIST).await?;
+    w.click(
+        "handover",
+        "nav.tabs a[href='/referrals?list=handover']",
+        WORKLIST,
+    )
+    .await?;
+    w.click(
+        "outgoing",
+        "nav.tabs a[href='/referrals?list=outgoing']",
+        WORKLIST,
+    )
+    .await?;
+    w.click_first(
+        "outgoing-referral",
+        &["#worklist tbody td:first-child a"],
+        "#referral-status",
+    )
+    .await?;
+    w.driver_back("back-to-outgoing", WORKLIST).await?;
+    w.menu("tasks", "/tasks", TASKS).await?;
+    w.click_first(
+        "task-resident",
+        &["#care-tasks tbody td:nth-child(2) a"],
+        "#record-name",
+    )
+    .await?;
+    w.click(
+        "identity",
+        "main p.toolbar a[href^='/residents/']:not([href$='/record'])",
+        "#person-name",
+    )
+    .await?;
+    w.driver_back("back-to-record", "#record-name").await?;
+    w.menu("residents", "/residents", "main form[role=search]")
+        .await?;
+    w.click("home", "a.brand", "#today").await?;
+    Ok(())
+}
+
+async fn coordinator_walk(
+    w: &mut Walk<'_>,
+    s: &TestServer,
+) -> Result<(), ygt_testkit::BrowserError> {
+    w.sign_in(s, "referral", "#today").await?;
+    w.menu("referrals", "/referrals", WORKLIST).await?;
+    for list in ["outgoing", "incoming", "overdue", "handover", "all"] {
+        w.click(
+            list,
+            &format!("nav.tabs a[href='/referrals?list={list}']"),
+            WORKLIST,
+        )
+        .await?;
+    }
+    w.click(
+        "referral",
+        "#worklist tbody td:first-child a",
+        "#referral-status",
+    )
+    .await?;
+    w.history("back-to-all", "back", "#worklist").await?;
+    w.history("forward-to-referral", "forward", "#referral-status")
+        .await?;
+    w.history("back-again", "back", "#worklist").await?;
+    w.click("stats", "main a[href='/referrals/stats']", "#stats-table")
+        .await?;
+    w.driver_back("back-from-stats", "#worklist").await?;
+    w.click("calendars", "main a[href='/calendars']", "#calendars")
+        .await?;
+    w.click("inbox", "#inbox-link", "#inbox, #inbox-empty")
+        .await?;
+    w.click("home", "a.brand", "#today").await?;
+    w.click(
+        "referrals-to-accept",
+        "a.stat[href*='list=incoming']",
+        WORKLIST,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn auditor_walk(w: &mut Walk<'_>, s: &TestServer) -> Result<(), ygt_testkit::BrowserError> {
+    let b = w.b;
+    w.sign_in(s, "auditor", "#nav-home[aria-current=page]")
+        .await?;
+    w.menu("audit", "/audit", "#audit-total").await?;
+    // A resident named in the log, looked up by name as an auditor is asked to.
+    let name = b
+        .find("#audit-events tbody td:nth-child(6) a")
+        .await?
+        .text()
+        .await?;
+    w.search(
+        "search-resident",
+        "input[name=resident_id]",
+        name.trim(),
+        "form.filters button[type=submit]",
+        "#note-resident_id",
+    )
+    .await?;
+    w.click(
+        "resident-history",
+        "#audit-events tbody td:nth-child(6) a",
+        "#history-resident",
+    )
+    .await?;
+    w.history("back-to-search", "back", "#note-resident_id")
+        .await?;
+    w.history("forward-to-history", "forward", "#history-resident")
+        .await?;
+    w.click(
+        "resident-events",
+        "main a[href^='/audit?resident_id=']",
+        "#audit-total",
+    )
+    .await?;
+    w.click_first(
+        "actor-events",
+        &["#audit-events tbody td:nth-child(3) a"],
+        "#audit-total",
+    )
+    .await?;
+    w.click(
+        "break-glass-queue",
+        "main a[href='/audit/break-glass']",
+        "#break-glass-queue",
+    )
+    .await?;
+    w.driver_back("back-to-actor", "#audit-total").await?;
+    w.driver_forward("forward-to-queue", "#break-glass-queue")
+        .await?;
+    w.shows(
+        "main section.card dd a[href^='/audit/residents/']",
+        "a break-glass access",
+    )
+    .await?;
+    w.click(
+        "review-justified",
+        "main section.card button[value=justified]",
+        "#break-glass-queue",
+    )
+    .await?;
+    w.click(
+        "reviewed-too",
+        "main a[href='/audit/break-glass?all=1']",
+        "#break-glass-queue",
+    )
+    .await?;
+    w.menu("audit-again", "/audit", "#audit-total").await?;
+    w.click("access-grants", "#audit-grants", "#audit-total")
+        .await?;
+    w.history("back-to-audit", "back", "#audit-total").await?;
+    w.click(
+        "privilege-grants",
+        "#audit-privilege-grants",
+        "#grants-total",
+    )
+    .await?;
+    w.menu("institutions", "/institutions", "#institution-tree")
+        .await?;
+    w.click("home", "a.brand", "#nav-home[aria-current=page]")
+        .await?;
     Ok(())
 }
 
@@ -754,12 +1179,13 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    fn new(b: &'a Browser, s: &TestServer, name: String) -> Walk<'a> {
+    /// A walk called `name`, its screenshots under `target/screenshots/<dir>`.
+    fn new(b: &'a Browser, s: &TestServer, name: String, dir: std::path::PathBuf) -> Walk<'a> {
         let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_else(|| env!("CARGO_TARGET_TMPDIR").into());
-        let dir = target.join("screenshots").join(&name);
+        let dir = target.join("screenshots").join(dir);
         let _ = std::fs::remove_dir_all(&dir);
         Walk {
             b,
@@ -770,6 +1196,99 @@ impl<'a> Walk<'a> {
             restored: 0,
             problems: Vec::new(),
         }
+    }
+
+    /// Signs in through the login form: the first step.
+    async fn sign_in(
+        &mut self,
+        s: &TestServer,
+        user: &str,
+        expect: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        self.b.goto(&s.url("/login")).await?;
+        self.b
+            .wait_for("input[name=username]", WAIT)
+            .await?
+            .send_keys(user)
+            .await?;
+        self.b
+            .find("input[name=password]")
+            .await?
+            .send_keys(crate::PASSWORD)
+            .await?;
+        self.click("sign-in", "#sign-in", expect).await
+    }
+
+    /// Follows the link of the main menu to `href`, opening 「更多」 first when the link is
+    /// under it.
+    async fn menu(
+        &mut self,
+        step: &str,
+        href: &str,
+        expect: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let css = format!("nav.main a[href='{href}']");
+        let folded = self
+            .b
+            .execute(
+                "var a = document.querySelector(arguments[0]);\
+                 var d = a && a.closest('details');\
+                 return !!(d && !d.open);",
+                vec![css.clone().into()],
+            )
+            .await?;
+        if folded.as_bool() == Some(true) {
+            self.b.find("#nav-more > summary").await?.click().await?;
+        }
+        self.click(step, &css, expect).await
+    }
+
+    /// Clicks the first element that matches the first of `css` that matches anything.
+    async fn click_first(
+        &mut self,
+        step: &str,
+        css: &[&str],
+        expect: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        for c in css {
+            if !self.b.find_all(c).await?.is_empty() {
+                return self.click(step, c, expect).await;
+            }
+        }
+        let url = self.b.current_url().await?;
+        panic!(
+            "step {} `{step}` ({}): nothing matches {css:?} at {url}",
+            self.times.len() + 1,
+            self.name
+        );
+    }
+
+    /// Types `text` into the field `field` (replacing what it held), then clicks `submit`.
+    async fn search(
+        &mut self,
+        step: &str,
+        field: &str,
+        text: &str,
+        submit: &str,
+        expect: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let input = self.b.wait_for(field, WAIT).await?;
+        input.clear().await?;
+        input.send_keys(text).await?;
+        self.click(step, submit, expect).await
+    }
+
+    /// Records a problem unless the page in front shows `css`.
+    async fn shows(&mut self, css: &str, what: &str) -> Result<(), ygt_testkit::BrowserError> {
+        if self.b.find_all(css).await?.is_empty() {
+            let url = self.b.current_url().await?;
+            self.problems.push(format!(
+                "{} after step {} {url}: {what} is not shown ({css})",
+                self.name,
+                self.times.len()
+            ));
+        }
+        Ok(())
     }
 
     /// Clicks the first element matching `css` as a person does.
@@ -974,6 +1493,7 @@ impl<'a> Walk<'a> {
         // Before the screenshot, which lays the whole page out at once.
         self.sideways(n, step, &url).await?;
         self.header_one_line(n, step, &url).await?;
+        self.english_codes(n, step, &url).await?;
         let _ = self
             .b
             .save_full_page(self.dir.join(format!("{n:02}-{step}.png")), 4000)
@@ -1040,6 +1560,26 @@ impl<'a> Walk<'a> {
         if let Some(t) = tall.as_str() {
             self.problems
                 .push(format!("{} step {n} `{step}` {url}: {t}", self.name));
+        }
+        Ok(())
+    }
+
+    /// A page in Chinese shows no raw English codes in its main part: no dotted or underscored
+    /// codes (`resident.read`, `status_since`) and no status or outcome codes as words. What
+    /// people type or copy (fields, `code`, `pre`, `.code`) is left alone, and so is Latin text
+    /// that is not a code (ICD-10 codes, slip numbers, units, CT, masked numbers).
+    async fn english_codes(
+        &mut self,
+        n: usize,
+        step: &str,
+        url: &str,
+    ) -> Result<(), ygt_testkit::BrowserError> {
+        let found = self.b.execute(ENGLISH_CODES, vec![]).await?;
+        if let Some(f) = found.as_str() {
+            self.problems.push(format!(
+                "{} step {n} `{step}` {url} shows English codes: {f}",
+                self.name
+            ));
         }
         Ok(())
     }
