@@ -271,6 +271,11 @@ impl ItemPage {
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
+    /// An item's state in the reader's language (an unknown code as it is).
+    fn item_status<'a>(&self, code: &'a str) -> &'a str {
+        ygt_domain::clinical::ItemStatus::parse("status", code)
+            .map_or(code, |s| s.label(self.t.is_en()))
+    }
     fn kind(&self, code: &str) -> &'static str {
         kind_label(code, self.t)
     }
