@@ -1,29 +1,27 @@
 //! ygt-server: the web door of ygt. Pages for people (askama + htmx), a JSON API with its
-//! OpenAPI document, health and metrics. Handlers are thin: parse, call a use case, render.
+//! OpenAPI document, FHIR R4, health and metrics. Handlers are thin: parse, call a use case,
+//! render.
+//!
+//! One folder per capability (`org`, `mpi`, `record`, `referral`, `admin`: pages, JSON API
+//! and FHIR resources together), the shared [`door`] they all use (which never imports a
+//! capability), and the modules that compose capabilities: [`home`] (the home page and the
+//! search), [`fhir`] (routes `/fhir` to each capability's resources) and [`openapi`].
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-mod admin;
-mod api;
-mod assets;
-mod audit_pages;
-pub mod auth;
-mod break_glass_pages;
-mod chart;
-pub mod error;
-mod extract;
+pub mod door;
 pub mod fhir;
-pub mod hl7;
-pub mod i18n;
-mod metrics;
-mod mpi_pages;
+mod home;
 pub mod openapi;
-mod pages;
-pub mod proxy;
-mod record_api;
-mod record_pages;
-mod referral_api;
-mod referral_pages;
-mod slot_grid;
+
+// The capabilities: each has its pages, JSON API and FHIR resources; each offers `routes()`.
+mod admin;
+mod mpi;
+mod org;
+mod record;
+mod referral;
+
+pub use door::{auth, error, i18n, proxy};
+pub use record::hl7;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,7 +37,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use ygt_app::App;
 
-pub use metrics::{LiveStreamGuard, Metrics};
+pub use door::metrics::{LiveStreamGuard, Metrics};
 
 /// Settings of the web door (from the configuration of `ygt serve`).
 #[derive(Clone, Debug)]
@@ -255,25 +253,25 @@ impl Routes {
         self.add("DELETE", path, axum::routing::delete(h))
     }
 
-    /// A POST whose JSON body may be larger than [`extract::BODY_LIMIT`] (up to `limit`).
+    /// A POST whose JSON body may be larger than [`door::extract::BODY_LIMIT`] (up to `limit`).
     pub fn post_large<H: Handler<T, AppState>, T: 'static>(
         self,
         path: &'static str,
         h: H,
         limit: usize,
     ) -> Self {
-        let mr = axum::routing::post(h).layer(axum::Extension(extract::BodyLimit(limit)));
+        let mr = axum::routing::post(h).layer(axum::Extension(door::extract::BodyLimit(limit)));
         self.add("POST", path, mr)
     }
 
-    /// A PUT whose JSON body may be larger than [`extract::BODY_LIMIT`] (up to `limit`).
+    /// A PUT whose JSON body may be larger than [`door::extract::BODY_LIMIT`] (up to `limit`).
     pub fn put_large<H: Handler<T, AppState>, T: 'static>(
         self,
         path: &'static str,
         h: H,
         limit: usize,
     ) -> Self {
-        let mr = axum::routing::put(h).layer(axum::Extension(extract::BodyLimit(limit)));
+        let mr = axum::routing::put(h).layer(axum::Extension(door::extract::BodyLimit(limit)));
         self.add("PUT", path, mr)
     }
 }
@@ -283,20 +281,16 @@ pub fn routes() -> Routes {
     let r = Routes::new()
         .get("/healthz", healthz)
         .get("/metrics", metrics_text)
-        .get("/static/{*path}", assets::serve)
+        .get("/static/{*path}", door::assets::serve)
         .get("/api/openapi.json", openapi_json)
         .get("/api/docs", api_docs);
-    let r = pages::routes(r);
+    let r = home::routes(r);
+    let r = org::routes(r);
+    let r = mpi::routes(r);
+    let r = record::routes(r);
+    let r = referral::routes(r);
     let r = admin::routes(r);
-    let r = audit_pages::routes(r);
-    let r = mpi_pages::routes(r);
-    let r = record_pages::routes(r);
-    let r = record_api::routes(r);
-    let r = fhir::routes(r);
-    let r = referral_api::routes(r);
-    let r = referral_pages::routes(r);
-    let r = break_glass_pages::routes(r);
-    api::routes(r)
+    fhir::routes(r)
 }
 
 /// The list of every route (for tests and documentation).
@@ -317,7 +311,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             error::render_errors,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            door::extract::BODY_LIMIT,
+        ))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -325,7 +321,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            metrics::track,
+            door::metrics::track,
         ))
         .with_state(state)
 }
@@ -485,5 +481,5 @@ async fn openapi_json() -> Response {
 }
 
 async fn api_docs() -> Response {
-    axum::response::Html(assets::API_DOCS_HTML).into_response()
+    axum::response::Html(door::assets::API_DOCS_HTML).into_response()
 }

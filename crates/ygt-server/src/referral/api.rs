@@ -18,8 +18,8 @@ use ygt_domain::Reason;
 use ygt_domain::org::ServiceKind;
 use ygt_domain::referral::ResourceKind;
 
-use crate::error::WebError;
-use crate::extract::{JsonBody, Query, ReqCtx, parse_id};
+use crate::door::error::WebError;
+use crate::door::extract::{JsonBody, Query, ReqCtx, parse_id};
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {
@@ -431,7 +431,7 @@ async fn inbox_read(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Re
 async fn events(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
-    auth: Option<axum::Extension<crate::auth::Auth>>,
+    auth: Option<axum::Extension<crate::door::auth::Auth>>,
 ) -> Result<Response, WebError> {
     let user = match ctx.principal().and_then(|p| p.user_id) {
         Some(u) => u,
@@ -485,7 +485,7 @@ async fn events(
 /// The state of one live event stream. It is dropped, and stops counting as open, when the
 /// stream ends or as soon as the server sees the client's connection close.
 struct LiveStream {
-    _open: crate::metrics::LiveStreamGuard,
+    _open: crate::door::metrics::LiveStreamGuard,
     first: Option<SseEvent>,
     rx: tokio::sync::broadcast::Receiver<ygt_app::referral::LiveEvent>,
     ended: tokio::sync::broadcast::Receiver<crate::SessionEnded>,

@@ -13,10 +13,10 @@ use ygt_domain::chronic::is_chronic;
 use ygt_domain::clinical::ItemKind;
 use ygt_domain::referral::Status;
 
-use crate::error::WebError;
-use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
-use crate::i18n::Lang;
-use crate::pages::{Nav, PageInfo, render_status};
+use crate::door::error::WebError;
+use crate::door::extract::{FormData, QueryData, ReqCtx, parse_id};
+use crate::door::i18n::Lang;
+use crate::door::layout::{CST, Nav, PageInfo, local, render_status};
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {
@@ -24,21 +24,6 @@ pub fn routes(r: Routes) -> Routes {
         .get("/records/items/{id}", item_page)
         .get("/records/unmatched", unmatched_page)
         .post("/records/unmatched/{id}/assign", unmatched_assign)
-}
-
-/// China Standard Time, in which the county reads its clocks.
-const CST: time::UtcOffset = time::macros::offset!(+8);
-
-pub fn local(t: OffsetDateTime) -> String {
-    let t = t.to_offset(CST);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
 }
 
 fn kind_label(code: &str, t: Lang) -> &'static str {
@@ -212,7 +197,7 @@ async fn record_page(
         .iter()
         .map(|tr| {
             let title = format!("{}（{}）", tr.title, tr.unit);
-            (title, crate::chart::trend_svg(tr, thresholds(tr.key)))
+            (title, super::chart::trend_svg(tr, thresholds(tr.key)))
         })
         .collect();
     let kinds = ItemKind::ALL

@@ -10,9 +10,9 @@ use ygt_app::AppError;
 use ygt_app::access::{Principal, Via};
 
 use crate::AppState;
-use crate::error::{WebError, is_machine_path};
-use crate::extract::BODY_LIMIT;
-use crate::i18n::cookie;
+use crate::door::error::{WebError, is_machine_path};
+use crate::door::extract::BODY_LIMIT;
+use crate::door::i18n::cookie;
 
 pub const SESSION_COOKIE: &str = "ygt_session";
 /// The device cookie of a browser that signed in before (sent to `/login` only): its attempts

@@ -13,11 +13,10 @@ use ygt_app::view::PersonView;
 use ygt_domain::audit::Outcome;
 use ygt_domain::audit_codes::{ActionGroup, describe_detail, resource_label};
 
-use crate::error::WebError;
-use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
-use crate::i18n::Lang;
-use crate::mpi_pages::local_time;
-use crate::pages::{FormState, Nav, PageInfo, render_status};
+use crate::door::error::WebError;
+use crate::door::extract::{FormData, QueryData, ReqCtx, parse_id};
+use crate::door::i18n::Lang;
+use crate::door::layout::{FormState, Nav, PageInfo, local, render_status};
 use crate::{AppState, Routes};
 
 /// Events per page.
@@ -61,7 +60,7 @@ impl RowView {
         };
         RowView {
             seq: r.seq,
-            time: local_time(&r.at),
+            time: local(r.at),
             actor: actor_label(row, t),
             actor_id: r.actor_user_id.map(|u| u.to_string()),
             institution: row.institution.clone(),

@@ -4,7 +4,7 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::WebError;
+use crate::door::error::WebError;
 
 macro_rules! asset {
     ($path:literal, $mime:literal) => {

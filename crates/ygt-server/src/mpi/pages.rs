@@ -13,10 +13,10 @@ use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
 use ygt_domain::access::Permission;
 use ygt_domain::ident::Sex;
 
-use crate::error::WebError;
-use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
-use crate::i18n::Lang;
-use crate::pages::{FormState, Nav, PageInfo, render_status};
+use crate::door::error::WebError;
+use crate::door::extract::{FormData, QueryData, ReqCtx, parse_id};
+use crate::door::i18n::Lang;
+use crate::door::layout::{FormState, Nav, PageInfo, local, render_status};
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {
@@ -307,7 +307,7 @@ impl ResidentPage {
     }
 
     fn when(&self, t: &time::OffsetDateTime) -> String {
-        local_time(t)
+        local(*t)
     }
 
     /// What happened to the person, in the reader's language.
@@ -331,19 +331,6 @@ impl ResidentPage {
             name => name,
         }
     }
-}
-
-/// A time as people in the county read it: China Standard Time, to the minute.
-pub(crate) fn local_time(t: &time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
 }
 
 fn is_steward(ctx: &ygt_app::Ctx) -> bool {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use ygt_app::{Actor, Ctx};
 use ygt_domain::{Reason, ValidationError};
 
-use crate::error::WebError;
+use crate::door::error::WebError;
 use crate::{ClientAddr, RequestId};
 
 /// The largest request body accepted by the JSON and form extractors.
@@ -283,7 +283,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ReqCtx {
             .map(|r| r.0.clone())
             .unwrap_or_default();
         let client_addr = parts.extensions.get::<ClientAddr>().map(|c| c.0.clone());
-        let actor = match parts.extensions.get::<crate::auth::Auth>() {
+        let actor = match parts.extensions.get::<crate::door::auth::Auth>() {
             Some(a) => Actor::User(Box::new(a.principal.clone())),
             None => Actor::Anonymous,
         };

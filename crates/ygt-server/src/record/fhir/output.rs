@@ -3,32 +3,13 @@
 
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-use time::macros::offset;
 use ygt_app::record::{Body, BodyResult, MedicationDraft};
 use ygt_app::view::PersonView;
 use ygt_app::ygt_store::record::Item;
 use ygt_domain::clinical::{Abnormal, DocumentType};
 
-use super::{ID_NUMBER_SYSTEM, RType, SOURCE_PREFIX, base64_encode};
-
-/// A FHIR dateTime in China Standard Time, with seconds.
-pub fn date_time(t: OffsetDateTime) -> String {
-    t.to_offset(offset!(+8))
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
-/// A FHIR instant (UTC).
-pub fn instant(t: OffsetDateTime) -> String {
-    t.to_offset(offset!(UTC))
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
+use super::{ID_NUMBER_SYSTEM, SOURCE_PREFIX};
+use crate::door::fhir::{RType, base64_encode, date_time, instant};
 
 fn meta(version: i64, updated: OffsetDateTime) -> Value {
     json!({"versionId": version.to_string(), "lastUpdated": instant(updated)})
@@ -121,7 +102,10 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
     let b = body(it);
     let mut m = Map::new();
     m.insert("resourceType".into(), json!(rtype.name()));
-    m.insert("id".into(), json!(super::resource_id(it.id, part)));
+    m.insert(
+        "id".into(),
+        json!(crate::door::fhir::resource_id(it.id, part)),
+    );
     m.insert("meta".into(), meta(it.version, it.updated_at));
     m.insert("identifier".into(), identifier(it));
     let when = date_time(it.occurred_at);

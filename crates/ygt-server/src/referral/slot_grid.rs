@@ -81,7 +81,7 @@ fn add_chip(chips: &mut Vec<SlotChip>, slot: &Slot, a: SlotAvailability, en: boo
         id: slot.id,
         title: format!(
             "{} {}",
-            crate::record_pages::local(slot.starts_at),
+            crate::door::layout::local(slot.starts_at),
             a.label(en)
         ),
         time,

@@ -1,15 +1,15 @@
-//! FHIR R4 REST under `/fhir`: read, create, update and search of Patient, Encounter,
+//! The record's FHIR resources: read, create, update and search of Patient, Encounter,
 //! Condition, Observation, DiagnosticReport, ImagingStudy, DocumentReference and
-//! MedicationRequest, `Bundle` transaction and batch, and the CapabilityStatement; two-way
-//! referral as ServiceRequest, Task, Appointment, Schedule and Slot (`referral.rs`).
+//! MedicationRequest, the Binary of a DocumentReference, and `Bundle` transaction and batch.
+//! Patient is served here, not by `mpi`: FHIR writes go through `ygt_app::submit`, which
+//! registers the resident and records the items of one submission together.
 //!
 //! Every interaction goes through the use cases every other door uses (register a resident,
 //! record items, read the record), so authorisation and audit are the same. Errors are
-//! OperationOutcomes (rendered once, in [`crate::error`]), naming the FHIR element.
+//! OperationOutcomes (rendered once, in [`crate::door::error`]), naming the FHIR element.
 
 mod input;
 mod output;
-pub mod referral;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,7 +17,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time};
 use uuid::Uuid;
 use ygt_app::record::parse_cursor;
 use ygt_app::submit::{Submission, Submitted};
@@ -25,9 +24,13 @@ use ygt_app::ygt_store::record::{Item, TimelineFilter};
 use ygt_app::{Actor, AppError, Ctx};
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 
-use crate::error::WebError;
-use crate::extract::{FormData, JsonBody, QueryData, ReqCtx};
-use crate::{AppState, Routes};
+use crate::AppState;
+use crate::door::error::WebError;
+use crate::door::extract::{FormData, JsonBody, ReqCtx};
+use crate::door::fhir::{
+    RType, bad_param, base, base64_encode, count_param, date_range, fhir, parse_resource_id,
+    person_param, resource_id, with_version,
+};
 
 pub use input::Target;
 
@@ -37,249 +40,6 @@ pub const ID_NUMBER_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
 pub const INSURANCE_SYSTEM: &str = "urn:oid:2.16.156.10011.1.24";
 /// Source systems that are not URIs leave as `urn:ygt:source:<name>` and come back as `<name>`.
 pub const SOURCE_PREFIX: &str = "urn:ygt:source:";
-/// The media type of every answer.
-pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
-
-/// The resource types served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RType {
-    Patient,
-    Encounter,
-    Condition,
-    Observation,
-    DiagnosticReport,
-    ImagingStudy,
-    DocumentReference,
-    MedicationRequest,
-    ServiceRequest,
-    Task,
-    Appointment,
-    Schedule,
-    Slot,
-}
-
-impl RType {
-    pub const ALL: [RType; 13] = [
-        RType::Patient,
-        RType::Encounter,
-        RType::Condition,
-        RType::Observation,
-        RType::DiagnosticReport,
-        RType::ImagingStudy,
-        RType::DocumentReference,
-        RType::MedicationRequest,
-        RType::ServiceRequest,
-        RType::Task,
-        RType::Appointment,
-        RType::Schedule,
-        RType::Slot,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RType::Patient => "Patient",
-            RType::Encounter => "Encounter",
-            RType::Condition => "Condition",
-            RType::Observation => "Observation",
-            RType::DiagnosticReport => "DiagnosticReport",
-            RType::ImagingStudy => "ImagingStudy",
-            RType::DocumentReference => "DocumentReference",
-            RType::MedicationRequest => "MedicationRequest",
-            RType::ServiceRequest => "ServiceRequest",
-            RType::Task => "Task",
-            RType::Appointment => "Appointment",
-            RType::Schedule => "Schedule",
-            RType::Slot => "Slot",
-        }
-    }
-
-    /// Whether the type belongs to two-way referral (served by `referral.rs`), not the record.
-    pub fn is_referral(self) -> bool {
-        matches!(
-            self,
-            RType::ServiceRequest
-                | RType::Task
-                | RType::Appointment
-                | RType::Schedule
-                | RType::Slot
-        )
-    }
-
-    /// The interactions served.
-    fn interactions(self) -> &'static [&'static str] {
-        match self {
-            RType::ServiceRequest => &["read", "create", "search-type"],
-            RType::Task => &["read", "update", "search-type"],
-            RType::Appointment | RType::Schedule | RType::Slot => &["read", "search-type"],
-            _ => &["read", "create", "update", "search-type"],
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RType> {
-        RType::ALL.into_iter().find(|t| t.name() == s)
-    }
-
-    /// The item kinds shown as this resource type.
-    fn kinds(self) -> &'static [&'static str] {
-        match self {
-            RType::Patient
-            | RType::ServiceRequest
-            | RType::Task
-            | RType::Appointment
-            | RType::Schedule
-            | RType::Slot => &[],
-            RType::Encounter => &["encounter"],
-            RType::Condition => &["diagnosis"],
-            RType::Observation => &["measurement"],
-            RType::DiagnosticReport => &[
-                "lab_report",
-                "imaging_report",
-                "ecg_report",
-                "pathology_report",
-            ],
-            RType::ImagingStudy => &["imaging_report"],
-            RType::DocumentReference => &["document"],
-            RType::MedicationRequest => &["prescription"],
-        }
-    }
-
-    /// The search parameters understood (besides `_count` and `_cursor`).
-    fn search_params(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            RType::Patient => &[
-                ("name", "string"),
-                ("identifier", "token"),
-                ("phone", "token"),
-            ],
-            RType::DiagnosticReport => &[
-                ("patient", "reference"),
-                ("subject", "reference"),
-                ("date", "date"),
-                ("code", "token"),
-                ("category", "token"),
-            ],
-            RType::ServiceRequest => &[
-                ("patient", "reference"),
-                ("subject", "reference"),
-                ("status", "token"),
-                ("intent", "token"),
-                ("category", "token"),
-                ("requester", "reference"),
-                ("performer", "reference"),
-            ],
-            RType::Task => &[
-                ("focus", "reference"),
-                ("patient", "reference"),
-                ("subject", "reference"),
-                ("for", "reference"),
-                ("status", "token"),
-                ("owner", "reference"),
-                ("requester", "reference"),
-            ],
-            RType::Appointment => &[
-                ("patient", "reference"),
-                ("subject", "reference"),
-                ("status", "token"),
-            ],
-            RType::Schedule => &[("actor", "reference"), ("service-type", "token")],
-            RType::Slot => &[
-                ("schedule", "reference"),
-                ("start", "date"),
-                ("status", "token"),
-            ],
-            _ => &[
-                ("patient", "reference"),
-                ("subject", "reference"),
-                ("date", "date"),
-                ("code", "token"),
-            ],
-        }
-    }
-}
-
-/// The resource id of an item (a prescription's further medications get `-n`).
-pub fn resource_id(item: Uuid, part: usize) -> String {
-    if part == 0 {
-        item.to_string()
-    } else {
-        format!("{item}-{part}")
-    }
-}
-
-fn parse_resource_id(s: &str) -> Option<(Uuid, usize)> {
-    if let Ok(u) = Uuid::parse_str(s) {
-        return Some((u, 0));
-    }
-    let (u, n) = s.rsplit_once('-')?;
-    let part: usize = n.parse().ok().filter(|n| *n > 0)?;
-    Some((Uuid::parse_str(u).ok()?, part))
-}
-
-/// Base64 (RFC 4648, with padding) of bytes.
-pub fn base64_encode(data: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(data)
-}
-
-/// The bytes of base64 text (FHIR `base64Binary`: whitespace between the characters is
-/// allowed), or none when it is not base64.
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(clean).ok()
-}
-
-/// The largest body of a FHIR write: a DocumentReference with a PDF of the largest size
-/// allowed ([`ygt_domain::clinical::DOCUMENT_MAX_BYTES`], 20 MiB) is about 27 MiB as base64.
-pub const FHIR_BODY_LIMIT: usize = 32 * 1024 * 1024;
-
-pub fn routes(r: Routes) -> Routes {
-    r.get("/fhir/metadata", metadata)
-        .post_large("/fhir", bundle, FHIR_BODY_LIMIT)
-        .get("/fhir/Binary/{id}", binary)
-        .get("/fhir/{rtype}", search)
-        .post_large("/fhir/{rtype}", create, FHIR_BODY_LIMIT)
-        .get("/fhir/{rtype}/{id}", read)
-        .put_large("/fhir/{rtype}/{id}", update, FHIR_BODY_LIMIT)
-}
-
-/// The base URL clients reach this server under: the configured public URL (never the
-/// request's Host header, which the client chooses).
-fn base(s: &AppState) -> String {
-    format!("{}/fhir", s.config.public_url)
-}
-
-fn fhir(status: StatusCode, body: &Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
-    r
-}
-
-fn with_version(mut r: Response, version: i64, location: Option<String>) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{version}\"")) {
-        r.headers_mut().insert(header::ETAG, v);
-    }
-    if let Some(l) = location
-        && let Ok(v) = HeaderValue::from_str(&l)
-    {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
-}
-
-fn unknown_type(t: &str) -> WebError {
-    WebError(AppError::NotFound(if t.is_empty() {
-        "resource type"
-    } else {
-        "resource type (ygt serves Patient, Encounter, Condition, Observation, DiagnosticReport, ImagingStudy, DocumentReference, MedicationRequest, ServiceRequest, Task, Appointment, Schedule and Slot)"
-    }))
-}
-
-fn rtype_of(t: &str) -> Result<RType, WebError> {
-    RType::parse(t).ok_or_else(|| unknown_type(t))
-}
-
 fn sender_institution(ctx: &Ctx) -> Option<Uuid> {
     match &ctx.actor {
         Actor::User(p) => p.institution_id,
@@ -309,59 +69,6 @@ fn indexed(field: &str) -> Option<(&str, usize, &str)> {
     let (n, rest) = tail.split_once(']')?;
     let rest = rest.strip_prefix('.').unwrap_or(rest);
     Some((head, n.parse().ok()?, rest))
-}
-
-async fn metadata(State(s): State<AppState>) -> Response {
-    let mut resources: Vec<Value> = RType::ALL
-        .iter()
-        .map(|t| {
-            let params: Vec<Value> = t
-                .search_params()
-                .iter()
-                .chain([("_count", "number"), ("_cursor", "string")].iter())
-                .map(|(n, ty)| json!({"name": n, "type": ty}))
-                .collect();
-            let interactions: Vec<Value> = t
-                .interactions()
-                .iter()
-                .map(|c| json!({"code": c}))
-                .collect();
-            json!({
-                "type": t.name(),
-                "interaction": interactions,
-                "versioning": if matches!(t, RType::Schedule | RType::Slot) { "no-version" } else { "versioned" },
-                "readHistory": false,
-                "updateCreate": false,
-                "conditionalCreate": false,
-                "searchParam": params,
-            })
-        })
-        .collect();
-    resources.push(json!({
-        "type": "Binary",
-        "documentation": "The file of a DocumentReference (its PDF), read by the DocumentReference's id: raw bytes, or a Binary resource when asked for application/fhir+json.",
-        "interaction": [{"code": "read"}],
-    }));
-    let body = json!({
-        "resourceType": "CapabilityStatement",
-        "url": format!("{}/metadata", base(&s)),
-        "status": "active",
-        "date": "2026-11-30",
-        "publisher": "ygt",
-        "kind": "instance",
-        "software": {"name": "ygt", "version": env!("CARGO_PKG_VERSION")},
-        "implementation": {"description": "ygt 医共体平台 — shared health record and two-way referral", "url": base(&s)},
-        "fhirVersion": "4.0.1",
-        "format": ["json"],
-        "rest": [{
-            "mode": "server",
-            "documentation": "Bearer tokens of integrations (or a signed-in session); every read and write is authorised by role and institution scope and audited.",
-            "security": {"cors": false, "service": [{"text": "Bearer token"}]},
-            "resource": resources,
-            "interaction": [{"code": "transaction"}, {"code": "batch"}],
-        }],
-    });
-    fhir(StatusCode::OK, &body)
 }
 
 /// The resource of what a write produced.
@@ -401,26 +108,18 @@ fn status_line(out: &Submitted) -> (StatusCode, &'static str) {
     }
 }
 
-async fn create(
-    State(s): State<AppState>,
-    ReqCtx(ctx): ReqCtx,
-    Path(rtype): Path<String>,
-    JsonBody(res): JsonBody<Value>,
-) -> Result<Response, WebError> {
-    let rt = rtype_of(&rtype)?;
-    if rt.is_referral() {
-        return referral::create(&s, &ctx, rt, &res).await;
-    }
+/// `POST /fhir/{type}` of Patient or a resource of the record.
+pub async fn create(s: &AppState, ctx: &Ctx, rt: RType, res: &Value) -> Result<Response, WebError> {
     let refs = HashMap::new();
     let mapped = input::map(
         rt,
-        &res,
+        res,
         &input::Input {
-            default_institution: sender_institution(&ctx),
+            default_institution: sender_institution(ctx),
             bundle: &refs,
         },
     )?;
-    let out = s.app.submit(&ctx, &[mapped], "fhir").await.map_err(|e| {
+    let out = s.app.submit(ctx, &[mapped], "fhir").await.map_err(|e| {
         rename(e, |f| match indexed(f) {
             Some((_, _, rest)) => input::fhir_path(rt, rest),
             None => input::fhir_path(rt, f),
@@ -429,9 +128,9 @@ async fn create(
     let Some(first) = out.first() else {
         return Err(WebError(AppError::NotFound("result")));
     };
-    let (body, version, id) = written(&s, &ctx, rt, first).await?;
+    let (body, version, id) = written(s, ctx, rt, first).await?;
     let (status, _) = status_line(first);
-    let loc = format!("{}/{}/{id}/_history/{version}", base(&s), rt.name());
+    let loc = format!("{}/{}/{id}/_history/{version}", base(s), rt.name());
     Ok(with_version(fhir(status, &body), version, Some(loc)))
 }
 
@@ -455,18 +154,11 @@ async fn item_of(s: &AppState, ctx: &Ctx, rt: RType, id: &str) -> Result<(Item, 
     Ok((item, part))
 }
 
-async fn read(
-    State(s): State<AppState>,
-    ReqCtx(ctx): ReqCtx,
-    Path((rtype, id)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    let rt = rtype_of(&rtype)?;
-    if rt.is_referral() {
-        return referral::read(&s, &ctx, rt, &id).await;
-    }
+/// `GET /fhir/{type}/{id}` of Patient or a resource of the record.
+pub async fn read(s: &AppState, ctx: &Ctx, rt: RType, id: &str) -> Result<Response, WebError> {
     if rt == RType::Patient {
-        let uuid = Uuid::parse_str(&id).map_err(|_| WebError(AppError::NotFound("resource")))?;
-        let d = s.app.person_detail(&ctx, uuid, "treatment").await?;
+        let uuid = Uuid::parse_str(id).map_err(|_| WebError(AppError::NotFound("resource")))?;
+        let d = s.app.person_detail(ctx, uuid, "treatment").await?;
         let v = d.person.version;
         return Ok(with_version(
             fhir(StatusCode::OK, &output::patient(&d.person)),
@@ -474,7 +166,7 @@ async fn read(
             None,
         ));
     }
-    let (item, part) = item_of(&s, &ctx, rt, &id).await?;
+    let (item, part) = item_of(s, ctx, rt, id).await?;
     Ok(with_version(
         fhir(StatusCode::OK, &output::item(rt, &item, part)),
         item.version,
@@ -485,7 +177,7 @@ async fn read(
 /// `GET /fhir/Binary/{id}`: the file of the DocumentReference `id`, authorised and audited as
 /// a read of the resident's record. The bytes themselves (`application/pdf`, shown inline by a
 /// browser), or a Binary resource when the client asks for FHIR JSON.
-async fn binary(
+pub async fn binary(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
     headers: HeaderMap,
@@ -501,7 +193,7 @@ async fn binary(
         let body = json!({
             "resourceType": "Binary",
             "id": item.id.to_string(),
-            "meta": {"versionId": item.version.to_string(), "lastUpdated": output::instant(item.updated_at)},
+            "meta": {"versionId": item.version.to_string(), "lastUpdated": crate::door::fhir::instant(item.updated_at)},
             "contentType": content.content_type,
             "securityContext": {"reference": format!("DocumentReference/{}", item.id)},
             "data": base64_encode(&content.data),
@@ -621,19 +313,16 @@ async fn update_submission(
     })
 }
 
-async fn update(
-    State(s): State<AppState>,
-    ReqCtx(ctx): ReqCtx,
-    headers: HeaderMap,
-    Path((rtype, id)): Path<(String, String)>,
-    JsonBody(res): JsonBody<Value>,
+/// `PUT /fhir/{type}/{id}` of Patient or a resource of the record.
+pub async fn update(
+    s: &AppState,
+    ctx: &Ctx,
+    rt: RType,
+    id: &str,
+    res: &Value,
 ) -> Result<Response, WebError> {
-    let rt = rtype_of(&rtype)?;
-    if rt.is_referral() {
-        return referral::update(&s, &ctx, &headers, rt, &id, &res).await;
-    }
-    let sub = update_submission(&s, &ctx, rt, &id, &res, &HashMap::new()).await?;
-    let out = s.app.submit(&ctx, &[sub], "fhir").await.map_err(|e| {
+    let sub = update_submission(s, ctx, rt, id, res, &HashMap::new()).await?;
+    let out = s.app.submit(ctx, &[sub], "fhir").await.map_err(|e| {
         rename(e, |f| match indexed(f) {
             Some((_, _, rest)) => input::fhir_path(rt, rest),
             None => input::fhir_path(rt, f),
@@ -642,8 +331,8 @@ async fn update(
     let Some(first) = out.first() else {
         return Err(WebError(AppError::NotFound("result")));
     };
-    let (body, version, rid) = written(&s, &ctx, rt, first).await?;
-    let loc = format!("{}/{}/{rid}/_history/{version}", base(&s), rt.name());
+    let (body, version, rid) = written(s, ctx, rt, first).await?;
+    let loc = format!("{}/{}/{rid}/_history/{version}", base(s), rt.name());
     Ok(with_version(
         fhir(StatusCode::OK, &body),
         version,
@@ -651,79 +340,15 @@ async fn update(
     ))
 }
 
-fn bad_param(name: &str, en: &str, zh: &str) -> WebError {
-    WebError::invalid(
-        name,
-        Reason::Other {
-            zh: zh.to_owned(),
-            en: en.to_owned(),
-        },
-    )
-}
-
-/// The instant range of a FHIR date parameter value (`2024`, `2024-03`, `2024-03-05`, or a
-/// dateTime), as [start, end).
-fn date_range(v: &str) -> Option<(OffsetDateTime, OffsetDateTime)> {
-    let cst = time::macros::offset!(+8);
-    if let Ok(t) = OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
-        return Some((t, t + Duration::seconds(1)));
-    }
-    let parts: Vec<&str> = v.split('-').collect();
-    let num = |i: usize| parts.get(i).and_then(|p| p.parse::<i32>().ok());
-    let y = num(0)?;
-    let start_end = match parts.len() {
-        1 => (
-            Date::from_calendar_date(y, time::Month::January, 1).ok()?,
-            Date::from_calendar_date(y + 1, time::Month::January, 1).ok()?,
-        ),
-        2 => {
-            let m = time::Month::try_from(u8::try_from(num(1)?).ok()?).ok()?;
-            let start = Date::from_calendar_date(y, m, 1).ok()?;
-            let next = if m == time::Month::December {
-                Date::from_calendar_date(y + 1, time::Month::January, 1).ok()?
-            } else {
-                Date::from_calendar_date(y, m.next(), 1).ok()?
-            };
-            (start, next)
-        }
-        3 => {
-            let m = time::Month::try_from(u8::try_from(num(1)?).ok()?).ok()?;
-            let d = Date::from_calendar_date(y, m, u8::try_from(num(2)?).ok()?).ok()?;
-            (d, d.next_day()?)
-        }
-        _ => return None,
-    };
-    let at = |d: Date| PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_offset(cst);
-    Some((at(start_end.0), at(start_end.1)))
-}
-
-fn person_param(q: &FormData) -> Result<Option<Uuid>, WebError> {
-    let v = q.opt("patient").or_else(|| q.opt("subject"));
-    let Some(v) = v else {
-        return Ok(None);
-    };
-    let id = v.strip_prefix("Patient/").unwrap_or(&v);
-    Uuid::parse_str(id).map(Some).map_err(|_| {
-        bad_param(
-            "patient",
-            "must be a Patient id or Patient/{id}",
-            "应为居民编号或 Patient/{id}",
-        )
-    })
-}
-
-async fn search(
-    State(s): State<AppState>,
-    ReqCtx(ctx): ReqCtx,
-    Path(rtype): Path<String>,
-    QueryData(q): QueryData,
+/// `GET /fhir/{type}?…` of Patient or a resource of the record.
+pub async fn search(
+    s: &AppState,
+    ctx: &Ctx,
+    rt: RType,
+    q: &FormData,
 ) -> Result<Response, WebError> {
-    let rt = rtype_of(&rtype)?;
-    if rt.is_referral() {
-        return referral::search(&s, &ctx, rt, &q).await;
-    }
-    let count = referral::count_param(&q)?;
-    let base_url = base(&s);
+    let count = count_param(q)?;
+    let base_url = base(s);
     let mut self_params: Vec<(String, String)> = Vec::new();
     let mut entries = Vec::new();
     let mut next: Option<String> = None;
@@ -749,7 +374,7 @@ async fn search(
                 self_params.push((k.into(), v));
             }
         }
-        for f in s.app.search_residents(&ctx, &text, count).await? {
+        for f in s.app.search_residents(ctx, &text, count).await? {
             entries.push(json!({
                 "fullUrl": format!("{base_url}/Patient/{}", f.person.id),
                 "resource": output::patient(&f.person),
@@ -757,7 +382,7 @@ async fn search(
             }));
         }
     } else {
-        let person = person_param(&q)?.ok_or_else(|| {
+        let person = person_param(q)?.ok_or_else(|| {
             bad_param(
                 "patient",
                 "a search of the record needs patient (or subject)",
@@ -827,7 +452,7 @@ async fn search(
                 )
             })?);
         }
-        let (items, more) = s.app.search_record(&ctx, person, &filter, count).await?;
+        let (items, more) = s.app.search_record(ctx, person, &filter, count).await?;
         for it in &items {
             let parts = match rt {
                 RType::MedicationRequest => serde_json::from_str::<ygt_app::record::Body>(&it.body)
@@ -909,7 +534,7 @@ fn in_entry(i: usize, field: &str) -> String {
     format!("Bundle.entry[{i}].resource.{rest}")
 }
 
-async fn bundle(
+pub async fn bundle(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
     JsonBody(b): JsonBody<Value>,
@@ -1210,9 +835,9 @@ async fn response_entry(
 }
 
 fn failed_entry(e: AppError) -> Value {
-    let status = crate::error::status_of(&e);
+    let status = crate::door::error::status_of(&e);
     json!({"response": {
         "status": format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
-        "outcome": crate::error::operation_outcome(&e, crate::i18n::Lang::Zh),
+        "outcome": crate::door::error::operation_outcome(&e, crate::door::i18n::Lang::Zh),
     }})
 }

@@ -1,26 +1,16 @@
-//! The refusal of a resident's page and the way past it in an emergency: the 403 page of a
-//! resident outside the user's scope offers the break-glass form to those who hold
-//! `patient.break_glass`; posting it starts break-glass access and returns to the page the
-//! user tried to open.
+//! The refusal of a resident's page: the 403 page of a resident outside the user's scope
+//! offers the break-glass form to those who hold `patient.break_glass` (the error mapping
+//! renders it; posting the form is handled by `admin::break_glass`).
 
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::Method;
 use uuid::Uuid;
-use ygt_app::AppError;
 use ygt_domain::access::Permission;
 
-use crate::auth::Auth;
-use crate::error::{WebError, describe};
-use crate::extract::{FormData, ReqCtx, parse_id};
-use crate::i18n::Lang;
-use crate::pages::{FormState, Nav, PageInfo, render_status, safe_next};
-use crate::{AppState, Routes};
-
-pub fn routes(r: Routes) -> Routes {
-    r.post("/residents/{id}/break-glass", start)
-}
+use crate::AppState;
+use crate::door::auth::Auth;
+use crate::door::i18n::Lang;
+use crate::door::layout::{FormState, Nav, safe_next};
 
 /// The resident a page of people is about: `/residents/{id}` and the pages below it.
 pub fn resident_of_page(method: &Method, path: &str) -> Option<Uuid> {
@@ -55,7 +45,7 @@ pub struct BreakGlassForm {
 
 #[derive(Template)]
 #[template(path = "resident_forbidden.html")]
-struct ResidentForbiddenPage<'a> {
+pub struct ResidentForbiddenPage<'a> {
     t: Lang,
     nav: Nav,
     message: &'a str,
@@ -96,7 +86,7 @@ fn break_glass_form(s: &AppState, t: Lang, form: &FormState) -> BreakGlassForm {
 
 /// The 403 page of a resident (with the break-glass form when `offer`).
 #[allow(clippy::too_many_arguments)]
-fn page<'a>(
+pub fn page<'a>(
     s: &AppState,
     t: Lang,
     nav: Nav,
@@ -144,68 +134,4 @@ pub fn render_resident_forbidden(
         offer,
     )
     .render()
-}
-
-fn label(field: &str, t: Lang) -> &'static str {
-    match field {
-        "reason" => t.t("break_glass.reason"),
-        "minutes" => t.t("break_glass.minutes"),
-        _ => t.t("break_glass.resident"),
-    }
-}
-
-/// Starts break-glass access from the refusal page, then returns to the page the user tried
-/// to open (the survivor's page when the resident was merged into another).
-async fn start(
-    State(s): State<AppState>,
-    t: Lang,
-    page_info: PageInfo,
-    ReqCtx(ctx): ReqCtx,
-    Path(id): Path<String>,
-    form: FormData,
-) -> Result<Response, WebError> {
-    let id = parse_id("id", &id)?;
-    let own_page = format!("/residents/{id}");
-    let next = match safe_next(form.get("next")) {
-        n if n == "/" => own_page.clone(),
-        n => n,
-    };
-    let result = match form.int("minutes") {
-        Ok(minutes) => {
-            s.app
-                .break_glass_for(&ctx, id, &form.text("reason"), minutes)
-                .await
-        }
-        Err(e) => Err(e.0),
-    };
-    let e = match result {
-        Ok(g) if g.resident_id != id => {
-            return Ok(Redirect::to(&format!("/residents/{}", g.resident_id)).into_response());
-        }
-        Ok(_) => return Ok(Redirect::to(&next).into_response()),
-        Err(e @ AppError::Invalid(_)) => e,
-        Err(e) => return Err(WebError(e)),
-    };
-    let mut state = FormState::from_pairs(form.0.clone());
-    let (_, _, details) = describe(&e, t);
-    let sep = if t.is_en() { ": " } else { "：" };
-    for (f, m) in details {
-        let l = label(&f, t);
-        state.errors.push((f, format!("{l}{sep}{m}")));
-    }
-    let message = t.t("break_glass.out_of_scope");
-    render_status(
-        &page(
-            &s,
-            t,
-            page_info.nav("residents"),
-            message,
-            &[],
-            id,
-            &next,
-            state,
-            true,
-        ),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
 }

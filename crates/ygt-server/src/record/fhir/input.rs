@@ -11,7 +11,8 @@ use ygt_app::submit::Submission;
 use ygt_domain::clinical::Pdf;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 
-use super::{ID_NUMBER_SYSTEM, INSURANCE_SYSTEM, RType, SOURCE_PREFIX, base64_decode};
+use super::{ID_NUMBER_SYSTEM, INSURANCE_SYSTEM, SOURCE_PREFIX};
+use crate::door::fhir::{RType, at, base64_decode, s};
 
 /// What a reference inside a Bundle (`urn:uuid:…`) points to.
 #[derive(Debug, Clone)]
@@ -37,28 +38,6 @@ fn invalid(field: impl Into<String>, en: &str, zh: &str) -> ValidationError {
             en: en.to_owned(),
         },
     )
-}
-
-/// The string at a path; array steps take the first element.
-pub fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    at(v, path)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-}
-
-pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    let mut cur = v;
-    for p in path {
-        cur = match cur {
-            Value::Array(a) => a.first()?.get(p)?,
-            other => other.get(p)?,
-        };
-    }
-    match cur {
-        Value::Array(a) => a.first(),
-        other => Some(other),
-    }
 }
 
 fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {

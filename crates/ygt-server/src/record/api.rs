@@ -13,9 +13,9 @@ use ygt_app::ygt_store::record::{Item, TimelineFilter};
 use ygt_domain::Reason;
 use ygt_domain::clinical::ItemKind;
 
-use crate::api::PersonOut;
-use crate::error::WebError;
-use crate::extract::{JsonBody, Query, ReqCtx, parse_id};
+use crate::door::error::WebError;
+use crate::door::extract::{JsonBody, Query, ReqCtx, parse_id};
+use crate::mpi::api::PersonOut;
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {

@@ -5,30 +5,30 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use ygt_app::AppError;
 use ygt_app::referral::{
-    PlanDraft, ReferralDraft, ReferralOutcome, ReferralSettings, ReferralStats, ReferralView,
-    StepDraft, TASK_PAGE, TaskQuery, Worklist, WorklistCounts, WorklistQuery,
+    PlanDraft, ReferralDraft, ReferralOutcome, ReferralView, StepDraft, Worklist, WorklistCounts,
+    WorklistQuery,
 };
 use ygt_app::ygt_store::org::{Department, Institution, InstitutionFilter, Staff};
 use ygt_app::ygt_store::record::{Item, TimelineFilter};
-use ygt_app::ygt_store::referral::{CareTask, Notification, Referral, Resource, RuleRow};
+use ygt_app::ygt_store::referral::Referral;
 use ygt_domain::org::Tier;
 use ygt_domain::referral::{
     Action, Criterion, Direction, Overdue, ResourceKind, Status, Suggestion, Urgency,
 };
 
-use crate::error::WebError;
-use crate::extract::{FormData, QueryData, ReqCtx, parse_id};
-use crate::i18n::Lang;
-use crate::pages::{FormState, Nav, PageInfo, render_status};
-use crate::record_pages::local;
-use crate::referral_api::{CalendarBody, StatsQuery, make_calendar, month_range, parse_needs};
-use crate::slot_grid::SlotGrid;
+use super::api::parse_needs;
+use super::slot_grid::SlotGrid;
+use crate::door::error::WebError;
+use crate::door::extract::{FormData, QueryData, ReqCtx, parse_id};
+use crate::door::i18n::Lang;
+use crate::door::layout::local;
+use crate::door::layout::{FormState, Nav, PageInfo, render_status};
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {
@@ -37,47 +37,38 @@ pub fn routes(r: Routes) -> Routes {
         .post("/referrals", create_page)
         .get("/referrals/slots", slots_fragment)
         .get("/referrals/doctor-options", doctor_options)
-        .get("/referrals/stats", stats_page)
         .get("/referrals/{id}", referral_page)
         .post("/referrals/{id}/step", step_page)
         .get("/referrals/{id}/slip", slip_page)
         .post("/residents/{id}/referral-suggestions/dismiss", dismiss_page)
-        .get("/tasks", tasks_page)
-        .post("/tasks/{id}/done", task_done)
-        .get("/inbox", inbox_page)
-        .post("/inbox/read", inbox_read)
-        .get("/calendars", calendars_page)
-        .post("/calendars", calendar_create)
-        .get("/admin/referral-settings", settings_page)
-        .post("/admin/referral-settings", settings_save)
 }
 
-fn l(t: Lang, zh: &'static str, en: &'static str) -> &'static str {
+pub(super) fn l(t: Lang, zh: &'static str, en: &'static str) -> &'static str {
     if t.is_en() { en } else { zh }
 }
 
-fn status_label(t: Lang, code: &str) -> &'static str {
+pub(super) fn status_label(t: Lang, code: &str) -> &'static str {
     Status::parse("s", code).map_or("?", |s| s.label(t.is_en()))
 }
 
-fn direction_label(t: Lang, code: &str) -> &'static str {
+pub(super) fn direction_label(t: Lang, code: &str) -> &'static str {
     Direction::parse("d", code).map_or("?", |s| s.label(t.is_en()))
 }
 
-fn urgency_label(t: Lang, code: &str) -> &'static str {
+pub(super) fn urgency_label(t: Lang, code: &str) -> &'static str {
     Urgency::parse("u", code).map_or("?", |s| s.label(t.is_en()))
 }
 
-fn kind_label(t: Lang, code: &str) -> &'static str {
+pub(super) fn kind_label(t: Lang, code: &str) -> &'static str {
     ResourceKind::parse("k", code).map_or("?", |s| s.label(t.is_en()))
 }
 
-fn criterion_label(t: Lang, code: &str) -> &'static str {
+pub(super) fn criterion_label(t: Lang, code: &str) -> &'static str {
     Criterion::parse("c", code).map_or("", |s| s.label(t.is_en()))
 }
 
 /// Messages of a use-case error for a page banner.
-fn error_text(e: &AppError, t: Lang) -> Option<String> {
+pub(super) fn error_text(e: &AppError, t: Lang) -> Option<String> {
     let mut f = FormState::default();
     f.absorb(clone_err(e), t).ok()?;
     Some(
@@ -89,7 +80,7 @@ fn error_text(e: &AppError, t: Lang) -> Option<String> {
     )
 }
 
-fn clone_err(e: &AppError) -> AppError {
+pub(super) fn clone_err(e: &AppError) -> AppError {
     match e {
         AppError::Invalid(v) => AppError::Invalid(v.clone()),
         AppError::Conflict { field, zh, en } => AppError::Conflict {
@@ -174,7 +165,7 @@ impl WorklistPage {
 }
 
 /// The link of a count on the home page and the worklist tabs: the list it counts, exactly.
-pub(crate) fn count_href(name: &str) -> String {
+pub fn count_href(name: &str) -> String {
     let Some((_, q)) = ygt_app::App::counted_lists()
         .into_iter()
         .find(|(n, _)| *n == name)
@@ -910,452 +901,4 @@ async fn slip_page(
         },
         StatusCode::OK,
     )
-}
-
-// ---------------------------------------------------------------- tasks and inbox
-
-#[derive(Template)]
-#[template(path = "tasks.html")]
-struct TasksPage {
-    t: Lang,
-    nav: Nav,
-    tasks: Vec<CareTask>,
-    total: i64,
-    all: bool,
-    /// The due filter: "", "overdue", "today" or "now".
-    due: String,
-    offset: i64,
-    today: time::Date,
-}
-
-impl TasksPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
-    fn when_opt(&self, t: &Option<OffsetDateTime>) -> String {
-        t.map(local).unwrap_or_default()
-    }
-    fn late(&self, d: &time::Date) -> bool {
-        *d < self.today
-    }
-    /// The filters offered, each (due, all, label), and whether it is the one shown.
-    fn filters(&self) -> Vec<(String, &'static str, bool)> {
-        [
-            ("", false, self.l("未完成", "Open")),
-            ("overdue", false, self.l("已逾期", "Overdue")),
-            ("today", false, self.l("今日到期", "Due today")),
-            ("now", false, self.l("到期（含逾期）", "Due now")),
-            ("", true, self.l("包括已完成", "Include done")),
-        ]
-        .into_iter()
-        .map(|(d, a, label)| (tasks_href(d, a, 0), label, d == self.due && a == self.all))
-        .collect()
-    }
-    fn prev(&self) -> Option<String> {
-        (self.offset > 0).then(|| tasks_href(&self.due, self.all, (self.offset - TASK_PAGE).max(0)))
-    }
-    fn next(&self) -> Option<String> {
-        (self.offset + TASK_PAGE < self.total)
-            .then(|| tasks_href(&self.due, self.all, self.offset + TASK_PAGE))
-    }
-}
-
-fn tasks_href(due: &str, all: bool, offset: i64) -> String {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    if !due.is_empty() {
-        ser.append_pair("due", due);
-    }
-    if all {
-        ser.append_pair("all", "1");
-    }
-    if offset > 0 {
-        ser.append_pair("offset", &offset.to_string());
-    }
-    let q = ser.finish();
-    if q.is_empty() {
-        "/tasks".into()
-    } else {
-        format!("/tasks?{q}")
-    }
-}
-
-async fn tasks_page(
-    State(s): State<AppState>,
-    t: Lang,
-    page: PageInfo,
-    ReqCtx(ctx): ReqCtx,
-    QueryData(q): QueryData,
-) -> Result<Response, WebError> {
-    let query = TaskQuery {
-        all: q.text("all") == "1",
-        due: q.opt("due"),
-        offset: q.text("offset").parse::<i64>().unwrap_or(0).max(0),
-        limit: None,
-    };
-    let (tasks, total) = s.app.care_task_page(&ctx, &query).await?;
-    render_status(
-        &TasksPage {
-            t,
-            nav: page.nav("tasks"),
-            tasks,
-            total,
-            all: query.all,
-            due: query.due.unwrap_or_default(),
-            offset: query.offset,
-            today: ygt_app::local_today(OffsetDateTime::now_utc()),
-        },
-        StatusCode::OK,
-    )
-}
-
-async fn task_done(
-    State(s): State<AppState>,
-    ReqCtx(ctx): ReqCtx,
-    Path(id): Path<String>,
-    f: FormData,
-) -> Result<Response, WebError> {
-    let id = parse_id("id", &id)?;
-    let done = ygt_app::referral::TaskDone {
-        note: f.opt("note"),
-        systolic: f.opt("systolic"),
-        diastolic: f.opt("diastolic"),
-        glucose: f.opt("glucose"),
-    };
-    s.app.complete_care_task(&ctx, id, &done).await?;
-    Ok(Redirect::to("/tasks").into_response())
-}
-
-#[derive(Template)]
-#[template(path = "inbox.html")]
-struct InboxPage {
-    t: Lang,
-    nav: Nav,
-    items: Vec<Notification>,
-}
-
-impl InboxPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
-    fn when(&self, t: &OffsetDateTime) -> String {
-        local(*t)
-    }
-    fn title<'a>(&self, n: &'a Notification) -> &'a str {
-        if self.t.is_en() {
-            &n.title_en
-        } else {
-            &n.title_zh
-        }
-    }
-}
-
-async fn inbox_page(
-    State(s): State<AppState>,
-    t: Lang,
-    page: PageInfo,
-    ReqCtx(ctx): ReqCtx,
-) -> Result<Response, WebError> {
-    let items = s.app.inbox(&ctx, false).await?;
-    render_status(
-        &InboxPage {
-            t,
-            nav: page.nav("inbox"),
-            items,
-        },
-        StatusCode::OK,
-    )
-}
-
-async fn inbox_read(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    ReqCtx(ctx): ReqCtx,
-) -> Result<Response, WebError> {
-    s.app.mark_inbox_read(&ctx).await?;
-    if headers.contains_key("hx-request") {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    Ok(Redirect::to("/inbox").into_response())
-}
-
-// ---------------------------------------------------------------- statistics
-
-#[derive(Template)]
-#[template(path = "referral_stats.html")]
-struct StatsPage {
-    t: Lang,
-    nav: Nav,
-    s: ReferralStats,
-    from: String,
-    to: String,
-}
-
-impl StatsPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
-    fn dir(&self, c: &str) -> &'static str {
-        direction_label(self.t, c)
-    }
-    fn status(&self, c: &str) -> &'static str {
-        status_label(self.t, c)
-    }
-    fn reason(&self, c: &str) -> String {
-        let l = criterion_label(self.t, c);
-        if l.is_empty() {
-            if c == "other" {
-                crate::referral_pages::l(self.t, "其他", "Other").to_owned()
-            } else {
-                c.to_owned()
-            }
-        } else {
-            l.to_owned()
-        }
-    }
-    fn num(&self, v: &Option<f64>) -> String {
-        v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "—".into())
-    }
-    fn up_total(&self) -> i64 {
-        self.s
-            .rows
-            .iter()
-            .filter(|r| r.direction == "up")
-            .map(|r| r.count)
-            .sum()
-    }
-    fn down_total(&self) -> i64 {
-        self.s
-            .rows
-            .iter()
-            .filter(|r| r.direction == "down")
-            .map(|r| r.count)
-            .sum()
-    }
-}
-
-async fn stats_page(
-    State(s): State<AppState>,
-    t: Lang,
-    page: PageInfo,
-    ReqCtx(ctx): ReqCtx,
-    QueryData(q): QueryData,
-) -> Result<Response, WebError> {
-    let sq = StatsQuery {
-        from: q.opt("from"),
-        to: q.opt("to"),
-    };
-    let (since, until) = month_range(&sq)?;
-    let stats = s.app.referral_stats(&ctx, since, until).await?;
-    let cst = time::macros::offset!(+8);
-    let ym = |t: OffsetDateTime| {
-        let t = t.to_offset(cst);
-        format!("{:04}-{:02}", t.year(), u8::from(t.month()))
-    };
-    render_status(
-        &StatsPage {
-            t,
-            nav: page.nav("referrals"),
-            s: stats,
-            from: ym(since),
-            to: ym(until - time::Duration::days(1)),
-        },
-        StatusCode::OK,
-    )
-}
-
-// ---------------------------------------------------------------- calendars
-
-#[derive(Template)]
-#[template(path = "calendars.html")]
-struct CalendarsPage {
-    t: Lang,
-    nav: Nav,
-    form: FormState,
-    rows: Vec<(Resource, i64, i64)>,
-    institutions: Vec<Institution>,
-    kinds: &'static [ResourceKind],
-}
-
-impl CalendarsPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
-    fn kind(&self, c: &str) -> &'static str {
-        kind_label(self.t, c)
-    }
-}
-
-async fn calendars_view(
-    s: &AppState,
-    ctx: &ygt_app::Ctx,
-    t: Lang,
-    page: &PageInfo,
-    form: FormState,
-    status: StatusCode,
-) -> Result<Response, WebError> {
-    let rows = s.app.calendar_overview(ctx).await?;
-    let (institutions, _) = s
-        .app
-        .list_institutions(
-            ctx,
-            &InstitutionFilter {
-                tier: Some(Tier::County),
-                limit: Some(200),
-                ..Default::default()
-            },
-        )
-        .await?;
-    render_status(
-        &CalendarsPage {
-            t,
-            nav: page.nav("referrals"),
-            form,
-            rows,
-            institutions,
-            kinds: ResourceKind::ALL,
-        },
-        status,
-    )
-}
-
-async fn calendars_page(
-    State(s): State<AppState>,
-    t: Lang,
-    page: PageInfo,
-    ReqCtx(ctx): ReqCtx,
-) -> Result<Response, WebError> {
-    let form = FormState::from_pairs(vec![
-        ("release_hours".into(), "24".into()),
-        ("minutes".into(), "30".into()),
-        ("per_day".into(), "8".into()),
-        ("reserved_per_day".into(), "3".into()),
-        ("days".into(), "14".into()),
-    ]);
-    calendars_view(&s, &ctx, t, &page, form, StatusCode::OK).await
-}
-
-async fn calendar_create(
-    State(s): State<AppState>,
-    t: Lang,
-    page: PageInfo,
-    ReqCtx(ctx): ReqCtx,
-    f: FormData,
-) -> Result<Response, WebError> {
-    let num = |k: &str| -> Result<i64, WebError> { Ok(f.int(k)?.unwrap_or(0)) };
-    let body = (|| -> Result<CalendarBody, WebError> {
-        Ok(CalendarBody {
-            institution_id: f.text("institution_id"),
-            department_id: f.opt("department_id"),
-            kind: f.text("kind"),
-            name: f.text("name"),
-            location: f.text("location"),
-            staff_id: f.opt("staff_id"),
-            release_hours: num("release_hours")?,
-            first_start: f.text("first_start"),
-            minutes: num("minutes")?,
-            per_day: num("per_day")?,
-            reserved_per_day: num("reserved_per_day")?,
-            days: num("days")?,
-            weekends: f.text("weekends") == "on",
-        })
-    })();
-    let result = match body {
-        Ok(b) => make_calendar(&s, &ctx, &b).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(_) => Ok(Redirect::to("/calendars").into_response()),
-        Err(WebError(e)) => {
-            let mut form = FormState::from_pairs(f.0.clone());
-            form.absorb(e, t)?;
-            calendars_view(&s, &ctx, t, &page, form, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
-}
-
-// ---------------------------------------------------------------- settings
-
-#[derive(Template)]
-#[template(path = "referral_settings.html")]
-struct SettingsPage {
-    t: Lang,
-    nav: Nav,
-    form: FormState,
-    rules: Vec<RuleRow>,
-    saved: bool,
-}
-
-impl SettingsPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
-    fn urg(&self, c: &str) -> &'static str {
-        urgency_label(self.t, c)
-    }
-}
-
-async fn settings_page(
-    State(s): State<AppState>,
-    t: Lang,
-    page: PageInfo,
-    ReqCtx(ctx): ReqCtx,
-    QueryData(q): QueryData,
-) -> Result<Response, WebError> {
-    let st = s.app.referral_settings(&ctx).await?;
-    let form = FormState::from_pairs(vec![
-        ("township".into(), st.township.clone()),
-        ("village".into(), st.village.clone()),
-    ]);
-    render_status(
-        &SettingsPage {
-            t,
-            nav: page.nav("referrals"),
-            form,
-            rules: st.rules,
-            saved: q.text("saved") == "1",
-        },
-        StatusCode::OK,
-    )
-}
-
-async fn settings_save(
-    State(s): State<AppState>,
-    t: Lang,
-    page: PageInfo,
-    ReqCtx(ctx): ReqCtx,
-    f: FormData,
-) -> Result<Response, WebError> {
-    let mut rules = Vec::new();
-    for u in Urgency::ALL {
-        let k = |x: &str| format!("{}.{x}", u.code());
-        rules.push(RuleRow {
-            urgency: u.code().into(),
-            accept_minutes: f.int(&k("accept_minutes"))?.unwrap_or(0),
-            arrive_minutes: f.int(&k("arrive_minutes"))?.unwrap_or(0),
-            grace_minutes: f.int(&k("grace_minutes"))?.unwrap_or(0),
-            complete_minutes: f.int(&k("complete_minutes"))?.unwrap_or(0),
-        });
-    }
-    let st = ReferralSettings {
-        township: f.text("township"),
-        village: f.text("village"),
-        rules: rules.clone(),
-    };
-    match s.app.set_referral_settings(&ctx, &st).await {
-        Ok(()) => Ok(Redirect::to("/admin/referral-settings?saved=1").into_response()),
-        Err(e) => {
-            let mut form = FormState::from_pairs(f.0.clone());
-            form.absorb(e, t)?;
-            render_status(
-                &SettingsPage {
-                    t,
-                    nav: page.nav("referrals"),
-                    form,
-                    rules,
-                    saved: false,
-                },
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-        }
-    }
 }

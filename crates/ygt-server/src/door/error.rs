@@ -12,9 +12,9 @@ use serde_json::json;
 use ygt_app::AppError;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 
-use crate::break_glass_pages::{offers_break_glass, render_resident_forbidden, resident_of_page};
-use crate::i18n::Lang;
-use crate::pages::{Nav, render_error_page};
+use crate::door::i18n::Lang;
+use crate::door::layout::{Nav, render_error_page};
+use crate::door::refusal::{offers_break_glass, render_resident_forbidden, resident_of_page};
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -268,14 +268,14 @@ pub async fn render_errors(
     if let AppError::Store(e) = err.as_ref() {
         tracing::error!(request_id = %request_id, error = %e, "request failed");
     }
-    let auth = resp.extensions().get::<crate::auth::Auth>().cloned();
+    let auth = resp.extensions().get::<crate::door::auth::Auth>().cloned();
     let nav = Nav::new(&uri, "", auth.as_ref());
     let (message, field, details) = describe(&err, lang);
     let mut out = if is_fhir_path(&path) {
         let mut r = (status, operation_outcome(&err, lang).to_string()).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static(crate::fhir::FHIR_JSON),
+            HeaderValue::from_static(crate::door::fhir::FHIR_JSON),
         );
         r
     } else if is_machine_path(&path) {
