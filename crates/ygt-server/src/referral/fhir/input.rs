@@ -1,6 +1,7 @@
 //! FHIR resources into referral drafts and steps: a ServiceRequest into a referral, a Task
 //! update into the step it asks for.
 
+use super::output::status_of;
 use super::*;
 
 // ---------------------------------------------------------------- in
@@ -15,14 +16,14 @@ pub(super) fn invalid(field: impl Into<String>, en: &str, zh: &str) -> Validatio
     )
 }
 
-pub(super) fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
 
-pub(super) fn is_icd10(system: Option<&str>) -> bool {
+fn is_icd10(system: Option<&str>) -> bool {
     match system {
         None => true,
         Some(s) => {
@@ -32,7 +33,7 @@ pub(super) fn is_icd10(system: Option<&str>) -> bool {
     }
 }
 
-pub(super) fn resource_type(res: &Value, want: &str, errs: &mut ValidationErrors) -> bool {
+fn resource_type(res: &Value, want: &str, errs: &mut ValidationErrors) -> bool {
     match res.get("resourceType").and_then(Value::as_str) {
         Some(t) if t == want => true,
         Some(t) => {
@@ -57,11 +58,7 @@ pub(super) fn reference_id<'a>(v: &'a str, ty: &str) -> &'a str {
         .unwrap_or(v)
 }
 
-pub(super) fn slot_extension(
-    res: &Value,
-    element: &str,
-    errs: &mut ValidationErrors,
-) -> Option<String> {
+fn slot_extension(res: &Value, element: &str, errs: &mut ValidationErrors) -> Option<String> {
     let ext = arr(res, "extension")
         .iter()
         .find(|e| s(e, &["url"]) == Some(EXT_SLOT))?;
@@ -78,7 +75,7 @@ pub(super) fn slot_extension(
     }
 }
 
-pub(super) fn plan_draft(ext: &Value) -> PlanDraft {
+fn plan_draft(ext: &Value) -> PlanDraft {
     let mut d = PlanDraft::default();
     let mut meds = Vec::new();
     let mut follow = Vec::new();
@@ -418,7 +415,7 @@ pub(super) fn task_change(res: &Value, id: &str) -> Result<TaskChange, Validatio
     if errs.0.is_empty() { Ok(c) } else { Err(errs) }
 }
 
-pub(super) fn state_conflict(current: Status, wanted: &str) -> AppError {
+fn state_conflict(current: Status, wanted: &str) -> AppError {
     AppError::Conflict {
         field: Some("Task.status".into()),
         zh: format!(

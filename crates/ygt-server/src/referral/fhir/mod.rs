@@ -80,8 +80,8 @@ use ygt_domain::{Reason, ValidationError, ValidationErrors};
 mod input;
 mod output;
 
-use input::*;
-use output::*;
+use input::{create_path, decide, reference_id, referral_draft, rename, step_path, task_change};
+use output::{appointment, schedule, service_request, slot, states_of, task};
 
 use crate::AppState;
 use crate::door::error::WebError;
@@ -576,6 +576,7 @@ pub async fn search(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::output::{appointment_status, sr_status, task_status};
     use super::*;
 
     #[test]

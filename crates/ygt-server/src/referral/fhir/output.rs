@@ -79,7 +79,7 @@ pub(super) fn number(r: &Referral) -> Value {
     json!([{"system": NUMBER_SYSTEM, "value": r.number}])
 }
 
-pub(super) fn patient_ref(r: &Referral) -> Value {
+fn patient_ref(r: &Referral) -> Value {
     json!({"reference": format!("Patient/{}", r.person_id), "display": r.person_name})
 }
 
@@ -87,7 +87,7 @@ pub(super) fn org(id: Uuid, name: &str) -> Value {
     json!({"reference": format!("Organization/{id}"), "display": name})
 }
 
-pub(super) fn sr_ref(r: &Referral) -> Value {
+fn sr_ref(r: &Referral) -> Value {
     json!({"reference": format!("ServiceRequest/{}", r.id)})
 }
 
@@ -97,7 +97,7 @@ pub(super) fn set(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
     }
 }
 
-pub(super) fn kind_concept(kind: &str, text: Option<&str>) -> Value {
+fn kind_concept(kind: &str, text: Option<&str>) -> Value {
     match ResourceKind::parse("kind", kind) {
         Ok(k) => {
             json!({"coding": [{"system": KIND_SYSTEM, "code": k.code(), "display": k.label_zh()}],
@@ -108,7 +108,7 @@ pub(super) fn kind_concept(kind: &str, text: Option<&str>) -> Value {
 }
 
 /// The resource type ygt serves a record item as (None: not served).
-pub(super) fn item_type(kind: &str) -> Option<RType> {
+fn item_type(kind: &str) -> Option<RType> {
     Some(match kind {
         "encounter" => RType::Encounter,
         "diagnosis" => RType::Condition,
@@ -122,7 +122,7 @@ pub(super) fn item_type(kind: &str) -> Option<RType> {
     })
 }
 
-pub(super) fn plan_extension(p: &Plan) -> Value {
+fn plan_extension(p: &Plan) -> Value {
     let mut ext = Vec::new();
     let mut push = |url: &str, v: &str| {
         if !v.trim().is_empty() {
@@ -282,7 +282,7 @@ pub fn service_request(r: &Referral, items: Option<&[Item]>) -> Value {
     Value::Object(m)
 }
 
-pub(super) fn outcome_type(code: &str, zh: &str) -> Value {
+fn outcome_type(code: &str, zh: &str) -> Value {
     json!({"coding": [{"system": OUTCOME_SYSTEM, "code": code, "display": zh}], "text": zh})
 }
 
@@ -449,7 +449,7 @@ pub fn appointment(r: &Referral, booking: Option<&(Slot, Resource)>) -> Option<V
     Some(Value::Object(m))
 }
 
-pub(super) fn resource_display(res: &Resource) -> String {
+fn resource_display(res: &Resource) -> String {
     let mut parts = vec![res.institution_name.as_str()];
     if let Some(d) = &res.department_name {
         parts.push(d);
