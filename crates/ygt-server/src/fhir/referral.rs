@@ -107,7 +107,7 @@ const UNSLOTTED_MINUTES: i64 = 30;
 // ---------------------------------------------------------------- status maps
 
 fn status_of(r: &Referral) -> Status {
-    Status::parse("status", &r.status).unwrap_or(Status::Draft)
+    r.status
 }
 
 fn sr_status(st: Status) -> &'static str {
@@ -198,14 +198,9 @@ fn set(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
     }
 }
 
-fn kind_concept(kind: &str, text: Option<&str>) -> Value {
-    match ResourceKind::parse("kind", kind) {
-        Ok(k) => {
-            json!({"coding": [{"system": KIND_SYSTEM, "code": k.code(), "display": k.label_zh()}],
-                         "text": text.unwrap_or(k.label_zh())})
-        }
-        Err(_) => json!({"text": text.unwrap_or(kind)}),
-    }
+fn kind_concept(k: ResourceKind, text: Option<&str>) -> Value {
+    json!({"coding": [{"system": KIND_SYSTEM, "code": k.code(), "display": k.label_zh()}],
+                 "text": text.unwrap_or(k.label_zh())})
 }
 
 /// The resource type ygt serves a record item as (None: not served).
@@ -281,18 +276,14 @@ pub fn service_request(r: &Referral, items: Option<&[Item]>) -> Value {
     m.insert("identifier".into(), number(r));
     m.insert("status".into(), json!(sr_status(st)));
     m.insert("intent".into(), json!("order"));
-    if let Ok(d) = Direction::parse("direction", &r.direction) {
+    {
+        let d = r.direction;
         m.insert(
             "category".into(),
             json!([{"coding": [{"system": DIRECTION_SYSTEM, "code": d.code(), "display": d.label_zh()}], "text": d.label_zh()}]),
         );
     }
-    m.insert(
-        "priority".into(),
-        json!(priority(
-            Urgency::parse("urgency", &r.urgency).unwrap_or(Urgency::Routine)
-        )),
-    );
+    m.insert("priority".into(), json!(priority(r.urgency)));
     m.insert(
         "code".into(),
         json!({"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}], "text": "转诊"}),
@@ -300,7 +291,7 @@ pub fn service_request(r: &Referral, items: Option<&[Item]>) -> Value {
     set(
         &mut m,
         "orderDetail",
-        r.needs.as_deref().map(|n| json!([kind_concept(n, None)])),
+        r.needs.map(|n| json!([kind_concept(n, None)])),
     );
     m.insert("subject".into(), patient_ref(r));
     set(
@@ -409,12 +400,7 @@ pub fn task(r: &Referral) -> Value {
         json!({"coding": [{"system": STATUS_SYSTEM, "code": st.code(), "display": st.label_zh()}], "text": st.label_zh()}),
     );
     m.insert("intent".into(), json!("order"));
-    m.insert(
-        "priority".into(),
-        json!(priority(
-            Urgency::parse("urgency", &r.urgency).unwrap_or(Urgency::Routine)
-        )),
-    );
+    m.insert("priority".into(), json!(priority(r.urgency)));
     m.insert(
         "code".into(),
         json!({"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill", "display": "Fulfill the focal request"}], "text": "转诊办理"}),
@@ -499,9 +485,7 @@ pub fn appointment(r: &Referral, booking: Option<&(Slot, Resource)>) -> Option<V
     m.insert("meta".into(), meta(r));
     m.insert("identifier".into(), number(r));
     m.insert("status".into(), json!(appointment_status(st)));
-    let kind = booking
-        .map(|(_, res)| res.kind.as_str())
-        .or(r.needs.as_deref());
+    let kind = booking.map(|(_, res)| res.kind).or(r.needs);
     set(
         &mut m,
         "serviceType",
@@ -568,14 +552,14 @@ pub fn schedule(res: &Resource) -> Value {
         "resourceType": "Schedule",
         "id": res.id.to_string(),
         "active": res.active,
-        "serviceType": [kind_concept(&res.kind, None)],
+        "serviceType": [kind_concept(res.kind, None)],
         "actor": [{"display": resource_display(res)}],
         "comment": res.name,
     })
 }
 
 /// A slot of a calendar (never saying for whom it is booked).
-pub fn slot(s: &Slot, a: SlotAvailability, kind: Option<&str>) -> Value {
+pub fn slot(s: &Slot, a: SlotAvailability, kind: Option<ResourceKind>) -> Value {
     let mut m = Map::new();
     m.insert("resourceType".into(), json!("Slot"));
     m.insert("id".into(), json!(s.id.to_string()));
@@ -1205,7 +1189,7 @@ pub async fn read(s: &AppState, ctx: &Ctx, rt: RType, id: &str) -> Result<Respon
     match rt {
         RType::Slot => {
             let (sl, res, a) = s.app.calendar_slot(ctx, uuid_of(id)?).await?;
-            Ok(fhir(StatusCode::OK, &slot(&sl, a, Some(&res.kind))))
+            Ok(fhir(StatusCode::OK, &slot(&sl, a, Some(res.kind))))
         }
         RType::Schedule => {
             let uuid = uuid_of(id)?;
@@ -1496,7 +1480,7 @@ pub async fn search(
                     .await?
                     .into_iter()
                     .find(|r| r.id == resource);
-                let kind = res.as_ref().map(|r| r.kind.clone());
+                let kind = res.as_ref().map(|r| r.kind);
                 let mut slots = s
                     .app
                     .calendar_slots(ctx, resource, from, until, booked, after, count + 1)
@@ -1514,12 +1498,7 @@ pub async fn search(
                     });
                 }
                 for (sl, a) in &slots {
-                    entries.push(entry(
-                        &base_url,
-                        rt,
-                        &sl.id.to_string(),
-                        slot(sl, *a, kind.as_deref()),
-                    ));
+                    entries.push(entry(&base_url, rt, &sl.id.to_string(), slot(sl, *a, kind)));
                 }
             }
         }
@@ -1612,7 +1591,7 @@ pub async fn search(
                 let status_ok = wq
                     .status
                     .as_deref()
-                    .is_none_or(|st| st.split(',').any(|x| x == r.status));
+                    .is_none_or(|st| st.split(',').any(|x| x == r.status.code()));
                 if !none
                     && status_ok
                     && wanted(&wq.person_id, r.person_id)
