@@ -65,7 +65,7 @@ impl Episode {
 }
 
 fn is(r: &Referral, d: Direction) -> bool {
-    r.direction == d.code()
+    r.direction == d
 }
 
 /// Whether `down` follows `up` (the rule of the module comment, without the "latest").
@@ -73,7 +73,7 @@ fn follows(up: &Referral, down: &Referral) -> bool {
     is(up, Direction::Up)
         && is(down, Direction::Down)
         && up.person_id == down.person_id
-        && up.status == Status::Completed.code()
+        && up.status == Status::Completed
         && up.to_institution_id == down.from_institution_id
         && up.arrived_at.is_some_and(|a| a <= down.created_at)
 }
@@ -107,7 +107,7 @@ fn visit_window(
     now: OffsetDateTime,
 ) -> Option<(Uuid, OffsetDateTime, OffsetDateTime)> {
     let arrived = up.arrived_at?;
-    let until = if up.status == Status::Completed.code() {
+    let until = if up.status == Status::Completed {
         up.closed_at.unwrap_or(now)
     } else {
         now
@@ -226,9 +226,9 @@ mod tests {
         Referral {
             id: Uuid::now_v7(),
             number: String::new(),
-            direction: direction.into(),
-            status: "completed".into(),
-            urgency: "routine".into(),
+            direction: direction.parse().unwrap(),
+            status: Status::Completed,
+            urgency: ygt_domain::referral::Urgency::Routine,
             person_id: Uuid::from_u128(1),
             person_name: String::new(),
             person_sex: String::new(),
@@ -301,10 +301,10 @@ mod tests {
     #[test]
     fn open_and_later_referrals_start_their_own_episodes() {
         let mut open = referral("up", VILLAGE, COUNTY, 0);
-        open.status = "arrived".into();
+        open.status = Status::Arrived;
         let before = referral("down", COUNTY, VILLAGE, 0);
         let mut not_arrived = referral("up", VILLAGE, COUNTY, 50);
-        not_arrived.status = "completed".into();
+        not_arrived.status = Status::Completed;
         not_arrived.arrived_at = Some(at(70));
         let down = referral("down", COUNTY, VILLAGE, 60);
         let pairs = link_episodes(vec![

@@ -5,21 +5,32 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use time::{Date, Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use ygt_domain::access::{Ground, Permission};
 use ygt_domain::audit::Outcome;
 use ygt_domain::clinical::Icd10Code;
 use ygt_domain::org::{ServiceKind, Tier};
+use ygt_domain::referral::command::{Place, beijing, opt_id, parse_id, text};
 use ygt_domain::referral::{
     Action, Catalogue, CatalogueEntry, CodeRange, Criterion, Direction, Evidence, OverdueRule,
     OverdueRules, Reading, ResourceKind, Side, Status, Suggestion, Urgency, slip_number,
 };
+use ygt_domain::referral::{
+    Appointment, NewReferral, RedirectFacts, Step, StepDecision, StepFacts, StepRefusal,
+    check_target, decide_step,
+};
+pub use ygt_domain::referral::{
+    FollowUp, Plan, PlanDraft, ReferralDraft, ReferralOutcome, StepDraft, local_minute,
+    parse_local_time,
+};
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 use ygt_store::Tx;
+use ygt_store::org::Institution;
+use ygt_store::referral::NewReferral as NewReferralRow;
 use ygt_store::referral::{
-    CareTask, NewCareTask, NewReferral, NewResource, Notification, Referral, ReferralEvent,
-    ReferralFilter, Resource, RuleRow, Slot, TaskFilter,
+    CareTask, NewCareTask, NewResource, Notification, Referral, ReferralEvent, ReferralFilter,
+    Resource, RuleRow, Slot, TaskFilter,
 };
 
 use crate::access::{Event, Principal};
@@ -39,76 +50,6 @@ pub struct LiveEvent {
     pub title_en: String,
 }
 
-/// A referral as written in a form or sent to the API (text, parsed here).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ReferralDraft {
-    pub direction: String,
-    pub person_id: String,
-    pub urgency: String,
-    pub from_department_id: Option<String>,
-    pub to_institution_id: String,
-    pub to_department_id: Option<String>,
-    pub to_staff_id: Option<String>,
-    pub diagnosis_code: Option<String>,
-    pub diagnosis_name: Option<String>,
-    pub reason: String,
-    pub criterion: Option<String>,
-    pub summary: Option<String>,
-    /// The resource kind wanted (ct, mri, ultrasound, specialist_clinic, bed).
-    pub needs: Option<String>,
-    /// A slot to book with the referral.
-    pub slot_id: Option<String>,
-    /// Record items to attach.
-    pub item_ids: Vec<String>,
-    /// The treatment plan of a down-referral.
-    pub plan: Option<PlanDraft>,
-    /// Submit at once; otherwise the referral stays a draft.
-    pub submit: bool,
-}
-
-/// The treatment plan handed over with a down-referral, as written.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct PlanDraft {
-    pub discharge_summary: String,
-    /// One medication per line (`苯磺酸氨氯地平片 5mg 每日一次`).
-    pub medications: String,
-    /// One follow-up per line: `YYYY-MM-DD what` or `+N what` (N days after acceptance).
-    pub follow_ups: String,
-    pub warning_signs: String,
-    pub rehab_goals: String,
-}
-
-/// A follow-up of the plan.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct FollowUp {
-    /// Days after acceptance, or a date.
-    pub after_days: Option<i64>,
-    pub on: Option<Date>,
-    pub title: String,
-}
-
-/// The treatment plan as stored.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
-pub struct Plan {
-    pub discharge_summary: String,
-    pub medications: Vec<String>,
-    pub follow_ups: Vec<FollowUp>,
-    pub warning_signs: String,
-    pub rehab_goals: String,
-}
-
-/// What the receiving side reports back when it completes a referral.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(default)]
-pub struct ReferralOutcome {
-    pub diagnosis_code: Option<String>,
-    pub diagnosis_name: Option<String>,
-    pub treatment: String,
-    pub summary: String,
-}
-
 /// The defaults of a down-referral: where the resident came from, and what was found here.
 #[derive(Debug, Clone, Serialize)]
 pub struct DownDefaults {
@@ -120,25 +61,6 @@ pub struct DownDefaults {
     /// The up-referral the defaults come from.
     pub up_referral: Uuid,
     pub up_number: String,
-}
-
-/// One step someone takes on a referral.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct StepDraft {
-    pub action: String,
-    /// The version the user saw (optional; a stale one is refused).
-    pub version: Option<i64>,
-    /// Why (rejection, redirection, cancellation; optional otherwise).
-    pub reason: Option<String>,
-    /// Redirect: the new target.
-    pub to_institution_id: Option<String>,
-    pub to_department_id: Option<String>,
-    /// Schedule: a slot of the calendar, or a time (RFC 3339 or `YYYY-MM-DDTHH:MM`, Beijing time).
-    pub slot_id: Option<String>,
-    pub appointment_at: Option<String>,
-    /// Complete: the outcome.
-    pub outcome: Option<ReferralOutcome>,
 }
 
 /// A referral with everything its page shows.
@@ -459,197 +381,6 @@ fn not_clinical(name: &str) -> AppError {
     )
 }
 
-fn parse_id(field: &str, s: &str) -> std::result::Result<Uuid, ValidationError> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(ValidationError::new(field, Reason::Required));
-    }
-    Uuid::parse_str(t).map_err(|_| {
-        ValidationError::new(
-            field,
-            Reason::Format {
-                expected: "an identifier (UUID)",
-                expected_zh: "标识符（UUID）",
-            },
-        )
-    })
-}
-
-fn opt_id(field: &str, s: Option<&String>) -> std::result::Result<Option<Uuid>, ValidationError> {
-    match s.map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(t) => parse_id(field, t).map(Some),
-    }
-}
-
-fn text(
-    field: &str,
-    s: &str,
-    max: usize,
-    required: bool,
-) -> std::result::Result<String, ValidationError> {
-    let t = s.trim();
-    if required && t.is_empty() {
-        return Err(ValidationError::new(field, Reason::Required));
-    }
-    if t.chars().count() > max {
-        return Err(ValidationError::new(field, Reason::TooLong { max }));
-    }
-    Ok(t.to_owned())
-}
-
-fn opt_text(
-    field: &str,
-    s: Option<&String>,
-    max: usize,
-) -> std::result::Result<Option<String>, ValidationError> {
-    match s.map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(t) => text(field, t, max, false).map(Some),
-    }
-}
-
-/// Beijing time, in which people write dates and times.
-fn beijing() -> time::UtcOffset {
-    time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)
-}
-
-/// A time as people in the county write it: Beijing time to the minute (`2026-12-08 14:00`).
-pub fn local_minute(t: OffsetDateTime) -> String {
-    let l = t.to_offset(beijing());
-    format!("{} {:02}:{:02}", l.date(), l.hour(), l.minute())
-}
-
-/// Parses a time given as RFC 3339 or `YYYY-MM-DDTHH:MM` (Beijing time, as a form sends it).
-pub fn parse_local_time(
-    field: &str,
-    s: &str,
-) -> std::result::Result<OffsetDateTime, ValidationError> {
-    let t = s.trim();
-    if let Ok(v) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
-        return Ok(v.to_offset(time::UtcOffset::UTC));
-    }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    let fmt2 = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    time::PrimitiveDateTime::parse(t, &fmt)
-        .or_else(|_| time::PrimitiveDateTime::parse(t, &fmt2))
-        .map(|p| p.assume_offset(beijing()).to_offset(time::UtcOffset::UTC))
-        .map_err(|_| {
-            ValidationError::new(
-                field,
-                Reason::Format {
-                    expected: "a date and time such as 2026-12-01T09:30",
-                    expected_zh: "日期时间，如 2026-12-01T09:30",
-                },
-            )
-        })
-}
-
-/// Parses the plan of a down-referral; errors name `plan.<field>` (and the line).
-pub fn parse_plan(d: &PlanDraft) -> std::result::Result<Plan, ValidationErrors> {
-    let mut errs = ValidationErrors::default();
-    let discharge_summary = errs
-        .check(text(
-            "plan.discharge_summary",
-            &d.discharge_summary,
-            4000,
-            true,
-        ))
-        .unwrap_or_default();
-    let lines = |s: &str| -> Vec<String> {
-        s.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
-    let medications = lines(&d.medications);
-    for (i, m) in medications.iter().enumerate() {
-        if m.chars().count() > 200 {
-            errs.push(ValidationError::new(
-                format!("plan.medications[{i}]"),
-                Reason::TooLong { max: 200 },
-            ));
-        }
-    }
-    let mut follow_ups = Vec::new();
-    let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
-    for (i, l) in lines(&d.follow_ups).iter().enumerate() {
-        let field = format!("plan.follow_ups[{i}]");
-        let (when, what) = l
-            .split_once(char::is_whitespace)
-            .unwrap_or((l.as_str(), ""));
-        let what = what.trim();
-        if what.is_empty() {
-            errs.push(ValidationError::new(
-                &field,
-                Reason::Other {
-                    zh: "每行写“日期 内容”或“+天数 内容”".into(),
-                    en: "write each line as `date what` or `+days what`".into(),
-                },
-            ));
-            continue;
-        }
-        let f = if let Some(n) = when.strip_prefix('+') {
-            match n.parse::<i64>() {
-                Ok(n) if (1..=730).contains(&n) => FollowUp {
-                    after_days: Some(n),
-                    on: None,
-                    title: what.to_owned(),
-                },
-                _ => {
-                    errs.push(ValidationError::new(
-                        &field,
-                        Reason::Range { min: 1, max: 730 },
-                    ));
-                    continue;
-                }
-            }
-        } else {
-            match Date::parse(when, &date_fmt) {
-                Ok(on) => FollowUp {
-                    after_days: None,
-                    on: Some(on),
-                    title: what.to_owned(),
-                },
-                Err(_) => {
-                    errs.push(ValidationError::new(&field, Reason::Date));
-                    continue;
-                }
-            }
-        };
-        follow_ups.push(f);
-    }
-    if follow_ups.is_empty()
-        && errs
-            .0
-            .iter()
-            .all(|e| !e.field.starts_with("plan.follow_ups"))
-    {
-        errs.push(ValidationError::new(
-            "plan.follow_ups",
-            Reason::Other {
-                zh: "下转须写明随访安排（至少一次）".into(),
-                en: "a down-referral needs at least one follow-up".into(),
-            },
-        ));
-    }
-    let warning_signs = errs
-        .check(text("plan.warning_signs", &d.warning_signs, 2000, false))
-        .unwrap_or_default();
-    let rehab_goals = errs
-        .check(text("plan.rehab_goals", &d.rehab_goals, 2000, false))
-        .unwrap_or_default();
-    errs.into_result()?;
-    Ok(Plan {
-        discharge_summary,
-        medications,
-        follow_ups,
-        warning_signs,
-        rehab_goals,
-    })
-}
-
 fn rules_from(rows: &[RuleRow]) -> OverdueRules {
     let mut r = OverdueRules::default();
     for row in rows {
@@ -667,24 +398,6 @@ fn rules_from(rows: &[RuleRow]) -> OverdueRules {
         }
     }
     r
-}
-
-fn status_of(r: &Referral) -> Result<Status> {
-    Status::parse("status", &r.status)
-        .map_err(|_| AppError::Store(ygt_store::StoreError::Corrupt("referrals.status".into())))
-}
-
-fn urgency_of(r: &Referral) -> Urgency {
-    Urgency::parse("urgency", &r.urgency).unwrap_or(Urgency::Routine)
-}
-
-/// Tier order: village below township below county.
-fn rank(t: Tier) -> u8 {
-    match t {
-        Tier::Village => 0,
-        Tier::Township => 1,
-        Tier::County => 2,
-    }
 }
 
 /// Whether the principal acts for the institution in care: its own, and for a township
@@ -781,107 +494,65 @@ impl App {
 
     /// Creates a referral (a draft, or submitted at once), booking the slot given.
     pub async fn create_referral(&self, ctx: &Ctx, d: &ReferralDraft) -> Result<Referral> {
-        self.require_actor(ctx)?;
-        if !may_act(ctx) {
-            return Err(self
-                .refuse(
-                    ctx,
-                    "referral.create",
-                    None,
-                    "没有权限：开具转诊",
-                    "not allowed: write referrals",
-                )
-                .await);
-        }
-        let mut errs = ValidationErrors::default();
-        let direction = errs.check(Direction::parse("direction", &d.direction));
-        let urgency = if d.urgency.trim().is_empty() {
-            Some(Urgency::Routine)
+        self.authorise_create(ctx).await?;
+        let c = d.parse()?;
+        let (from, to) = self.referral_ends(ctx, &c).await?;
+        check_target(c.direction, place(&from), place(&to))?;
+        let facts = self.new_referral_facts(ctx, &c, from, to).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let row = self
+            .insert_new_referral(&mut tx, ctx, &c, &facts, now)
+            .await?;
+        let live = if c.submit {
+            Some(
+                self.submit_new_referral(&mut tx, ctx, &c, &facts, &row, now)
+                    .await?,
+            )
         } else {
-            errs.check(Urgency::parse("urgency", &d.urgency))
+            None
         };
-        let person_id = errs.check(parse_id("person_id", &d.person_id));
-        let to_institution_id = errs.check(parse_id("to_institution_id", &d.to_institution_id));
-        let to_department_id = errs
-            .check(opt_id("to_department_id", d.to_department_id.as_ref()))
-            .flatten();
-        let to_staff_id = errs
-            .check(opt_id("to_staff_id", d.to_staff_id.as_ref()))
-            .flatten();
-        let from_department_id = errs
-            .check(opt_id("from_department_id", d.from_department_id.as_ref()))
-            .flatten();
-        let slot_id = errs.check(opt_id("slot_id", d.slot_id.as_ref())).flatten();
-        let diagnosis_code = match d
-            .diagnosis_code
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(c) => errs.check(Icd10Code::parse("diagnosis_code", c)),
-            None => None,
-        };
-        let diagnosis_name = errs
-            .check(opt_text("diagnosis_name", d.diagnosis_name.as_ref(), 200))
-            .flatten();
-        let reason = errs.check(text("reason", &d.reason, 1000, true));
-        let criterion = match d
-            .criterion
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(c) => errs.check(Criterion::parse("criterion", c)),
-            None => None,
-        };
-        let summary = errs
-            .check(opt_text("summary", d.summary.as_ref(), 4000))
-            .flatten();
-        let needs = match d.needs.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(c) => errs.check(ResourceKind::parse("needs", c)),
-            None => None,
-        };
-        let mut items = Vec::new();
-        for (i, s) in d.item_ids.iter().enumerate() {
-            if s.trim().is_empty() {
-                continue;
-            }
-            if let Some(id) = errs.check(parse_id(&format!("item_ids[{i}]"), s)) {
-                items.push(id);
-            }
+        let events = new_referral_events(&c, &facts, row.id);
+        self.audit_many_in(&mut tx, ctx, &events, Outcome::Allowed)
+            .await?;
+        tx.commit().await?;
+        if let Some(ev) = live {
+            self.publish(ev);
         }
-        items.sort();
-        items.dedup();
-        let plan = match (direction, &d.plan) {
-            (Some(Direction::Down), Some(p)) => match parse_plan(p) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    errs.0.extend(e.0);
-                    None
-                }
-            },
-            (Some(Direction::Down), None) if d.submit => {
-                errs.push(ValidationError::new(
-                    "plan.discharge_summary",
-                    Reason::Required,
-                ));
-                None
-            }
-            _ => None,
-        };
-        errs.into_result()?;
-        let (
-            Some(direction),
-            Some(urgency),
-            Some(person_id),
-            Some(to_institution_id),
-            Some(reason),
-        ) = (direction, urgency, person_id, to_institution_id, reason)
-        else {
-            return Err(AppError::invalid("referral", Reason::Required));
-        };
-        let (user_id, actor, from_institution_id) = actor_name(ctx);
-        let Some(from_institution_id) = from_institution_id else {
+        self.reread_referral(row.id).await
+    }
+
+    async fn reread_referral(&self, id: Uuid) -> Result<Referral> {
+        self.store()
+            .referral(id)
+            .await?
+            .ok_or(AppError::NotFound("referral"))
+    }
+
+    /// Writing referrals needs a user of an institution who may write patient data.
+    async fn authorise_create(&self, ctx: &Ctx) -> Result<()> {
+        self.require_actor(ctx)?;
+        if may_act(ctx) {
+            return Ok(());
+        }
+        Err(self
+            .refuse(
+                ctx,
+                "referral.create",
+                None,
+                "没有权限：开具转诊",
+                "not allowed: write referrals",
+            )
+            .await)
+    }
+
+    /// The writer's institution and the (active) one the referral is addressed to.
+    async fn referral_ends(
+        &self,
+        ctx: &Ctx,
+        c: &NewReferral,
+    ) -> Result<(Institution, Institution)> {
+        let Some(from_institution_id) = actor_name(ctx).2 else {
             return Err(conflict(
                 None,
                 "只有所属机构的人员可以开具转诊",
@@ -893,85 +564,57 @@ impl App {
             .institution(from_institution_id)
             .await?
             .ok_or(AppError::NotFound("institution"))?;
-        let to = match store.institution(to_institution_id).await? {
-            Some(i) if i.active => i,
-            _ => return Err(AppError::invalid("to_institution_id", Reason::NotFound)),
-        };
-        if to.id == from.id {
-            return Err(AppError::invalid(
-                "to_institution_id",
-                Reason::Other {
-                    zh: "不能转诊给本机构".into(),
-                    en: "cannot refer to the own institution".into(),
-                },
-            ));
+        match store.institution(c.to_institution_id).await? {
+            Some(to) if to.active => Ok((from, to)),
+            _ => Err(AppError::invalid("to_institution_id", Reason::NotFound)),
         }
-        let ok_dir = match direction {
-            Direction::Up => rank(to.tier) > rank(from.tier),
-            Direction::Down => rank(to.tier) < rank(from.tier),
-        };
-        if !ok_dir {
-            return Err(AppError::invalid(
-                "to_institution_id",
-                Reason::Other {
-                    zh: format!(
-                        "{}应转往{}机构，{}为{}",
-                        direction.label_zh(),
-                        if direction == Direction::Up {
-                            "上级"
-                        } else {
-                            "下级"
-                        },
-                        to.name,
-                        to.tier.label_zh()
-                    ),
-                    en: format!(
-                        "an {} goes to a {} tier; {} is {}",
-                        direction.label_en().to_lowercase(),
-                        if direction == Direction::Up {
-                            "higher"
-                        } else {
-                            "lower"
-                        },
-                        to.name,
-                        to.tier.label_en()
-                    ),
-                },
-            ));
-        }
-        if let Some(dep) = to_department_id {
+    }
+
+    /// The rules of a new referral that need the database, in the order a form shows them:
+    /// the departments and the doctor belong to their institutions (a consultation goes to a
+    /// clinical department), the resident exists and is in the writer's scope (audited), the
+    /// items are the resident's, the slot is the target's.
+    async fn new_referral_facts(
+        &self,
+        ctx: &Ctx,
+        c: &NewReferral,
+        from: Institution,
+        to: Institution,
+    ) -> Result<NewFacts> {
+        let store = self.store();
+        if let Some(dep) = c.to_department_id {
             match store.department(dep).await? {
+                // A consultation goes to a department that sees patients; an examination
+                // (a resource is booked) may go to the department that performs it.
                 Some(dd) if dd.institution_id == to.id && dd.active => {
-                    // A consultation goes to a department that sees patients; an examination
-                    // (a resource is booked) may go to the department that performs it.
-                    if needs.is_none() && !ygt_domain::org::is_clinical_department(&dd.name) {
+                    if c.needs.is_none() && !ygt_domain::org::is_clinical_department(&dd.name) {
                         return Err(not_clinical(&dd.name));
                     }
                 }
                 _ => return Err(AppError::invalid("to_department_id", Reason::NotFound)),
             }
         }
-        if let Some(dep) = from_department_id {
+        if let Some(dep) = c.from_department_id {
             match store.department(dep).await? {
                 Some(dd) if dd.institution_id == from.id => {}
                 _ => return Err(AppError::invalid("from_department_id", Reason::NotFound)),
             }
         }
-        if let Some(s) = to_staff_id {
+        if let Some(s) = c.to_staff_id {
             match store.staff_member(s).await? {
                 Some(st) if st.institution_id == to.id && st.active => {}
                 _ => return Err(AppError::invalid("to_staff_id", Reason::NotFound)),
             }
         }
-        let Some(person) = store.person(person_id).await? else {
+        let Some(person) = store.person(c.person_id).await? else {
             return Err(AppError::invalid("person_id", Reason::NotFound));
         };
         // Writing a referral reads the resident's record: the scope decides.
-        self.resident_access(ctx, person_id, "referral.create", "referral")
+        self.resident_access(ctx, c.person_id, "referral.create", "referral")
             .await?;
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in c.item_ids.iter().enumerate() {
             match store.item(*item).await? {
-                Some(it) if it.person_id == Some(person_id) => {}
+                Some(it) if it.person_id == Some(c.person_id) => {}
                 _ => {
                     return Err(AppError::invalid(
                         &format!("item_ids[{i}]"),
@@ -980,76 +623,91 @@ impl App {
                 }
             }
         }
-        let slot = match slot_id {
-            Some(s) => {
-                let slot = store
-                    .slot(s)
-                    .await?
-                    .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
-                let res = store
-                    .booking_resource(slot.resource_id)
-                    .await?
-                    .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
-                if res.institution_id != to.id {
-                    return Err(AppError::invalid(
-                        "slot_id",
-                        Reason::Other {
-                            zh: "号源不属于转入机构".into(),
-                            en: "the slot belongs to another institution".into(),
-                        },
-                    ));
-                }
-                Some((slot, res))
-            }
+        let slot = match c.slot_id {
+            Some(s) => Some(self.slot_of(s, to.id).await?),
             None => None,
         };
-        let now = self.now();
-        let status = if d.submit {
-            Status::Submitted
-        } else {
-            Status::Draft
-        };
+        Ok(NewFacts {
+            from,
+            to,
+            person_name: person.name,
+            slot,
+        })
+    }
+
+    /// A slot and its resource, which must belong to `institution`; errors name `slot_id`.
+    async fn slot_of(&self, slot: Uuid, institution: Uuid) -> Result<(Slot, Resource)> {
+        let store = self.store();
+        let slot = store
+            .slot(slot)
+            .await?
+            .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
+        let res = store
+            .booking_resource(slot.resource_id)
+            .await?
+            .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
+        if res.institution_id != institution {
+            return Err(AppError::invalid(
+                "slot_id",
+                Reason::Other {
+                    zh: "号源不属于转入机构".into(),
+                    en: "the slot belongs to another institution".into(),
+                },
+            ));
+        }
+        Ok((slot, res))
+    }
+
+    /// Writes the new referral: its row (with the next slip number of the day), the first
+    /// line of its history, the items, and the slot booked with it.
+    async fn insert_new_referral(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        c: &NewReferral,
+        f: &NewFacts,
+        now: OffsetDateTime,
+    ) -> Result<NewReferralRow> {
+        let (user_id, actor, _) = actor_name(ctx);
+        let status = c.status();
         let id = new_id();
-        let mut tx = store.begin().await?;
         let day = now.to_offset(beijing()).date();
         let seq = tx.next_referral_seq(&day.to_string()).await?;
-        let new = NewReferral {
+        let res = f.slot.as_ref().map(|(_, r)| r);
+        let row = NewReferralRow {
             id,
             number: slip_number(day, seq),
-            direction: direction.code().into(),
-            status: status.code().into(),
-            urgency: urgency.code().into(),
-            person_id,
-            from_institution_id: from.id,
-            from_department_id,
+            direction: c.direction,
+            status,
+            urgency: c.urgency,
+            person_id: c.person_id,
+            from_institution_id: f.from.id,
+            from_department_id: c.from_department_id,
             from_user_id: user_id,
             from_doctor: ctx
                 .principal()
                 .map_or(actor.clone(), |p| p.display_name.clone()),
-            to_institution_id: to.id,
-            to_department_id: to_department_id.or(slot.as_ref().and_then(|(_, r)| r.department_id)),
-            to_staff_id: to_staff_id.or(slot.as_ref().and_then(|(_, r)| r.staff_id)),
-            diagnosis_code: diagnosis_code.map(|c| c.as_str().to_owned()),
-            diagnosis_name,
-            reason,
-            criterion: criterion.map(|c| c.code().to_owned()),
-            summary,
-            needs: needs
-                .or(slot
-                    .as_ref()
-                    .and_then(|(_, r)| ResourceKind::parse("kind", &r.kind).ok()))
-                .map(|n| n.code().to_owned()),
-            plan: match &plan {
+            to_institution_id: f.to.id,
+            to_department_id: c.to_department_id.or(res.and_then(|r| r.department_id)),
+            to_staff_id: c.to_staff_id.or(res.and_then(|r| r.staff_id)),
+            diagnosis_code: c.diagnosis_code.as_ref().map(|c| c.as_str().to_owned()),
+            diagnosis_name: c.diagnosis_name.clone(),
+            reason: c.reason.clone(),
+            criterion: c.criterion.map(|c| c.code().to_owned()),
+            summary: c.summary.clone(),
+            needs: c.needs.or(res.map(|r| r.kind)),
+            plan: match &c.plan {
                 Some(p) => Some(
                     serde_json::to_string(p)
                         .map_err(|_| AppError::invalid("plan", Reason::Required))?,
                 ),
                 None => None,
             },
-            submitted_at: d.submit.then_some(now),
+            submitted_at: c.submit.then_some(now),
             now,
         };
-        tx.insert_referral(&new).await?;
+        tx.insert_referral(&row).await?;
+        let from = Some(f.from.id);
         tx.insert_referral_event(
             id,
             "create",
@@ -1057,19 +715,15 @@ impl App {
             status.code(),
             user_id,
             &actor,
-            Some(from.id),
+            from,
             None,
             now,
         )
         .await?;
-        tx.attach_referral_items(id, &items).await?;
-        if let Some((slot, res)) = &slot {
+        tx.attach_referral_items(id, &c.item_ids).await?;
+        if let Some((slot, res)) = &f.slot {
             if !tx.book_slot(slot.id, id, user_id, now).await? {
-                return Err(conflict(
-                    Some("slot_id"),
-                    "该号源已被预约或已过期，请重新选择",
-                    "that slot is already booked or past; choose another",
-                ));
+                return Err(slot_taken());
             }
             let mut r = tx
                 .referral_for_update(id)
@@ -1077,62 +731,43 @@ impl App {
                 .ok_or(AppError::NotFound("referral"))?;
             r.appointment_at = Some(slot.starts_at);
             tx.update_referral(&r).await?;
+            let note = format!("{} {}", res.name, local_minute(slot.starts_at));
+            let s = Some(status.code());
             tx.insert_referral_event(
                 id,
                 "book",
-                Some(status.code()),
+                s,
                 status.code(),
                 user_id,
                 &actor,
-                Some(from.id),
-                Some(&format!("{} {}", res.name, local_minute(slot.starts_at))),
+                from,
+                Some(&note),
                 now,
             )
             .await?;
         }
-        let mut events = vec![
-            Event::new("referral.create", "referral", Some(id.to_string()))
-                .resident(person_id)
-                .purpose("referral")
-                .detail(format!(
-                    "direction={direction} to={} status={status}",
-                    to.id
-                )),
-        ];
-        if let Some((slot, _)) = &slot {
-            events.push(
-                Event::new("slot.book", "slot", Some(slot.id.to_string()))
-                    .resident(person_id)
-                    .detail(format!("referral={id}")),
-            );
-        }
-        let mut live = None;
-        if status == Status::Submitted {
-            self.open_access(&mut tx, ctx, id, person_id, to.id).await?;
-            if let Some(p) = &plan {
-                self.record_plan_medications(&mut tx, ctx, id, person_id, from.id, p)
-                    .await?;
-            }
-            live = Some(
-                self.notify_receiving(
-                    &mut tx,
-                    &new_referral_view(&new, &person.name, &from.name),
-                    "submitted",
-                    now,
-                )
-                .await?,
-            );
-        }
-        self.audit_many_in(&mut tx, ctx, &events, Outcome::Allowed)
+        Ok(row)
+    }
+
+    /// A referral submitted as it is written: the receiving side gets the record, the plan's
+    /// medications go into the record, the receiving side is told.
+    async fn submit_new_referral(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        c: &NewReferral,
+        f: &NewFacts,
+        row: &NewReferralRow,
+        now: OffsetDateTime,
+    ) -> Result<LiveEvent> {
+        self.open_access(tx, ctx, row.id, c.person_id, f.to.id)
             .await?;
-        tx.commit().await?;
-        if let Some(ev) = live {
-            self.publish(ev);
+        if let Some(p) = &c.plan {
+            self.record_plan_medications(tx, ctx, row.id, c.person_id, f.from.id, p)
+                .await?;
         }
-        store
-            .referral(id)
-            .await?
-            .ok_or(AppError::NotFound("referral"))
+        let head = new_referral_view(row, &f.person_name, &f.from.name);
+        self.notify_receiving(tx, &head, "submitted", now).await
     }
 
     /// The receiving institution holds the record while the referral is open.
@@ -1312,7 +947,7 @@ impl App {
                 )
                 .await);
         }
-        if r.status == Status::Draft.code() && !referring {
+        if r.status == Status::Draft && !referring {
             // A draft is the referring doctor's until it is submitted.
             return Err(self
                 .refuse(
@@ -1342,7 +977,7 @@ impl App {
             Err(AppError::Forbidden { .. }) => true,
             Err(e) => return Err(e),
         };
-        let status = status_of(&r)?;
+        let status = r.status;
         let actions = if may_act(ctx) {
             status
                 .actions()
@@ -1359,7 +994,7 @@ impl App {
         let rules = self.overdue_rules().await?;
         let overdue = rules.overdue(
             status,
-            urgency_of(&r),
+            r.urgency,
             r.status_since,
             r.appointment_at,
             self.now(),
@@ -1405,270 +1040,178 @@ impl App {
     /// told the referral changed.
     pub async fn referral_step(&self, ctx: &Ctx, id: Uuid, d: &StepDraft) -> Result<Referral> {
         self.require_actor(ctx)?;
-        let action = Action::parse("action", &d.action)?;
-        let store = self.store();
-        let mut errs = ValidationErrors::default();
-        let reason = errs
-            .check(opt_text("reason", d.reason.as_ref(), 1000))
-            .flatten();
-        if action.needs_reason() && reason.is_none() {
-            errs.push(ValidationError::new("reason", Reason::Required));
-        }
-        let new_to = errs
-            .check(opt_id("to_institution_id", d.to_institution_id.as_ref()))
-            .flatten();
-        let new_dep = errs
-            .check(opt_id("to_department_id", d.to_department_id.as_ref()))
-            .flatten();
-        let slot_id = errs.check(opt_id("slot_id", d.slot_id.as_ref())).flatten();
-        let at = match d
-            .appointment_at
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(s) => errs.check(parse_local_time("appointment_at", s)),
-            None => None,
-        };
-        if action == Action::Redirect && new_to.is_none() {
-            errs.push(ValidationError::new("to_institution_id", Reason::Required));
-        }
-        if action == Action::Schedule && slot_id.is_none() && at.is_none() {
-            errs.push(ValidationError::new("appointment_at", Reason::Required));
-        }
-        let outcome = if action == Action::Complete {
-            let o = d.outcome.clone().unwrap_or_default();
-            let code = match o
-                .diagnosis_code
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-            {
-                Some(c) => errs
-                    .check(Icd10Code::parse("outcome.diagnosis_code", c))
-                    .map(|c| c.as_str().to_owned()),
-                None => None,
-            };
-            let name = errs
-                .check(opt_text(
-                    "outcome.diagnosis_name",
-                    o.diagnosis_name.as_ref(),
-                    200,
-                ))
-                .flatten();
-            let treatment = errs
-                .check(text("outcome.treatment", &o.treatment, 4000, false))
-                .unwrap_or_default();
-            let summary = errs
-                .check(text("outcome.summary", &o.summary, 8000, true))
-                .unwrap_or_default();
-            Some(ReferralOutcome {
-                diagnosis_code: code,
-                diagnosis_name: name,
-                treatment,
-                summary,
-            })
-        } else {
-            None
-        };
-        let before = store
-            .referral(id)
-            .await?
-            .ok_or(AppError::NotFound("referral"))?;
-        let audit_action = format!("referral.{}", action.code());
-        if !may_act(ctx) || !side_allows(ctx, action, &before) {
-            let (zh, en) = side_refusal(action);
-            return Err(self.refuse(ctx, &audit_action, Some(&before), zh, en).await);
-        }
+        let action = d.action()?;
+        let parsed = d.parse();
+        let before = self.reread_referral(id).await?;
+        self.authorise_step(ctx, action, &before).await?;
         // A step the state does not allow is refused before its fields are checked.
-        status_of(&before)?
-            .next(action)
-            .map_err(|e| conflict(Some("action"), e.message_zh(), e.to_string()))?;
-        errs.into_result()?;
-        // Checks that need reads before the transaction.
-        let redirect_to = match (action, new_to) {
-            (Action::Redirect, Some(t)) => {
-                let inst = match store.institution(t).await? {
+        before.status.next(action).map_err(transition_conflict)?;
+        let step = parsed?;
+        let target = self.step_target(&step, &before).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let mut r = match self
+            .lock_for_step(&mut tx, ctx, action, id, d.version, &target)
+            .await?
+        {
+            Ok(r) => r,
+            Err(refused) => {
+                drop(tx);
+                return Err(self.refuse_step(ctx, action, &refused).await);
+            }
+        };
+        let decision =
+            decide_step(&target.facts(&r), &step, side_of(ctx, &r), now).map_err(|e| match e {
+                StepRefusal::Transition(e) => transition_conflict(e),
+                StepRefusal::Invalid(e) => e.into(),
+            })?;
+        let mut audit = self
+            .write_step(&mut tx, ctx, &mut r, &step, &decision, &target, now)
+            .await?;
+        audit.extend(self.step_effects(&mut tx, ctx, &r, &decision, now).await?);
+        let live = self
+            .notify_step(&mut tx, ctx, &r, &step, &decision, &target, now)
+            .await?;
+        self.audit_many_in(&mut tx, ctx, &audit, Outcome::Allowed)
+            .await?;
+        tx.commit().await?;
+        if let Some(ev) = live {
+            self.publish(ev);
+        }
+        self.reread_referral(id).await
+    }
+
+    /// Only those who may write patient data, on the side that takes the action.
+    async fn authorise_step(&self, ctx: &Ctx, action: Action, r: &Referral) -> Result<()> {
+        if may_act(ctx) && side_allows(ctx, action, r) {
+            return Ok(());
+        }
+        Err(self.refuse_step(ctx, action, r).await)
+    }
+
+    async fn refuse_step(&self, ctx: &Ctx, action: Action, r: &Referral) -> AppError {
+        let (zh, en) = side_refusal(action);
+        self.refuse(ctx, step_audit_action(action), Some(r), zh, en)
+            .await
+    }
+
+    /// What a step needs read before its transaction: a redirection's new target (active,
+    /// with its department) and the referring institution's tier, a schedule's slot (the
+    /// receiving institution's).
+    async fn step_target(&self, step: &Step, r: &Referral) -> Result<StepTarget> {
+        let store = self.store();
+        let mut t = StepTarget::default();
+        match step {
+            Step::Redirect { to, department, .. } => {
+                let inst = match store.institution(*to).await? {
                     Some(i) if i.active => i,
                     _ => return Err(AppError::invalid("to_institution_id", Reason::NotFound)),
                 };
                 let from = store
-                    .institution(before.from_institution_id)
+                    .institution(r.from_institution_id)
                     .await?
                     .ok_or(AppError::NotFound("institution"))?;
-                let dir = Direction::parse("direction", &before.direction)?;
-                let ok = inst.id != before.to_institution_id
-                    && inst.id != from.id
-                    && match dir {
-                        Direction::Up => rank(inst.tier) > rank(from.tier),
-                        Direction::Down => rank(inst.tier) < rank(from.tier),
-                    };
-                if !ok {
-                    return Err(AppError::invalid(
-                        "to_institution_id",
-                        Reason::Other {
-                            zh: "改派目标须为另一家同方向的机构".into(),
-                            en: "redirect to another institution of the referral's direction"
-                                .into(),
-                        },
-                    ));
-                }
-                if let Some(dep) = new_dep {
-                    match store.department(dep).await? {
+                if let Some(dep) = department {
+                    match store.department(*dep).await? {
                         Some(dd) if dd.institution_id == inst.id && dd.active => {}
                         _ => return Err(AppError::invalid("to_department_id", Reason::NotFound)),
                     }
                 }
-                Some(inst)
+                t.redirect = Some((inst, from.tier, *department));
             }
-            _ => None,
-        };
-        let slot = match (action, slot_id) {
-            (Action::Schedule, Some(s)) => {
-                let slot = store
-                    .slot(s)
-                    .await?
-                    .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
-                let res = store
-                    .booking_resource(slot.resource_id)
-                    .await?
-                    .ok_or(AppError::invalid("slot_id", Reason::NotFound))?;
-                if res.institution_id != before.to_institution_id {
-                    return Err(AppError::invalid(
-                        "slot_id",
-                        Reason::Other {
-                            zh: "号源不属于转入机构".into(),
-                            en: "the slot belongs to another institution".into(),
-                        },
-                    ));
-                }
-                Some((slot, res))
-            }
-            _ => None,
-        };
-        let now = self.now();
-        let (user_id, actor, actor_inst) = actor_name(ctx);
-        let mut tx = store.begin().await?;
-        let mut r = tx
+            Step::Schedule {
+                when: Appointment::Slot(s),
+                ..
+            } => t.slot = Some(self.slot_of(*s, r.to_institution_id).await?),
+            _ => {}
+        }
+        Ok(t)
+    }
+
+    /// The referral read again inside the transaction (locked on PostgreSQL): the version the
+    /// user saw must be current, and the actor's side is decided again on the row as locked
+    /// (a redirect committed since the first read has moved the receiving side). `Ok(Err(r))`
+    /// when the side no longer allows the step.
+    async fn lock_for_step(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        action: Action,
+        id: Uuid,
+        version: Option<i64>,
+        target: &StepTarget,
+    ) -> Result<std::result::Result<Referral, Referral>> {
+        let r = tx
             .referral_for_update(id)
             .await?
             .ok_or(AppError::NotFound("referral"))?;
-        if let Some(v) = d.version
-            && v != r.version
-        {
+        if version.is_some_and(|v| v != r.version) {
             return Err(AppError::Stale);
         }
-        // Decided again on the row as locked: a redirect committed since the first read has
-        // moved the receiving side, and the former receiver may no longer act.
         if !side_allows(ctx, action, &r) {
-            drop(tx);
-            let (zh, en) = side_refusal(action);
-            return Err(self.refuse(ctx, &audit_action, Some(&r), zh, en).await);
+            return Ok(Err(r));
         }
-        if let Some((_, res)) = &slot
+        if let Some((_, res)) = &target.slot
             && res.institution_id != r.to_institution_id
         {
             return Err(AppError::Stale);
         }
-        let (referring, receiving) = sides(ctx, &r);
-        let from_status = status_of(&r)?;
-        let mut to_status = from_status
-            .next(action)
-            .map_err(|e| conflict(Some("action"), e.message_zh(), e.to_string()))?;
-        let mut notes: Vec<(String, Option<String>)> = Vec::new();
-        let mut audit_events = vec![
-            Event::new(&audit_action, "referral", Some(id.to_string()))
-                .resident(r.person_id)
-                .purpose("referral")
-                .detail(format!("{from_status}→{to_status}")),
+        Ok(Ok(r))
+    }
+
+    /// Writes the decided step: the booking, the row under its version, the history.
+    /// Returns the audit lines (the step, and a slot booked).
+    #[allow(clippy::too_many_arguments)]
+    async fn write_step(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        r: &mut Referral,
+        step: &Step,
+        dec: &StepDecision,
+        target: &StepTarget,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Event<'static>>> {
+        let (user_id, actor, actor_inst) = actor_name(ctx);
+        let mut audit = vec![
+            Event::new(
+                step_audit_action(dec.action),
+                "referral",
+                Some(r.id.to_string()),
+            )
+            .resident(r.person_id)
+            .purpose("referral")
+            .detail(format!("{}→{}", dec.from, dec.to)),
         ];
-        match action {
-            Action::Submit => {
-                r.submitted_at = Some(now);
-            }
-            Action::Accept => {
-                r.accepted_at = Some(now);
-                if r.appointment_at.is_some() {
-                    notes.push(("accept".into(), reason.clone()));
-                    to_status = Status::Scheduled;
-                }
-            }
-            Action::Reject | Action::Cancel => {
-                r.closed_at = Some(now);
-                r.status_note = reason.clone();
-                r.appointment_at = None;
-            }
-            Action::Redirect => {
-                if let Some(inst) = &redirect_to {
-                    r.to_institution_id = inst.id;
-                    r.to_department_id = new_dep;
-                    r.to_staff_id = None;
-                    r.appointment_at = None;
-                }
-                r.status_note = reason.clone();
-            }
-            Action::Schedule => {
-                if let Some((slot, res)) = &slot {
-                    tx.release_slot(id).await?;
-                    if !tx.book_slot(slot.id, id, user_id, now).await? {
-                        return Err(conflict(
-                            Some("slot_id"),
-                            "该号源已被预约或已过期，请重新选择",
-                            "that slot is already booked or past; choose another",
-                        ));
-                    }
-                    r.appointment_at = Some(slot.starts_at);
-                    r.to_department_id = r.to_department_id.or(res.department_id);
-                    audit_events.push(
-                        Event::new("slot.book", "slot", Some(slot.id.to_string()))
-                            .resident(r.person_id)
-                            .detail(format!("referral={id}")),
-                    );
-                } else if let Some(t) = at {
-                    if t <= now {
-                        return Err(AppError::invalid(
-                            "appointment_at",
-                            Reason::Other {
-                                zh: "预约时间须晚于现在".into(),
-                                en: "the appointment must be in the future".into(),
-                            },
-                        ));
-                    }
-                    tx.release_slot(id).await?;
-                    r.appointment_at = Some(t);
-                }
-            }
-            Action::Arrive => {
-                r.arrived_at = Some(now);
-            }
-            Action::Complete => {
-                r.closed_at = Some(now);
-                r.outcome = match &outcome {
-                    Some(o) => serde_json::to_string(o).ok(),
-                    None => None,
-                };
-            }
+        if let Step::Schedule { .. } = step {
+            tx.release_slot(r.id).await?;
         }
-        r.status = to_status.code().to_owned();
-        r.status_since = now;
-        tx.update_referral(&r).await?;
-        let note = match action {
-            Action::Schedule => r.appointment_at.map(local_minute),
-            Action::Redirect => redirect_to
+        if let Some((slot, _)) = &target.slot {
+            if !tx.book_slot(slot.id, r.id, user_id, now).await? {
+                return Err(slot_taken());
+            }
+            audit.push(
+                Event::new("slot.book", "slot", Some(slot.id.to_string()))
+                    .resident(r.person_id)
+                    .detail(format!("referral={}", r.id)),
+            );
+        }
+        apply_step(r, step, dec, target, now);
+        tx.update_referral(r).await?;
+        let note = match step {
+            Step::Schedule { .. } => r.appointment_at.map(local_minute),
+            Step::Redirect { reason, .. } => target
+                .redirect
                 .as_ref()
-                .map(|i| format!("{} — {}", i.name, reason.clone().unwrap_or_default())),
-            _ => reason.clone(),
+                .map(|(i, _, _)| format!("{} — {reason}", i.name)),
+            _ => step.reason().map(str::to_owned),
         };
-        let mid = if notes.is_empty() {
-            to_status
-        } else {
-            Status::Accepted
-        };
+        let (id, from) = (r.id, Some(dec.from));
         tx.insert_referral_event(
             id,
-            action.code(),
-            Some(from_status.code()),
-            mid.code(),
+            dec.action.code(),
+            from.map(Status::code),
+            dec.first_to().code(),
             user_id,
             &actor,
             actor_inst,
@@ -1676,86 +1219,67 @@ impl App {
             now,
         )
         .await?;
-        if !notes.is_empty() {
+        if dec.accepted_then_scheduled {
+            let at = r.appointment_at.map(local_minute);
             tx.insert_referral_event(
                 id,
                 "schedule",
                 Some(Status::Accepted.code()),
-                to_status.code(),
+                dec.to.code(),
                 user_id,
                 &actor,
                 actor_inst,
-                r.appointment_at.map(local_minute).as_deref(),
+                at.as_deref(),
                 now,
             )
             .await?;
         }
-        // Access, slots and tasks follow the state.
-        let rid = id.to_string();
-        if from_status == Status::Draft && to_status == Status::Submitted {
-            self.open_access(&mut tx, ctx, id, r.person_id, r.to_institution_id)
+        Ok(audit)
+    }
+
+    /// Access, slots and tasks follow the state. Returns the audit lines of what changed
+    /// (slots released, a care link granted).
+    async fn step_effects(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        r: &Referral,
+        dec: &StepDecision,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Event<'static>>> {
+        let mut audit = Vec::new();
+        let rid = r.id.to_string();
+        let released =
+            || Event::new("slot.release", "referral", Some(rid.clone())).resident(r.person_id);
+        if dec.opens_access {
+            self.open_access(tx, ctx, r.id, r.person_id, r.to_institution_id)
                 .await?;
-            if let Some(p) = r.plan.as_deref().and_then(|p| serde_json::from_str(p).ok()) {
-                self.record_plan_medications(
-                    &mut tx,
-                    ctx,
-                    id,
-                    r.person_id,
-                    r.from_institution_id,
-                    &p,
-                )
-                .await?;
+            if let Some(p) = stored_plan(r) {
+                self.record_plan_medications(tx, ctx, r.id, r.person_id, r.from_institution_id, &p)
+                    .await?;
             }
         }
-        if action == Action::Redirect {
+        if dec.moves_target {
             tx.end_care_links(Ground::Referral, &rid, now).await?;
-            if tx.release_slot(id).await? > 0 {
-                audit_events.push(
-                    Event::new("slot.release", "referral", Some(rid.clone())).resident(r.person_id),
-                );
+            if tx.release_slot(r.id).await? > 0 {
+                audit.push(released());
             }
-            self.open_access(&mut tx, ctx, id, r.person_id, r.to_institution_id)
+            self.open_access(tx, ctx, r.id, r.person_id, r.to_institution_id)
                 .await?;
         }
-        if !to_status.is_open() {
+        if dec.ends_access {
             tx.end_care_links(Ground::Referral, &rid, now).await?;
         }
-        if !to_status.holds_slot() && action != Action::Redirect && tx.release_slot(id).await? > 0 {
-            audit_events.push(
-                Event::new("slot.release", "referral", Some(rid.clone())).resident(r.person_id),
-            );
+        if dec.releases_slot && tx.release_slot(r.id).await? > 0 {
+            audit.push(released());
         }
-        if action == Action::Cancel {
-            tx.drop_open_care_tasks(id).await?;
+        if dec.drops_tasks {
+            tx.drop_open_care_tasks(r.id).await?;
         }
-        let direction = Direction::parse("direction", &r.direction)?;
-        if direction == Direction::Down && action == Action::Accept {
-            let plan: Plan = r
-                .plan
-                .as_deref()
-                .and_then(|p| serde_json::from_str(p).ok())
-                .unwrap_or_default();
-            let today = now.to_offset(beijing()).date();
-            let tasks: Vec<NewCareTask> = plan
-                .follow_ups
-                .iter()
-                .map(|f| NewCareTask {
-                    id: new_id(),
-                    referral_id: Some(id),
-                    person_id: r.person_id,
-                    institution_id: r.to_institution_id,
-                    staff_id: r.to_staff_id,
-                    kind: "follow_up".into(),
-                    title: f.title.clone(),
-                    due_on: f
-                        .on
-                        .unwrap_or(today + Duration::days(f.after_days.unwrap_or(14))),
-                    note: None,
-                })
-                .collect();
-            tx.insert_care_tasks(&tasks, now).await?;
+        if dec.creates_follow_ups {
+            tx.insert_care_tasks(&follow_up_tasks(r, now), now).await?;
         }
-        if action == Action::Arrive {
+        if dec.adds_care_link {
             // The patient is now seen there: the institution cares for them beyond the
             // referral, as it does for anyone it treats.
             let source = format!("referral:{rid}");
@@ -1763,7 +1287,7 @@ impl App {
                 .ensure_care_link(r.person_id, r.to_institution_id, Ground::Care, &source, now)
                 .await?
             {
-                audit_events.push(grant_event(&Grant {
+                audit.push(grant_event(&Grant {
                     resident: r.person_id,
                     ground: Ground::Care,
                     institution: Some(r.to_institution_id),
@@ -1773,87 +1297,68 @@ impl App {
                 }));
             }
         }
-        // Tell the other side.
-        let head = RefHead::of(&r);
-        let (users, zh, en) = if matches!(action.side(), Side::Referring)
-            || (action == Action::Cancel && referring && !receiving)
-        {
-            let u = self.receiving_users(&head).await?;
-            let why = reason
-                .as_deref()
-                .map(|r| format!("：{r}"))
-                .unwrap_or_default();
-            let why_en = reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default();
+        Ok(audit)
+    }
+
+    /// Tells the other side (not the actor): a submission as a new referral for the receiving
+    /// side, otherwise the new state with the reason.
+    #[allow(clippy::too_many_arguments)]
+    async fn notify_step(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        r: &Referral,
+        step: &Step,
+        dec: &StepDecision,
+        target: &StepTarget,
+        now: OffsetDateTime,
+    ) -> Result<Option<LiveEvent>> {
+        let head = RefHead::of(r);
+        if dec.action == Action::Submit {
+            return Ok(Some(
+                self.notify_receiving(tx, &head, "submitted", now).await?,
+            ));
+        }
+        let (to_zh, to_en) = (dec.to.label_zh(), dec.to.label_en().to_lowercase());
+        let (users, zh, en) = if dec.tell == Side::Receiving {
+            let (why, why_en) = match step.reason() {
+                Some(w) => (format!("：{w}"), format!(": {w}")),
+                None => Default::default(),
+            };
             (
-                u,
-                format!(
-                    "转诊{}：{}（{}）{why}",
-                    to_status.label_zh(),
-                    r.person_name,
-                    r.number,
-                ),
-                format!(
-                    "Referral {}: {} ({}){why_en}",
-                    to_status.label_en().to_lowercase(),
-                    r.person_name,
-                    r.number,
-                ),
+                self.receiving_users(&head).await?,
+                format!("转诊{to_zh}：{}（{}）{why}", r.person_name, r.number),
+                format!("Referral {to_en}: {} ({}){why_en}", r.person_name, r.number),
             )
         } else {
             let mut u: Vec<Uuid> = r.from_user_id.into_iter().collect();
-            if action == Action::Redirect {
+            if dec.moves_target {
                 u.extend(self.receiving_users(&head).await?);
             }
             u.sort();
             u.dedup();
+            let place = match &target.redirect {
+                Some((i, _, _)) => i.name.clone(),
+                None => r.to_institution_name.clone(),
+            };
             (
                 u,
+                format!("转诊{to_zh}：{}（{}），{place}", r.person_name, r.number),
                 format!(
-                    "转诊{}：{}（{}），{}",
-                    to_status.label_zh(),
-                    r.person_name,
-                    r.number,
-                    r.to_institution_name_after(&redirect_to)
-                ),
-                format!(
-                    "Referral {}: {} ({}), {}",
-                    to_status.label_en().to_lowercase(),
-                    r.person_name,
-                    r.number,
-                    r.to_institution_name_after(&redirect_to)
+                    "Referral {to_en}: {} ({}), {place}",
+                    r.person_name, r.number
                 ),
             )
         };
-        let users: Vec<Uuid> = users.into_iter().filter(|u| Some(*u) != user_id).collect();
-        let live = if action == Action::Submit {
-            Some(
-                self.notify_receiving(&mut tx, &head, "submitted", now)
-                    .await?,
-            )
-        } else if users.is_empty() {
-            None
-        } else {
-            Some(
-                self.notify_in(&mut tx, users, Some(id), action.code(), zh, en, now)
-                    .await?,
-            )
-        };
-        self.audit_many_in(&mut tx, ctx, &audit_events, Outcome::Allowed)
+        let me = actor_name(ctx).0;
+        let users: Vec<Uuid> = users.into_iter().filter(|u| Some(*u) != me).collect();
+        if users.is_empty() {
+            return Ok(None);
+        }
+        let ev = self
+            .notify_in(tx, users, Some(r.id), dec.action.code(), zh, en, now)
             .await?;
-        match tx.commit().await {
-            Ok(()) => {}
-            Err(e) => return Err(e.into()),
-        }
-        if let Some(ev) = live {
-            self.publish(ev);
-        }
-        store
-            .referral(id)
-            .await?
-            .ok_or(AppError::NotFound("referral"))
+        Ok(Some(ev))
     }
 
     /// A worklist of the actor's institutions.
@@ -1901,11 +1406,7 @@ impl App {
         let now = self.now();
         let overdue = rows
             .iter()
-            .map(|r| {
-                status_of(r).ok().and_then(|s| {
-                    rules.overdue(s, urgency_of(r), r.status_since, r.appointment_at, now)
-                })
-            })
+            .map(|r| rules.overdue(r.status, r.urgency, r.status_since, r.appointment_at, now))
             .collect();
         self.audit(
             ctx,
@@ -2652,7 +2153,7 @@ impl App {
             ),
         )
         .await?;
-        let kind = ResourceKind::parse("kind", &res.kind)?;
+        let kind = res.kind;
         let slots = session_slots(
             kind,
             res.release_hours,
@@ -2979,7 +2480,7 @@ impl ReferralStats {
 struct RefHead {
     id: Uuid,
     number: String,
-    direction: String,
+    direction: Direction,
     person_name: String,
     from_name: String,
     to_institution_id: Uuid,
@@ -2992,7 +2493,7 @@ impl RefHead {
         RefHead {
             id: r.id,
             number: r.number.clone(),
-            direction: r.direction.clone(),
+            direction: r.direction,
             person_name: r.person_name.clone(),
             from_name: r.from_institution_name.clone(),
             to_institution_id: r.to_institution_id,
@@ -3002,42 +2503,27 @@ impl RefHead {
     }
 
     fn direction_zh(&self) -> &'static str {
-        Direction::parse("d", &self.direction).map_or("转诊", |d| d.label_zh())
+        self.direction.label_zh()
     }
 
     fn direction_en(&self) -> &'static str {
-        Direction::parse("d", &self.direction).map_or("referral", |d| {
-            if d == Direction::Up {
-                "up-referral"
-            } else {
-                "down-referral"
-            }
-        })
+        match self.direction {
+            Direction::Up => "up-referral",
+            Direction::Down => "down-referral",
+        }
     }
 }
 
-fn new_referral_view(n: &NewReferral, person: &str, from: &str) -> RefHead {
+fn new_referral_view(n: &NewReferralRow, person: &str, from: &str) -> RefHead {
     RefHead {
         id: n.id,
         number: n.number.clone(),
-        direction: n.direction.clone(),
+        direction: n.direction,
         person_name: person.to_owned(),
         from_name: from.to_owned(),
         to_institution_id: n.to_institution_id,
         to_department_id: n.to_department_id,
         to_staff_id: n.to_staff_id,
-    }
-}
-
-trait TargetName {
-    fn to_institution_name_after(&self, redirect: &Option<ygt_store::org::Institution>) -> String;
-}
-
-impl TargetName for Referral {
-    fn to_institution_name_after(&self, redirect: &Option<ygt_store::org::Institution>) -> String {
-        redirect
-            .as_ref()
-            .map_or_else(|| self.to_institution_name.clone(), |i| i.name.clone())
     }
 }
 
@@ -3270,4 +2756,178 @@ fn side_refusal(action: Action) -> (&'static str, &'static str) {
             "this referral does not involve your institution",
         ),
     }
+}
+
+/// What a new referral is written with, once loaded and checked.
+struct NewFacts {
+    from: Institution,
+    to: Institution,
+    person_name: String,
+    slot: Option<(Slot, Resource)>,
+}
+
+fn place(i: &Institution) -> Place<'_> {
+    Place {
+        id: i.id,
+        tier: i.tier,
+        name: &i.name,
+    }
+}
+
+fn slot_taken() -> AppError {
+    conflict(
+        Some("slot_id"),
+        "该号源已被预约或已过期，请重新选择",
+        "that slot is already booked or past; choose another",
+    )
+}
+
+/// The audit lines of a new referral: its creation, and the slot booked with it.
+fn new_referral_events(c: &NewReferral, f: &NewFacts, id: Uuid) -> Vec<Event<'static>> {
+    let mut events = vec![
+        Event::new("referral.create", "referral", Some(id.to_string()))
+            .resident(c.person_id)
+            .purpose("referral")
+            .detail(format!(
+                "direction={} to={} status={}",
+                c.direction,
+                f.to.id,
+                c.status()
+            )),
+    ];
+    if let Some((slot, _)) = &f.slot {
+        events.push(
+            Event::new("slot.book", "slot", Some(slot.id.to_string()))
+                .resident(c.person_id)
+                .detail(format!("referral={id}")),
+        );
+    }
+    events
+}
+
+/// What a step loaded before its transaction.
+#[derive(Default)]
+struct StepTarget {
+    /// Redirect: the new institution, the referring institution's tier, the new department.
+    redirect: Option<(Institution, Tier, Option<Uuid>)>,
+    /// Schedule: the slot booked and its resource.
+    slot: Option<(Slot, Resource)>,
+}
+
+impl StepTarget {
+    /// The facts a step on `r` is decided on.
+    fn facts(&self, r: &Referral) -> StepFacts {
+        StepFacts {
+            status: r.status,
+            direction: r.direction,
+            from: r.from_institution_id,
+            to: r.to_institution_id,
+            appointment_at: r.appointment_at,
+            redirect: self
+                .redirect
+                .as_ref()
+                .map(|(i, from_tier, _)| RedirectFacts {
+                    from_tier: *from_tier,
+                    to: i.id,
+                    to_tier: i.tier,
+                }),
+        }
+    }
+}
+
+/// The side the actor stands on (`Either`: both).
+fn side_of(ctx: &Ctx, r: &Referral) -> Side {
+    match sides(ctx, r) {
+        (true, false) => Side::Referring,
+        (false, true) => Side::Receiving,
+        _ => Side::Either,
+    }
+}
+
+fn transition_conflict(e: ygt_domain::referral::TransitionError) -> AppError {
+    conflict(Some("action"), e.message_zh(), e.to_string())
+}
+
+/// The audit action of a step (`referral.accept`, …).
+fn step_audit_action(a: Action) -> &'static str {
+    match a {
+        Action::Submit => "referral.submit",
+        Action::Accept => "referral.accept",
+        Action::Reject => "referral.reject",
+        Action::Redirect => "referral.redirect",
+        Action::Schedule => "referral.schedule",
+        Action::Arrive => "referral.arrive",
+        Action::Complete => "referral.complete",
+        Action::Cancel => "referral.cancel",
+    }
+}
+
+/// The decided step on the row: its times, target, appointment, note or outcome, and state.
+fn apply_step(
+    r: &mut Referral,
+    step: &Step,
+    dec: &StepDecision,
+    target: &StepTarget,
+    now: OffsetDateTime,
+) {
+    match step {
+        Step::Submit { .. } => r.submitted_at = Some(now),
+        Step::Accept { .. } => r.accepted_at = Some(now),
+        Step::Reject { reason } | Step::Cancel { reason } => {
+            r.closed_at = Some(now);
+            r.status_note = Some(reason.clone());
+            r.appointment_at = None;
+        }
+        Step::Redirect { reason, .. } => {
+            if let Some((inst, _, department)) = &target.redirect {
+                r.to_institution_id = inst.id;
+                r.to_department_id = *department;
+                r.to_staff_id = None;
+                r.appointment_at = None;
+            }
+            r.status_note = Some(reason.clone());
+        }
+        Step::Schedule { when, .. } => match (&target.slot, when) {
+            (Some((slot, res)), _) => {
+                r.appointment_at = Some(slot.starts_at);
+                r.to_department_id = r.to_department_id.or(res.department_id);
+            }
+            (None, Appointment::At(t)) => r.appointment_at = Some(*t),
+            (None, Appointment::Slot(_)) => {}
+        },
+        Step::Arrive { .. } => r.arrived_at = Some(now),
+        Step::Complete { outcome, .. } => {
+            r.closed_at = Some(now);
+            r.outcome = serde_json::to_string(outcome).ok();
+        }
+    }
+    r.status = dec.to;
+    r.status_since = now;
+}
+
+/// The treatment plan stored with a referral.
+fn stored_plan(r: &Referral) -> Option<Plan> {
+    r.plan.as_deref().and_then(|p| serde_json::from_str(p).ok())
+}
+
+/// The care tasks of an accepted down-referral: one per follow-up of its plan, for the
+/// receiving institution (and the doctor it is addressed to).
+fn follow_up_tasks(r: &Referral, now: OffsetDateTime) -> Vec<NewCareTask> {
+    let today = now.to_offset(beijing()).date();
+    stored_plan(r)
+        .unwrap_or_default()
+        .follow_ups
+        .iter()
+        .map(|f| NewCareTask {
+            id: new_id(),
+            referral_id: Some(r.id),
+            person_id: r.person_id,
+            institution_id: r.to_institution_id,
+            staff_id: r.to_staff_id,
+            kind: "follow_up".into(),
+            title: f.title.clone(),
+            due_on: f.due_on(today),
+            note: None,
+        })
+        .collect()
 }

@@ -17,6 +17,7 @@ use ygt_app::ygt_store::referral::NewCareTask;
 use ygt_app::{Actor, App, AppError, Ctx};
 use ygt_domain::org::{DepartmentDraft, InstitutionDraft, StaffDraft};
 use ygt_domain::referral::ResourceKind;
+use ygt_domain::referral::Status;
 use ygt_testkit::{TestDb, both_backends};
 
 const PASSWORD: &str = "Demo-Kite#58";
@@ -332,7 +333,7 @@ async fn the_whole_loop(db: TestDb) {
         .create_referral(&cun, &up(&w, Some(slots[0])))
         .await
         .unwrap();
-    assert_eq!(r.status, "submitted");
+    assert_eq!(r.status, Status::Submitted);
     assert!(r.number.starts_with("ZZ"), "{}", r.number);
     assert!(r.appointment_at.is_some());
     assert_eq!(free_slots(&w).await.len(), 27);
@@ -389,7 +390,8 @@ async fn the_whole_loop(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        r.status, "scheduled",
+        r.status,
+        Status::Scheduled,
         "a booked referral is scheduled on acceptance"
     );
     let view = w.app.referral_view(&cun, r.id).await.unwrap();
@@ -458,7 +460,7 @@ async fn the_whole_loop(db: TestDb) {
         summary: "住院14天，病情稳定出院".into(),
     });
     let r = w.app.referral_step(&xian, r.id, &done).await.unwrap();
-    assert_eq!(r.status, "completed");
+    assert_eq!(r.status, Status::Completed);
     let back = w.app.inbox(&cun, true).await.unwrap();
     assert!(back.iter().any(|n| n.kind == "complete"), "{back:?}");
     let view = w.app.referral_view(&cun, r.id).await.unwrap();
@@ -581,7 +583,7 @@ async fn the_whole_loop(db: TestDb) {
         .referral_step(&cun, d.id, &step("accept"))
         .await
         .unwrap();
-    assert_eq!(d.status, "accepted");
+    assert_eq!(d.status, Status::Accepted);
     let tasks = w.app.care_task_list(&cun, true).await.unwrap();
     assert_eq!(tasks.len(), 2, "{tasks:?}");
     assert_eq!(tasks[0].title, "血压随访");
@@ -830,7 +832,7 @@ async fn concurrency_and_slots(db: TestDb) {
     ));
     stale.version = Some(first.version);
     let c = w.app.referral_step(&cun, first.id, &stale).await.unwrap();
-    assert_eq!(c.status, "cancelled");
+    assert_eq!(c.status, Status::Cancelled);
     assert_eq!(c.status_note.as_deref(), Some("患者放弃"));
     assert_eq!(free_slots(&w).await.len(), 25);
     let r = w
@@ -841,13 +843,13 @@ async fn concurrency_and_slots(db: TestDb) {
     let mut rej = step("reject");
     rej.reason = Some("建议先到乡镇卫生院就诊".into());
     let r = w.app.referral_step(&x1, r.id, &rej).await.unwrap();
-    assert_eq!(r.status, "rejected");
+    assert_eq!(r.status, Status::Rejected);
     assert_eq!(free_slots(&w).await.len(), 25);
     // Draft, then submit; the county redirects it to the township (also above the village).
     let mut draft = up(&w, None);
     draft.submit = false;
     let d = w.app.create_referral(&cun, &draft).await.unwrap();
-    assert_eq!(d.status, "draft");
+    assert_eq!(d.status, Status::Draft);
     let x_in = w
         .app
         .worklist(
@@ -872,7 +874,7 @@ async fn concurrency_and_slots(db: TestDb) {
     redirect.reason = Some("县医院CT检修，改派乡镇卫生院DR".into());
     redirect.to_institution_id = Some(w.town.to_string());
     let d = w.app.referral_step(&x1, d.id, &redirect).await.unwrap();
-    assert_eq!(d.status, "redirected");
+    assert_eq!(d.status, Status::Redirected);
     assert_eq!(d.to_institution_id, w.town);
     let town = ctx_of(&w.app, "towndoc").await;
     // The county's access ended; the township's began.
@@ -886,7 +888,7 @@ async fn concurrency_and_slots(db: TestDb) {
         .referral_step(&town, d.id, &step("accept"))
         .await
         .unwrap();
-    assert_eq!(d.status, "accepted");
+    assert_eq!(d.status, Status::Accepted);
     // Overdue: an emergency waits 30 minutes at most; nothing here is overdue yet.
     let over = w
         .app
@@ -1075,7 +1077,7 @@ async fn sessions_and_retime(db: TestDb) {
         .referral_step(&xian, r.id, &step("accept"))
         .await
         .unwrap();
-    assert_eq!(r.status, "scheduled");
+    assert_eq!(r.status, Status::Scheduled);
     let now = OffsetDateTime::now_utc();
     let (created, accepted) = (now - Duration::days(3), now - Duration::days(2));
     let day = created.to_offset(time::macros::offset!(+8)).date();

@@ -780,7 +780,7 @@ async fn a_former_receiver_cannot_accept_after_a_redirect(db: TestDb) {
             w.app.referral_step(&coord, r.id, &accept)
         );
         let now = w.app.store().referral(r.id).await.unwrap().unwrap();
-        if now.status == "accepted" {
+        if now.status == ygt_domain::referral::Status::Accepted {
             assert_eq!(
                 now.to_institution_id, w.hospital,
                 "round {i}: accepted by a receiver it no longer had ({redirected:?} {accepted:?})"

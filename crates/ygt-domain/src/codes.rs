@@ -79,6 +79,14 @@ macro_rules! code_enum {
             }
         }
 
+        /// Decoding a stored code (a store row's column).
+        impl TryFrom<String> for $name {
+            type Error = $crate::ValidationError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                $name::parse("value", &s)
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = $crate::ValidationError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -11,6 +11,13 @@ use crate::code_enum;
 use crate::error::{Reason, ValidationError};
 use crate::org::{ServiceKind, Tier};
 
+pub mod command;
+pub use command::{
+    Appointment, FollowUp, NewReferral, Place, Plan, PlanDraft, RedirectFacts, ReferralDraft,
+    ReferralOutcome, Step, StepDecision, StepDraft, StepFacts, StepRefusal, check_target,
+    decide_step, local_minute, parse_local_time,
+};
+
 code_enum! {
     /// Which way a referral goes.
     pub enum Direction {

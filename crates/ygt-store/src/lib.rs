@@ -26,7 +26,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, Sqlite, Transaction};
 
-pub use sql::{Arg, Sql};
+pub use sql::{Arg, NullableCode, Sql};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,8 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            // A stored value its row type does not accept (a code that no longer parses).
+            sqlx::Error::ColumnDecode { index, .. } => StoreError::Corrupt(index.clone()),
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(
                 format!("{} {}", db.constraint().unwrap_or(""), db.message()),
             ),

@@ -5,6 +5,8 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use ygt_domain::referral::{Direction, ResourceKind, Status, Urgency};
+
 use crate::record::{ITEM_COLUMNS, Item};
 use crate::{Backend, Result, Sql, Store, StoreError, Tx};
 
@@ -13,9 +15,12 @@ use crate::{Backend, Result, Sql, Store, StoreError, Tx};
 pub struct Referral {
     pub id: Uuid,
     pub number: String,
-    pub direction: String,
-    pub status: String,
-    pub urgency: String,
+    #[sqlx(try_from = "String")]
+    pub direction: Direction,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    #[sqlx(try_from = "String")]
+    pub urgency: Urgency,
     pub person_id: Uuid,
     pub person_name: String,
     pub person_sex: String,
@@ -37,7 +42,8 @@ pub struct Referral {
     pub reason: String,
     pub criterion: Option<String>,
     pub summary: Option<String>,
-    pub needs: Option<String>,
+    #[sqlx(try_from = "crate::NullableCode")]
+    pub needs: Option<ResourceKind>,
     pub plan: Option<String>,
     pub outcome: Option<String>,
     pub status_note: Option<String>,
@@ -79,9 +85,9 @@ const REFERRAL_COLUMNS: &str = "SELECT r.id, r.number, r.direction, r.status, r.
 pub struct NewReferral {
     pub id: Uuid,
     pub number: String,
-    pub direction: String,
-    pub status: String,
-    pub urgency: String,
+    pub direction: Direction,
+    pub status: Status,
+    pub urgency: Urgency,
     pub person_id: Uuid,
     pub from_institution_id: Uuid,
     pub from_department_id: Option<Uuid>,
@@ -95,7 +101,7 @@ pub struct NewReferral {
     pub reason: String,
     pub criterion: Option<String>,
     pub summary: Option<String>,
-    pub needs: Option<String>,
+    pub needs: Option<ResourceKind>,
     pub plan: Option<String>,
     pub submitted_at: Option<OffsetDateTime>,
     pub now: OffsetDateTime,
@@ -107,8 +113,10 @@ pub struct ReferralEvent {
     pub id: Uuid,
     pub referral_id: Uuid,
     pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    #[sqlx(try_from = "crate::NullableCode")]
+    pub from_status: Option<Status>,
+    #[sqlx(try_from = "String")]
+    pub to_status: Status,
     pub actor_user_id: Option<Uuid>,
     pub actor_name: String,
     pub institution_id: Option<Uuid>,
@@ -288,7 +296,8 @@ pub struct Resource {
     pub institution_name: String,
     pub department_id: Option<Uuid>,
     pub department_name: Option<String>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: ResourceKind,
     pub name: String,
     /// Where it is (building, floor, room), empty when not given.
     pub location: String,
@@ -831,9 +840,9 @@ impl Tx {
             )
             .arg(r.id)
             .arg(r.number.as_str())
-            .arg(r.direction.as_str())
-            .arg(r.status.as_str())
-            .arg(r.urgency.as_str())
+            .arg(r.direction.code())
+            .arg(r.status.code())
+            .arg(r.urgency.code())
             .arg(r.person_id)
             .arg(r.from_institution_id)
             .arg(r.from_department_id)
@@ -847,7 +856,7 @@ impl Tx {
             .arg(r.reason.as_str())
             .arg(r.criterion.as_deref())
             .arg(r.summary.as_deref())
-            .arg(r.needs.as_deref())
+            .arg(r.needs.map(ResourceKind::code))
             .arg(r.plan.as_deref())
             .arg(r.now)
             .arg(r.submitted_at)
@@ -880,8 +889,8 @@ impl Tx {
                      closed_at = ?, status_since = ?, version = version + 1 \
                      WHERE id = ? AND version = ?",
                 )
-                .arg(r.status.as_str())
-                .arg(r.urgency.as_str())
+                .arg(r.status.code())
+                .arg(r.urgency.code())
                 .arg(r.to_institution_id)
                 .arg(r.to_department_id)
                 .arg(r.to_staff_id)
@@ -889,7 +898,7 @@ impl Tx {
                 .arg(r.diagnosis_name.as_deref())
                 .arg(r.reason.as_str())
                 .arg(r.summary.as_deref())
-                .arg(r.needs.as_deref())
+                .arg(r.needs.map(ResourceKind::code))
                 .arg(r.plan.as_deref())
                 .arg(r.outcome.as_deref())
                 .arg(r.status_note.as_deref())

@@ -171,6 +171,47 @@ pub(crate) fn to_postgres(sql: &str) -> String {
     out
 }
 
+/// A nullable coded column, decoded with `#[sqlx(try_from = "crate::sql::NullableCode")]` into an
+/// `Option` of a `code_enum!` type (a non-null coded column uses `try_from = "String"`): NULL
+/// is `None`, a known code its value, anything else a [`crate::StoreError::Corrupt`] naming
+/// the column.
+pub struct NullableCode(Option<String>);
+
+impl<DB: sqlx::Database> sqlx::Type<DB> for NullableCode
+where
+    Option<String>: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <Option<String> as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <Option<String> as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for NullableCode
+where
+    Option<String>: sqlx::Decode<'r, DB>,
+{
+    fn decode(
+        value: <DB as sqlx::Database>::ValueRef<'r>,
+    ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+        <Option<String> as sqlx::Decode<'r, DB>>::decode(value).map(NullableCode)
+    }
+}
+
+impl<T> TryFrom<NullableCode> for Option<T>
+where
+    T: TryFrom<String, Error = ygt_domain::ValidationError>,
+{
+    type Error = ygt_domain::ValidationError;
+
+    fn try_from(c: NullableCode) -> std::result::Result<Self, Self::Error> {
+        c.0.map(T::try_from).transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -584,9 +584,9 @@ async fn episode_items_and_tasks(db: TestDb) {
     tx.insert_referral(&NewReferral {
         id: down,
         number: "ZZ20260101-0001".into(),
-        direction: "down".into(),
-        status: "accepted".into(),
-        urgency: "routine".into(),
+        direction: ygt_domain::referral::Direction::Down,
+        status: ygt_domain::referral::Status::Accepted,
+        urgency: ygt_domain::referral::Urgency::Routine,
         person_id: person,
         from_institution_id: hid,
         from_department_id: None,
@@ -651,5 +651,21 @@ async fn episode_items_and_tasks(db: TestDb) {
             .unwrap()
             .is_empty()
     );
+
+    // Coded columns decode into their types; a code that no longer parses is corrupt data.
+    let r = s.referral(down).await.unwrap().unwrap();
+    assert_eq!(r.status, ygt_domain::referral::Status::Accepted);
+    assert_eq!(r.needs, None);
+    let mut tx = s.begin().await.unwrap();
+    tx.execute(
+        Sql::new("UPDATE referrals SET status = 'lost', needs = 'ct' WHERE id = ?").arg(down),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    match s.referral(down).await {
+        Err(StoreError::Corrupt(column)) => assert_eq!(column, "status"),
+        other => panic!("{other:?}"),
+    }
 }
 both_backends!(episode_items_and_tasks, episode_items_and_tasks);

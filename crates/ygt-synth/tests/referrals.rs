@@ -92,8 +92,8 @@ async fn demo_referrals(db: TestDb) {
     let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_direction: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &all {
-        *by_status.entry(r.status.as_str()).or_default() += 1;
-        *by_direction.entry(r.direction.as_str()).or_default() += 1;
+        *by_status.entry(r.status.code()).or_default() += 1;
+        *by_direction.entry(r.direction.code()).or_default() += 1;
     }
     for s in Status::ALL {
         let n = by_status.get(s.code()).copied().unwrap_or(0);
@@ -106,7 +106,7 @@ async fn demo_referrals(db: TestDb) {
     for ((d, s), n) in &summary.by_state {
         assert_eq!(
             all.iter()
-                .filter(|r| &r.direction == d && &r.status == s)
+                .filter(|r| r.direction.code() == d && r.status.code() == s)
                 .count() as i64,
             *n,
             "{d} {s}"
@@ -122,7 +122,8 @@ async fn demo_referrals(db: TestDb) {
     ] {
         for d in ["up", "down"] {
             assert!(
-                all.iter().any(|r| r.status == s && r.direction == d),
+                all.iter()
+                    .any(|r| r.status.code() == s && r.direction.code() == d),
                 "no {d} referral is {s}"
             );
         }
@@ -133,13 +134,13 @@ async fn demo_referrals(db: TestDb) {
     for r in &all {
         assert!(r.diagnosis_code.is_some() && r.diagnosis_name.is_some());
         assert!(!r.reason.is_empty());
-        if matches!(r.status.as_str(), "rejected" | "redirected" | "cancelled") {
+        if matches!(r.status.code(), "rejected" | "redirected" | "cancelled") {
             assert!(r.status_note.is_some(), "{} {}", r.number, r.status);
         }
-        if r.status == "completed" {
+        if r.status.code() == "completed" {
             assert!(r.outcome.is_some(), "{}", r.number);
         }
-        if r.direction == "down" {
+        if r.direction.code() == "down" {
             let plan: ygt_app::referral::Plan =
                 serde_json::from_str(r.plan.as_deref().unwrap()).unwrap();
             assert!(!plan.follow_ups.is_empty() && !plan.medications.is_empty());
@@ -170,7 +171,7 @@ async fn demo_referrals(db: TestDb) {
     // the acceptance as the plan says.
     let accepted_down: Vec<_> = all
         .iter()
-        .filter(|r| r.direction == "down" && r.accepted_at.is_some())
+        .filter(|r| r.direction.code() == "down" && r.accepted_at.is_some())
         .collect();
     assert!(accepted_down.len() >= 8, "{}", accepted_down.len());
     for r in &accepted_down {
@@ -186,7 +187,7 @@ async fn demo_referrals(db: TestDb) {
             );
             assert_eq!(t.institution_id, r.to_institution_id);
         }
-        if r.status == "completed" {
+        if r.status.code() == "completed" {
             assert!(tasks.iter().any(|t| t.done_at.is_some()), "{}", r.number);
         }
     }
@@ -195,17 +196,20 @@ async fn demo_referrals(db: TestDb) {
     // clinic hours in Beijing time; bookings and reserved free slots.
     let resources = app.booking_resources(&sys, None, None).await.unwrap();
     assert_eq!(resources.len(), summary.calendars);
-    let kinds: BTreeSet<&str> = resources.iter().map(|r| r.kind.as_str()).collect();
+    let kinds: BTreeSet<&str> = resources.iter().map(|r| r.kind.code()).collect();
     for k in ResourceKind::ALL {
         assert!(kinds.contains(k.code()), "no {k} calendar: {kinds:?}");
     }
     let clinics: Vec<_> = resources
         .iter()
-        .filter(|r| r.kind == "specialist_clinic")
+        .filter(|r| r.kind.code() == "specialist_clinic")
         .collect();
     assert_eq!(clinics.len(), 2);
     assert!(clinics.iter().all(|c| c.staff_id.is_some()));
-    assert_eq!(resources.iter().filter(|r| r.kind == "bed").count(), 3);
+    assert_eq!(
+        resources.iter().filter(|r| r.kind.code() == "bed").count(),
+        3
+    );
     let (mut booked, mut reserved_free, mut slots) = (0, 0, 0);
     for res in &resources {
         let all_slots = store
@@ -222,7 +226,7 @@ async fn demo_referrals(db: TestDb) {
         for s in &all_slots {
             let t = s.starts_at.to_offset(beijing());
             let minutes = u16::from(t.hour()) * 60 + u16::from(t.minute());
-            if res.kind == "bed" {
+            if res.kind.code() == "bed" {
                 assert_eq!(minutes, 10 * 60);
             } else {
                 assert!(
@@ -249,7 +253,7 @@ async fn demo_referrals(db: TestDb) {
     assert!(booked >= 5, "{booked} booked slots");
     assert!(reserved_free > 100, "{reserved_free} reserved free slots");
     // The scheduled referrals that booked a slot hold it; the booking is a real future time.
-    for r in all.iter().filter(|r| r.status == "scheduled") {
+    for r in all.iter().filter(|r| r.status.code() == "scheduled") {
         let at = r
             .appointment_at
             .expect("a scheduled referral has an appointment");
@@ -261,7 +265,7 @@ async fn demo_referrals(db: TestDb) {
         .referral_stats(&sys, now - Duration::days(400), now + Duration::days(1))
         .await
         .unwrap();
-    let not_drafts = all.iter().filter(|r| r.status != "draft").count() as i64;
+    let not_drafts = all.iter().filter(|r| r.status.code() != "draft").count() as i64;
     assert_eq!(stats.total, not_drafts);
     assert_eq!(stats.rows.iter().map(|r| r.count).sum::<i64>(), not_drafts);
     assert!(
@@ -282,7 +286,7 @@ async fn demo_referrals(db: TestDb) {
     };
     let village = signed_in(&app, "village").await;
     let out = app.worklist(&village, &list("outgoing")).await.unwrap();
-    let statuses: BTreeSet<&str> = out.referrals.iter().map(|r| r.status.as_str()).collect();
+    let statuses: BTreeSet<&str> = out.referrals.iter().map(|r| r.status.code()).collect();
     for s in ["draft", "submitted", "scheduled", "completed"] {
         assert!(
             statuses.contains(s),
@@ -303,11 +307,7 @@ async fn demo_referrals(db: TestDb) {
     assert!(!app.inbox(&village, true).await.unwrap().is_empty());
     let doctor = signed_in(&app, "doctor").await;
     let incoming = app.worklist(&doctor, &list("incoming")).await.unwrap();
-    let statuses: BTreeSet<&str> = incoming
-        .referrals
-        .iter()
-        .map(|r| r.status.as_str())
-        .collect();
+    let statuses: BTreeSet<&str> = incoming.referrals.iter().map(|r| r.status.code()).collect();
     for s in ["submitted", "accepted", "scheduled", "arrived"] {
         assert!(
             statuses.contains(s),
@@ -315,7 +315,12 @@ async fn demo_referrals(db: TestDb) {
         );
     }
     let outgoing = app.worklist(&doctor, &list("outgoing")).await.unwrap();
-    assert!(outgoing.referrals.iter().any(|r| r.direction == "down"));
+    assert!(
+        outgoing
+            .referrals
+            .iter()
+            .any(|r| r.direction.code() == "down")
+    );
     let coordinator = signed_in(&app, "referral").await;
     let overdue = app.worklist(&coordinator, &list("overdue")).await.unwrap();
     assert!(!overdue.referrals.is_empty());
@@ -370,7 +375,7 @@ async fn demo_referrals(db: TestDb) {
         };
         for r in app.worklist(&who, &all).await.unwrap().referrals {
             assert!(
-                r.status != "draft" || own.contains(&r.from_institution_id),
+                r.status.code() != "draft" || own.contains(&r.from_institution_id),
                 "{name} sees a draft of {}",
                 r.from_institution_name
             );

@@ -11,7 +11,6 @@ use ygt_app::record::{PatientRecord, RecognisedResult, fmt_num, parse_cursor};
 use ygt_app::ygt_store::record::{Item, ItemVersion, Observation, Problem, TimelineFilter};
 use ygt_domain::chronic::is_chronic;
 use ygt_domain::clinical::ItemKind;
-use ygt_domain::referral::Status;
 
 use crate::door::error::WebError;
 use crate::door::extract::{FormData, QueryData, ReqCtx, parse_id};
@@ -86,9 +85,6 @@ impl RecordPage {
     }
     fn kind(&self, code: &str) -> &'static str {
         kind_label(code, self.t)
-    }
-    fn status(&self, code: &str) -> &'static str {
-        Status::parse("status", code).map_or("?", |s| s.label(self.t.is_en()))
     }
     fn tasks_done(&self, e: &Episode) -> usize {
         e.tasks.iter().filter(|k| k.done_at.is_some()).count()

@@ -42,9 +42,6 @@ impl CalendarsPage {
     fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
         l(self.t, zh, en)
     }
-    fn kind(&self, c: &str) -> &'static str {
-        kind_label(self.t, c)
-    }
 }
 
 async fn calendars_view(

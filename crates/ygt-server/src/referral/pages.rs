@@ -59,10 +59,6 @@ pub(super) fn urgency_label(t: Lang, code: &str) -> &'static str {
     Urgency::parse("u", code).map_or("?", |s| s.label(t.is_en()))
 }
 
-pub(super) fn kind_label(t: Lang, code: &str) -> &'static str {
-    ResourceKind::parse("k", code).map_or("?", |s| s.label(t.is_en()))
-}
-
 pub(super) fn criterion_label(t: Lang, code: &str) -> &'static str {
     Criterion::parse("c", code).map_or("", |s| s.label(t.is_en()))
 }
@@ -122,15 +118,6 @@ impl WorklistPage {
     }
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
-    }
-    fn status(&self, c: &str) -> &'static str {
-        status_label(self.t, c)
-    }
-    fn dir(&self, c: &str) -> &'static str {
-        direction_label(self.t, c)
-    }
-    fn urg(&self, c: &str) -> &'static str {
-        urgency_label(self.t, c)
     }
     fn over(&self, o: &Option<Overdue>) -> &'static str {
         o.map_or("", |o| o.label(self.t.is_en()))
@@ -488,9 +475,6 @@ impl SlotsFragment {
     fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
         l(self.t, zh, en)
     }
-    fn kind(&self, c: &str) -> &'static str {
-        kind_label(self.t, c)
-    }
 }
 
 #[derive(Template)]
@@ -614,18 +598,6 @@ impl ReferralPage {
             .filter(|at| *at > OffsetDateTime::now_utc() + time::Duration::minutes(15))
             .map(local)
     }
-    fn status(&self, c: &str) -> &'static str {
-        status_label(self.t, c)
-    }
-    fn dir(&self, c: &str) -> &'static str {
-        direction_label(self.t, c)
-    }
-    fn urg(&self, c: &str) -> &'static str {
-        urgency_label(self.t, c)
-    }
-    fn kind(&self, c: &str) -> &'static str {
-        kind_label(self.t, c)
-    }
     fn crit(&self, c: &str) -> &'static str {
         criterion_label(self.t, c)
     }
@@ -672,10 +644,10 @@ async fn redirect_targets(
         .iter()
         .find(|i| i.id == r.to_institution_id)
         .map(|i| rank(i.tier));
-    let offering: Option<std::collections::HashSet<Uuid>> = match r.needs.as_deref() {
-        Some(kind) if !kind.is_empty() => Some(
+    let offering: Option<std::collections::HashSet<Uuid>> = match r.needs {
+        Some(kind) => Some(
             s.app
-                .booking_resources(ctx, None, Some(kind))
+                .booking_resources(ctx, None, Some(kind.code()))
                 .await?
                 .into_iter()
                 .map(|x| x.institution_id)
@@ -683,7 +655,7 @@ async fn redirect_targets(
         ),
         _ => None,
     };
-    let up = r.direction == Direction::Up.code();
+    let up = r.direction == Direction::Up;
     Ok(all
         .into_iter()
         .filter(|i| i.id != r.to_institution_id && i.id != r.from_institution_id)
@@ -722,7 +694,7 @@ async fn referral_view_page(
         targets = redirect_targets(s, ctx, &v.referral, all).await?;
     }
     if v.actions.contains(&Action::Schedule) {
-        let kind = v.referral.needs.as_deref();
+        let kind = v.referral.needs.map(ResourceKind::code);
         for r in s
             .app
             .booking_resources(ctx, Some(v.referral.to_institution_id), kind)
@@ -821,12 +793,6 @@ impl SlipPage {
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
-    fn status(&self, c: &str) -> &'static str {
-        status_label(self.t, c)
-    }
-    fn urg(&self, c: &str) -> &'static str {
-        urgency_label(self.t, c)
-    }
     fn sex(&self) -> &'static str {
         ygt_domain::ident::Sex::parse("sex", &self.v.referral.person_sex)
             .map(|s| s.label(self.t.is_en()))
@@ -834,7 +800,7 @@ impl SlipPage {
     }
     /// What the patient brings, with what the booked kind of resource asks for.
     fn bring(&self) -> String {
-        let kind = self.v.resource.as_ref().map(|r| r.kind.as_str());
+        let kind = self.v.resource.as_ref().map(|r| r.kind);
         let mut out = l(
             self.t,
             "本转诊单、身份证（或社保卡、电子健康卡）、医保卡、近期病历和检查报告、正在服用的药物",
@@ -842,14 +808,14 @@ impl SlipPage {
         )
         .to_owned();
         out.push_str(match kind {
-            Some("ct") => l(self.t, "；检查前取下金属物品", "; metal objects off before the scan"),
-            Some("mri") => l(
+            Some(ResourceKind::Ct) => l(self.t, "；检查前取下金属物品", "; metal objects off before the scan"),
+            Some(ResourceKind::Mri) => l(
                 self.t,
                 "；体内有心脏起搏器或金属植入物须事先告知，检查前取下金属物品",
                 "; tell the staff of a pacemaker or metal implant, metal objects off before the scan",
             ),
-            Some("ultrasound") => l(self.t, "；腹部超声须空腹", "; fast before an abdominal scan"),
-            Some("bed") => l(self.t, "；住院押金、个人生活用品", "; the admission deposit, personal things"),
+            Some(ResourceKind::Ultrasound) => l(self.t, "；腹部超声须空腹", "; fast before an abdominal scan"),
+            Some(ResourceKind::Bed) => l(self.t, "；住院押金、个人生活用品", "; the admission deposit, personal things"),
             _ => "",
         });
         out

@@ -626,9 +626,9 @@ async fn build_fixture(s: &TestServer) -> Fixture {
         tx.insert_referral(&ygt_app::ygt_store::referral::NewReferral {
             id: referrals[i],
             number: format!("ZZMATRIX-{i}"),
-            direction: "up".into(),
-            status: "submitted".into(),
-            urgency: "routine".into(),
+            direction: ygt_domain::referral::Direction::Up,
+            status: ygt_domain::referral::Status::Submitted,
+            urgency: ygt_domain::referral::Urgency::Routine,
             person_id: person,
             from_institution_id: from,
             from_department_id: None,

@@ -130,7 +130,7 @@ pub async fn read(s: &AppState, ctx: &Ctx, rt: RType, id: &str) -> Result<Respon
     match rt {
         RType::Slot => {
             let (sl, res, a) = s.app.calendar_slot(ctx, uuid_of(id)?).await?;
-            Ok(fhir(StatusCode::OK, &slot(&sl, a, Some(&res.kind))))
+            Ok(fhir(StatusCode::OK, &slot(&sl, a, Some(res.kind))))
         }
         RType::Schedule => {
             let uuid = uuid_of(id)?;
@@ -409,7 +409,7 @@ pub async fn search(
                     .await?
                     .into_iter()
                     .find(|r| r.id == resource);
-                let kind = res.as_ref().map(|r| r.kind.clone());
+                let kind = res.as_ref().map(|r| r.kind);
                 let mut slots = s
                     .app
                     .calendar_slots(ctx, resource, from, until, booked, after, count + 1)
@@ -427,12 +427,7 @@ pub async fn search(
                     });
                 }
                 for (sl, a) in &slots {
-                    entries.push(entry(
-                        &base_url,
-                        rt,
-                        &sl.id.to_string(),
-                        slot(sl, *a, kind.as_deref()),
-                    ));
+                    entries.push(entry(&base_url, rt, &sl.id.to_string(), slot(sl, *a, kind)));
                 }
             }
         }
@@ -525,7 +520,7 @@ pub async fn search(
                 let status_ok = wq
                     .status
                     .as_deref()
-                    .is_none_or(|st| st.split(',').any(|x| x == r.status));
+                    .is_none_or(|st| st.split(',').any(|x| x == r.status.code()));
                 if !none
                     && status_ok
                     && wanted(&wq.person_id, r.person_id)

@@ -6,7 +6,7 @@ use super::*;
 // ---------------------------------------------------------------- status maps
 
 pub(super) fn status_of(r: &Referral) -> Status {
-    Status::parse("status", &r.status).unwrap_or(Status::Draft)
+    r.status
 }
 
 pub(super) fn sr_status(st: Status) -> &'static str {
@@ -97,14 +97,9 @@ pub(super) fn set(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
     }
 }
 
-fn kind_concept(kind: &str, text: Option<&str>) -> Value {
-    match ResourceKind::parse("kind", kind) {
-        Ok(k) => {
-            json!({"coding": [{"system": KIND_SYSTEM, "code": k.code(), "display": k.label_zh()}],
-                         "text": text.unwrap_or(k.label_zh())})
-        }
-        Err(_) => json!({"text": text.unwrap_or(kind)}),
-    }
+fn kind_concept(k: ResourceKind, text: Option<&str>) -> Value {
+    json!({"coding": [{"system": KIND_SYSTEM, "code": k.code(), "display": k.label_zh()}],
+                 "text": text.unwrap_or(k.label_zh())})
 }
 
 /// The resource type ygt serves a record item as (None: not served).
@@ -180,18 +175,14 @@ pub fn service_request(r: &Referral, items: Option<&[Item]>) -> Value {
     m.insert("identifier".into(), number(r));
     m.insert("status".into(), json!(sr_status(st)));
     m.insert("intent".into(), json!("order"));
-    if let Ok(d) = Direction::parse("direction", &r.direction) {
+    {
+        let d = r.direction;
         m.insert(
             "category".into(),
             json!([{"coding": [{"system": DIRECTION_SYSTEM, "code": d.code(), "display": d.label_zh()}], "text": d.label_zh()}]),
         );
     }
-    m.insert(
-        "priority".into(),
-        json!(priority(
-            Urgency::parse("urgency", &r.urgency).unwrap_or(Urgency::Routine)
-        )),
-    );
+    m.insert("priority".into(), json!(priority(r.urgency)));
     m.insert(
         "code".into(),
         json!({"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}], "text": "转诊"}),
@@ -199,7 +190,7 @@ pub fn service_request(r: &Referral, items: Option<&[Item]>) -> Value {
     set(
         &mut m,
         "orderDetail",
-        r.needs.as_deref().map(|n| json!([kind_concept(n, None)])),
+        r.needs.map(|n| json!([kind_concept(n, None)])),
     );
     m.insert("subject".into(), patient_ref(r));
     set(
@@ -308,12 +299,7 @@ pub fn task(r: &Referral) -> Value {
         json!({"coding": [{"system": STATUS_SYSTEM, "code": st.code(), "display": st.label_zh()}], "text": st.label_zh()}),
     );
     m.insert("intent".into(), json!("order"));
-    m.insert(
-        "priority".into(),
-        json!(priority(
-            Urgency::parse("urgency", &r.urgency).unwrap_or(Urgency::Routine)
-        )),
-    );
+    m.insert("priority".into(), json!(priority(r.urgency)));
     m.insert(
         "code".into(),
         json!({"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill", "display": "Fulfill the focal request"}], "text": "转诊办理"}),
@@ -398,9 +384,7 @@ pub fn appointment(r: &Referral, booking: Option<&(Slot, Resource)>) -> Option<V
     m.insert("meta".into(), meta(r));
     m.insert("identifier".into(), number(r));
     m.insert("status".into(), json!(appointment_status(st)));
-    let kind = booking
-        .map(|(_, res)| res.kind.as_str())
-        .or(r.needs.as_deref());
+    let kind = booking.map(|(_, res)| res.kind).or(r.needs);
     set(
         &mut m,
         "serviceType",
@@ -467,14 +451,14 @@ pub fn schedule(res: &Resource) -> Value {
         "resourceType": "Schedule",
         "id": res.id.to_string(),
         "active": res.active,
-        "serviceType": [kind_concept(&res.kind, None)],
+        "serviceType": [kind_concept(res.kind, None)],
         "actor": [{"display": resource_display(res)}],
         "comment": res.name,
     })
 }
 
 /// A slot of a calendar (never saying for whom it is booked).
-pub fn slot(s: &Slot, a: SlotAvailability, kind: Option<&str>) -> Value {
+pub fn slot(s: &Slot, a: SlotAvailability, kind: Option<ResourceKind>) -> Value {
     let mut m = Map::new();
     m.insert("resourceType".into(), json!("Slot"));
     m.insert("id".into(), json!(s.id.to_string()));
