@@ -13,10 +13,12 @@ use crate::door::error::WebError;
 use crate::door::extract::{JsonBody, Query, ReqCtx, parse_id};
 use crate::{AppState, Routes};
 
-pub fn routes(r: Routes) -> Routes {
-    r.get("/api/v1/me", me)
-        .get("/api/v1/audit", search_audit)
-        .get("/api/v1/residents/{id}/access", resident_access)
+pub fn identity_routes(r: Routes) -> Routes {
+    r.get("/api/v1/me", me).get("/api/v1/audit", search_audit)
+}
+
+pub fn access_routes(r: Routes) -> Routes {
+    r.get("/api/v1/residents/{id}/access", resident_access)
         .post("/api/v1/residents/{id}/break-glass", break_glass)
 }
 

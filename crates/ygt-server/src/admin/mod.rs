@@ -10,14 +10,27 @@ mod review;
 
 use crate::Routes;
 
-/// Every route of the capability: pages, then the JSON API.
-pub fn routes(r: Routes) -> Routes {
+/// The pages of the capability (but the break-glass form's target, [`break_glass`]).
+pub fn pages(r: Routes) -> Routes {
     let r = account::routes(r);
     let r = accounts::routes(r);
     let r = review::routes(r);
-    let r = audit::routes(r);
-    let r = break_glass::routes(r);
-    api::routes(r)
+    audit::routes(r)
+}
+
+/// `POST /residents/{id}/break-glass`, the target of the refusal page's form.
+pub fn break_glass(r: Routes) -> Routes {
+    break_glass::routes(r)
+}
+
+/// The JSON API of identity and audit: `/api/v1/me`, `/api/v1/audit`.
+pub fn identity_api(r: Routes) -> Routes {
+    api::identity_routes(r)
+}
+
+/// The JSON API of access to a resident: the access check and break-glass.
+pub fn access_api(r: Routes) -> Routes {
+    api::access_routes(r)
 }
 
 fn fmt_time(t: time::OffsetDateTime) -> String {

@@ -8,8 +8,12 @@ mod pages;
 
 use crate::Routes;
 
-/// Every route of the capability: pages, then the JSON API.
-pub fn routes(r: Routes) -> Routes {
-    let r = pages::routes(r);
+/// The pages of the capability.
+pub fn pages(r: Routes) -> Routes {
+    pages::routes(r)
+}
+
+/// The JSON API of the capability.
+pub fn api(r: Routes) -> Routes {
     api::routes(r)
 }

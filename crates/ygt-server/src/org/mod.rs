@@ -8,10 +8,14 @@ mod staff;
 
 use crate::Routes;
 
-/// Every route of the capability: pages, then the JSON API.
-pub fn routes(r: Routes) -> Routes {
+/// The pages of the capability.
+pub fn pages(r: Routes) -> Routes {
     let r = institutions::routes(r);
     let r = staff::routes(r);
-    let r = communities::routes(r);
+    communities::routes(r)
+}
+
+/// The JSON API of the capability.
+pub fn api(r: Routes) -> Routes {
     api::routes(r)
 }

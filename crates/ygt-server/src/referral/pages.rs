@@ -37,6 +37,7 @@ pub fn routes(r: Routes) -> Routes {
         .post("/referrals", create_page)
         .get("/referrals/slots", slots_fragment)
         .get("/referrals/doctor-options", doctor_options)
+        .get("/referrals/stats", super::work::stats_page)
         .get("/referrals/{id}", referral_page)
         .post("/referrals/{id}/step", step_page)
         .get("/referrals/{id}/slip", slip_page)

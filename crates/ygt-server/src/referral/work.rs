@@ -18,8 +18,7 @@ use crate::door::layout::{Nav, PageInfo, render_status};
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {
-    r.get("/referrals/stats", stats_page)
-        .get("/tasks", tasks_page)
+    r.get("/tasks", tasks_page)
         .post("/tasks/{id}/done", task_done)
         .get("/inbox", inbox_page)
         .post("/inbox/read", inbox_read)
@@ -246,7 +245,7 @@ impl StatsPage {
     }
 }
 
-async fn stats_page(
+pub(super) async fn stats_page(
     State(s): State<AppState>,
     t: Lang,
     page: PageInfo,
