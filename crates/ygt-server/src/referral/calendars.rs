@@ -11,7 +11,7 @@ use ygt_domain::org::Tier;
 use ygt_domain::referral::{ResourceKind, Urgency};
 
 use super::api::{CalendarBody, make_calendar};
-use super::pages::{kind_label, l, urgency_label};
+use super::pages::{l, urgency_label};
 use crate::door::error::WebError;
 use crate::door::extract::{FormData, QueryData, ReqCtx};
 use crate::door::i18n::Lang;
