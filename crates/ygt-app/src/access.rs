@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use ygt_domain::access::{Ground, Permission, Role, ScopeKind};
 use ygt_domain::audit::Outcome;
+use ygt_domain::msg;
 use ygt_store::Tx;
 use ygt_store::access::AuditEntry;
 
@@ -103,10 +104,7 @@ impl<'a> Event<'a> {
 }
 
 fn forbidden(p: Permission) -> AppError {
-    AppError::Forbidden {
-        zh: format!("没有权限：{}", p.label_zh()),
-        en: format!("not allowed: {}", p.label_en()),
-    }
+    AppError::forbidden(msg!("access.not_allowed", p = p))
 }
 
 impl App {
@@ -200,10 +198,7 @@ impl App {
             Actor::User(u) if u.can(local) && institution.is_some_and(|i| u.covers(i)) => Ok(()),
             Actor::User(u) => {
                 let err = if u.can(local) {
-                    AppError::Forbidden {
-                        zh: "该机构不在您的管理范围内".into(),
-                        en: "that institution is outside your scope".into(),
-                    }
+                    AppError::forbidden(msg!("access.institution_outside_admin_scope"))
                 } else {
                     forbidden(local)
                 };
@@ -227,10 +222,7 @@ impl App {
             Actor::User(u) if u.can(p) && u.covers_patients(institution) => Ok(()),
             Actor::User(u) => {
                 let err = if u.can(p) {
-                    AppError::Forbidden {
-                        zh: "该机构不在您的服务范围内".into(),
-                        en: "that institution is outside your scope".into(),
-                    }
+                    AppError::forbidden(msg!("access.institution_outside_care_scope"))
                 } else {
                     forbidden(p)
                 };
@@ -319,15 +311,9 @@ impl App {
             }
             None => {
                 let err = if self.unverified_here(&p, resident_id).await? {
-                    AppError::Forbidden {
-                        zh: "本机构对该居民的登记尚未核验身份证件：核验身份证件后可调阅；紧急情况下可申请紧急授权访问".into(),
-                        en: "your institution's registration of this resident has no verified ID number: verify the ID card to open the record; in an emergency use break-glass access".into(),
-                    }
+                    AppError::forbidden(msg!("access.unverified_registration"))
                 } else {
-                    AppError::Forbidden {
-                        zh: "该居民不在您的服务范围内；紧急情况下可申请紧急授权访问".into(),
-                        en: "this resident is outside your scope; in an emergency use break-glass access".into(),
-                    }
+                    AppError::forbidden(msg!("access.resident_outside_scope"))
                 };
                 Err(self.deny(ctx, event(), err).await)
             }

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use ygt_domain::access::{INTEGRATION_PERMISSIONS, Permission, Role};
 use ygt_domain::audit::Outcome;
+use ygt_domain::msg;
 use ygt_domain::{Reason, ValidationError, ValidationErrors, ident, password};
 use ygt_store::access::{ApiToken, NewUser, User, UserFilter};
 
@@ -39,10 +40,11 @@ pub const GRANT_ACTIONS: &[&str] = &[
 /// Random bytes, base64url without padding.
 pub(crate) fn random_token(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| AppError::Conflict {
-        field: None,
-        zh: format!("系统随机数不可用：{e}"),
-        en: format!("the system random source failed: {e}"),
+    getrandom::fill(&mut buf).map_err(|e| {
+        AppError::conflict(
+            None,
+            msg!("account.system_random_source_failed", e = e.to_string()),
+        )
     })?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
 }
@@ -55,23 +57,26 @@ pub fn secret_hash(secret: &str) -> String {
 
 pub(crate) fn hash_password(pw: &str) -> Result<String> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| AppError::Conflict {
-        field: None,
-        zh: format!("系统随机数不可用：{e}"),
-        en: format!("the system random source failed: {e}"),
+    getrandom::fill(&mut salt).map_err(|e| {
+        AppError::conflict(
+            None,
+            msg!("account.system_random_source_failed", e = e.to_string()),
+        )
     })?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Conflict {
-        field: None,
-        zh: format!("密码加密失败：{e}"),
-        en: format!("hashing the password failed: {e}"),
+    let salt = SaltString::encode_b64(&salt).map_err(|e| {
+        AppError::conflict(
+            None,
+            msg!("account.hashing_password_failed", e = e.to_string()),
+        )
     })?;
     Argon2::default()
         .hash_password(pw.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AppError::Conflict {
-            field: None,
-            zh: format!("密码加密失败：{e}"),
-            en: format!("hashing the password failed: {e}"),
+        .map_err(|e| {
+            AppError::conflict(
+                None,
+                msg!("account.hashing_password_failed", e = e.to_string()),
+            )
         })
 }
 
@@ -358,10 +363,7 @@ impl App {
             .await?;
             return Err(AppError::invalid(
                 "current_password",
-                Reason::Other {
-                    zh: "当前密码不正确".into(),
-                    en: "is not your current password".into(),
-                },
+                Reason::Other(msg!("account.wrong_current_password")),
             ));
         }
         let context = self
@@ -376,10 +378,7 @@ impl App {
         if verify_password(new, &user.password_hash) {
             return Err(AppError::invalid(
                 "new_password",
-                Reason::Other {
-                    zh: "新密码不能与当前密码相同".into(),
-                    en: "must differ from the current password".into(),
-                },
+                Reason::Other(msg!("account.differ_from_current_password")),
             ));
         }
         let hash = hash_password(new)?;
@@ -453,13 +452,10 @@ impl App {
             && !p.can(Permission::AccountManageAll)
             && let Some(r) = roles.iter().find(|r| GUARDED_ROLES.contains(r))
         {
-            return Err(AppError::Forbidden {
-                zh: format!("只有全局账号管理员可以授予“{}”角色", r.label_zh()),
-                en: format!(
-                    "only a global account administrator may grant the role {}",
-                    r.code()
-                ),
-            });
+            return Err(AppError::forbidden(msg!(
+                "account.only_global_admin_grants",
+                r = r
+            )));
         }
         Ok(())
     }
@@ -474,10 +470,7 @@ impl App {
                 .deny(
                     ctx,
                     e,
-                    AppError::Forbidden {
-                        zh: "账号、角色与接口令牌只能由本人登录后管理，接口令牌不能管理".into(),
-                        en: "accounts, roles and API tokens are administered by a signed-in person, never by an API token".into(),
-                    },
+                    AppError::forbidden(msg!("account.administered_in_person")),
                 )
                 .await);
         }
@@ -770,10 +763,7 @@ impl App {
                     ctx,
                     Event::new("account.update", "account", Some(id.to_string()))
                         .detail("own roles or institution"),
-                    AppError::Forbidden {
-                        zh: "不能修改自己的角色或所属机构（职责分离），请由其他管理员办理".into(),
-                        en: "nobody changes their own roles or institution (separation of duties); ask another administrator".into(),
-                    },
+                    AppError::forbidden(msg!("account.not_own_roles")),
                 )
                 .await);
         }
@@ -859,21 +849,16 @@ impl App {
         )
         .await?;
         if let Some(t) = perms.iter().find(|p| p.is_token_only()) {
-            return Err(AppError::Conflict {
-                field: Some("permissions".into()),
-                zh: format!("“{}”只能授予接口令牌，不能授予角色", t.label_zh()),
-                en: format!(
-                    "{} is for integration tokens only and cannot be given to a role",
-                    t.code()
-                ),
-            });
+            return Err(AppError::conflict(
+                Some("permissions"),
+                msg!("account.token_only_permission", t = t),
+            ));
         }
         if role == Role::SystemAdmin && !perms.contains(&Permission::RoleManage) {
-            return Err(AppError::Conflict {
-                field: Some("permissions".into()),
-                zh: "系统管理员必须保留“配置角色权限”，否则无人能再修改权限".into(),
-                en: "the system administrator must keep role.manage, or nobody could change permissions again".into(),
-            });
+            return Err(AppError::conflict(
+                Some("permissions"),
+                msg!("account.admin_keeps_role_manage"),
+            ));
         }
         self.require_person(
             ctx,
@@ -889,16 +874,7 @@ impl App {
                     ctx,
                     Event::new("role.update", "role", Some(role.code().into()))
                         .detail("a role the actor holds"),
-                    AppError::Forbidden {
-                        zh: format!(
-                            "不能修改自己所持角色“{}”的权限（职责分离），请由其他管理员办理",
-                            role.label_zh()
-                        ),
-                        en: format!(
-                            "nobody changes the permissions of a role they hold ({}; separation of duties); ask another administrator",
-                            role.code()
-                        ),
-                    },
+                    AppError::forbidden(msg!("account.not_own_role_permissions", role = role)),
                 )
                 .await);
         }
@@ -993,13 +969,7 @@ impl App {
         if let Some(a) = perms.iter().find(|p| p.is_administration()) {
             errs.push(ValidationError::new(
                 "permissions",
-                Reason::Other {
-                    zh: format!("“{}”是管理权限，只能由本人登录后行使，不能授予接口令牌", a.label_zh()),
-                    en: format!(
-                        "{} administers accounts, roles or tokens and is never given to an API token",
-                        a.code()
-                    ),
-                },
+                Reason::Other(msg!("account.administration_not_for_tokens", a = a)),
             ));
         }
         let valid_days = valid_days.unwrap_or(TOKEN_DEFAULT_DAYS);
@@ -1026,10 +996,9 @@ impl App {
             .await?;
         if let Some(p) = ctx.principal() {
             if !p.can(Permission::TokenManage) {
-                return Err(AppError::Forbidden {
-                    zh: "没有权限：管理接口令牌".into(),
-                    en: "not allowed: manage API tokens".into(),
-                });
+                return Err(AppError::forbidden(msg!(
+                    "account.allowed_manage_api_tokens"
+                )));
             }
             // The integration set may be given without holding it, by those who configure what
             // roles and tokens may do (system administrators), not by institution or community
@@ -1044,13 +1013,10 @@ impl App {
                 if let Err(audit_err) = self.audit(ctx, e, Outcome::Denied).await {
                     tracing::error!(error = %audit_err, "could not audit a denial");
                 }
-                return Err(AppError::Forbidden {
-                    zh: format!("不能授予自己没有的权限：{}", extra.label_zh()),
-                    en: format!(
-                        "cannot grant a permission you do not hold: {}",
-                        extra.code()
-                    ),
-                });
+                return Err(AppError::forbidden(msg!(
+                    "account.cannot_grant_unheld",
+                    extra = extra
+                )));
             }
         }
         let secret = format!("ygt_{}", random_token(32)?);

@@ -4,6 +4,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use ygt_domain::access::{BreakGlassReason, Ground, Permission};
 use ygt_domain::audit::{AuditRecord, ChainProblem, ChainVerifier, Outcome};
+use ygt_domain::msg;
 use ygt_domain::{Reason, ValidationError, ValidationErrors, ident};
 use ygt_store::access::{AuditFilter, BreakGlass};
 
@@ -281,10 +282,7 @@ impl App {
             return Err(AppError::Unauthenticated);
         };
         let Some(user) = p.user_id else {
-            return Err(AppError::Forbidden {
-                zh: "接口令牌不能申请紧急授权".into(),
-                en: "an API token cannot break the glass".into(),
-            });
+            return Err(AppError::forbidden(msg!("audit.api_token_cannot_break")));
         };
         let now = self.now();
         let id = new_id();
@@ -407,11 +405,10 @@ impl App {
             .review_break_glass(id, reviewer, outcome, note.as_deref(), self.now())
             .await?
         {
-            return Err(AppError::Conflict {
-                field: None,
-                zh: "该记录不存在或已审核".into(),
-                en: "no such break-glass access, or it was already reviewed".into(),
-            });
+            return Err(AppError::conflict(
+                None,
+                msg!("audit.no_break_glass_to_review"),
+            ));
         }
         self.audit_in(
             &mut tx,
@@ -448,10 +445,7 @@ impl App {
                     ctx,
                     Event::new("resident.link", "resident", Some(resident_id.to_string()))
                         .resident(resident_id),
-                    AppError::Forbidden {
-                        zh: "关系只能由登记、转诊等业务建立".into(),
-                        en: "relationships come from registrations, referrals and other care, not by hand".into(),
-                    },
+                    AppError::forbidden(msg!("audit.relationships_come_from_registrations")),
                 )
                 .await);
         }

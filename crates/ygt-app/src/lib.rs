@@ -19,6 +19,7 @@ pub mod view;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
+use ygt_domain::message::Message;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 use ygt_store::{Store, StoreError};
 
@@ -39,19 +40,15 @@ pub enum AppError {
     /// The record was changed by someone else since it was read.
     #[error("the record was changed by someone else; reload and try again")]
     Stale,
-    /// The request conflicts with the current state (bilingual reason).
-    #[error("{en}")]
-    Conflict {
-        field: Option<String>,
-        zh: String,
-        en: String,
-    },
+    /// The request conflicts with the current state (a catalogue message, rendered by the door).
+    #[error("{msg}")]
+    Conflict { field: Option<String>, msg: Message },
     /// Nobody is signed in.
     #[error("sign-in required")]
     Unauthenticated,
-    /// Signed in, but not allowed to do this (the reason is bilingual).
-    #[error("{en}")]
-    Forbidden { zh: String, en: String },
+    /// Signed in, but not allowed to do this (a catalogue message, rendered by the door).
+    #[error("{msg}")]
+    Forbidden { msg: Message },
     /// The account must change its initial password first.
     #[error("the password must be changed first")]
     PasswordChangeRequired,
@@ -74,6 +71,19 @@ pub enum AppError {
 impl AppError {
     pub fn invalid(field: &str, reason: Reason) -> Self {
         AppError::Invalid(ValidationError::new(field, reason).into())
+    }
+
+    /// A conflict with the current state, said beside `field` when it concerns one.
+    pub fn conflict(field: Option<&str>, msg: Message) -> Self {
+        AppError::Conflict {
+            field: field.map(str::to_owned),
+            msg,
+        }
+    }
+
+    /// A refusal.
+    pub fn forbidden(msg: Message) -> Self {
+        AppError::Forbidden { msg }
     }
 
     /// A machine-readable code for the API.

@@ -15,6 +15,7 @@ use ygt_domain::access::{Ground, Permission, RegistrationFacts, registration_gro
 use ygt_domain::audit::Outcome;
 use ygt_domain::ident::{self, IdNumber, Phone, Sex};
 use ygt_domain::justification::Justification;
+use ygt_domain::msg;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 use ygt_empi::{Decision, Explanation};
 use ygt_store::Tx;
@@ -178,41 +179,26 @@ impl ResidentDraft {
         birth: Option<Date>,
         errs: &mut ValidationErrors,
     ) {
-        let other = |zh: String, en: String| Reason::Other { zh, en };
         match (raw, id) {
             (Some(_), None) => errs.push(ValidationError::new(
                 "id_number",
-                other(
-                    "校验不通过，可能有一位输错；请对照证件核对，或勾选「按原样保存」".into(),
-                    "fails its check digit, perhaps a typing error; check the card, or tick \
-                     “keep as typed”"
-                        .into(),
-                ),
+                Reason::Other(msg!("mpi.id_check_digit")),
             )),
             (_, Some(id)) => {
                 if let Some(s) = sex.filter(|s| *s != Sex::Unknown && *s != id.sex()) {
                     errs.push(ValidationError::new(
                         "sex",
-                        other(
-                            format!(
-                                "与身份证号不符：身份证号为{}性",
-                                if id.sex() == Sex::Male { "男" } else { "女" }
-                            ),
-                            format!(
-                                "{} does not match the ID number ({})",
-                                s.code(),
-                                id.sex().code()
-                            ),
-                        ),
+                        Reason::Other(msg!("mpi.sex_differs_from_id", sex = s, id_sex = id.sex())),
                     ));
                 }
                 if let Some(b) = birth.filter(|b| *b != id.birth_date()) {
                     errs.push(ValidationError::new(
                         "birth_date",
-                        other(
-                            format!("与身份证号不符：身份证号为 {}", id.birth_date()),
-                            format!("{b} does not match the ID number ({})", id.birth_date()),
-                        ),
+                        Reason::Other(msg!(
+                            "mpi.birth_differs_from_id",
+                            birth = b,
+                            id_birth = id.birth_date()
+                        )),
                     ));
                 }
             }
@@ -1146,11 +1132,7 @@ impl App {
             let (a, b) = if r.id < reg { (r.id, reg) } else { (reg, r.id) };
             forbidden.contains(&(a, b))
         }) {
-            return Err(AppError::Conflict {
-                field: None,
-                zh: "已有记录表明这两条登记不是同一人".into(),
-                en: "these registrations were recorded as not the same person".into(),
-            });
+            return Err(AppError::conflict(None, msg!("mpi.recorded_not_same")));
         }
         tx.move_registration(reg, to, now).await?;
         tx.supersede_tasks(reg, to, now).await?;
@@ -1365,11 +1347,7 @@ impl App {
         }
         let rest: Vec<&Registration> = all.iter().filter(|r| r.id != registration).collect();
         if rest.is_empty() {
-            return Err(AppError::Conflict {
-                field: None,
-                zh: "该居民只有这一条登记，无需拆分".into(),
-                en: "the person has no other registration to split from".into(),
-            });
+            return Err(AppError::conflict(None, msg!("mpi.nothing_to_split")));
         }
         let person = new_id();
         tx.insert_person(person, &Golden::default(), now).await?;
@@ -1578,10 +1556,7 @@ fn confirmed(confirm: bool, errs: &mut ValidationErrors) {
     if !confirm {
         errs.push(ValidationError::new(
             "confirm",
-            Reason::Other {
-                zh: "请勾选确认".into(),
-                en: "confirm the decision".into(),
-            },
+            Reason::Other(msg!("mpi.confirm_decision")),
         ));
     }
 }
@@ -1596,10 +1571,7 @@ impl MergeDraft {
         if into == Some(from) {
             errs.push(ValidationError::new(
                 "into",
-                Reason::Other {
-                    zh: "不能与自身合并".into(),
-                    en: "cannot merge a person into itself".into(),
-                },
+                Reason::Other(msg!("mpi.cannot_merge_person_into")),
             ));
         }
         let reason = errs.check(Justification::parse("reason", &self.reason));
@@ -1624,11 +1596,7 @@ impl SplitDraft {
 }
 
 fn already_decided() -> AppError {
-    AppError::Conflict {
-        field: None,
-        zh: "该任务已处理".into(),
-        en: "this match was already decided".into(),
-    }
+    AppError::conflict(None, msg!("mpi.match_was_already_decided"))
 }
 
 impl App {
@@ -1688,11 +1656,10 @@ impl App {
         )
         .await?;
         if self.store().count_persons().await? > 0 {
-            return Err(AppError::Conflict {
-                field: None,
-                zh: "主索引已有居民；批量装载只用于空索引，新增请逐条登记".into(),
-                en: "the index already has persons; bulk loading fills an empty index, add others one by one".into(),
-            });
+            return Err(AppError::conflict(
+                None,
+                msg!("mpi.index_already_has_persons"),
+            ));
         }
         let today = self.now().date();
         let mut report = BulkReport::default();

@@ -1,6 +1,7 @@
 //! Use cases of the organisation registry.
 
 use uuid::Uuid;
+use ygt_domain::msg;
 use ygt_domain::org::{
     CommunityDraft, DepartmentDraft, InstitutionData, InstitutionDraft, StaffDraft, Tier,
 };
@@ -55,14 +56,6 @@ pub struct CommunityDetail {
 pub struct SearchResults {
     pub institutions: Vec<Institution>,
     pub staff: Vec<Staff>,
-}
-
-fn conflict(field: Option<&str>, zh: impl Into<String>, en: impl Into<String>) -> AppError {
-    AppError::Conflict {
-        field: field.map(str::to_owned),
-        zh: zh.into(),
-        en: en.into(),
-    }
 }
 
 fn not_found_ref(field: &str) -> AppError {
@@ -179,18 +172,7 @@ impl App {
             return Err(AppError::Invalid(
                 ValidationError::new(
                     "parent_id",
-                    Reason::Other {
-                        zh: format!(
-                            "{}机构的上级不能是{}机构",
-                            d.tier.label_zh(),
-                            ptier.label_zh()
-                        ),
-                        en: format!(
-                            "a {}-tier institution cannot report to a {}-tier institution",
-                            d.tier.code(),
-                            ptier.code()
-                        ),
-                    },
+                    Reason::Other(msg!("org.parent_tier", tier = d.tier, ptier = ptier)),
                 )
                 .into(),
             ));
@@ -199,14 +181,7 @@ impl App {
             && tx.is_ancestor_or_self(id, parent).await?
         {
             return Err(AppError::Invalid(
-                ValidationError::new(
-                    "parent_id",
-                    Reason::Other {
-                        zh: "上级机构不能是自身或下级机构".into(),
-                        en: "the parent cannot be the institution itself or one below it".into(),
-                    },
-                )
-                .into(),
+                ValidationError::new("parent_id", Reason::Other(msg!("org.parent_cycle"))).into(),
             ));
         }
         Ok(())
@@ -263,16 +238,10 @@ impl App {
             return Err(AppError::Invalid(
                 ValidationError::new(
                     "tier",
-                    Reason::Other {
-                        zh: format!(
-                            "仍有 {} 个下级机构隶属于本机构，不能改变层级",
-                            before.children_count
-                        ),
-                        en: format!(
-                            "{} institutions report to it; its tier cannot change",
-                            before.children_count
-                        ),
-                    },
+                    Reason::Other(msg!(
+                        "org.tier_has_children",
+                        children_count = before.children_count
+                    )),
                 )
                 .into(),
             ));
@@ -326,22 +295,17 @@ impl App {
             .map(|c| c.name)
             .collect();
         if !led.is_empty() {
-            return Err(conflict(
+            return Err(AppError::conflict(
                 None,
-                format!("本机构是“{}”的牵头机构，请先更换牵头机构", led.join("、")),
-                format!("it leads {}; choose another lead first", led.join(", ")),
+                msg!("org.leads_community", join = led.join("、")),
             ));
         }
         if inst.children_count > 0 {
-            return Err(conflict(
+            return Err(AppError::conflict(
                 None,
-                format!(
-                    "仍有 {} 个在用的下级机构，请先调整或停用它们",
-                    inst.children_count
-                ),
-                format!(
-                    "{} active institutions still report to it; move or deactivate them first",
-                    inst.children_count
+                msg!(
+                    "org.has_active_children",
+                    children_count = inst.children_count
                 ),
             ));
         }
@@ -370,16 +334,9 @@ impl App {
         if let Some(p) = inst.parent_id {
             let parent = self.institution(ctx, p).await?;
             if !parent.active {
-                return Err(conflict(
+                return Err(AppError::conflict(
                     Some("parent_id"),
-                    format!(
-                        "上级机构“{}”已停用，请先启用上级机构或调整隶属关系",
-                        parent.name
-                    ),
-                    format!(
-                        "its parent {} is deactivated; reactivate the parent or move it first",
-                        parent.name
-                    ),
+                    msg!("org.parent_inactive", name = parent.name),
                 ));
             }
         }
@@ -576,10 +533,9 @@ impl App {
         )
         .await?;
         if c.lead_institution_id == Some(institution_id) {
-            return Err(conflict(
+            return Err(AppError::conflict(
                 Some("institution_id"),
-                "牵头机构不能退出，请先更换牵头机构",
-                "the lead institution cannot leave; choose another lead first",
+                msg!("org.lead_institution_cannot_leave"),
             ));
         }
         let mut tx = self.store().begin().await?;
@@ -638,10 +594,9 @@ impl App {
         match tx.institution_tier(institution_id).await? {
             Some((_, true)) => {}
             Some((_, false)) => {
-                return Err(conflict(
+                return Err(AppError::conflict(
                     None,
-                    "机构已停用",
-                    "the institution is deactivated",
+                    msg!("org.institution_deactivated"),
                 ));
             }
             None => return Err(AppError::NotFound("institution")),
@@ -704,13 +659,9 @@ impl App {
         self.can_write(ctx, Some(dep.institution_id), ev(action, "department", id))
             .await?;
         if !active && dep.staff_count > 0 {
-            return Err(conflict(
+            return Err(AppError::conflict(
                 None,
-                format!("科室仍有 {} 名在岗人员，请先调整", dep.staff_count),
-                format!(
-                    "{} active staff still work in this department; move them first",
-                    dep.staff_count
-                ),
+                msg!("org.department_has_staff", staff_count = dep.staff_count),
             ));
         }
         let mut tx = self.store().begin().await?;
@@ -757,10 +708,7 @@ impl App {
                     return Err(AppError::Invalid(
                         ValidationError::new(
                             "department_id",
-                            Reason::Other {
-                                zh: "科室不属于所选机构".into(),
-                                en: "the department belongs to another institution".into(),
-                            },
+                            Reason::Other(msg!("org.department_elsewhere")),
                         )
                         .into(),
                     ));

@@ -17,6 +17,7 @@ use ygt_domain::clinical::{
     Modality, Pdf, RefRange,
 };
 use ygt_domain::ident::{IdNumber, Sex};
+use ygt_domain::msg;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 use ygt_store::Tx;
 use ygt_store::document::{DocumentContent, NewContent};
@@ -303,10 +304,7 @@ pub fn parse_time(
     if parsed > now + Duration::days(1) {
         return Err(ValidationError::new(
             field,
-            Reason::Other {
-                zh: "时间晚于当前时间".into(),
-                en: "is in the future".into(),
-            },
+            Reason::Other(msg!("record.future")),
         ));
     }
     if parsed.year() < 1900 {
@@ -345,10 +343,7 @@ impl ItemDraft {
         {
             errs.push(ValidationError::new(
                 "ended_at",
-                Reason::Other {
-                    zh: "早于开始时间".into(),
-                    en: "is before the start".into(),
-                },
+                Reason::Other(msg!("record.before_start")),
             ));
         }
         let status = match opt(&self.status) {
@@ -381,10 +376,7 @@ impl ItemDraft {
         {
             errs.push(ValidationError::new(
                 "patient",
-                Reason::Other {
-                    zh: "需要居民标识：主索引编号、本机构病历号、身份证号或姓名".into(),
-                    en: "needs a person id, the institution's patient number, an ID number or a name".into(),
-                },
+                Reason::Other(msg!("record.needs_patient")),
             ));
         }
         let mut code = errs.check(text("code", &self.code, 64)).flatten();
@@ -432,10 +424,7 @@ impl ItemDraft {
                 {
                     errs.push(ValidationError::new(
                         "cost_total",
-                        Reason::Other {
-                            zh: "不等于统筹支付与个人支付之和".into(),
-                            en: "is not the sum of the fund and personal parts".into(),
-                        },
+                        Reason::Other(msg!("record.cost_parts")),
                     ));
                 }
                 if title.is_none() {
@@ -692,10 +681,7 @@ impl ItemDraft {
         if self.pdf.is_some() && kind.is_some_and(|k| k != ItemKind::Document) {
             errs.push(ValidationError::new(
                 "pdf",
-                Reason::Other {
-                    zh: "只有文书可以附带 PDF 文件".into(),
-                    en: "only documents carry a PDF file".into(),
-                },
+                Reason::Other(msg!("record.pdf_only_documents")),
             ));
         }
         if !errs.0.is_empty() {
@@ -1195,11 +1181,7 @@ impl App {
             return Err(AppError::invalid("person_id", Reason::NotFound));
         };
         if tx.assign_item(item_id, person, now).await? == 0 {
-            return Err(AppError::Conflict {
-                field: None,
-                zh: "该条目已归档到居民".into(),
-                en: "the item already belongs to a resident".into(),
-            });
+            return Err(AppError::conflict(None, msg!("record.item_already_filed")));
         }
         self.audit_in(
             &mut tx,
@@ -1598,10 +1580,7 @@ impl App {
                 .deny(
                     ctx,
                     event(),
-                    AppError::Forbidden {
-                        zh: "接口令牌只能读取本机构发送的数据".into(),
-                        en: "an integration token reads back only what its institution sent".into(),
-                    },
+                    AppError::forbidden(msg!("record.token_reads_own")),
                 )
                 .await);
         }

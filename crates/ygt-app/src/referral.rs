@@ -10,6 +10,8 @@ use uuid::Uuid;
 use ygt_domain::access::{Ground, Permission};
 use ygt_domain::audit::Outcome;
 use ygt_domain::clinical::Icd10Code;
+use ygt_domain::message::Message;
+use ygt_domain::msg;
 use ygt_domain::org::{ServiceKind, Tier};
 use ygt_domain::referral::command::{Place, beijing, opt_id, parse_id, text};
 use ygt_domain::referral::{
@@ -46,8 +48,8 @@ pub struct LiveEvent {
     pub users: Vec<Uuid>,
     pub referral_id: Option<Uuid>,
     pub kind: String,
-    pub title_zh: String,
-    pub title_en: String,
+    /// What happened, rendered in each reader's language by the door.
+    pub message: Message,
 }
 
 /// The defaults of a down-referral: where the resident came from, and what was found here.
@@ -133,10 +135,7 @@ impl TaskDone {
         {
             errs.push(ValidationError::new(
                 "diastolic",
-                Reason::Other {
-                    zh: "应低于收缩压".into(),
-                    en: "must be below the systolic pressure".into(),
-                },
+                Reason::Other(msg!("referral.below_systolic_pressure")),
             ));
         }
         let glucose = match given(&self.glucose) {
@@ -146,10 +145,7 @@ impl TaskDone {
                 _ => {
                     errs.push(ValidationError::new(
                         "glucose",
-                        Reason::Other {
-                            zh: "应为 1.0–40.0 之间的数值（mmol/L）".into(),
-                            en: "must be a number from 1.0 to 40.0 (mmol/L)".into(),
-                        },
+                        Reason::Other(msg!("referral.number_from_1_0")),
                     ));
                     None
                 }
@@ -360,24 +356,11 @@ pub struct TaskQuery {
     pub limit: Option<i64>,
 }
 
-fn conflict(field: Option<&str>, zh: impl Into<String>, en: impl Into<String>) -> AppError {
-    AppError::Conflict {
-        field: field.map(str::to_owned),
-        zh: zh.into(),
-        en: en.into(),
-    }
-}
-
 /// A referral addressed to a department that sees no patients of its own.
 fn not_clinical(name: &str) -> AppError {
     AppError::invalid(
         "to_department_id",
-        Reason::Other {
-            zh: format!("{name}不接诊转诊病人，请选择临床科室（检查请在“需要的资源”中预约）"),
-            en: format!(
-                "{name} does not see referred patients: choose a clinical department (book tests under resources)"
-            ),
-        },
+        Reason::Other(msg!("referral.does_see_referred_patients", name = name)),
     )
 }
 
@@ -473,23 +456,14 @@ impl App {
         ctx: &Ctx,
         action: &str,
         r: Option<&Referral>,
-        zh: &str,
-        en: &str,
+        why: Message,
     ) -> AppError {
         let e = Event::new(action, "referral", r.map(|r| r.id.to_string()));
         let e = match r {
             Some(r) => e.resident(r.person_id),
             None => e,
         };
-        self.deny(
-            ctx,
-            e,
-            AppError::Forbidden {
-                zh: zh.into(),
-                en: en.into(),
-            },
-        )
-        .await
+        self.deny(ctx, e, AppError::forbidden(why)).await
     }
 
     /// Creates a referral (a draft, or submitted at once), booking the slot given.
@@ -540,8 +514,7 @@ impl App {
                 ctx,
                 "referral.create",
                 None,
-                "没有权限：开具转诊",
-                "not allowed: write referrals",
+                msg!("referral.not_allowed_write"),
             )
             .await)
     }
@@ -553,10 +526,9 @@ impl App {
         c: &NewReferral,
     ) -> Result<(Institution, Institution)> {
         let Some(from_institution_id) = actor_name(ctx).2 else {
-            return Err(conflict(
+            return Err(AppError::conflict(
                 None,
-                "只有所属机构的人员可以开具转诊",
-                "only staff of an institution can write referrals",
+                msg!("referral.staff_institution_write_referrals"),
             ));
         };
         let store = self.store();
@@ -649,10 +621,7 @@ impl App {
         if res.institution_id != institution {
             return Err(AppError::invalid(
                 "slot_id",
-                Reason::Other {
-                    zh: "号源不属于转入机构".into(),
-                    en: "the slot belongs to another institution".into(),
-                },
+                Reason::Other(msg!("referral.slot_belongs_another_institution")),
             ));
         }
         Ok((slot, res))
@@ -865,45 +834,36 @@ impl App {
         now: OffsetDateTime,
     ) -> Result<LiveEvent> {
         let users = self.receiving_users(r).await?;
-        let (zh, en) = (
-            format!(
-                "新{}：{}（{}），来自{}",
-                r.direction_zh(),
-                r.person_name,
-                r.number,
-                r.from_name
-            ),
-            format!(
-                "New {}: {} ({}) from {}",
-                r.direction_en(),
-                r.person_name,
-                r.number,
-                r.from_name
-            ),
+        let message = msg!(
+            "referral.new_notice",
+            direction = r.direction,
+            person = &r.person_name,
+            number = &r.number,
+            from = &r.from_name
         );
-        self.notify_in(tx, users, Some(r.id), kind, zh, en, now)
+        self.notify_in(tx, users, Some(r.id), kind, message, now)
             .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn notify_in(
         &self,
         tx: &mut Tx,
         users: Vec<Uuid>,
         referral: Option<Uuid>,
         kind: &str,
-        zh: String,
-        en: String,
+        message: Message,
         now: OffsetDateTime,
     ) -> Result<LiveEvent> {
-        tx.insert_notifications(&users, referral, kind, &zh, &en, now)
+        let stored = serde_json::to_string(&message).map_err(|e| {
+            AppError::Store(ygt_store::StoreError::Corrupt(format!("message: {e}")))
+        })?;
+        tx.insert_notifications(&users, referral, kind, &stored, now)
             .await?;
         let ev = LiveEvent {
             users,
             referral_id: referral,
             kind: kind.to_owned(),
-            title_zh: zh,
-            title_en: en,
+            message,
         };
         if let Ok(payload) = serde_json::to_string(&ev) {
             tx.notify(EVENT_CHANNEL, &payload).await?;
@@ -942,8 +902,7 @@ impl App {
                     ctx,
                     "referral.read",
                     Some(&r),
-                    "该转诊与您的机构无关",
-                    "this referral does not involve your institution",
+                    msg!("referral.not_involved"),
                 )
                 .await);
         }
@@ -954,8 +913,7 @@ impl App {
                     ctx,
                     "referral.read",
                     Some(&r),
-                    "转诊尚未提交",
-                    "the referral has not been submitted yet",
+                    msg!("referral.not_submitted"),
                 )
                 .await);
         }
@@ -1090,9 +1048,13 @@ impl App {
     }
 
     async fn refuse_step(&self, ctx: &Ctx, action: Action, r: &Referral) -> AppError {
-        let (zh, en) = side_refusal(action);
-        self.refuse(ctx, step_audit_action(action), Some(r), zh, en)
-            .await
+        self.refuse(
+            ctx,
+            step_audit_action(action),
+            Some(r),
+            side_refusal(action),
+        )
+        .await
     }
 
     /// What a step needs read before its transaction: a redirection's new target (active,
@@ -1319,17 +1281,24 @@ impl App {
                 self.notify_receiving(tx, &head, "submitted", now).await?,
             ));
         }
-        let (to_zh, to_en) = (dec.to.label_zh(), dec.to.label_en().to_lowercase());
-        let (users, zh, en) = if dec.tell == Side::Receiving {
-            let (why, why_en) = match step.reason() {
-                Some(w) => (format!("：{w}"), format!(": {w}")),
-                None => Default::default(),
+        let (person, number) = (&r.person_name, &r.number);
+        let (users, message) = if dec.tell == Side::Receiving {
+            let message = match step.reason() {
+                Some(why) => msg!(
+                    "referral.step_notice_why",
+                    status = dec.to,
+                    person = person,
+                    number = number,
+                    why = why
+                ),
+                None => msg!(
+                    "referral.step_notice",
+                    status = dec.to,
+                    person = person,
+                    number = number
+                ),
             };
-            (
-                self.receiving_users(&head).await?,
-                format!("转诊{to_zh}：{}（{}）{why}", r.person_name, r.number),
-                format!("Referral {to_en}: {} ({}){why_en}", r.person_name, r.number),
-            )
+            (self.receiving_users(&head).await?, message)
         } else {
             let mut u: Vec<Uuid> = r.from_user_id.into_iter().collect();
             if dec.moves_target {
@@ -1341,14 +1310,14 @@ impl App {
                 Some((i, _, _)) => i.name.clone(),
                 None => r.to_institution_name.clone(),
             };
-            (
-                u,
-                format!("转诊{to_zh}：{}（{}），{place}", r.person_name, r.number),
-                format!(
-                    "Referral {to_en}: {} ({}), {place}",
-                    r.person_name, r.number
-                ),
-            )
+            let message = msg!(
+                "referral.step_notice_at",
+                status = dec.to,
+                person = person,
+                number = number,
+                place = place
+            );
+            (u, message)
         };
         let me = actor_name(ctx).0;
         let users: Vec<Uuid> = users.into_iter().filter(|u| Some(*u) != me).collect();
@@ -1356,7 +1325,7 @@ impl App {
             return Ok(None);
         }
         let ev = self
-            .notify_in(tx, users, Some(r.id), dec.action.code(), zh, en, now)
+            .notify_in(tx, users, Some(r.id), dec.action.code(), message, now)
             .await?;
         Ok(Some(ev))
     }
@@ -1458,8 +1427,7 @@ impl App {
                             ctx,
                             "referral.list",
                             None,
-                            "没有权限：查看转诊",
-                            "not allowed: read referrals",
+                            msg!("referral.not_allowed_read"),
                         )
                         .await);
                 }
@@ -1670,13 +1638,7 @@ impl App {
             Some(p) if p.can(Permission::PatientRead) => p.patient_scope.iter().copied().collect(),
             Some(_) => {
                 return Err(self
-                    .refuse(
-                        ctx,
-                        "task.list",
-                        None,
-                        "没有权限：查看随访任务",
-                        "not allowed: read care tasks",
-                    )
+                    .refuse(ctx, "task.list", None, msg!("referral.not_allowed_tasks"))
                     .await);
             }
             None => Vec::new(),
@@ -1769,10 +1731,7 @@ impl App {
                 .deny(
                     ctx,
                     e(),
-                    AppError::Forbidden {
-                        zh: "该任务不属于您的机构".into(),
-                        en: "that task belongs to another institution".into(),
-                    },
+                    AppError::forbidden(msg!("referral.task_belongs_another_institution")),
                 )
                 .await);
         }
@@ -1791,7 +1750,7 @@ impl App {
             .complete_care_task(id, &by, findings.summary().as_deref(), now)
             .await?
         {
-            return Err(conflict(None, "该任务已完成", "that task is already done"));
+            return Err(AppError::conflict(None, msg!("referral.task_already_done")));
         }
         if let Some(m) = &measurement {
             self.record_in(&mut tx, ctx, std::slice::from_ref(m), "care_task")
@@ -2286,8 +2245,7 @@ impl App {
                     ctx,
                     "referral.stats",
                     None,
-                    "没有权限：查看转诊统计",
-                    "not allowed: referral statistics",
+                    msg!("referral.not_allowed_stats"),
                 )
                 .await);
         }
@@ -2501,17 +2459,6 @@ impl RefHead {
             to_staff_id: r.to_staff_id,
         }
     }
-
-    fn direction_zh(&self) -> &'static str {
-        self.direction.label_zh()
-    }
-
-    fn direction_en(&self) -> &'static str {
-        match self.direction {
-            Direction::Up => "up-referral",
-            Direction::Down => "down-referral",
-        }
-    }
 }
 
 fn new_referral_view(n: &NewReferralRow, person: &str, from: &str) -> RefHead {
@@ -2592,10 +2539,7 @@ pub fn parse_catalogue(
         if out.iter().any(|(c, _, _)| *c == key) {
             errs.push(ValidationError::new(
                 &f,
-                Reason::Other {
-                    zh: format!("{key} 重复"),
-                    en: format!("{key} appears twice"),
-                },
+                Reason::Other(msg!("referral.appears_twice", key = key)),
             ));
             continue;
         }
@@ -2741,20 +2685,11 @@ fn side_allows(ctx: &Ctx, action: Action, r: &Referral) -> bool {
     }
 }
 
-fn side_refusal(action: Action) -> (&'static str, &'static str) {
+fn side_refusal(action: Action) -> Message {
     match action.side() {
-        Side::Referring => (
-            "只有转出机构可以执行此操作",
-            "only the referring institution can do this",
-        ),
-        Side::Receiving => (
-            "只有转入机构可以执行此操作",
-            "only the receiving institution can do this",
-        ),
-        Side::Either => (
-            "该转诊与您的机构无关",
-            "this referral does not involve your institution",
-        ),
+        Side::Referring => msg!("referral.referring_side_only"),
+        Side::Receiving => msg!("referral.receiving_side_only"),
+        Side::Either => msg!("referral.not_involved"),
     }
 }
 
@@ -2775,11 +2710,7 @@ fn place(i: &Institution) -> Place<'_> {
 }
 
 fn slot_taken() -> AppError {
-    conflict(
-        Some("slot_id"),
-        "该号源已被预约或已过期，请重新选择",
-        "that slot is already booked or past; choose another",
-    )
+    AppError::conflict(Some("slot_id"), msg!("referral.slot_already_booked_past"))
 }
 
 /// The audit lines of a new referral: its creation, and the slot booked with it.
@@ -2845,7 +2776,7 @@ fn side_of(ctx: &Ctx, r: &Referral) -> Side {
 }
 
 fn transition_conflict(e: ygt_domain::referral::TransitionError) -> AppError {
-    conflict(Some("action"), e.message_zh(), e.to_string())
+    AppError::conflict(Some("action"), e.message())
 }
 
 /// The audit action of a step (`referral.accept`, …).

@@ -21,6 +21,7 @@ use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use ygt_domain::audit::Outcome;
+use ygt_domain::msg;
 use ygt_domain::signin::{Throttle, wait_seconds};
 
 use crate::access::{Event, Via};
@@ -319,11 +320,7 @@ impl App {
         let expires_at = now + st.absolute_timeout;
         let nonce = random_token(16)?;
         let entry = device_entry(&signing_key, user.id, now.unix_timestamp(), &nonce).ok_or(
-            AppError::Conflict {
-                field: None,
-                zh: "设备凭据签名失败".into(),
-                en: "signing the device cookie failed".into(),
-            },
+            AppError::conflict(None, msg!("account.device_cookie_failed")),
         )?;
         let mut tx = self.store().begin().await?;
         tx.insert_session(

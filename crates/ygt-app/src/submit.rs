@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use ygt_domain::access::Permission;
+use ygt_domain::msg;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 
 use crate::access::Event;
@@ -186,11 +187,7 @@ impl App {
                     {
                         errs.push(ValidationError::new(
                             format!("entry[{i}].patient"),
-                            Reason::Other {
-                                zh: "引用的居民不在本次提交中".into(),
-                                en: "refers to a patient that is not part of this submission"
-                                    .into(),
-                            },
+                            Reason::Other(msg!("record.patient_not_in_submission")),
                         ));
                     }
                     // The patient is the resident of that entry: its sender's identifiers.

@@ -192,8 +192,8 @@ fn assert_invalid_field<T: Debug>(r: Result<T, AppError>, field: &str) -> Reason
 
 fn forbidden<T: Debug>(r: Result<T, AppError>) {
     match r {
-        Err(AppError::Forbidden { zh, en }) => {
-            assert!(!zh.is_empty() && !en.is_empty());
+        Err(AppError::Forbidden { msg }) => {
+            assert!(!msg.code.is_empty());
         }
         other => panic!("expected AppError::Forbidden, got {other:?}"),
     }
@@ -1301,7 +1301,7 @@ async fn resident_scope_and_break_glass(db: TestDb) {
 
     // Break-glass.
     let r = assert_invalid_field(app.break_glass(&doc, stranger, "急诊").await, "reason");
-    assert!(r.message_zh().contains("至少 10"), "{r:?}");
+    assert!(r.message_zh().contains("min=10"), "{r:?}");
     assert_invalid_field(app.break_glass(&doc, stranger, "   ").await, "reason");
     forbidden(app.break_glass(&nurse, stranger, REASON).await);
     forbidden(access(&doc, stranger).await);
@@ -1496,7 +1496,7 @@ both_backends!(
 async fn passwords_are_not_built_from_the_county(db: TestDb) {
     let w = world(&db, Settings::default()).await;
     let app = &w.app;
-    let built = "不能以平台、医共体或机构的名称（含拼音、缩写）、姓名、用户名或年份为主体";
+    let built = "account.password_from_names";
     let year = OffsetDateTime::now_utc().year();
     let yunxi = format!("Yunxi@{}", year + 1);
     for (pw, name) in [
@@ -1515,7 +1515,10 @@ async fn passwords_are_not_built_from_the_county(db: TestDb) {
         };
         let reason = assert_invalid_field(app.create_account(&w.sys, &d).await, "password");
         let zh = reason.message_zh();
-        assert!(zh == built || zh == "不能包含姓名", "{pw}: {zh}");
+        assert!(
+            zh == built || zh == "account.password_has_name",
+            "{pw}: {zh}"
+        );
     }
     assert!(
         app.store()

@@ -883,7 +883,7 @@ async fn invisible_characters_in_names_are_refused(db: TestDb) {
                         .find(|v| v.field == "name")
                         .expect("the name is named");
                 assert!(
-                    v.reason.message_zh().contains("不可见字符"),
+                    v.reason.message_zh().starts_with("common.name_invisible"),
                     "{name:?}: {v:?}"
                 );
             }

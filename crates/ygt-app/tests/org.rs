@@ -143,11 +143,8 @@ fn assert_stale<T: Debug>(r: Result<T, AppError>) {
 
 fn assert_conflict<T: Debug>(r: Result<T, AppError>) {
     match r {
-        Err(AppError::Conflict { zh, en, .. }) => {
-            assert!(
-                !zh.is_empty() && !en.is_empty(),
-                "bilingual reason: {zh} / {en}"
-            );
+        Err(AppError::Conflict { msg, .. }) => {
+            assert!(!msg.code.is_empty(), "a catalogue message: {msg}");
         }
         other => panic!("expected AppError::Conflict, got {other:?}"),
     }
@@ -323,8 +320,7 @@ async fn parent_rules(db: TestDb) {
         "parent_id",
     );
     assert!(
-        e.0[0].reason.message_en().contains("village-tier")
-            && e.0[0].reason.message_en().contains("county-tier"),
+        e.0[0].reason.message_en() == "org.parent_tier ptier=county tier=village",
         "{e:?}"
     );
 
@@ -335,7 +331,7 @@ async fn parent_rules(db: TestDb) {
         "parent_id",
     );
     assert!(
-        e.0[0].reason.message_en().contains("township-tier"),
+        e.0[0].reason.message_en().contains("tier=township"),
         "{e:?}"
     );
 
@@ -428,7 +424,13 @@ async fn no_parent_cycles(db: TestDb) {
         app.update_institution(&ctx, p.id, &d, Some(1)).await,
         "tier",
     );
-    assert!(e.0[0].reason.message_en().contains("report to it"), "{e:?}");
+    assert!(
+        e.0[0]
+            .reason
+            .message_en()
+            .starts_with("org.tier_has_children"),
+        "{e:?}"
+    );
     let stored = app.institution(&ctx, p.id).await.unwrap();
     assert_eq!(
         (stored.tier, stored.parent_id, stored.version),
@@ -466,7 +468,7 @@ async fn no_parent_cycles(db: TestDb) {
         app.update_institution(&ctx, x.id, &d, Some(2)).await,
         "parent_id",
     );
-    assert!(e.0[0].reason.message_en().contains("itself"), "{e:?}");
+    assert!(e.0[0].reason.message_en() == "org.parent_cycle", "{e:?}");
     assert_eq!(app.institution(&ctx, x.id).await.unwrap().version, 2);
 }
 both_backends!(no_parent_cycles, no_parent_cycles);

@@ -364,11 +364,8 @@ async fn the_whole_loop(db: TestDb) {
         .filter(|n| n.referral_id == Some(r.id))
         .collect();
     assert_eq!(inbox.len(), 1, "{inbox:?}");
-    assert!(
-        inbox[0].title_zh.contains("王秀英"),
-        "{}",
-        inbox[0].title_zh
-    );
+    let message = inbox[0].message.clone().unwrap_or_default();
+    assert!(message.contains("王秀英"), "{message}");
     let counts = w.app.worklist_counts(&xian).await.unwrap();
     assert_eq!(counts.incoming_waiting, 1);
     assert_eq!(counts.unread, 3, "submitted, cancelled, submitted");

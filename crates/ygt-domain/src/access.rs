@@ -471,7 +471,7 @@ mod tests {
         }
         let e = BreakGlassReason::parse("reason", "..........").unwrap_err();
         assert_eq!(e.field, "reason");
-        assert!(e.reason.message_zh().contains("至少 10"));
+        assert_eq!(e.reason.message_zh(), "common.reason_too_short min=10");
     }
 
     #[test]

@@ -320,16 +320,11 @@ impl Pdf {
         if bytes.len() > DOCUMENT_MAX_BYTES {
             return Err(ValidationError::new(
                 field,
-                Reason::Other {
-                    zh: format!(
-                        "文件为 {} 字节，超过 20 MiB（{DOCUMENT_MAX_BYTES} 字节）的上限",
-                        bytes.len()
-                    ),
-                    en: format!(
-                        "is {} bytes, more than the 20 MiB ({DOCUMENT_MAX_BYTES} bytes) a document may have",
-                        bytes.len()
-                    ),
-                },
+                Reason::Other(crate::msg!(
+                    "record.document_too_large",
+                    bytes = bytes.len(),
+                    max = DOCUMENT_MAX_BYTES
+                )),
             ));
         }
         if !bytes.starts_with(b"%PDF-") {
@@ -345,10 +340,7 @@ impl Pdf {
         if !tail.windows(5).any(|w| w == b"%%EOF") {
             return Err(ValidationError::new(
                 field,
-                Reason::Other {
-                    zh: "不完整：PDF 文件应以 %%EOF 结尾（传输中被截断？）".into(),
-                    en: "is cut off: a PDF file ends with %%EOF (truncated in transfer?)".into(),
-                },
+                Reason::Other(crate::msg!("record.document_cut_off")),
             ));
         }
         let sha256 = crate::audit::to_hex(&crate::audit::HashAlg::Sha256.digest(&bytes));
@@ -505,7 +497,12 @@ mod tests {
         big.extend_from_slice(b"%%EOF");
         let e = Pdf::parse("data", big).unwrap_err();
         assert_eq!(e.field, "data");
-        assert!(e.reason.message_en().contains("20 MiB"), "{e}");
+        assert!(
+            e.reason
+                .message_en()
+                .starts_with("record.document_too_large"),
+            "{e}"
+        );
         // At the limit exactly: accepted.
         let mut max = pdf_bytes("");
         max.resize(DOCUMENT_MAX_BYTES - 6, b' ');

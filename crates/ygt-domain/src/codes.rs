@@ -60,6 +60,18 @@ macro_rules! code_enum {
             }
         }
 
+        impl From<$name> for $crate::message::Arg {
+            fn from(v: $name) -> Self {
+                $crate::message::Arg::Code { kind: stringify!($name).to_owned(), code: v.code().to_owned() }
+            }
+        }
+
+        impl From<&$name> for $crate::message::Arg {
+            fn from(v: &$name) -> Self {
+                (*v).into()
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.code())

@@ -26,8 +26,8 @@ pub enum Reason {
     Range { min: i64, max: i64 },
     /// A reference to something that does not exist (or is inactive).
     NotFound,
-    /// Free-form reason (already bilingual).
-    Other { zh: String, en: String },
+    /// A reason of its own: a catalogue message, rendered by the door in the reader's language.
+    Other(crate::message::Message),
 }
 
 impl Reason {
@@ -42,7 +42,7 @@ impl Reason {
             Reason::UnknownCode { .. } => "unknown_code",
             Reason::Range { .. } => "out_of_range",
             Reason::NotFound => "not_found",
-            Reason::Other { .. } => "invalid",
+            Reason::Other(_) => "invalid",
         }
     }
 
@@ -57,7 +57,7 @@ impl Reason {
             Reason::UnknownCode { allowed } => format!("不是有效代码，可选：{allowed}"),
             Reason::Range { min, max } => format!("应在 {min} 到 {max} 之间"),
             Reason::NotFound => "引用的对象不存在或已停用".into(),
-            Reason::Other { zh, .. } => zh.clone(),
+            Reason::Other(m) => m.to_string(),
         }
     }
 
@@ -72,7 +72,7 @@ impl Reason {
             Reason::UnknownCode { allowed } => format!("is not a known code; allowed: {allowed}"),
             Reason::Range { min, max } => format!("must be between {min} and {max}"),
             Reason::NotFound => "refers to something that does not exist or is inactive".into(),
-            Reason::Other { en, .. } => en.clone(),
+            Reason::Other(m) => m.to_string(),
         }
     }
 }

@@ -30,16 +30,10 @@ impl Justification {
         if Self::counted(t) < Self::MIN_CHARS {
             return Err(ValidationError::new(
                 field,
-                Reason::Other {
-                    zh: format!(
-                        "请写明理由，至少 {} 个汉字、字母或数字（空格、标点和不可见字符不计）",
-                        Self::MIN_CHARS
-                    ),
-                    en: format!(
-                        "state the reason in at least {} letters or characters (spaces, punctuation and invisible characters do not count)",
-                        Self::MIN_CHARS
-                    ),
-                },
+                Reason::Other(crate::msg!(
+                    "common.reason_too_short",
+                    min = Self::MIN_CHARS
+                )),
             ));
         }
         Ok(Justification(t.to_owned()))

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ident;
 pub mod justification;
 pub mod masked;
+pub mod message;
 pub mod org;
 pub mod password;
 pub mod referral;

@@ -298,10 +298,7 @@ impl InstitutionDraft {
                 Some(k) if !k.allowed_tiers().contains(&t) => {
                     errs.push(ValidationError::new(
                         "tier",
-                        Reason::Other {
-                            zh: format!("{}不能是{}", k.label_zh(), t.label_zh()),
-                            en: format!("a {} cannot be of tier {}", k.label_en(), t.code()),
-                        },
+                        Reason::Other(crate::msg!("org.kind_tier", kind = k, tier = t)),
                     ));
                     None
                 }
@@ -313,11 +310,7 @@ impl InstitutionDraft {
         if tier == Some(Tier::Village) && parent_id == Some(None) {
             errs.push(ValidationError::new(
                 "parent_id",
-                Reason::Other {
-                    zh: "村级机构必须隶属于一个乡镇级机构".into(),
-                    en: "a village-tier institution must belong to a township-tier institution"
-                        .into(),
-                },
+                Reason::Other(crate::msg!("org.village_needs_township")),
             ));
         }
         let uscc = errs.check(optional(self.uscc.as_deref(), |v| Uscc::parse("uscc", v)));
@@ -534,10 +527,7 @@ impl StaffDraft {
         {
             errs.push(ValidationError::new(
                 "sex",
-                Reason::Other {
-                    zh: "与身份证号中的性别不一致".into(),
-                    en: "does not match the sex encoded in the ID number".into(),
-                },
+                Reason::Other(crate::msg!("common.sex_differs_from_id")),
             ));
         }
         if !errs.is_empty() {

@@ -26,7 +26,7 @@
 //!    keyboard walks (`qwertyuiop`, `1qaz2wsx`, `1q2w3e4r`, `zaq12wsx`), or combinations of a
 //!    few of them.
 //!
-//! Messages are bilingual (`Reason::Other { zh, en }`).
+//! Refusals are catalogue messages (`Reason::Other(msg!("account.password_…"))`).
 
 use std::collections::BTreeSet;
 
@@ -254,7 +254,7 @@ pub fn check(
     let username = context.username.as_str();
     let full_name = context.full_name.as_deref();
     let err = |reason: Reason| Err(ValidationError::new(field, reason));
-    let other = |zh: String, en: String| Err(ValidationError::new(field, Reason::Other { zh, en }));
+    let other = |m: crate::message::Message| Err(ValidationError::new(field, Reason::Other(m)));
 
     if password.is_empty() {
         return err(Reason::Required);
@@ -277,52 +277,32 @@ pub fn check(
     let classes = classes(password);
     if classes < policy.min_classes {
         let n = policy.min_classes;
-        return other(
-            format!("须至少包含小写字母、大写字母、数字、其他字符（符号、汉字等）中的 {n} 类"),
-            format!(
-                "must contain at least {n} of: lower-case letters, upper-case letters, digits, \
-                 other characters (symbols, Chinese characters)"
-            ),
-        );
+        return other(crate::msg!("account.password_classes", n = n));
     }
 
     let lower = password.to_lowercase();
     let user = username.trim().to_lowercase();
     if user.chars().count() >= 3 && lower.contains(&user) {
-        return other(
-            "不能包含用户名".into(),
-            "must not contain the user name".into(),
-        );
+        return other(crate::msg!("account.password_has_user_name"));
     }
     if let Some(name) = full_name {
         let name = name.trim().to_lowercase();
         let compact: String = name.chars().filter(|c| !c.is_whitespace()).collect();
         let hit = |n: &str| n.chars().count() >= 2 && lower.contains(n);
         if hit(&name) || hit(&compact) {
-            return other("不能包含姓名".into(), "must not contain your name".into());
+            return other(crate::msg!("account.password_has_name"));
         }
     }
 
     if is_weak(&lower) {
-        return other(
-            "过于常见，容易被猜中".into(),
-            "is a common password and easily guessed".into(),
-        );
+        return other(crate::msg!("account.password_common"));
     }
     if context.remaining_units(password) < policy.min_len {
-        return other(
-            "不能以平台、医共体或机构的名称（含拼音、缩写）、姓名、用户名或年份为主体".into(),
-            "must not be built from the names of the platform, the community or its institutions \
-             (pinyin and initials included), your name, your user name or a year"
-                .into(),
-        );
+        return other(crate::msg!("account.password_from_names"));
     }
 
     if surprises(&lower) < (policy.min_len / 2).clamp(1, MIN_SURPRISES) {
-        return other(
-            "过于简单（重复字符、连续序列或键盘路径）".into(),
-            "is too predictable (repeated characters, sequences or keyboard patterns)".into(),
-        );
+        return other(crate::msg!("account.password_predictable"));
     }
     Ok(())
 }
@@ -739,9 +719,9 @@ mod tests {
 
     #[test]
     fn classes_are_required() {
-        assert!(en("tqmvzlpkxw").contains("at least 3 of"));
-        assert!(en("tqmvzlpk82").contains("at least 3 of"));
-        assert!(reason("TQMVZLPK82").message_zh().contains("3 类"));
+        assert_eq!(en("tqmvzlpkxw"), "account.password_classes n=3");
+        assert_eq!(en("tqmvzlpk82"), "account.password_classes n=3");
+        assert_eq!(en("TQMVZLPK82"), "account.password_classes n=3");
         assert_eq!(classes("aA1!"), 4);
         assert_eq!(classes("春a"), 2);
         assert_eq!(classes("é"), 1);
@@ -751,14 +731,14 @@ mod tests {
 
     #[test]
     fn username_and_name() {
-        assert_eq!(en("Zhangsan-2026!"), "must not contain the user name");
-        assert_eq!(en("xxZHANGSANxx9!"), "must not contain the user name");
+        assert_eq!(en("Zhangsan-2026!"), "account.password_has_user_name");
+        assert_eq!(en("xxZHANGSANxx9!"), "account.password_has_user_name");
         // Short user names are not checked.
         assert_eq!(
             chk(&PasswordPolicy::default(), "p", "Tq8#mVz2Lp", "tq", None),
             Ok(())
         );
-        assert_eq!(en("我是张三Qx7!vb"), "must not contain your name");
+        assert_eq!(en("我是张三Qx7!vb"), "account.password_has_name");
         let e = chk(
             &PasswordPolicy::default(),
             "p",
@@ -774,7 +754,10 @@ mod tests {
             "u001",
             Some("Li Hua"),
         );
-        assert_eq!(e.unwrap_err().reason.message_zh(), "不能包含姓名");
+        assert_eq!(
+            e.unwrap_err().reason.message_zh(),
+            "account.password_has_name"
+        );
         // A one-character name is not checked.
         assert_eq!(
             chk(
@@ -842,9 +825,7 @@ mod tests {
         )
     }
 
-    const BUILT: &str = "must not be built from the names of the platform, the community or its \
-                         institutions (pinyin and initials included), your name, your user name or \
-                         a year";
+    const BUILT: &str = "account.password_from_names";
 
     #[test]
     fn context_words_give_no_strength() {
@@ -852,10 +833,6 @@ mod tests {
             let e = in_county(p).unwrap_err();
             assert_eq!(e.field, "password");
             assert_eq!(e.reason.message_en(), BUILT, "{p}");
-            assert_eq!(
-                e.reason.message_zh(),
-                "不能以平台、医共体或机构的名称（含拼音、缩写）、姓名、用户名或年份为主体"
-            );
         };
         // The issue's examples.
         built("Yunxi@2027");
@@ -871,7 +848,7 @@ mod tests {
         // 张三张三1a for the user 张三 (by the name rule, before the context is asked).
         let zhang = county("zhangsan", Some("张三"));
         let e = check(&PasswordPolicy::default(), "p", "张三张三1a", &zhang).unwrap_err();
-        assert_eq!(e.reason.message_en(), "must not contain your name");
+        assert_eq!(e.reason.message_en(), "account.password_has_name");
         // The pinyin of the person's name is a context word too.
         let zs = county("zs001", Some("张三"));
         let e = check(&PasswordPolicy::default(), "p", "ZhangSan#2027x", &zs).unwrap_err();
@@ -939,7 +916,7 @@ mod tests {
 
     #[test]
     fn weak_passwords() {
-        let weak = "is a common password and easily guessed";
+        let weak = "account.password_common";
         for p in [
             "Password123!",
             "P@ssw0rd2026",
@@ -954,11 +931,12 @@ mod tests {
             let r = ok(p);
             // Some are short or lack classes; those that get that far are weak.
             if let Err(e) = r {
-                if !matches!(e.reason, Reason::TooShort { .. }) && !en(p).contains("at least 3 of")
+                if !matches!(e.reason, Reason::TooShort { .. })
+                    && !en(p).starts_with("account.password_classes")
                 {
                     assert!(
                         e.reason.message_en() == weak
-                            || e.reason.message_en().starts_with("is too predictable"),
+                            || e.reason.message_en() == "account.password_predictable",
                         "{p}: {}",
                         e.reason.message_en()
                     );
@@ -984,7 +962,7 @@ mod tests {
 
     #[test]
     fn trivial_patterns() {
-        let trivial = "is too predictable (repeated characters, sequences or keyboard patterns)";
+        let trivial = "account.password_predictable";
         for p in [
             "Aaaaaaaaaa1!",
             "Abcdefghij1!",

@@ -117,11 +117,12 @@ impl fmt::Display for TransitionError {
 impl std::error::Error for TransitionError {}
 
 impl TransitionError {
-    pub fn message_zh(&self) -> String {
-        format!(
-            "转诊当前状态为“{}”，不能执行“{}”",
-            self.from.label_zh(),
-            self.action.label_zh()
+    /// What the user reads.
+    pub fn message(&self) -> crate::message::Message {
+        crate::msg!(
+            "referral.cannot_transition",
+            from = self.from,
+            action = self.action
         )
     }
 }
@@ -310,10 +311,11 @@ impl CodeRange {
         if lo.as_str() > hi.as_str() {
             return Err(ValidationError::new(
                 field,
-                Reason::Other {
-                    zh: format!("编码范围起点 {lo} 大于终点 {hi}"),
-                    en: format!("the range starts at {lo}, after its end {hi}"),
-                },
+                Reason::Other(crate::msg!(
+                    "referral.range_reversed",
+                    lo = lo.as_str(),
+                    hi = hi.as_str()
+                )),
             ));
         }
         Ok(CodeRange {
@@ -735,7 +737,10 @@ mod tests {
     fn forbidden_transitions_name_state_and_action() {
         let e = Status::Arrived.next(Action::Cancel).unwrap_err();
         assert_eq!(e.to_string(), "a referral that is arrived cannot be cancel");
-        assert!(e.message_zh().contains("已到诊"));
+        let m = e.message();
+        assert_eq!(m.code, "referral.cannot_transition");
+        assert_eq!(m.args.get("from"), Some(&Status::Arrived.into()));
+        assert_eq!(m.args.get("action"), Some(&Action::Cancel.into()));
         assert!(Status::Draft.next(Action::Accept).is_err());
         assert!(Status::Completed.next(Action::Complete).is_err());
         assert!(Status::Rejected.next(Action::Accept).is_err());

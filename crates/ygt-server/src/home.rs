@@ -40,15 +40,12 @@ struct HomePage {
 const HOME_ROWS: i64 = 5;
 
 impl HomePage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        if self.t.is_en() { en } else { zh }
-    }
     fn late(&self, d: &time::Date) -> bool {
         *d < self.today
     }
     fn due_label(&self, d: &time::Date) -> String {
         if *d == self.today {
-            self.l("今天", "today").to_owned()
+            self.t.t("home.today").to_owned()
         } else {
             format!("{:02}-{:02}", u8::from(d.month()), d.day())
         }

@@ -26,6 +26,7 @@ pub use record::hl7;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use ygt_domain::msg;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::handler::Handler;
@@ -450,10 +451,9 @@ async fn healthz(State(s): State<AppState>) -> Response {
 /// constant time); sessions and API tokens do not reach it.
 async fn metrics_text(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let Some(expected) = s.config.metrics_token.as_deref() else {
-        return error::WebError(ygt_app::AppError::Forbidden {
-            zh: "指标接口未启用：请在配置中设置 metrics_token".into(),
-            en: "metrics are off: set metrics_token in the configuration".into(),
-        })
+        return error::WebError(ygt_app::AppError::forbidden(msg!(
+            "common.metrics_are_off_set"
+        )))
         .into_response();
     };
     let given = headers
@@ -464,10 +464,9 @@ async fn metrics_text(State(s): State<AppState>, headers: axum::http::HeaderMap)
         .unwrap_or("");
     let hash = ygt_app::account::secret_hash;
     if !auth::same_secret(&hash(given), &hash(expected)) {
-        return error::WebError(ygt_app::AppError::Forbidden {
-            zh: "指标接口需要配置的指标令牌（Authorization: Bearer …）".into(),
-            en: "metrics need the configured metrics token (Authorization: Bearer …)".into(),
-        })
+        return error::WebError(ygt_app::AppError::forbidden(msg!(
+            "common.metrics_need_configured_metrics"
+        )))
         .into_response();
     }
     let body = s

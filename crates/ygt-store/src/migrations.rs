@@ -81,6 +81,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0015_resource_location.sql"),
         include_str!("../migrations/postgres/0015_resource_location.sql"),
     ),
+    (
+        16,
+        "notifications as catalogue messages",
+        include_str!("../migrations/sqlite/0016_notification_messages.sql"),
+        include_str!("../migrations/postgres/0016_notification_messages.sql"),
+    ),
 ];
 
 /// SQLite migrations that manage their own transaction (a table rebuild needs foreign keys off,

@@ -426,8 +426,11 @@ pub struct Notification {
     pub user_id: Uuid,
     pub referral_id: Option<Uuid>,
     pub kind: String,
+    /// Titles of rows written before notifications kept a message (migration 0016).
     pub title_zh: String,
     pub title_en: String,
+    /// What happened: a catalogue message as JSON (`ygt_domain::message::Message`).
+    pub message: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -741,7 +744,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Notification>> {
         let mut q = Sql::new(
-            "SELECT id, user_id, referral_id, kind, title_zh, title_en, created_at, read_at \
+            "SELECT id, user_id, referral_id, kind, title_zh, title_en, message, created_at, read_at \
              FROM notifications WHERE user_id = ",
         );
         q.bind(user);
@@ -1169,22 +1172,20 @@ impl Tx {
         users: &[Uuid],
         referral: Option<Uuid>,
         kind: &str,
-        title_zh: &str,
-        title_en: &str,
+        message: &str,
         now: OffsetDateTime,
     ) -> Result<()> {
         for u in users {
             self.execute(
                 Sql::new(
                     "INSERT INTO notifications (id, user_id, referral_id, kind, title_zh, title_en, \
-                     created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     message, created_at) VALUES (?, ?, ?, ?, '', '', ?, ?)",
                 )
                 .arg(Uuid::now_v7())
                 .arg(*u)
                 .arg(referral)
                 .arg(kind)
-                .arg(title_zh)
-                .arg(title_en)
+                .arg(message)
                 .arg(now),
             )
             .await?;

@@ -92,8 +92,11 @@ pub async fn retime_generated_referral(
         tx.execute(
             Sql::new(
                 "UPDATE notifications SET title_zh = REPLACE(title_zh, ?, ?), \
-                     title_en = REPLACE(title_en, ?, ?) WHERE referral_id = ?",
+                     title_en = REPLACE(title_en, ?, ?), message = REPLACE(message, ?, ?) \
+                     WHERE referral_id = ?",
             )
+            .arg(row.number.as_str())
+            .arg(number.as_str())
             .arg(row.number.as_str())
             .arg(number.as_str())
             .arg(row.number.as_str())

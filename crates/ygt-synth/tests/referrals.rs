@@ -388,13 +388,13 @@ async fn demo_referrals(db: TestDb) {
         for n in app.inbox(&who, false).await.unwrap() {
             let Some(rid) = n.referral_id else { continue };
             let r = app.store().referral(rid).await.unwrap().unwrap();
-            let quoted: Vec<&str> = n
-                .title_zh
+            let text = n.message.clone().unwrap_or_default();
+            let quoted: Vec<&str> = text
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
                 .filter(|w| w.starts_with("ZZ") && w.len() > 10)
                 .collect();
             for q in quoted {
-                assert_eq!(q, r.number, "{name}: {}", n.title_zh);
+                assert_eq!(q, r.number, "{name}: {text}");
             }
         }
     }

@@ -243,7 +243,7 @@ impl Pending {
                         code: e.reason.code(),
                         reason: format!(
                             "{}; kept as sent, not used to find the resident",
-                            e.reason.message_en()
+                            ygt_server::i18n::Lang::En.reason(&e.reason)
                         ),
                         kept: true,
                     });
@@ -306,7 +306,12 @@ impl Pending {
                 "is required when patient_record_id and patient_id_number are empty".into(),
             );
         }
-        refused(line, &column, e.reason.code(), e.reason.message_en())
+        refused(
+            line,
+            &column,
+            e.reason.code(),
+            ygt_server::i18n::Lang::En.reason(&e.reason),
+        )
     }
 }
 

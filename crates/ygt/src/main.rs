@@ -983,7 +983,11 @@ async fn create_token(
                                 "institution_id" => "--institution",
                                 f => f,
                             };
-                            format!("{flag} ({}): {}", x.field, x.reason.message_en())
+                            format!(
+                                "{flag} ({}): {}",
+                                x.field,
+                                ygt_server::i18n::Lang::En.reason(&x.reason)
+                            )
                         })
                         .collect();
                 anyhow::anyhow!("{}", lines.join("; "))

@@ -392,10 +392,7 @@ impl PlanDraft {
         {
             errs.push(ValidationError::new(
                 "plan.follow_ups",
-                Reason::Other {
-                    zh: "下转须写明随访安排（至少一次）".into(),
-                    en: "a down-referral needs at least one follow-up".into(),
-                },
+                Reason::Other(crate::msg!("referral.down_referral_needs_at")),
             ));
         }
         let warning_signs = errs
@@ -422,10 +419,7 @@ fn follow_up(field: &str, l: &str) -> Result<FollowUp, ValidationError> {
     if what.is_empty() {
         return Err(ValidationError::new(
             field,
-            Reason::Other {
-                zh: "每行写“日期 内容”或“+天数 内容”".into(),
-                en: "write each line as `date what` or `+days what`".into(),
-            },
+            Reason::Other(crate::msg!("referral.write_each_line_as")),
         ));
     }
     let title = what.to_owned();
@@ -680,10 +674,7 @@ pub fn check_target(
     if to.id == from.id {
         return Err(ValidationError::new(
             "to_institution_id",
-            Reason::Other {
-                zh: "不能转诊给本机构".into(),
-                en: "cannot refer to the own institution".into(),
-            },
+            Reason::Other(crate::msg!("referral.cannot_refer_own_institution")),
         ));
     }
     if goes_the_right_way(direction, from.tier, to.tier) {
@@ -692,22 +683,11 @@ pub fn check_target(
     let up = direction == Direction::Up;
     Err(ValidationError::new(
         "to_institution_id",
-        Reason::Other {
-            zh: format!(
-                "{}应转往{}机构，{}为{}",
-                direction.label_zh(),
-                if up { "上级" } else { "下级" },
-                to.name,
-                to.tier.label_zh()
-            ),
-            en: format!(
-                "an {} goes to a {} tier; {} is {}",
-                direction.label_en().to_lowercase(),
-                if up { "higher" } else { "lower" },
-                to.name,
-                to.tier.label_en()
-            ),
-        },
+        Reason::Other(if up {
+            crate::msg!("referral.up_goes_higher", name = to.name, tier = to.tier)
+        } else {
+            crate::msg!("referral.down_goes_lower", name = to.name, tier = to.tier)
+        }),
     ))
 }
 
@@ -803,10 +783,9 @@ pub fn decide_step(
             if !ok {
                 return Err(StepRefusal::Invalid(ValidationError::new(
                     "to_institution_id",
-                    Reason::Other {
-                        zh: "改派目标须为另一家同方向的机构".into(),
-                        en: "redirect to another institution of the referral's direction".into(),
-                    },
+                    Reason::Other(crate::msg!(
+                        "referral.redirect_another_institution_referral"
+                    )),
                 )));
             }
         }
@@ -816,10 +795,7 @@ pub fn decide_step(
         } if *t <= now => {
             return Err(StepRefusal::Invalid(ValidationError::new(
                 "appointment_at",
-                Reason::Other {
-                    zh: "预约时间须晚于现在".into(),
-                    en: "the appointment must be in the future".into(),
-                },
+                Reason::Other(crate::msg!("referral.appointment_future")),
             )));
         }
         _ => {}

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ygt_app::AppError;
 use ygt_domain::access::{Permission, Role};
+use ygt_domain::msg;
 
 use crate::door::auth::{
     Auth, DEVICE_COOKIE, LOGIN_CSRF_COOKIE, clear_session_cookie, device_cookie, same_secret,
@@ -269,10 +270,7 @@ async fn change_password(
     let result = if new != form.text("new_password_again") {
         Err(AppError::invalid(
             "new_password_again",
-            ygt_domain::Reason::Other {
-                zh: "两次输入的新密码不一致".into(),
-                en: "does not match the new password".into(),
-            },
+            ygt_domain::Reason::Other(msg!("admin.does_match_new_password")),
         ))
     } else {
         s.app

@@ -165,8 +165,7 @@ fn note_text(n: &FieldNote, t: Lang) -> (bool, String) {
         ),
         FieldNote::NoMatch { text } if en => (true, format!("Nothing matches “{text}”")),
         FieldNote::NoMatch { text } => (true, format!("没有与“{text}”匹配的记录")),
-        FieldNote::Invalid(e) if en => (true, e.reason.message_en()),
-        FieldNote::Invalid(e) => (true, e.reason.message_zh()),
+        FieldNote::Invalid(e) => (true, t.reason(&e.reason)),
     }
 }
 

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use ygt_app::AppError;
 use ygt_app::access::{Principal, Via};
+use ygt_domain::msg;
 
 use crate::AppState;
 use crate::door::error::{WebError, is_machine_path};
@@ -63,10 +64,7 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 }
 
 fn csrf_error() -> WebError {
-    WebError(AppError::Forbidden {
-        zh: "页面已过期或请求来源不明（CSRF 校验失败），请刷新页面后重试".into(),
-        en: "the form expired or the request did not come from ygt (CSRF check failed); reload and try again".into(),
-    })
+    WebError(AppError::forbidden(msg!("common.form_expired_request_did")))
 }
 
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {

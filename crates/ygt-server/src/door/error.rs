@@ -85,19 +85,12 @@ pub fn describe(e: &AppError, lang: Lang) -> (String, Option<String>, Vec<(Strin
             let details: Vec<(String, String)> = errs
                 .0
                 .iter()
-                .map(|v| {
-                    let m = if en {
-                        v.reason.message_en()
-                    } else {
-                        v.reason.message_zh()
-                    };
-                    (v.field.clone(), m)
-                })
+                .map(|v| (v.field.clone(), lang.reason(&v.reason)))
                 .collect();
             let first = errs.first();
             let message = match first {
-                Some(v) if en => format!("{} {}", v.field, v.reason.message_en()),
-                Some(v) => format!("{}：{}", v.field, v.reason.message_zh()),
+                Some(v) if en => format!("{} {}", v.field, lang.reason(&v.reason)),
+                Some(v) => format!("{}：{}", v.field, lang.reason(&v.reason)),
                 None => lang.t("error.title").to_owned(),
             };
             (message, first.map(|v| v.field.clone()), details)
@@ -125,11 +118,7 @@ pub fn describe(e: &AppError, lang: Lang) -> (String, Option<String>, Vec<(Strin
             Some("version".into()),
             Vec::new(),
         ),
-        AppError::Conflict { field, zh, en: e } => (
-            if en { e.clone() } else { zh.clone() },
-            field.clone(),
-            Vec::new(),
-        ),
+        AppError::Conflict { field, msg } => (lang.render(msg), field.clone(), Vec::new()),
         AppError::Unauthenticated => (
             if en {
                 "sign-in required".to_owned()
@@ -139,9 +128,7 @@ pub fn describe(e: &AppError, lang: Lang) -> (String, Option<String>, Vec<(Strin
             None,
             Vec::new(),
         ),
-        AppError::Forbidden { zh, en: e } => {
-            (if en { e.clone() } else { zh.clone() }, None, Vec::new())
-        }
+        AppError::Forbidden { msg } => (lang.render(msg), None, Vec::new()),
         AppError::PasswordChangeRequired => (
             if en {
                 "change your initial password first".to_owned()

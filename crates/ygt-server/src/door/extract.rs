@@ -5,6 +5,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 use ygt_app::{Actor, Ctx};
+use ygt_domain::message::Message;
+use ygt_domain::msg;
 use ygt_domain::{Reason, ValidationError};
 
 use crate::door::error::WebError;
@@ -17,14 +19,8 @@ pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimit(pub usize);
 
-fn format_error(field: &str, en: &str, zh: &str) -> WebError {
-    WebError::from(ValidationError::new(
-        field,
-        Reason::Other {
-            zh: zh.to_owned(),
-            en: en.to_owned(),
-        },
-    ))
+fn format_error(field: &str, why: Message) -> WebError {
+    WebError::from(ValidationError::new(field, Reason::Other(why)))
 }
 
 /// Parses a path segment as a UUID; the error names `id` (or the segment).
@@ -69,8 +65,7 @@ pub async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, 
     while let Some(frame) =
         std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
     {
-        let frame = frame
-            .map_err(|_| format_error("body", "the body could not be read", "请求体无法读取"))?;
+        let frame = frame.map_err(|_| format_error("body", msg!("common.body_could_read")))?;
         if let Ok(data) = frame.into_data() {
             total = total.saturating_add(data.len());
             if total <= limit {
@@ -141,10 +136,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                         } else {
                             p.to_owned()
                         },
-                        Reason::Other {
-                            zh: format!("JSON 无法解析：{en}"),
-                            en: format!("could not be read: {en}"),
-                        },
+                        Reason::Other(msg!("common.could_read", en = en)),
                     ),
                 };
                 Err(WebError::from(ValidationError::new(field, reason)))
@@ -217,13 +209,7 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|_| {
-                format_error(
-                    "body",
-                    "the form could not be read or is too large",
-                    "表单无法读取或过大",
-                )
-            })?;
+            .map_err(|_| format_error("body", msg!("common.form_could_read_too")))?;
         Ok(FormData::parse(&bytes))
     }
 }
@@ -261,10 +247,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
                     } else {
                         field
                     },
-                    Reason::Other {
-                        zh: format!("查询参数无效：{en}"),
-                        en: format!("is not valid: {en}"),
-                    },
+                    Reason::Other(msg!("common.valid", en = en)),
                 ))
             })
     }

@@ -13,6 +13,8 @@ use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time};
 use uuid::Uuid;
 use ygt_app::AppError;
 use ygt_domain::Reason;
+use ygt_domain::message::Message;
+use ygt_domain::msg;
 
 use crate::AppState;
 use crate::door::error::WebError;
@@ -251,14 +253,8 @@ pub fn rtype_of(t: &str) -> Result<RType, WebError> {
     RType::parse(t).ok_or_else(|| unknown_type(t))
 }
 
-pub fn bad_param(name: &str, en: &str, zh: &str) -> WebError {
-    WebError::invalid(
-        name,
-        Reason::Other {
-            zh: zh.to_owned(),
-            en: en.to_owned(),
-        },
-    )
+pub fn bad_param(name: &str, why: Message) -> WebError {
+    WebError::invalid(name, Reason::Other(why))
 }
 
 /// The instant range of a FHIR date parameter value (`2024`, `2024-03`, `2024-03-05`, or a
@@ -303,13 +299,9 @@ pub fn person_param(q: &FormData) -> Result<Option<Uuid>, WebError> {
         return Ok(None);
     };
     let id = v.strip_prefix("Patient/").unwrap_or(&v);
-    Uuid::parse_str(id).map(Some).map_err(|_| {
-        bad_param(
-            "patient",
-            "must be a Patient id or Patient/{id}",
-            "应为居民编号或 Patient/{id}",
-        )
-    })
+    Uuid::parse_str(id)
+        .map(Some)
+        .map_err(|_| bad_param("patient", msg!("common.patient_id_patient", id = id)))
 }
 
 /// The string at a path; array steps take the first element.
@@ -362,7 +354,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, WebError> {
         .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|t| t.parse::<i64>().ok())
         .map(Some)
-        .ok_or_else(|| bad_param("If-Match", "must be W/\"{version}\"", "应为 W/\"{版本号}\""))
+        .ok_or_else(|| bad_param("If-Match", msg!("common.if_match_version")))
 }
 
 /// The page size of a search.

@@ -6,6 +6,7 @@ use askama::Template;
 use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ygt_app::AppError;
+use ygt_domain::msg;
 
 use crate::door::error::{WebError, describe};
 use crate::door::extract::FormData;
@@ -349,11 +350,10 @@ pub fn render<T: Template>(t: &T) -> Result<Response, WebError> {
 pub fn render_status<T: Template>(t: &T, status: StatusCode) -> Result<Response, WebError> {
     match t.render() {
         Ok(html) => Ok((status, Html(html)).into_response()),
-        Err(e) => Err(WebError(AppError::Conflict {
-            field: None,
-            zh: format!("页面渲染失败：{e}"),
-            en: format!("the page could not be rendered: {e}"),
-        })),
+        Err(e) => Err(WebError(AppError::conflict(
+            None,
+            msg!("common.page_could_rendered", e = e.to_string()),
+        ))),
     }
 }
 

@@ -601,7 +601,13 @@ impl Hl7Door {
                 let reason = errs
                     .0
                     .iter()
-                    .map(|v| format!("{}: {}", hl7_field(&v.field, adt), v.reason.message_en()))
+                    .map(|v| {
+                        format!(
+                            "{}: {}",
+                            hl7_field(&v.field, adt),
+                            crate::door::i18n::Lang::En.reason(&v.reason)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("; ");
                 let code = if reason.contains("required") {
@@ -611,8 +617,9 @@ impl Hl7Door {
                 };
                 answer(AckCode::AE, None, Some(&Hl7Error::new(field, reason, code)))
             }
-            Err(AppError::Forbidden { en, .. }) => {
-                let e = Hl7Error::new("MSH-4", en, ErrorCode::ApplicationInternal);
+            Err(AppError::Forbidden { msg }) => {
+                let why = crate::door::i18n::Lang::En.render(&msg);
+                let e = Hl7Error::new("MSH-4", why, ErrorCode::ApplicationInternal);
                 answer(AckCode::AR, None, Some(&e))
             }
             Err(other) => {

@@ -396,17 +396,7 @@ async fn unmatched_assign(
         Err(ygt_app::AppError::Invalid(e)) => {
             let msg =
                 e.0.iter()
-                    .map(|x| {
-                        format!(
-                            "{}: {}",
-                            x.field,
-                            if t.is_en() {
-                                x.reason.message_en()
-                            } else {
-                                x.reason.message_zh()
-                            }
-                        )
-                    })
+                    .map(|x| format!("{}: {}", x.field, t.reason(&x.reason)))
                     .collect::<Vec<_>>()
                     .join("; ");
             unmatched_view(

@@ -4,13 +4,14 @@
 
 use std::convert::Infallible;
 use std::time::Duration as StdDuration;
+use ygt_domain::msg;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use ygt_app::referral::{ReferralDraft, ReferralSettings, StepDraft, WorklistQuery};
@@ -20,6 +21,7 @@ use ygt_domain::referral::ResourceKind;
 
 use crate::door::error::WebError;
 use crate::door::extract::{JsonBody, Query, ReqCtx, parse_id};
+use crate::door::i18n::Lang;
 use crate::{AppState, Routes};
 
 pub fn routes(r: Routes) -> Routes {
@@ -146,10 +148,7 @@ pub(crate) fn month_range(q: &StatsQuery) -> Result<(OffsetDateTime, OffsetDateT
     if from > to {
         return Err(WebError::from(ygt_domain::ValidationError::new(
             "from",
-            Reason::Other {
-                zh: "起始月份晚于结束月份".into(),
-                en: "the first month is after the last".into(),
-            },
+            Reason::Other(msg!("referral.first_month_after_last")),
         )));
     }
     let end = (to + Duration::days(32)).replace_day(1).unwrap_or(to);
@@ -415,7 +414,39 @@ async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> Result<Response, WebError> {
     let v = s.app.inbox(&ctx, q.unread.unwrap_or(false)).await?;
-    Ok(Json(serde_json::json!({ "notifications": v })).into_response())
+    let out: Vec<NotificationOut> = v.iter().map(NotificationOut::of).collect();
+    Ok(Json(serde_json::json!({ "notifications": out })).into_response())
+}
+
+/// A notification as the API gives it: its title in both languages.
+#[derive(Serialize)]
+struct NotificationOut {
+    id: Uuid,
+    user_id: Uuid,
+    referral_id: Option<Uuid>,
+    kind: String,
+    title_zh: String,
+    title_en: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    read_at: Option<OffsetDateTime>,
+}
+
+impl NotificationOut {
+    fn of(n: &ygt_app::ygt_store::referral::Notification) -> NotificationOut {
+        let stored = |l: Lang| l.stored(n.message.as_deref(), &n.title_zh, &n.title_en);
+        NotificationOut {
+            id: n.id,
+            user_id: n.user_id,
+            referral_id: n.referral_id,
+            kind: n.kind.clone(),
+            title_zh: stored(Lang::Zh),
+            title_en: stored(Lang::En),
+            created_at: n.created_at,
+            read_at: n.read_at,
+        }
+    }
 }
 
 async fn inbox_read(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
@@ -519,7 +550,9 @@ impl LiveStream {
                         self.unread += 1;
                         let data = serde_json::json!({
                             "referral_id": ev.referral_id, "kind": ev.kind,
-                            "title_zh": ev.title_zh, "title_en": ev.title_en, "unread": self.unread,
+                            "title_zh": Lang::Zh.render(&ev.message),
+                            "title_en": Lang::En.render(&ev.message),
+                            "unread": self.unread,
                         });
                         return Some(SseEvent::default().event("notification").data(data.to_string()));
                     }

@@ -11,7 +11,7 @@ use ygt_domain::org::Tier;
 use ygt_domain::referral::{ResourceKind, Urgency};
 
 use super::api::{CalendarBody, make_calendar};
-use super::pages::{l, urgency_label};
+use super::pages::urgency_label;
 use crate::door::error::WebError;
 use crate::door::extract::{FormData, QueryData, ReqCtx};
 use crate::door::i18n::Lang;
@@ -38,11 +38,7 @@ struct CalendarsPage {
     kinds: &'static [ResourceKind],
 }
 
-impl CalendarsPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
-}
+impl CalendarsPage {}
 
 async fn calendars_view(
     s: &AppState,
@@ -145,9 +141,6 @@ struct SettingsPage {
 }
 
 impl SettingsPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
     fn urg(&self, c: &str) -> &'static str {
         urgency_label(self.t, c)
     }

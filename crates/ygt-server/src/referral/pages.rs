@@ -44,10 +44,6 @@ pub fn routes(r: Routes) -> Routes {
         .post("/residents/{id}/referral-suggestions/dismiss", dismiss_page)
 }
 
-pub(super) fn l(t: Lang, zh: &'static str, en: &'static str) -> &'static str {
-    if t.is_en() { en } else { zh }
-}
-
 pub(super) fn status_label(t: Lang, code: &str) -> &'static str {
     Status::parse("s", code).map_or("?", |s| s.label(t.is_en()))
 }
@@ -80,10 +76,9 @@ pub(super) fn error_text(e: &AppError, t: Lang) -> Option<String> {
 pub(super) fn clone_err(e: &AppError) -> AppError {
     match e {
         AppError::Invalid(v) => AppError::Invalid(v.clone()),
-        AppError::Conflict { field, zh, en } => AppError::Conflict {
+        AppError::Conflict { field, msg } => AppError::Conflict {
             field: field.clone(),
-            zh: zh.clone(),
-            en: en.clone(),
+            msg: msg.clone(),
         },
         AppError::Stale => AppError::Stale,
         AppError::Duplicate { field } => AppError::Duplicate {
@@ -114,9 +109,6 @@ struct WorklistPage {
 }
 
 impl WorklistPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
@@ -136,11 +128,11 @@ impl WorklistPage {
     }
     fn tab(&self, w: &Worklist) -> (&'static str, &'static str) {
         let name = match w {
-            Worklist::Outgoing => l(self.t, "转出", "Outgoing"),
-            Worklist::Incoming => l(self.t, "转入", "Incoming"),
-            Worklist::Overdue => l(self.t, "超时", "Overdue"),
-            Worklist::Handover => l(self.t, "待交接", "Awaiting handover"),
-            Worklist::All => l(self.t, "全部", "All"),
+            Worklist::Outgoing => self.t.t("referral.outgoing"),
+            Worklist::Incoming => self.t.t("referral.incoming"),
+            Worklist::Overdue => self.t.t("referral.overdue"),
+            Worklist::Handover => self.t.t("referral.awaiting_handover_2"),
+            Worklist::All => self.t.t("referral.all"),
         };
         (w.code(), name)
     }
@@ -244,9 +236,6 @@ struct NewPage {
 }
 
 impl NewPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
@@ -472,11 +461,7 @@ struct SlotsFragment {
     selected: String,
 }
 
-impl SlotsFragment {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
-}
+impl SlotsFragment {}
 
 #[derive(Template)]
 #[template(path = "referral_doctor_options.html")]
@@ -486,11 +471,7 @@ struct DoctorOptions {
     doctors: Vec<Staff>,
 }
 
-impl DoctorOptions {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
-}
+impl DoctorOptions {}
 
 /// The options of the down-referral form's doctor select for the chosen institution.
 async fn doctor_options(
@@ -582,9 +563,6 @@ struct ReferralPage {
 }
 
 impl ReferralPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
@@ -604,8 +582,8 @@ impl ReferralPage {
     }
     fn action_name(&self, c: &str) -> &'static str {
         match c {
-            "create" => l(self.t, "创建", "Created"),
-            "book" => l(self.t, "预约号源", "Slot booked"),
+            "create" => self.t.t("referral.created"),
+            "book" => self.t.t("referral.slot_booked"),
             _ => Action::parse("a", c).map_or("?", |a| a.label(self.t.is_en())),
         }
     }
@@ -785,9 +763,6 @@ struct SlipPage {
 }
 
 impl SlipPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
     fn when_opt(&self, t: &Option<OffsetDateTime>) -> String {
         t.map(local).unwrap_or_default()
     }
@@ -802,21 +777,12 @@ impl SlipPage {
     /// What the patient brings, with what the booked kind of resource asks for.
     fn bring(&self) -> String {
         let kind = self.v.resource.as_ref().map(|r| r.kind);
-        let mut out = l(
-            self.t,
-            "本转诊单、身份证（或社保卡、电子健康卡）、医保卡、近期病历和检查报告、正在服用的药物",
-            "this slip, the ID card (or social security or e-health card), the insurance card, recent records and reports, the medicines being taken",
-        )
-        .to_owned();
+        let mut out = self.t.t("referral.slip_id_card_social_security").to_owned();
         out.push_str(match kind {
-            Some(ResourceKind::Ct) => l(self.t, "；检查前取下金属物品", "; metal objects off before the scan"),
-            Some(ResourceKind::Mri) => l(
-                self.t,
-                "；体内有心脏起搏器或金属植入物须事先告知，检查前取下金属物品",
-                "; tell the staff of a pacemaker or metal implant, metal objects off before the scan",
-            ),
-            Some(ResourceKind::Ultrasound) => l(self.t, "；腹部超声须空腹", "; fast before an abdominal scan"),
-            Some(ResourceKind::Bed) => l(self.t, "；住院押金、个人生活用品", "; the admission deposit, personal things"),
+            Some(ResourceKind::Ct) => self.t.t("referral.metal_objects_off_before_scan"),
+            Some(ResourceKind::Mri) => self.t.t("referral.tell_staff_pacemaker_metal_implant"),
+            Some(ResourceKind::Ultrasound) => self.t.t("referral.fast_before_abdominal_scan"),
+            Some(ResourceKind::Bed) => self.t.t("referral.admission_deposit_personal_things"),
             _ => "",
         });
         out

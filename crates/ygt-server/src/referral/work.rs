@@ -9,7 +9,7 @@ use ygt_app::referral::{ReferralStats, TASK_PAGE, TaskQuery};
 use ygt_app::ygt_store::referral::{CareTask, Notification};
 
 use super::api::{StatsQuery, month_range};
-use super::pages::{criterion_label, direction_label, l, status_label};
+use super::pages::{criterion_label, direction_label, status_label};
 use crate::door::error::WebError;
 use crate::door::extract::{FormData, QueryData, ReqCtx, parse_id};
 use crate::door::i18n::Lang;
@@ -41,9 +41,6 @@ struct TasksPage {
 }
 
 impl TasksPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
     fn when_opt(&self, t: &Option<OffsetDateTime>) -> String {
         t.map(local).unwrap_or_default()
     }
@@ -53,11 +50,11 @@ impl TasksPage {
     /// The filters offered, each (due, all, label), and whether it is the one shown.
     fn filters(&self) -> Vec<(String, &'static str, bool)> {
         [
-            ("", false, self.l("未完成", "Open")),
-            ("overdue", false, self.l("已逾期", "Overdue")),
-            ("today", false, self.l("今日到期", "Due today")),
-            ("now", false, self.l("到期（含逾期）", "Due now")),
-            ("", true, self.l("包括已完成", "Include done")),
+            ("", false, self.t.t("referral.open")),
+            ("overdue", false, self.t.t("referral.overdue_2")),
+            ("today", false, self.t.t("referral.due_today")),
+            ("now", false, self.t.t("referral.due_now")),
+            ("", true, self.t.t("referral.include_done")),
         ]
         .into_iter()
         .map(|(d, a, label)| (tasks_href(d, a, 0), label, d == self.due && a == self.all))
@@ -146,18 +143,12 @@ struct InboxPage {
 }
 
 impl InboxPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
-    fn title<'a>(&self, n: &'a Notification) -> &'a str {
-        if self.t.is_en() {
-            &n.title_en
-        } else {
-            &n.title_zh
-        }
+    fn title(&self, n: &Notification) -> String {
+        self.t
+            .stored(n.message.as_deref(), &n.title_zh, &n.title_en)
     }
 }
 
@@ -203,9 +194,6 @@ struct StatsPage {
 }
 
 impl StatsPage {
-    fn l(&self, zh: &'static str, en: &'static str) -> &'static str {
-        l(self.t, zh, en)
-    }
     fn dir(&self, c: &str) -> &'static str {
         direction_label(self.t, c)
     }
@@ -216,7 +204,7 @@ impl StatsPage {
         let l = criterion_label(self.t, c);
         if l.is_empty() {
             if c == "other" {
-                super::pages::l(self.t, "其他", "Other").to_owned()
+                self.t.t("referral.other").to_owned()
             } else {
                 c.to_owned()
             }

@@ -2,6 +2,8 @@
 //! [`ResidentDraft`] or an [`ItemDraft`]). Errors name the FHIR element (`Observation.code`).
 
 use std::collections::HashMap;
+use ygt_domain::message::Message;
+use ygt_domain::msg;
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -30,14 +32,8 @@ pub struct Input<'a> {
     pub bundle: &'a HashMap<String, Target>,
 }
 
-fn invalid(field: impl Into<String>, en: &str, zh: &str) -> ValidationError {
-    ValidationError::new(
-        field,
-        Reason::Other {
-            zh: zh.to_owned(),
-            en: en.to_owned(),
-        },
-    )
+fn invalid(field: impl Into<String>, why: Message) -> ValidationError {
+    ValidationError::new(field, Reason::Other(why))
 }
 
 fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
@@ -139,8 +135,7 @@ fn subject(
                 Ok(u) => p.person_id = Some(u.to_string()),
                 Err(_) => errs.push(invalid(
                     format!("{field}.reference"),
-                    "must be Patient/{id} with the id ygt gave the patient",
-                    "应为 Patient/{id}，id 为平台的居民编号",
+                    msg!("record.patient_id_ygt_gave", id = id),
                 )),
             }
             return (p, None);
@@ -150,8 +145,7 @@ fn subject(
             _ => {
                 errs.push(invalid(
                     format!("{field}.reference"),
-                    "refers to no Patient of this server or of this Bundle",
-                    "未指向本平台或本 Bundle 中的 Patient",
+                    msg!("record.refers_patient_server_bundle"),
                 ));
                 (p, None)
             }
@@ -169,8 +163,7 @@ fn subject(
     if p.id_number.is_none() && p.record_id.is_none() && p.name.is_none() {
         errs.push(invalid(
             field,
-            "needs a reference, an identifier or a display name",
-            "需要引用、标识符或姓名",
+            msg!("record.needs_reference_identifier_display"),
         ));
     }
     (p, None)
@@ -198,8 +191,7 @@ fn status(v: Option<&str>, field: &str, errs: &mut ValidationErrors) -> Option<S
         other => {
             errs.push(invalid(
                 field,
-                &format!("unknown status {other:?}"),
-                &format!("不认识的状态 {other:?}"),
+                msg!("record.unknown_status", other = format!("{other:?}")),
             ));
             return None;
         }
@@ -235,11 +227,7 @@ fn institution(
 ) {
     match explicit.or_else(|| input.default_institution.map(|u| u.to_string())) {
         Some(i) => d.institution_id = i,
-        None => errs.push(invalid(
-            field,
-            "names no Organization, and the sender has no institution",
-            "未指明机构（Organization），发送方也不属于任何机构",
-        )),
+        None => errs.push(invalid(field, msg!("record.names_organization_sender_has"))),
     }
 }
 
@@ -251,8 +239,7 @@ pub fn map(rtype: RType, res: &Value, input: &Input) -> Result<Submission, Valid
         Some(t) => {
             errs.push(invalid(
                 "resourceType",
-                &format!("is {t}, expected {}", rtype.name()),
-                &format!("为 {t}，应为 {}", rtype.name()),
+                msg!("record.expected", t = t, name = rtype.name()),
             ));
             return Err(errs);
         }
@@ -286,8 +273,7 @@ fn patient(res: &Value, input: &Input, errs: &mut ValidationErrors) -> ResidentD
         Some(i) => d.institution_id = i,
         None => errs.push(invalid(
             "Patient.managingOrganization",
-            "names no Organization, and the sender has no institution",
-            "未指明登记机构，发送方也不属于任何机构",
+            msg!("record.names_organization_sender_has_2"),
         )),
     }
     for ident in arr(res, "identifier") {
@@ -333,8 +319,10 @@ fn patient(res: &Value, input: &Input, errs: &mut ValidationErrors) -> ResidentD
         Some(other) => {
             errs.push(invalid(
                 "Patient.gender",
-                &format!("{other:?} is not male, female, other or unknown"),
-                &format!("{other:?} 不是 male、female、other 或 unknown"),
+                msg!(
+                    "record.male_female_other_unknown",
+                    other = format!("{other:?}")
+                ),
             ));
             None
         }
@@ -407,8 +395,7 @@ fn item(
                     _ => {
                         errs.push(invalid(
                             "Encounter.class.code",
-                            &format!("{c:?} is not AMB, EMER, IMP, HH or FLD"),
-                            &format!("{c:?} 不是 AMB、EMER、IMP、HH 或 FLD"),
+                            msg!("record.amb_emer_imp_hh", c = format!("{c:?}")),
                         ));
                         None
                     }
@@ -536,14 +523,12 @@ fn item(
                         Ok(t) => d.findings = Some(t),
                         Err(_) => errs.push(invalid(
                             format!("DiagnosticReport.presentedForm[{i}].data"),
-                            "is not UTF-8 text",
-                            "不是 UTF-8 文本",
+                            msg!("record.utf_8_text"),
                         )),
                     },
                     Some(None) => errs.push(invalid(
                         format!("DiagnosticReport.presentedForm[{i}].data"),
-                        "is not valid base64",
-                        "不是有效的 base64",
+                        msg!("record.valid_base64"),
                     )),
                     None => {}
                 }
@@ -580,8 +565,7 @@ fn item(
                     }
                     None => errs.push(invalid(
                         format!("{field}.reference"),
-                        "must refer to a contained Observation (#id) or an Observation of this Bundle",
-                        "应指向内含的 Observation（#id）或本 Bundle 中的 Observation",
+                        msg!("record.refer_contained_observation_id"),
                     )),
                 }
             }
@@ -603,8 +587,7 @@ fn item(
                 Some(other) => {
                     errs.push(invalid(
                         "ImagingStudy.status",
-                        &format!("unknown status {other:?}"),
-                        &format!("不认识的状态 {other:?}"),
+                        msg!("record.unknown_status_2", other = format!("{other:?}")),
                     ));
                     None
                 }
@@ -647,8 +630,7 @@ fn item(
             if d.document_type.is_none() {
                 errs.push(invalid(
                     "DocumentReference.type",
-                    "is not a supported document type (LOINC 34108-1, 34117-2, 11506-3, 18842-5, 11504-8, 57133-1, 68608-9, or ygt's codes)",
-                    "不是支持的文书类型（LOINC 34108-1、34117-2、11506-3、18842-5、11504-8、57133-1、68608-9 或平台代码）",
+                    msg!("record.supported_document_type_loinc"),
                 ));
             }
             d.occurred_at = s(res, &["context", "period", "start"])
@@ -680,8 +662,7 @@ fn item(
                 if media != "text/plain" && media != Pdf::MEDIA_TYPE {
                     errs.push(invalid(
                         format!("{f}.contentType"),
-                        &format!("{ct} is not supported; send the document as text/plain or application/pdf"),
-                        &format!("不支持 {ct}，请以 text/plain 文本或 application/pdf 文件发送"),
+                        msg!("record.supported_send_document_as", ct = ct),
                     ));
                     continue;
                 }
@@ -691,18 +672,13 @@ fn item(
                 let bytes = match s(c, &["attachment", "data"]).map(base64_decode) {
                     Some(Some(bytes)) => bytes,
                     Some(None) => {
-                        errs.push(invalid(
-                            format!("{f}.data"),
-                            "is not valid base64",
-                            "不是有效的 base64",
-                        ));
+                        errs.push(invalid(format!("{f}.data"), msg!("record.valid_base64_2")));
                         continue;
                     }
                     None if s(c, &["attachment", "url"]).is_some() => {
                         errs.push(invalid(
                             format!("{f}.data"),
-                            "is required: ygt does not fetch documents from attachment.url; send the bytes in attachment.data",
-                            "必填：平台不从 attachment.url 下载文书，请在 attachment.data 中发送内容",
+                            msg!("record.required_ygt_does_fetch"),
                         ));
                         continue;
                     }
@@ -716,8 +692,7 @@ fn item(
                     if size.as_u64() != Some(n) {
                         errs.push(invalid(
                             format!("{f}.size"),
-                            &format!("is {size} but the data has {n} bytes"),
-                            &format!("为 {size}，但内容为 {n} 字节"),
+                            msg!("record.but_data_has_bytes", size = size.to_string(), n = n),
                         ));
                         continue;
                     }
@@ -726,8 +701,7 @@ fn item(
                     if d.pdf.is_some() {
                         errs.push(invalid(
                             format!("{f}.contentType"),
-                            "is a second PDF; a document has one PDF file",
-                            "第二个 PDF：一份文书只有一个 PDF 文件",
+                            msg!("record.second_pdf_document_has"),
                         ));
                         continue;
                     }
@@ -738,11 +712,9 @@ fn item(
                 } else {
                     match String::from_utf8(bytes) {
                         Ok(t) => d.text = Some(t),
-                        Err(_) => errs.push(invalid(
-                            format!("{f}.data"),
-                            "is not UTF-8 text",
-                            "不是 UTF-8 文本",
-                        )),
+                        Err(_) => {
+                            errs.push(invalid(format!("{f}.data"), msg!("record.utf_8_text_2")))
+                        }
                     }
                 }
             }
@@ -795,7 +767,7 @@ fn item(
         | RType::Schedule
         | RType::Slot => (
             {
-                errs.push(invalid(n, "is not a clinical item", "不是临床条目"));
+                errs.push(invalid(n, msg!("record.clinical_item")));
                 ItemDraft::default()
             },
             None,
@@ -830,8 +802,7 @@ fn observation_results(o: &Value, field: &str, errs: &mut ValidationErrors) -> V
         let Some(value) = value else {
             errs.push(invalid(
                 format!("{f}.value[x]"),
-                "is missing (valueQuantity, valueString, valueCodeableConcept, valueInteger or valueBoolean)",
-                "缺少结果值（valueQuantity、valueString、valueCodeableConcept、valueInteger 或 valueBoolean）",
+                msg!("record.missing_valuequantity_valuestring_valuecodeableconcept"),
             ));
             return None;
         };

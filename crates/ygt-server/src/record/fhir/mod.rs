@@ -12,6 +12,8 @@ mod input;
 mod output;
 
 use std::collections::{BTreeSet, HashMap};
+use ygt_domain::message::Message;
+use ygt_domain::msg;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -242,10 +244,7 @@ async fn update_submission(
     {
         return Err(WebError::invalid(
             &format!("{}.id", rt.name()),
-            Reason::Other {
-                zh: format!("与地址中的 id（{id}）不一致"),
-                en: format!("does not match the id in the URL ({id})"),
-            },
+            Reason::Other(msg!("record.does_match_id_url", id = id)),
         ));
     }
     let inp = input::Input {
@@ -265,10 +264,7 @@ async fn update_submission(
         if !known {
             return Err(WebError::invalid(
                 "Patient.identifier",
-                Reason::Other {
-                    zh: "更新居民需要本机构登记该居民时使用的病案号".into(),
-                    en: "an update needs the patient number under which your institution registered this patient".into(),
-                },
+                Reason::Other(msg!("record.update_needs_patient_number")),
             ));
         }
         return Ok(Submission::Resident(d));
@@ -284,10 +280,7 @@ async fn update_submission(
     if draft.kind != item.kind {
         return Err(WebError::invalid(
             &format!("{}.category", rt.name()),
-            Reason::Other {
-                zh: "不能改变已存条目的类型".into(),
-                en: "cannot change the kind of a stored item".into(),
-            },
+            Reason::Other(msg!("record.cannot_change_kind_stored")),
         ));
     }
     if rt == RType::MedicationRequest
@@ -297,11 +290,7 @@ async fn update_submission(
     {
         return Err(WebError::invalid(
             "MedicationRequest.id",
-            Reason::Other {
-                zh: "多药处方请整体更正（JSON 接口）".into(),
-                en: "a prescription of several medications is corrected as a whole (JSON API)"
-                    .into(),
-            },
+            Reason::Other(msg!("record.prescription_several_medications_corrected")),
         ));
     }
     draft.source_system = item.source_system.clone();
@@ -362,13 +351,7 @@ pub async fn search(
             (Some(i), None) => Some(i),
             (None, n) => q.opt("phone").or(n),
         }
-        .ok_or_else(|| {
-            bad_param(
-                "name",
-                "a Patient search needs name, identifier or phone",
-                "查找居民需要 name、identifier 或 phone 之一",
-            )
-        })?;
+        .ok_or_else(|| bad_param("name", msg!("record.patient_search_needs_name")))?;
         for k in ["name", "identifier", "phone"] {
             if let Some(v) = q.opt(k) {
                 self_params.push((k.into(), v));
@@ -382,13 +365,8 @@ pub async fn search(
             }));
         }
     } else {
-        let person = person_param(q)?.ok_or_else(|| {
-            bad_param(
-                "patient",
-                "a search of the record needs patient (or subject)",
-                "查询健康档案需要 patient（或 subject）参数",
-            )
-        })?;
+        let person = person_param(q)?
+            .ok_or_else(|| bad_param("patient", msg!("record.search_record_needs_patient")))?;
         self_params.push(("patient".into(), person.to_string()));
         let mut filter = TimelineFilter {
             kinds: rt.kinds().iter().map(|k| (*k).to_owned()).collect(),
@@ -400,13 +378,8 @@ pub async fn search(
                 Some(p @ ("eq" | "ge" | "gt" | "le" | "lt")) => (p, v.get(2..).unwrap_or("")),
                 _ => ("eq", v),
             };
-            let (a, b) = date_range(value).ok_or_else(|| {
-                bad_param(
-                    "date",
-                    "must be a date such as ge2024-03-05, 2024-03 or lt2025",
-                    "应为日期，如 ge2024-03-05、2024-03 或 lt2025",
-                )
-            })?;
+            let (a, b) = date_range(value)
+                .ok_or_else(|| bad_param("date", msg!("record.date_such_as_ge2024")))?;
             match prefix {
                 "ge" => filter.from = Some(a),
                 "gt" => filter.from = Some(b),
@@ -433,24 +406,17 @@ pub async fn search(
                 "EC" => "ecg_report",
                 "PAT" | "SP" => "pathology_report",
                 _ => {
-                    return Err(bad_param(
-                        "category",
-                        "must be LAB, RAD, EC or PAT",
-                        "应为 LAB、RAD、EC 或 PAT",
-                    ));
+                    return Err(bad_param("category", msg!("record.lab_rad_ec_pat")));
                 }
             };
             filter.kinds = vec![kind.to_owned()];
             self_params.push(("category".into(), c));
         }
         if let Some(c) = q.opt("_cursor") {
-            filter.before = Some(parse_cursor(&c).ok_or_else(|| {
-                bad_param(
-                    "_cursor",
-                    "is not a cursor of this server",
-                    "不是有效的翻页游标",
-                )
-            })?);
+            filter.before = Some(
+                parse_cursor(&c)
+                    .ok_or_else(|| bad_param("_cursor", msg!("record.cursor_server")))?,
+            );
         }
         let (items, more) = s.app.search_record(ctx, person, &filter, count).await?;
         for it in &items {
@@ -515,14 +481,8 @@ struct Entry {
     resource: Value,
 }
 
-fn entry_error(i: usize, what: &str, en: &str, zh: &str) -> ValidationError {
-    ValidationError::new(
-        format!("Bundle.entry[{i}].{what}"),
-        Reason::Other {
-            zh: zh.to_owned(),
-            en: en.to_owned(),
-        },
-    )
+fn entry_error(i: usize, what: &str, why: Message) -> ValidationError {
+    ValidationError::new(format!("Bundle.entry[{i}].{what}"), Reason::Other(why))
 }
 
 /// `Observation.code` of entry i → `Bundle.entry[i].resource.code`.
@@ -542,19 +502,14 @@ pub async fn bundle(
     if b.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
         return Err(bad_param(
             "resourceType",
-            "must be Bundle to post to the base URL",
-            "向根地址提交的应为 Bundle",
+            msg!("record.bundle_post_base_url"),
         ));
     }
     let kind = match b.get("type").and_then(Value::as_str) {
         Some("transaction") => "transaction",
         Some("batch") => "batch",
         _ => {
-            return Err(bad_param(
-                "Bundle.type",
-                "must be transaction or batch",
-                "应为 transaction 或 batch",
-            ));
+            return Err(bad_param("Bundle.type", msg!("record.transaction_batch")));
         }
     };
     let raw = b
@@ -600,8 +555,7 @@ pub async fn bundle(
             errs.push(entry_error(
                 i,
                 "request.url",
-                &format!("{url:?} is not a supported resource type"),
-                &format!("{url:?} 不是支持的资源类型"),
+                msg!("record.supported_resource_type", url = format!("{url:?}")),
             ));
             entries.push(None);
             continue;
@@ -610,8 +564,7 @@ pub async fn bundle(
             errs.push(entry_error(
                 i,
                 "request.url",
-                &format!("{tname} is not accepted in a Bundle; send it to /fhir/{tname}"),
-                &format!("Bundle 不接受 {tname}，请直接提交到 /fhir/{tname}"),
+                msg!("record.accepted_bundle_send_fhir", tname = tname),
             ));
             entries.push(None);
             continue;
@@ -622,8 +575,7 @@ pub async fn bundle(
                 errs.push(entry_error(
                     i,
                     "request.method",
-                    "must be POST Type or PUT Type/id",
-                    "应为 POST 资源类型，或 PUT 资源类型/id",
+                    msg!("record.post_type_put_type"),
                 ));
                 entries.push(None);
                 continue;

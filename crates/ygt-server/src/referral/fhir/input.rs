@@ -3,17 +3,13 @@
 
 use super::output::status_of;
 use super::*;
+use ygt_domain::message::Message;
+use ygt_domain::msg;
 
 // ---------------------------------------------------------------- in
 
-pub(super) fn invalid(field: impl Into<String>, en: &str, zh: &str) -> ValidationError {
-    ValidationError::new(
-        field,
-        Reason::Other {
-            zh: zh.to_owned(),
-            en: en.to_owned(),
-        },
-    )
+pub(super) fn invalid(field: impl Into<String>, why: Message) -> ValidationError {
+    ValidationError::new(field, Reason::Other(why))
 }
 
 fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
@@ -39,8 +35,7 @@ fn resource_type(res: &Value, want: &str, errs: &mut ValidationErrors) -> bool {
         Some(t) => {
             errs.push(invalid(
                 "resourceType",
-                &format!("is {t}, expected {want}"),
-                &format!("为 {t}，应为 {want}"),
+                msg!("referral.expected", t = t, want = want),
             ));
             false
         }
@@ -67,8 +62,7 @@ fn slot_extension(res: &Value, element: &str, errs: &mut ValidationErrors) -> Op
         _ => {
             errs.push(invalid(
                 format!("{element}.extension('{EXT_SLOT}')"),
-                "must be a valueReference to Slot/{id}",
-                "应为指向 Slot/{id} 的 valueReference",
+                msg!("referral.valuereference_slot"),
             ));
             None
         }
@@ -111,16 +105,17 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
         Some("draft") => d.submit = false,
         Some(o) => errs.push(invalid(
             "ServiceRequest.status",
-            &format!("{o:?}: a new referral is active (submitted) or draft"),
-            &format!("{o:?}：新建转诊的状态应为 active（提交）或 draft（草稿）"),
+            msg!(
+                "referral.new_referral_active_submitted",
+                o = format!("{o:?}")
+            ),
         )),
     }
     match s(res, &["intent"]) {
         None | Some("order" | "original-order" | "proposal" | "plan") => {}
         Some(o) => errs.push(invalid(
             "ServiceRequest.intent",
-            &format!("{o:?}: a referral is an order"),
-            &format!("{o:?}：转诊的 intent 应为 order"),
+            msg!("referral.referral_order", o = format!("{o:?}")),
         )),
     }
     let directions: Vec<&str> = arr(res, "category")
@@ -134,8 +129,10 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
         Some(dir) => d.direction = (*dir).to_owned(),
         None => errs.push(invalid(
             "ServiceRequest.category",
-            &format!("needs the direction: a coding of {DIRECTION_SYSTEM}, up or down"),
-            &format!("需写明转诊方向：{DIRECTION_SYSTEM} 的 up（上转）或 down（下转）"),
+            msg!(
+                "referral.needs_direction_coding_up",
+                direction_system = DIRECTION_SYSTEM
+            ),
         )),
     }
     d.urgency = match s(res, &["priority"]) {
@@ -145,8 +142,7 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
         Some(o) => {
             errs.push(invalid(
                 "ServiceRequest.priority",
-                &format!("{o:?} is not routine, urgent, asap or stat"),
-                &format!("{o:?} 不是 routine、urgent、asap 或 stat"),
+                msg!("referral.routine_urgent_asap_stat", o = format!("{o:?}")),
             ));
             String::new()
         }
@@ -161,8 +157,7 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
         }
         _ => errs.push(invalid(
             "ServiceRequest.subject.reference",
-            "must be Patient/{id} with the id ygt gave the patient",
-            "应为 Patient/{id}，id 为平台的居民编号",
+            msg!("referral.patient_id_ygt_gave"),
         )),
     }
     if let Some(r) = s(res, &["requester", "reference"])
@@ -171,8 +166,7 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
     {
         errs.push(invalid(
             "ServiceRequest.requester",
-            "names another institution; a referral is written from the signed-in user's institution",
-            "不是本机构；转诊只能以登录用户所在机构名义开具",
+            msg!("referral.names_another_institution_referral"),
         ));
     }
     for (i, p) in arr(res, "performer").iter().enumerate() {
@@ -186,8 +180,7 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
             } else {
                 errs.push(invalid(
                     field,
-                    "a referral goes to one institution",
-                    "转诊只能转往一家机构",
+                    msg!("referral.referral_goes_one_institution"),
                 ));
             }
         } else if system == Some(DEPARTMENT_SYSTEM) && value.is_some() {
@@ -197,11 +190,10 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
         } else {
             errs.push(invalid(
                 field,
-                &format!(
-                    "must be Organization/{{id}}, or an identifier of {DEPARTMENT_SYSTEM} or {STAFF_SYSTEM}"
-                ),
-                &format!(
-                    "应为 Organization/{{id}}，或 {DEPARTMENT_SYSTEM}、{STAFF_SYSTEM} 的标识符"
+                msg!(
+                    "referral.organization_identifier",
+                    department_system = DEPARTMENT_SYSTEM,
+                    staff_system = STAFF_SYSTEM
                 ),
             ));
         }
@@ -209,8 +201,7 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
     if d.to_institution_id.is_empty() && !errs.0.iter().any(|e| e.field.contains("performer")) {
         errs.push(invalid(
             "ServiceRequest.performer",
-            "needs the institution referred to (Organization/{id})",
-            "需写明转入机构（Organization/{id}）",
+            msg!("referral.needs_institution_referred_organization"),
         ));
     }
     let mut texts = Vec::new();
@@ -235,8 +226,11 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
             } else {
                 errs.push(invalid(
                     format!("ServiceRequest.reasonCode[{i}].coding[{k}].system"),
-                    &format!("use ICD-10 ({ICD10}) for the diagnosis or {CRITERION_SYSTEM}"),
-                    &format!("诊断请用 ICD-10（{ICD10}），转诊标准请用 {CRITERION_SYSTEM}"),
+                    msg!(
+                        "referral.use_icd_10_diagnosis",
+                        icd10 = ICD10,
+                        criterion_system = CRITERION_SYSTEM
+                    ),
                 ));
             }
         }
@@ -277,8 +271,7 @@ pub fn referral_draft(res: &Value, own: Option<Uuid>) -> Result<ReferralDraft, V
             Some(id) => d.item_ids.push(id),
             None => errs.push(invalid(
                 format!("ServiceRequest.supportingInfo[{i}]"),
-                "must refer to a record resource of this server (DiagnosticReport/{id}, …)",
-                "应指向本平台健康档案中的资源（如 DiagnosticReport/{id}）",
+                msg!("referral.refer_record_resource_server"),
             )),
         }
     }
@@ -355,8 +348,7 @@ pub(super) fn task_change(res: &Value, id: &str) -> Result<TaskChange, Validatio
     {
         errs.push(invalid(
             "Task.id",
-            &format!("does not match the id in the URL ({id})"),
-            &format!("与地址中的 id（{id}）不一致"),
+            msg!("referral.does_match_id_url", id = id),
         ));
     }
     let mut c = TaskChange {
@@ -374,8 +366,7 @@ pub(super) fn task_change(res: &Value, id: &str) -> Result<TaskChange, Validatio
             Some(x) => c.owner = Some(x.to_owned()),
             None => errs.push(invalid(
                 "Task.owner",
-                "must be Organization/{id}",
-                "应为 Organization/{id}",
+                msg!("referral.organization", id = id),
             )),
         }
     }
@@ -407,8 +398,10 @@ pub(super) fn task_change(res: &Value, id: &str) -> Result<TaskChange, Validatio
             Some("summary") => c.outcome.summary = text.unwrap_or_default(),
             _ => errs.push(invalid(
                 format!("Task.output[{i}].type"),
-                &format!("must be diagnosis, treatment or summary ({OUTCOME_SYSTEM})"),
-                &format!("应为 diagnosis（诊断）、treatment（治疗经过）或 summary（小结）（{OUTCOME_SYSTEM}）"),
+                msg!(
+                    "referral.diagnosis_treatment_summary",
+                    outcome_system = OUTCOME_SYSTEM
+                ),
             )),
         }
     }
@@ -416,17 +409,14 @@ pub(super) fn task_change(res: &Value, id: &str) -> Result<TaskChange, Validatio
 }
 
 fn state_conflict(current: Status, wanted: &str) -> AppError {
-    AppError::Conflict {
-        field: Some("Task.status".into()),
-        zh: format!(
-            "转诊当前状态为“{}”，任务不能改为 {wanted}",
-            current.label_zh()
+    AppError::conflict(
+        Some("Task.status"),
+        msg!(
+            "referral.referral_task_cannot_become",
+            current = current,
+            wanted = wanted
         ),
-        en: format!(
-            "the referral is {}; its Task cannot become {wanted}",
-            current.label_en().to_lowercase()
-        ),
-    }
+    )
 }
 
 /// The step a Task update asks for (None: the Task already says so).
@@ -445,10 +435,7 @@ pub(super) fn decide(v: &ReferralView, c: &TaskChange) -> Result<Option<StepDraf
     if new_owner.is_some() && c.status != "requested" {
         return Err(AppError::invalid(
             "Task.owner",
-            Reason::Other {
-                zh: "改派（更换转入机构）时任务状态应保持 requested".into(),
-                en: "a new owner is a redirection: the status stays requested".into(),
-            },
+            Reason::Other(msg!("referral.new_owner_redirection_status")),
         ));
     }
     // A new appointment: a slot other than the one held, or another time.
@@ -480,10 +467,7 @@ pub(super) fn decide(v: &ReferralView, c: &TaskChange) -> Result<Option<StepDraf
             Status::Submitted | Status::Redirected if reschedule => {
                 return Err(AppError::invalid(
                     "Task.restriction.period.start",
-                    Reason::Other {
-                        zh: "请先接收转诊（accepted），再预约时间".into(),
-                        en: "accept the referral first, then set the appointment".into(),
-                    },
+                    Reason::Other(msg!("referral.accept_referral_first_then")),
                 ));
             }
             Status::Accepted | Status::Scheduled if reschedule => Some(StepDraft {
@@ -510,14 +494,7 @@ pub(super) fn decide(v: &ReferralView, c: &TaskChange) -> Result<Option<StepDraf
         other => {
             return Err(AppError::invalid(
                 "Task.status",
-                Reason::Other {
-                    zh: format!(
-                        "{other:?}：转诊任务可改为 requested、accepted、rejected、cancelled、in-progress 或 completed"
-                    ),
-                    en: format!(
-                        "{other:?}: a referral's Task moves to requested, accepted, rejected, cancelled, in-progress or completed"
-                    ),
-                },
+                Reason::Other(msg!("referral.referral_s_task_moves", other = other)),
             ));
         }
     })
@@ -549,16 +526,14 @@ pub(super) fn rename(e: AppError, f: impl Fn(&str) -> String, version: &str) -> 
                 })
                 .collect(),
         )),
-        AppError::Conflict { field, zh, en } => AppError::Conflict {
+        AppError::Conflict { field, msg } => AppError::Conflict {
             field: field.map(|x| f(&x)),
-            zh,
-            en,
+            msg,
         },
-        AppError::Stale => AppError::Conflict {
-            field: Some(version.to_owned()),
-            zh: "该转诊已被他人修改，请重新读取后再试".into(),
-            en: "the referral changed since that version; read it again and retry".into(),
-        },
+        AppError::Stale => AppError::conflict(
+            Some(version.to_owned()).as_deref(),
+            msg!("referral.referral_changed_since_version"),
+        ),
         other => other,
     }
 }

@@ -74,6 +74,7 @@ use ygt_app::referral::{
 use ygt_app::ygt_store::record::Item;
 use ygt_app::ygt_store::referral::{Referral, Resource, Slot};
 use ygt_app::{AppError, Ctx};
+use ygt_domain::msg;
 use ygt_domain::referral::{Criterion, Direction, ResourceKind, SlotAvailability, Status, Urgency};
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
 
@@ -166,10 +167,7 @@ pub async fn create(s: &AppState, ctx: &Ctx, rt: RType, res: &Value) -> Result<R
     if rt != RType::ServiceRequest {
         return Err(WebError::invalid(
             rt.name(),
-            Reason::Other {
-                zh: "转诊以 ServiceRequest 开具；任务、预约与号源随之产生".into(),
-                en: "a referral is created as a ServiceRequest; its Task, Appointment and Slot follow from it".into(),
-            },
+            Reason::Other(msg!("referral.referral_created_as_servicerequest")),
         ));
     }
     let own = ctx.principal().and_then(|p| p.institution_id);
@@ -195,10 +193,7 @@ pub async fn update(
     if rt != RType::Task {
         return Err(WebError::invalid(
             rt.name(),
-            Reason::Other {
-                zh: "转诊的进展通过更新 Task（PUT Task/{id}）办理".into(),
-                en: "a referral moves on by updating its Task (PUT Task/{id})".into(),
-            },
+            Reason::Other(msg!("referral.referral_moves_updating_task", id = id)),
         ));
     }
     let uuid = uuid_of(id)?;
@@ -267,13 +262,7 @@ fn ref_param(q: &FormData, name: &str, ty: &str) -> Result<Option<Uuid>, WebErro
     };
     Uuid::parse_str(reference_id(&v, ty))
         .map(Some)
-        .map_err(|_| {
-            bad_param(
-                name,
-                &format!("must be {ty}/{{id}}"),
-                &format!("应为 {ty}/{{id}}"),
-            )
-        })
+        .map_err(|_| bad_param(name, msg!("referral.must_be", ty = ty)))
 }
 
 /// A token parameter's code (`system|code` or `code`).
@@ -293,13 +282,8 @@ fn time_bounds(
             Some(p @ ("eq" | "ge" | "gt" | "le" | "lt")) => (p, v.get(2..).unwrap_or("")),
             _ => ("eq", v),
         };
-        let (a, b) = date_range(value).ok_or_else(|| {
-            bad_param(
-                name,
-                "must be a date such as ge2026-12-01 or lt2026-12-08T12:00:00+08:00",
-                "应为日期，如 ge2026-12-01 或 lt2026-12-08T12:00:00+08:00",
-            )
-        })?;
+        let (a, b) = date_range(value)
+            .ok_or_else(|| bad_param(name, msg!("referral.date_such_as_ge2026")))?;
         match prefix {
             "ge" => from = Some(a),
             "gt" => from = Some(b),
@@ -354,8 +338,7 @@ pub async fn search(
                 None => {
                     return Err(bad_param(
                         "schedule",
-                        "a Slot search needs schedule=Schedule/{id}",
-                        "查询号源需要 schedule=Schedule/{id}",
+                        msg!("referral.slot_search_needs_schedule"),
                     ));
                 }
             };
@@ -382,8 +365,7 @@ pub async fn search(
                 Some(_) => {
                     return Err(bad_param(
                         "status",
-                        "must be free, busy, busy-unavailable, busy-tentative or entered-in-error",
-                        "应为 free、busy、busy-unavailable、busy-tentative 或 entered-in-error",
+                        msg!("referral.free_busy_busy_unavailable"),
                     ));
                 }
             };
@@ -391,13 +373,10 @@ pub async fn search(
                 params.push(("status".into(), st));
             }
             let after = match &cursor {
-                Some(c) => Some(parse_cursor(c).ok_or_else(|| {
-                    bad_param(
-                        "_cursor",
-                        "is not a cursor of this server",
-                        "不是有效的翻页游标",
-                    )
-                })?),
+                Some(c) => Some(
+                    parse_cursor(c)
+                        .ok_or_else(|| bad_param("_cursor", msg!("referral.cursor_server")))?,
+                ),
                 None => None,
             };
             if let Some(booked) = booked
@@ -442,11 +421,10 @@ pub async fn search(
             let mut none = false;
             if let Some(p) = match rt {
                 RType::Task => match q.opt("for") {
-                    Some(v) => {
-                        Some(Uuid::parse_str(reference_id(&v, "Patient")).map_err(|_| {
-                            bad_param("for", "must be Patient/{id}", "应为 Patient/{id}")
-                        })?)
-                    }
+                    Some(v) => Some(
+                        Uuid::parse_str(reference_id(&v, "Patient"))
+                            .map_err(|_| bad_param("for", msg!("referral.patient_3")))?,
+                    ),
                     None => person_param(q)?,
                 },
                 _ => person_param(q)?,
@@ -496,8 +474,7 @@ pub async fn search(
                     let d = Direction::parse("category", code).map_err(|_| {
                         bad_param(
                             "category",
-                            &format!("must be {DIRECTION_SYSTEM}|up or |down"),
-                            &format!("应为 {DIRECTION_SYSTEM}|up 或 |down"),
+                            msg!("referral.up_down", direction_system = DIRECTION_SYSTEM),
                         )
                     })?;
                     wq.direction = Some(d.code().to_owned());
