@@ -17,6 +17,7 @@ use ygt_app::referral::{
 use ygt_app::ygt_store::org::{Department, Institution, InstitutionFilter, Staff};
 use ygt_app::ygt_store::record::{Item, TimelineFilter};
 use ygt_app::ygt_store::referral::Referral;
+use ygt_domain::msg;
 use ygt_domain::org::Tier;
 use ygt_domain::referral::{
     Action, Criterion, Direction, Overdue, ResourceKind, Status, Suggestion, Urgency,
@@ -109,6 +110,10 @@ struct WorklistPage {
 }
 
 impl WorklistPage {
+    fn changed_within(&self, days: &i64) -> String {
+        self.t
+            .render(&msg!("referral.changed_within", days = *days))
+    }
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
@@ -575,7 +580,10 @@ impl ReferralPage {
             .referral
             .appointment_at
             .filter(|at| *at > OffsetDateTime::now_utc() + time::Duration::minutes(15))
-            .map(local)
+            .map(|at| {
+                let at = local(at);
+                self.t.render(&msg!("referral.confirm_early", at = at))
+            })
     }
     fn crit(&self, c: &str) -> &'static str {
         criterion_label(self.t, c)

@@ -145,11 +145,6 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("home.all_tasks_due", "全部到期随访", "All tasks due"),
     ("home.all_waiting", "全部待接收", "All waiting"),
     (
-        "home.awaiting_handover",
-        "待交接（下转）",
-        "Awaiting handover",
-    ),
-    (
         "home.awaiting_handover_2",
         "待交接（下转）",
         "Awaiting handover",
@@ -164,11 +159,6 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "home.no_care_tasks_referrals_waiting",
         "今天没有待办的随访和转诊。",
         "No care tasks or referrals waiting today.",
-    ),
-    (
-        "home.outcomes_back_7_days",
-        "近7天已反馈",
-        "Outcomes back (7 days)",
     ),
     (
         "home.outcomes_back_7_days_2",

@@ -60,11 +60,6 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("referral.attached_results", "附带结果", "Attached results"),
     (
-        "referral.awaiting_handover",
-        "待交接（下转）",
-        "Awaiting handover",
-    ),
-    (
         "referral.awaiting_handover_2",
         "待交接",
         "Awaiting handover",
@@ -113,7 +108,17 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "cannot “{action}” a referral whose status is “{from}”",
     ),
     ("referral.care_tasks", "随访任务", "Care tasks"),
+    (
+        "referral.changed_within",
+        "近{days}天内状态有变化",
+        "Status changed in the last {days} days",
+    ),
     ("referral.clinical_summary", "病情摘要", "Clinical summary"),
+    (
+        "referral.confirm_early",
+        "预约时间为 {at}，确认患者提前到诊",
+        "The appointment is at {at}: the patient came early",
+    ),
     ("referral.count", "例数", "Count"),
     ("referral.create", "创建", "Create"),
     ("referral.created", "创建", "Created"),
@@ -175,6 +180,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("referral.done", "已完成", "Done"),
     ("referral.done_2", "完成", "Done"),
     ("referral.down", "下转", "Down"),
+    (
+        "referral.down_defaults_after",
+        " 转回原机构和原经治医生，诊断取本院诊断；如需可修改。",
+        ": its institution and doctor, with the diagnosis made here. Change them if needed.",
+    ),
+    (
+        "referral.down_defaults_before",
+        "按上转单",
+        "Back to where the resident came from with up-referral",
+    ),
     (
         "referral.down_goes_lower",
         "下转应转往下级机构，{name}为{tier}",
@@ -427,11 +442,6 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "referral.outcome_within_min",
         "反馈时限（分钟）",
         "Outcome within (min)",
-    ),
-    (
-        "referral.outcomes_back_7_days",
-        "近7天已反馈",
-        "Outcomes back (7 days)",
     ),
     (
         "referral.outcomes_back_7_days_2",
