@@ -166,13 +166,7 @@ fn parse_username(s: &str) -> std::result::Result<String, ValidationError> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
     {
-        return Err(ValidationError::new(
-            "username",
-            Reason::Format {
-                expected: "letters, digits, '.', '_' or '-'",
-                expected_zh: "字母、数字、'.'、'_'或'-'",
-            },
-        ));
+        return Err(ValidationError::new("username", Reason::Format("username")));
     }
     Ok(t)
 }
@@ -580,15 +574,11 @@ impl App {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            Some(s) => errs.check(Uuid::parse_str(s).map(Some).map_err(|_| {
-                ValidationError::new(
-                    "institution_id",
-                    Reason::Format {
-                        expected: "a UUID",
-                        expected_zh: "UUID",
-                    },
-                )
-            })),
+            Some(s) => errs.check(
+                Uuid::parse_str(s)
+                    .map(Some)
+                    .map_err(|_| ValidationError::new("institution_id", Reason::Format("uuid"))),
+            ),
             None => Some(None),
         };
         let staff_id = match d
@@ -597,15 +587,11 @@ impl App {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            Some(s) => errs.check(Uuid::parse_str(s).map(Some).map_err(|_| {
-                ValidationError::new(
-                    "staff_id",
-                    Reason::Format {
-                        expected: "a UUID",
-                        expected_zh: "UUID",
-                    },
-                )
-            })),
+            Some(s) => errs.check(
+                Uuid::parse_str(s)
+                    .map(Some)
+                    .map_err(|_| ValidationError::new("staff_id", Reason::Format("uuid"))),
+            ),
             None => Some(None),
         };
         let mut roles = Vec::new();

@@ -465,15 +465,8 @@ fn local_day(
         return Ok(None);
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let d = Date::parse(t, &fmt).map_err(|_| {
-        ValidationError::new(
-            field,
-            Reason::Format {
-                expected: "a date YYYY-MM-DD",
-                expected_zh: "日期 YYYY-MM-DD",
-            },
-        )
-    })?;
+    let d =
+        Date::parse(t, &fmt).map_err(|_| ValidationError::new(field, Reason::Format("date")))?;
     let d = if end { d.next_day().unwrap_or(d) } else { d };
     let cst = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
     Ok(Some(d.midnight().assume_offset(cst)))

@@ -150,10 +150,7 @@ impl ResidentDraft {
             } else {
                 errs.push(ValidationError::new(
                     "nationality",
-                    Reason::Format {
-                        expected: "a GB/T 2659 three-letter code such as CHN",
-                        expected_zh: "GB/T 2659 三字母代码，如 CHN",
-                    },
+                    Reason::Format("country"),
                 ));
                 None
             }
@@ -209,15 +206,8 @@ impl ResidentDraft {
 
 fn parse_date(field: &str, s: &str, today: Date) -> std::result::Result<Date, ValidationError> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let d = Date::parse(s.trim(), &fmt).map_err(|_| {
-        ValidationError::new(
-            field,
-            Reason::Format {
-                expected: "a date YYYY-MM-DD",
-                expected_zh: "日期 YYYY-MM-DD",
-            },
-        )
-    })?;
+    let d = Date::parse(s.trim(), &fmt)
+        .map_err(|_| ValidationError::new(field, Reason::Format("date")))?;
     if d > today || d.year() < 1890 {
         return Err(ValidationError::new(field, Reason::Date));
     }
@@ -236,13 +226,7 @@ impl ResidentDraft {
                 if self.institution_id.trim().is_empty() {
                     ValidationError::new("institution_id", Reason::Required)
                 } else {
-                    ValidationError::new(
-                        "institution_id",
-                        Reason::Format {
-                            expected: "a UUID",
-                            expected_zh: "UUID",
-                        },
-                    )
+                    ValidationError::new("institution_id", Reason::Format("uuid"))
                 }
             }));
         let name = errs.check(ident::person_name("name", &self.name, NAME_MAX));
@@ -354,14 +338,11 @@ fn to_engine(r: &Registration) -> ygt_empi::Registration {
     }
 }
 
-/// The golden record of a person: the visible rule is "most registrations agree, the most
-/// recent breaks ties"; a valid ID number decides sex and birth date. Only registrations whose
-/// identity is proven (the first one, and those carrying its ID number) decide; the others fill
-/// what the proven ones leave empty, so a registration linked by resemblance cannot rewrite a
-/// resident's identity.
-pub const GOLDEN_RULE_ZH: &str = "以身份已核验的登记为准（首次登记及身份证号与之一致的登记），其他登记只补充空缺项：姓名取多数登记一致的写法（并列时取最近一次）；身份证号取有效号码中多数一致者；性别和出生日期以有效身份证号为准，否则取最近一次登记；电话、地址、行政区划、组、户号、国籍取最近一次非空登记；民族取多数登记一致者。";
-pub const GOLDEN_RULE_EN: &str = "Registrations with a proven identity decide (the first registration and those carrying its ID number); the others only fill what is empty. Name: the spelling most registrations agree on (the most recent breaks ties); ID number: the valid number most registrations carry; sex and birth date: from that ID number, else the most recent registration; phone, address, division, group, household and nationality: the most recent non-empty value; ethnicity: what most registrations say.";
-
+/// The golden record of a person: the visible rule (catalogue `mpi.golden_rule`) is "most
+/// registrations agree, the most recent breaks ties"; a valid ID number decides sex and birth
+/// date. Only registrations whose identity is proven (the first one, and those carrying its ID
+/// number) decide; the others fill what the proven ones leave empty, so a registration linked by
+/// resemblance cannot rewrite a resident's identity.
 pub fn derive_golden(regs: &[Registration]) -> Golden {
     let facts: Vec<RegistrationFacts> = regs
         .iter()

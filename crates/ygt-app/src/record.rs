@@ -273,15 +273,7 @@ pub fn parse_time(
     if t.is_empty() {
         return Err(ValidationError::new(field, Reason::Required));
     }
-    let bad = || {
-        ValidationError::new(
-            field,
-            Reason::Format {
-                expected: "a time such as 2026-03-05 14:30, 2026-03-05 or 2026-03-05T14:30:00+08:00",
-                expected_zh: "时间，如 2026-03-05 14:30、2026-03-05 或 2026-03-05T14:30:00+08:00",
-            },
-        )
-    };
+    let bad = || ValidationError::new(field, Reason::Format("record_time"));
     let parsed =
         if let Ok(v) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
             v
@@ -314,15 +306,7 @@ pub fn parse_time(
 }
 
 fn parse_uuid(field: &str, s: &str) -> std::result::Result<Uuid, ValidationError> {
-    Uuid::parse_str(s.trim()).map_err(|_| {
-        ValidationError::new(
-            field,
-            Reason::Format {
-                expected: "an identifier (UUID)",
-                expected_zh: "标识符（UUID）",
-            },
-        )
-    })
+    Uuid::parse_str(s.trim()).map_err(|_| ValidationError::new(field, Reason::Format("uuid")))
 }
 
 impl ItemDraft {
@@ -529,10 +513,7 @@ impl ItemDraft {
                     Some(_) => {
                         errs.push(ValidationError::new(
                             "study_uid",
-                            Reason::Format {
-                                expected: "a DICOM UID (digits and dots, at most 64)",
-                                expected_zh: "DICOM UID（数字和点，最长 64 位）",
-                            },
+                            Reason::Format("dicom_uid"),
                         ));
                         None
                     }

@@ -1346,15 +1346,10 @@ impl App {
             }
         };
         if let Some(c) = q.cursor.as_deref().filter(|s| !s.is_empty()) {
-            f.before = Some(crate::record::parse_cursor(c).ok_or_else(|| {
-                AppError::invalid(
-                    "cursor",
-                    Reason::Format {
-                        expected: "a cursor from the previous page",
-                        expected_zh: "上一页给出的游标",
-                    },
-                )
-            })?);
+            f.before = Some(
+                crate::record::parse_cursor(c)
+                    .ok_or_else(|| AppError::invalid("cursor", Reason::Format("cursor")))?,
+            );
         }
         let mut rows = self.store().referrals(&f, page + 1).await?;
         let next = if rows.len() > page as usize {

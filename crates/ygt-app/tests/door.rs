@@ -106,7 +106,7 @@ fn invalid_field<T: Debug>(r: Result<T, AppError>, field: &str) -> String {
         Err(AppError::Invalid(e)) => {
             let f = e.first().unwrap();
             assert_eq!(f.field, field, "{e:?}");
-            f.reason.message_zh()
+            f.reason.message().to_string()
         }
         other => panic!("expected invalid {field}, got {other:?}"),
     }

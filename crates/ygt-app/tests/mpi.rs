@@ -883,7 +883,10 @@ async fn invisible_characters_in_names_are_refused(db: TestDb) {
                         .find(|v| v.field == "name")
                         .expect("the name is named");
                 assert!(
-                    v.reason.message_zh().starts_with("common.name_invisible"),
+                    v.reason
+                        .message()
+                        .to_string()
+                        .starts_with("common.name_invisible"),
                     "{name:?}: {v:?}"
                 );
             }

@@ -562,7 +562,7 @@ async fn institution_field_rules(db: TestDb) {
     );
     assert_eq!(e.0.len(), 5, "{e:?}");
     for v in &e.0 {
-        assert!(!v.reason.message_zh().is_empty() && !v.reason.message_en().is_empty());
+        assert!(!v.reason.message().to_string().is_empty() && !v.reason.message_en().is_empty());
     }
 
     // The same rules on update, with the record left alone.

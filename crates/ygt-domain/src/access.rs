@@ -471,7 +471,10 @@ mod tests {
         }
         let e = BreakGlassReason::parse("reason", "..........").unwrap_err();
         assert_eq!(e.field, "reason");
-        assert_eq!(e.reason.message_zh(), "common.reason_too_short min=10");
+        assert_eq!(
+            e.reason.message().to_string(),
+            "common.reason_too_short min=10"
+        );
     }
 
     #[test]

@@ -142,15 +142,7 @@ impl Icd10Code {
         if t.is_empty() {
             return Err(ValidationError::new(field, Reason::Required));
         }
-        let bad = || {
-            ValidationError::new(
-                field,
-                Reason::Format {
-                    expected: "an ICD-10 code such as I10 or E11.900",
-                    expected_zh: "ICD-10 编码，如 I10 或 E11.900",
-                },
-            )
-        };
+        let bad = || ValidationError::new(field, Reason::Format("icd10"));
         let (head, ext) = match t.split_once('.') {
             Some((h, e)) => (h, Some(e)),
             None => (t, None),
@@ -204,15 +196,7 @@ impl Fen {
     /// Parses yuan with at most two decimals (`123`, `123.4`, `123.45`); not negative.
     pub fn parse_yuan(field: &str, s: &str) -> Result<Fen, ValidationError> {
         let t = s.trim().trim_start_matches('¥').trim_start_matches('￥');
-        let bad = || {
-            ValidationError::new(
-                field,
-                Reason::Format {
-                    expected: "an amount in yuan with at most two decimals, such as 125.50",
-                    expected_zh: "以元为单位、最多两位小数的金额，如 125.50",
-                },
-            )
-        };
+        let bad = || ValidationError::new(field, Reason::Format("yuan"));
         if t.is_empty() {
             return Err(ValidationError::new(field, Reason::Required));
         }
@@ -328,13 +312,7 @@ impl Pdf {
             ));
         }
         if !bytes.starts_with(b"%PDF-") {
-            return Err(ValidationError::new(
-                field,
-                Reason::Format {
-                    expected: "a PDF document (its bytes start with %PDF-)",
-                    expected_zh: "PDF 文件（以 %PDF- 开头）",
-                },
-            ));
+            return Err(ValidationError::new(field, Reason::Format("pdf")));
         }
         let tail = bytes.get(bytes.len().saturating_sub(1024)..).unwrap_or(&[]);
         if !tail.windows(5).any(|w| w == b"%%EOF") {

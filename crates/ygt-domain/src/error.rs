@@ -11,11 +11,8 @@ pub enum Reason {
     TooLong { max: usize },
     /// Shorter than allowed (in characters).
     TooShort { min: usize },
-    /// Does not have the expected shape; `expected` describes it in English, `expected_zh` in Chinese.
-    Format {
-        expected: &'static str,
-        expected_zh: &'static str,
-    },
+    /// Does not have the expected shape; the code names the shape (catalogue key `format.<code>`).
+    Format(&'static str),
     /// The check character does not match the rest of the value.
     CheckDigit,
     /// A date that does not exist or is out of range.
@@ -36,7 +33,7 @@ impl Reason {
             Reason::Required => "required",
             Reason::TooLong { .. } => "too_long",
             Reason::TooShort { .. } => "too_short",
-            Reason::Format { .. } => "format",
+            Reason::Format(_) => "format",
             Reason::CheckDigit => "check_digit",
             Reason::Date => "invalid_date",
             Reason::UnknownCode { .. } => "unknown_code",
@@ -46,27 +43,30 @@ impl Reason {
         }
     }
 
-    pub fn message_zh(&self) -> String {
+    /// What to tell a person, as a catalogue message the door renders in their language.
+    pub fn message(&self) -> crate::message::Message {
+        use crate::msg;
         match self {
-            Reason::Required => "必填".into(),
-            Reason::TooLong { max } => format!("不能超过 {max} 个字符"),
-            Reason::TooShort { min } => format!("至少 {min} 个字符"),
-            Reason::Format { expected_zh, .. } => format!("格式不正确，应为{expected_zh}"),
-            Reason::CheckDigit => "校验码不正确".into(),
-            Reason::Date => "日期不存在或超出范围".into(),
-            Reason::UnknownCode { allowed } => format!("不是有效代码，可选：{allowed}"),
-            Reason::Range { min, max } => format!("应在 {min} 到 {max} 之间"),
-            Reason::NotFound => "引用的对象不存在或已停用".into(),
-            Reason::Other(m) => m.to_string(),
+            Reason::Required => msg!("reason.required"),
+            Reason::TooLong { max } => msg!("reason.too_long", max = *max),
+            Reason::TooShort { min } => msg!("reason.too_short", min = *min),
+            Reason::Format(code) => crate::message::Message::new(&format!("format.{code}")),
+            Reason::CheckDigit => msg!("reason.check_digit"),
+            Reason::Date => msg!("reason.invalid_date"),
+            Reason::UnknownCode { allowed } => msg!("reason.unknown_code", allowed = allowed),
+            Reason::Range { min, max } => msg!("reason.out_of_range", min = *min, max = *max),
+            Reason::NotFound => msg!("reason.not_found"),
+            Reason::Other(m) => m.clone(),
         }
     }
 
+    /// A short English description for logs and serde errors (people see [`Reason::message`]).
     pub fn message_en(&self) -> String {
         match self {
             Reason::Required => "is required".into(),
             Reason::TooLong { max } => format!("must be at most {max} characters"),
             Reason::TooShort { min } => format!("must be at least {min} characters"),
-            Reason::Format { expected, .. } => format!("has the wrong format, expected {expected}"),
+            Reason::Format(code) => format!("has the wrong format ({code})"),
             Reason::CheckDigit => "has a wrong check character".into(),
             Reason::Date => "is not a real date or is out of range".into(),
             Reason::UnknownCode { allowed } => format!("is not a known code; allowed: {allowed}"),

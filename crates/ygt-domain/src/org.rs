@@ -160,15 +160,7 @@ pub const NAME_MAX: usize = 100;
 pub const ADDRESS_MAX: usize = 200;
 
 fn uuid_field(field: &str, s: &str) -> Result<Uuid, ValidationError> {
-    Uuid::parse_str(s.trim()).map_err(|_| {
-        ValidationError::new(
-            field,
-            Reason::Format {
-                expected: "a UUID",
-                expected_zh: "UUID",
-            },
-        )
-    })
+    Uuid::parse_str(s.trim()).map_err(|_| ValidationError::new(field, Reason::Format("uuid")))
 }
 
 fn optional_uuid(field: &str, s: Option<&str>) -> Result<Option<Uuid>, ValidationError> {
@@ -431,13 +423,7 @@ impl DepartmentDraft {
             {
                 Ok(v.to_ascii_lowercase())
             } else {
-                Err(ValidationError::new(
-                    "code",
-                    Reason::Format {
-                        expected: "up to 40 letters, digits, '-' or '_'",
-                        expected_zh: "不超过40位的字母、数字、'-'或'_'",
-                    },
-                ))
+                Err(ValidationError::new("code", Reason::Format("local_code")))
             }
         }));
         let beds = match self.beds {

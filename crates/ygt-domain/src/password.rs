@@ -755,7 +755,7 @@ mod tests {
             Some("Li Hua"),
         );
         assert_eq!(
-            e.unwrap_err().reason.message_zh(),
+            e.unwrap_err().reason.message().to_string(),
             "account.password_has_name"
         );
         // A one-character name is not checked.

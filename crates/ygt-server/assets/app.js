@@ -85,7 +85,7 @@
         try { n = JSON.parse(e.data).unread; } catch (_) { return; }
         if (missed && unread !== null && n > unread) {
           var k = n - unread;
-          toast(en ? k + (k === 1 ? " new message" : " new messages") : "有 " + k + " 条新消息", "/inbox");
+          toast((badge.dataset.missed || "{n}").replace("{n}", String(k)), "/inbox");
         }
         missed = false;
         show(n);

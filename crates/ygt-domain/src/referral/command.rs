@@ -22,15 +22,7 @@ pub fn parse_id(field: &str, s: &str) -> Result<Uuid, ValidationError> {
     if t.is_empty() {
         return Err(ValidationError::new(field, Reason::Required));
     }
-    Uuid::parse_str(t).map_err(|_| {
-        ValidationError::new(
-            field,
-            Reason::Format {
-                expected: "an identifier (UUID)",
-                expected_zh: "标识符（UUID）",
-            },
-        )
-    })
+    Uuid::parse_str(t).map_err(|_| ValidationError::new(field, Reason::Format("uuid")))
 }
 
 /// An optional identifier: absent or blank is `None`.
@@ -100,15 +92,7 @@ pub fn parse_local_time(field: &str, s: &str) -> Result<OffsetDateTime, Validati
     time::PrimitiveDateTime::parse(t, &fmt)
         .or_else(|_| time::PrimitiveDateTime::parse(t, &fmt2))
         .map(|p| p.assume_offset(beijing()).to_offset(time::UtcOffset::UTC))
-        .map_err(|_| {
-            ValidationError::new(
-                field,
-                Reason::Format {
-                    expected: "a date and time such as 2026-12-01T09:30",
-                    expected_zh: "日期时间，如 2026-12-01T09:30",
-                },
-            )
-        })
+        .map_err(|_| ValidationError::new(field, Reason::Format("datetime_local")))
 }
 
 // ---------------------------------------------------------------- drafts

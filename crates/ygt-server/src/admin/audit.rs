@@ -12,6 +12,8 @@ use ygt_app::audit_search::{AuditQuery, AuditResult, AuditRow, FieldNote};
 use ygt_app::view::PersonView;
 use ygt_domain::audit::Outcome;
 use ygt_domain::audit_codes::{ActionGroup, describe_detail, resource_label};
+use ygt_domain::message::Message;
+use ygt_domain::msg;
 
 use crate::door::error::WebError;
 use crate::door::extract::{FormData, QueryData, ReqCtx, parse_id};
@@ -108,8 +110,7 @@ fn actor_label(row: &AuditRow, t: Lang) -> String {
 
 /// A note beside a field: (is it a problem, text).
 fn note_text(n: &FieldNote, t: Lang) -> (bool, String) {
-    let en = t.is_en();
-    let list = |v: &[String]| v.join(if en { ", " } else { "、" });
+    let sep = t.t("common.list_separator");
     match n {
         FieldNote::Residents {
             text,
@@ -120,51 +121,45 @@ fn note_text(n: &FieldNote, t: Lang) -> (bool, String) {
             let who: Vec<String> = found
                 .iter()
                 .map(|m| match &m.id_number {
-                    Some(id) if en => format!("{} ({id})", m.name),
-                    Some(id) => format!("{}（{id}）", m.name),
+                    Some(id) => t.render(&msg!("audit.note_resident", name = &m.name, id = id)),
                     None => m.name.clone(),
                 })
                 .collect();
-            let (n, who) = (found.len(), list(&who));
-            let more = match (capped, en) {
-                (false, _) => "",
-                (true, true) => " (the first ones only; refine the search)",
-                (true, false) => "（仅列出前若干位，请缩小范围）",
+            let more = if *capped {
+                t.t("audit.note_capped")
+            } else {
+                ""
             };
-            let text = match (by_id_number, en) {
-                (true, true) => format!("The ID number matches {n} resident(s): {who}{more}"),
-                (true, false) => format!("身份证号匹配 {n} 位居民：{who}{more}"),
-                (false, true) => format!("The name “{text}” matches {n} resident(s): {who}{more}"),
-                (false, false) => format!("姓名“{text}”匹配 {n} 位居民：{who}{more}"),
+            let code = match by_id_number {
+                true => "audit.note_id_number_matches",
+                false => "audit.note_name_matches",
             };
-            (false, text)
+            let m = Message::new(code)
+                .with("text", text)
+                .with("n", found.len())
+                .with("who", who.join(sep))
+                .with("more", more);
+            (false, t.render(&m))
         }
-        FieldNote::Users { text, found } if en => (
-            false,
-            format!(
-                "“{text}” matches {} account(s): {}",
-                found.len(),
-                list(found)
-            ),
-        ),
-        FieldNote::Users { text, found } => (
-            false,
-            format!("“{text}”匹配 {} 个账号：{}", found.len(), list(found)),
-        ),
-        FieldNote::Institutions { text, found } if en => (
-            false,
-            format!(
-                "“{text}” matches {} institution(s): {}",
-                found.len(),
-                list(found)
-            ),
-        ),
-        FieldNote::Institutions { text, found } => (
-            false,
-            format!("“{text}”匹配 {} 家机构：{}", found.len(), list(found)),
-        ),
-        FieldNote::NoMatch { text } if en => (true, format!("Nothing matches “{text}”")),
-        FieldNote::NoMatch { text } => (true, format!("没有与“{text}”匹配的记录")),
+        FieldNote::Users { text, found } => {
+            let m = msg!(
+                "audit.note_users",
+                text = text,
+                n = found.len(),
+                who = found.join(sep)
+            );
+            (false, t.render(&m))
+        }
+        FieldNote::Institutions { text, found } => {
+            let m = msg!(
+                "audit.note_institutions",
+                text = text,
+                n = found.len(),
+                who = found.join(sep)
+            );
+            (false, t.render(&m))
+        }
+        FieldNote::NoMatch { text } => (true, t.render(&msg!("audit.note_no_match", text = text))),
         FieldNote::Invalid(e) => (true, t.reason(&e.reason)),
     }
 }
@@ -178,8 +173,8 @@ fn action_options(t: Lang, current: &str) -> (Option<String>, ActionOptions) {
     let groups: ActionOptions = ActionGroup::ALL
         .iter()
         .map(|g| {
-            let all = if en { " (all)" } else { "（全部）" };
-            let mut v = vec![(g.code().to_owned(), format!("{}{all}", g.label(en)))];
+            let all = t.render(&msg!("audit.action_group_all", group = g.label(en)));
+            let mut v = vec![(g.code().to_owned(), all)];
             v.extend(
                 g.actions()
                     .map(|a| (a.code().to_owned(), a.label(en).to_owned())),

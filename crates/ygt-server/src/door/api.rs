@@ -47,10 +47,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, WebError> {
     s.parse::<i64>().map(Some).map_err(|_| {
         WebError::from(ValidationError::new(
             "If-Match",
-            Reason::Format {
-                expected: "a version number in quotes, such as \"3\"",
-                expected_zh: "带引号的版本号，如 \"3\"",
-            },
+            Reason::Format("quoted_version"),
         ))
     })
 }

@@ -25,15 +25,8 @@ fn format_error(field: &str, why: Message) -> WebError {
 
 /// Parses a path segment as a UUID; the error names `id` (or the segment).
 pub fn parse_id(field: &str, s: &str) -> Result<Uuid, WebError> {
-    Uuid::parse_str(s).map_err(|_| {
-        WebError::from(ValidationError::new(
-            field,
-            Reason::Format {
-                expected: "a UUID",
-                expected_zh: "UUID",
-            },
-        ))
-    })
+    Uuid::parse_str(s)
+        .map_err(|_| WebError::from(ValidationError::new(field, Reason::Format("uuid"))))
 }
 
 /// How much of a body beyond the limit is still read (and dropped), so that a client that is
@@ -116,10 +109,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 if path.starts_with('[') {
                     return Err(WebError::from(ValidationError::new(
                         "body",
-                        Reason::Format {
-                            expected: "a JSON object ({…}), not an array",
-                            expected_zh: "JSON 对象（{…}），而不是数组",
-                        },
+                        Reason::Format("json_object"),
                     )));
                 }
                 // "missing field `x`" is about x, inside the object the path names.
@@ -190,15 +180,10 @@ impl FormData {
     pub fn int(&self, k: &str) -> Result<Option<i64>, WebError> {
         match self.opt(k) {
             None => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
-                WebError::from(ValidationError::new(
-                    k,
-                    Reason::Format {
-                        expected: "a whole number",
-                        expected_zh: "整数",
-                    },
-                ))
-            }),
+            Some(v) => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| WebError::from(ValidationError::new(k, Reason::Format("integer")))),
         }
     }
 }

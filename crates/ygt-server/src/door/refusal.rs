@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::door::auth::Auth;
 use crate::door::i18n::Lang;
 use crate::door::layout::{FormState, Nav, safe_next};
+use ygt_domain::msg;
 
 /// The resident a page of people is about: `/residents/{id}` and the pages below it.
 pub fn resident_of_page(method: &Method, path: &str) -> Option<Uuid> {
@@ -57,13 +58,11 @@ pub struct ResidentForbiddenPage<'a> {
 }
 
 fn duration_label(minutes: i64, t: Lang) -> String {
-    match (minutes % 60, t.is_en()) {
-        (0, false) => format!("{} 小时", minutes / 60),
-        (0, true) if minutes == 60 => "1 hour".to_owned(),
-        (0, true) => format!("{} hours", minutes / 60),
-        (_, false) => format!("{minutes} 分钟"),
-        (_, true) => format!("{minutes} minutes"),
-    }
+    let m = match minutes % 60 {
+        0 => msg!("break_glass.n_hours", n = minutes / 60),
+        _ => msg!("break_glass.n_minutes", n = minutes),
+    };
+    t.render(&m)
 }
 
 fn break_glass_form(s: &AppState, t: Lang, form: &FormState) -> BreakGlassForm {

@@ -4,9 +4,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use ygt_app::mpi::{
-    GOLDEN_RULE_EN, GOLDEN_RULE_ZH, MergeDraft, PersonDetail, ResidentDraft, SplitDraft, TaskDetail,
-};
+use ygt_app::mpi::{MergeDraft, PersonDetail, ResidentDraft, SplitDraft, TaskDetail};
 use ygt_app::view::{Found, RegistrationView, Revealed};
 use ygt_app::ygt_store::mpi::HistoryEntry;
 use ygt_app::ygt_store::org::{Institution, InstitutionFilter};
@@ -368,11 +366,7 @@ async fn person_view(
             phone,
             revealed,
             steward: is_steward(ctx),
-            rule: if t.is_en() {
-                GOLDEN_RULE_EN
-            } else {
-                GOLDEN_RULE_ZH
-            },
+            rule: t.t("mpi.golden_rule"),
             message,
             d,
         },
@@ -622,14 +616,7 @@ impl ReviewPage {
     fn guard(&self, k: &TaskDetail) -> String {
         match (k.explanation["guard"].as_str(), self.t) {
             (None, _) => String::new(),
-            (Some("household"), Lang::Zh) => {
-                "可能是同住的家人：电话或地址相同，但姓名或出生日期不同，已降低其权重".into()
-            }
-            (Some("household"), Lang::En) => {
-                "Perhaps family living together: the shared phone or address was discounted \
-                 because name or birth date differ"
-                    .into()
-            }
+            (Some("household"), t) => t.t("mpi.guard_household").to_owned(),
             (Some(g), _) => g.to_owned(),
         }
     }
@@ -637,70 +624,45 @@ impl ReviewPage {
 
 /// A compared field as the reader calls it.
 fn field_label(field: &str, t: Lang) -> &'static str {
-    let (zh, en) = match field {
-        "prior" => ("基础概率", "Base rate"),
-        "id_number" => ("身份证号", "ID number"),
-        "name" => ("姓名", "Name"),
-        "birth_date" => ("出生日期", "Date of birth"),
-        "sex" => ("性别", "Sex"),
-        "phone" => ("电话", "Phone"),
-        "address" => ("地址", "Address"),
-        "other_ids" => ("医保号等其他号码", "Insurance and other numbers"),
-        _ => ("其他", "Other"),
-    };
-    match t {
-        Lang::Zh => zh,
-        Lang::En => en,
-    }
+    t.t(match field {
+        "prior" => "mpi.field_prior",
+        "id_number" => "mpi.field_id_number",
+        "name" => "mpi.field_name",
+        "birth_date" => "mpi.field_birth_date",
+        "sex" => "mpi.field_sex",
+        "phone" => "mpi.field_phone",
+        "address" => "mpi.field_address",
+        "other_ids" => "mpi.field_other_ids",
+        _ => "mpi.field_other",
+    })
 }
 
 /// How two registrations compare on a field, as a sentence.
 fn level_sentence(field: &str, level: &str, t: Lang) -> String {
-    let (zh, en) = match (field, level) {
-        ("prior", _) => (
-            "两条登记碰巧属于同一人的先验可能很小，从负分起算",
-            "Two registrations are rarely the same person by chance: the score starts below zero",
-        ),
-        ("id_number", "exact") => ("两边号码完全相同", "The same number on both"),
-        ("id_number", "legacy") => (
-            "15位旧号码与18位新号码对应",
-            "The old 15-digit form of the same number",
-        ),
-        ("id_number", "typo") => (
-            "只有一位数字不同，像是录入错误",
-            "One digit differs, like a typing error",
-        ),
-        ("id_number", "transposed") => ("相邻两位数字颠倒", "Two adjacent digits swapped"),
-        ("name", "homophone") => (
-            "读音相同、用字不同（同音字）",
-            "Sounds the same, written differently",
-        ),
-        ("name", "missing_char") => ("一方少一个字", "One side lacks a character"),
-        ("name", "one_char") => ("有一个字不同", "One character differs"),
-        ("name", "similar") => ("写法相近", "Written alike"),
-        ("name", "fuzzy") => ("部分相似", "Partly alike"),
-        ("name", "missing_part") => ("一方只写了部分姓名", "One side gives part of the name"),
-        ("birth_date", "typo") => ("只有一位数字不同", "One digit differs"),
-        ("birth_date", "swapped") => ("月和日颠倒", "Month and day swapped"),
-        ("birth_date", "year") => ("月日相同，年份不同", "Same day and month, another year"),
-        ("address", "similar") => ("地址相近", "Addresses alike"),
-        ("address", "partial") => (
-            "同一村或街道，门牌不同",
-            "Same village or street, another house",
-        ),
-        ("other_ids", "near") => ("号码相近", "Numbers alike"),
-        (_, "exact" | "same") => ("相同", "The same"),
-        (_, "different") => ("不同", "Different"),
-        (_, "missing") => (
-            "一方或双方未填写，不计分",
-            "Missing on one side: not counted",
-        ),
-        _ => ("其他", "Other"),
+    let key = match (field, level) {
+        ("prior", _) => "mpi.level_prior",
+        ("id_number", "exact") => "mpi.level_id_number_exact",
+        ("id_number", "legacy") => "mpi.level_id_number_legacy",
+        ("id_number", "typo") => "mpi.level_id_number_typo",
+        ("id_number", "transposed") => "mpi.level_id_number_transposed",
+        ("name", "homophone") => "mpi.level_name_homophone",
+        ("name", "missing_char") => "mpi.level_name_missing_char",
+        ("name", "one_char") => "mpi.level_name_one_char",
+        ("name", "similar") => "mpi.level_name_similar",
+        ("name", "fuzzy") => "mpi.level_name_fuzzy",
+        ("name", "missing_part") => "mpi.level_name_missing_part",
+        ("birth_date", "typo") => "mpi.level_birth_date_typo",
+        ("birth_date", "swapped") => "mpi.level_birth_date_swapped",
+        ("birth_date", "year") => "mpi.level_birth_date_year",
+        ("address", "similar") => "mpi.level_address_similar",
+        ("address", "partial") => "mpi.level_address_partial",
+        ("other_ids", "near") => "mpi.level_other_ids_near",
+        (_, "exact" | "same") => "mpi.level_any_exact_same",
+        (_, "different") => "mpi.level_any_different",
+        (_, "missing") => "mpi.level_any_missing",
+        _ => "mpi.level_other",
     };
-    match t {
-        Lang::Zh => zh.to_owned(),
-        Lang::En => en.to_owned(),
-    }
+    t.t(key).to_owned()
 }
 
 async fn review(

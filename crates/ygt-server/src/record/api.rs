@@ -123,14 +123,8 @@ struct RecordQuery {
     purpose: Option<String>,
 }
 
-fn bad(field: &str, expected: &'static str, expected_zh: &'static str) -> WebError {
-    WebError(ygt_app::AppError::invalid(
-        field,
-        Reason::Format {
-            expected,
-            expected_zh,
-        },
-    ))
+fn bad(field: &str, format: &'static str) -> WebError {
+    WebError(ygt_app::AppError::invalid(field, Reason::Format(format)))
 }
 
 fn time_param(field: &str, v: &Option<String>) -> Result<Option<OffsetDateTime>, WebError> {
@@ -170,13 +164,7 @@ async fn get_record(
     }
     let before = match q.before.as_deref().filter(|b| !b.is_empty()) {
         None => None,
-        Some(c) => Some(parse_cursor(c).ok_or_else(|| {
-            bad(
-                "before",
-                "the `next` cursor of the previous page",
-                "上一页返回的 next 位置",
-            )
-        })?),
+        Some(c) => Some(parse_cursor(c).ok_or_else(|| bad("before", "cursor"))?),
     };
     let filter = TimelineFilter {
         kinds,

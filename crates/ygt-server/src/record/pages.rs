@@ -120,10 +120,7 @@ fn parse_day(field: &str, s: &str) -> Result<Option<OffsetDateTime>, WebError> {
     .map_err(|_| {
         WebError(ygt_app::AppError::invalid(
             field,
-            ygt_domain::Reason::Format {
-                expected: "a date such as 2026-03-05",
-                expected_zh: "日期，如 2026-03-05",
-            },
+            ygt_domain::Reason::Format("date"),
         ))
     })?;
     Ok(Some(d.midnight().assume_offset(CST)))
@@ -150,10 +147,7 @@ async fn record_page(
         Some(c) if !c.is_empty() => Some(parse_cursor(c).ok_or_else(|| {
             WebError(ygt_app::AppError::invalid(
                 "before",
-                ygt_domain::Reason::Format {
-                    expected: "a cursor from the previous page",
-                    expected_zh: "上一页给出的位置",
-                },
+                ygt_domain::Reason::Format("cursor"),
             ))
         })?),
         _ => None,

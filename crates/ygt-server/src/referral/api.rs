@@ -118,10 +118,7 @@ pub(crate) fn month_range(q: &StatsQuery) -> Result<(OffsetDateTime, OffsetDateT
         let (y, m) = s.trim().split_once('-').ok_or_else(|| {
             WebError::from(ygt_domain::ValidationError::new(
                 field,
-                Reason::Format {
-                    expected: "a month such as 2026-11",
-                    expected_zh: "月份，如 2026-11",
-                },
+                Reason::Format("month"),
             ))
         })?;
         let bad = || WebError::from(ygt_domain::ValidationError::new(field, Reason::Date));

@@ -9,6 +9,8 @@ use uuid::Uuid;
 use ygt_app::ygt_store::referral::{Resource, Slot};
 use ygt_domain::referral::SlotAvailability;
 
+use crate::door::i18n::Lang;
+
 const CST: time::UtcOffset = time::macros::offset!(+8);
 
 /// Times listed one above the other in a day's column before it gets a second column.
@@ -97,16 +99,16 @@ fn hhmm(t: OffsetDateTime) -> String {
 
 /// `12-08 周二`.
 pub fn day_label(d: Date, en: bool) -> String {
-    let (zh, short) = match d.weekday() {
-        Weekday::Monday => ("周一", "Mon"),
-        Weekday::Tuesday => ("周二", "Tue"),
-        Weekday::Wednesday => ("周三", "Wed"),
-        Weekday::Thursday => ("周四", "Thu"),
-        Weekday::Friday => ("周五", "Fri"),
-        Weekday::Saturday => ("周六", "Sat"),
-        Weekday::Sunday => ("周日", "Sun"),
-    };
-    let w = if en { short } else { zh };
+    let t = if en { Lang::En } else { Lang::Zh };
+    let w = t.t(match d.weekday() {
+        Weekday::Monday => "common.weekday_mon",
+        Weekday::Tuesday => "common.weekday_tue",
+        Weekday::Wednesday => "common.weekday_wed",
+        Weekday::Thursday => "common.weekday_thu",
+        Weekday::Friday => "common.weekday_fri",
+        Weekday::Saturday => "common.weekday_sat",
+        Weekday::Sunday => "common.weekday_sun",
+    });
     format!("{:02}-{:02} {w}", u8::from(d.month()), d.day())
 }
 

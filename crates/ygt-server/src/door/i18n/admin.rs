@@ -128,6 +128,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "does not match the new password",
     ),
     ("audit.action", "操作", "Action"),
+    ("audit.action_group_all", "{group}（全部）", "{group} (all)"),
     ("audit.actor_anonymous", "未登录用户", "Not signed in"),
     ("audit.actor_system", "系统", "System"),
     ("audit.actor_token", "接口令牌：", "API token: "),
@@ -190,6 +191,37 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("audit.no_events", "没有符合条件的记录", "No events match"),
     ("audit.no_grants", "暂无授予记录", "No grants yet"),
     ("audit.note", "审核意见", "Review note"),
+    (
+        "audit.note_capped",
+        "（仅列出前若干位，请缩小范围）",
+        " (the first ones only; refine the search)",
+    ),
+    (
+        "audit.note_id_number_matches",
+        "身份证号匹配 {n} 位居民：{who}{more}",
+        "The ID number matches {n} resident(s): {who}{more}",
+    ),
+    (
+        "audit.note_institutions",
+        "“{text}”匹配 {n} 家机构：{who}",
+        "“{text}” matches {n} institution(s): {who}",
+    ),
+    (
+        "audit.note_name_matches",
+        "姓名“{text}”匹配 {n} 位居民：{who}{more}",
+        "The name “{text}” matches {n} resident(s): {who}{more}",
+    ),
+    (
+        "audit.note_no_match",
+        "没有与“{text}”匹配的记录",
+        "Nothing matches “{text}”",
+    ),
+    ("audit.note_resident", "{name}（{id}）", "{name} ({id})"),
+    (
+        "audit.note_users",
+        "“{text}”匹配 {n} 个账号：{who}",
+        "“{text}” matches {n} account(s): {who}",
+    ),
     ("audit.outcome", "结果", "Outcome"),
     (
         "audit.patient_permissions",
@@ -314,6 +346,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "In an emergency you may see this resident's data for a limited time after stating why; the access is recorded in the audit log and reviewed by an auditor.",
     ),
     ("break_glass.minutes", "访问时长", "Duration"),
+    ("break_glass.n_hours", "{n} 小时", "{n} h"),
+    ("break_glass.n_minutes", "{n} 分钟", "{n} min"),
     (
         "break_glass.out_of_scope",
         "该居民不在您的服务范围内；紧急情况下可申请紧急授权访问",

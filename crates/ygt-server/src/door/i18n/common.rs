@@ -53,6 +53,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "must be W/\"<version>\"",
     ),
     ("common.inactive", "已停用", "Deactivated"),
+    ("common.list_separator", "、", ", "),
     (
         "common.metrics_are_off_set",
         "指标接口未启用：请在配置中设置 metrics_token",
@@ -91,6 +92,13 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("common.total", "共", "Total"),
     ("common.valid", "查询参数无效：{en}", "is not valid: {en}"),
+    ("common.weekday_fri", "周五", "Fri"),
+    ("common.weekday_mon", "周一", "Mon"),
+    ("common.weekday_sat", "周六", "Sat"),
+    ("common.weekday_sun", "周日", "Sun"),
+    ("common.weekday_thu", "周四", "Thu"),
+    ("common.weekday_tue", "周二", "Tue"),
+    ("common.weekday_wed", "周三", "Wed"),
     ("error.back", "返回", "Go back"),
     (
         "error.fix_fields",
@@ -140,6 +148,126 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "field.uscc",
         "统一社会信用代码",
         "Unified social credit code",
+    ),
+    (
+        "format.alnum_6_30",
+        "格式不正确，应为6至30位字母或数字",
+        "has the wrong format, expected 6 to 30 letters and digits",
+    ),
+    (
+        "format.country",
+        "格式不正确，应为GB/T 2659 三字母代码，如 CHN",
+        "has the wrong format, expected a GB/T 2659 three-letter code such as CHN",
+    ),
+    (
+        "format.credit_code",
+        "格式不正确，应为18位数字或大写字母（不含I、O、S、V、Z）",
+        "has the wrong format, expected 18 digits or capital letters (no I, O, S, V, Z)",
+    ),
+    (
+        "format.cursor",
+        "格式不正确，应为上一页给出的位置",
+        "has the wrong format, expected a cursor from the previous page",
+    ),
+    (
+        "format.date",
+        "格式不正确，应为日期，如 2026-03-05",
+        "has the wrong format, expected a date such as 2026-03-05",
+    ),
+    (
+        "format.datetime_local",
+        "格式不正确，应为日期时间，如 2026-12-01T09:30",
+        "has the wrong format, expected a date and time such as 2026-12-01T09:30",
+    ),
+    (
+        "format.dicom_uid",
+        "格式不正确，应为DICOM UID（数字和点，最长 64 位）",
+        "has the wrong format, expected a DICOM UID (digits and dots, at most 64)",
+    ),
+    (
+        "format.division_code",
+        "格式不正确，应为6、9或12位数字",
+        "has the wrong format, expected 6, 9 or 12 digits",
+    ),
+    (
+        "format.division_digits",
+        "格式不正确，应为6位数字",
+        "has the wrong format, expected 6 digits",
+    ),
+    (
+        "format.icd10",
+        "格式不正确，应为ICD-10 编码，如 I10 或 E11.900",
+        "has the wrong format, expected an ICD-10 code such as I10 or E11.900",
+    ),
+    (
+        "format.id_number",
+        "格式不正确，应为18位数字（末位可为X）或15位数字",
+        "has the wrong format, expected 18 digits (last may be X) or 15 digits",
+    ),
+    (
+        "format.integer",
+        "格式不正确，应为整数",
+        "has the wrong format, expected a whole number",
+    ),
+    (
+        "format.json_object",
+        "格式不正确，应为JSON 对象（{…}），而不是数组",
+        "has the wrong format, expected a JSON object ({…}), not an array",
+    ),
+    (
+        "format.local_code",
+        "格式不正确，应为不超过40位的字母、数字、'-'或'_'",
+        "has the wrong format, expected up to 40 letters, digits, '-' or '_'",
+    ),
+    (
+        "format.month",
+        "格式不正确，应为月份，如 2026-11",
+        "has the wrong format, expected a month such as 2026-11",
+    ),
+    (
+        "format.pdf",
+        "格式不正确，应为PDF 文件（以 %PDF- 开头）",
+        "has the wrong format, expected a PDF document (its bytes start with %PDF-)",
+    ),
+    (
+        "format.phone",
+        "格式不正确，应为11位手机号码或带区号的固定电话，如0551-61234567",
+        "has the wrong format, expected an 11-digit mobile number or a landline with area code, e.g. 0551-61234567",
+    ),
+    (
+        "format.plain_text",
+        "格式不正确，应为不含控制字符的文本",
+        "has the wrong format, expected text without control characters",
+    ),
+    (
+        "format.province_code",
+        "格式不正确，应为以有效省级行政区划代码（如11、34）开头的代码",
+        "has the wrong format, expected a code beginning with a valid province code such as 11 or 34",
+    ),
+    (
+        "format.quoted_version",
+        "格式不正确，应为带引号的版本号，如 \"3\"",
+        "has the wrong format, expected a version number in quotes, such as \"3\"",
+    ),
+    (
+        "format.record_time",
+        "格式不正确，应为时间，如 2026-03-05 14:30、2026-03-05 或 2026-03-05T14:30:00+08:00",
+        "has the wrong format, expected a time such as 2026-03-05 14:30, 2026-03-05 or 2026-03-05T14:30:00+08:00",
+    ),
+    (
+        "format.username",
+        "格式不正确，应为字母、数字、'.'、'_'或'-'",
+        "has the wrong format, expected letters, digits, '.', '_' or '-'",
+    ),
+    (
+        "format.uuid",
+        "格式不正确，应为标识符（UUID）",
+        "has the wrong format, expected an identifier (UUID)",
+    ),
+    (
+        "format.yuan",
+        "格式不正确，应为以元为单位、最多两位小数的金额，如 125.50",
+        "has the wrong format, expected an amount in yuan with at most two decimals, such as 125.50",
     ),
     ("home.all_care_tasks", "全部随访任务", "All care tasks"),
     ("home.all_tasks_due", "全部到期随访", "All tasks due"),
@@ -202,6 +330,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.home", "首页", "Home"),
     ("nav.inbox", "消息", "Inbox"),
     ("nav.institutions", "机构", "Institutions"),
+    (
+        "nav.missed_messages",
+        "有 {n} 条新消息",
+        "{n} new message(s)",
+    ),
     ("nav.more", "更多", "More"),
     ("nav.referrals", "转诊", "Referrals"),
     ("nav.residents", "居民", "Residents"),
@@ -210,6 +343,42 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.staff", "人员", "Staff"),
     ("nav.tasks", "随访任务", "Care tasks"),
     ("nav.tokens", "接口令牌", "API tokens"),
+    (
+        "reason.check_digit",
+        "校验码不正确",
+        "has a wrong check character",
+    ),
+    (
+        "reason.invalid_date",
+        "日期不存在或超出范围",
+        "is not a real date or is out of range",
+    ),
+    (
+        "reason.not_found",
+        "引用的对象不存在或已停用",
+        "refers to something that does not exist or is inactive",
+    ),
+    (
+        "reason.out_of_range",
+        "应在 {min} 到 {max} 之间",
+        "must be between {min} and {max}",
+    ),
+    ("reason.required", "必填", "is required"),
+    (
+        "reason.too_long",
+        "不能超过 {max} 个字符",
+        "must be at most {max} characters",
+    ),
+    (
+        "reason.too_short",
+        "至少 {min} 个字符",
+        "must be at least {min} characters",
+    ),
+    (
+        "reason.unknown_code",
+        "不是有效代码，可选：{allowed}",
+        "is not a known code; allowed: {allowed}",
+    ),
     ("search.no_results", "没有找到匹配的结果", "Nothing matched"),
     (
         "search.placeholder",

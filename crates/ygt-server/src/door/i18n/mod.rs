@@ -135,11 +135,7 @@ impl Lang {
     /// Why a value was refused, in this language: a catalogue message rendered here, the
     /// domain's own reasons (required, too long, …) in its words.
     pub fn reason(self, r: &ygt_domain::Reason) -> String {
-        match r {
-            ygt_domain::Reason::Other(m) => self.render(m),
-            other if self.is_en() => other.message_en(),
-            other => other.message_zh(),
-        }
+        self.render(&r.message())
     }
 
     /// A message kept as JSON (a notification) in this language; a row written before
@@ -301,7 +297,12 @@ mod tests {
     }
 
     /// The literal keys that follow `marker` in the files.
-    fn keys_after(files: &[std::path::PathBuf], marker: &str) -> Vec<(String, String)> {
+    /// The keys written after `marker` in the files, each with `prefix` put before it.
+    fn keys_after(
+        files: &[std::path::PathBuf],
+        marker: &str,
+        prefix: &str,
+    ) -> Vec<(String, String)> {
         let mut keys = Vec::new();
         for path in files {
             let text = std::fs::read_to_string(path).unwrap();
@@ -312,12 +313,13 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("\n");
             for part in code.split(marker).skip(1) {
-                if let Some(key) = part.split('"').next().filter(|k| {
+                let key = part.split('"').next().map(|k| format!("{prefix}{k}"));
+                if let Some(key) = key.filter(|k| {
                     k.contains('.')
                         && k.chars()
                             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
                 }) {
-                    keys.push((path.display().to_string(), key.to_owned()));
+                    keys.push((path.display().to_string(), key));
                 }
             }
         }
@@ -330,7 +332,7 @@ mod tests {
         let mut files = Vec::new();
         sources(&root.join("templates"), ".html", &mut files);
         sources(&root.join("src"), ".rs", &mut files);
-        let missing: Vec<_> = keys_after(&files, ".t(\"")
+        let missing: Vec<_> = keys_after(&files, ".t(\"", "")
             .into_iter()
             .filter(|(_, k)| lookup(k).is_none())
             .collect();
@@ -344,7 +346,14 @@ mod tests {
         for c in ["ygt-domain", "ygt-app", "ygt-server", "ygt", "ygt-synth"] {
             sources(&crates.join(c).join("src"), ".rs", &mut files);
         }
-        let used = keys_after(&files, "msg!(\"");
+        let mut used = keys_after(&files, "msg!(\"", "");
+        let formats = keys_after(&files, "Reason::Format(\"", "format.");
+        assert!(
+            formats.len() > 20,
+            "the scan found only {} formats",
+            formats.len()
+        );
+        used.extend(formats);
         assert!(
             used.len() > 100,
             "the scan found only {} messages",
