@@ -241,7 +241,10 @@ impl Store {
                 .map_err(|e| StoreError::BadUrl(e.to_string()))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                // Every commit reaches the disk before it is acknowledged (the WAL is synced on
+                // commit), so an acknowledged HL7 message or form survives a power loss, not
+                // only a killed process; group commit (MLLP, bulk imports) shares the fsync.
+                .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 // Checkpoints run in the background (below), not in whichever request's commit

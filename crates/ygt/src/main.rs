@@ -64,6 +64,12 @@ enum Command {
         /// patient.write at its institution); create one under 管理 → API 令牌.
         #[arg(long, env = "YGT_MLLP_TOKEN_FILE")]
         mllp_token_file: Option<PathBuf>,
+        /// Close an MLLP connection that sends nothing for this many seconds.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        mllp_idle_secs: u64,
+        /// At most this many MLLP connections at once (more are closed when accepted).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        mllp_max_connections: u64,
         #[command(flatten)]
         web: WebArgs,
     },
@@ -461,6 +467,8 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             listen,
             mllp,
             mllp_token_file,
+            mllp_idle_secs,
+            mllp_max_connections,
             web,
         } => {
             let web = web_config(&web, &cfg)?;
@@ -472,7 +480,11 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let app = App::with_settings(store, cfg.settings()?);
             let stop = shutdown_on_signal();
             if let (Some(addr), Some(file)) = (mllp, mllp_token_file) {
-                start_mllp(&app, &addr, &file, stop.clone()).await?;
+                let limits = ygt_server::hl7::MllpLimits {
+                    idle: std::time::Duration::from_secs(mllp_idle_secs),
+                    max_connections: usize::try_from(mllp_max_connections).unwrap_or(64),
+                };
+                start_mllp(&app, &addr, &file, limits, stop.clone()).await?;
             }
             serve(app, &listen, false, web, stop).await
         }
@@ -877,13 +889,15 @@ async fn start_mllp(
     app: &App,
     addr: &str,
     token_file: &std::path::Path,
+    limits: ygt_server::hl7::MllpLimits,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     let secret = std::fs::read_to_string(token_file)
         .with_context(|| format!("reading the MLLP token file {}", token_file.display()))?
         .trim()
         .to_owned();
-    let door = std::sync::Arc::new(ygt_server::hl7::Hl7Door::new(app.clone(), secret));
+    let door =
+        std::sync::Arc::new(ygt_server::hl7::Hl7Door::new(app.clone(), secret).with_limits(limits));
     let principal = door.check().await.map_err(|e| match e {
         ygt_app::AppError::Unauthenticated => anyhow::anyhow!(
             "the MLLP token in {} is unknown, revoked or expired",

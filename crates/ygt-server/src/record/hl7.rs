@@ -23,6 +23,9 @@ use ygt_interop::hl7::{
 };
 use ygt_interop::mllp::{self, MllpDecoder};
 
+use super::mllp_guard::LogLimiter;
+pub use super::mllp_guard::MllpLimits;
+
 /// The largest message accepted (bigger frames are refused and skipped).
 pub const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 
@@ -57,6 +60,8 @@ pub struct Hl7Door {
     principal: Mutex<Option<(Principal, Instant)>>,
     jobs: tokio::sync::mpsc::Sender<Job>,
     pending: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Job>>>,
+    limits: MllpLimits,
+    noise: LogLimiter,
 }
 
 async fn writer(app: App, mut rx: tokio::sync::mpsc::Receiver<Job>) {
@@ -451,6 +456,21 @@ impl Hl7Door {
             principal: Mutex::new(None),
             jobs,
             pending: std::sync::Mutex::new(Some(rx)),
+            limits: MllpLimits::default(),
+            noise: LogLimiter::default(),
+        }
+    }
+
+    /// The same door with other listener limits.
+    pub fn with_limits(mut self, limits: MllpLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// A warning about malformed input or refused connections, unless too many came lately.
+    fn noisy(&self, peer: &str, what: &str, error: &dyn std::fmt::Display) {
+        if let Some(left_out) = self.noise.allow() {
+            tracing::warn!(peer = %peer, error = %error, left_out, "MLLP {what}");
         }
     }
 
@@ -634,12 +654,14 @@ impl Hl7Door {
         }
     }
 
-    /// Serves MLLP connections until `shutdown` completes.
+    /// Serves MLLP connections until `shutdown` completes: at most `max_connections` at once
+    /// (one more is closed as soon as it is accepted), each closed after `idle` without data.
     pub async fn serve(
         self: std::sync::Arc<Self>,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(self.limits.max_connections));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -648,15 +670,22 @@ impl Hl7Door {
                     let (stream, addr) = match accepted {
                         Ok(x) => x,
                         Err(e) => {
-                            tracing::warn!(error = %e, "MLLP accept failed");
+                            self.noisy("-", "accept failed", &e);
                             continue;
                         }
+                    };
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        let max = self.limits.max_connections;
+                        self.noisy(&addr.ip().to_string(), "connection refused", &format!("already {max} connections"));
+                        drop(stream);
+                        continue;
                     };
                     let door = self.clone();
                     tokio::spawn(async move {
                         if let Err(e) = door.connection(stream, addr.ip().to_string()).await {
                             tracing::debug!(error = %e, peer = %addr, "MLLP connection ended");
                         }
+                        drop(slot);
                     });
                 }
             }
@@ -668,39 +697,61 @@ impl Hl7Door {
         let mut dec = MllpDecoder::new(MAX_MESSAGE);
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = stream.read(&mut buf).await?;
+            let Ok(read) = tokio::time::timeout(self.limits.idle, stream.read(&mut buf)).await
+            else {
+                tracing::info!(peer = %peer, idle_secs = self.limits.idle.as_secs(), "MLLP connection idle, closed");
+                return Ok(());
+            };
+            let n = read?;
             if n == 0 {
                 if let Some(e) = dec.finish() {
-                    tracing::warn!(peer = %peer, error = %e, "MLLP stream ended inside a frame");
+                    self.noisy(&peer, "stream ended inside a frame", &e);
                 }
                 return Ok(());
             }
             dec.push(buf.get(..n).unwrap_or(&[]));
-            loop {
-                match dec.next_frame() {
-                    Ok(Some(frame)) => {
-                        let (ack, outcome) = self.handle(&frame, Some(peer.clone())).await;
-                        tracing::info!(peer = %peer, ack = outcome.code, detail = %outcome.detail, "HL7 message");
-                        stream.write_all(&mllp::frame(&ack)).await?;
+            self.frames(&mut dec, &mut stream, &peer).await?;
+        }
+    }
+
+    /// Answers every whole frame the decoder holds.
+    async fn frames(
+        &self,
+        dec: &mut MllpDecoder,
+        stream: &mut TcpStream,
+        peer: &str,
+    ) -> std::io::Result<()> {
+        loop {
+            match dec.next_frame() {
+                Ok(Some(frame)) => {
+                    let (ack, outcome) = self.handle(&frame, Some(peer.to_owned())).await;
+                    // Unreadable messages (AR) are malformed input: limited like framing errors.
+                    let left_out = match outcome.code {
+                        "AR" => self.noise.allow(),
+                        _ => Some(0),
+                    };
+                    if let Some(left_out) = left_out {
+                        tracing::info!(peer = %peer, ack = outcome.code, detail = %outcome.detail, left_out, "HL7 message");
                     }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(peer = %peer, error = %e, "MLLP framing");
-                        if let mllp::MllpError::TooLarge { .. } = e {
-                            let err = Hl7Error::new(
-                                "MSH",
-                                format!("the message is larger than {MAX_MESSAGE} bytes"),
-                                ErrorCode::ApplicationInternal,
-                            );
-                            let ack = hl7::ack_for_unparseable(
-                                &[],
-                                AckCode::AR,
-                                &err,
-                                &ack_time(),
-                                &control_id(),
-                            );
-                            stream.write_all(&mllp::frame(ack.as_bytes())).await?;
-                        }
+                    stream.write_all(&mllp::frame(&ack)).await?;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.noisy(peer, "framing", &e);
+                    if let mllp::MllpError::TooLarge { .. } = e {
+                        let err = Hl7Error::new(
+                            "MSH",
+                            format!("the message is larger than {MAX_MESSAGE} bytes"),
+                            ErrorCode::ApplicationInternal,
+                        );
+                        let ack = hl7::ack_for_unparseable(
+                            &[],
+                            AckCode::AR,
+                            &err,
+                            &ack_time(),
+                            &control_id(),
+                        );
+                        stream.write_all(&mllp::frame(ack.as_bytes())).await?;
                     }
                 }
             }

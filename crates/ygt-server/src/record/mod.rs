@@ -6,6 +6,7 @@ mod api;
 mod chart;
 pub mod fhir;
 pub mod hl7;
+mod mllp_guard;
 mod pages;
 
 use crate::Routes;

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -15,7 +16,7 @@ use ygt_app::ygt_store::record::TimelineFilter;
 use ygt_domain::org::Tier;
 use ygt_interop::hl7;
 use ygt_interop::mllp::{self, MllpDecoder};
-use ygt_server::hl7::Hl7Door;
+use ygt_server::hl7::{Hl7Door, MllpLimits};
 use ygt_testkit::{TestDb, both_backends};
 
 use crate::TestServer;
@@ -30,6 +31,13 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// A listener on port 0 acting with a county-hospital integration token.
 async fn listener(s: &TestServer) -> (String, tokio::sync::oneshot::Sender<()>) {
+    listener_with(s, MllpLimits::default()).await
+}
+
+async fn listener_with(
+    s: &TestServer,
+    limits: MllpLimits,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let county = s
         .app
         .list_institutions(
@@ -54,7 +62,7 @@ async fn listener(s: &TestServer) -> (String, tokio::sync::oneshot::Sender<()>) 
         )
         .await
         .unwrap();
-    let door = Arc::new(Hl7Door::new(s.app.clone(), token.secret));
+    let door = Arc::new(Hl7Door::new(s.app.clone(), token.secret).with_limits(limits));
     door.check().await.unwrap();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap().to_string();
@@ -236,3 +244,54 @@ async fn hl7_messages_reach_the_record(db: TestDb) {
 }
 
 both_backends!(hl7_messages_reach_the_record, hl7_messages_reach_the_record);
+
+/// Reads until the server closes the connection (Ok(0) or a reset) and returns how long it took.
+async fn closed_within(conn: &mut TcpStream, limit: Duration) -> Duration {
+    let t0 = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(limit, conn.read(&mut buf)).await {
+            Err(_) => panic!("the server kept the connection open for {limit:?}"),
+            Ok(Ok(0) | Err(_)) => return t0.elapsed(),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// A silent connection is closed after the idle time; connections beyond the ceiling are
+/// closed at once while those within it are served; garbage is answered without a crash.
+async fn mllp_limits_hold_under_abuse(db: TestDb) {
+    let s = TestServer::start(db, true).await;
+    let limits = MllpLimits {
+        idle: Duration::from_millis(400),
+        max_connections: 2,
+    };
+    let (addr, _stop) = listener_with(&s, limits).await;
+
+    // Two connections take the two places; a third is closed at once.
+    let mut a = TcpStream::connect(&addr).await.unwrap();
+    let mut b = TcpStream::connect(&addr).await.unwrap();
+    a.write_all(b"\x0bgarbage").await.unwrap();
+    let mut c = TcpStream::connect(&addr).await.unwrap();
+    let took = closed_within(&mut c, Duration::from_secs(5)).await;
+    assert!(
+        took < Duration::from_millis(400),
+        "refused only after {took:?}"
+    );
+
+    // The two admitted ones are served while they talk...
+    let ack = exchange(&mut b, &fixture("adt_a01.hl7")).await;
+    assert_eq!(msa(&ack).0, "AA");
+    // ...and closed once silent for the idle time (not before).
+    let idle = closed_within(&mut a, Duration::from_secs(10)).await;
+    assert!(idle >= Duration::from_millis(300), "closed after {idle:?}");
+    closed_within(&mut b, Duration::from_secs(10)).await;
+
+    // Their places are free again: a new sender is served, even after 1 MB of garbage.
+    let mut d = TcpStream::connect(&addr).await.unwrap();
+    let garbage: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8 | 0x20).collect();
+    d.write_all(&garbage).await.unwrap();
+    let ack = exchange(&mut d, &fixture("adt_a01.hl7")).await;
+    assert_eq!(msa(&ack).0, "AA");
+}
+both_backends!(mllp_limits_hold_under_abuse, mllp_limits_hold_under_abuse);
