@@ -14,6 +14,11 @@ use ygt_domain::referral::{
     Action, Criterion, Direction, Overdue, ResourceKind, SlotAvailability, Status, Urgency,
 };
 
+/// A GB/T 2260 division code: 6, 9 or 12 digits.
+const DIVISION: &str = "^([0-9]{6}|[0-9]{9}|[0-9]{12})$";
+/// A resident ID number (GB 11643): 18 characters, or a legacy 15-digit number.
+const ID_NUMBER: &str = "^([0-9]{17}[0-9Xx]|[0-9]{15})$";
+
 /// The codes of a `code_enum!` as an enum schema.
 macro_rules! codes {
     ($t:ty) => {
@@ -164,28 +169,27 @@ fn org() -> Value {
 
 fn org_drafts() -> Value {
     let t = t();
-    let division =
-        json!({"type": ["string", "null"], "description": "GB/T 2260, 6, 9 or 12 digits"});
+    let division = json!({"type": ["string", "null"], "pattern": DIVISION, "description": "GB/T 2260, 6, 9 or 12 digits"});
     json!({
         "CommunityDraft": {"type": "object", "additionalProperties": false, "required": ["name", "form"], "properties": {
-            "name": {"type": "string", "maxLength": 100}, "form": codes!(AllianceForm),
+            "name": {"type": "string", "minLength": 1, "maxLength": 100}, "form": codes!(AllianceForm),
             "lead_institution_id": t.uuid_n, "division_code": division, "description": t.text_n}},
         "MemberBody": {"type": "object", "additionalProperties": false, "required": ["institution_id"], "properties": {"institution_id": t.uuid}},
         "InstitutionDraft": {"type": "object", "additionalProperties": false, "required": ["name", "kind", "division_code"], "properties": {
-            "name": {"type": "string", "maxLength": 100},
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
             "aliases": {"type": "array", "items": {"type": "string"}, "description": "other names, e.g. the branch plaque of the county hospital"},
             "kind": codes!(InstitutionType), "tier": {"type": ["string", "null"], "description": "empty: the usual tier of the kind"},
             "parent_id": {"type": ["string", "null"], "format": "uuid", "description": "a village clinic's township centre; a township centre's county hospital"},
-            "uscc": {"type": ["string", "null"], "description": "unified social credit code (GB 32100), checked"},
-            "division_code": {"type": "string", "description": "GB/T 2260, 6, 9 or 12 digits"},
+            "uscc": {"type": ["string", "null"], "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$", "description": "unified social credit code (GB 32100), check digit checked"},
+            "division_code": {"type": "string", "pattern": DIVISION, "description": "GB/T 2260, 6, 9 or 12 digits"},
             "address": t.text_n, "phone": t.text_n, "services": arr(codes!(ServiceKind))}},
         "DepartmentDraft": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
-            "name": {"type": "string", "maxLength": 100}, "code": t.text_n,
+            "name": {"type": "string", "minLength": 1, "maxLength": 100}, "code": t.text_n,
             "beds": {"type": ["integer", "null"], "minimum": 0, "maximum": 5000}, "phone": t.text_n}},
         "StaffDraft": {"type": "object", "additionalProperties": false, "required": ["name", "sex", "title", "institution_id"], "properties": {
-            "name": {"type": "string", "maxLength": 100}, "sex": {"type": "string", "description": "GB/T 2261.1 code, M/F or 男/女"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 100}, "sex": {"type": "string", "description": "GB/T 2261.1 code, M/F or 男/女"},
             "title": codes!(ProfessionalTitle), "institution_id": t.uuid, "department_id": t.uuid_n,
-            "licence_number": t.text_n, "id_number": {"type": ["string", "null"], "description": "GB 11643, 18 digits (15-digit legacy numbers are converted)"},
+            "licence_number": t.text_n, "id_number": {"type": ["string", "null"], "pattern": ID_NUMBER, "description": "GB 11643, 18 digits (15-digit legacy numbers are converted), check digit checked"},
             "phone": t.text_n}},
     })
 }
@@ -256,12 +260,12 @@ fn mpi_drafts() -> Value {
     let confirm = json!({"type": "boolean", "const": true});
     json!({
         "ResidentDraft": {"type": "object", "additionalProperties": false, "required": ["institution_id", "name"], "properties": {
-            "institution_id": t.uuid, "record_id": t.text_n, "name": {"type": "string", "maxLength": 50},
+            "institution_id": t.uuid, "record_id": t.text_n, "name": {"type": "string", "minLength": 1, "maxLength": 50},
             "sex": {"type": ["string", "null"], "description": "GB/T 2261.1 code, M/F or 男/女"},
             "birth_date": {"type": ["string", "null"], "format": "date"},
             "id_number": {"type": ["string", "null"], "description": "as typed; invalid numbers are kept, flagged and never used as identifiers"},
             "phone": t.text_n, "address": t.text_n, "insurance_number": t.text_n, "health_card_number": t.text_n,
-            "division_code": {"type": ["string", "null"], "description": "GB/T 2260, 6, 9 or 12 digits"}, "village_group": t.text_n,
+            "division_code": {"type": ["string", "null"], "pattern": DIVISION, "description": "GB/T 2260, 6, 9 or 12 digits"}, "village_group": t.text_n,
             "household_number": t.text_n, "ethnicity": {"type": ["string", "null"], "description": "GB/T 3304 code or name"},
             "nationality": {"type": ["string", "null"], "description": "GB/T 2659 alpha-3"},
             "as_typed": {"type": ["boolean", "null"]}}},
