@@ -196,7 +196,7 @@ async fn run(bin: PathBuf) {
         .args(["--max-examples", &examples, "--seed", &seed])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--workers", "2", "--no-shrink", "--no-color"])
-        .args(["--generation-database", "none", "--request-timeout", "20"])
+        .args(["--generation-database", "none", "--request-timeout", "60"])
         .args(["--output-truncate", "false"])
         .env("SCHEMATHESIS_HOOKS", "")
         .current_dir(&dir)
