@@ -134,7 +134,7 @@ pub struct AccountDraft {
 }
 
 /// A created account and, when one was generated, its temporary password (shown once).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct CreatedAccount {
     pub user: User,
     pub roles: Vec<Role>,
@@ -142,7 +142,7 @@ pub struct CreatedAccount {
 }
 
 /// A created API token: the secret is shown once and never stored.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct CreatedToken {
     pub token: ApiToken,
     pub secret: String,

@@ -17,7 +17,6 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use ygt_domain::access::Permission;
@@ -40,7 +39,7 @@ const EPISODE_ITEMS: i64 = 400;
 pub const PLAN_SOURCE: &str = "ygt-referral-plan";
 
 /// One referral episode of a resident: at least one of `up` and `down`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Episode {
     pub up: Option<Referral>,
     /// Items the receiving institution recorded between arrival and completion, oldest first.

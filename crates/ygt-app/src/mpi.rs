@@ -62,7 +62,7 @@ pub struct ResidentDraft {
 }
 
 /// What registering did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Registered {
     pub person_id: Uuid,
     pub registration_id: Uuid,
@@ -75,7 +75,7 @@ pub struct Registered {
 }
 
 /// A person with everything the person page shows, identifiers masked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PersonDetail {
     pub person: PersonView,
     pub registrations: Vec<RegistrationView>,
@@ -83,7 +83,7 @@ pub struct PersonDetail {
 }
 
 /// A match task with both sides and the explanation, for the review page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskDetail {
     pub task: MatchTask,
     pub registration: RegistrationView,

@@ -26,7 +26,7 @@ fn read_event() -> Event<'static> {
 }
 
 /// Everything the institution page shows.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct InstitutionDetail {
     pub institution: Institution,
     pub parent: Option<Institution>,
@@ -37,14 +37,14 @@ pub struct InstitutionDetail {
 }
 
 /// One node of the institution tree (county → township → village).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct TreeNode {
     pub institution: Institution,
     pub children: Vec<TreeNode>,
 }
 
 /// A community with its member institutions.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct CommunityDetail {
     pub community: Community,
     pub lead: Option<Institution>,
@@ -52,7 +52,7 @@ pub struct CommunityDetail {
 }
 
 /// Search results over the registry.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct SearchResults {
     pub institutions: Vec<Institution>,
     pub staff: Vec<Staff>,

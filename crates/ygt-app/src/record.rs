@@ -45,13 +45,13 @@ pub struct PatientRef {
 
 /// An item waiting in the unmatched queue, with the patient as its source named them (the ID
 /// number masked).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Unmatched {
     pub item: Item,
     pub sent_as: SentAs,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct SentAs {
     pub name: Option<String>,
     pub record_id: Option<String>,
@@ -746,7 +746,7 @@ pub struct BulkRecordReport {
 }
 
 /// What became of one recorded item.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
     pub item_id: Uuid,
     pub person_id: Option<Uuid>,
@@ -1325,7 +1325,7 @@ pub const TRENDS: &[(&str, &str, &[&str], &str)] = &[
 ];
 
 /// Everything the patient 360 page shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PatientRecord {
     pub person: crate::view::PersonView,
     /// Key populations (age and conditions).
@@ -1340,7 +1340,7 @@ pub struct PatientRecord {
     pub trends: Vec<Trend>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Trend {
     pub key: &'static str,
     pub title: &'static str,
@@ -1349,7 +1349,7 @@ pub struct Trend {
 }
 
 /// A result of the recognition catalogue that is still valid.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RecognisedResult {
     pub code: String,
     pub name: String,
@@ -1360,9 +1360,7 @@ pub struct RecognisedResult {
     pub unit: Option<String>,
     pub abnormal: Option<String>,
     pub institution: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub performed_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub valid_until: OffsetDateTime,
 }
 

@@ -53,7 +53,7 @@ pub struct LiveEvent {
 }
 
 /// The defaults of a down-referral: where the resident came from, and what was found here.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DownDefaults {
     pub to_institution_id: Uuid,
     /// The doctor who referred the resident up (their family doctor, as a rule).
@@ -66,7 +66,7 @@ pub struct DownDefaults {
 }
 
 /// A referral with everything its page shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ReferralView {
     pub referral: Referral,
     /// The patient's ID number, masked (for the slip).
@@ -303,7 +303,7 @@ pub struct WorklistQuery {
 }
 
 /// A page of a worklist.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct WorklistPage {
     pub referrals: Vec<Referral>,
     /// Overdue step of each referral, in the same order.
@@ -317,7 +317,7 @@ pub struct WorklistPage {
 }
 
 /// Counts of the worklists for the home page.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct WorklistCounts {
     pub outgoing_open: i64,
     pub incoming_waiting: i64,
@@ -2319,7 +2319,7 @@ fn session_slots(
 }
 
 /// Statistics of referrals (no resident data: counts and times only).
-#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReferralStats {
     pub total: i64,
     pub rows: Vec<StatsRow>,
@@ -2328,7 +2328,7 @@ pub struct ReferralStats {
 }
 
 /// One group: month, direction and the referring institution.
-#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatsRow {
     pub month: String,
     pub direction: String,
@@ -2472,7 +2472,7 @@ fn new_referral_view(n: &NewReferralRow, person: &str, from: &str) -> RefHead {
 /// The referral settings the community administrator edits: the catalogue of each primary
 /// tier (one line per entry: `codes name`, `慢病`/`chronic` at the end marks a long-term
 /// condition) and the overdue minutes per urgency.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct ReferralSettings {
     pub township: String,

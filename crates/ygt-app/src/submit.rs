@@ -2,7 +2,6 @@
 //! nothing: a FHIR transaction Bundle (a Patient and the Observations that refer to it), an
 //! HL7 v2 ADT message (the registration and the visit it announces).
 
-use serde::Serialize;
 use ygt_domain::access::Permission;
 use ygt_domain::msg;
 use ygt_domain::{Reason, ValidationError, ValidationErrors};
@@ -26,8 +25,7 @@ pub enum Submission {
 }
 
 /// What became of one entry.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Submitted {
     Resident(Registered),
     Item(Recorded),

@@ -9,7 +9,7 @@ use ygt_domain::masked::{self, MaskedIdNumber, MaskedNumber, MaskedPhone};
 use ygt_store::mpi::{Person, Registration};
 
 /// A person (golden record) with masked identifiers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PersonView {
     pub id: Uuid,
     pub name: String,
@@ -27,9 +27,7 @@ pub struct PersonView {
     pub merged_into: Option<Uuid>,
     pub active: bool,
     pub version: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -82,7 +80,7 @@ impl PersonView {
 
 /// A registration as its institution sent it, identifiers masked (an invalid ID number as
 /// typed too).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RegistrationView {
     pub id: Uuid,
     pub person_id: Uuid,
@@ -103,9 +101,7 @@ pub struct RegistrationView {
     pub household_number: Option<String>,
     pub ethnicity: Option<String>,
     pub nationality: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -173,7 +169,7 @@ impl Revealed {
 }
 
 /// A resident found by search.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Found {
     pub person: PersonView,
     /// In the searcher's data scope. A resident outside it is found only by the exact ID

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use ygt_domain::access::{Ground, Permission, Role, default_permissions};
@@ -13,7 +12,7 @@ use crate::{Result, Sql, Store, StoreError, Tx};
 // ---------------------------------------------------------------- users
 
 /// A stored account.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
     pub id: Uuid,
     pub username: String,
@@ -21,14 +20,11 @@ pub struct User {
     pub kind: String,
     pub staff_id: Option<Uuid>,
     pub institution_id: Option<Uuid>,
-    #[serde(skip)]
     pub password_hash: String,
     pub must_change_password: bool,
     pub active: bool,
     pub version: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub last_sign_in_at: Option<OffsetDateTime>,
 }
 
@@ -548,7 +544,7 @@ impl Tx {
 
 // ---------------------------------------------------------------- API tokens
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiToken {
     pub id: Uuid,
     pub name: String,
@@ -556,13 +552,9 @@ pub struct ApiToken {
     pub institution_id: Uuid,
     pub permissions: String,
     pub created_by: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
 }
 
@@ -661,7 +653,7 @@ impl Tx {
 // ---------------------------------------------------------------- care links and break-glass
 
 /// One reason a resident is in someone's scope.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CareLink {
     pub id: Uuid,
     pub resident_id: Uuid,
@@ -669,25 +661,20 @@ pub struct CareLink {
     pub user_id: Option<Uuid>,
     pub kind: String,
     pub source_id: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub valid_from: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub valid_until: Option<OffsetDateTime>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BreakGlass {
     pub id: Uuid,
     pub user_id: Uuid,
     pub institution_id: Option<Uuid>,
     pub resident_id: Uuid,
     pub reason: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
     pub reviewed_by: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub reviewed_at: Option<OffsetDateTime>,
     pub review_note: Option<String>,
     pub review_outcome: Option<String>,

@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -12,7 +11,7 @@ use ygt_domain::access::Ground;
 use crate::{Result, Sql, Store, Tx};
 
 /// A person (golden record). Its fields are derived from its registrations.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Person {
     pub id: Uuid,
     pub name: String,
@@ -30,9 +29,7 @@ pub struct Person {
     pub merged_into: Option<Uuid>,
     pub active: bool,
     pub version: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -57,7 +54,7 @@ pub struct Golden {
 }
 
 /// A registration (source record) as it came from an institution.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Registration {
     pub id: Uuid,
     pub person_id: Uuid,
@@ -79,9 +76,7 @@ pub struct Registration {
     pub household_number: Option<String>,
     pub ethnicity: Option<String>,
     pub nationality: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -118,7 +113,7 @@ pub struct NewRegistration {
 }
 
 /// A possible match waiting for review.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MatchTask {
     pub id: Uuid,
     pub registration_id: Uuid,
@@ -126,10 +121,8 @@ pub struct MatchTask {
     pub weight: f64,
     pub explanation: String,
     pub status: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub resolved_by: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub resolved_at: Option<OffsetDateTime>,
 }
 
@@ -137,7 +130,7 @@ const TASK_COLUMNS: &str = "SELECT id, registration_id, candidate_person_id, wei
     status, created_at, resolved_by, resolved_at FROM match_tasks";
 
 /// One line of a person's history.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HistoryEntry {
     pub id: Uuid,
     pub person_id: Uuid,
@@ -146,7 +139,6 @@ pub struct HistoryEntry {
     pub other_person_id: Option<Uuid>,
     pub detail: Option<String>,
     pub actor: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }
 

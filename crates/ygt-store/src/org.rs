@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use ygt_domain::org::{
@@ -61,7 +60,7 @@ struct InstitutionRow {
 }
 
 /// A stored institution with its aliases, services and a few counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Institution {
     pub id: Uuid,
     pub name: String,
@@ -76,9 +75,7 @@ pub struct Institution {
     pub services: Vec<ServiceKind>,
     pub active: bool,
     pub version: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// Active staff.
     pub staff_count: i64,
@@ -454,7 +451,7 @@ struct CommunityRow {
     member_count: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Community {
     pub id: Uuid,
     pub name: String,
@@ -464,9 +461,7 @@ pub struct Community {
     pub description: Option<String>,
     pub active: bool,
     pub version: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     pub member_count: i64,
 }
@@ -663,7 +658,7 @@ impl Tx {
 
 // ---------------------------------------------------------------- departments
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Department {
     pub id: Uuid,
     pub institution_id: Uuid,
@@ -673,9 +668,7 @@ pub struct Department {
     pub phone: Option<String>,
     pub active: bool,
     pub version: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     pub staff_count: i64,
 }
@@ -792,7 +785,7 @@ struct StaffRow {
 }
 
 /// A stored staff member, with the names of their institution and department.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Staff {
     pub id: Uuid,
     pub institution_id: Uuid,
@@ -807,9 +800,7 @@ pub struct Staff {
     pub phone: Option<String>,
     pub active: bool,
     pub version: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -978,7 +969,7 @@ impl Tx {
 // ---------------------------------------------------------------- overview
 
 /// Counts for the home page.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Overview {
     pub communities: i64,
     pub county: i64,

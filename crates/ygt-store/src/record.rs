@@ -3,7 +3,6 @@
 //!
 //! Times are stored in UTC so that text ordering (SQLite) and time ordering agree.
 
-use serde::Serialize;
 use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
@@ -11,7 +10,7 @@ use crate::pgcopy::copy_in;
 use crate::{Result, Sql, Store, Tx};
 
 /// A clinical item as stored (the timeline's row; `body` holds the structured content).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Item {
     pub id: Uuid,
     pub person_id: Option<Uuid>,
@@ -21,9 +20,7 @@ pub struct Item {
     pub source_system: String,
     pub source_id: String,
     pub encounter_ref: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub ended_at: Option<OffsetDateTime>,
     pub status: String,
     pub code: Option<String>,
@@ -37,9 +34,7 @@ pub struct Item {
     pub patient_ref: String,
     pub record_id: Option<String>,
     pub version: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -91,7 +86,7 @@ pub struct NewObservation {
 }
 
 /// A stored observation (trend points, recognised results).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Observation {
     pub item_id: Uuid,
     pub code: String,
@@ -101,21 +96,18 @@ pub struct Observation {
     pub unit: Option<String>,
     pub ref_range: Option<String>,
     pub abnormal: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub effective_at: OffsetDateTime,
     pub institution_name: String,
 }
 
 /// An earlier version of a corrected item.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ItemVersion {
     pub version: i64,
     pub status: String,
     pub title: String,
     pub body: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub replaced_at: OffsetDateTime,
 }
 
@@ -133,13 +125,11 @@ pub struct ItemHead {
 }
 
 /// A diagnosis code of a person with its first and last time.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Problem {
     pub code: String,
     pub title: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub first_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub last_at: OffsetDateTime,
     pub times: i64,
 }
@@ -158,7 +148,7 @@ pub struct TimelineFilter {
 }
 
 /// An entry of the mutual-recognition catalogue.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecognisedItem {
     pub code: String,
     pub name: String,

@@ -1,7 +1,6 @@
 //! Two-way referral: referrals and their events, catalogues and overdue rules, resource
 //! calendars and slots, care tasks and the inbox.
 
-use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -11,7 +10,7 @@ use crate::record::{ITEM_COLUMNS, Item};
 use crate::{Backend, Result, Sql, Store, StoreError, Tx};
 
 /// A referral with the names a list or a slip shows.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Referral {
     pub id: Uuid,
     pub number: String,
@@ -47,19 +46,12 @@ pub struct Referral {
     pub plan: Option<String>,
     pub outcome: Option<String>,
     pub status_note: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub appointment_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub submitted_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub accepted_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub arrived_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
     pub status_since: OffsetDateTime,
     pub version: i64,
 }
@@ -108,7 +100,7 @@ pub struct NewReferral {
 }
 
 /// One step of a referral's history.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReferralEvent {
     pub id: Uuid,
     pub referral_id: Uuid,
@@ -121,7 +113,6 @@ pub struct ReferralEvent {
     pub actor_name: String,
     pub institution_id: Option<Uuid>,
     pub note: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }
 
@@ -268,7 +259,7 @@ pub struct ReferralFact {
 
 // ---------------------------------------------------------------- catalogues and rules
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CatalogueRow {
     pub id: Uuid,
     pub tier: String,
@@ -278,7 +269,7 @@ pub struct CatalogueRow {
     pub position: i64,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Deserialize, sqlx::FromRow)]
 pub struct RuleRow {
     pub urgency: String,
     pub accept_minutes: i64,
@@ -289,7 +280,7 @@ pub struct RuleRow {
 
 // ---------------------------------------------------------------- booking
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Resource {
     pub id: Uuid,
     pub institution_id: Uuid,
@@ -324,19 +315,15 @@ pub struct NewResource {
     pub release_hours: i64,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Slot {
     pub id: Uuid,
     pub resource_id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
     pub starts_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub ends_at: OffsetDateTime,
     pub reserved: bool,
-    #[serde(with = "time::serde::rfc3339")]
     pub release_at: OffsetDateTime,
     pub referral_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub booked_at: Option<OffsetDateTime>,
 }
 
@@ -353,7 +340,7 @@ pub struct SlotCount {
 
 // ---------------------------------------------------------------- tasks and inbox
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CareTask {
     pub id: Uuid,
     pub referral_id: Option<Uuid>,
@@ -365,11 +352,9 @@ pub struct CareTask {
     pub kind: String,
     pub title: String,
     pub due_on: Date,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub done_at: Option<OffsetDateTime>,
     pub done_by: Option<String>,
     pub note: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -420,7 +405,7 @@ pub struct NewCareTask {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Notification {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -431,9 +416,7 @@ pub struct Notification {
     pub title_en: String,
     /// What happened: a catalogue message as JSON (`ygt_domain::message::Message`).
     pub message: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub read_at: Option<OffsetDateTime>,
 }
 

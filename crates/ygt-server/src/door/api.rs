@@ -13,10 +13,14 @@ use ygt_domain::{Reason, ValidationError};
 use crate::door::error::WebError;
 use crate::door::extract::parse_id;
 
+// Dates on the wire are `YYYY-MM-DD` (the default of `time` would be `[year, ordinal]`).
+time::serde::format_description!(pub ymd, Date, "[year]-[month]-[day]");
+
 /// The largest page a list returns.
 pub const MAX_LIMIT: i64 = 500;
 pub const DEFAULT_LIMIT: i64 = 100;
 
+/// One page of a list, as every paged list of the API answers.
 #[derive(Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -50,6 +54,19 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, WebError> {
             Reason::Format("quoted_version"),
         ))
     })
+}
+
+impl<T> Page<T> {
+    /// A whole list as one page.
+    pub fn all(items: Vec<T>) -> Page<T> {
+        let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        Page {
+            items,
+            total,
+            limit: total,
+            offset: 0,
+        }
+    }
 }
 
 pub fn paging(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), WebError> {

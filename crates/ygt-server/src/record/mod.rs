@@ -2,7 +2,7 @@
 //! versions, unmatched items, trend charts, the JSON API of clinical items, the FHIR resources
 //! of the record (with Patient and Bundle) and the HL7 v2 MLLP ingest.
 
-mod api;
+pub(crate) mod api;
 mod chart;
 pub mod fhir;
 pub mod hl7;

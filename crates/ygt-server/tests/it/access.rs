@@ -983,7 +983,18 @@ async fn body(
         ("PUT", "/api/v1/referral-settings") | ("POST", "/admin/referral-settings") => {
             let st = s.app.referral_settings(&ctx).await.unwrap();
             if method == "PUT" {
-                Some((true, serde_json::to_string(&st).unwrap()))
+                // The settings as the API's GET gives them, sent back unchanged.
+                let rules: Vec<serde_json::Value> = st
+                    .rules
+                    .iter()
+                    .map(|r| {
+                        json!({"urgency": r.urgency, "accept_minutes": r.accept_minutes,
+                            "arrive_minutes": r.arrive_minutes, "grace_minutes": r.grace_minutes,
+                            "complete_minutes": r.complete_minutes})
+                    })
+                    .collect();
+                let body = json!({"township": st.township, "village": st.village, "rules": rules});
+                Some((true, body.to_string()))
             } else {
                 let mut pairs = vec![("township", st.township.clone()), ("village", st.village.clone())];
                 let keys: Vec<(String, String)> = st

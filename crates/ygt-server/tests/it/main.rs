@@ -15,6 +15,7 @@ mod pages;
 mod record;
 mod record_loop;
 mod referral;
+mod schemathesis;
 
 use std::sync::OnceLock;
 

@@ -5,18 +5,23 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::OffsetDateTime;
-use uuid::Uuid;
 use ygt_app::record::{ItemDraft, PatientRecord, parse_cursor};
-use ygt_app::ygt_store::record::{Item, TimelineFilter};
+use ygt_app::ygt_store::record::TimelineFilter;
 use ygt_domain::Reason;
 use ygt_domain::clinical::ItemKind;
 
 use crate::door::error::WebError;
 use crate::door::extract::{JsonBody, Query, ReqCtx, parse_id};
-use crate::mpi::api::PersonOut;
 use crate::{AppState, Routes};
+
+mod wire;
+pub(crate) use wire::ItemOut;
+use wire::{
+    AssignedOut, ItemDetailOut, ItemVersionOut, Items, ObservationOut, RecognisedOut, RecordOut,
+    RecordedOut, UnmatchedOut,
+};
 
 pub fn routes(r: Routes) -> Routes {
     r.post("/api/v1/clinical-items", record)
@@ -39,65 +44,8 @@ async fn record(
     JsonBody(b): JsonBody<RecordBody>,
 ) -> Result<Response, WebError> {
     let out = s.app.record_drafts(&ctx, &b.items, "api").await?;
-    Ok((StatusCode::OK, Json(serde_json::json!({ "items": out }))).into_response())
-}
-
-/// An item as the API shows it: the structured body as JSON, the sender's patient reference
-/// left out (it may hold a full ID number).
-#[derive(Serialize)]
-struct ItemOut {
-    id: Uuid,
-    person_id: Option<Uuid>,
-    kind: String,
-    institution_id: Uuid,
-    institution_name: String,
-    source_system: String,
-    source_id: String,
-    encounter_ref: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    occurred_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    ended_at: Option<OffsetDateTime>,
-    status: String,
-    code: Option<String>,
-    code_system: Option<String>,
-    title: String,
-    summary: Option<String>,
-    department: Option<String>,
-    doctor: Option<String>,
-    abnormal: bool,
-    body: serde_json::Value,
-    version: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    received_at: OffsetDateTime,
-}
-
-impl From<&Item> for ItemOut {
-    fn from(i: &Item) -> Self {
-        ItemOut {
-            id: i.id,
-            person_id: i.person_id,
-            kind: i.kind.clone(),
-            institution_id: i.institution_id,
-            institution_name: i.institution_name.clone(),
-            source_system: i.source_system.clone(),
-            source_id: i.source_id.clone(),
-            encounter_ref: i.encounter_ref.clone(),
-            occurred_at: i.occurred_at,
-            ended_at: i.ended_at,
-            status: i.status.clone(),
-            code: i.code.clone(),
-            code_system: i.code_system.clone(),
-            title: i.title.clone(),
-            summary: i.summary.clone(),
-            department: i.department.clone(),
-            doctor: i.doctor.clone(),
-            abnormal: i.abnormal,
-            body: serde_json::from_str(&i.body).unwrap_or(serde_json::Value::Null),
-            version: i.version,
-            received_at: i.received_at,
-        }
-    }
+    let items = out.iter().map(RecordedOut::from).collect();
+    Ok((StatusCode::OK, Json(Items { items })).into_response())
 }
 
 async fn get_item(
@@ -106,11 +54,11 @@ async fn get_item(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let (item, obs, versions) = s.app.record_item(&ctx, parse_id("id", &id)?).await?;
-    Ok(Json(serde_json::json!({
-        "item": ItemOut::from(&item),
-        "observations": obs,
-        "versions": versions,
-    }))
+    Ok(Json(ItemDetailOut {
+        item: ItemOut::from(&item),
+        observations: obs.iter().map(ObservationOut::from).collect(),
+        versions: versions.iter().map(ItemVersionOut::from).collect(),
+    })
     .into_response())
 }
 
@@ -179,18 +127,7 @@ async fn get_record(
         .app
         .patient_record(&ctx, parse_id("id", &id)?, &filter, purpose)
         .await?;
-    Ok(Json(serde_json::json!({
-        "person": PersonOut::from(&r.person),
-        "tags": r.tags,
-        "problems": r.problems,
-        "allergies": r.allergies.iter().map(ItemOut::from).collect::<Vec<_>>(),
-        "medications": r.medications.iter().map(ItemOut::from).collect::<Vec<_>>(),
-        "counts": r.counts,
-        "timeline": r.timeline.iter().map(ItemOut::from).collect::<Vec<_>>(),
-        "next": r.next,
-        "trends": r.trends,
-    }))
-    .into_response())
+    Ok(Json(RecordOut::from(&r)).into_response())
 }
 
 async fn recognised(
@@ -199,27 +136,14 @@ async fn recognised(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let items = s.app.recognised_results(&ctx, parse_id("id", &id)?).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    let items = items.iter().map(RecognisedOut::from).collect();
+    Ok(Json(Items { items }).into_response())
 }
 
 async fn unmatched(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
     let items = s.app.unmatched_items(&ctx, 500).await?;
-    Ok(Json(serde_json::json!({
-        "items": items.iter().map(|u| {
-            let p = &u.sent_as;
-            serde_json::json!({
-                "item": ItemOut::from(&u.item),
-                "sent_as": {
-                    "name": p.name,
-                    "record_id": p.record_id,
-                    "id_number_masked": p.id_number,
-                    "sex": p.sex,
-                    "birth_date": p.birth_date,
-                }
-            })
-        }).collect::<Vec<_>>()
-    }))
-    .into_response())
+    let items = items.iter().map(UnmatchedOut::from).collect();
+    Ok(Json(Items { items }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -237,5 +161,9 @@ async fn assign(
     let item = parse_id("id", &id)?;
     let person = parse_id("person_id", &b.person_id)?;
     s.app.assign_unmatched(&ctx, item, person).await?;
-    Ok(Json(serde_json::json!({ "item_id": item, "person_id": person })).into_response())
+    Ok(Json(AssignedOut {
+        item_id: item,
+        person_id: person,
+    })
+    .into_response())
 }

@@ -4,11 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-use ygt_app::ygt_store::org::{Department, Institution, InstitutionFilter, Staff, StaffFilter};
-use ygt_domain::ident::Sex;
-use ygt_domain::masked::{self, MaskedIdNumber, MaskedPhone};
+use serde::Deserialize;
+use ygt_app::ygt_store::org::{InstitutionFilter, Staff, StaffFilter};
 use ygt_domain::org::{
     CommunityDraft, DepartmentDraft, InstitutionDraft, InstitutionType, ProfessionalTitle,
     StaffDraft, Tier,
@@ -18,6 +15,9 @@ use crate::door::api::{Page, if_match, opt_id, paging, with_etag};
 use crate::door::error::WebError;
 use crate::door::extract::{JsonBody, Query, ReqCtx, parse_id};
 use crate::{AppState, Routes};
+
+mod wire;
+use wire::{CommunityDetailOut, CommunityOut, DepartmentOut, InstitutionOut, StaffOut};
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/api/v1/communities", list_communities)
@@ -71,14 +71,7 @@ async fn list_communities(
         .app
         .list_communities(&ctx, q.include_inactive.unwrap_or(false))
         .await?;
-    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
-    Ok(Json(Page {
-        total,
-        limit: total,
-        offset: 0,
-        items,
-    })
-    .into_response())
+    Ok(Json(Page::all(items.iter().map(CommunityOut::from).collect())).into_response())
 }
 
 async fn create_community(
@@ -87,7 +80,11 @@ async fn create_community(
     JsonBody(d): JsonBody<CommunityDraft>,
 ) -> Result<Response, WebError> {
     let c = s.app.create_community(&ctx, &d).await?;
-    Ok(with_etag(StatusCode::CREATED, c.version, c))
+    Ok(with_etag(
+        StatusCode::CREATED,
+        c.version,
+        CommunityOut::from(&c),
+    ))
 }
 
 async fn get_community(
@@ -96,7 +93,7 @@ async fn get_community(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let c = s.app.community(&ctx, parse_id("id", &id)?).await?;
-    Ok(with_etag(StatusCode::OK, c.version, c))
+    Ok(with_etag(StatusCode::OK, c.version, CommunityOut::from(&c)))
 }
 
 async fn update_community(
@@ -111,7 +108,7 @@ async fn update_community(
         .app
         .update_community(&ctx, id, &d, if_match(&headers)?)
         .await?;
-    Ok(with_etag(StatusCode::OK, c.version, c))
+    Ok(with_etag(StatusCode::OK, c.version, CommunityOut::from(&c)))
 }
 
 async fn deactivate_community(
@@ -123,7 +120,7 @@ async fn deactivate_community(
         .app
         .set_community_active(&ctx, parse_id("id", &id)?, false)
         .await?;
-    Ok(with_etag(StatusCode::OK, c.version, c))
+    Ok(with_etag(StatusCode::OK, c.version, CommunityOut::from(&c)))
 }
 
 async fn activate_community(
@@ -135,7 +132,7 @@ async fn activate_community(
         .app
         .set_community_active(&ctx, parse_id("id", &id)?, true)
         .await?;
-    Ok(with_etag(StatusCode::OK, c.version, c))
+    Ok(with_etag(StatusCode::OK, c.version, CommunityOut::from(&c)))
 }
 
 async fn list_members(
@@ -144,13 +141,9 @@ async fn list_members(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let d = s.app.community_detail(&ctx, parse_id("id", &id)?).await?;
-    let total = i64::try_from(d.members.len()).unwrap_or(i64::MAX);
-    Ok(Json(Page {
-        total,
-        limit: total,
-        offset: 0,
-        items: d.members,
-    })
+    Ok(Json(Page::all(
+        d.members.iter().map(InstitutionOut::from).collect(),
+    ))
     .into_response())
 }
 
@@ -169,7 +162,7 @@ async fn add_member(
     let id = parse_id("id", &id)?;
     let iid = parse_id("institution_id", &b.institution_id)?;
     let d = s.app.add_community_member(&ctx, id, iid).await?;
-    Ok((StatusCode::OK, Json(d)).into_response())
+    Ok(Json(CommunityDetailOut::from(&d)).into_response())
 }
 
 async fn remove_member(
@@ -180,7 +173,7 @@ async fn remove_member(
     let id = parse_id("id", &id)?;
     let iid = parse_id("institution_id", &iid)?;
     let d = s.app.remove_community_member(&ctx, id, iid).await?;
-    Ok(Json(d).into_response())
+    Ok(Json(CommunityDetailOut::from(&d)).into_response())
 }
 
 // ---------------------------------------------------------------- institutions
@@ -225,7 +218,7 @@ async fn list_institutions(
     };
     let (items, total) = s.app.list_institutions(&ctx, &f).await?;
     Ok(Json(Page {
-        items,
+        items: items.iter().map(InstitutionOut::from).collect(),
         total,
         limit,
         offset,
@@ -239,7 +232,11 @@ async fn create_institution(
     JsonBody(d): JsonBody<InstitutionDraft>,
 ) -> Result<Response, WebError> {
     let i = s.app.create_institution(&ctx, &d).await?;
-    Ok(with_etag(StatusCode::CREATED, i.version, i))
+    Ok(with_etag(
+        StatusCode::CREATED,
+        i.version,
+        InstitutionOut::from(&i),
+    ))
 }
 
 async fn get_institution(
@@ -247,8 +244,12 @@ async fn get_institution(
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let i: Institution = s.app.institution(&ctx, parse_id("id", &id)?).await?;
-    Ok(with_etag(StatusCode::OK, i.version, i))
+    let i = s.app.institution(&ctx, parse_id("id", &id)?).await?;
+    Ok(with_etag(
+        StatusCode::OK,
+        i.version,
+        InstitutionOut::from(&i),
+    ))
 }
 
 async fn update_institution(
@@ -263,7 +264,11 @@ async fn update_institution(
         .app
         .update_institution(&ctx, id, &d, if_match(&headers)?)
         .await?;
-    Ok(with_etag(StatusCode::OK, i.version, i))
+    Ok(with_etag(
+        StatusCode::OK,
+        i.version,
+        InstitutionOut::from(&i),
+    ))
 }
 
 async fn deactivate_institution(
@@ -275,7 +280,11 @@ async fn deactivate_institution(
         .app
         .deactivate_institution(&ctx, parse_id("id", &id)?)
         .await?;
-    Ok(with_etag(StatusCode::OK, i.version, i))
+    Ok(with_etag(
+        StatusCode::OK,
+        i.version,
+        InstitutionOut::from(&i),
+    ))
 }
 
 async fn activate_institution(
@@ -287,7 +296,11 @@ async fn activate_institution(
         .app
         .reactivate_institution(&ctx, parse_id("id", &id)?)
         .await?;
-    Ok(with_etag(StatusCode::OK, i.version, i))
+    Ok(with_etag(
+        StatusCode::OK,
+        i.version,
+        InstitutionOut::from(&i),
+    ))
 }
 
 // ---------------------------------------------------------------- departments
@@ -297,15 +310,8 @@ async fn list_departments(
     ReqCtx(ctx): ReqCtx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let items: Vec<Department> = s.app.departments(&ctx, parse_id("id", &id)?).await?;
-    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
-    Ok(Json(Page {
-        total,
-        limit: total,
-        offset: 0,
-        items,
-    })
-    .into_response())
+    let items = s.app.departments(&ctx, parse_id("id", &id)?).await?;
+    Ok(Json(Page::all(items.iter().map(DepartmentOut::from).collect())).into_response())
 }
 
 async fn create_department(
@@ -318,7 +324,11 @@ async fn create_department(
         .app
         .create_department(&ctx, parse_id("id", &id)?, &d)
         .await?;
-    Ok(with_etag(StatusCode::CREATED, dep.version, dep))
+    Ok(with_etag(
+        StatusCode::CREATED,
+        dep.version,
+        DepartmentOut::from(&dep),
+    ))
 }
 
 async fn get_department(
@@ -327,7 +337,11 @@ async fn get_department(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let d = s.app.department(&ctx, parse_id("id", &id)?).await?;
-    Ok(with_etag(StatusCode::OK, d.version, d))
+    Ok(with_etag(
+        StatusCode::OK,
+        d.version,
+        DepartmentOut::from(&d),
+    ))
 }
 
 async fn update_department(
@@ -342,7 +356,11 @@ async fn update_department(
         .app
         .update_department(&ctx, id, &d, if_match(&headers)?)
         .await?;
-    Ok(with_etag(StatusCode::OK, dep.version, dep))
+    Ok(with_etag(
+        StatusCode::OK,
+        dep.version,
+        DepartmentOut::from(&dep),
+    ))
 }
 
 async fn deactivate_department(
@@ -354,7 +372,11 @@ async fn deactivate_department(
         .app
         .set_department_active(&ctx, parse_id("id", &id)?, false)
         .await?;
-    Ok(with_etag(StatusCode::OK, d.version, d))
+    Ok(with_etag(
+        StatusCode::OK,
+        d.version,
+        DepartmentOut::from(&d),
+    ))
 }
 
 async fn activate_department(
@@ -366,58 +388,17 @@ async fn activate_department(
         .app
         .set_department_active(&ctx, parse_id("id", &id)?, true)
         .await?;
-    Ok(with_etag(StatusCode::OK, d.version, d))
+    Ok(with_etag(
+        StatusCode::OK,
+        d.version,
+        DepartmentOut::from(&d),
+    ))
 }
 
 // ---------------------------------------------------------------- staff
 
-/// A staff member as the API shows it: ID and phone numbers masked.
-#[derive(Serialize)]
-struct StaffOut {
-    id: Uuid,
-    institution_id: Uuid,
-    institution_name: String,
-    department_id: Option<Uuid>,
-    department_name: Option<String>,
-    name: String,
-    sex: Sex,
-    title: ProfessionalTitle,
-    licence_number: Option<String>,
-    id_number_masked: Option<MaskedIdNumber>,
-    phone_masked: Option<MaskedPhone>,
-    active: bool,
-    version: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: time::OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: time::OffsetDateTime,
-}
-
-impl From<Staff> for StaffOut {
-    fn from(s: Staff) -> Self {
-        StaffOut {
-            id_number_masked: masked::id_number(s.id_number.as_deref()),
-            phone_masked: masked::phone(s.phone.as_deref()),
-            id: s.id,
-            institution_id: s.institution_id,
-            institution_name: s.institution_name,
-            department_id: s.department_id,
-            department_name: s.department_name,
-            name: s.name,
-            sex: s.sex,
-            title: s.title,
-            licence_number: s.licence_number,
-            active: s.active,
-            version: s.version,
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-        }
-    }
-}
-
 fn staff_response(status: StatusCode, s: Staff) -> Response {
-    let v = s.version;
-    with_etag(status, v, StaffOut::from(s))
+    with_etag(status, s.version, StaffOut::from(&s))
 }
 
 #[derive(Deserialize)]
@@ -453,7 +434,7 @@ async fn list_staff(
     };
     let (items, total) = s.app.list_staff(&ctx, &f).await?;
     Ok(Json(Page {
-        items: items.into_iter().map(StaffOut::from).collect(),
+        items: items.iter().map(StaffOut::from).collect(),
         total,
         limit,
         offset,

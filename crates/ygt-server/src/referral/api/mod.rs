@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use ygt_app::referral::{ReferralDraft, ReferralSettings, StepDraft, WorklistQuery};
@@ -23,6 +23,13 @@ use crate::door::error::WebError;
 use crate::door::extract::{JsonBody, Query, ReqCtx, parse_id};
 use crate::door::i18n::Lang;
 use crate::{AppState, Routes};
+
+mod wire;
+use wire::{
+    CareTaskOut, CareTasksOut, CountsOut, CreatedOut, InboxOut, MarkedOut, NotificationOut,
+    ReferralOut, ReferralViewOut, ResourceOut, ResourcesOut, SettingsOut, SlotOut, SlotsOut,
+    StatsOut, SuggestionOut, SuggestionsOut, WorklistOut, WorklistRowOut,
+};
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/api/v1/referrals", list)
@@ -54,19 +61,20 @@ async fn list(
     Query(q): Query<WorklistQuery>,
 ) -> Result<Response, WebError> {
     let page = s.app.worklist(&ctx, &q).await?;
-    let rows: Vec<serde_json::Value> = page
+    let referrals = page
         .referrals
         .iter()
         .zip(page.overdue.iter())
-        .map(|(r, o)| {
-            let mut v = serde_json::to_value(r).unwrap_or_default();
-            if let Some(m) = v.as_object_mut() {
-                m.insert("overdue".into(), serde_json::json!(o.map(|o| o.code())));
-            }
-            v
+        .map(|(r, o)| WorklistRowOut {
+            referral: ReferralOut::from(r),
+            overdue: *o,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "referrals": rows, "next": page.next })).into_response())
+    Ok(Json(WorklistOut {
+        referrals,
+        next: page.next,
+    })
+    .into_response())
 }
 
 async fn create(
@@ -75,7 +83,7 @@ async fn create(
     JsonBody(d): JsonBody<ReferralDraft>,
 ) -> Result<Response, WebError> {
     let r = s.app.create_referral(&ctx, &d).await?;
-    Ok((StatusCode::CREATED, Json(r)).into_response())
+    Ok((StatusCode::CREATED, Json(ReferralOut::from(&r))).into_response())
 }
 
 async fn get_one(
@@ -84,7 +92,7 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let v = s.app.referral_view(&ctx, parse_id("id", &id)?).await?;
-    Ok(Json(v).into_response())
+    Ok(Json(ReferralViewOut::from(&v)).into_response())
 }
 
 async fn take_step(
@@ -94,11 +102,12 @@ async fn take_step(
     JsonBody(d): JsonBody<StepDraft>,
 ) -> Result<Response, WebError> {
     let r = s.app.referral_step(&ctx, parse_id("id", &id)?, &d).await?;
-    Ok(Json(r).into_response())
+    Ok(Json(ReferralOut::from(&r)).into_response())
 }
 
 async fn counts(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
-    Ok(Json(s.app.worklist_counts(&ctx).await?).into_response())
+    let c = s.app.worklist_counts(&ctx).await?;
+    Ok(Json(CountsOut::from(&c)).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -122,7 +131,13 @@ pub(crate) fn month_range(q: &StatsQuery) -> Result<(OffsetDateTime, OffsetDateT
             ))
         })?;
         let bad = || WebError::from(ygt_domain::ValidationError::new(field, Reason::Date));
-        let y: i32 = y.parse().map_err(|_| bad())?;
+        // Statistics reach from 1900 to 2999: times outside four-digit years have no
+        // RFC 3339 form, which the store writes them in.
+        let y: i32 = y
+            .parse()
+            .ok()
+            .filter(|y| (1900..=2999).contains(y))
+            .ok_or_else(bad)?;
         let m: u8 = m.parse().map_err(|_| bad())?;
         let m = time::Month::try_from(m).map_err(|_| bad())?;
         time::Date::from_calendar_date(y, m, 1).map_err(|_| bad())
@@ -163,14 +178,16 @@ async fn stats(
     Query(q): Query<StatsQuery>,
 ) -> Result<Response, WebError> {
     let (since, until) = month_range(&q)?;
-    Ok(Json(s.app.referral_stats(&ctx, since, until).await?).into_response())
+    let stats = s.app.referral_stats(&ctx, since, until).await?;
+    Ok(Json(StatsOut::from(&stats)).into_response())
 }
 
 async fn get_settings(
     State(s): State<AppState>,
     ReqCtx(ctx): ReqCtx,
 ) -> Result<Response, WebError> {
-    Ok(Json(s.app.referral_settings(&ctx).await?).into_response())
+    let settings = s.app.referral_settings(&ctx).await?;
+    Ok(Json(SettingsOut::from(&settings)).into_response())
 }
 
 async fn put_settings(
@@ -179,7 +196,8 @@ async fn put_settings(
     JsonBody(b): JsonBody<ReferralSettings>,
 ) -> Result<Response, WebError> {
     s.app.set_referral_settings(&ctx, &b).await?;
-    Ok(Json(s.app.referral_settings(&ctx).await?).into_response())
+    let settings = s.app.referral_settings(&ctx).await?;
+    Ok(Json(SettingsOut::from(&settings)).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -208,17 +226,8 @@ async fn suggestions(
         .app
         .referral_suggestions(&ctx, parse_id("id", &id)?, &needs)
         .await?;
-    let v: Vec<serde_json::Value> = out
-        .iter()
-        .map(|x| {
-            serde_json::json!({
-                "direction": x.direction, "criterion": x.criterion, "urgency": x.urgency,
-                "detail_zh": x.detail_zh, "detail_en": x.detail_en,
-                "code": x.code.as_ref().map(|c| c.as_str().to_owned()),
-            })
-        })
-        .collect();
-    Ok(Json(serde_json::json!({ "suggestions": v })).into_response())
+    let suggestions = out.iter().map(SuggestionOut::from).collect();
+    Ok(Json(SuggestionsOut { suggestions }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -260,7 +269,8 @@ async fn resources(
         .app
         .booking_resources(&ctx, inst, q.kind.as_deref())
         .await?;
-    Ok(Json(serde_json::json!({ "resources": v })).into_response())
+    let resources = v.iter().map(ResourceOut::from).collect();
+    Ok(Json(ResourcesOut { resources }).into_response())
 }
 
 /// A new calendar: a resource and its slots.
@@ -339,7 +349,7 @@ async fn create_resource(
     JsonBody(b): JsonBody<CalendarBody>,
 ) -> Result<Response, WebError> {
     let id = make_calendar(&s, &ctx, &b).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+    Ok((StatusCode::CREATED, Json(CreatedOut { id })).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -354,20 +364,14 @@ async fn slots(
     Path(id): Path<String>,
     Query(q): Query<SlotQuery>,
 ) -> Result<Response, WebError> {
-    let v: Vec<serde_json::Value> = s
+    let slots = s
         .app
         .free_slots(&ctx, parse_id("id", &id)?, q.days.unwrap_or(14))
         .await?
-        .into_iter()
-        .map(|(slot, a)| {
-            let mut v = serde_json::to_value(&slot).unwrap_or_default();
-            if let Some(m) = v.as_object_mut() {
-                m.insert("availability".into(), serde_json::json!(a.code()));
-            }
-            v
-        })
+        .iter()
+        .map(|(slot, a)| SlotOut::of(slot, Some(*a)))
         .collect();
-    Ok(Json(serde_json::json!({ "slots": v })).into_response())
+    Ok(Json(SlotsOut { slots }).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -383,7 +387,8 @@ async fn tasks(
     Query(q): Query<TaskQuery>,
 ) -> Result<Response, WebError> {
     let v = s.app.care_task_list(&ctx, q.open.unwrap_or(true)).await?;
-    Ok(Json(serde_json::json!({ "tasks": v })).into_response())
+    let tasks = v.iter().map(CareTaskOut::from).collect();
+    Ok(Json(CareTasksOut { tasks }).into_response())
 }
 
 async fn complete_task(
@@ -396,7 +401,7 @@ async fn complete_task(
         .app
         .complete_care_task(&ctx, parse_id("id", &id)?, &b)
         .await?;
-    Ok(Json(t).into_response())
+    Ok(Json(CareTaskOut::from(&t)).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -411,44 +416,13 @@ async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> Result<Response, WebError> {
     let v = s.app.inbox(&ctx, q.unread.unwrap_or(false)).await?;
-    let out: Vec<NotificationOut> = v.iter().map(NotificationOut::of).collect();
-    Ok(Json(serde_json::json!({ "notifications": out })).into_response())
-}
-
-/// A notification as the API gives it: its title in both languages.
-#[derive(Serialize)]
-struct NotificationOut {
-    id: Uuid,
-    user_id: Uuid,
-    referral_id: Option<Uuid>,
-    kind: String,
-    title_zh: String,
-    title_en: String,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    read_at: Option<OffsetDateTime>,
-}
-
-impl NotificationOut {
-    fn of(n: &ygt_app::ygt_store::referral::Notification) -> NotificationOut {
-        let stored = |l: Lang| l.stored(n.message.as_deref(), &n.title_zh, &n.title_en);
-        NotificationOut {
-            id: n.id,
-            user_id: n.user_id,
-            referral_id: n.referral_id,
-            kind: n.kind.clone(),
-            title_zh: stored(Lang::Zh),
-            title_en: stored(Lang::En),
-            created_at: n.created_at,
-            read_at: n.read_at,
-        }
-    }
+    let notifications = v.iter().map(NotificationOut::from).collect();
+    Ok(Json(InboxOut { notifications }).into_response())
 }
 
 async fn inbox_read(State(s): State<AppState>, ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
     let n = s.app.mark_inbox_read(&ctx).await?;
-    Ok(Json(serde_json::json!({ "marked": n })).into_response())
+    Ok(Json(MarkedOut { marked: n }).into_response())
 }
 
 /// Server-sent events for the signed-in user: `notification` events with the referral and

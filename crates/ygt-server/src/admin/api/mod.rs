@@ -5,13 +5,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use serde::Deserialize;
 
 use crate::door::api::{Page, opt_id, paging};
 use crate::door::error::WebError;
 use crate::door::extract::{JsonBody, Query, ReqCtx, parse_id};
 use crate::{AppState, Routes};
+
+mod wire;
+use wire::{AccessOut, AuditOut, BreakGlassOut, MeOut};
 
 pub fn identity_routes(r: Routes) -> Routes {
     r.get("/api/v1/me", me).get("/api/v1/audit", search_audit)
@@ -24,29 +26,11 @@ pub fn access_routes(r: Routes) -> Routes {
 
 // ---------------------------------------------------------------- identity, audit, scope
 
-#[derive(Serialize)]
-struct Me {
-    user_id: Option<Uuid>,
-    name: String,
-    display_name: String,
-    institution_id: Option<Uuid>,
-    roles: Vec<ygt_domain::access::Role>,
-    permissions: Vec<ygt_domain::access::Permission>,
-}
-
 async fn me(ReqCtx(ctx): ReqCtx) -> Result<Response, WebError> {
     let Some(p) = ctx.principal() else {
         return Err(WebError(ygt_app::AppError::Unauthenticated));
     };
-    Ok(Json(Me {
-        user_id: p.user_id,
-        name: p.name.clone(),
-        display_name: p.display_name.clone(),
-        institution_id: p.institution_id,
-        roles: p.roles.clone(),
-        permissions: p.permissions.iter().copied().collect(),
-    })
-    .into_response())
+    Ok(Json(MeOut::from(p)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -58,27 +42,6 @@ struct AuditQuery {
     outcome: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct AuditOut {
-    seq: i64,
-    id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    at: time::OffsetDateTime,
-    actor_user_id: Option<Uuid>,
-    actor_name: String,
-    actor_institution_id: Option<Uuid>,
-    action: String,
-    resource_type: String,
-    resource_id: Option<String>,
-    resident_id: Option<Uuid>,
-    purpose: Option<String>,
-    outcome: ygt_domain::audit::Outcome,
-    client_addr: Option<String>,
-    request_id: String,
-    detail: Option<String>,
-    hash: String,
 }
 
 async fn search_audit(
@@ -105,27 +68,7 @@ async fn search_audit(
         ..Default::default()
     };
     let (items, total) = s.app.search_audit(&ctx, &f).await?;
-    let items: Vec<AuditOut> = items
-        .into_iter()
-        .map(|r| AuditOut {
-            seq: r.seq,
-            id: r.id,
-            at: r.at,
-            actor_user_id: r.actor_user_id,
-            actor_name: r.actor_name,
-            actor_institution_id: r.actor_institution_id,
-            action: r.action,
-            resource_type: r.resource_type,
-            resource_id: r.resource_id,
-            resident_id: r.resident_id,
-            purpose: r.purpose,
-            outcome: r.outcome,
-            client_addr: r.client_addr,
-            request_id: r.request_id,
-            detail: r.detail,
-            hash: r.hash,
-        })
-        .collect();
+    let items: Vec<AuditOut> = items.iter().map(AuditOut::from).collect();
     Ok(Json(Page {
         items,
         total,
@@ -153,10 +96,12 @@ async fn resident_access(
         .app
         .resident_access(&ctx, id, "resident.access_check", &purpose)
         .await?;
-    Ok(
-        Json(serde_json::json!({"resident_id": id, "allowed": true, "scope": kind.code()}))
-            .into_response(),
-    )
+    Ok(Json(AccessOut {
+        resident_id: id,
+        allowed: true,
+        scope: kind.code(),
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -178,5 +123,5 @@ async fn break_glass(
         .app
         .break_glass_for(&ctx, id, &b.reason, b.minutes)
         .await?;
-    Ok((StatusCode::CREATED, Json(g)).into_response())
+    Ok((StatusCode::CREATED, Json(BreakGlassOut::from(&g))).into_response())
 }
