@@ -28,6 +28,28 @@ use sqlx::{Postgres, Sqlite, Transaction};
 
 pub use sql::{Arg, NullableCode, Sql};
 
+tokio::task_local! {
+    /// Statements sent to the database by the task running inside [`count_statements`].
+    static STATEMENTS: std::cell::Cell<u64>;
+}
+
+/// Runs `f` and counts the statements it sends to the database (queries, `BEGIN`, `COMMIT`,
+/// `ROLLBACK`, `COPY`), in this task only: work `f` spawns onto other tasks is not counted.
+/// Outside such a scope counting costs one failed thread-local lookup per statement.
+pub async fn count_statements<F: std::future::Future>(f: F) -> (F::Output, u64) {
+    STATEMENTS
+        .scope(std::cell::Cell::new(0), async move {
+            let out = f.await;
+            (out, STATEMENTS.with(std::cell::Cell::get))
+        })
+        .await
+}
+
+/// One more statement for the enclosing [`count_statements`], if any.
+pub(crate) fn counted() {
+    let _ = STATEMENTS.try_with(|c| c.set(c.get() + 1));
+}
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -340,6 +362,7 @@ impl Store {
 
     /// Starts a transaction. Every write of ygt goes through one.
     pub async fn begin(&self) -> Result<Tx> {
+        counted();
         Ok(match &self.pool {
             // IMMEDIATE takes the write lock at once: writers queue (busy timeout) instead of
             // failing when two transactions that read first both try to write.
@@ -433,6 +456,7 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<()> {
+        counted();
         match self {
             Tx::Sqlite(t, _turn) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
@@ -441,6 +465,7 @@ impl Tx {
     }
 
     pub async fn rollback(self) -> Result<()> {
+        counted();
         match self {
             Tx::Sqlite(t, _turn) => t.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
@@ -497,6 +522,7 @@ macro_rules! bind_args {
 
 macro_rules! dispatch_as {
     ($conn:expr, $q:expr, $T:ty, $method:ident) => {{
+        counted();
         let (text, args) = $q.into_parts();
         match $conn {
             Conn::SqlitePool(p) => {
@@ -545,6 +571,7 @@ impl Conn<'_> {
     }
 
     async fn execute(self, q: Sql) -> Result<u64> {
+        counted();
         let (text, args) = q.into_parts();
         Ok(match self {
             Conn::SqlitePool(p) => {

@@ -348,6 +348,7 @@ impl Tx {
                 ids.sort_unstable();
                 ids.dedup();
                 for chunk in ids.chunks(1000) {
+                    crate::counted();
                     let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
                         "SELECT institution_id, source_system, source_id, kind FROM clinical_items \
                          WHERE institution_id = $1 AND source_system = $2 AND source_id = ANY($3)",
@@ -494,6 +495,7 @@ impl Tx {
             let insts: Vec<Uuid> = chunk.iter().map(|k| k.0).collect();
             let recs: Vec<&str> = chunk.iter().map(|k| k.1).collect();
             // LATERAL: one index lookup per number, whatever the planner makes of the list.
+            crate::counted();
             let rows: Vec<(i64, Uuid)> = sqlx::query_as(
                 "SELECT k.n, r.person_id FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k (i, rec, n) \
                  CROSS JOIN LATERAL (SELECT DISTINCT person_id FROM registrations \
@@ -520,6 +522,7 @@ impl Tx {
         };
         let mut found = vec![Vec::new(); numbers.len()];
         for (c, chunk) in numbers.chunks(LOOKUPS).enumerate() {
+            crate::counted();
             let rows: Vec<(i64, Uuid)> = sqlx::query_as(
                 "SELECT k.n, x.person_id FROM unnest($1::text[]) WITH ORDINALITY AS k (idn, n) \
                  CROSS JOIN LATERAL (SELECT DISTINCT r.person_id FROM registrations r \
@@ -648,6 +651,7 @@ async fn copy_items(
     }
     let now = utc(now);
     // Whether the table has statistics yet (-1: never analysed; 0: analysed while empty).
+    crate::counted();
     let (tuples,): (f32,) =
         sqlx::query_as("SELECT reltuples FROM pg_class WHERE oid = 'clinical_items'::regclass")
             .fetch_one(&mut *conn)
@@ -694,6 +698,7 @@ async fn copy_items(
         // Without statistics the planner takes an id list to match most of the table, and
         // a plan cached in that belief (the source lookups of the next chunks of an import)
         // filters every row of a source system by the list: seconds per chunk, growing.
+        crate::counted();
         sqlx::query("ANALYZE clinical_items")
             .execute(&mut *conn)
             .await?;

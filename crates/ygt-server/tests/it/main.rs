@@ -15,6 +15,7 @@ mod pages;
 mod record;
 mod record_loop;
 mod referral;
+mod statements;
 
 use std::sync::OnceLock;
 
