@@ -15,6 +15,7 @@ mod pgcopy;
 pub mod record;
 pub mod referral;
 mod sql;
+pub mod watch;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -136,6 +137,8 @@ pub struct Store {
     /// SQLite has one writer at a time: writers of this process wait their turn here, in
     /// order and woken at once, instead of polling the database lock (busy timeout).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The generation of principal data ([`watch`]).
+    watch: std::sync::Arc<watch::Watch>,
 }
 
 /// Pool figures for monitoring.
@@ -281,6 +284,7 @@ impl Store {
             Ok(Store {
                 pool: Pool::Sqlite(pool),
                 writer: Default::default(),
+                watch: Default::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
@@ -294,6 +298,7 @@ impl Store {
             Ok(Store {
                 pool: Pool::Postgres(pool),
                 writer: Default::default(),
+                watch: Default::default(),
             })
         } else {
             Err(StoreError::BadUrl(
@@ -368,9 +373,15 @@ impl Store {
             // failing when two transactions that read first both try to write.
             Pool::Sqlite(p) => {
                 let turn = self.writer.clone().lock_owned().await;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+                Tx::Sqlite(
+                    p.begin_with("BEGIN IMMEDIATE").await?,
+                    turn,
+                    watch::Marks::new(self.watch.clone()),
+                )
             }
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Postgres(p) => {
+                Tx::Postgres(p.begin().await?, watch::Marks::new(self.watch.clone()))
+            }
         })
     }
 
@@ -399,12 +410,14 @@ impl Store {
 
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    /// The transaction, and this process's writer turn (released with it).
+    /// The transaction, this process's writer turn (released with it), and what it changed
+    /// that processes keep in memory.
     Sqlite(
         Transaction<'static, Sqlite>,
         tokio::sync::OwnedMutexGuard<()>,
+        watch::Marks,
     ),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(Transaction<'static, Postgres>, watch::Marks),
 }
 
 impl Tx {
@@ -423,14 +436,26 @@ impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
             Tx::Sqlite(..) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+            Tx::Postgres(..) => Backend::Postgres,
         }
     }
 
     fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t, _) => Conn::SqliteTx(t),
-            Tx::Postgres(t) => Conn::PgTx(t),
+            Tx::Sqlite(t, ..) => Conn::SqliteTx(t),
+            Tx::Postgres(t, _) => Conn::PgTx(t),
+        }
+    }
+
+    fn marks(&self) -> &watch::Marks {
+        match self {
+            Tx::Sqlite(_, _, m) | Tx::Postgres(_, m) => m,
+        }
+    }
+
+    fn marks_mut(&mut self) -> &mut watch::Marks {
+        match self {
+            Tx::Sqlite(_, _, m) | Tx::Postgres(_, m) => m,
         }
     }
 
@@ -457,18 +482,25 @@ impl Tx {
 
     pub async fn commit(self) -> Result<()> {
         counted();
-        match self {
-            Tx::Sqlite(t, _turn) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
-        }
+        let marks = match self {
+            Tx::Sqlite(t, _turn, m) => {
+                t.commit().await?;
+                m
+            }
+            Tx::Postgres(t, m) => {
+                t.commit().await?;
+                m
+            }
+        };
+        marks.committed();
         Ok(())
     }
 
     pub async fn rollback(self) -> Result<()> {
         counted();
         match self {
-            Tx::Sqlite(t, _turn) => t.rollback().await?,
-            Tx::Postgres(t) => t.rollback().await?,
+            Tx::Sqlite(t, _turn, _) => t.rollback().await?,
+            Tx::Postgres(t, _) => t.rollback().await?,
         }
         Ok(())
     }

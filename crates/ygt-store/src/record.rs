@@ -340,7 +340,7 @@ impl Tx {
         for k in keys {
             by_system.entry((k.0, k.1)).or_default().push(k.2);
         }
-        if let Tx::Postgres(t) = self {
+        if let Tx::Postgres(t, _) = self {
             // The ids as one array parameter: one statement text whatever their number, one
             // cached plan, in which the unique index serves every condition once the table
             // has statistics (`copy_items` sees to that for a new database).
@@ -391,7 +391,7 @@ impl Tx {
         // COPY on PostgreSQL for imports; a small batch (an HL7 group commit) as INSERTs:
         // a COPY ends with a short write that waits for the server's delayed
         // acknowledgement (about 40 ms here), which dwarfs a few rows.
-        if let Tx::Postgres(t) = self
+        if let Tx::Postgres(t, _) = self
             && items.len() >= COPY_MIN_ITEMS
         {
             return copy_items(t, items, now).await;
@@ -482,7 +482,7 @@ impl Tx {
     /// [`Tx::person_by_record`] for many patient numbers at once: the answers in the order
     /// of `keys` (institution, record id).
     pub async fn person_by_records(&mut self, keys: &[(Uuid, &str)]) -> Result<Vec<Option<Uuid>>> {
-        let Tx::Postgres(t) = self else {
+        let Tx::Postgres(t, _) = self else {
             // In process: a statement per number costs next to nothing.
             let mut out = Vec::with_capacity(keys.len());
             for (inst, rec) in keys {
@@ -513,7 +513,7 @@ impl Tx {
     /// [`Tx::persons_by_id_number`] for many ID numbers at once: the person when exactly one
     /// active person has the number, in the order of `numbers`.
     pub async fn person_by_id_numbers(&mut self, numbers: &[&str]) -> Result<Vec<Option<Uuid>>> {
-        let Tx::Postgres(t) = self else {
+        let Tx::Postgres(t, _) = self else {
             let mut out = Vec::with_capacity(numbers.len());
             for n in numbers {
                 out.push(only_one(self.persons_by_id_number(n).await?));
@@ -894,23 +894,26 @@ impl Store {
         since: OffsetDateTime,
         per_code: i64,
     ) -> Result<Vec<Observation>> {
-        let mut out: Vec<Observation> = Vec::new();
-        for code in codes {
-            let mut q = Sql::new(
-                "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
-                 o.effective_at, i.name AS institution_name FROM observations o \
-                 JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
-                 WHERE o.person_id = ",
-            );
-            q.bind(person)
-                .push(" AND o.code = ")
-                .bind(*code)
-                .push(" AND o.effective_at >= ")
-                .bind(utc(since))
-                .push(" AND c.status <> 'entered_in_error' ORDER BY o.effective_at DESC LIMIT ")
-                .bind(per_code);
-            out.extend(self.fetch_all::<Observation>(q).await?);
+        if codes.is_empty() {
+            return Ok(Vec::new());
         }
+        // One statement for every code: the newest `per_code` of each, by a window.
+        let mut q = Sql::new(
+            "SELECT * FROM (SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, \
+             o.ref_range, o.abnormal, o.effective_at, i.name AS institution_name, \
+             ROW_NUMBER() OVER (PARTITION BY o.code ORDER BY o.effective_at DESC) AS nth \
+             FROM observations o \
+             JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+             WHERE o.person_id = ",
+        );
+        q.bind(person)
+            .push(" AND o.code IN ")
+            .bind_list(codes.iter().copied())
+            .push(" AND o.effective_at >= ")
+            .bind(utc(since))
+            .push(" AND c.status <> 'entered_in_error') s WHERE nth <= ")
+            .bind(per_code);
+        let mut out: Vec<Observation> = self.fetch_all(q).await?;
         out.sort_by_key(|o| o.effective_at);
         Ok(out)
     }
@@ -992,41 +995,58 @@ impl Store {
         person: Uuid,
         codes: &[(String, OffsetDateTime)],
     ) -> Result<Vec<Observation>> {
-        let mut out = Vec::new();
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement: the newest observation of each code within its window.
+        let mut q = Sql::new(
+            "SELECT * FROM (SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, \
+             o.ref_range, o.abnormal, o.effective_at, i.name AS institution_name, \
+             ROW_NUMBER() OVER (PARTITION BY o.code ORDER BY o.effective_at DESC) AS nth \
+             FROM observations o \
+             JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+             WHERE o.person_id = ",
+        );
+        q.bind(person).push(" AND (1 = 0");
         for (code, since) in codes {
-            let mut q = Sql::new(
-                "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
-                 o.effective_at, i.name AS institution_name FROM observations o \
-                 JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
-                 WHERE o.person_id = ",
-            );
-            q.bind(person)
-                .push(" AND o.code = ")
+            q.push(" OR (o.code = ")
                 .bind(code.as_str())
                 .push(" AND o.effective_at >= ")
                 .bind(utc(*since))
-                .push(" AND c.status <> 'entered_in_error' ORDER BY o.effective_at DESC LIMIT 1");
-            out.extend(self.fetch_optional::<Observation>(q).await?);
+                .push(")");
         }
-        Ok(out)
+        q.push(") AND c.status <> 'entered_in_error') s WHERE nth = 1");
+        self.fetch_all(q).await
     }
 
-    /// The latest item with a given code (reports recognised as a whole: imaging, ECG).
-    pub async fn latest_item_with_code(
+    /// The latest item of each code within its window (`(code, since)`), in one statement
+    /// (reports recognised as a whole: imaging, ECG).
+    pub async fn latest_items_with_codes(
         &self,
         person: Uuid,
-        code: &str,
-        since: OffsetDateTime,
-    ) -> Result<Option<Item>> {
-        let mut q = Sql::new(ITEM_COLUMNS);
+        codes: &[(String, OffsetDateTime)],
+    ) -> Result<Vec<Item>> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = ITEM_COLUMNS.replacen(
+            "SELECT ",
+            "SELECT ROW_NUMBER() OVER (PARTITION BY c.code ORDER BY c.occurred_at DESC) AS nth, ",
+            1,
+        );
+        let mut q = Sql::new(&format!("SELECT * FROM ({inner}"));
         q.push(" WHERE c.person_id = ")
             .bind(person)
-            .push(" AND c.code = ")
-            .bind(code)
-            .push(" AND c.occurred_at >= ")
-            .bind(utc(since))
-            .push(" AND c.status <> 'entered_in_error' ORDER BY c.occurred_at DESC LIMIT 1");
-        self.fetch_optional(q).await
+            .push(" AND (1 = 0");
+        for (code, since) in codes {
+            q.push(" OR (c.code = ")
+                .bind(code.as_str())
+                .push(" AND c.occurred_at >= ")
+                .bind(utc(*since))
+                .push(")");
+        }
+        q.push(") AND c.status <> 'entered_in_error') s WHERE nth = 1");
+        self.fetch_all(q).await
     }
 }
 
