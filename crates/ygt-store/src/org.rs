@@ -990,10 +990,15 @@ pub struct Overview {
 }
 
 impl Store {
+    /// The registry in figures: one statement.
     pub async fn overview(&self) -> Result<Overview> {
         let rows: Vec<(String, i64)> = self
             .fetch_all(Sql::new(
-                "SELECT tier, COUNT(*) FROM institutions WHERE active = TRUE GROUP BY tier",
+                "SELECT tier, COUNT(*) FROM institutions WHERE active = TRUE GROUP BY tier \
+                 UNION ALL SELECT 'communities', COUNT(*) FROM communities WHERE active = TRUE \
+                 UNION ALL SELECT 'staff', COUNT(*) FROM staff WHERE active = TRUE \
+                 UNION ALL SELECT 'beds', CAST(COALESCE(SUM(beds), 0) AS BIGINT) \
+                 FROM departments WHERE active = TRUE",
             ))
             .await?;
         let mut o = Overview::default();
@@ -1001,25 +1006,12 @@ impl Store {
             match t.as_str() {
                 "county" => o.county = n,
                 "township" => o.township = n,
+                "communities" => o.communities = n,
+                "staff" => o.staff = n,
+                "beds" => o.beds = n,
                 _ => o.village += n,
             }
         }
-        let (c,): (i64,) = self
-            .fetch_one(Sql::new(
-                "SELECT COUNT(*) FROM communities WHERE active = TRUE",
-            ))
-            .await?;
-        let (s,): (i64,) = self
-            .fetch_one(Sql::new("SELECT COUNT(*) FROM staff WHERE active = TRUE"))
-            .await?;
-        let (b,): (i64,) = self
-            .fetch_one(Sql::new(
-                "SELECT CAST(COALESCE(SUM(beds), 0) AS BIGINT) FROM departments WHERE active = TRUE",
-            ))
-            .await?;
-        o.communities = c;
-        o.staff = s;
-        o.beds = b;
         Ok(o)
     }
 }
