@@ -15,6 +15,7 @@ use ygt_domain::{Reason, ValidationError, ValidationErrors, ident, password};
 use ygt_store::access::{ApiToken, NewUser, User, UserFilter};
 
 use crate::access::{Event, Principal, Via};
+use crate::principals::{KeptSession, KeptToken};
 use crate::{App, AppError, Ctx, Result, new_id};
 
 /// The longest life of an API token, in days.
@@ -55,7 +56,34 @@ pub fn secret_hash(secret: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(crate) fn hash_password(pw: &str) -> Result<String> {
+/// Hashes a password with argon2 on a blocking thread: it takes tens of milliseconds of CPU,
+/// which would hold up every other request of an async worker.
+pub(crate) async fn hash_password(pw: &str) -> Result<String> {
+    let pw = pw.to_owned();
+    tokio::task::spawn_blocking(move || hash_password_now(&pw))
+        .await
+        .map_err(|e| {
+            AppError::conflict(
+                None,
+                msg!("account.hashing_password_failed", e = e.to_string()),
+            )
+        })?
+}
+
+/// Checks a password against its argon2 hash on a blocking thread (see [`hash_password`]);
+/// `None` checks against [`dummy_hash`] (same time, always false).
+pub(crate) async fn verify_password(pw: &str, hash: Option<&str>) -> bool {
+    let pw = pw.to_owned();
+    let hash = hash.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let ok = verify_password_now(&pw, hash.as_deref().unwrap_or_else(|| dummy_hash()));
+        ok && hash.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn hash_password_now(pw: &str) -> Result<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| {
         AppError::conflict(
@@ -80,7 +108,7 @@ pub(crate) fn hash_password(pw: &str) -> Result<String> {
         })
 }
 
-pub(crate) fn verify_password(pw: &str, hash: &str) -> bool {
+fn verify_password_now(pw: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
         Ok(h) => Argon2::default().verify_password(pw.as_bytes(), &h).is_ok(),
         Err(_) => false,
@@ -88,9 +116,9 @@ pub(crate) fn verify_password(pw: &str, hash: &str) -> bool {
 }
 
 /// A real hash to verify against for unknown user names.
-pub(crate) fn dummy_hash() -> &'static str {
+fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("not-a-real-password-0").unwrap_or_default())
+    DUMMY.get_or_init(|| hash_password_now("not-a-real-password-0").unwrap_or_default())
 }
 
 /// A generated temporary password that satisfies the policy.
@@ -222,19 +250,71 @@ impl App {
         Ok((scope, patient_scope))
     }
 
+    /// How long after the last recorded activity a session's activity is recorded again: at
+    /// most once a minute (and often enough that an active session never looks idle).
+    fn touch_after(&self) -> time::Duration {
+        std::cmp::min(time::Duration::minutes(1), self.settings().idle_timeout / 4)
+    }
+
     /// Resolves a session cookie. Expired (idle or absolute), revoked or unknown: None.
     pub async fn session_principal(&self, token: &str) -> Result<Option<SessionInfo>> {
         let hash = secret_hash(token);
-        let Some(s) = self.store().session(&hash).await? else {
+        let now = self.now();
+        // Read before the database: a change committed meanwhile makes what is kept stale.
+        let generation = self.store().principals_generation();
+        if let Some(g) = generation
+            && let Some(k) = self.principals.session(&hash, g)
+            && k.expires_at > now
+            // Idle here may be active elsewhere: the database decides.
+            && now - k.last_seen_at <= self.settings().idle_timeout
+        {
+            if now - k.last_seen_at > self.touch_after() {
+                self.touch_session(&hash, now).await?;
+                let info = k.info.clone();
+                self.principals.keep_session(
+                    hash,
+                    KeptSession {
+                        last_seen_at: now,
+                        ..k
+                    },
+                );
+                return Ok(Some(info));
+            }
+            return Ok(Some(k.info));
+        }
+        let Some(kept) = self.load_session(&hash, now, generation).await? else {
             return Ok(None);
         };
-        let now = self.now();
+        let info = kept.info.clone();
+        if generation.is_some() {
+            self.principals.keep_session(hash, kept);
+        }
+        Ok(Some(info))
+    }
+
+    async fn touch_session(&self, hash: &str, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        tx.touch_session(hash, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A session as the database has it (see [`App::session_principal`]).
+    async fn load_session(
+        &self,
+        hash: &str,
+        now: OffsetDateTime,
+        generation: Option<u64>,
+    ) -> Result<Option<KeptSession>> {
+        let Some(s) = self.store().session(hash).await? else {
+            return Ok(None);
+        };
         if s.revoked_at.is_some() || s.expires_at <= now {
             return Ok(None);
         }
         if now - s.last_seen_at > self.settings().idle_timeout {
             let mut tx = self.store().begin().await?;
-            tx.revoke_session(&hash, now).await?;
+            tx.revoke_session(hash, now).await?;
             tx.commit().await?;
             return Ok(None);
         }
@@ -244,31 +324,77 @@ impl App {
         if !user.active {
             return Ok(None);
         }
-        // Record activity often enough that an active session never looks idle.
-        let touch_after = std::cmp::min(
-            time::Duration::seconds(30),
-            self.settings().idle_timeout / 4,
-        );
-        if now - s.last_seen_at > touch_after {
-            let mut tx = self.store().begin().await?;
-            tx.touch_session(&hash, now).await?;
-            tx.commit().await?;
+        let mut last_seen_at = s.last_seen_at;
+        if now - s.last_seen_at > self.touch_after() {
+            self.touch_session(hash, now).await?;
+            last_seen_at = now;
         }
         let principal = self
             .principal_of(&user, Via::Session { session_id: s.id })
             .await?;
-        Ok(Some(SessionInfo {
-            principal,
-            csrf_token: s.csrf_token,
+        Ok(Some(KeptSession {
+            generation: generation.unwrap_or_default(),
+            info: SessionInfo {
+                principal,
+                csrf_token: s.csrf_token,
+            },
+            expires_at: s.expires_at,
+            last_seen_at,
         }))
     }
 
     /// Resolves an API token (`Authorization: Bearer ygt_…`).
     pub async fn token_principal(&self, secret: &str) -> Result<Option<Principal>> {
-        let Some(t) = self.store().token_by_hash(&secret_hash(secret)).await? else {
+        let hash = secret_hash(secret);
+        let now = self.now();
+        let generation = self.store().principals_generation();
+        if let Some(g) = generation
+            && let Some(k) = self.principals.token(&hash, g)
+            && k.expires_at > now
+        {
+            if k.last_used_at.is_none_or(|l| now - l > self.touch_after()) {
+                self.touch_token(k.principal.via.clone(), now).await?;
+                let p = k.principal.clone();
+                self.principals.keep_token(
+                    hash,
+                    KeptToken {
+                        last_used_at: Some(now),
+                        ..k
+                    },
+                );
+                return Ok(Some(p));
+            }
+            return Ok(Some(k.principal));
+        }
+        let Some(kept) = self.load_token(&hash, now, generation).await? else {
             return Ok(None);
         };
-        let now = self.now();
+        let p = kept.principal.clone();
+        if generation.is_some() {
+            self.principals.keep_token(hash, kept);
+        }
+        Ok(Some(p))
+    }
+
+    async fn touch_token(&self, via: Via, now: OffsetDateTime) -> Result<()> {
+        if let Via::Token { token_id } = via {
+            let mut tx = self.store().begin().await?;
+            tx.touch_token(token_id, now).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// An API token as the database has it (see [`App::token_principal`]).
+    async fn load_token(
+        &self,
+        hash: &str,
+        now: OffsetDateTime,
+        generation: Option<u64>,
+    ) -> Result<Option<KeptToken>> {
+        let Some(t) = self.store().token_by_hash(hash).await? else {
+            return Ok(None);
+        };
         // Tokens made before expiry was required expire a year after they were made.
         let expires_at = t
             .expires_at
@@ -276,15 +402,14 @@ impl App {
         if t.revoked_at.is_some() || expires_at <= now {
             return Ok(None);
         }
-        if t.last_used_at
-            .is_none_or(|l| now - l > time::Duration::seconds(30))
-        {
-            let mut tx = self.store().begin().await?;
-            tx.touch_token(t.id, now).await?;
-            tx.commit().await?;
+        let via = Via::Token { token_id: t.id };
+        let mut last_used_at = t.last_used_at;
+        if last_used_at.is_none_or(|l| now - l > self.touch_after()) {
+            self.touch_token(via.clone(), now).await?;
+            last_used_at = Some(now);
         }
         let (scope, patient_scope) = self.scopes_of(t.institution_id).await?;
-        Ok(Some(Principal {
+        let principal = Principal {
             user_id: None,
             name: format!("token:{}", t.name),
             display_name: t.name.clone(),
@@ -293,8 +418,14 @@ impl App {
             permissions: t.permission_list().into_iter().collect(),
             scope,
             patient_scope,
-            via: Via::Token { token_id: t.id },
+            via,
             must_change_password: false,
+        };
+        Ok(Some(KeptToken {
+            generation: generation.unwrap_or_default(),
+            principal,
+            expires_at,
+            last_used_at,
         }))
     }
 
@@ -347,7 +478,7 @@ impl App {
             .user(uid)
             .await?
             .ok_or(AppError::NotFound("account"))?;
-        if !verify_password(current, &user.password_hash) {
+        if !verify_password(current, Some(&user.password_hash)).await {
             self.audit(
                 ctx,
                 Event::new("account.password_change", "account", Some(uid.to_string()))
@@ -369,13 +500,13 @@ impl App {
             new,
             &context,
         )?;
-        if verify_password(new, &user.password_hash) {
+        if verify_password(new, Some(&user.password_hash)).await {
             return Err(AppError::invalid(
                 "new_password",
                 Reason::Other(msg!("account.differ_from_current_password")),
             ));
         }
-        let hash = hash_password(new)?;
+        let hash = hash_password(new).await?;
         let mut tx = self.store().begin().await?;
         tx.set_password(uid, &hash, false, self.now()).await?;
         // Whoever knew the old password is signed out; this session stays.
@@ -642,7 +773,7 @@ impl App {
         .await?;
         self.check_grantable(ctx, &roles)?;
         let granted = self.patient_roles(&roles).await?;
-        let hash = hash_password(&password)?;
+        let hash = hash_password(&password).await?;
         let id = new_id();
         let mut tx = self.store().begin().await?;
         if let Some(i) = institution
@@ -792,7 +923,7 @@ impl App {
         .await?;
         self.check_grantable(ctx, &roles)?;
         let temp = temporary_password()?;
-        let hash = hash_password(&temp)?;
+        let hash = hash_password(&temp).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.set_password(user.id, &hash, true, now).await?;

@@ -11,6 +11,7 @@ pub mod episode;
 pub mod grounds;
 pub mod mpi;
 pub mod org;
+mod principals;
 pub mod record;
 pub mod referral;
 pub mod signin;
@@ -244,6 +245,8 @@ pub struct App {
     events: tokio::sync::broadcast::Sender<referral::LiveEvent>,
     /// The key that signs device cookies (read or made on first use).
     device_key: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<Vec<u8>>>>,
+    /// Sessions and tokens resolved before ([`principals`]).
+    principals: std::sync::Arc<principals::Principals>,
 }
 
 impl App {
@@ -254,6 +257,7 @@ impl App {
             registrations_seen: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
             events: tokio::sync::broadcast::channel(256).0,
             device_key: Default::default(),
+            principals: Default::default(),
         }
     }
 
@@ -264,6 +268,7 @@ impl App {
             registrations_seen: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
             events: tokio::sync::broadcast::channel(256).0,
             device_key: Default::default(),
+            principals: Default::default(),
         }
     }
 

@@ -1405,16 +1405,22 @@ impl App {
         } else {
             None
         };
+        let every: Vec<&str> = TRENDS.iter().flat_map(|t| t.2.iter().copied()).collect();
+        let all_points = store
+            .series(
+                person_id,
+                &every,
+                now - Duration::days(365 * 5),
+                TREND_POINTS,
+            )
+            .await?;
         let mut trends = Vec::new();
         for (key, title, codes, unit) in TRENDS {
-            let points = store
-                .series(
-                    person_id,
-                    codes,
-                    now - Duration::days(365 * 5),
-                    TREND_POINTS,
-                )
-                .await?;
+            let points: Vec<_> = all_points
+                .iter()
+                .filter(|o| codes.contains(&o.code.as_str()))
+                .cloned()
+                .collect();
             if !points.is_empty() {
                 trends.push(Trend {
                     key,
@@ -1617,33 +1623,51 @@ impl App {
             .await?;
         let now = self.now();
         let catalogue = self.store().recognised_catalogue().await?;
+        let window = |c: &&ygt_store::record::RecognisedItem| {
+            (c.code.clone(), now - Duration::days(c.valid_days))
+        };
+        // Two statements whatever the catalogue's length: observations, whole reports.
+        let (obs_codes, item_codes): (Vec<_>, Vec<_>) = catalogue
+            .iter()
+            .filter(|c| c.active)
+            .partition(|c| c.kind == "lab_report" || c.kind == "measurement");
+        let store = self.store();
+        let observations = store
+            .latest_observations(person_id, &obs_codes.iter().map(window).collect::<Vec<_>>())
+            .await?;
+        let items = store
+            .latest_items_with_codes(
+                person_id,
+                &item_codes.iter().map(window).collect::<Vec<_>>(),
+            )
+            .await?;
         let mut out = Vec::new();
-        for c in catalogue.iter().filter(|c| c.active) {
+        for c in obs_codes {
             let since = now - Duration::days(c.valid_days);
-            if c.kind == "lab_report" || c.kind == "measurement" {
-                let obs = self
-                    .store()
-                    .latest_observations(person_id, &[(c.code.clone(), since)])
-                    .await?;
-                for o in obs {
-                    out.push(RecognisedResult {
-                        code: c.code.clone(),
-                        name: c.name.clone(),
-                        kind: c.kind.clone(),
-                        valid_days: c.valid_days,
-                        item_id: o.item_id,
-                        value: o.value_num.map(fmt_num).or(o.value_text.clone()),
-                        unit: o.unit.clone(),
-                        abnormal: o.abnormal.clone(),
-                        institution: o.institution_name.clone(),
-                        performed_at: o.effective_at,
-                        valid_until: o.effective_at + Duration::days(c.valid_days),
-                    });
-                }
-            } else if let Some(it) = self
-                .store()
-                .latest_item_with_code(person_id, &c.code, since)
-                .await?
+            for o in observations
+                .iter()
+                .filter(|o| o.code == c.code && o.effective_at >= since)
+            {
+                out.push(RecognisedResult {
+                    code: c.code.clone(),
+                    name: c.name.clone(),
+                    kind: c.kind.clone(),
+                    valid_days: c.valid_days,
+                    item_id: o.item_id,
+                    value: o.value_num.map(fmt_num).or(o.value_text.clone()),
+                    unit: o.unit.clone(),
+                    abnormal: o.abnormal.clone(),
+                    institution: o.institution_name.clone(),
+                    performed_at: o.effective_at,
+                    valid_until: o.effective_at + Duration::days(c.valid_days),
+                });
+            }
+        }
+        for c in item_codes {
+            let since = now - Duration::days(c.valid_days);
+            for it in items
+                .iter()
+                .filter(|i| i.code.as_deref() == Some(c.code.as_str()) && i.occurred_at >= since)
             {
                 out.push(RecognisedResult {
                     code: c.code.clone(),

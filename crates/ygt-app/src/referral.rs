@@ -810,20 +810,11 @@ impl App {
     }
 
     /// Recipients on the receiving side: the department's (or the institution's) staff and
-    /// the chosen specialist or family doctor.
-    async fn receiving_users(&self, r: &RefHead) -> Result<Vec<Uuid>> {
-        let mut users = self
-            .store()
-            .referral_recipients(r.to_institution_id, r.to_department_id)
-            .await?;
-        if let Some(s) = r.to_staff_id
-            && let Some(u) = self.store().user_of_staff(s).await?
-        {
-            users.push(u);
-        }
-        users.sort();
-        users.dedup();
-        Ok(users)
+    /// the chosen specialist or family doctor, read in the step's transaction.
+    async fn receiving_users(&self, tx: &mut Tx, r: &RefHead) -> Result<Vec<Uuid>> {
+        Ok(tx
+            .referral_receivers(r.to_institution_id, r.to_department_id, r.to_staff_id)
+            .await?)
     }
 
     async fn notify_receiving(
@@ -833,7 +824,7 @@ impl App {
         kind: &str,
         now: OffsetDateTime,
     ) -> Result<LiveEvent> {
-        let users = self.receiving_users(r).await?;
+        let users = self.receiving_users(tx, r).await?;
         let message = msg!(
             "referral.new_notice",
             direction = r.direction,
@@ -1298,11 +1289,11 @@ impl App {
                     number = number
                 ),
             };
-            (self.receiving_users(&head).await?, message)
+            (self.receiving_users(tx, &head).await?, message)
         } else {
             let mut u: Vec<Uuid> = r.from_user_id.into_iter().collect();
             if dec.moves_target {
-                u.extend(self.receiving_users(&head).await?);
+                u.extend(self.receiving_users(tx, &head).await?);
             }
             u.sort();
             u.dedup();
@@ -1588,10 +1579,13 @@ impl App {
         self.require_actor(ctx)?;
         let store = self.store();
         let mut c = WorklistCounts::default();
-        for (name, q) in Self::counted_lists() {
-            let n = store
-                .referral_count(&self.worklist_filter(ctx, &q).await?)
-                .await?;
+        let lists = Self::counted_lists();
+        let mut filters = Vec::with_capacity(lists.len());
+        for (_, q) in &lists {
+            filters.push(self.worklist_filter(ctx, q).await?);
+        }
+        let counts = store.referral_count_each(&filters).await?;
+        for ((name, _), n) in lists.into_iter().zip(counts) {
             match name {
                 "outgoing" => c.outgoing_open = n,
                 "incoming" => c.incoming_waiting = n,

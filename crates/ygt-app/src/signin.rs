@@ -25,7 +25,7 @@ use ygt_domain::msg;
 use ygt_domain::signin::{Throttle, wait_seconds};
 
 use crate::access::{Event, Via};
-use crate::account::{SignedIn, dummy_hash, random_token, secret_hash, verify_password};
+use crate::account::{SignedIn, random_token, secret_hash, verify_password};
 use crate::{Actor, App, AppError, Ctx, Result, new_id};
 
 /// The name of the device cookie key in `platform_secrets`.
@@ -299,12 +299,12 @@ impl App {
         let Some(user) = user else {
             // Spend the same time as a real check, and answer exactly as for a real account,
             // so that neither reveals which user names exist.
-            let _ = verify_password(password, dummy_hash());
+            let _ = verify_password(password, None).await;
             return Err(self
                 .sign_in_failed(ctx, &keys, event("unknown user name".into()), now)
                 .await?);
         };
-        if !verify_password(password, &user.password_hash) {
+        if !verify_password(password, Some(&user.password_hash)).await {
             return Err(self
                 .sign_in_failed(ctx, &keys, event("wrong password".into()), now)
                 .await?);
@@ -322,6 +322,15 @@ impl App {
         let entry = device_entry(&signing_key, user.id, now.unix_timestamp(), &nonce).ok_or(
             AppError::conflict(None, msg!("account.device_cookie_failed")),
         )?;
+        // Read before the transaction: a pool read inside it could wait for a connection it holds.
+        let principal = self
+            .principal_of(
+                &user,
+                Via::Session {
+                    session_id: Uuid::nil(),
+                },
+            )
+            .await?;
         let mut tx = self.store().begin().await?;
         tx.insert_session(
             &secret_hash(&token),
@@ -340,15 +349,7 @@ impl App {
             tx.clear_sign_in_failures(&k.key).await?;
         }
         let signed_in = Ctx {
-            actor: Actor::User(Box::new(
-                self.principal_of(
-                    &user,
-                    Via::Session {
-                        session_id: Uuid::nil(),
-                    },
-                )
-                .await?,
-            )),
+            actor: Actor::User(Box::new(principal)),
             ..ctx.clone()
         };
         self.audit_in(

@@ -468,7 +468,9 @@ async fn an_attacker_cannot_keep_a_known_user_out(db: TestDb) {
     let w = world(
         &db,
         Settings {
-            account_throttle: quick(3, 1, 60),
+            // The account's first wait must outlast the victim's two sign-ins of a round (two
+            // password checks on the blocking pool, slow on a loaded machine): 3 s, not 1 s.
+            account_throttle: quick(3, 3, 60),
             device_throttle: quick(3, 1, 60),
             ..Default::default()
         },
@@ -1802,3 +1804,131 @@ both_backends!(
     grants_of_patient_data_are_listed_for_review,
     grants_of_patient_data_are_listed_for_review
 );
+
+// ------------------------------------------------------------------ principals kept in memory
+
+/// Resolves a session; returns whether it may read the registry and the statements it ran.
+async fn registry_reader(app: &App, token: &str) -> (Option<bool>, u64) {
+    let (p, n) =
+        ygt_app::ygt_store::count_statements(async { app.session_principal(token).await.unwrap() })
+            .await;
+    (p.map(|i| i.principal.can(Permission::RegistryRead)), n)
+}
+
+/// Waits until a PostgreSQL store hears principal changes (its listener is connected).
+async fn listening(app: &App) {
+    for _ in 0..100 {
+        if app.store().principals_generation().is_some() {
+            return;
+        }
+        sleep_ms(50).await;
+    }
+    panic!("the principal listener did not connect");
+}
+
+/// A resolved session or token is kept: resolving it again reads nothing; a change of role
+/// permissions, a sign-out and a token's revocation take effect on the next request.
+async fn principals_are_kept_and_dropped_at_once(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    account(&w, "root", None, "system_admin").await;
+    account(&w, "nurse1", Some(w.town), "nurse").await;
+    let root = ctx_of(app, "root").await;
+    listening(app).await;
+    // Signing in resolved the session once (from the database); now it is kept.
+    let (nurse, signed) = sign_in_as(app, "nurse1", PASSWORD).await;
+    assert_eq!(
+        registry_reader(app, &signed.session_token).await,
+        (Some(true), 0)
+    );
+
+    app.set_role_permissions(&root, Role::Nurse, &[Permission::PatientRead])
+        .await
+        .unwrap();
+    let (can, n) = registry_reader(app, &signed.session_token).await;
+    assert_eq!(can, Some(false), "the new permissions at once");
+    assert!(n > 0);
+    assert_eq!(
+        registry_reader(app, &signed.session_token).await,
+        (Some(false), 0)
+    );
+
+    app.sign_out(&nurse, &signed.session_token).await.unwrap();
+    assert_eq!(registry_reader(app, &signed.session_token).await.0, None);
+
+    let token = app
+        .create_token(&w.sys, "集成", w.town, &["patient.read".into()], Some(30))
+        .await
+        .unwrap();
+    let resolve = || async {
+        ygt_app::ygt_store::count_statements(async {
+            app.token_principal(&token.secret).await.unwrap().is_some()
+        })
+        .await
+    };
+    assert!(resolve().await.0);
+    assert_eq!(resolve().await, (true, 0));
+    app.revoke_token(&root, token.token.id).await.unwrap();
+    assert!(!resolve().await.0, "a revoked token at once");
+    chain_ok(app).await;
+}
+both_backends!(
+    principals_are_kept_and_dropped_at_once,
+    principals_are_kept_and_dropped_at_once
+);
+
+/// Two processes on one PostgreSQL database: a permission taken away in one is refused by
+/// the other as soon as the notification arrives, though the other kept the principal.
+/// (SQLite is served by one process per database file.)
+async fn another_process_drops_what_it_kept(db: TestDb) {
+    let w = world(&db, Settings::default()).await;
+    let app = &w.app;
+    account(&w, "root", None, "system_admin").await;
+    account(&w, "nurse1", Some(w.town), "nurse").await;
+    let root = ctx_of(app, "root").await;
+    let (_, signed) = sign_in_as(app, "nurse1", PASSWORD).await;
+    let other = App::new(Store::open(&db.url).await.unwrap());
+    listening(&other).await;
+    assert_eq!(
+        registry_reader(&other, &signed.session_token).await.0,
+        Some(true)
+    );
+    assert_eq!(
+        registry_reader(&other, &signed.session_token).await,
+        (Some(true), 0)
+    );
+
+    app.set_role_permissions(&root, Role::Nurse, &[Permission::PatientRead])
+        .await
+        .unwrap();
+    let mut waited = 0;
+    while registry_reader(&other, &signed.session_token).await.0 != Some(false) {
+        assert!(
+            waited < 2000,
+            "the other process still allows after {waited} ms"
+        );
+        sleep_ms(10).await;
+        waited += 10;
+    }
+    // And back: allowed again there.
+    app.set_role_permissions(&root, Role::Nurse, default_permissions(Role::Nurse))
+        .await
+        .unwrap();
+    let mut waited = 0;
+    while registry_reader(&other, &signed.session_token).await.0 != Some(true) {
+        assert!(
+            waited < 2000,
+            "the other process still refuses after {waited} ms"
+        );
+        sleep_ms(10).await;
+        waited += 10;
+    }
+}
+#[test]
+fn another_process_drops_what_it_kept_postgres() {
+    ygt_testkit::__private::block_on(async {
+        if let Some(db) = TestDb::postgres().await {
+            another_process_drops_what_it_kept(db).await;
+        }
+    });
+}

@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub session_check: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed ([`proxy`]).
     pub trusted_proxies: proxy::TrustedProxies,
+    /// Count the SQL statements of each request and say it in the `x-sql-statements` header
+    /// (tests and measurements; off in production, where it then costs one flag test).
+    pub count_statements: bool,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
             metrics_token: None,
             session_check: std::time::Duration::from_secs(15),
             trusted_proxies: proxy::TrustedProxies::default(),
+            count_statements: false,
         }
     }
 }
@@ -331,6 +335,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             door::metrics::track,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_statements,
+        ))
         .with_state(state)
 }
 
@@ -383,6 +391,21 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
+    resp
+}
+
+/// The header that says how many SQL statements a request ran (when counting is on).
+pub const STATEMENTS_HEADER: &str = "x-sql-statements";
+
+/// With [`ServerConfig::count_statements`], counts the statements of the request (all its
+/// middleware included) and says the figure in [`STATEMENTS_HEADER`].
+async fn count_statements(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !state.config.count_statements {
+        return next.run(req).await;
+    }
+    let (mut resp, n) = ygt_app::ygt_store::count_statements(next.run(req)).await;
+    resp.headers_mut()
+        .insert(STATEMENTS_HEADER, HeaderValue::from(n));
     resp
 }
 

@@ -181,6 +181,7 @@ impl Tx {
     }
 
     pub async fn set_roles(&mut self, user_id: Uuid, roles: &[Role]) -> Result<()> {
+        self.principals_changed().await?;
         self.execute(Sql::new("DELETE FROM user_roles WHERE user_id = ?").arg(user_id))
             .await?;
         for r in roles {
@@ -202,6 +203,7 @@ impl Tx {
         active: bool,
         now: OffsetDateTime,
     ) -> Result<()> {
+        self.principals_changed().await?;
         let n = self
             .execute(
                 Sql::new(
@@ -228,6 +230,7 @@ impl Tx {
         must_change: bool,
         now: OffsetDateTime,
     ) -> Result<()> {
+        self.principals_changed().await?;
         let n = self
             .execute(
                 Sql::new(
@@ -257,6 +260,7 @@ impl Tx {
     }
 
     pub async fn set_role_permissions(&mut self, role: Role, perms: &[Permission]) -> Result<()> {
+        self.principals_changed().await?;
         self.execute(Sql::new("DELETE FROM role_permissions WHERE role = ?").arg(role.code()))
             .await?;
         for p in perms {
@@ -498,6 +502,7 @@ impl Tx {
     }
 
     pub async fn revoke_session(&mut self, token_hash: &str, now: OffsetDateTime) -> Result<()> {
+        self.principals_changed().await?;
         self.execute(
             Sql::new(
                 "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
@@ -516,6 +521,7 @@ impl Tx {
         keep: Option<Uuid>,
         now: OffsetDateTime,
     ) -> Result<u64> {
+        self.principals_changed().await?;
         let mut q = Sql::new("UPDATE sessions SET revoked_at = ");
         q.bind(now)
             .push(" WHERE user_id = ")
@@ -533,6 +539,7 @@ impl Tx {
         user_id: Uuid,
         now: OffsetDateTime,
     ) -> Result<u64> {
+        self.principals_changed().await?;
         self.execute(
             Sql::new("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
                 .arg(now)
@@ -627,6 +634,7 @@ impl Tx {
     }
 
     pub async fn revoke_token(&mut self, id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        self.principals_changed().await?;
         let n = self
             .execute(
                 Sql::new(

@@ -15,6 +15,7 @@ mod pgcopy;
 pub mod record;
 pub mod referral;
 mod sql;
+pub mod watch;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,6 +28,28 @@ use sqlx::sqlite::{
 use sqlx::{Postgres, Sqlite, Transaction};
 
 pub use sql::{Arg, NullableCode, Sql};
+
+tokio::task_local! {
+    /// Statements sent to the database by the task running inside [`count_statements`].
+    static STATEMENTS: std::cell::Cell<u64>;
+}
+
+/// Runs `f` and counts the statements it sends to the database (queries, `BEGIN`, `COMMIT`,
+/// `ROLLBACK`, `COPY`), in this task only: work `f` spawns onto other tasks is not counted.
+/// Outside such a scope counting costs one failed thread-local lookup per statement.
+pub async fn count_statements<F: std::future::Future>(f: F) -> (F::Output, u64) {
+    STATEMENTS
+        .scope(std::cell::Cell::new(0), async move {
+            let out = f.await;
+            (out, STATEMENTS.with(std::cell::Cell::get))
+        })
+        .await
+}
+
+/// One more statement for the enclosing [`count_statements`], if any.
+pub(crate) fn counted() {
+    let _ = STATEMENTS.try_with(|c| c.set(c.get() + 1));
+}
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +137,8 @@ pub struct Store {
     /// SQLite has one writer at a time: writers of this process wait their turn here, in
     /// order and woken at once, instead of polling the database lock (busy timeout).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The generation of principal data ([`watch`]).
+    watch: std::sync::Arc<watch::Watch>,
 }
 
 /// Pool figures for monitoring.
@@ -262,6 +287,7 @@ impl Store {
             Ok(Store {
                 pool: Pool::Sqlite(pool),
                 writer: Default::default(),
+                watch: Default::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
@@ -275,6 +301,7 @@ impl Store {
             Ok(Store {
                 pool: Pool::Postgres(pool),
                 writer: Default::default(),
+                watch: Default::default(),
             })
         } else {
             Err(StoreError::BadUrl(
@@ -343,14 +370,21 @@ impl Store {
 
     /// Starts a transaction. Every write of ygt goes through one.
     pub async fn begin(&self) -> Result<Tx> {
+        counted();
         Ok(match &self.pool {
             // IMMEDIATE takes the write lock at once: writers queue (busy timeout) instead of
             // failing when two transactions that read first both try to write.
             Pool::Sqlite(p) => {
                 let turn = self.writer.clone().lock_owned().await;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+                Tx::Sqlite(
+                    p.begin_with("BEGIN IMMEDIATE").await?,
+                    turn,
+                    watch::Marks::new(self.watch.clone()),
+                )
             }
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Postgres(p) => {
+                Tx::Postgres(p.begin().await?, watch::Marks::new(self.watch.clone()))
+            }
         })
     }
 
@@ -379,12 +413,14 @@ impl Store {
 
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    /// The transaction, and this process's writer turn (released with it).
+    /// The transaction, this process's writer turn (released with it), and what it changed
+    /// that processes keep in memory.
     Sqlite(
         Transaction<'static, Sqlite>,
         tokio::sync::OwnedMutexGuard<()>,
+        watch::Marks,
     ),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(Transaction<'static, Postgres>, watch::Marks),
 }
 
 impl Tx {
@@ -403,14 +439,26 @@ impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
             Tx::Sqlite(..) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+            Tx::Postgres(..) => Backend::Postgres,
         }
     }
 
     fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t, _) => Conn::SqliteTx(t),
-            Tx::Postgres(t) => Conn::PgTx(t),
+            Tx::Sqlite(t, ..) => Conn::SqliteTx(t),
+            Tx::Postgres(t, _) => Conn::PgTx(t),
+        }
+    }
+
+    fn marks(&self) -> &watch::Marks {
+        match self {
+            Tx::Sqlite(_, _, m) | Tx::Postgres(_, m) => m,
+        }
+    }
+
+    fn marks_mut(&mut self) -> &mut watch::Marks {
+        match self {
+            Tx::Sqlite(_, _, m) | Tx::Postgres(_, m) => m,
         }
     }
 
@@ -436,17 +484,26 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<()> {
-        match self {
-            Tx::Sqlite(t, _turn) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
-        }
+        counted();
+        let marks = match self {
+            Tx::Sqlite(t, _turn, m) => {
+                t.commit().await?;
+                m
+            }
+            Tx::Postgres(t, m) => {
+                t.commit().await?;
+                m
+            }
+        };
+        marks.committed();
         Ok(())
     }
 
     pub async fn rollback(self) -> Result<()> {
+        counted();
         match self {
-            Tx::Sqlite(t, _turn) => t.rollback().await?,
-            Tx::Postgres(t) => t.rollback().await?,
+            Tx::Sqlite(t, _turn, _) => t.rollback().await?,
+            Tx::Postgres(t, _) => t.rollback().await?,
         }
         Ok(())
     }
@@ -500,6 +557,7 @@ macro_rules! bind_args {
 
 macro_rules! dispatch_as {
     ($conn:expr, $q:expr, $T:ty, $method:ident) => {{
+        counted();
         let (text, args) = $q.into_parts();
         match $conn {
             Conn::SqlitePool(p) => {
@@ -548,6 +606,7 @@ impl Conn<'_> {
     }
 
     async fn execute(self, q: Sql) -> Result<u64> {
+        counted();
         let (text, args) = q.into_parts();
         Ok(match self {
             Conn::SqlitePool(p) => {

@@ -159,38 +159,37 @@ fn tier_order() -> &'static str {
     "CASE i.tier WHEN 'county' THEN 0 WHEN 'township' THEN 1 ELSE 2 END"
 }
 
+/// An alias (`kind` 'a', in order of `position`) or a service ('s') of an institution.
 #[derive(sqlx::FromRow)]
-struct AliasRow {
+struct NameRow {
     institution_id: Uuid,
-    alias: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct ServiceRow {
-    institution_id: Uuid,
-    service: String,
+    kind: String,
+    value: String,
 }
 
 impl Store {
+    /// Adds aliases and services to institution rows: one statement per 500 rows.
     async fn hydrate(&self, rows: Vec<InstitutionRow>) -> Result<Vec<Institution>> {
         let mut aliases: HashMap<Uuid, Vec<String>> = HashMap::new();
         let mut services: HashMap<Uuid, Vec<ServiceKind>> = HashMap::new();
         for chunk in rows.chunks(500) {
             let ids = chunk.iter().map(|r| r.id);
             let mut q = Sql::new(
-                "SELECT institution_id, alias FROM institution_aliases WHERE institution_id IN ",
+                "SELECT institution_id, 'a' AS kind, alias AS value, position \
+                 FROM institution_aliases WHERE institution_id IN ",
             );
-            q.bind_list(ids.clone()).push(" ORDER BY position");
-            for a in self.fetch_all::<AliasRow>(q).await? {
-                aliases.entry(a.institution_id).or_default().push(a.alias);
-            }
-            let mut q = Sql::new(
-                "SELECT institution_id, service FROM institution_services WHERE institution_id IN ",
+            q.bind_list(ids.clone()).push(
+                " UNION ALL SELECT institution_id, 's', service, 0 \
+                 FROM institution_services WHERE institution_id IN ",
             );
-            q.bind_list(ids);
-            for s in self.fetch_all::<ServiceRow>(q).await? {
-                let kind = parse_code("service", &s.service, ServiceKind::parse)?;
-                services.entry(s.institution_id).or_default().push(kind);
+            q.bind_list(ids).push(" ORDER BY 2, 4");
+            for n in self.fetch_all::<NameRow>(q).await? {
+                if n.kind == "a" {
+                    aliases.entry(n.institution_id).or_default().push(n.value);
+                } else {
+                    let kind = parse_code("service", &n.value, ServiceKind::parse)?;
+                    services.entry(n.institution_id).or_default().push(kind);
+                }
             }
         }
         rows.into_iter()
@@ -304,6 +303,7 @@ impl Tx {
         d: &InstitutionData,
         now: OffsetDateTime,
     ) -> Result<()> {
+        self.principals_changed().await?;
         let q = Sql::new(
             "INSERT INTO institutions (id, name, kind, tier, parent_id, uscc, division_code, \
              address, phone, active, version, created_at, updated_at) \
@@ -363,6 +363,7 @@ impl Tx {
         expected_version: Option<i64>,
         now: OffsetDateTime,
     ) -> Result<i64> {
+        self.principals_changed().await?;
         let mut q = Sql::new(
             "UPDATE institutions SET name = ?, kind = ?, tier = ?, parent_id = ?, uscc = ?, \
              division_code = ?, address = ?, phone = ?, version = version + 1, updated_at = ? \
@@ -980,10 +981,15 @@ pub struct Overview {
 }
 
 impl Store {
+    /// The registry in figures: one statement.
     pub async fn overview(&self) -> Result<Overview> {
         let rows: Vec<(String, i64)> = self
             .fetch_all(Sql::new(
-                "SELECT tier, COUNT(*) FROM institutions WHERE active = TRUE GROUP BY tier",
+                "SELECT tier, COUNT(*) FROM institutions WHERE active = TRUE GROUP BY tier \
+                 UNION ALL SELECT 'communities', COUNT(*) FROM communities WHERE active = TRUE \
+                 UNION ALL SELECT 'staff', COUNT(*) FROM staff WHERE active = TRUE \
+                 UNION ALL SELECT 'beds', CAST(COALESCE(SUM(beds), 0) AS BIGINT) \
+                 FROM departments WHERE active = TRUE",
             ))
             .await?;
         let mut o = Overview::default();
@@ -991,48 +997,32 @@ impl Store {
             match t.as_str() {
                 "county" => o.county = n,
                 "township" => o.township = n,
+                "communities" => o.communities = n,
+                "staff" => o.staff = n,
+                "beds" => o.beds = n,
                 _ => o.village += n,
             }
         }
-        let (c,): (i64,) = self
-            .fetch_one(Sql::new(
-                "SELECT COUNT(*) FROM communities WHERE active = TRUE",
-            ))
-            .await?;
-        let (s,): (i64,) = self
-            .fetch_one(Sql::new("SELECT COUNT(*) FROM staff WHERE active = TRUE"))
-            .await?;
-        let (b,): (i64,) = self
-            .fetch_one(Sql::new(
-                "SELECT CAST(COALESCE(SUM(beds), 0) AS BIGINT) FROM departments WHERE active = TRUE",
-            ))
-            .await?;
-        o.communities = c;
-        o.staff = s;
-        o.beds = b;
         Ok(o)
     }
 }
 
 impl Store {
-    /// An institution and every institution below it (active or not), for data scope.
+    /// An institution and every institution below it (active or not), for data scope; the
+    /// institution first. One statement (a recursive query; UNION ends a cycle).
     pub async fn institution_and_descendants(&self, root: Uuid) -> Result<Vec<Uuid>> {
+        let rows: Vec<(Uuid,)> = self
+            .fetch_all(
+                Sql::new(
+                    "WITH RECURSIVE below (id) AS (SELECT id FROM institutions WHERE id = ? \
+                     UNION SELECT i.id FROM institutions i JOIN below b ON i.parent_id = b.id) \
+                     SELECT id FROM below",
+                )
+                .arg(root),
+            )
+            .await?;
         let mut all = vec![root];
-        let mut frontier = vec![root];
-        for _ in 0..8 {
-            if frontier.is_empty() {
-                break;
-            }
-            let mut q = Sql::new("SELECT id FROM institutions WHERE parent_id IN ");
-            q.bind_list(frontier.iter().copied());
-            let rows: Vec<(Uuid,)> = self.fetch_all(q).await?;
-            frontier = rows
-                .into_iter()
-                .map(|(id,)| id)
-                .filter(|id| !all.contains(id))
-                .collect();
-            all.extend(frontier.iter().copied());
-        }
+        all.extend(rows.into_iter().map(|(id,)| id).filter(|id| *id != root));
         Ok(all)
     }
 }

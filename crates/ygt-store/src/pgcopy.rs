@@ -136,6 +136,7 @@ pub(crate) async fn copy_in<T>(
     rows: impl IntoIterator<Item = T>,
     mut encode: impl FnMut(&mut CopyRows, T) -> Result<()>,
 ) -> Result<u64> {
+    crate::counted();
     let mut copy = conn.copy_in_raw(statement).await?;
     let mut data = CopyRows::new();
     for row in rows {

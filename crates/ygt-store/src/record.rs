@@ -330,7 +330,7 @@ impl Tx {
         for k in keys {
             by_system.entry((k.0, k.1)).or_default().push(k.2);
         }
-        if let Tx::Postgres(t) = self {
+        if let Tx::Postgres(t, _) = self {
             // The ids as one array parameter: one statement text whatever their number, one
             // cached plan, in which the unique index serves every condition once the table
             // has statistics (`copy_items` sees to that for a new database).
@@ -338,6 +338,7 @@ impl Tx {
                 ids.sort_unstable();
                 ids.dedup();
                 for chunk in ids.chunks(1000) {
+                    crate::counted();
                     let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
                         "SELECT institution_id, source_system, source_id, kind FROM clinical_items \
                          WHERE institution_id = $1 AND source_system = $2 AND source_id = ANY($3)",
@@ -380,7 +381,7 @@ impl Tx {
         // COPY on PostgreSQL for imports; a small batch (an HL7 group commit) as INSERTs:
         // a COPY ends with a short write that waits for the server's delayed
         // acknowledgement (about 40 ms here), which dwarfs a few rows.
-        if let Tx::Postgres(t) = self
+        if let Tx::Postgres(t, _) = self
             && items.len() >= COPY_MIN_ITEMS
         {
             return copy_items(t, items, now).await;
@@ -471,7 +472,7 @@ impl Tx {
     /// [`Tx::person_by_record`] for many patient numbers at once: the answers in the order
     /// of `keys` (institution, record id).
     pub async fn person_by_records(&mut self, keys: &[(Uuid, &str)]) -> Result<Vec<Option<Uuid>>> {
-        let Tx::Postgres(t) = self else {
+        let Tx::Postgres(t, _) = self else {
             // In process: a statement per number costs next to nothing.
             let mut out = Vec::with_capacity(keys.len());
             for (inst, rec) in keys {
@@ -484,6 +485,7 @@ impl Tx {
             let insts: Vec<Uuid> = chunk.iter().map(|k| k.0).collect();
             let recs: Vec<&str> = chunk.iter().map(|k| k.1).collect();
             // LATERAL: one index lookup per number, whatever the planner makes of the list.
+            crate::counted();
             let rows: Vec<(i64, Uuid)> = sqlx::query_as(
                 "SELECT k.n, r.person_id FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k (i, rec, n) \
                  CROSS JOIN LATERAL (SELECT DISTINCT person_id FROM registrations \
@@ -501,7 +503,7 @@ impl Tx {
     /// [`Tx::persons_by_id_number`] for many ID numbers at once: the person when exactly one
     /// active person has the number, in the order of `numbers`.
     pub async fn person_by_id_numbers(&mut self, numbers: &[&str]) -> Result<Vec<Option<Uuid>>> {
-        let Tx::Postgres(t) = self else {
+        let Tx::Postgres(t, _) = self else {
             let mut out = Vec::with_capacity(numbers.len());
             for n in numbers {
                 out.push(only_one(self.persons_by_id_number(n).await?));
@@ -510,6 +512,7 @@ impl Tx {
         };
         let mut found = vec![Vec::new(); numbers.len()];
         for (c, chunk) in numbers.chunks(LOOKUPS).enumerate() {
+            crate::counted();
             let rows: Vec<(i64, Uuid)> = sqlx::query_as(
                 "SELECT k.n, x.person_id FROM unnest($1::text[]) WITH ORDINALITY AS k (idn, n) \
                  CROSS JOIN LATERAL (SELECT DISTINCT r.person_id FROM registrations r \
@@ -638,6 +641,7 @@ async fn copy_items(
     }
     let now = utc(now);
     // Whether the table has statistics yet (-1: never analysed; 0: analysed while empty).
+    crate::counted();
     let (tuples,): (f32,) =
         sqlx::query_as("SELECT reltuples FROM pg_class WHERE oid = 'clinical_items'::regclass")
             .fetch_one(&mut *conn)
@@ -684,6 +688,7 @@ async fn copy_items(
         // Without statistics the planner takes an id list to match most of the table, and
         // a plan cached in that belief (the source lookups of the next chunks of an import)
         // filters every row of a source system by the list: seconds per chunk, growing.
+        crate::counted();
         sqlx::query("ANALYZE clinical_items")
             .execute(&mut *conn)
             .await?;
@@ -879,23 +884,26 @@ impl Store {
         since: OffsetDateTime,
         per_code: i64,
     ) -> Result<Vec<Observation>> {
-        let mut out: Vec<Observation> = Vec::new();
-        for code in codes {
-            let mut q = Sql::new(
-                "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
-                 o.effective_at, i.name AS institution_name FROM observations o \
-                 JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
-                 WHERE o.person_id = ",
-            );
-            q.bind(person)
-                .push(" AND o.code = ")
-                .bind(*code)
-                .push(" AND o.effective_at >= ")
-                .bind(utc(since))
-                .push(" AND c.status <> 'entered_in_error' ORDER BY o.effective_at DESC LIMIT ")
-                .bind(per_code);
-            out.extend(self.fetch_all::<Observation>(q).await?);
+        if codes.is_empty() {
+            return Ok(Vec::new());
         }
+        // One statement for every code: the newest `per_code` of each, by a window.
+        let mut q = Sql::new(
+            "SELECT * FROM (SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, \
+             o.ref_range, o.abnormal, o.effective_at, i.name AS institution_name, \
+             ROW_NUMBER() OVER (PARTITION BY o.code ORDER BY o.effective_at DESC) AS nth \
+             FROM observations o \
+             JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+             WHERE o.person_id = ",
+        );
+        q.bind(person)
+            .push(" AND o.code IN ")
+            .bind_list(codes.iter().copied())
+            .push(" AND o.effective_at >= ")
+            .bind(utc(since))
+            .push(" AND c.status <> 'entered_in_error') s WHERE nth <= ")
+            .bind(per_code);
+        let mut out: Vec<Observation> = self.fetch_all(q).await?;
         out.sort_by_key(|o| o.effective_at);
         Ok(out)
     }
@@ -977,41 +985,58 @@ impl Store {
         person: Uuid,
         codes: &[(String, OffsetDateTime)],
     ) -> Result<Vec<Observation>> {
-        let mut out = Vec::new();
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement: the newest observation of each code within its window.
+        let mut q = Sql::new(
+            "SELECT * FROM (SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, \
+             o.ref_range, o.abnormal, o.effective_at, i.name AS institution_name, \
+             ROW_NUMBER() OVER (PARTITION BY o.code ORDER BY o.effective_at DESC) AS nth \
+             FROM observations o \
+             JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
+             WHERE o.person_id = ",
+        );
+        q.bind(person).push(" AND (1 = 0");
         for (code, since) in codes {
-            let mut q = Sql::new(
-                "SELECT o.item_id, o.code, o.name, o.value_num, o.value_text, o.unit, o.ref_range, o.abnormal, \
-                 o.effective_at, i.name AS institution_name FROM observations o \
-                 JOIN clinical_items c ON c.id = o.item_id JOIN institutions i ON i.id = c.institution_id \
-                 WHERE o.person_id = ",
-            );
-            q.bind(person)
-                .push(" AND o.code = ")
+            q.push(" OR (o.code = ")
                 .bind(code.as_str())
                 .push(" AND o.effective_at >= ")
                 .bind(utc(*since))
-                .push(" AND c.status <> 'entered_in_error' ORDER BY o.effective_at DESC LIMIT 1");
-            out.extend(self.fetch_optional::<Observation>(q).await?);
+                .push(")");
         }
-        Ok(out)
+        q.push(") AND c.status <> 'entered_in_error') s WHERE nth = 1");
+        self.fetch_all(q).await
     }
 
-    /// The latest item with a given code (reports recognised as a whole: imaging, ECG).
-    pub async fn latest_item_with_code(
+    /// The latest item of each code within its window (`(code, since)`), in one statement
+    /// (reports recognised as a whole: imaging, ECG).
+    pub async fn latest_items_with_codes(
         &self,
         person: Uuid,
-        code: &str,
-        since: OffsetDateTime,
-    ) -> Result<Option<Item>> {
-        let mut q = Sql::new(ITEM_COLUMNS);
+        codes: &[(String, OffsetDateTime)],
+    ) -> Result<Vec<Item>> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = ITEM_COLUMNS.replacen(
+            "SELECT ",
+            "SELECT ROW_NUMBER() OVER (PARTITION BY c.code ORDER BY c.occurred_at DESC) AS nth, ",
+            1,
+        );
+        let mut q = Sql::new(&format!("SELECT * FROM ({inner}"));
         q.push(" WHERE c.person_id = ")
             .bind(person)
-            .push(" AND c.code = ")
-            .bind(code)
-            .push(" AND c.occurred_at >= ")
-            .bind(utc(since))
-            .push(" AND c.status <> 'entered_in_error' ORDER BY c.occurred_at DESC LIMIT 1");
-        self.fetch_optional(q).await
+            .push(" AND (1 = 0");
+        for (code, since) in codes {
+            q.push(" OR (c.code = ")
+                .bind(code.as_str())
+                .push(" AND c.occurred_at >= ")
+                .bind(utc(*since))
+                .push(")");
+        }
+        q.push(") AND c.status <> 'entered_in_error') s WHERE nth = 1");
+        self.fetch_all(q).await
     }
 }
 

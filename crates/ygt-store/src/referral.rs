@@ -458,6 +458,31 @@ impl Store {
         Ok(self.referral_counts(f).await?.iter().map(|c| c.n).sum())
     }
 
+    /// How many referrals match each filter, in the order of `filters`: one statement.
+    pub async fn referral_count_each(&self, filters: &[ReferralFilter]) -> Result<Vec<i64>> {
+        if filters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new("");
+        for (i, f) in filters.iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            q.push("SELECT CAST(")
+                .push(&i.to_string())
+                .push(" AS BIGINT) AS k, COUNT(*) AS n FROM referrals r");
+            push_filter(&mut q, f);
+        }
+        let rows: Vec<(i64, i64)> = self.fetch_all(q).await?;
+        let mut out = vec![0; filters.len()];
+        for (k, n) in rows {
+            if let Some(slot) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
+                *slot = n;
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn referral_events(&self, referral: Uuid) -> Result<Vec<ReferralEvent>> {
         self.fetch_all(
             Sql::new(
@@ -754,53 +779,60 @@ impl Store {
             .await?;
         Ok(n.n)
     }
+}
 
-    /// Active staff accounts of an institution who should hear about a referral: those of
-    /// `department` (or without a department) and, when `department` is None, all of them;
-    /// only those whose roles write patient data or manage referrals.
-    pub async fn referral_recipients(
-        &self,
-        institution: Uuid,
-        department: Option<Uuid>,
-    ) -> Result<Vec<Uuid>> {
-        let mut q = Sql::new(
-            "SELECT u.id FROM users u LEFT JOIN staff s ON s.id = u.staff_id \
-             WHERE u.active = ",
-        );
-        q.bind(true)
-            .push(" AND u.kind = 'staff' AND u.institution_id = ")
-            .bind(institution)
-            // Only those whose roles act on referrals: administrators, auditors, finance and
-            // pharmacy staff of the institution are not sent every referral of the county.
-            .push(
-                " AND u.id IN (SELECT ur.user_id FROM user_roles ur \
-                 JOIN role_permissions rp ON rp.role = ur.role WHERE rp.permission IN ",
-            )
-            .bind_list(["patient.write", "referral.manage"])
+/// Active staff accounts of an institution who should hear about a referral: those of
+/// `department` (or without a department) and, when `department` is None, all of them; only
+/// those whose roles write patient data or manage referrals; and the account of the chosen
+/// staff member (specialist or family doctor), if any. One statement.
+fn receivers_sql(institution: Uuid, department: Option<Uuid>, staff: Option<Uuid>) -> Sql {
+    let mut q = Sql::new(
+        "SELECT u.id FROM users u LEFT JOIN staff s ON s.id = u.staff_id \
+         WHERE u.active = ",
+    );
+    q.bind(true)
+        .push(" AND u.kind = 'staff' AND u.institution_id = ")
+        .bind(institution)
+        // Only those whose roles act on referrals: administrators, auditors, finance and
+        // pharmacy staff of the institution are not sent every referral of the county.
+        .push(
+            " AND u.id IN (SELECT ur.user_id FROM user_roles ur \
+             JOIN role_permissions rp ON rp.role = ur.role WHERE rp.permission IN ",
+        )
+        .bind_list(["patient.write", "referral.manage"])
+        .push(")");
+    if let Some(d) = department {
+        q.push(" AND (s.department_id IS NULL OR s.department_id = ")
+            .bind(d)
             .push(")");
-        if let Some(d) = department {
-            q.push(" AND (s.department_id IS NULL OR s.department_id = ")
-                .bind(d)
-                .push(")");
-        }
-        let rows: Vec<IdRow> = self.fetch_all(q).await?;
-        Ok(rows.into_iter().map(|r| r.id).collect())
     }
-
-    /// The user account of a staff member, if any.
-    pub async fn user_of_staff(&self, staff: Uuid) -> Result<Option<Uuid>> {
-        let r: Option<IdRow> = self
-            .fetch_optional(
-                Sql::new("SELECT id FROM users WHERE staff_id = ? AND active = ?")
-                    .arg(staff)
-                    .arg(true),
-            )
-            .await?;
-        Ok(r.map(|r| r.id))
+    if let Some(s) = staff {
+        q.push(" UNION SELECT id FROM users WHERE staff_id = ")
+            .bind(s)
+            .push(" AND active = ")
+            .bind(true);
     }
+    q
 }
 
 impl Tx {
+    /// Who hears about a referral on the receiving side ([`receivers_sql`]), sorted, read in
+    /// this transaction (a pool read here could wait for a connection this one holds).
+    pub async fn referral_receivers(
+        &mut self,
+        institution: Uuid,
+        department: Option<Uuid>,
+        staff: Option<Uuid>,
+    ) -> Result<Vec<Uuid>> {
+        let rows: Vec<IdRow> = self
+            .fetch_all(receivers_sql(institution, department, staff))
+            .await?;
+        let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
     /// The next slip sequence of a day (1, 2, …), safe under concurrent writers.
     pub async fn next_referral_seq(&mut self, day: &str) -> Result<i64> {
         let s: Seq = self
@@ -1213,6 +1245,11 @@ impl Listener {
     /// The next payload; an error when the connection dropped (the next call reconnects).
     pub async fn recv(&mut self) -> Result<String> {
         Ok(self.0.recv().await?.payload().to_owned())
+    }
+
+    /// The next payload; None when the connection dropped (notifications may have been lost).
+    pub async fn try_recv(&mut self) -> Result<Option<String>> {
+        Ok(self.0.try_recv().await?.map(|n| n.payload().to_owned()))
     }
 }
 

@@ -16,6 +16,7 @@ mod record;
 mod record_loop;
 mod referral;
 mod schemathesis;
+mod statements;
 
 use std::sync::OnceLock;
 
