@@ -15,7 +15,7 @@ use ygt_domain::msg;
 use ygt_domain::org::{ServiceKind, Tier};
 use ygt_domain::referral::command::{Place, beijing, opt_id, parse_id, text};
 use ygt_domain::referral::{
-    Action, Catalogue, CatalogueEntry, CodeRange, Criterion, Direction, Evidence, OverdueRule,
+    Action, Catalogue, CatalogueEntry, CodeRange, Criterion, Direction, EventKind, Evidence, OverdueRule,
     OverdueRules, Reading, ResourceKind, Side, Status, Suggestion, Urgency, slip_number,
 };
 use ygt_domain::referral::{
@@ -679,9 +679,9 @@ impl App {
         let from = Some(f.from.id);
         tx.insert_referral_event(
             id,
-            "create",
+            EventKind::Create,
             None,
-            status.code(),
+            status,
             user_id,
             &actor,
             from,
@@ -701,12 +701,11 @@ impl App {
             r.appointment_at = Some(slot.starts_at);
             tx.update_referral(&r).await?;
             let note = format!("{} {}", res.name, local_minute(slot.starts_at));
-            let s = Some(status.code());
             tx.insert_referral_event(
                 id,
-                "book",
-                s,
-                status.code(),
+                EventKind::Book,
+                Some(status),
+                status,
                 user_id,
                 &actor,
                 from,
@@ -1162,9 +1161,9 @@ impl App {
         let (id, from) = (r.id, Some(dec.from));
         tx.insert_referral_event(
             id,
-            dec.action.code(),
-            from.map(Status::code),
-            dec.first_to().code(),
+            dec.action.into(),
+            from,
+            dec.first_to(),
             user_id,
             &actor,
             actor_inst,
@@ -1176,9 +1175,9 @@ impl App {
             let at = r.appointment_at.map(local_minute);
             tx.insert_referral_event(
                 id,
-                "schedule",
-                Some(Status::Accepted.code()),
-                dec.to.code(),
+                EventKind::Schedule,
+                Some(Status::Accepted),
+                dec.to,
                 user_id,
                 &actor,
                 actor_inst,
@@ -2844,7 +2843,7 @@ fn follow_up_tasks(r: &Referral, now: OffsetDateTime) -> Vec<NewCareTask> {
             person_id: r.person_id,
             institution_id: r.to_institution_id,
             staff_id: r.to_staff_id,
-            kind: "follow_up".into(),
+            kind: ygt_domain::referral::TaskKind::FollowUp,
             title: f.title.clone(),
             due_on: f.due_on(today),
             note: None,

@@ -395,7 +395,7 @@ async fn the_whole_loop(db: TestDb) {
     assert_eq!(
         view.events
             .iter()
-            .map(|e| e.action.as_str())
+            .map(|e| e.action.code())
             .collect::<Vec<_>>(),
         ["create", "book", "accept", "schedule"]
     );
@@ -433,7 +433,7 @@ async fn the_whole_loop(db: TestDb) {
         view.events
     );
     assert!(
-        view.events.iter().filter(|e| e.action == "book").all(|e| e
+        view.events.iter().filter(|e| e.action.code() == "book").all(|e| e
             .note
             .as_deref()
             .is_some_and(|n| !n.contains("+08") && !n.contains(":00.0"))),
@@ -708,7 +708,7 @@ async fn todays_work(db: TestDb) {
         person_id: w.person,
         institution_id: w.village,
         staff_id: Some(w.village_doctor_staff),
-        kind: "follow_up".into(),
+        kind: ygt_domain::referral::TaskKind::FollowUp,
         title: title.into(),
         due_on: today + Duration::days(days),
         note: None,
@@ -808,7 +808,7 @@ async fn concurrency_and_slots(db: TestDb) {
         );
         let view = w.app.referral_view(&cun, r.id).await.unwrap();
         assert_eq!(
-            view.events.iter().filter(|e| e.action == "accept").count(),
+            view.events.iter().filter(|e| e.action.code() == "accept").count(),
             1
         );
     }
@@ -1105,7 +1105,7 @@ async fn sessions_and_retime(db: TestDb) {
     assert!(m.number.starts_with(&stamp), "{}", m.number);
     let events = w.app.store().referral_events(r.id).await.unwrap();
     assert_eq!(
-        events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        events.iter().map(|e| e.action.code()).collect::<Vec<_>>(),
         ["create", "book", "accept", "schedule"]
     );
     assert!(near(events[0].at, created) && near(events[1].at, created));

@@ -112,7 +112,7 @@ pub fn label_of(kind: &str, code: &str, english: bool) -> Option<&'static str> {
     use crate::clinical::{ItemKind, Modality};
     use crate::ident::Sex;
     use crate::org::{InstitutionType, ProfessionalTitle, ServiceKind, Tier};
-    use crate::referral::{Action, Direction, ResourceKind, Status, Urgency};
+    use crate::referral::{Action, Direction, EventKind, ResourceKind, Status, Urgency};
     kinds!(
         Permission,
         Role,
@@ -125,6 +125,7 @@ pub fn label_of(kind: &str, code: &str, english: bool) -> Option<&'static str> {
         Tier,
         Action,
         Direction,
+        EventKind,
         ResourceKind,
         Status,
         Urgency

@@ -65,6 +65,44 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// What a step of a referral's history records: its creation, a booked slot, or an action.
+    pub enum EventKind {
+        Create = ("create", "创建", "Created"),
+        Book = ("book", "预约号源", "Slot booked"),
+        Submit = ("submit", "提交", "Submit"),
+        Accept = ("accept", "接收", "Accept"),
+        Reject = ("reject", "拒绝", "Reject"),
+        Redirect = ("redirect", "改派", "Redirect"),
+        Schedule = ("schedule", "预约", "Schedule"),
+        Arrive = ("arrive", "确认到诊", "Confirm arrival"),
+        Complete = ("complete", "完成并反馈", "Complete with outcome"),
+        Cancel = ("cancel", "取消", "Cancel"),
+    }
+}
+
+impl From<Action> for EventKind {
+    fn from(a: Action) -> EventKind {
+        match a {
+            Action::Submit => EventKind::Submit,
+            Action::Accept => EventKind::Accept,
+            Action::Reject => EventKind::Reject,
+            Action::Redirect => EventKind::Redirect,
+            Action::Schedule => EventKind::Schedule,
+            Action::Arrive => EventKind::Arrive,
+            Action::Complete => EventKind::Complete,
+            Action::Cancel => EventKind::Cancel,
+        }
+    }
+}
+
+code_enum! {
+    /// What a care task asks for (chronic-disease visits will add theirs).
+    pub enum TaskKind {
+        FollowUp = ("follow_up", "随访", "Follow-up"),
+    }
+}
+
 /// Which party of a referral may take an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {

@@ -4,7 +4,7 @@
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use ygt_domain::referral::{Direction, ResourceKind, Status, Urgency};
+use ygt_domain::referral::{Direction, EventKind, ResourceKind, Status, TaskKind, Urgency};
 
 use crate::record::{ITEM_COLUMNS, Item};
 use crate::{Backend, Result, Sql, Store, StoreError, Tx};
@@ -104,7 +104,8 @@ pub struct NewReferral {
 pub struct ReferralEvent {
     pub id: Uuid,
     pub referral_id: Uuid,
-    pub action: String,
+    #[sqlx(try_from = "String")]
+    pub action: EventKind,
     #[sqlx(try_from = "crate::NullableCode")]
     pub from_status: Option<Status>,
     #[sqlx(try_from = "String")]
@@ -349,7 +350,8 @@ pub struct CareTask {
     pub institution_id: Uuid,
     pub staff_id: Option<Uuid>,
     pub staff_name: Option<String>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: TaskKind,
     pub title: String,
     pub due_on: Date,
     pub done_at: Option<OffsetDateTime>,
@@ -399,7 +401,7 @@ pub struct NewCareTask {
     pub person_id: Uuid,
     pub institution_id: Uuid,
     pub staff_id: Option<Uuid>,
-    pub kind: String,
+    pub kind: TaskKind,
     pub title: String,
     pub due_on: Date,
     pub note: Option<String>,
@@ -942,9 +944,9 @@ impl Tx {
     pub async fn insert_referral_event(
         &mut self,
         referral: Uuid,
-        action: &str,
-        from_status: Option<&str>,
-        to_status: &str,
+        action: EventKind,
+        from_status: Option<Status>,
+        to_status: Status,
         actor_user_id: Option<Uuid>,
         actor_name: &str,
         institution_id: Option<Uuid>,
@@ -958,9 +960,9 @@ impl Tx {
             )
             .arg(Uuid::now_v7())
             .arg(referral)
-            .arg(action)
-            .arg(from_status)
-            .arg(to_status)
+            .arg(action.code())
+            .arg(from_status.map(Status::code))
+            .arg(to_status.code())
             .arg(actor_user_id)
             .arg(actor_name)
             .arg(institution_id)
@@ -1138,7 +1140,7 @@ impl Tx {
                 .arg(t.person_id)
                 .arg(t.institution_id)
                 .arg(t.staff_id)
-                .arg(t.kind.as_str())
+                .arg(t.kind.code())
                 .arg(t.title.as_str())
                 .arg(t.due_on)
                 .arg(t.note.as_deref())

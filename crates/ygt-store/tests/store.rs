@@ -613,7 +613,7 @@ async fn episode_items_and_tasks(db: TestDb) {
         person_id: person,
         institution_id: tid,
         staff_id: None,
-        kind: "follow_up".into(),
+        kind: ygt_domain::referral::TaskKind::FollowUp,
         title: title.into(),
         due_on: day(due).date(),
         note: None,

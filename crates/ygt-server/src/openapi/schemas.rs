@@ -11,7 +11,8 @@ use ygt_domain::clinical::{ItemKind, KeyPopulation};
 use ygt_domain::ident::Sex;
 use ygt_domain::org::{AllianceForm, InstitutionType, ProfessionalTitle, ServiceKind, Tier};
 use ygt_domain::referral::{
-    Action, Criterion, Direction, Overdue, ResourceKind, SlotAvailability, Status, Urgency,
+    Action, Criterion, Direction, EventKind, Overdue, ResourceKind, SlotAvailability, Status,
+    TaskKind, Urgency,
 };
 
 /// A GB/T 2260 division code: 6, 9 or 12 digits.
@@ -368,7 +369,7 @@ fn referral() -> Value {
         "Referral": obj(Value::Object(referral_fields())),
         "WorklistReferral": obj(Value::Object(row)),
         "ReferralPage": obj(json!({"referrals": arr(r("WorklistReferral")), "next": t.text_n})),
-        "ReferralEvent": obj(json!({"id": t.uuid, "action": t.text, "from_status": codes_n!(Status),
+        "ReferralEvent": obj(json!({"id": t.uuid, "action": codes!(EventKind), "from_status": codes_n!(Status),
             "to_status": codes!(Status), "actor_user_id": t.uuid_n, "actor_name": t.text,
             "institution_id": t.uuid_n, "note": t.text_n, "at": t.ts})),
         "Plan": obj(json!({"discharge_summary": t.text, "medications": arr(t.text.clone()),
@@ -416,7 +417,7 @@ fn referral_more() -> Value {
         "FreeSlot": obj(Value::Object(free)),
         "Slots": obj(json!({"slots": arr(r("FreeSlot"))})),
         "CareTask": obj(json!({"id": t.uuid, "referral_id": t.uuid_n, "person_id": t.uuid, "person_name": t.text,
-            "institution_id": t.uuid, "staff_id": t.uuid_n, "staff_name": t.text_n, "kind": t.text, "title": t.text,
+            "institution_id": t.uuid, "staff_id": t.uuid_n, "staff_name": t.text_n, "kind": codes!(TaskKind), "title": t.text,
             "due_on": {"type": "string", "format": "date"}, "done_at": t.ts_n, "done_by": t.text_n,
             "note": t.text_n, "created_at": t.ts})),
         "CareTasks": obj(json!({"tasks": arr(r("CareTask"))})),

@@ -589,11 +589,7 @@ impl ReferralPage {
         criterion_label(self.t, c)
     }
     fn action_name(&self, c: &str) -> &'static str {
-        match c {
-            "create" => self.t.t("referral.created"),
-            "book" => self.t.t("referral.slot_booked"),
-            _ => Action::parse("a", c).map_or("?", |a| a.label(self.t.is_en())),
-        }
+        Action::parse("a", c).map_or("?", |a| a.label(self.t.is_en()))
     }
     fn can(&self, code: &str) -> bool {
         self.v.actions.iter().any(|a| a.code() == code)

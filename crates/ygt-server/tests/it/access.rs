@@ -660,7 +660,7 @@ async fn build_fixture(s: &TestServer) -> Fixture {
                 person_id: person,
                 institution_id: inst,
                 staff_id: None,
-                kind: "follow_up".into(),
+                kind: ygt_domain::referral::TaskKind::FollowUp,
                 title: "矩阵随访".into(),
                 due_on: now.date(),
                 note: None,

@@ -174,6 +174,7 @@ labelled!(
     ygt_domain::referral::Urgency,
     ygt_domain::referral::ResourceKind,
     ygt_domain::referral::Direction,
+    ygt_domain::referral::EventKind,
     ygt_domain::referral::Status
 );
 

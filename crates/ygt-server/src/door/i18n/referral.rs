@@ -121,7 +121,6 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("referral.count", "例数", "Count"),
     ("referral.create", "创建", "Create"),
-    ("referral.created", "创建", "Created"),
     ("referral.criterion", "依据的转诊标准", "Criterion"),
     (
         "referral.cursor_server",
@@ -658,7 +657,6 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "号源不属于转入机构",
         "the slot belongs to another institution",
     ),
-    ("referral.slot_booked", "预约号源", "Slot booked"),
     (
         "referral.slot_search_needs_schedule",
         "查询号源需要 schedule=Schedule/{id}",

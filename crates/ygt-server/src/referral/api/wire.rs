@@ -12,7 +12,7 @@ use ygt_app::ygt_store::referral::{
 use ygt_domain::masked::MaskedIdNumber;
 use ygt_domain::referral::command::{FollowUp, Plan, ReferralOutcome};
 use ygt_domain::referral::{
-    Action, Criterion, Direction, Overdue, ResourceKind, SlotAvailability, Status, Suggestion,
+    Action, Criterion, Direction, EventKind, Overdue, TaskKind, ResourceKind, SlotAvailability, Status, Suggestion,
     Urgency,
 };
 
@@ -146,7 +146,7 @@ pub struct WorklistOut {
 #[derive(Serialize)]
 pub struct EventOut {
     id: Uuid,
-    action: String,
+    action: EventKind,
     from_status: Option<Status>,
     to_status: Status,
     actor_user_id: Option<Uuid>,
@@ -161,7 +161,7 @@ impl From<&ReferralEvent> for EventOut {
     fn from(e: &ReferralEvent) -> Self {
         EventOut {
             id: e.id,
-            action: e.action.clone(),
+            action: e.action,
             from_status: e.from_status,
             to_status: e.to_status,
             actor_user_id: e.actor_user_id,
@@ -310,7 +310,7 @@ pub struct CareTaskOut {
     institution_id: Uuid,
     staff_id: Option<Uuid>,
     staff_name: Option<String>,
-    kind: String,
+    kind: TaskKind,
     title: String,
     #[serde(with = "ymd")]
     due_on: Date,
@@ -332,7 +332,7 @@ impl From<&CareTask> for CareTaskOut {
             institution_id: t.institution_id,
             staff_id: t.staff_id,
             staff_name: t.staff_name.clone(),
-            kind: t.kind.clone(),
+            kind: t.kind,
             title: t.title.clone(),
             due_on: t.due_on,
             done_at: t.done_at,
