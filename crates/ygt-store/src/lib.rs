@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod access;
+pub mod audit;
 pub mod document;
 mod migrations;
 pub mod mpi;
@@ -345,10 +346,36 @@ impl Store {
             // failing when two transactions that read first both try to write.
             Pool::Sqlite(p) => {
                 let turn = self.writer.clone().lock_owned().await;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
             }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
+    }
+
+    /// Starts a read-only transaction whose reads all see one consistent snapshot: on
+    /// PostgreSQL `REPEATABLE READ READ ONLY`, on SQLite a deferred read transaction (in WAL
+    /// mode its snapshot is taken at the first read and kept to the end). Takes no writer turn
+    /// and blocks no writer.
+    pub async fn snapshot(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN DEFERRED").await?, None),
+            Pool::Postgres(p) => Tx::Postgres(
+                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        })
+    }
+
+    /// Runs one statement in a transaction of its own (autocommit). On SQLite it waits for this
+    /// process's writer turn, as [`Store::begin`] does, but holds it for that statement only.
+    pub async fn execute_alone(&self, q: Sql) -> Result<u64> {
+        match &self.pool {
+            Pool::Sqlite(_) => {
+                let _turn = self.writer.lock().await;
+                self.conn().execute(q).await
+            }
+            Pool::Postgres(_) => self.conn().execute(q).await,
+        }
     }
 
     fn conn(&self) -> Conn<'_> {
@@ -376,10 +403,11 @@ impl Store {
 
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    /// The transaction, and this process's writer turn (released with it).
+    /// The transaction, and this process's writer turn (released with it; None for a
+    /// read-only snapshot).
     Sqlite(
         Transaction<'static, Sqlite>,
-        tokio::sync::OwnedMutexGuard<()>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
     ),
     Postgres(Transaction<'static, Postgres>),
 }
