@@ -154,11 +154,26 @@ impl App {
         Ok(())
     }
 
-    /// Appends an event in a transaction of its own (sign-in failures, denials, reads).
+    /// Records an event that changes nothing (reads, refusals, sign-in failures): appended to
+    /// the audit inbox in a statement of its own, off the write path (no chain head, no long
+    /// transaction), durable before this returns; the sealing task chains it
+    /// ([`App::seal_audit_inbox`]).
     pub(crate) async fn audit(&self, ctx: &Ctx, e: Event<'_>, outcome: Outcome) -> Result<()> {
-        let mut tx = self.store().begin().await?;
-        self.audit_in(&mut tx, ctx, e, outcome).await?;
-        tx.commit().await?;
+        self.audit_many(ctx, std::slice::from_ref(&e), outcome)
+            .await
+    }
+
+    /// [`App::audit`] for several events at once (one statement).
+    pub(crate) async fn audit_many(
+        &self,
+        ctx: &Ctx,
+        events: &[Event<'_>],
+        outcome: Outcome,
+    ) -> Result<()> {
+        let entries: Vec<_> = events.iter().map(|e| self.entry(ctx, e, outcome)).collect();
+        self.store()
+            .append_inbox(&entries, self.settings().audit_alg, self.now())
+            .await?;
         Ok(())
     }
 

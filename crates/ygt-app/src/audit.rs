@@ -23,12 +23,18 @@ pub struct VerifyReport {
     /// The seq of the event whose hash is the expected head, when one was given and the
     /// chain (still) holds it. None with an expected head: the chain no longer reaches it.
     pub expected_at: Option<i64>,
+    /// Events waiting in the inbox (not chained yet) whose hashes were checked.
+    pub pending: u64,
+    /// The inbox place of the first waiting event whose hash does not match its content.
+    pub inbox_modified: Option<i64>,
 }
 
 impl VerifyReport {
-    /// Intact, and reaching the expected head when one was given.
+    /// Intact (chain and inbox), and reaching the expected head when one was given.
     pub fn holds(&self, expected: Option<&str>) -> bool {
-        self.problem.is_none() && (expected.is_none() || self.expected_at.is_some())
+        self.problem.is_none()
+            && self.inbox_modified.is_none()
+            && (expected.is_none() || self.expected_at.is_some())
     }
 }
 
@@ -117,7 +123,9 @@ pub const BREAK_GLASS_MIN_MINUTES: i64 = 15;
 pub const AUDIT_PAGE_MAX: i64 = 1000;
 
 impl App {
-    /// Checks the whole chain in batches. Needs no actor: run by the operator's CLI.
+    /// Checks the whole chain in batches, and the hashes of the events waiting in the inbox,
+    /// all from one snapshot (a commit meanwhile changes nothing it reads). Needs no actor:
+    /// run by the operator's CLI.
     pub async fn verify_audit_chain(&self) -> Result<VerifyReport> {
         self.verify_audit_chain_expecting(None).await
     }
@@ -130,38 +138,29 @@ impl App {
         expected: Option<&str>,
     ) -> Result<VerifyReport> {
         let expected = expected.map(|h| h.trim().to_ascii_lowercase());
-        let mut expected_at = None;
-        let mut v = ChainVerifier::new();
-        let mut after = 0;
-        'batches: loop {
-            let batch = self.store().audit_batch(after, 10_000).await?;
-            let Some(last) = batch.last() else { break };
-            after = last.seq;
-            for r in &batch {
-                if v.push(r).is_err() {
-                    // The verifier keeps the problem; finish() may refine it with the head.
-                    break 'batches;
-                }
-                if expected_at.is_none() && expected.as_deref() == Some(r.hash.as_str()) {
-                    expected_at = Some(r.seq);
-                }
-            }
-        }
-        let head = self.store().audit_head().await?;
-        match v.finish(head.clone()) {
-            Ok(n) => Ok(VerifyReport {
+        let mut tx = self.store().snapshot().await?;
+        let head = tx.audit_head().await?;
+        let (v, expected_at) = walk_chain(&mut tx, expected.as_deref()).await?;
+        let (pending, inbox_modified) = check_inbox(&mut tx).await?;
+        tx.rollback().await?;
+        Ok(match v.finish(head.clone()) {
+            Ok(n) => VerifyReport {
                 verified: n,
                 problem: None,
                 head: head.filter(|_| n > 0),
                 expected_at,
-            }),
-            Err(p) => Ok(VerifyReport {
+                pending,
+                inbox_modified,
+            },
+            Err(p) => VerifyReport {
                 verified: 0,
                 problem: Some(p),
                 head: None,
                 expected_at: None,
-            }),
-        }
+                pending,
+                inbox_modified,
+            },
+        })
     }
 
     /// Searches the log (newest first). The search itself is audited.
@@ -466,6 +465,50 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Pushes the chain through a verifier in batches (stopping at the first problem); returns it
+/// and the seq of the event whose hash is `expected`, if any.
+async fn walk_chain(
+    tx: &mut ygt_store::Tx,
+    expected: Option<&str>,
+) -> Result<(ChainVerifier, Option<i64>)> {
+    let mut expected_at = None;
+    let mut v = ChainVerifier::new();
+    let mut after = 0;
+    loop {
+        let batch = tx.audit_batch(after, 10_000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        for r in &batch {
+            if v.push(r).is_err() {
+                // The verifier keeps the problem; finish() may refine it with the head.
+                return Ok((v, expected_at));
+            }
+            if expected_at.is_none() && expected == Some(r.hash.as_str()) {
+                expected_at = Some(r.seq);
+            }
+        }
+    }
+    Ok((v, expected_at))
+}
+
+/// Checks the hash of every event waiting in the inbox: how many, and the inbox place of the
+/// first one modified.
+async fn check_inbox(tx: &mut ygt_store::Tx) -> Result<(u64, Option<i64>)> {
+    let (mut n, mut after) = (0u64, 0);
+    loop {
+        let batch = tx.inbox_batch(after, 10_000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.inbox_seq;
+        for e in &batch {
+            if !e.intact() {
+                return Ok((n, Some(e.inbox_seq)));
+            }
+            n += 1;
+        }
+    }
+    Ok((n, None))
 }
 
 /// The filter as the `audit.search` event's detail records it.

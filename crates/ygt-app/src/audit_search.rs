@@ -340,11 +340,7 @@ impl App {
                 })
                 .collect()
         };
-        let mut tx = self.store().begin().await?;
-        self.audit_many_in(&mut tx, ctx, &events, Outcome::Allowed)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.audit_many(ctx, &events, Outcome::Allowed).await
     }
 
     /// An actor typed by id, or by user name or display name: exact matches, else the

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod account;
 pub mod audit;
+pub mod audit_seal;
 pub mod audit_search;
 pub mod episode;
 pub mod grounds;

@@ -979,11 +979,7 @@ impl App {
                 })
                 .collect()
         };
-        let mut tx = self.store().begin().await?;
-        self.audit_many_in(&mut tx, ctx, &events, Outcome::Allowed)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.audit_many(ctx, &events, Outcome::Allowed).await
     }
 
     /// The data scope of the actor for search; `None` for community-wide roles and the system.

@@ -377,3 +377,198 @@ async fn expected_head(db: TestDb) {
     assert!(!r.holds(Some(&"0".repeat(64))));
 }
 both_backends!(expected_head, expected_head);
+
+// ------------------------------------------------------------------ audit inbox
+
+/// The events of a resident (chain and inbox together, newest first).
+async fn events_of(app: &App, resident: Uuid) -> Vec<ygt_domain::audit::AuditRecord> {
+    let f = ygt_app::ygt_store::access::AuditFilter {
+        resident_id: Some(resident),
+        limit: 100,
+        ..Default::default()
+    };
+    app.store().search_audit(&f).await.unwrap().0
+}
+
+/// A doctor who may open `resident` (break-glass, a write chained at once).
+async fn reader(w: &World, name: &str, resident: Uuid) -> Ctx {
+    let (doc, _) = signed_in(w, name, w.town, Role::Doctor).await;
+    w.app.break_glass(&doc, resident, REASON).await.unwrap();
+    doc
+}
+
+async fn tamper(app: &App, sql: &str) {
+    let mut tx = app.store().begin().await.unwrap();
+    tx.execute(ygt_app::ygt_store::Sql::new(sql)).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// A read is recorded in the inbox at once (searchable, hash checked by verify) without
+/// touching the chain; sealing moves it into the chain, same event, in order.
+async fn reads_wait_in_the_inbox_until_sealed(db: TestDb) {
+    let w = world(&db).await;
+    let app = &w.app;
+    let resident = person(app).await;
+    let doc = reader(&w, "doc", resident).await;
+    app.seal_audit_inbox().await.unwrap();
+    let before = app.verify_audit_chain().await.unwrap();
+    assert_eq!(before.pending, 0);
+    app.resident_access(&doc, resident, "resident.read", "treatment")
+        .await
+        .unwrap();
+    let waiting = app.verify_audit_chain().await.unwrap();
+    assert!(waiting.holds(None), "{waiting:?}");
+    assert_eq!(waiting.head, before.head, "a read does not touch the chain");
+    assert_eq!(waiting.pending, 1);
+    let found = events_of(app, resident).await;
+    assert_eq!(found[0].action, "resident.read");
+    assert_eq!(found[0].seq, 0, "waiting in the inbox");
+    let id = found[0].id;
+
+    let sealed = app.seal_audit_inbox().await.unwrap();
+    assert_eq!(sealed.sealed, 1);
+    let after = app.verify_audit_chain().await.unwrap();
+    assert!(after.holds(None), "{after:?}");
+    assert_eq!((after.pending, after.verified), (0, before.verified + 1));
+    let found = events_of(app, resident).await;
+    assert_eq!(
+        (found[0].id, found[0].action.as_str()),
+        (id, "resident.read")
+    );
+    assert_eq!(found[0].seq, after.head.unwrap().0);
+}
+both_backends!(
+    reads_wait_in_the_inbox_until_sealed,
+    reads_wait_in_the_inbox_until_sealed
+);
+
+/// An edited inbox event is reported by verify and never sealed (the chain stays intact).
+async fn an_edited_inbox_event_is_found(db: TestDb) {
+    let w = world(&db).await;
+    let app = &w.app;
+    let resident = person(app).await;
+    let doc = reader(&w, "doc", resident).await;
+    for _ in 0..3 {
+        app.resident_access(&doc, resident, "resident.read", "treatment")
+            .await
+            .unwrap();
+    }
+    let second: (i64,) = app
+        .store()
+        .fetch_one(ygt_app::ygt_store::Sql::new(
+            "SELECT MIN(seq) + 1 FROM audit_inbox",
+        ))
+        .await
+        .unwrap();
+    tamper(
+        app,
+        &format!(
+            "UPDATE audit_inbox SET purpose = 'research' WHERE seq = {}",
+            second.0
+        ),
+    )
+    .await;
+    let r = app.verify_audit_chain().await.unwrap();
+    assert!(r.problem.is_none());
+    assert_eq!(r.inbox_modified, Some(second.0));
+    assert!(!r.holds(None));
+    let sealed = app.seal_audit_inbox().await.unwrap();
+    assert_eq!((sealed.sealed, sealed.tampered), (1, Some(second.0)));
+    let r = app.verify_audit_chain().await.unwrap();
+    assert!(r.problem.is_none(), "{r:?}");
+    assert_eq!((r.pending, r.inbox_modified), (0, Some(second.0)));
+}
+both_backends!(
+    an_edited_inbox_event_is_found,
+    an_edited_inbox_event_is_found
+);
+
+/// Verify reads one snapshot: writes, reads and sealing committing while it runs never make a
+/// healthy chain look broken (before, the head was read after the rows and a commit between
+/// them reported a mismatch).
+async fn verify_reads_one_snapshot(db: TestDb) {
+    let w = world(&db).await;
+    let app = w.app.clone();
+    let resident = person(&app).await;
+    let doc = reader(&w, "doc", resident).await;
+    let busy = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            for _ in 0..60 {
+                app.break_glass(&doc, resident, REASON).await.unwrap();
+                app.resident_access(&doc, resident, "resident.read", "treatment")
+                    .await
+                    .unwrap();
+                app.seal_audit_inbox().await.unwrap();
+            }
+        })
+    };
+    let mut runs = 0;
+    while !busy.is_finished() {
+        let r = app.verify_audit_chain().await.unwrap();
+        assert!(r.holds(None), "after {runs} runs: {r:?}");
+        runs += 1;
+    }
+    busy.await.unwrap();
+    assert!(runs > 1, "verify ran {runs} times");
+    assert!(app.verify_audit_chain().await.unwrap().holds(None));
+}
+both_backends!(verify_reads_one_snapshot, verify_reads_one_snapshot);
+
+/// Verify's snapshot blocks neither reads, writes nor sealing.
+async fn a_verify_snapshot_blocks_nobody(db: TestDb) {
+    let w = world(&db).await;
+    let app = &w.app;
+    let resident = person(app).await;
+    let doc = reader(&w, "doc", resident).await;
+    let mut snapshot = app.store().snapshot().await.unwrap();
+    let head = snapshot.audit_head().await.unwrap();
+    let work = async {
+        app.resident_access(&doc, resident, "resident.read", "treatment")
+            .await
+            .unwrap();
+        app.break_glass(&doc, resident, REASON).await.unwrap();
+        app.seal_audit_inbox().await.unwrap()
+    };
+    let sealed = tokio::time::timeout(std::time::Duration::from_secs(20), work)
+        .await
+        .expect("blocked by a snapshot");
+    assert_eq!(sealed.sealed, 1);
+    assert_eq!(snapshot.audit_head().await.unwrap(), head, "one snapshot");
+    snapshot.rollback().await.unwrap();
+}
+both_backends!(
+    a_verify_snapshot_blocks_nobody,
+    a_verify_snapshot_blocks_nobody
+);
+
+/// On PostgreSQL a transaction holding the chain head (as an import batch does from its start)
+/// does not hold up the audit of a 360 page's read: the read answers while it is held.
+#[test]
+fn a_held_chain_head_does_not_hold_up_reads_postgres() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let Some(db) = TestDb::postgres().await else {
+                return;
+            };
+            let w = world(&db).await;
+            let app = &w.app;
+            let resident = person(app).await;
+            let doc = reader(&w, "doc", resident).await;
+            let mut held = app.store().begin().await.unwrap();
+            held.lock_writes().await.unwrap();
+            let all = ygt_app::ygt_store::record::TimelineFilter::default();
+            let read = app.patient_record(&doc, resident, &all, "treatment");
+            let answered = tokio::time::timeout(std::time::Duration::from_secs(20), read).await;
+            held.rollback().await.unwrap();
+            answered
+                .expect("the read waited for the chain head")
+                .unwrap();
+            let r = app.verify_audit_chain().await.unwrap();
+            assert!(r.holds(None) && r.pending >= 1, "{r:?}");
+        });
+}

@@ -218,6 +218,19 @@ pub fn seal(r: &mut AuditRecord) {
     r.hash = compute_hash(r);
 }
 
+/// The `prev_hash` of an event waiting in the inbox (not in the chain yet; its `seq` is 0).
+pub const PENDING: &str = "pending";
+
+/// The content hash of an event waiting in the inbox: [`compute_hash`] of the record with
+/// `seq` 0 and `prev_hash` [`PENDING`], so it covers every field the chained event will carry
+/// but not its place in the chain (given when it is sealed).
+pub fn pending_hash(r: &AuditRecord) -> String {
+    let mut c = r.clone();
+    c.seq = 0;
+    c.prev_hash = PENDING.to_owned();
+    compute_hash(&c)
+}
+
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use ygt_domain::access::{Ground, Permission, Role, default_permissions};
-use ygt_domain::audit::{AuditRecord, HashAlg, Outcome, compute_hash, truncate_to_micros};
+use ygt_domain::audit::{AuditRecord, HashAlg, Outcome};
 
 use crate::{Result, Sql, Store, StoreError, Tx};
 
@@ -961,25 +961,25 @@ pub struct AuditEntry {
 }
 
 #[derive(sqlx::FromRow)]
-struct AuditRow {
-    seq: i64,
-    id: Uuid,
-    at: OffsetDateTime,
-    actor_user_id: Option<Uuid>,
-    actor_name: String,
-    actor_institution_id: Option<Uuid>,
-    action: String,
-    resource_type: String,
-    resource_id: Option<String>,
-    resident_id: Option<Uuid>,
-    purpose: Option<String>,
-    outcome: String,
-    client_addr: Option<String>,
-    request_id: String,
-    detail: Option<String>,
-    alg: String,
-    prev_hash: String,
-    hash: String,
+pub(crate) struct AuditRow {
+    pub(crate) seq: i64,
+    pub(crate) id: Uuid,
+    pub(crate) at: OffsetDateTime,
+    pub(crate) actor_user_id: Option<Uuid>,
+    pub(crate) actor_name: String,
+    pub(crate) actor_institution_id: Option<Uuid>,
+    pub(crate) action: String,
+    pub(crate) resource_type: String,
+    pub(crate) resource_id: Option<String>,
+    pub(crate) resident_id: Option<Uuid>,
+    pub(crate) purpose: Option<String>,
+    pub(crate) outcome: String,
+    pub(crate) client_addr: Option<String>,
+    pub(crate) request_id: String,
+    pub(crate) detail: Option<String>,
+    pub(crate) alg: String,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
 }
 
 impl TryFrom<AuditRow> for AuditRecord {
@@ -1011,7 +1011,7 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
-const AUDIT_COLUMNS: &str = "SELECT seq, id, at, actor_user_id, actor_name, actor_institution_id, \
+pub(crate) const AUDIT_COLUMNS: &str = "SELECT seq, id, at, actor_user_id, actor_name, actor_institution_id, \
     action, resource_type, resource_id, resident_id, purpose, outcome, client_addr, request_id, \
     detail, alg, prev_hash, hash FROM audit_events";
 
@@ -1044,88 +1044,55 @@ impl Store {
         self.fetch_optional(Sql::new("SELECT seq, hash FROM audit_head WHERE id = 1"))
             .await
     }
+}
 
-    /// Records with seq > `after`, ascending, at most `limit` (for verification in batches).
-    pub async fn audit_batch(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {
-        let rows: Vec<AuditRow> = self
-            .fetch_all(
-                Sql::new(&format!(
-                    "{AUDIT_COLUMNS} WHERE seq > ? ORDER BY seq LIMIT ?"
-                ))
-                .arg(after)
-                .arg(limit),
-            )
-            .await?;
-        rows.into_iter().map(AuditRecord::try_from).collect()
+/// The WHERE clause of a search (the same columns in the chain and the inbox).
+pub(crate) fn audit_where(f: &AuditFilter) -> Sql {
+    let mut w = Sql::new(" WHERE 1 = 1");
+    if let Some(r) = f.resident_id {
+        w.push(" AND resident_id = ").bind(r);
     }
-
-    /// Newest first.
-    pub async fn search_audit(&self, f: &AuditFilter) -> Result<(Vec<AuditRecord>, i64)> {
-        let mut w = Sql::new(" WHERE 1 = 1");
-        if let Some(r) = f.resident_id {
-            w.push(" AND resident_id = ").bind(r);
-        }
-        if let Some(u) = f.actor_user_id {
-            w.push(" AND actor_user_id = ").bind(u);
-        }
-        if let Some(i) = f.institution_id {
-            w.push(" AND actor_institution_id = ").bind(i);
-        }
-        for (col, ids) in [
-            ("resident_id", &f.resident_ids),
-            ("actor_user_id", &f.actor_user_ids),
-            ("actor_institution_id", &f.institution_ids),
-        ] {
-            if !ids.is_empty() {
-                w.push(&format!(" AND {col} IN "))
-                    .bind_list(ids.iter().copied());
-            }
-        }
-        if let Some(a) = f.action.as_deref().filter(|a| !a.is_empty()) {
-            let mut pat = String::new();
-            for c in a.chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    pat.push('\\');
-                }
-                pat.push(c);
-            }
-            pat.push('%');
-            w.push(" AND action LIKE ").bind(pat).push(" ESCAPE '\\'");
-        }
-        if !f.actions.is_empty() {
-            w.push(" AND action IN ")
-                .bind_list(f.actions.iter().map(String::as_str));
-        }
-        if let Some(o) = f.outcome {
-            w.push(" AND outcome = ").bind(o.code());
-        }
-        if let Some(t) = f.from {
-            w.push(" AND at >= ").bind(t);
-        }
-        if let Some(t) = f.to {
-            w.push(" AND at < ").bind(t);
-        }
-        let mut count = Sql::new("SELECT COUNT(*) FROM audit_events");
-        let mut q = Sql::new(AUDIT_COLUMNS);
-        let (text, args) = w.into_parts();
-        count.push(&text);
-        q.push(&text);
-        for a in &args {
-            count = count.arg(a.clone());
-            q = q.arg(a.clone());
-        }
-        q.push(" ORDER BY seq DESC LIMIT ")
-            .bind(f.limit)
-            .push(" OFFSET ")
-            .bind(f.offset);
-        let (total,): (i64,) = self.fetch_one(count).await?;
-        let rows: Vec<AuditRow> = self.fetch_all(q).await?;
-        let items = rows
-            .into_iter()
-            .map(AuditRecord::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok((items, total))
+    if let Some(u) = f.actor_user_id {
+        w.push(" AND actor_user_id = ").bind(u);
     }
+    if let Some(i) = f.institution_id {
+        w.push(" AND actor_institution_id = ").bind(i);
+    }
+    for (col, ids) in [
+        ("resident_id", &f.resident_ids),
+        ("actor_user_id", &f.actor_user_ids),
+        ("actor_institution_id", &f.institution_ids),
+    ] {
+        if !ids.is_empty() {
+            w.push(&format!(" AND {col} IN "))
+                .bind_list(ids.iter().copied());
+        }
+    }
+    if let Some(a) = f.action.as_deref().filter(|a| !a.is_empty()) {
+        let mut pat = String::new();
+        for c in a.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pat.push('\\');
+            }
+            pat.push(c);
+        }
+        pat.push('%');
+        w.push(" AND action LIKE ").bind(pat).push(" ESCAPE '\\'");
+    }
+    if !f.actions.is_empty() {
+        w.push(" AND action IN ")
+            .bind_list(f.actions.iter().map(String::as_str));
+    }
+    if let Some(o) = f.outcome {
+        w.push(" AND outcome = ").bind(o.code());
+    }
+    if let Some(t) = f.from {
+        w.push(" AND at >= ").bind(t);
+    }
+    if let Some(t) = f.to {
+        w.push(" AND at < ").bind(t);
+    }
+    w
 }
 
 /// The names an audit page shows instead of ids.
@@ -1198,96 +1165,11 @@ impl Tx {
         alg: HashAlg,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let n = i64::try_from(entries.len()).unwrap_or(i64::MAX);
-        if n == 0 {
-            return Ok(());
-        }
-        let (last, mut prev): (i64, String) = self
-            .fetch_one(
-                Sql::new("UPDATE audit_head SET seq = seq + ? WHERE id = 1 RETURNING seq, hash")
-                    .arg(n),
-            )
-            .await?;
-        let at = truncate_to_micros(now);
-        let mut records = Vec::with_capacity(entries.len());
-        for (seq, e) in (last - n + 1..).zip(entries) {
-            let mut r = AuditRecord {
-                seq,
-                id: Uuid::now_v7(),
-                at,
-                actor_user_id: e.actor_user_id,
-                actor_name: e.actor_name.clone(),
-                actor_institution_id: e.actor_institution_id,
-                action: e.action.clone(),
-                resource_type: e.resource_type.clone(),
-                resource_id: e.resource_id.clone(),
-                resident_id: e.resident_id,
-                purpose: e.purpose.clone(),
-                outcome: e.outcome,
-                client_addr: e.client_addr.clone(),
-                request_id: e.request_id.clone(),
-                detail: e.detail.clone(),
-                alg,
-                prev_hash: prev,
-                hash: String::new(),
-            };
-            r.hash = compute_hash(&r);
-            prev = r.hash.clone();
-            records.push(r);
-        }
-        for chunk in records.chunks(200) {
-            let mut q = Sql::new(
-                "INSERT INTO audit_events (seq, id, at, actor_user_id, actor_name, actor_institution_id, \
-                 action, resource_type, resource_id, resident_id, purpose, outcome, client_addr, \
-                 request_id, detail, alg, prev_hash, hash) VALUES ",
-            );
-            for (i, r) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push("(")
-                    .bind(r.seq)
-                    .push(", ")
-                    .bind(r.id)
-                    .push(", ")
-                    .bind(r.at)
-                    .push(", ")
-                    .bind(r.actor_user_id)
-                    .push(", ")
-                    .bind(r.actor_name.as_str())
-                    .push(", ")
-                    .bind(r.actor_institution_id)
-                    .push(", ")
-                    .bind(r.action.as_str())
-                    .push(", ")
-                    .bind(r.resource_type.as_str())
-                    .push(", ")
-                    .bind(r.resource_id.as_deref())
-                    .push(", ")
-                    .bind(r.resident_id)
-                    .push(", ")
-                    .bind(r.purpose.as_deref())
-                    .push(", ")
-                    .bind(r.outcome.code())
-                    .push(", ")
-                    .bind(r.client_addr.as_deref())
-                    .push(", ")
-                    .bind(r.request_id.as_str())
-                    .push(", ")
-                    .bind(r.detail.as_deref())
-                    .push(", ")
-                    .bind(r.alg.code())
-                    .push(", ")
-                    .bind(r.prev_hash.as_str())
-                    .push(", ")
-                    .bind(r.hash.as_str())
-                    .push(")");
-            }
-            self.execute(q).await?;
-        }
-        self.execute(Sql::new("UPDATE audit_head SET hash = ? WHERE id = 1").arg(prev.as_str()))
-            .await?;
-        Ok(())
+        let records = entries
+            .iter()
+            .map(|e| crate::audit::pending_record(e, alg, now))
+            .collect();
+        self.chain_records(records).await
     }
 
     /// Appends one event to the chain inside this transaction. Taking the head row first (an

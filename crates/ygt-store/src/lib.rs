@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod access;
+pub mod audit;
 pub mod document;
 mod migrations;
 pub mod mpi;
@@ -378,7 +379,7 @@ impl Store {
                 let turn = self.writer.clone().lock_owned().await;
                 Tx::Sqlite(
                     p.begin_with("BEGIN IMMEDIATE").await?,
-                    turn,
+                    Some(turn),
                     watch::Marks::new(self.watch.clone()),
                 )
             }
@@ -386,6 +387,35 @@ impl Store {
                 Tx::Postgres(p.begin().await?, watch::Marks::new(self.watch.clone()))
             }
         })
+    }
+
+    /// Starts a read-only transaction whose reads all see one consistent snapshot: on
+    /// PostgreSQL `REPEATABLE READ READ ONLY`, on SQLite a deferred read transaction (in WAL
+    /// mode its snapshot is taken at the first read and kept to the end). Takes no writer turn
+    /// and blocks no writer.
+    pub async fn snapshot(&self) -> Result<Tx> {
+        counted();
+        let marks = watch::Marks::new(self.watch.clone());
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN DEFERRED").await?, None, marks),
+            Pool::Postgres(p) => Tx::Postgres(
+                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+                marks,
+            ),
+        })
+    }
+
+    /// Runs one statement in a transaction of its own (autocommit). On SQLite it waits for this
+    /// process's writer turn, as [`Store::begin`] does, but holds it for that statement only.
+    pub async fn execute_alone(&self, q: Sql) -> Result<u64> {
+        match &self.pool {
+            Pool::Sqlite(_) => {
+                let _turn = self.writer.lock().await;
+                self.conn().execute(q).await
+            }
+            Pool::Postgres(_) => self.conn().execute(q).await,
+        }
     }
 
     fn conn(&self) -> Conn<'_> {
@@ -413,11 +443,11 @@ impl Store {
 
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    /// The transaction, this process's writer turn (released with it), and what it changed
-    /// that processes keep in memory.
+    /// The transaction, this process's writer turn (released with it; None for a read-only
+    /// snapshot), and what it changed that processes keep in memory.
     Sqlite(
         Transaction<'static, Sqlite>,
-        tokio::sync::OwnedMutexGuard<()>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
         watch::Marks,
     ),
     Postgres(Transaction<'static, Postgres>, watch::Marks),

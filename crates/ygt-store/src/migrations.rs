@@ -87,6 +87,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0016_notification_messages.sql"),
         include_str!("../migrations/postgres/0016_notification_messages.sql"),
     ),
+    (
+        17,
+        "audit inbox for read events",
+        include_str!("../migrations/sqlite/0017_audit_inbox.sql"),
+        include_str!("../migrations/postgres/0017_audit_inbox.sql"),
+    ),
 ];
 
 /// SQLite migrations that manage their own transaction (a table rebuild needs foreign keys off,

@@ -1026,6 +1026,7 @@ pub const PERSON_REFERENCES: &[(&str, &str, OnMerge)] = &[
     ("person_history", "other_person_id", OnMerge::Kept),
     ("break_glass", "resident_id", OnMerge::Kept),
     ("audit_events", "resident_id", OnMerge::Kept),
+    ("audit_inbox", "resident_id", OnMerge::Kept),
 ];
 
 impl Tx {

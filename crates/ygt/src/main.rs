@@ -425,7 +425,17 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             if let Some(p) = report.problem {
                 bail!("audit chain broken: {p}");
             }
+            if let Some(at) = report.inbox_modified {
+                bail!(
+                    "audit inbox broken: waiting event {at} was modified: its stored hash does \
+                     not match its content"
+                );
+            }
             println!("audit chain intact: {} events verified", report.verified);
+            println!(
+                "audit inbox intact: {} events waiting to be sealed",
+                report.pending
+            );
             match &report.head {
                 Some((seq, hash)) => println!("head: event {seq}, hash {hash}"),
                 None => println!("head: none (the log is empty)"),
@@ -459,7 +469,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
                 .context("connecting to the database")?;
             let app = App::with_settings(store, cfg.settings()?);
             let r = create_token(&app, &institution, &name, &permissions, valid_days).await;
-            app.store().close().await;
+            close(&app).await;
             r
         }
         Command::Serve {
@@ -536,7 +546,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             }
             let r = generate_referrals(&app, seed, scale).await?;
             report_referrals(&r);
-            app.store().close().await;
+            close(&app).await;
             Ok(())
         }
         Command::Link {
@@ -551,7 +561,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let store = Store::open(&url).await.context("opening the database")?;
             let app = App::with_settings(store, cfg.settings()?);
             let r = import_clinical::import(&app, &file).await;
-            app.store().close().await;
+            close(&app).await;
             r
         }
         Command::Import {
@@ -561,7 +571,7 @@ async fn run(cmd: Command, cfg: Config) -> Result<()> {
             let store = Store::open(&url).await.context("opening the database")?;
             let app = App::with_settings(store, cfg.settings()?);
             let r = import_residents(&app, &file).await;
-            app.store().close().await;
+            close(&app).await;
             r
         }
     }
@@ -1068,10 +1078,24 @@ async fn serve(
     }
     println!("Press Ctrl-C to stop.");
     let store = app.store().clone();
+    let sealer = app
+        .start_audit_sealer()
+        .await
+        .context("sealing the audit inbox")?;
     ygt_server::serve(listener, AppState::with_config(app, config), stopped(stop)).await?;
+    let sealed = sealer.stop().await.context("sealing the audit inbox")?;
+    tracing::info!(events = sealed.sealed, "sealed the audit inbox");
     store.close().await;
     eprintln!("ygt stopped.");
     Ok(())
+}
+
+/// Seals the audit events this command left in the inbox, then closes the database.
+async fn close(app: &App) {
+    if let Err(e) = app.seal_audit_inbox().await {
+        tracing::warn!(error = %e, "sealing the audit inbox failed; the next start seals it");
+    }
+    app.store().close().await;
 }
 
 /// The process's one shutdown, for every listener: SIGINT or SIGTERM, registered here, before

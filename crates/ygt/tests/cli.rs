@@ -336,6 +336,48 @@ async fn tamper_swap(db: TestDb) {
 }
 both_backends!(tamper_swap, tamper_swap);
 
+/// An event waiting in the inbox that was edited is found; the chain itself still verifies.
+async fn tamper_inbox(db: TestDb) {
+    use ygt_app::ygt_store::access::AuditEntry;
+    let store = audited_db(&db).await;
+    let entry = |n: i64| AuditEntry {
+        actor_user_id: None,
+        actor_name: "reader".into(),
+        actor_institution_id: None,
+        action: "resident.read".into(),
+        resource_type: "resident".into(),
+        resource_id: Some(n.to_string()),
+        resident_id: None,
+        purpose: Some("treatment".into()),
+        outcome: ygt_domain::audit::Outcome::Allowed,
+        client_addr: None,
+        request_id: format!("r{n}"),
+        detail: None,
+    };
+    store
+        .append_inbox(
+            &[entry(1), entry(2)],
+            Default::default(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    let (ok, err) = verify(&db);
+    assert!(ok, "{err}");
+    tamper(
+        &store,
+        "UPDATE audit_inbox SET purpose = 'research' WHERE resource_id = '2'",
+    )
+    .await;
+    let (ok, err) = verify(&db);
+    assert!(!ok);
+    assert!(
+        err.contains("inbox") && err.to_lowercase().contains("modif"),
+        "{err}"
+    );
+}
+both_backends!(tamper_inbox, tamper_inbox);
+
 /// Appends from many tasks at once stay one unbroken chain on both backends.
 async fn concurrent_appends_stay_ordered(db: TestDb) {
     use ygt_app::{App, Ctx};
