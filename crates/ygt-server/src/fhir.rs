@@ -16,9 +16,10 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::door::error::WebError;
-use crate::door::extract::{JsonBody, QueryData, ReqCtx};
-use crate::door::fhir::{base, fhir, rtype_of};
+use crate::door::extract::{FormData, JsonBody, QueryData, ReqCtx};
+use crate::door::fhir::{MAX_COUNT, base, fhir, rtype_of, summary_only};
 use crate::{AppState, Routes, record, referral};
+use ygt_app::Ctx;
 
 pub use crate::door::fhir::{
     FHIR_BODY_LIMIT, FHIR_JSON, RType, base64_decode, base64_encode, resource_id,
@@ -80,10 +81,74 @@ async fn search(
     QueryData(q): QueryData,
 ) -> Result<Response, WebError> {
     let rt = rtype_of(&rtype)?;
-    if rt.is_referral() {
-        return referral::fhir::search(&s, &ctx, rt, &q).await;
+    if summary_only(&q)? {
+        return count_only(&s, &ctx, rt, q).await;
     }
-    record::fhir::search(&s, &ctx, rt, &q).await
+    Ok(fhir(StatusCode::OK, &search_page(&s, &ctx, rt, &q).await?))
+}
+
+async fn search_page(s: &AppState, ctx: &Ctx, rt: RType, q: &FormData) -> Result<Value, WebError> {
+    if rt.is_referral() {
+        return referral::fhir::search(s, ctx, rt, q).await;
+    }
+    record::fhir::search(s, ctx, rt, q).await
+}
+
+/// `_count=0` or `_summary=count`: a searchset Bundle with only the total, counted by
+/// following the search's pages to the end (or taken from the first page when it knows it).
+async fn count_only(s: &AppState, ctx: &Ctx, rt: RType, q: FormData) -> Result<Response, WebError> {
+    let mut params: Vec<(String, String)> =
+        q.0.into_iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "_count" | "_summary" | "_cursor"))
+            .collect();
+    let self_url = {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &params {
+            ser.append_pair(k, v);
+        }
+        ser.append_pair("_summary", "count");
+        format!("{}/{}?{}", base(s), rt.name(), ser.finish())
+    };
+    params.push(("_count".into(), MAX_COUNT.to_string()));
+    let mut total: u64 = 0;
+    loop {
+        let page = search_page(s, ctx, rt, &FormData(params.clone())).await?;
+        if let Some(n) = page.get("total").and_then(Value::as_u64) {
+            total += n;
+            break;
+        }
+        total += page
+            .get("entry")
+            .and_then(Value::as_array)
+            .map_or(0, |e| e.len() as u64);
+        let Some(cursor) = next_cursor(&page) else {
+            break;
+        };
+        params.retain(|(k, _)| k != "_cursor");
+        params.push(("_cursor".into(), cursor));
+    }
+    let body = json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": [{"relation": "self", "url": self_url}],
+    });
+    Ok(fhir(StatusCode::OK, &body))
+}
+
+/// The `_cursor` of a searchset's `next` link.
+fn next_cursor(page: &Value) -> Option<String> {
+    let url = page
+        .get("link")?
+        .as_array()?
+        .iter()
+        .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))?
+        .get("url")?
+        .as_str()?;
+    let (_, query) = url.split_once('?')?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "_cursor")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The CapabilityStatement: what each resource type declares.

@@ -195,6 +195,33 @@ pub fn is_machine_path(path: &str) -> bool {
 }
 
 /// Whether a path belongs to the FHIR API (errors are OperationOutcomes).
+/// Whether a FHIR request asks for XML (`Accept` or `_format`), which is not served.
+fn wants_xml(parts: &axum::http::request::Parts) -> bool {
+    let accept = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = parts.uri.query().map(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .any(|(k, v)| k == "_format" && (v == "xml" || v.contains("xml")))
+    });
+    let json_ok = accept.is_empty() || accept.contains("json") || accept.contains("*/*");
+    format == Some(true) || (accept.contains("xml") && !json_ok)
+}
+
+/// A refusal before any handler runs, as an OperationOutcome.
+fn fhir_refusal(status: StatusCode, code: &str, text: &str) -> Response {
+    let body = json!({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": code, "diagnostics": text}]});
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::door::fhir::FHIR_JSON),
+    );
+    r
+}
+
 pub fn is_fhir_path(path: &str) -> bool {
     path == "/fhir" || path.starts_with("/fhir/")
 }
@@ -247,7 +274,22 @@ pub async fn render_errors(
         .get::<crate::RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
+    let fhir_path = is_fhir_path(&path);
+    if fhir_path && wants_xml(&parts) {
+        return fhir_refusal(
+            StatusCode::NOT_ACCEPTABLE,
+            "not-supported",
+            "ygt answers FHIR in JSON only (application/fhir+json)",
+        );
+    }
     let mut resp = next.run(Request::from_parts(parts, body)).await;
+    if fhir_path && resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+        return fhir_refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "not-supported",
+            "this interaction is not supported on this path; see /fhir/metadata",
+        );
+    }
     let Some(Failure(err)) = resp.extensions_mut().remove::<Failure>() else {
         return resp;
     };

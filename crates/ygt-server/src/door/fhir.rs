@@ -357,14 +357,26 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, WebError> {
         .ok_or_else(|| bad_param("If-Match", msg!("common.if_match_version")))
 }
 
-/// The page size of a search.
+/// The largest page of a search; a larger `_count` is capped to it.
+pub const MAX_COUNT: i64 = 200;
+
+/// The page size of a search (a `_count` above [`MAX_COUNT`] is capped).
 pub fn count_param(q: &FormData) -> Result<i64, WebError> {
     match q.int("_count")? {
         None => Ok(50),
-        Some(n) if (1..=200).contains(&n) => Ok(n),
+        Some(n) if n >= 1 => Ok(n.min(MAX_COUNT)),
+        Some(n) if n == 0 && summary_only(q)? => Ok(MAX_COUNT),
         Some(_) => Err(WebError::invalid(
             "_count",
-            Reason::Range { min: 1, max: 200 },
+            Reason::Range {
+                min: 0,
+                max: MAX_COUNT,
+            },
         )),
     }
+}
+
+/// Whether a search asks only for how many match (`_count=0` or `_summary=count`).
+pub fn summary_only(q: &FormData) -> Result<bool, WebError> {
+    Ok(q.get("_summary") == Some("count") || q.int("_count")? == Some(0))
 }

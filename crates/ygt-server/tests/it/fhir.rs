@@ -1038,3 +1038,132 @@ async fn fhir_pdf_documents(db: TestDb) {
     .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
+
+both_backends!(fhir_search_pages, fhir_search_pages);
+
+/// Seven residents named 欧阳, searched three at a time: `next` links lead through every one
+/// exactly once, `total` is the real number on every page (never the page size), `_count`
+/// above the maximum is capped, and `_count=0` / `_summary=count` give only the total.
+async fn fhir_search_pages(db: TestDb) {
+    let s = TestServer::start(db, true).await;
+    let county = county(&s).await;
+    let token = s
+        .app
+        .create_token(
+            &Ctx::system(),
+            "县医院集成平台",
+            county,
+            &["patient.write".into(), "patient.read".into()],
+            Some(30),
+        )
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token.secret);
+    let c = crate::client();
+    let mut made = std::collections::BTreeSet::new();
+    for given in ["一", "二", "三", "四", "五", "六", "七"] {
+        let p = json!({"resourceType": "Patient",
+            "name": [{"family": "欧阳", "given": [given]}],
+            "gender": "female", "birthDate": "1980-01-01",
+            "managingOrganization": {"reference": format!("Organization/{county}")}});
+        let r = c
+            .post(s.url("/fhir/Patient"))
+            .header("authorization", &bearer)
+            .header("content-type", "application/fhir+json")
+            .body(p.to_string())
+            .send()
+            .await
+            .unwrap();
+        let (st, v) = fhir_json(r).await;
+        assert_eq!(st, StatusCode::CREATED, "{v:#}");
+        made.insert(v["id"].as_str().unwrap().to_owned());
+    }
+    let get = |url: String| c.get(url).header("authorization", &bearer).send();
+    let mut url = s.url("/fhir/Patient?name=欧阳&_count=3");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (st, b) = fhir_json(get(url.clone()).await.unwrap()).await;
+        assert_eq!(st, StatusCode::OK, "{b:#}");
+        assert_valid(&b);
+        assert_eq!(b["type"], "searchset");
+        assert_eq!(b["total"], 7, "page {pages}: {b:#}");
+        for e in b["entry"].as_array().unwrap() {
+            seen.push(e["resource"]["id"].as_str().unwrap().to_owned());
+        }
+        pages += 1;
+        let links = b["link"].as_array().unwrap();
+        assert!(links.iter().any(|l| l["relation"] == "self"));
+        let Some(next) = links.iter().find(|l| l["relation"] == "next") else {
+            break;
+        };
+        let next = next["url"].as_str().unwrap();
+        let path = next.split_once("/fhir/").unwrap().1;
+        url = s.url(&format!("/fhir/{path}"));
+        assert!(pages < 5, "the next links never end");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 7, "each resident once: {seen:?}");
+    assert_eq!(
+        seen.iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        made
+    );
+
+    // `_count` above the maximum is capped, not refused.
+    let (st, b) = fhir_json(
+        get(s.url("/fhir/Patient?name=欧阳&_count=5000"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b:#}");
+    assert_eq!(b["entry"].as_array().unwrap().len(), 7);
+    assert!(b["link"][0]["url"].as_str().unwrap().contains("_count=200"));
+    // Only the total.
+    for q in ["_count=0", "_summary=count"] {
+        let (st, b) = fhir_json(
+            get(s.url(&format!("/fhir/Patient?name=欧阳&{q}")))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{b:#}");
+        assert_valid(&b);
+        assert_eq!(b["total"], 7, "{q}: {b:#}");
+        assert!(b.get("entry").is_none(), "{q}: {b:#}");
+    }
+    let (st, b) = fhir_json(
+        get(s.url("/fhir/Patient?name=欧阳&_count=-1"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(st.is_client_error(), "{b:#}");
+    assert_eq!(b["resourceType"], "OperationOutcome");
+    // XML is refused (406), a wrong method gets 405 and an unknown type 404: OperationOutcomes.
+    let xml = c
+        .get(s.url("/fhir/Patient?name=欧阳"))
+        .header("authorization", &bearer)
+        .header("accept", "application/fhir+xml");
+    let (st, b) = fhir_json(xml.send().await.unwrap()).await;
+    assert_eq!(st, StatusCode::NOT_ACCEPTABLE, "{b:#}");
+    assert_eq!(b["resourceType"], "OperationOutcome");
+    let (st, b) = fhir_json(
+        get(s.url("/fhir/Patient?name=欧阳&_format=xml"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_ACCEPTABLE, "{b:#}");
+    let del = c
+        .delete(s.url("/fhir/metadata"))
+        .header("authorization", &bearer);
+    let (st, b) = fhir_json(del.send().await.unwrap()).await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED, "{b:#}");
+    assert_eq!(b["resourceType"], "OperationOutcome");
+    let (st, b) = fhir_json(get(s.url("/fhir/Medication?code=x")).await.unwrap()).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{b:#}");
+    assert_eq!(b["resourceType"], "OperationOutcome");
+}

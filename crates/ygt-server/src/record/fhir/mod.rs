@@ -330,17 +330,13 @@ pub async fn update(
 }
 
 /// `GET /fhir/{type}?…` of Patient or a resource of the record.
-pub async fn search(
-    s: &AppState,
-    ctx: &Ctx,
-    rt: RType,
-    q: &FormData,
-) -> Result<Response, WebError> {
+pub async fn search(s: &AppState, ctx: &Ctx, rt: RType, q: &FormData) -> Result<Value, WebError> {
     let count = count_param(q)?;
     let base_url = base(s);
     let mut self_params: Vec<(String, String)> = Vec::new();
     let mut entries = Vec::new();
     let mut next: Option<String> = None;
+    let mut total: Option<i64> = None;
     if rt == RType::Patient {
         // An ID number with the name finds a resident outside the caller's scope (masked).
         let identifier = q
@@ -357,12 +353,22 @@ pub async fn search(
                 self_params.push((k.into(), v));
             }
         }
-        for f in s.app.search_residents(ctx, &text, count).await? {
+        let offset = patient_offset(q)?;
+        let (found, n) = s
+            .app
+            .search_residents_page(ctx, &text, offset, count)
+            .await?;
+        let shown = offset + i64::try_from(found.len()).unwrap_or(0);
+        for f in found {
             entries.push(json!({
                 "fullUrl": format!("{base_url}/Patient/{}", f.person.id),
                 "resource": output::patient(&f.person),
                 "search": {"mode": "match"},
             }));
+        }
+        total = Some(n.max(shown));
+        if shown < n {
+            next = Some(format!("o{shown}"));
         }
     } else {
         let person = person_param(q)?
@@ -460,10 +466,24 @@ pub async fn search(
         "link": links,
         "entry": entries,
     });
-    if next.is_none() && q.get("_cursor").is_none() {
+    if let Some(n) = total {
+        bundle["total"] = json!(n);
+    } else if next.is_none() && q.get("_cursor").is_none() {
         bundle["total"] = json!(entries_len(&bundle));
     }
-    Ok(fhir(StatusCode::OK, &bundle))
+    Ok(bundle)
+}
+
+/// Where a page of a Patient search starts: its `_cursor` (`o` and the number of residents
+/// before it, in the search's stable order of name and id).
+fn patient_offset(q: &FormData) -> Result<i64, WebError> {
+    let Some(c) = q.opt("_cursor") else {
+        return Ok(0);
+    };
+    c.strip_prefix('o')
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| bad_param("_cursor", msg!("record.cursor_server")))
 }
 
 fn entries_len(b: &Value) -> usize {

@@ -298,12 +298,7 @@ fn time_bounds(
     Ok((from, until))
 }
 
-pub async fn search(
-    s: &AppState,
-    ctx: &Ctx,
-    rt: RType,
-    q: &FormData,
-) -> Result<Response, WebError> {
+pub async fn search(s: &AppState, ctx: &Ctx, rt: RType, q: &FormData) -> Result<Value, WebError> {
     let count = count_param(q)?;
     let base_url = base(s);
     let cursor = q.opt("_cursor");
@@ -542,7 +537,7 @@ pub async fn search(
         next.as_deref(),
         entries,
     );
-    Ok(fhir(StatusCode::OK, &b))
+    Ok(b)
 }
 
 #[cfg(test)]
