@@ -15,8 +15,9 @@ use ygt_domain::msg;
 use ygt_domain::org::{ServiceKind, Tier};
 use ygt_domain::referral::command::{Place, beijing, opt_id, parse_id, text};
 use ygt_domain::referral::{
-    Action, Catalogue, CatalogueEntry, CodeRange, Criterion, Direction, EventKind, Evidence, OverdueRule,
-    OverdueRules, Reading, ResourceKind, Side, Status, Suggestion, Urgency, slip_number,
+    Action, Catalogue, CatalogueEntry, CodeRange, Criterion, Direction, EventKind, Evidence,
+    OverdueRule, OverdueRules, Reading, ResourceKind, Side, Status, Suggestion, Urgency,
+    slip_number,
 };
 use ygt_domain::referral::{
     Appointment, NewReferral, RedirectFacts, Step, StepDecision, StepFacts, StepRefusal,

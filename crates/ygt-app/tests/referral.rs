@@ -433,10 +433,13 @@ async fn the_whole_loop(db: TestDb) {
         view.events
     );
     assert!(
-        view.events.iter().filter(|e| e.action.code() == "book").all(|e| e
-            .note
-            .as_deref()
-            .is_some_and(|n| !n.contains("+08") && !n.contains(":00.0"))),
+        view.events
+            .iter()
+            .filter(|e| e.action.code() == "book")
+            .all(|e| e
+                .note
+                .as_deref()
+                .is_some_and(|n| !n.contains("+08") && !n.contains(":00.0"))),
         "{:?}",
         view.events
     );
@@ -808,7 +811,10 @@ async fn concurrency_and_slots(db: TestDb) {
         );
         let view = w.app.referral_view(&cun, r.id).await.unwrap();
         assert_eq!(
-            view.events.iter().filter(|e| e.action.code() == "accept").count(),
+            view.events
+                .iter()
+                .filter(|e| e.action.code() == "accept")
+                .count(),
             1
         );
     }

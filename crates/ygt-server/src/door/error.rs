@@ -194,7 +194,6 @@ pub fn is_machine_path(path: &str) -> bool {
     path.starts_with("/api/") || is_fhir_path(path) || path == "/healthz" || path == "/metrics"
 }
 
-/// Whether a path belongs to the FHIR API (errors are OperationOutcomes).
 /// Whether a FHIR request asks for XML (`Accept` or `_format`), which is not served.
 fn wants_xml(parts: &axum::http::request::Parts) -> bool {
     let accept = parts
@@ -210,10 +209,10 @@ fn wants_xml(parts: &axum::http::request::Parts) -> bool {
     format == Some(true) || (accept.contains("xml") && !json_ok)
 }
 
-/// A refusal before any handler runs, as an OperationOutcome.
-fn fhir_refusal(status: StatusCode, code: &str, text: &str) -> Response {
+/// An interaction FHIR clients may ask for that ygt does not serve, as an OperationOutcome.
+fn fhir_refusal(status: StatusCode, text: &str) -> Response {
     let body = json!({"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": code, "diagnostics": text}]});
+        {"severity": "error", "code": "not-supported", "diagnostics": text}]});
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -222,6 +221,7 @@ fn fhir_refusal(status: StatusCode, code: &str, text: &str) -> Response {
     r
 }
 
+/// Whether a path belongs to the FHIR API (errors are OperationOutcomes).
 pub fn is_fhir_path(path: &str) -> bool {
     path == "/fhir" || path.starts_with("/fhir/")
 }
@@ -276,19 +276,12 @@ pub async fn render_errors(
         .unwrap_or_default();
     let fhir_path = is_fhir_path(&path);
     if fhir_path && wants_xml(&parts) {
-        return fhir_refusal(
-            StatusCode::NOT_ACCEPTABLE,
-            "not-supported",
-            "ygt answers FHIR in JSON only (application/fhir+json)",
-        );
+        return fhir_refusal(StatusCode::NOT_ACCEPTABLE, lang.t("common.fhir_json_only"));
     }
     let mut resp = next.run(Request::from_parts(parts, body)).await;
     if fhir_path && resp.status() == StatusCode::METHOD_NOT_ALLOWED {
-        return fhir_refusal(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "not-supported",
-            "this interaction is not supported on this path; see /fhir/metadata",
-        );
+        let text = lang.t("common.fhir_method_not_supported");
+        return fhir_refusal(StatusCode::METHOD_NOT_ALLOWED, text);
     }
     let Some(Failure(err)) = resp.extensions_mut().remove::<Failure>() else {
         return resp;

@@ -38,6 +38,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "could not be read: {en}",
     ),
     (
+        "common.fhir_json_only",
+        "本平台的 FHIR 接口只提供 JSON（application/fhir+json）",
+        "ygt answers FHIR in JSON only (application/fhir+json)",
+    ),
+    (
+        "common.fhir_method_not_supported",
+        "此路径不支持该操作，请查看 /fhir/metadata",
+        "this interaction is not supported on this path; see /fhir/metadata",
+    ),
+    (
         "common.form_could_read_too",
         "表单无法读取或过大",
         "the form could not be read or is too large",

@@ -12,8 +12,8 @@ use ygt_app::ygt_store::referral::{
 use ygt_domain::masked::MaskedIdNumber;
 use ygt_domain::referral::command::{FollowUp, Plan, ReferralOutcome};
 use ygt_domain::referral::{
-    Action, Criterion, Direction, EventKind, Overdue, TaskKind, ResourceKind, SlotAvailability, Status, Suggestion,
-    Urgency,
+    Action, Criterion, Direction, EventKind, Overdue, ResourceKind, SlotAvailability, Status,
+    Suggestion, TaskKind, Urgency,
 };
 
 use crate::door::api::ymd;
