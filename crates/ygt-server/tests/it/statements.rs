@@ -19,30 +19,31 @@ enum Who {
     Token,
 }
 
-/// (who, path, most statements allowed). `{person}` is a resident registered at the doctor's
-/// hospital, with the most clinical items; `{name}` is that resident's name.
+/// (who, path, most statements allowed: the figure measured on 2026-12-08 plus one, for a
+/// session touch that falls due during the test). `{person}` is a resident registered at the
+/// doctor's hospital, with the most clinical items; `{name}` is that resident's name.
 const CEILINGS: &[(Who, &str, u64)] = &[
-    (Who::Doctor, "/", 14),
-    (Who::Doctor, "/search?q={name}", 2),
-    (Who::Doctor, "/residents?q={name}", 8),
-    (Who::Doctor, "/residents/{person}", 9),
-    (Who::Doctor, "/residents/{person}/record", 30),
-    (Who::Doctor, "/api/v1/residents?q={name}", 7),
-    (Who::Doctor, "/api/v1/residents/{person}", 9),
-    (Who::Doctor, "/api/v1/residents/{person}/record", 13),
-    (Who::Doctor, "/api/v1/institutions", 3),
-    (Who::Doctor, "/referrals", 12),
-    (Who::Doctor, "/api/v1/referrals", 8),
+    (Who::Doctor, "/", 11),
+    (Who::Doctor, "/search?q={name}", 3),
+    (Who::Doctor, "/residents?q={name}", 5),
+    (Who::Doctor, "/residents/{person}", 6),
+    (Who::Doctor, "/residents/{person}/record", 19),
+    (Who::Doctor, "/api/v1/residents?q={name}", 4),
+    (Who::Doctor, "/api/v1/residents/{person}", 6),
+    (Who::Doctor, "/api/v1/residents/{person}/record", 10),
+    (Who::Doctor, "/api/v1/institutions", 4),
+    (Who::Doctor, "/referrals", 9),
+    (Who::Doctor, "/api/v1/referrals", 5),
     (Who::Doctor, "/api/v1/me", 0),
-    (Who::Token, "/api/v1/institutions", 3),
-    (Who::Token, "/api/v1/residents/{person}", 9),
-    (Who::Token, "/fhir/Patient?name={name}", 7),
-    (Who::Token, "/fhir/Patient/{person}", 9),
-    (Who::Token, "/fhir/Observation?patient={person}", 8),
+    (Who::Token, "/api/v1/institutions", 4),
+    (Who::Token, "/api/v1/residents/{person}", 6),
+    (Who::Token, "/fhir/Patient?name={name}", 4),
+    (Who::Token, "/fhir/Patient/{person}", 6),
+    (Who::Token, "/fhir/Observation?patient={person}", 5),
 ];
 
 /// The average over [`CEILINGS`] may not exceed this (tenths of a statement).
-const AVERAGE_CEILING_TENTHS: u64 = 88;
+const AVERAGE_CEILING_TENTHS: u64 = 60;
 
 /// The resident with the most clinical items among those registered at the doctor's hospital,
 /// and the hospital.
