@@ -1145,7 +1145,7 @@ impl App {
             ctx,
             Permission::PatientWrite,
             item.institution_id,
-            Event::new("record.assign", &item.kind, Some(item_id.to_string())),
+            Event::new("record.assign", item.kind.code(), Some(item_id.to_string())),
         )
         .await?;
         if self.store().person(person_id).await?.is_none() {
@@ -1167,7 +1167,8 @@ impl App {
         self.audit_in(
             &mut tx,
             ctx,
-            Event::new("record.assign", &item.kind, Some(item_id.to_string())).resident(person),
+            Event::new("record.assign", item.kind.code(), Some(item_id.to_string()))
+                .resident(person),
             Outcome::Allowed,
         )
         .await?;
@@ -1548,7 +1549,7 @@ impl App {
     /// (it reads back what it wrote, nothing else of the record).
     async fn item_access(&self, ctx: &Ctx, item: &Item, action: &str) -> Result<()> {
         let what = format!("item={}", item.id);
-        let event = || Event::new(action, &item.kind, Some(item.id.to_string()));
+        let event = || Event::new(action, item.kind.code(), Some(item.id.to_string()));
         if let Some(p) = ctx.principal()
             && !p.can(Permission::PatientRead)
             && p.can(Permission::RecordReadOwn)

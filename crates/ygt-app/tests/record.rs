@@ -491,11 +491,11 @@ async fn bulk_import_keeps_values_exactly(db: TestDb) {
         let b = find(&want.source_id);
         let s = find(&single[n].item.source_id);
         assert_eq!(b.person_id, Some(person));
-        assert_eq!(b.kind, want.kind);
+        assert_eq!(b.kind.code(), want.kind);
         assert_eq!(b.institution_id, want.institution_id);
         assert_eq!(b.source_system, want.source_system);
         assert_eq!(b.encounter_ref, want.encounter_ref);
-        assert_eq!(b.status, want.status);
+        assert_eq!(b.status.code(), want.status);
         assert_eq!(b.code, want.code);
         assert_eq!(b.code_system, want.code_system);
         assert_eq!(b.title, want.title);

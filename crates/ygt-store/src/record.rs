@@ -5,6 +5,7 @@
 
 use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
+use ygt_domain::clinical::{ItemKind, ItemStatus};
 
 use crate::pgcopy::copy_in;
 use crate::{Result, Sql, Store, Tx};
@@ -14,7 +15,8 @@ use crate::{Result, Sql, Store, Tx};
 pub struct Item {
     pub id: Uuid,
     pub person_id: Option<Uuid>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: ItemKind,
     pub institution_id: Uuid,
     pub institution_name: String,
     pub source_system: String,
@@ -22,7 +24,8 @@ pub struct Item {
     pub encounter_ref: Option<String>,
     pub occurred_at: OffsetDateTime,
     pub ended_at: Option<OffsetDateTime>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ItemStatus,
     pub code: Option<String>,
     pub code_system: Option<String>,
     pub title: String,

@@ -658,7 +658,7 @@ async fn clinical_import(db: TestDb) {
     let lab = rec
         .timeline
         .iter()
-        .find(|i| i.kind == "lab_report")
+        .find(|i| i.kind.code() == "lab_report")
         .unwrap();
     assert!(lab.abnormal);
     app.store().close().await;

@@ -10,7 +10,7 @@ use ygt_app::episode::Episode;
 use ygt_app::record::{PatientRecord, RecognisedResult, fmt_num, parse_cursor};
 use ygt_app::ygt_store::record::{Item, ItemVersion, Observation, Problem, TimelineFilter};
 use ygt_domain::chronic::is_chronic;
-use ygt_domain::clinical::ItemKind;
+use ygt_domain::clinical::{ItemKind, ItemStatus};
 
 use crate::door::error::WebError;
 use crate::door::extract::{FormData, QueryData, ReqCtx, parse_id};
@@ -25,10 +25,8 @@ pub fn routes(r: Routes) -> Routes {
         .post("/records/unmatched/{id}/assign", unmatched_assign)
 }
 
-fn kind_label(code: &str, t: Lang) -> &'static str {
-    ItemKind::parse("kind", code)
-        .map(|k| k.label(t.is_en()))
-        .unwrap_or("?")
+fn kind_label(kind: ItemKind, t: Lang) -> &'static str {
+    kind.label(t.is_en())
 }
 
 // ---------------------------------------------------------------- trend charts
@@ -83,8 +81,8 @@ impl RecordPage {
     fn day(&self, t: &OffsetDateTime) -> String {
         t.to_offset(time::macros::offset!(+8)).date().to_string()
     }
-    fn kind(&self, code: &str) -> &'static str {
-        kind_label(code, self.t)
+    fn kind(&self, kind: &ItemKind) -> &'static str {
+        kind_label(*kind, self.t)
     }
     fn tasks_done(&self, e: &Episode) -> usize {
         e.tasks.iter().filter(|k| k.done_at.is_some()).count()
@@ -104,8 +102,8 @@ impl RecordRows {
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
-    fn kind(&self, code: &str) -> &'static str {
-        kind_label(code, self.t)
+    fn kind(&self, kind: &ItemKind) -> &'static str {
+        kind_label(*kind, self.t)
     }
 }
 
@@ -251,8 +249,8 @@ impl ItemPage {
         ygt_domain::clinical::ItemStatus::parse("status", code)
             .map_or(code, |s| s.label(self.t.is_en()))
     }
-    fn kind(&self, code: &str) -> &'static str {
-        kind_label(code, self.t)
+    fn kind(&self, kind: &ItemKind) -> &'static str {
+        kind_label(*kind, self.t)
     }
     fn value(&self, o: &Observation) -> String {
         o.value_num
@@ -312,8 +310,8 @@ impl UnmatchedPage {
     fn when(&self, t: &OffsetDateTime) -> String {
         local(*t)
     }
-    fn kind(&self, code: &str) -> &'static str {
-        kind_label(code, self.t)
+    fn kind(&self, kind: &ItemKind) -> &'static str {
+        kind_label(*kind, self.t)
     }
 }
 

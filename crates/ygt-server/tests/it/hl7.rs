@@ -179,7 +179,7 @@ async fn hl7_messages_reach_the_record(db: TestDb) {
     assert!(labs[0].body.contains("糖化血红蛋白"), "{}", labs[0].body);
     let ct = all
         .iter()
-        .find(|i| i.kind == "imaging_report")
+        .find(|i| i.kind.code() == "imaging_report")
         .expect("the CT report");
     assert!(
         ct.body.contains("右肺上叶磨玻璃结节，建议12个月后复查"),
@@ -189,7 +189,7 @@ async fn hl7_messages_reach_the_record(db: TestDb) {
     assert_eq!(ct.title, "胸部CT平扫");
     assert!(
         all.iter()
-            .any(|i| i.kind == "encounter" && i.source_id == "V20240301001"),
+            .any(|i| i.kind.code() == "encounter" && i.source_id == "V20240301001"),
         "the admission is on the record"
     );
     assert!(all.iter().any(|i| i.source_id == "F20240302001"));

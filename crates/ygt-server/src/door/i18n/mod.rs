@@ -175,7 +175,8 @@ labelled!(
     ygt_domain::referral::ResourceKind,
     ygt_domain::referral::Direction,
     ygt_domain::referral::EventKind,
-    ygt_domain::referral::Status
+    ygt_domain::referral::Status,
+    ygt_domain::clinical::ItemStatus
 );
 
 impl Labelled for Sex {

@@ -57,7 +57,7 @@ impl From<&Item> for ItemOut {
         ItemOut {
             id: i.id,
             person_id: i.person_id,
-            kind: i.kind.clone(),
+            kind: i.kind.code().to_owned(),
             institution_id: i.institution_id,
             institution_name: i.institution_name.clone(),
             source_system: i.source_system.clone(),
@@ -65,7 +65,7 @@ impl From<&Item> for ItemOut {
             encounter_ref: i.encounter_ref.clone(),
             occurred_at: i.occurred_at,
             ended_at: i.ended_at,
-            status: i.status.clone(),
+            status: i.status.code().to_owned(),
             code: i.code.clone(),
             code_system: i.code_system.clone(),
             title: i.title.clone(),

@@ -140,7 +140,7 @@ pub async fn create(s: &AppState, ctx: &Ctx, rt: RType, res: &Value) -> Result<R
 async fn item_of(s: &AppState, ctx: &Ctx, rt: RType, id: &str) -> Result<(Item, usize), WebError> {
     let (uuid, part) = parse_resource_id(id).ok_or(WebError(AppError::NotFound("resource")))?;
     let (item, _, _) = s.app.record_item(ctx, uuid).await?;
-    let fits = rt.kinds().contains(&item.kind.as_str())
+    let fits = rt.kinds().contains(&item.kind.code())
         && match rt {
             RType::ImagingStudy => item.body.contains("\"study_uid\""),
             RType::MedicationRequest => {
@@ -277,7 +277,7 @@ async fn update_submission(
     else {
         return Err(WebError(AppError::NotFound("resource")));
     };
-    if draft.kind != item.kind {
+    if draft.kind != item.kind.code() {
         return Err(WebError::invalid(
             &format!("{}.category", rt.name()),
             Reason::Other(msg!("record.cannot_change_kind_stored")),

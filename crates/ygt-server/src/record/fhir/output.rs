@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use ygt_app::record::{Body, BodyResult, MedicationDraft};
 use ygt_app::view::PersonView;
 use ygt_app::ygt_store::record::Item;
-use ygt_domain::clinical::{Abnormal, DocumentType};
+use ygt_domain::clinical::{Abnormal, DocumentType, ItemKind, ItemStatus};
 
 use super::{ID_NUMBER_SYSTEM, SOURCE_PREFIX};
 use crate::door::fhir::{RType, base64_encode, date_time, instant};
@@ -52,10 +52,10 @@ fn set(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
 }
 
 fn observation_status(it: &Item) -> &'static str {
-    match it.status.as_str() {
-        "amended" => "amended",
-        "preliminary" => "preliminary",
-        "entered_in_error" => "entered-in-error",
+    match it.status {
+        ItemStatus::Amended => "amended",
+        ItemStatus::Preliminary => "preliminary",
+        ItemStatus::EnteredInError => "entered-in-error",
         _ => "final",
     }
 }
@@ -120,9 +120,9 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
             };
             m.insert(
                 "status".into(),
-                json!(match it.status.as_str() {
-                    "entered_in_error" => "entered-in-error",
-                    "preliminary" => "in-progress",
+                json!(match it.status {
+                    ItemStatus::EnteredInError => "entered-in-error",
+                    ItemStatus::Preliminary => "in-progress",
                     _ => "finished",
                 }),
             );
@@ -158,9 +158,9 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
             m.insert("serviceProvider".into(), organization(it));
         }
         RType::Condition => {
-            let verification = if it.status == "entered_in_error" {
+            let verification = if it.status == ItemStatus::EnteredInError {
                 "entered-in-error"
-            } else if it.status == "preliminary" {
+            } else if it.status == ItemStatus::Preliminary {
                 "provisional"
             } else {
                 "confirmed"
@@ -231,10 +231,10 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
             }
         }
         RType::DiagnosticReport => {
-            let (cat, display) = match it.kind.as_str() {
-                "imaging_report" => ("RAD", "Radiology"),
-                "ecg_report" => ("EC", "Electrocardiac"),
-                "pathology_report" => ("PAT", "Pathology (gross & histopath, not surgical)"),
+            let (cat, display) = match it.kind {
+                ItemKind::ImagingReport => ("RAD", "Radiology"),
+                ItemKind::EcgReport => ("EC", "Electrocardiac"),
+                ItemKind::PathologyReport => ("PAT", "Pathology (gross & histopath, not surgical)"),
                 _ => ("LAB", "Laboratory"),
             };
             m.insert("status".into(), json!(observation_status(it)));
@@ -300,7 +300,7 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
         RType::ImagingStudy => {
             m.insert(
                 "status".into(),
-                json!(if it.status == "entered_in_error" {
+                json!(if it.status == ItemStatus::EnteredInError {
                     "entered-in-error"
                 } else {
                     "available"
@@ -334,13 +334,13 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
         RType::DocumentReference => {
             m.insert(
                 "status".into(),
-                json!(if it.status == "entered_in_error" {
+                json!(if it.status == ItemStatus::EnteredInError {
                     "entered-in-error"
                 } else {
                     "current"
                 }),
             );
-            if it.status != "entered_in_error" {
+            if it.status != ItemStatus::EnteredInError {
                 m.insert("docStatus".into(), json!(observation_status(it)));
             }
             let dt = b.document_type.unwrap_or(DocumentType::OutpatientRecord);
@@ -384,7 +384,7 @@ pub fn item(rtype: RType, it: &Item, part: usize) -> Value {
         RType::MedicationRequest => {
             m.insert(
                 "status".into(),
-                json!(if it.status == "entered_in_error" {
+                json!(if it.status == ItemStatus::EnteredInError {
                     "entered-in-error"
                 } else {
                     "completed"

@@ -74,6 +74,7 @@ use ygt_app::referral::{
 use ygt_app::ygt_store::record::Item;
 use ygt_app::ygt_store::referral::{Referral, Resource, Slot};
 use ygt_app::{AppError, Ctx};
+use ygt_domain::clinical::ItemKind;
 use ygt_domain::msg;
 use ygt_domain::referral::{Criterion, Direction, ResourceKind, SlotAvailability, Status, Urgency};
 use ygt_domain::{Reason, ValidationError, ValidationErrors};

@@ -103,17 +103,18 @@ fn kind_concept(k: ResourceKind, text: Option<&str>) -> Value {
 }
 
 /// The resource type ygt serves a record item as (None: not served).
-fn item_type(kind: &str) -> Option<RType> {
+fn item_type(kind: ItemKind) -> Option<RType> {
     Some(match kind {
-        "encounter" => RType::Encounter,
-        "diagnosis" => RType::Condition,
-        "measurement" => RType::Observation,
-        "lab_report" | "imaging_report" | "ecg_report" | "pathology_report" => {
-            RType::DiagnosticReport
-        }
-        "document" => RType::DocumentReference,
-        "prescription" => RType::MedicationRequest,
-        _ => return None,
+        ItemKind::Encounter => RType::Encounter,
+        ItemKind::Diagnosis => RType::Condition,
+        ItemKind::Measurement => RType::Observation,
+        ItemKind::LabReport
+        | ItemKind::ImagingReport
+        | ItemKind::EcgReport
+        | ItemKind::PathologyReport => RType::DiagnosticReport,
+        ItemKind::Document => RType::DocumentReference,
+        ItemKind::Prescription => RType::MedicationRequest,
+        ItemKind::Allergy => return None,
     })
 }
 
@@ -255,7 +256,7 @@ pub fn service_request(r: &Referral, items: Option<&[Item]>) -> Value {
     if let Some(items) = items.filter(|i| !i.is_empty()) {
         let refs: Vec<Value> = items
             .iter()
-            .map(|it| match item_type(&it.kind) {
+            .map(|it| match item_type(it.kind) {
                 Some(t) => json!({"reference": format!("{}/{}", t.name(), it.id), "display": it.title}),
                 None => json!({"identifier": {"system": ITEM_SYSTEM, "value": it.id.to_string()}, "display": it.title}),
             })
