@@ -392,6 +392,22 @@ fn acts_for(p: &Principal, institution: Uuid) -> bool {
 }
 
 /// The sides of a referral the actor stands on.
+/// The actions of a status the actor's side may take (none for a read-only actor).
+fn side_actions(ctx: &Ctx, status: Status, referring: bool, receiving: bool) -> Vec<Action> {
+    if !may_act(ctx) {
+        return Vec::new();
+    }
+    status
+        .actions()
+        .into_iter()
+        .filter(|a| match a.side() {
+            Side::Referring => referring,
+            Side::Receiving => receiving,
+            Side::Either => referring || receiving,
+        })
+        .collect()
+}
+
 fn sides(ctx: &Ctx, r: &Referral) -> (bool, bool) {
     match &ctx.actor {
         Actor::System => (true, true),
@@ -879,70 +895,14 @@ impl App {
             .referral(id)
             .await?
             .ok_or(AppError::NotFound("referral"))?;
-        let (referring, receiving) = sides(ctx, &r);
-        let wide = ctx
-            .principal()
-            .is_some_and(|p| p.can(Permission::CommunityWide));
-        let reads = match &ctx.actor {
-            Actor::User(p) => p.can(Permission::PatientRead) || p.can(Permission::ReferralManage),
-            _ => true,
-        };
-        if !(reads && (referring || receiving || wide)) {
-            return Err(self
-                .refuse(
-                    ctx,
-                    "referral.read",
-                    Some(&r),
-                    msg!("referral.not_involved"),
-                )
-                .await);
-        }
-        if r.status == Status::Draft && !referring {
-            // A draft is the referring doctor's until it is submitted.
-            return Err(self
-                .refuse(
-                    ctx,
-                    "referral.read",
-                    Some(&r),
-                    msg!("referral.not_submitted"),
-                )
-                .await);
-        }
-        let side = if referring {
-            "referring"
-        } else if receiving {
-            "receiving"
-        } else {
-            "community"
-        };
-        // The referral is the side's to read; the resident's record items attached to it pass
-        // the one access policy like every other read of the record (and are audited there).
-        let what = format!("referral={id} side={side}");
-        let items_hidden = match self
-            .resident_access_to(ctx, r.person_id, "referral.read", "referral", Some(&what))
-            .await
-        {
-            Ok(_) => false,
-            Err(AppError::Forbidden { .. }) => true,
-            Err(e) => return Err(e),
-        };
-        let status = r.status;
-        let actions = if may_act(ctx) {
-            status
-                .actions()
-                .into_iter()
-                .filter(|a| match a.side() {
-                    Side::Referring => referring,
-                    Side::Receiving => receiving,
-                    Side::Either => referring || receiving,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let (referring, receiving) = self.may_read_referral(ctx, &r).await?;
+        let items_hidden = self
+            .referral_items_hidden(ctx, &r, referring, receiving)
+            .await?;
+        let actions = side_actions(ctx, r.status, referring, receiving);
         let rules = self.overdue_rules().await?;
         let overdue = rules.overdue(
-            status,
+            r.status,
             r.urgency,
             r.status_since,
             r.appointment_at,
@@ -983,6 +943,55 @@ impl App {
             overdue,
             referral: r,
         })
+    }
+
+    /// Whether the actor may read the referral: (referring side, receiving side), or the
+    /// refusal, audited. A draft is the referring doctor's until it is submitted.
+    async fn may_read_referral(&self, ctx: &Ctx, r: &Referral) -> Result<(bool, bool)> {
+        let (referring, receiving) = sides(ctx, r);
+        let wide = ctx
+            .principal()
+            .is_some_and(|p| p.can(Permission::CommunityWide));
+        let reads = match &ctx.actor {
+            Actor::User(p) => p.can(Permission::PatientRead) || p.can(Permission::ReferralManage),
+            _ => true,
+        };
+        let refusal = if !(reads && (referring || receiving || wide)) {
+            Some(msg!("referral.not_involved"))
+        } else if r.status == Status::Draft && !referring {
+            Some(msg!("referral.not_submitted"))
+        } else {
+            None
+        };
+        match refusal {
+            Some(m) => Err(self.refuse(ctx, "referral.read", Some(r), m).await),
+            None => Ok((referring, receiving)),
+        }
+    }
+
+    /// Whether the resident's record items attached to a referral are hidden from this reader:
+    /// they pass the one access policy like every other read of the record (audited there).
+    async fn referral_items_hidden(
+        &self,
+        ctx: &Ctx,
+        r: &Referral,
+        referring: bool,
+        receiving: bool,
+    ) -> Result<bool> {
+        let side = match (referring, receiving) {
+            (true, _) => "referring",
+            (false, true) => "receiving",
+            (false, false) => "community",
+        };
+        let what = format!("referral={} side={side}", r.id);
+        match self
+            .resident_access_to(ctx, r.person_id, "referral.read", "referral", Some(&what))
+            .await
+        {
+            Ok(_) => Ok(false),
+            Err(AppError::Forbidden { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     /// Takes one step on a referral. Exactly one of two concurrent steps wins; the other is
