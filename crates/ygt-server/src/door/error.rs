@@ -202,8 +202,7 @@ fn wants_xml(parts: &axum::http::request::Parts) -> bool {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let format = parts.uri.query().map(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .any(|(k, v)| k == "_format" && (v == "xml" || v.contains("xml")))
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "_format" && v.contains("xml"))
     });
     let json_ok = accept.is_empty() || accept.contains("json") || accept.contains("*/*");
     format == Some(true) || (accept.contains("xml") && !json_ok)
